@@ -1,0 +1,163 @@
+//! The `Command` enum: every action a principal can ask for, in the imperative.
+//!
+//! A command carries the fact it asks to have recorded. Most commands carry exactly the
+//! payload of the event they produce (so the two never drift apart); the three that
+//! need a number the store assigns — the next model, manifest or image version — have
+//! their own structs. The store validates a command against current state and either
+//! appends its event or rejects it with a typed `Rejection`, appending nothing.
+
+use crate::event::{self, *};
+use crate::ids::*;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Register a new version of a model; the store numbers it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RegisterModelVersion {
+    pub model: ModelId,
+    pub source: ModelSource,
+    pub derived_from: Option<ModelVersionRef>,
+    pub tags: Vec<Tag>,
+}
+
+/// Add a new version to a manifest; the store numbers it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AddManifestVersion {
+    pub manifest: ManifestId,
+    pub models: Vec<ModelVersionRef>,
+    pub dependencies: Vec<String>,
+    pub scoring_script: String,
+    pub schema: Option<String>,
+    pub sample_data: Option<String>,
+}
+
+/// Start building a new version of an image from a manifest version; the store numbers it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct StartImageBuild {
+    pub image: ImageId,
+    pub manifest: ManifestVersionRef,
+}
+
+macro_rules! commands {
+    (
+        same: { $($command:ident($event:ident)),* $(,)? }
+        numbered: { $($ncommand:ident => $nkind:ident . $nfield:ident),* $(,)? }
+    ) => {
+        /// Every action Lineage accepts.
+        #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+        pub enum Command {
+            $($command(event::$event),)*
+            $($ncommand($ncommand),)*
+        }
+
+        impl Command {
+            /// The command's name (`StartRun`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Command::$command(_) => stringify!($command),)*
+                    $(Command::$ncommand(_) => stringify!($ncommand),)*
+                }
+            }
+
+            /// The entity whose stream the resulting event is appended to.
+            pub fn stream(&self) -> EntityRef {
+                match self {
+                    $(Command::$command(payload) => Event::from(payload.clone()).stream(),)*
+                    $(Command::$ncommand(payload) => EntityRef::new(EntityKind::$nkind, &payload.$nfield),)*
+                }
+            }
+        }
+    };
+}
+
+commands! {
+    same: {
+        RegisterPrincipal(PrincipalRegistered),
+        CreateSubscription(SubscriptionCreated),
+        CreateExperimentationAccount(ExperimentationAccountCreated),
+        AssignSeat(SeatAssigned),
+        RevokeSeat(SeatRevoked),
+        CreateModelManagementAccount(ModelManagementAccountCreated),
+        ChangeModelManagementPlan(ModelManagementPlanChanged),
+        CreateWorkspace(WorkspaceCreated),
+        GrantWorkspaceAccess(WorkspaceAccessGranted),
+        RevokeWorkspaceAccess(WorkspaceAccessRevoked),
+        CreateProject(ProjectCreated),
+        CreateExperiment(ExperimentCreated),
+        ReviseExperiment(ExperimentRevised),
+        AttachComputeTarget(ComputeTargetAttached),
+        DetachComputeTarget(ComputeTargetDetached),
+        RegisterDataset(DatasetRegistered),
+        QueueRun(RunQueued),
+        StartRun(RunStarted),
+        LogParams(ParamsLogged),
+        LogMetrics(MetricsLogged),
+        SetRunTags(RunTagsSet),
+        RecordArtifacts(ArtifactsRecorded),
+        RecordRunInputs(RunInputsRecorded),
+        RecordRunOutputs(RunOutputsRecorded),
+        CompleteRun(RunCompleted),
+        FailRun(RunFailed),
+        CancelRun(RunCanceled),
+        CreateModel(ModelCreated),
+        SetModelVersionTags(ModelVersionTagsSet),
+        CreateManifest(ManifestCreated),
+        CreateImage(ImageCreated),
+        RecordImageBuilt(ImageBuilt),
+        RecordImageBuildFailed(ImageBuildFailed),
+        CreateEnvironment(EnvironmentCreated),
+        DeleteEnvironment(EnvironmentDeleted),
+        DeployService(ServiceDeployed),
+        UpdateService(ServiceUpdated),
+        ScaleService(ServiceScaled),
+        DeleteService(ServiceDeleted),
+        RecordServiceMetric(ServiceMetricRecorded),
+        RaiseDriftAlert(DriftAlertRaised),
+    }
+    numbered: {
+        RegisterModelVersion => Model.model,
+        AddManifestVersion => Manifest.manifest,
+        StartImageBuild => Image.image,
+    }
+}
+
+/// A command with who sends it and how it may be appended.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    pub command: Command,
+    /// The principal acting. The edge sets it from authentication, never from the body.
+    pub actor: PrincipalId,
+    /// The idempotency key; the store makes one up when it is absent.
+    pub event_id: Option<EventId>,
+    /// The stream's version the sender saw (0: the stream must not exist yet).
+    pub expected_version: Option<u64>,
+    /// When the fact happened, if not now (imported history).
+    pub occurred_at: Option<Timestamp>,
+}
+
+impl CommandEnvelope {
+    pub fn new(actor: PrincipalId, command: impl Into<Command>) -> Self {
+        Self {
+            command: command.into(),
+            actor,
+            event_id: None,
+            expected_version: None,
+            occurred_at: None,
+        }
+    }
+
+    pub fn with_event_id(mut self, event_id: EventId) -> Self {
+        self.event_id = Some(event_id);
+        self
+    }
+
+    pub fn expecting(mut self, version: u64) -> Self {
+        self.expected_version = Some(version);
+        self
+    }
+
+    pub fn occurred_at(mut self, at: Timestamp) -> Self {
+        self.occurred_at = Some(at);
+        self
+    }
+}

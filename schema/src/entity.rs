@@ -1,0 +1,147 @@
+//! The current-state read model: one `Entity` per id, as the state projection keeps it.
+//!
+//! These types are derived data (rebuildable from the log), so unlike events they may
+//! change shape freely between releases.
+
+use crate::event::*;
+use crate::ids::*;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Who changed an entity, when, and at which log position.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Stamp {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: PrincipalId,
+}
+
+/// An entity's current state.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Entity {
+    pub reference: EntityRef,
+    pub name: String,
+    /// The scope it lives in (an account's subscription, a project's workspace, …).
+    pub parent: Option<EntityRef>,
+    pub account: Option<AccountId>,
+    /// The stream's version: how many events it has.
+    pub version: u64,
+    pub created: Stamp,
+    pub updated: Stamp,
+    /// Deleted, detached or revoked: kept for history, gone from live views.
+    pub deleted: bool,
+    pub detail: Detail,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Canceled)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub experiment: ExperimentId,
+    pub status: RunStatus,
+    pub compute_target: ComputeTargetId,
+    pub revision: Option<String>,
+    pub parent: Option<RunId>,
+    pub params: BTreeMap<String, String>,
+    /// The last point of each metric by (step, time); the full history is kept apart.
+    pub latest_metrics: BTreeMap<String, MetricPoint>,
+    pub metric_points: u64,
+    pub tags: BTreeMap<String, String>,
+    pub artifacts: Vec<Artifact>,
+    pub inputs: BTreeSet<DatasetId>,
+    pub outputs: BTreeSet<DatasetId>,
+    pub queued_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub version: u32,
+    pub source: ModelSource,
+    pub derived_from: Option<ModelVersionRef>,
+    pub tags: BTreeMap<String, String>,
+    pub registered: Stamp,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ManifestVersion {
+    pub version: u32,
+    pub models: Vec<ModelVersionRef>,
+    pub dependencies: Vec<String>,
+    pub scoring_script: String,
+    pub schema: Option<String>,
+    pub sample_data: Option<String>,
+    pub added: Stamp,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum BuildStatus {
+    Building,
+    Succeeded { digest: String },
+    Failed { reason: String },
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageVersion {
+    pub version: u32,
+    pub manifest: ManifestVersionRef,
+    pub status: BuildStatus,
+    pub started: Stamp,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    pub image: ImageVersionRef,
+    pub environment: EnvironmentId,
+    pub url: String,
+    pub replicas: u32,
+    /// The latest value of each performance signal.
+    pub signals: BTreeMap<String, f64>,
+    pub drift_alerts: Vec<DriftAlertRaised>,
+}
+
+/// What each kind of entity holds beyond the common fields.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum Detail {
+    Principal { email: String },
+    Subscription { owner: PrincipalId },
+    ExperimentationAccount { subscription: SubscriptionId, region: String, seats: BTreeSet<PrincipalId> },
+    ModelManagementAccount { subscription: SubscriptionId, region: String, plan: Plan },
+    Workspace { description: String, members: BTreeSet<PrincipalId> },
+    Project { path: String, repository: Option<String> },
+    Experiment { entry_point: String, language: Language, source_digest: Digest },
+    ComputeTarget { kind: ComputeKind },
+    Dataset { location: String, version: Option<String>, digest: Option<String> },
+    Run(Box<RunDetail>),
+    Model { description: String, versions: Vec<ModelVersion> },
+    Manifest { versions: Vec<ManifestVersion> },
+    Image { versions: Vec<ImageVersion> },
+    Environment { kind: EnvironmentKind },
+    Service(Box<ServiceDetail>),
+}

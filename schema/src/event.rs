@@ -1,0 +1,536 @@
+//! The `Event` enum: every fact Lineage records, in the past tense, one payload struct each.
+//!
+//! Encoded events are forever: a released variant is never changed or reordered. A new
+//! fact gets a new variant at the end; a changed fact gets a new variant and the old one
+//! is upcast when read (see `envelope::decode_record`).
+
+use crate::ids::*;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Pricing tier of a model management account's plan.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Tier {
+    DevTest,
+    S1,
+    S2,
+    S3,
+}
+
+/// A model management account's plan: a number of units of one tier.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub tier: Tier,
+    pub units: u32,
+}
+
+/// The language of an experiment's entry point.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Language {
+    Python,
+    PySpark,
+}
+
+/// Where runs execute.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum ComputeKind {
+    Local,
+    Docker { image: String },
+    RemoteVm { address: String },
+    SparkCluster { master: String },
+}
+
+impl ComputeKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ComputeKind::Local => "local",
+            ComputeKind::Docker { .. } => "docker",
+            ComputeKind::RemoteVm { .. } => "remote-vm",
+            ComputeKind::SparkCluster { .. } => "spark-cluster",
+        }
+    }
+}
+
+/// Where services run.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum EnvironmentKind {
+    Local,
+    Vm { address: String },
+    Kubernetes { cluster: String },
+}
+
+impl EnvironmentKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            EnvironmentKind::Local => "local",
+            EnvironmentKind::Vm { .. } => "vm",
+            EnvironmentKind::Kubernetes { .. } => "kubernetes",
+        }
+    }
+}
+
+/// A run parameter. Parameters are immutable once logged.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Param {
+    pub key: String,
+    pub value: String,
+}
+
+/// A key/value tag on a run or a model version.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// One point of a metric's history.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub name: String,
+    pub value: f64,
+    pub step: i64,
+    pub timestamp: Timestamp,
+}
+
+/// A file a run produced.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Artifact {
+    pub path: String,
+    pub size: u64,
+    pub digest: Digest,
+}
+
+/// Where a model version came from.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum ModelSource {
+    /// Produced by a run, from one of its artifacts.
+    Run { run: RunId, artifact_path: String },
+    /// Uploaded by hand, with no run behind it.
+    Uploaded { location: String, digest: Option<Digest> },
+}
+
+// --- Principals, subscriptions and accounts -------------------------------------------
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PrincipalRegistered {
+    pub principal: PrincipalId,
+    pub name: Name,
+    pub email: String,
+}
+
+/// The acting principal becomes the subscription's owner.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SubscriptionCreated {
+    pub subscription: SubscriptionId,
+    pub name: Name,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExperimentationAccountCreated {
+    pub account: AccountId,
+    pub subscription: SubscriptionId,
+    pub name: Name,
+    pub region: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SeatAssigned {
+    pub account: AccountId,
+    pub principal: PrincipalId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SeatRevoked {
+    pub account: AccountId,
+    pub principal: PrincipalId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelManagementAccountCreated {
+    pub account: AccountId,
+    pub subscription: SubscriptionId,
+    pub name: Name,
+    pub region: String,
+    pub plan: Plan,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelManagementPlanChanged {
+    pub account: AccountId,
+    pub plan: Plan,
+}
+
+// --- Workspaces, projects, experiments ------------------------------------------------
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WorkspaceCreated {
+    pub workspace: WorkspaceId,
+    pub account: AccountId,
+    pub name: Name,
+    pub description: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WorkspaceAccessGranted {
+    pub workspace: WorkspaceId,
+    pub principal: PrincipalId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WorkspaceAccessRevoked {
+    pub workspace: WorkspaceId,
+    pub principal: PrincipalId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ProjectCreated {
+    pub project: ProjectId,
+    pub workspace: WorkspaceId,
+    pub name: Name,
+    /// The project's folder.
+    pub path: String,
+    /// The git repository the folder is, if any.
+    pub repository: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExperimentCreated {
+    pub experiment: ExperimentId,
+    pub project: ProjectId,
+    pub name: Name,
+    pub entry_point: String,
+    pub language: Language,
+    /// blake3 over the experiment's source files.
+    pub source_digest: Digest,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExperimentRevised {
+    pub experiment: ExperimentId,
+    pub entry_point: String,
+    pub source_digest: Digest,
+}
+
+// --- Compute targets and datasets ------------------------------------------------------
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ComputeTargetAttached {
+    pub target: ComputeTargetId,
+    pub account: AccountId,
+    pub name: Name,
+    pub kind: ComputeKind,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ComputeTargetDetached {
+    pub target: ComputeTargetId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DatasetRegistered {
+    pub dataset: DatasetId,
+    pub account: AccountId,
+    pub name: Name,
+    pub location: String,
+    pub version: Option<String>,
+    /// A content digest in the source's own notation (`sha256:…`, a blake3 hex, …).
+    pub digest: Option<String>,
+}
+
+// --- Runs -------------------------------------------------------------------------------
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunQueued {
+    pub run: RunId,
+    pub experiment: ExperimentId,
+    pub compute_target: ComputeTargetId,
+    pub parent: Option<RunId>,
+}
+
+/// A run started on a compute target at a code revision. A run may start without
+/// having been queued (imported runs usually do).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub run: RunId,
+    pub experiment: ExperimentId,
+    pub compute_target: ComputeTargetId,
+    /// The code revision (a git commit, or the experiment's source digest).
+    pub revision: String,
+    pub parent: Option<RunId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ParamsLogged {
+    pub run: RunId,
+    pub params: Vec<Param>,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct MetricsLogged {
+    pub run: RunId,
+    pub points: Vec<MetricPoint>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunTagsSet {
+    pub run: RunId,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ArtifactsRecorded {
+    pub run: RunId,
+    pub artifacts: Vec<Artifact>,
+}
+
+/// The run read these datasets.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunInputsRecorded {
+    pub run: RunId,
+    pub datasets: Vec<DatasetId>,
+}
+
+/// The run wrote these datasets.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunOutputsRecorded {
+    pub run: RunId,
+    pub datasets: Vec<DatasetId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunCompleted {
+    pub run: RunId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunFailed {
+    pub run: RunId,
+    pub reason: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunCanceled {
+    pub run: RunId,
+}
+
+// --- Models, manifests, images ----------------------------------------------------------
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelCreated {
+    pub model: ModelId,
+    pub account: AccountId,
+    pub name: Name,
+    pub description: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelVersionRegistered {
+    pub model: ModelId,
+    pub version: u32,
+    pub source: ModelSource,
+    /// The earlier version this one retrains, if any.
+    pub derived_from: Option<ModelVersionRef>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelVersionTagsSet {
+    pub model: ModelId,
+    pub version: u32,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ManifestCreated {
+    pub manifest: ManifestId,
+    pub account: AccountId,
+    pub name: Name,
+}
+
+/// A manifest version: the recipe for an image.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ManifestVersionAdded {
+    pub manifest: ManifestId,
+    pub version: u32,
+    pub models: Vec<ModelVersionRef>,
+    /// Package dependencies (`scikit-learn==1.5.0`, a conda file path, …).
+    pub dependencies: Vec<String>,
+    pub scoring_script: String,
+    /// The service's input/output schema, as the user supplied it.
+    pub schema: Option<String>,
+    pub sample_data: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageCreated {
+    pub image: ImageId,
+    pub account: AccountId,
+    pub name: Name,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageBuildStarted {
+    pub image: ImageId,
+    pub version: u32,
+    pub manifest: ManifestVersionRef,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageBuilt {
+    pub image: ImageId,
+    pub version: u32,
+    /// The container registry digest (`sha256:…`).
+    pub digest: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ImageBuildFailed {
+    pub image: ImageId,
+    pub version: u32,
+    pub reason: String,
+}
+
+// --- Environments and services -----------------------------------------------------------
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct EnvironmentCreated {
+    pub environment: EnvironmentId,
+    pub account: AccountId,
+    pub name: Name,
+    pub kind: EnvironmentKind,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct EnvironmentDeleted {
+    pub environment: EnvironmentId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServiceDeployed {
+    pub service: ServiceId,
+    pub account: AccountId,
+    pub name: Name,
+    pub image: ImageVersionRef,
+    pub environment: EnvironmentId,
+    pub url: String,
+    pub replicas: u32,
+}
+
+/// The service now runs another image version (it stopped running the previous one).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServiceUpdated {
+    pub service: ServiceId,
+    pub image: ImageVersionRef,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServiceScaled {
+    pub service: ServiceId,
+    pub replicas: u32,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServiceDeleted {
+    pub service: ServiceId,
+}
+
+/// A performance signal observed on a service (latency, error rate, accuracy, …).
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct ServiceMetricRecorded {
+    pub service: ServiceId,
+    pub name: String,
+    pub value: f64,
+    pub observed_at: Timestamp,
+}
+
+/// Data drift on one input feature crossed its threshold.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct DriftAlertRaised {
+    pub service: ServiceId,
+    pub feature: String,
+    pub score: f64,
+    pub threshold: f64,
+    pub observed_at: Timestamp,
+}
+
+macro_rules! events {
+    ($($variant:ident => $kind:ident . $field:ident),* $(,)?) => {
+        /// Every fact Lineage records. Variants are append-only (see the module doc).
+        #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+        pub enum Event {
+            $($variant($variant),)*
+        }
+
+        impl Event {
+            /// Every variant's name, in declaration (= encoding) order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            /// The variant's name (`RunStarted`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Event::$variant(_) => stringify!($variant),)*
+                }
+            }
+
+            /// The entity whose stream this event belongs to.
+            pub fn stream(&self) -> EntityRef {
+                match self {
+                    $(Event::$variant(payload) => EntityRef::new(EntityKind::$kind, &payload.$field),)*
+                }
+            }
+        }
+
+        $(impl From<$variant> for Event {
+            fn from(payload: $variant) -> Event {
+                Event::$variant(payload)
+            }
+        })*
+    };
+}
+
+events! {
+    PrincipalRegistered => Principal.principal,
+    SubscriptionCreated => Subscription.subscription,
+    ExperimentationAccountCreated => ExperimentationAccount.account,
+    SeatAssigned => ExperimentationAccount.account,
+    SeatRevoked => ExperimentationAccount.account,
+    ModelManagementAccountCreated => ModelManagementAccount.account,
+    ModelManagementPlanChanged => ModelManagementAccount.account,
+    WorkspaceCreated => Workspace.workspace,
+    WorkspaceAccessGranted => Workspace.workspace,
+    WorkspaceAccessRevoked => Workspace.workspace,
+    ProjectCreated => Project.project,
+    ExperimentCreated => Experiment.experiment,
+    ExperimentRevised => Experiment.experiment,
+    ComputeTargetAttached => ComputeTarget.target,
+    ComputeTargetDetached => ComputeTarget.target,
+    DatasetRegistered => Dataset.dataset,
+    RunQueued => Run.run,
+    RunStarted => Run.run,
+    ParamsLogged => Run.run,
+    MetricsLogged => Run.run,
+    RunTagsSet => Run.run,
+    ArtifactsRecorded => Run.run,
+    RunInputsRecorded => Run.run,
+    RunOutputsRecorded => Run.run,
+    RunCompleted => Run.run,
+    RunFailed => Run.run,
+    RunCanceled => Run.run,
+    ModelCreated => Model.model,
+    ModelVersionRegistered => Model.model,
+    ModelVersionTagsSet => Model.model,
+    ManifestCreated => Manifest.manifest,
+    ManifestVersionAdded => Manifest.manifest,
+    ImageCreated => Image.image,
+    ImageBuildStarted => Image.image,
+    ImageBuilt => Image.image,
+    ImageBuildFailed => Image.image,
+    EnvironmentCreated => Environment.environment,
+    EnvironmentDeleted => Environment.environment,
+    ServiceDeployed => Service.service,
+    ServiceUpdated => Service.service,
+    ServiceScaled => Service.service,
+    ServiceDeleted => Service.service,
+    ServiceMetricRecorded => Service.service,
+    DriftAlertRaised => Service.service,
+}

@@ -1,0 +1,407 @@
+//! Typed identifiers, entity kinds, and references to entities and their versions.
+
+use crate::error::Rejection;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+/// The longest name accepted, in characters.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// Checks an id: 1 to 128 bytes of ASCII letters, digits and `. _ - : @ +`.
+///
+/// The rule is part of the stored format: ids are checked when old events are decoded,
+/// so it may be loosened but never tightened.
+pub fn check_id(kind: &'static str, text: &str) -> Result<(), Rejection> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "._-:@+".contains(c);
+    if text.is_empty() || text.len() > MAX_ID_LEN || !text.chars().all(ok_char) {
+        return Err(Rejection::InvalidInput {
+            field: kind.to_string(),
+            reason: format!(
+                "`{text}` is not a valid id: use 1 to {MAX_ID_LEN} letters, digits or `._-:@+`"
+            ),
+        });
+    }
+    Ok(())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $label:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks and wraps an id.
+            pub fn new(text: impl Into<String>) -> Result<Self, Rejection> {
+                let text = text.into();
+                check_id($label, &text)?;
+                Ok(Self(text))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Rejection;
+            fn try_from(text: String) -> Result<Self, Rejection> {
+                Self::new(text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+id_type!(/// A user or service principal that acts.
+    PrincipalId, "principal");
+id_type!(/// A subscription: the root of ownership.
+    SubscriptionId, "subscription");
+id_type!(/// An experimentation account or a model management account.
+    AccountId, "account");
+id_type!(/// A workspace inside an experimentation account.
+    WorkspaceId, "workspace");
+id_type!(/// A project inside a workspace.
+    ProjectId, "project");
+id_type!(/// An experiment inside a project.
+    ExperimentId, "experiment");
+id_type!(/// A compute target attached to an experimentation account.
+    ComputeTargetId, "compute target");
+id_type!(/// One execution of an experiment.
+    RunId, "run");
+id_type!(/// A dataset or data source that runs read and write.
+    DatasetId, "dataset");
+id_type!(/// A managed model (its versions are numbered inside it).
+    ModelId, "model");
+id_type!(/// A manifest (its versions are numbered inside it).
+    ManifestId, "manifest");
+id_type!(/// A container image (its versions are numbered inside it).
+    ImageId, "image");
+id_type!(/// An environment that services run in.
+    EnvironmentId, "environment");
+id_type!(/// A web service.
+    ServiceId, "service");
+id_type!(/// An idempotency key: appending the same event id twice stores it once.
+    EventId, "event id");
+
+impl EventId {
+    /// A fresh random event id, for commands whose sender gave none.
+    pub fn random(entropy: &[u8]) -> Self {
+        let hash = blake3::hash(entropy);
+        Self(format!("ev-{}", &hash.to_hex()[..32]))
+    }
+}
+
+/// A checked human-readable name: 1 to 256 characters, no control characters,
+/// no leading or trailing white space.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    pub fn new(text: impl Into<String>) -> Result<Self, Rejection> {
+        let text = text.into();
+        let count = text.chars().count();
+        let reason = if count == 0 {
+            Some("must not be empty".to_string())
+        } else if count > MAX_NAME_LEN {
+            Some(format!("is longer than {MAX_NAME_LEN} characters"))
+        } else if text.chars().any(char::is_control) {
+            Some("must not contain control characters".to_string())
+        } else if text.trim() != text {
+            Some("must not start or end with white space".to_string())
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(Rejection::InvalidInput {
+                field: "name".into(),
+                reason: format!("name `{}` {reason}", text.escape_debug()),
+            }),
+            None => Ok(Self(text)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = Rejection;
+    fn try_from(text: String) -> Result<Self, Rejection> {
+        Self::new(text)
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// A blake3 digest: event hashes, artifact and source digests.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    pub const ZERO: Digest = Digest([0; 32]);
+
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+
+    pub fn from_hex(text: &str) -> Result<Self, Rejection> {
+        blake3::Hash::from_hex(text)
+            .map(|hash| Self(*hash.as_bytes()))
+            .map_err(|_| Rejection::InvalidInput {
+                field: "digest".into(),
+                reason: format!("`{text}` is not 64 hexadecimal digits"),
+            })
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({})", &self.to_hex()[..12])
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            Digest::from_hex(&text).map_err(serde::de::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(deserializer).map(Digest)
+        }
+    }
+}
+
+/// Every kind of entity Lineage knows. The order is stable: it is part of stored keys.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub enum EntityKind {
+    Principal,
+    Subscription,
+    ExperimentationAccount,
+    ModelManagementAccount,
+    Workspace,
+    Project,
+    Experiment,
+    ComputeTarget,
+    Run,
+    Dataset,
+    Model,
+    Manifest,
+    Image,
+    Environment,
+    Service,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 15] = [
+        EntityKind::Principal,
+        EntityKind::Subscription,
+        EntityKind::ExperimentationAccount,
+        EntityKind::ModelManagementAccount,
+        EntityKind::Workspace,
+        EntityKind::Project,
+        EntityKind::Experiment,
+        EntityKind::ComputeTarget,
+        EntityKind::Run,
+        EntityKind::Dataset,
+        EntityKind::Model,
+        EntityKind::Manifest,
+        EntityKind::Image,
+        EntityKind::Environment,
+        EntityKind::Service,
+    ];
+
+    /// The short lowercase label used in stream names and on the command line.
+    pub fn label(self) -> &'static str {
+        match self {
+            EntityKind::Principal => "principal",
+            EntityKind::Subscription => "subscription",
+            EntityKind::ExperimentationAccount => "experimentation-account",
+            EntityKind::ModelManagementAccount => "model-management-account",
+            EntityKind::Workspace => "workspace",
+            EntityKind::Project => "project",
+            EntityKind::Experiment => "experiment",
+            EntityKind::ComputeTarget => "compute-target",
+            EntityKind::Run => "run",
+            EntityKind::Dataset => "dataset",
+            EntityKind::Model => "model",
+            EntityKind::Manifest => "manifest",
+            EntityKind::Image => "image",
+            EntityKind::Environment => "environment",
+            EntityKind::Service => "service",
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.label() == label)
+    }
+
+    /// One byte for keys, stable forever.
+    pub fn code(self) -> u8 {
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0) as u8
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A reference to one entity; also the name of its event stream (`run/r-17`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntityRef {
+    pub kind: EntityKind,
+    pub id: String,
+}
+
+impl EntityRef {
+    pub fn new(kind: EntityKind, id: impl fmt::Display) -> Self {
+        Self { kind, id: id.to_string() }
+    }
+
+    /// Parses `kind/id`, as printed by `Display`.
+    pub fn parse(text: &str) -> Result<Self, Rejection> {
+        let invalid = || Rejection::InvalidInput {
+            field: "stream".into(),
+            reason: format!("`{text}` is not `kind/id` (e.g. `run/r-17`)"),
+        };
+        let (kind, id) = text.split_once('/').ok_or_else(invalid)?;
+        let kind = EntityKind::from_label(kind).ok_or_else(invalid)?;
+        check_id("id", id)?;
+        Ok(Self::new(kind, id))
+    }
+}
+
+impl fmt::Display for EntityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.id)
+    }
+}
+
+impl fmt::Debug for EntityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+macro_rules! version_ref {
+    ($(#[$doc:meta])* $name:ident, $field:ident: $id:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+        pub struct $name {
+            pub $field: $id,
+            pub version: u32,
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}@{}", self.$field, self.version)
+            }
+        }
+    };
+}
+
+version_ref!(/// One version of a model.
+    ModelVersionRef, model: ModelId);
+version_ref!(/// One version of a manifest.
+    ManifestVersionRef, manifest: ManifestId);
+version_ref!(/// One version of an image.
+    ImageVersionRef, image: ImageId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(RunId::new("r-17").is_ok());
+        assert!(RunId::new("").is_err());
+        assert!(RunId::new("a/b").is_err());
+        assert!(RunId::new("x".repeat(129)).is_err());
+        assert!(serde_json::from_str::<RunId>("\"has space\"").is_err());
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(Name::new("Churn model").is_ok());
+        assert!(Name::new(" padded").is_err());
+        assert!(Name::new("line\nbreak").is_err());
+        assert!(Name::new("").is_err());
+    }
+
+    #[test]
+    fn entity_refs_round_trip_through_text() {
+        for kind in EntityKind::ALL {
+            let reference = EntityRef::new(kind, "x-1");
+            assert_eq!(EntityRef::parse(&reference.to_string()).unwrap(), reference);
+        }
+        assert!(EntityRef::parse("nonsense").is_err());
+        assert!(EntityRef::parse("planet/x").is_err());
+    }
+
+    #[test]
+    fn digests_round_trip_through_hex() {
+        let digest = Digest::of(b"model.pkl");
+        assert_eq!(Digest::from_hex(&digest.to_hex()).unwrap(), digest);
+        assert!(Digest::from_hex("zz").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! Lineage's domain vocabulary: ids, entities, commands, events, the envelope and rejections.
+//!
+//! Layout:
+//! - [`ids`]: typed identifiers, entity kinds, references to entities and their versions;
+//! - [`time`]: the one timestamp type, microseconds since the Unix epoch in UTC;
+//! - [`event`]: the `Event` enum, one past-tense payload per fact;
+//! - [`command`]: the `Command` enum, one imperative request per action;
+//! - [`envelope`]: the stored record around an event, its encoding and its hash;
+//! - [`entity`]: the current-state read model that projections build;
+//! - [`error`]: `Rejection`, why a command was refused.
+//!
+//! Architecture invariant: this crate does no I/O and knows nothing of storage,
+//! HTTP or GraphQL. Everything else depends on it.
+
+pub mod command;
+pub mod entity;
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod samples;
+pub mod time;
+
+pub use command::{Command, CommandEnvelope};
+pub use entity::Entity;
+pub use envelope::{Envelope, SCHEMA_VERSION};
+pub use error::{Rejection, Result};
+pub use event::Event;
+pub use ids::*;
+pub use time::Timestamp;
