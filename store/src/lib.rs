@@ -1,1 +1,34 @@
-//! x
+//! Lineage's store: the append-only, hash-chained event log and everything derived from it.
+//!
+//! Layout:
+//! - [`segment`] and [`log`]: the segment-file log behind the `EventLog` trait;
+//! - [`writer`]: group commit — decide, append with one `fdatasync`, commit derived trees;
+//! - [`decide`]: command validation, one event per command or a typed rejection;
+//! - [`overlay`]: pending writes over the sled trees, with savepoints;
+//! - [`projection`], [`index`], [`state`]: the derived trees and their catch-up;
+//! - [`store`]: `Store`, the one handle users hold.
+//!
+//! Architecture invariant: the log is the source of truth and sled holds only what can be
+//! rebuilt from it. sled is written after the log is synced, never before, so derived
+//! data never runs ahead of the log.
+
+pub mod decide;
+pub mod demo;
+pub mod error;
+pub mod index;
+pub mod keys;
+pub mod log;
+pub mod overlay;
+pub mod projection;
+pub mod segment;
+pub mod state;
+pub mod store;
+pub mod writer;
+
+pub use error::{Error, Result};
+pub use log::{EventLog, Head, LogRead, ScanReport};
+pub use store::{EventFilter, Options, Stats, Store};
+pub use writer::Appended;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+//! Projections: folds of the log into sled trees, each tree with its own checkpoint, and
+//! the catch-up that brings them level with the log.
+
+use crate::error::Result;
+use crate::index;
+use crate::log::{Head, LogRead, Location};
+use crate::overlay::{checkpoint, Overlay, CHECKPOINT_KEY};
+use crate::state;
+use lineage_schema::{Digest, Envelope};
+
+/// A read model derived from the log. Projection `i` owns tree `i` (see `NAMES`).
+pub trait Projection: Send + Sync + std::fmt::Debug {
+    /// Folds one event in; events arrive in seq order, each exactly once.
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()>;
+}
+
+/// The sled tree of each projection, in tree-id order.
+pub const NAMES: [&str; 2] = ["index", "state"];
+
+#[derive(Debug)]
+struct IndexProjection;
+
+impl Projection for IndexProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        index::apply_envelope(overlay, envelope);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct StateProjection;
+
+impl Projection for StateProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        state::apply(overlay, envelope)
+    }
+}
+
+/// Every projection, in tree-id order.
+pub fn all() -> Vec<Box<dyn Projection>> {
+    vec![Box::new(IndexProjection), Box::new(StateProjection)]
+}
+
+/// Opens every projection's tree.
+pub fn open_trees(db: &sled::Db) -> Result<Vec<sled::Tree>> {
+    NAMES.iter().map(|name| Ok(db.open_tree(name)?)).collect()
+}
+
+/// How many events are committed to sled at a time while catching up.
+const CATCH_UP_BATCH: u64 = 8192;
+
+/// Replays the log past the lowest checkpoint into every projection that lacks it.
+/// Returns how many events were read.
+pub fn catch_up(reader: &dyn LogRead, trees: &[sled::Tree], head: Head, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+    let checkpoints: Vec<u64> = trees.iter().map(checkpoint).collect::<Result<_>>()?;
+    let from = checkpoints.iter().copied().min().unwrap_or(0) + 1;
+    if from > head.seq {
+        return Ok(0);
+    }
+    let projections = all();
+    let mut overlay = Overlay::new(trees.to_vec());
+    let mut read = 0;
+    reader.scan_from(from, &mut |envelope: Envelope, location: Location| {
+        for (tree, projection) in projections.iter().enumerate() {
+            if checkpoints[tree] < envelope.seq {
+                projection.apply(&mut overlay, &envelope)?;
+            }
+        }
+        if checkpoints[index::TREE] < envelope.seq {
+            index::apply_location(&mut overlay, envelope.seq, location);
+        }
+        read += 1;
+        if read % CATCH_UP_BATCH == 0 {
+            overlay.commit(envelope.seq)?;
+            progress(envelope.seq, head.seq);
+        }
+        Ok(envelope.seq < head.seq)
+    })?;
+    overlay.commit(head.seq)?;
+    progress(head.seq, head.seq);
+    Ok(read)
+}
+
+/// A digest of every projection's contents (checkpoints aside): equal digests, equal state.
+pub fn digest(trees: &[sled::Tree]) -> Result<Digest> {
+    let mut hasher = blake3::Hasher::new();
+    for tree in trees {
+        hasher.update(tree.name().as_ref());
+        for item in tree.iter() {
+            let (key, value) = item?;
+            if key.as_ref() == CHECKPOINT_KEY {
+                continue;
+            }
+            hasher.update(&(key.len() as u64).to_le_bytes());
+            hasher.update(&key);
+            hasher.update(&(value.len() as u64).to_le_bytes());
+            hasher.update(&value);
+        }
+    }
+    Ok(Digest(*hasher.finalize().as_bytes()))
+}

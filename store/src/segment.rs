@@ -1,0 +1,187 @@
+//! One segment file: a header, then length-prefixed, checksummed records; and its scanner.
+//!
+//! Layout (all integers little endian):
+//!
+//! ```text
+//! header  : b"LNGSEG01" | first_seq: u64
+//! record  : magic: u32 = 0x5247_4e4c ("LNGR") | body_len: u32 | crc32: u32 | schema: u16 | body
+//! ```
+//!
+//! The crc covers `schema` and `body`. The magic lets a scan tell "the tail was cut by a
+//! crash" (nothing valid after the bad spot) from "a record in the middle went bad"
+//! (a valid record follows it): the first is repaired by cutting, the second refused.
+
+use lineage_schema::envelope::{decode_record, MAX_RECORD_BYTES};
+use lineage_schema::{Envelope, SCHEMA_VERSION};
+use std::path::{Path, PathBuf};
+
+pub const HEADER_LEN: u64 = 16;
+pub const HEADER_MAGIC: &[u8; 8] = b"LNGSEG01";
+pub const RECORD_MAGIC: u32 = 0x5247_4e4c;
+pub const FRAME_HEAD_LEN: usize = 14;
+
+/// A segment's file name: its first seq, zero-padded so names sort in log order.
+pub fn file_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.seg")
+}
+
+/// The first seq a segment file name stands for, if it is one.
+pub fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    (digits.len() == 20).then(|| digits.parse().ok()).flatten()
+}
+
+pub fn encode_header(first_seq: u64) -> [u8; HEADER_LEN as usize] {
+    let mut header = [0; HEADER_LEN as usize];
+    header[..8].copy_from_slice(HEADER_MAGIC);
+    header[8..].copy_from_slice(&first_seq.to_le_bytes());
+    header
+}
+
+/// Appends one framed record to `out`.
+pub fn encode_frame(envelope: &Envelope, out: &mut Vec<u8>) {
+    let body = envelope.encode();
+    assert!(body.len() <= MAX_RECORD_BYTES, "commands are size-checked before encoding");
+    let schema = SCHEMA_VERSION.to_le_bytes();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&schema);
+    crc.update(&body);
+    out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&schema);
+    out.extend_from_slice(&body);
+}
+
+/// What sits at one offset of a segment.
+#[derive(Debug)]
+pub enum Frame {
+    /// A whole record; `next` is the offset just past it.
+    Record { envelope: Box<Envelope>, next: u64 },
+    /// The bytes end before the record does.
+    Truncated,
+    /// The bytes are not a valid record.
+    Bad { reason: String },
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+}
+
+/// Reads the frame starting at `offset` of a segment's bytes.
+pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
+    let start = offset as usize;
+    let rest = &bytes[start.min(bytes.len())..];
+    if rest.len() < FRAME_HEAD_LEN {
+        return Frame::Truncated;
+    }
+    if u32_at(rest, 0) != RECORD_MAGIC {
+        return Frame::Bad { reason: "no record marker".into() };
+    }
+    let body_len = u32_at(rest, 4) as usize;
+    if body_len > MAX_RECORD_BYTES {
+        return Frame::Bad { reason: format!("record length {body_len} exceeds the limit") };
+    }
+    if rest.len() < FRAME_HEAD_LEN + body_len {
+        return Frame::Truncated;
+    }
+    let crc = u32_at(rest, 8);
+    let covered = &rest[12..FRAME_HEAD_LEN + body_len];
+    if crc32fast::hash(covered) != crc {
+        return Frame::Bad { reason: "checksum mismatch".into() };
+    }
+    let schema = u16::from_le_bytes([rest[12], rest[13]]);
+    match decode_record(schema, &rest[FRAME_HEAD_LEN..FRAME_HEAD_LEN + body_len]) {
+        Ok(envelope) => Frame::Record {
+            envelope: Box::new(envelope),
+            next: offset + (FRAME_HEAD_LEN + body_len) as u64,
+        },
+        Err(error) => Frame::Bad { reason: error.to_string() },
+    }
+}
+
+/// Whether any whole, checksummed record starts after `offset`. Used to tell a torn tail
+/// (nothing valid follows) from damage in the middle (something valid follows).
+pub fn valid_record_after(bytes: &[u8], offset: u64) -> Option<u64> {
+    let marker = RECORD_MAGIC.to_le_bytes();
+    let mut at = offset as usize + 1;
+    while at + FRAME_HEAD_LEN <= bytes.len() {
+        match bytes[at..].windows(4).position(|window| window == marker) {
+            None => return None,
+            Some(found) => {
+                at += found;
+                if let Frame::Record { .. } = read_frame(bytes, at as u64) {
+                    return Some(at as u64);
+                }
+                at += 1;
+            }
+        }
+    }
+    None
+}
+
+/// A segment file found in the log directory.
+#[derive(Clone, Debug)]
+pub struct SegmentFile {
+    pub first_seq: u64,
+    pub path: PathBuf,
+}
+
+/// Lists the segment files of a directory in log order; other files are ignored.
+pub fn list(dir: &Path) -> std::io::Result<Vec<SegmentFile>> {
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if let Some(first_seq) = name.to_str().and_then(parse_file_name) {
+            segments.push(SegmentFile { first_seq, path: entry.path() });
+        }
+    }
+    segments.sort_by_key(|segment| segment.first_seq);
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lineage_schema::samples;
+
+    fn two_records() -> (Vec<u8>, u64) {
+        let envelopes = samples::envelopes();
+        let mut bytes = encode_header(1).to_vec();
+        encode_frame(&envelopes[0], &mut bytes);
+        let second = bytes.len() as u64;
+        encode_frame(&envelopes[1], &mut bytes);
+        (bytes, second)
+    }
+
+    #[test]
+    fn frames_read_back() {
+        let (bytes, second) = two_records();
+        match read_frame(&bytes, HEADER_LEN) {
+            Frame::Record { envelope, next } => {
+                assert_eq!(envelope.seq, 1);
+                assert_eq!(next, second);
+            }
+            other => panic!("expected a record, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_cut_record_is_truncated_and_a_flipped_byte_is_bad() {
+        let (bytes, second) = two_records();
+        assert!(matches!(read_frame(&bytes[..bytes.len() - 1], second), Frame::Truncated));
+        let mut flipped = bytes.clone();
+        flipped[HEADER_LEN as usize + 20] ^= 1;
+        assert!(matches!(read_frame(&flipped, HEADER_LEN), Frame::Bad { .. }));
+        assert_eq!(valid_record_after(&flipped, HEADER_LEN), Some(second));
+        assert_eq!(valid_record_after(&bytes, second), None);
+    }
+
+    #[test]
+    fn names_sort_in_log_order() {
+        assert_eq!(parse_file_name(&file_name(42)), Some(42));
+        assert_eq!(parse_file_name("notes.txt"), None);
+        assert!(file_name(9) < file_name(10));
+    }
+}

@@ -1,0 +1,458 @@
+//! The state projection: the current state of every entity, names by scope, children by
+//! parent, seats by subscription, and every run's metric history.
+
+use crate::error::{Error, Result};
+use crate::keys::{entity_part, key, kind_part, text_part};
+use crate::overlay::{be_u64, Overlay, TreeId};
+use lineage_schema::entity::*;
+use lineage_schema::event::*;
+use lineage_schema::*;
+
+pub const TREE: TreeId = 1;
+
+pub fn entity_key(reference: &EntityRef) -> Vec<u8> {
+    key(b'e', &[&entity_part(reference)])
+}
+
+pub fn kind_prefix(kind: EntityKind) -> Vec<u8> {
+    key(b'e', &[&kind_part(kind)])
+}
+
+/// The scope names are unique in: `None` is the root (principals, subscriptions).
+pub fn name_key(scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Vec<u8> {
+    let scope = scope.map(entity_part).unwrap_or_default();
+    key(b'n', &[&scope, &kind_part(kind), &text_part(name)])
+}
+
+pub fn children_prefix(parent: &EntityRef, kind: EntityKind) -> Vec<u8> {
+    key(b'c', &[&entity_part(parent), &kind_part(kind)])
+}
+
+fn child_key(parent: &EntityRef, child: &EntityRef) -> Vec<u8> {
+    key(b'c', &[&entity_part(parent), &entity_part(child)])
+}
+
+pub fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
+    key(b's', &[&text_part(subscription.as_str()), &text_part(principal.as_str())])
+}
+
+pub fn metric_prefix(run: &RunId, name: Option<&str>) -> Vec<u8> {
+    match name {
+        Some(name) => key(b'm', &[&text_part(run.as_str()), &text_part(name)]),
+        None => key(b'm', &[&text_part(run.as_str())]),
+    }
+}
+
+/// The name an entity is unique under in its scope (datasets are unique per version).
+pub fn scoped_name(name: &str, dataset_version: Option<&str>) -> String {
+    match dataset_version {
+        Some(version) => format!("{name}@{version}"),
+        None => name.to_string(),
+    }
+}
+
+pub fn load(overlay: &Overlay, reference: &EntityRef) -> Result<Option<Entity>> {
+    overlay.get_value(TREE, &entity_key(reference))
+}
+
+fn load_existing(overlay: &Overlay, reference: &EntityRef) -> Result<Entity> {
+    load(overlay, reference)?.ok_or_else(|| Error::Derived(format!("{reference} missing from state")))
+}
+
+fn mismatch(entity: &Entity) -> Error {
+    Error::Derived(format!("{} holds the wrong kind of detail", entity.reference))
+}
+
+struct New {
+    name: String,
+    scoped_name: Option<String>,
+    parent: Option<EntityRef>,
+    detail: Detail,
+}
+
+fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
+    let stamp = stamp(envelope);
+    let reference = envelope.stream.clone();
+    if let Some(parent) = &new.parent {
+        overlay.insert(TREE, child_key(parent, &reference), Vec::new());
+    }
+    let scoped = new.scoped_name.unwrap_or_else(|| new.name.clone());
+    let scope = name_scope(reference.kind, new.parent.as_ref());
+    overlay.insert(TREE, name_key(scope, reference.kind, &scoped), reference.id.as_bytes().to_vec());
+    let entity = Entity {
+        reference,
+        name: new.name,
+        parent: new.parent,
+        account: envelope.account.clone(),
+        version: envelope.version,
+        created: stamp.clone(),
+        updated: stamp,
+        deleted: false,
+        detail: new.detail,
+    };
+    overlay.put_value(TREE, entity_key(&entity.reference), &entity);
+}
+
+/// Runs have no name to keep unique; everything else is unique in its parent's scope.
+fn name_scope(kind: EntityKind, parent: Option<&EntityRef>) -> Option<&EntityRef> {
+    match kind {
+        EntityKind::Principal | EntityKind::Subscription => None,
+        _ => parent,
+    }
+}
+
+fn stamp(envelope: &Envelope) -> Stamp {
+    Stamp { seq: envelope.seq, at: envelope.recorded_at, actor: envelope.actor.clone() }
+}
+
+/// Loads the event's entity, lets `change` edit it, and stores it with its new version.
+fn update(overlay: &mut Overlay, envelope: &Envelope, change: impl FnOnce(&mut Entity) -> Result<()>) -> Result<()> {
+    let mut entity = load_existing(overlay, &envelope.stream)?;
+    change(&mut entity)?;
+    entity.version = envelope.version;
+    entity.updated = stamp(envelope);
+    overlay.put_value(TREE, entity_key(&entity.reference), &entity);
+    Ok(())
+}
+
+/// Marks the event's entity deleted and frees its name for reuse.
+fn delete(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    let entity = load_existing(overlay, &envelope.stream)?;
+    let scope = name_scope(entity.reference.kind, entity.parent.as_ref());
+    overlay.remove(TREE, name_key(scope, entity.reference.kind, &entity.name));
+    update(overlay, envelope, |entity| {
+        entity.deleted = true;
+        Ok(())
+    })
+}
+
+fn run_detail(entity: &mut Entity) -> Result<&mut RunDetail> {
+    let mismatch = mismatch(entity);
+    match &mut entity.detail {
+        Detail::Run(run) => Ok(run),
+        _ => Err(mismatch),
+    }
+}
+
+fn service_detail(entity: &mut Entity) -> Result<&mut ServiceDetail> {
+    let mismatch = mismatch(entity);
+    match &mut entity.detail {
+        Detail::Service(service) => Ok(service),
+        _ => Err(mismatch),
+    }
+}
+
+fn tags_into(target: &mut std::collections::BTreeMap<String, String>, tags: &[Tag]) {
+    for tag in tags {
+        target.insert(tag.key.clone(), tag.value.clone());
+    }
+}
+
+fn change_seats(overlay: &mut Overlay, envelope: &Envelope, principal: &PrincipalId, assign: bool) -> Result<()> {
+    let account = load_existing(overlay, &envelope.stream)?;
+    let Detail::ExperimentationAccount { subscription, .. } = &account.detail else {
+        return Err(mismatch(&account));
+    };
+    let key = subscription_seats_key(subscription, principal);
+    let held = overlay.get(TREE, &key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
+    let held = if assign { held + 1 } else { held.saturating_sub(1) };
+    if held == 0 {
+        overlay.remove(TREE, key);
+    } else {
+        overlay.insert(TREE, key, held.to_be_bytes().to_vec());
+    }
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::ExperimentationAccount { seats, .. } => {
+            if assign {
+                seats.insert(principal.clone());
+            } else {
+                seats.remove(principal);
+            }
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
+}
+
+fn new_run(event: &RunStarted, queued: Option<&RunQueued>, at: Timestamp) -> RunDetail {
+    RunDetail {
+        experiment: event.experiment.clone(),
+        status: RunStatus::Running,
+        compute_target: event.compute_target.clone(),
+        revision: Some(event.revision.clone()),
+        parent: event.parent.clone(),
+        params: Default::default(),
+        latest_metrics: Default::default(),
+        metric_points: 0,
+        tags: Default::default(),
+        artifacts: Vec::new(),
+        inputs: Default::default(),
+        outputs: Default::default(),
+        queued_at: queued.map(|_| at),
+        started_at: Some(at),
+        finished_at: None,
+        failure_reason: None,
+    }
+}
+
+fn experiment_ref(experiment: &ExperimentId) -> EntityRef {
+    EntityRef::new(EntityKind::Experiment, experiment)
+}
+
+/// Folds one event into the state.
+pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    let at = envelope.effective_time();
+    let account_ref = |kind: EntityKind, account: &AccountId| EntityRef::new(kind, account);
+    match &envelope.event {
+        Event::PrincipalRegistered(e) => create(overlay, envelope, New { name: e.name.to_string(), scoped_name: None, parent: None, detail: Detail::Principal { email: e.email.clone() } }),
+        Event::SubscriptionCreated(e) => create(overlay, envelope, New { name: e.name.to_string(), scoped_name: None, parent: None, detail: Detail::Subscription { owner: envelope.actor.clone() } }),
+        Event::ExperimentationAccountCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(EntityRef::new(EntityKind::Subscription, &e.subscription)),
+            detail: Detail::ExperimentationAccount { subscription: e.subscription.clone(), region: e.region.clone(), seats: Default::default() },
+        }),
+        Event::SeatAssigned(e) => change_seats(overlay, envelope, &e.principal, true)?,
+        Event::SeatRevoked(e) => change_seats(overlay, envelope, &e.principal, false)?,
+        Event::ModelManagementAccountCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(EntityRef::new(EntityKind::Subscription, &e.subscription)),
+            detail: Detail::ModelManagementAccount { subscription: e.subscription.clone(), region: e.region.clone(), plan: e.plan },
+        }),
+        Event::ModelManagementPlanChanged(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::ModelManagementAccount { plan, .. } => { *plan = e.plan; Ok(()) }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::WorkspaceCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
+            detail: Detail::Workspace { description: e.description.clone(), members: [envelope.actor.clone()].into() },
+        }),
+        Event::WorkspaceAccessGranted(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Workspace { members, .. } => { members.insert(e.principal.clone()); Ok(()) }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::WorkspaceAccessRevoked(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Workspace { members, .. } => { members.remove(&e.principal); Ok(()) }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ProjectCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(EntityRef::new(EntityKind::Workspace, &e.workspace)),
+            detail: Detail::Project { path: e.path.clone(), repository: e.repository.clone() },
+        }),
+        Event::ExperimentCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(EntityRef::new(EntityKind::Project, &e.project)),
+            detail: Detail::Experiment { entry_point: e.entry_point.clone(), language: e.language, source_digest: e.source_digest },
+        }),
+        Event::ExperimentRevised(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Experiment { entry_point, source_digest, .. } => {
+                *entry_point = e.entry_point.clone();
+                *source_digest = e.source_digest;
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ComputeTargetAttached(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
+            detail: Detail::ComputeTarget { kind: e.kind.clone() },
+        }),
+        Event::ComputeTargetDetached(_) => delete(overlay, envelope)?,
+        Event::DatasetRegistered(e) => create(overlay, envelope, New {
+            name: e.name.to_string(),
+            scoped_name: Some(scoped_name(e.name.as_str(), e.version.as_deref())),
+            parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
+            detail: Detail::Dataset { location: e.location.clone(), version: e.version.clone(), digest: e.digest.clone() },
+        }),
+        Event::RunQueued(e) => {
+            let started = RunStarted { run: e.run.clone(), experiment: e.experiment.clone(), compute_target: e.compute_target.clone(), revision: String::new(), parent: e.parent.clone() };
+            let mut detail = new_run(&started, Some(e), at);
+            detail.status = RunStatus::Queued;
+            detail.revision = None;
+            detail.started_at = None;
+            create(overlay, envelope, New { name: e.run.to_string(), scoped_name: None, parent: Some(experiment_ref(&e.experiment)), detail: Detail::Run(Box::new(detail)) });
+        }
+        Event::RunStarted(e) => {
+            if load(overlay, &envelope.stream)?.is_some() {
+                update(overlay, envelope, |entity| {
+                    let run = run_detail(entity)?;
+                    run.status = RunStatus::Running;
+                    run.revision = Some(e.revision.clone());
+                    run.compute_target = e.compute_target.clone();
+                    run.started_at = Some(at);
+                    Ok(())
+                })?;
+            } else {
+                create(overlay, envelope, New { name: e.run.to_string(), scoped_name: None, parent: Some(experiment_ref(&e.experiment)), detail: Detail::Run(Box::new(new_run(e, None, at))) });
+            }
+        }
+        Event::ParamsLogged(e) => update(overlay, envelope, |entity| {
+            let run = run_detail(entity)?;
+            for param in &e.params {
+                run.params.insert(param.key.clone(), param.value.clone());
+            }
+            Ok(())
+        })?,
+        Event::MetricsLogged(e) => {
+            for (index, point) in e.points.iter().enumerate() {
+                let key = key(b'm', &[&metric_prefix(&e.run, Some(&point.name))[1..], &envelope.seq.to_be_bytes(), &(index as u32).to_be_bytes()]);
+                overlay.put_value(TREE, key, point);
+            }
+            update(overlay, envelope, |entity| {
+                let run = run_detail(entity)?;
+                run.metric_points += e.points.len() as u64;
+                for point in &e.points {
+                    let newer = run.latest_metrics.get(&point.name).is_none_or(|latest| (point.step, point.timestamp) >= (latest.step, latest.timestamp));
+                    if newer {
+                        run.latest_metrics.insert(point.name.clone(), point.clone());
+                    }
+                }
+                Ok(())
+            })?
+        }
+        Event::RunTagsSet(e) => update(overlay, envelope, |entity| {
+            tags_into(&mut run_detail(entity)?.tags, &e.tags);
+            Ok(())
+        })?,
+        Event::ArtifactsRecorded(e) => update(overlay, envelope, |entity| {
+            let run = run_detail(entity)?;
+            for artifact in &e.artifacts {
+                run.artifacts.retain(|known| known.path != artifact.path);
+                run.artifacts.push(artifact.clone());
+            }
+            Ok(())
+        })?,
+        Event::RunInputsRecorded(e) => update(overlay, envelope, |entity| {
+            run_detail(entity)?.inputs.extend(e.datasets.iter().cloned());
+            Ok(())
+        })?,
+        Event::RunOutputsRecorded(e) => update(overlay, envelope, |entity| {
+            run_detail(entity)?.outputs.extend(e.datasets.iter().cloned());
+            Ok(())
+        })?,
+        Event::RunCompleted(_) => finish_run(overlay, envelope, RunStatus::Completed, None)?,
+        Event::RunFailed(e) => finish_run(overlay, envelope, RunStatus::Failed, Some(e.reason.clone()))?,
+        Event::RunCanceled(_) => finish_run(overlay, envelope, RunStatus::Canceled, None)?,
+        Event::ModelCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+            detail: Detail::Model { description: e.description.clone(), versions: Vec::new() },
+        }),
+        Event::ModelVersionRegistered(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Model { versions, .. } => {
+                versions.push(ModelVersion {
+                    version: e.version,
+                    source: e.source.clone(),
+                    derived_from: e.derived_from.clone(),
+                    tags: e.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect(),
+                    registered: stamp(envelope),
+                });
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ModelVersionTagsSet(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Model { versions, .. } => {
+                if let Some(version) = versions.iter_mut().find(|version| version.version == e.version) {
+                    tags_into(&mut version.tags, &e.tags);
+                }
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ManifestCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+            detail: Detail::Manifest { versions: Vec::new() },
+        }),
+        Event::ManifestVersionAdded(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Manifest { versions } => {
+                versions.push(ManifestVersion {
+                    version: e.version,
+                    models: e.models.clone(),
+                    dependencies: e.dependencies.clone(),
+                    scoring_script: e.scoring_script.clone(),
+                    schema: e.schema.clone(),
+                    sample_data: e.sample_data.clone(),
+                    added: stamp(envelope),
+                });
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ImageCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+            detail: Detail::Image { versions: Vec::new() },
+        }),
+        Event::ImageBuildStarted(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Image { versions } => {
+                versions.push(ImageVersion { version: e.version, manifest: e.manifest.clone(), status: BuildStatus::Building, started: stamp(envelope) });
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ImageBuilt(e) => set_build_status(overlay, envelope, e.version, BuildStatus::Succeeded { digest: e.digest.clone() })?,
+        Event::ImageBuildFailed(e) => set_build_status(overlay, envelope, e.version, BuildStatus::Failed { reason: e.reason.clone() })?,
+        Event::EnvironmentCreated(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+            detail: Detail::Environment { kind: e.kind.clone() },
+        }),
+        Event::EnvironmentDeleted(_) => delete(overlay, envelope)?,
+        Event::ServiceDeployed(e) => create(overlay, envelope, New {
+            name: e.name.to_string(), scoped_name: None,
+            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+            detail: Detail::Service(Box::new(ServiceDetail {
+                image: e.image.clone(),
+                environment: e.environment.clone(),
+                url: e.url.clone(),
+                replicas: e.replicas,
+                signals: Default::default(),
+                drift_alerts: Vec::new(),
+            })),
+        }),
+        Event::ServiceUpdated(e) => update(overlay, envelope, |entity| {
+            service_detail(entity)?.image = e.image.clone();
+            Ok(())
+        })?,
+        Event::ServiceScaled(e) => update(overlay, envelope, |entity| {
+            service_detail(entity)?.replicas = e.replicas;
+            Ok(())
+        })?,
+        Event::ServiceDeleted(_) => delete(overlay, envelope)?,
+        Event::ServiceMetricRecorded(e) => update(overlay, envelope, |entity| {
+            service_detail(entity)?.signals.insert(e.name.clone(), e.value);
+            Ok(())
+        })?,
+        Event::DriftAlertRaised(e) => update(overlay, envelope, |entity| {
+            service_detail(entity)?.drift_alerts.push(e.clone());
+            Ok(())
+        })?,
+    }
+    Ok(())
+}
+
+fn finish_run(overlay: &mut Overlay, envelope: &Envelope, status: RunStatus, reason: Option<String>) -> Result<()> {
+    let at = envelope.effective_time();
+    update(overlay, envelope, |entity| {
+        let run = run_detail(entity)?;
+        run.status = status;
+        run.finished_at = Some(at);
+        run.failure_reason = reason;
+        Ok(())
+    })
+}
+
+fn set_build_status(overlay: &mut Overlay, envelope: &Envelope, number: u32, status: BuildStatus) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Image { versions } => {
+            if let Some(version) = versions.iter_mut().find(|version| version.version == number) {
+                version.status = status;
+            }
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
+}

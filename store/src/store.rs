@@ -1,0 +1,347 @@
+//! `Store`: the one handle to a data directory — the log, the group-commit writer, the
+//! derived trees, and the reads over them.
+
+use crate::error::{Error, Result};
+use crate::index;
+use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport};
+use crate::overlay::{decode, Overlay};
+use crate::projection;
+use crate::state;
+use crate::writer::{Appended, Job, Shared, Writer};
+use lineage_schema::event::MetricPoint;
+use lineage_schema::*;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::broadcast;
+
+/// How a store is opened.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A segment is closed once the next record would take it past this size.
+    pub max_segment_bytes: u64,
+    /// The most commands decided and synced together in one group.
+    pub max_group: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { max_segment_bytes: log::DEFAULT_SEGMENT_BYTES, max_group: 4096 }
+    }
+}
+
+/// What opening the store found and did.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub log: OpenReport,
+    /// Events replayed into projections that lagged the log.
+    pub caught_up: u64,
+}
+
+/// Numbers about a store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    pub head: u64,
+    pub log_bytes: u64,
+    pub segments: usize,
+    pub derived_bytes: u64,
+    pub entities: Vec<(EntityKind, u64)>,
+    pub appended_since_open: u64,
+    pub groups_since_open: u64,
+}
+
+/// Which events a read wants.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub account: Option<AccountId>,
+    pub stream: Option<EntityRef>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, envelope: &Envelope) -> bool {
+        self.account.as_ref().is_none_or(|account| envelope.account.as_ref() == Some(account))
+            && self.stream.as_ref().is_none_or(|stream| &envelope.stream == stream)
+    }
+}
+
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+    reader: Arc<dyn LogRead>,
+    shared: Arc<Shared>,
+    jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    opened: Opened,
+}
+
+impl std::fmt::Debug for dyn LogRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogRead")
+    }
+}
+
+fn log_dir(dir: &Path) -> PathBuf {
+    dir.join("log")
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db> {
+    let path = dir.join("derived");
+    sled::Config::new().path(&path).flush_every_ms(Some(1000)).open().map_err(|error| match error {
+        sled::Error::Io(source) if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") => Error::Locked(dir.to_path_buf()),
+        other => Error::Sled(other),
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`: checks the log, cuts a torn tail,
+    /// brings projections level with the log, and starts the writer.
+    pub fn open(dir: &Path, options: &Options) -> Result<Store> {
+        Self::open_with_progress(dir, options, &mut |_, _| {})
+    }
+
+    pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
+        let db = open_db(dir)?;
+        let (file_log, log_report) = FileLog::open(&log_dir(dir), options.max_segment_bytes)?;
+        let head = file_log.head();
+        let trees = projection::open_trees(&db)?;
+        for (tree, name) in trees.iter().zip(projection::NAMES) {
+            let checkpoint = crate::overlay::checkpoint(tree)?;
+            if checkpoint > head.seq {
+                return Err(Error::Derived(format!("projection `{name}` is at seq {checkpoint} but the log ends at {}", head.seq)));
+            }
+        }
+        let reader = file_log.reader();
+        let caught_up = projection::catch_up(reader.as_ref(), &trees, head, progress)?;
+        let (feed, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared { head: Mutex::new(head), feed, appended_events: 0.into(), groups: 0.into() });
+        let writer = Writer {
+            log: Box::new(file_log),
+            reader: Arc::clone(&reader),
+            overlay: Overlay::new(trees.clone()),
+            projections: projection::all(),
+            shared: Arc::clone(&shared),
+            max_group: options.max_group.max(1),
+            broken: None,
+        };
+        // A bounded queue: when the writer falls behind, senders wait instead of piling up.
+        let (jobs, receiver) = mpsc::sync_channel(options.max_group.max(64));
+        let handle = std::thread::Builder::new()
+            .name("lineage-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(Error::io("starting the writer thread", dir))?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db,
+            trees,
+            reader,
+            shared,
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(handle)),
+            opened: Opened { log: log_report, caught_up },
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What opening found (torn tail cut, events caught up).
+    pub fn opened(&self) -> &Opened {
+        &self.opened
+    }
+
+    /// Appends one command's event, durably, or rejects it.
+    pub fn execute(&self, command: CommandEnvelope) -> Result<Appended> {
+        let mut appended = self.execute_batch(vec![command])?;
+        Ok(appended.remove(0))
+    }
+
+    /// Appends every command's event, all or none, in order: a later command sees the
+    /// earlier ones' effects. Durable when it returns.
+    pub fn execute_batch(&self, commands: Vec<CommandEnvelope>) -> Result<Vec<Appended>> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sender = self.jobs.lock().expect("jobs lock").clone().ok_or(Error::Closed)?;
+        sender.send(Job { commands, reply }).map_err(|_| Error::Closed)?;
+        answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// The last durable event.
+    pub fn head(&self) -> Head {
+        *self.shared.head.lock().expect("head lock")
+    }
+
+    /// Every event appended from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
+        self.shared.feed.subscribe()
+    }
+
+    fn state_tree(&self) -> &sled::Tree {
+        &self.trees[state::TREE]
+    }
+
+    fn index_tree(&self) -> &sled::Tree {
+        &self.trees[index::TREE]
+    }
+
+    pub fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>> {
+        self.state_tree().get(state::entity_key(reference))?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// Entities of one kind in id order, after `after`, at most `limit`.
+    pub fn entities(&self, kind: EntityKind, after: Option<&str>, limit: usize) -> Result<Vec<Entity>> {
+        let prefix = state::kind_prefix(kind);
+        let start = match after {
+            Some(id) => {
+                let mut key = state::entity_key(&EntityRef::new(kind, id));
+                key.push(0);
+                key
+            }
+            None => prefix.clone(),
+        };
+        let mut found = Vec::new();
+        for item in self.state_tree().range(start..) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) || found.len() >= limit {
+                break;
+            }
+            found.push(decode(&value)?);
+        }
+        Ok(found)
+    }
+
+    /// The entities of one kind directly inside `parent`.
+    pub fn children(&self, parent: &EntityRef, kind: EntityKind) -> Result<Vec<Entity>> {
+        let prefix = state::children_prefix(parent, kind);
+        let mut found = Vec::new();
+        for item in self.state_tree().scan_prefix(&prefix) {
+            let (key, _) = item?;
+            let (child, _) = crate::keys::parse_entity_part(&key[1 + crate::keys::entity_part(parent).len()..])
+                .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
+            if let Some(entity) = self.entity(&child)? {
+                found.push(entity);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The entity with this name in a scope (`None`: principals and subscriptions).
+    pub fn find_by_name(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<Option<Entity>> {
+        match self.state_tree().get(state::name_key(scope, kind, name))? {
+            Some(id) => self.entity(&EntityRef::new(kind, String::from_utf8_lossy(&id))),
+            None => Ok(None),
+        }
+    }
+
+    /// The seqs of a stream's events, oldest first.
+    pub fn stream_seqs(&self, stream: &EntityRef) -> Result<Vec<u64>> {
+        self.index_tree()
+            .scan_prefix(index::history_prefix(stream))
+            .map(|item| Ok(crate::overlay::be_u64(&item?.1)))
+            .collect()
+    }
+
+    /// Every event of one entity, oldest first.
+    pub fn history(&self, stream: &EntityRef) -> Result<Vec<Envelope>> {
+        self.stream_seqs(stream)?.into_iter().map(|seq| self.event(seq).and_then(|found| found.ok_or_else(|| Error::Derived(format!("seq {seq} indexed but not found"))))).collect()
+    }
+
+    /// One event by position.
+    pub fn event(&self, seq: u64) -> Result<Option<Envelope>> {
+        match self.index_tree().get(index::location_key(seq))? {
+            Some(location) => Ok(Some(self.reader.read_at(index::decode_location(&location))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The seq of the event with this idempotency key, if it is in the log.
+    pub fn seq_of_event(&self, event_id: &EventId) -> Result<Option<u64>> {
+        index::seq_of_event(&Overlay::new(self.trees.clone()), event_id)
+    }
+
+    /// Up to `limit` events after `after` that pass `filter`, in log order.
+    pub fn events(&self, after: u64, limit: usize, filter: &EventFilter) -> Result<Vec<Envelope>> {
+        let mut found = Vec::new();
+        let head = self.head().seq;
+        if limit == 0 || after >= head {
+            return Ok(found);
+        }
+        self.reader.scan_from(after + 1, &mut |envelope, _| {
+            let seq = envelope.seq;
+            if filter.matches(&envelope) {
+                found.push(envelope);
+            }
+            Ok(found.len() < limit && seq < head)
+        })?;
+        Ok(found)
+    }
+
+    /// A run's metric points, in the order they were logged; one metric or all.
+    pub fn metric_history(&self, run: &RunId, name: Option<&str>) -> Result<Vec<MetricPoint>> {
+        self.state_tree().scan_prefix(state::metric_prefix(run, name)).map(|item| decode(&item?.1)).collect()
+    }
+
+    /// A digest of all derived data: equal digests mean equal projections.
+    pub fn projection_digest(&self) -> Result<Digest> {
+        projection::digest(&self.trees)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let report = log::scan_sizes(&log_dir(&self.dir))?;
+        let mut entities = Vec::new();
+        for kind in EntityKind::ALL {
+            let count = self.state_tree().scan_prefix(state::kind_prefix(kind)).count() as u64;
+            entities.push((kind, count));
+        }
+        Ok(Stats {
+            head: self.head().seq,
+            log_bytes: report.0,
+            segments: report.1,
+            derived_bytes: self.db.size_on_disk()?,
+            entities,
+            appended_since_open: self.shared.appended_events.load(Ordering::Relaxed),
+            groups_since_open: self.shared.groups.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Stops the writer after the requests already queued and flushes derived data.
+    pub fn close(&self) -> Result<()> {
+        self.jobs.lock().expect("jobs lock").take();
+        if let Some(handle) = self.writer.lock().expect("writer lock").take() {
+            let _ = handle.join();
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Drops every derived tree and replays the whole log into it.
+    pub fn rebuild(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
+        {
+            let db = open_db(dir)?;
+            for tree in projection::open_trees(&db)? {
+                tree.clear()?;
+            }
+            db.flush()?;
+        }
+        Self::open_with_progress(dir, options, progress)
+    }
+
+    /// Checks every record of the log in `dir` — checksum, seq and hash chain — without
+    /// changing anything; the error names the first bad position.
+    pub fn verify(dir: &Path) -> Result<ScanReport> {
+        log::scan(&log_dir(dir))
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
