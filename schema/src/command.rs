@@ -127,7 +127,7 @@ pub struct CommandEnvelope {
     pub command: Command,
     /// The principal acting. The edge sets it from authentication, never from the body.
     pub actor: PrincipalId,
-    /// The idempotency key; the store makes one up when it is absent.
+    /// The idempotency key: a retry with the same key appends nothing.
     pub event_id: Option<EventId>,
     /// The stream's version the sender saw (0: the stream must not exist yet).
     pub expected_version: Option<u64>,

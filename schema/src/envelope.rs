@@ -34,8 +34,9 @@ pub struct Envelope {
     pub stream: EntityRef,
     /// The stream's version after this event (1 for its first event).
     pub version: u64,
-    /// The idempotency key.
-    pub event_id: EventId,
+    /// The idempotency key the sender gave, if any: appending an event whose id is
+    /// already in the log appends nothing and answers with the original position.
+    pub event_id: Option<EventId>,
     /// The store's clock when it appended the event; never decreases along the log.
     pub recorded_at: Timestamp,
     /// When the fact happened, for imported history.
@@ -49,6 +50,25 @@ pub struct Envelope {
     pub prev_hash: Digest,
     /// blake3 over the encoding of this envelope with `hash` set to zero.
     pub hash: Digest,
+}
+
+const HASH_LEN: usize = 32;
+
+/// A sealed envelope with its encoding, ready to be framed and written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sealed {
+    pub envelope: Envelope,
+    pub body: Vec<u8>,
+}
+
+/// The hash a record body's envelope should carry, computed from the body alone (the
+/// body with its last 32 bytes, the hash, read as zeros).
+pub fn hash_of_body(body: &[u8]) -> Digest {
+    let mut hasher = blake3::Hasher::new();
+    let tail = body.len().saturating_sub(HASH_LEN);
+    hasher.update(&body[..tail]);
+    hasher.update(&[0u8; HASH_LEN][..body.len() - tail]);
+    Digest(*hasher.finalize().as_bytes())
 }
 
 /// Why bytes could not be decoded into an envelope.
@@ -76,9 +96,20 @@ impl Envelope {
     }
 
     /// Sets `hash` from the other fields.
-    pub fn seal(mut self) -> Self {
-        self.hash = self.compute_hash();
-        self
+    pub fn seal(self) -> Self {
+        self.seal_encoded().envelope
+    }
+
+    /// Sets `hash` and returns the encoding too, encoding only once: `hash` is the last
+    /// field and encodes as its 32 raw bytes, so sealing overwrites the encoding's tail.
+    pub fn seal_encoded(mut self) -> Sealed {
+        self.hash = Digest::ZERO;
+        let mut body = self.encode();
+        let hash = Digest::of(&body);
+        let tail = body.len() - HASH_LEN;
+        body[tail..].copy_from_slice(&hash.0);
+        self.hash = hash;
+        Sealed { envelope: self, body }
     }
 
     /// The record body: the bincode encoding of the envelope.
@@ -128,6 +159,18 @@ mod tests {
         changed.prev_hash = Digest::of(b"other");
         assert_ne!(changed.compute_hash(), envelope.hash);
         assert_eq!(envelope.compute_hash(), envelope.hash);
+    }
+
+    #[test]
+    fn the_hash_is_the_encodings_tail_so_bodies_verify_without_reencoding() {
+        for envelope in samples::envelopes() {
+            let body = envelope.encode();
+            assert_eq!(&body[body.len() - 32..], &envelope.hash.0);
+            assert_eq!(hash_of_body(&body), envelope.hash);
+            let sealed = envelope.clone().seal_encoded();
+            assert_eq!(sealed.body, body);
+            assert_eq!(sealed.envelope, envelope);
+        }
     }
 
     #[test]

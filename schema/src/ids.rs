@@ -104,14 +104,6 @@ id_type!(/// A web service.
 id_type!(/// An idempotency key: appending the same event id twice stores it once.
     EventId, "event id");
 
-impl EventId {
-    /// A fresh random event id, for commands whose sender gave none.
-    pub fn random(entropy: &[u8]) -> Self {
-        let hash = blake3::hash(entropy);
-        Self(format!("ev-{}", &hash.to_hex()[..32]))
-    }
-}
-
 /// A checked human-readable name: 1 to 256 characters, no control characters,
 /// no leading or trailing white space.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,23 +1,35 @@
-//! The index projection: stream → version, (stream, version) → seq, event id → seq,
-//! and seq → location in the log.
+//! The index projection: where every event is and what every stream holds.
+//!
+//! - `v` stream → version (for optimistic concurrency);
+//! - `i` event id → seq (idempotency; only events whose sender gave an id);
+//! - `h` stream + chunk → the seq and location of each of the stream's events, 256 per
+//!   chunk, so a history reads no more keys than it needs and appends touch one key;
+//! - `a` seq → location, for every 64th seq and the first seq of each segment: a sparse
+//!   map from which any seq is found by reading forward at most 63 records.
 
 use crate::error::Result;
 use crate::keys::{entity_part, key};
 use crate::log::Location;
-use crate::overlay::{be_u64, Overlay, TreeId};
+use crate::overlay::{be_u64, Overlay, TreeId, Trees};
+use crate::segment::HEADER_LEN;
 use lineage_schema::{EntityRef, Envelope, EventId};
 
 pub const TREE: TreeId = 0;
+/// Events per history chunk.
+const CHUNK: u64 = 256;
+/// Every how many seqs a location anchor is kept.
+pub const ANCHOR_EVERY: u64 = 64;
+const ENTRY: usize = 24;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {
     key(b'v', &[&entity_part(stream)])
 }
 
-fn history_key(stream: &EntityRef, version: u64) -> Vec<u8> {
-    key(b'h', &[&entity_part(stream), &version.to_be_bytes()])
+fn chunk_key(stream: &EntityRef, chunk: u64) -> Vec<u8> {
+    key(b'h', &[&entity_part(stream), &(chunk as u32).to_be_bytes()])
 }
 
-pub fn history_prefix(stream: &EntityRef) -> Vec<u8> {
+fn history_prefix(stream: &EntityRef) -> Vec<u8> {
     key(b'h', &[&entity_part(stream)])
 }
 
@@ -25,8 +37,8 @@ fn event_key(event_id: &EventId) -> Vec<u8> {
     key(b'i', &[event_id.as_str().as_bytes()])
 }
 
-pub fn location_key(seq: u64) -> Vec<u8> {
-    key(b'l', &[&seq.to_be_bytes()])
+fn anchor_key(seq: u64) -> Vec<u8> {
+    key(b'a', &[&seq.to_be_bytes()])
 }
 
 pub fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
@@ -37,21 +49,57 @@ pub fn seq_of_event(overlay: &Overlay, event_id: &EventId) -> Result<Option<u64>
     Ok(overlay.get(TREE, &event_key(event_id))?.map(|bytes| be_u64(&bytes)))
 }
 
-/// Records everything about an event the index knows before it is written.
+pub fn seq_of_event_in(view: &Trees, event_id: &EventId) -> Result<Option<u64>> {
+    Ok(view.get(TREE, &event_key(event_id))?.map(|bytes| be_u64(&bytes)))
+}
+
+/// Records what the index knows of an event before it is written: its stream's new
+/// version and its idempotency key.
 pub fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
-    let seq = envelope.seq.to_be_bytes().to_vec();
     overlay.insert(TREE, version_key(&envelope.stream), envelope.version.to_be_bytes().to_vec());
-    overlay.insert(TREE, history_key(&envelope.stream, envelope.version), seq.clone());
-    overlay.insert(TREE, event_key(&envelope.event_id), seq);
+    if let Some(event_id) = &envelope.event_id {
+        overlay.insert(TREE, event_key(event_id), envelope.seq.to_be_bytes().to_vec());
+    }
 }
 
 /// Records where an event was written.
-pub fn apply_location(overlay: &mut Overlay, seq: u64, location: Location) {
-    let mut value = location.segment.to_be_bytes().to_vec();
-    value.extend_from_slice(&location.offset.to_be_bytes());
-    overlay.insert(TREE, location_key(seq), value);
+pub fn apply_location(overlay: &mut Overlay, envelope: &Envelope, location: Location) -> Result<()> {
+    let mut entry = envelope.seq.to_be_bytes().to_vec();
+    entry.extend_from_slice(&location.segment.to_be_bytes());
+    entry.extend_from_slice(&location.offset.to_be_bytes());
+    let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
+    let mut entries = overlay.get(TREE, &chunk)?.unwrap_or_default();
+    entries.extend_from_slice(&entry);
+    overlay.insert(TREE, chunk, entries);
+    if envelope.seq % ANCHOR_EVERY == 1 || location.offset == HEADER_LEN {
+        overlay.insert(TREE, anchor_key(envelope.seq), entry[8..].to_vec());
+    }
+    Ok(())
 }
 
-pub fn decode_location(bytes: &[u8]) -> Location {
+fn decode_location(bytes: &[u8]) -> Location {
     Location { segment: be_u64(&bytes[..8]), offset: be_u64(&bytes[8..16]) }
+}
+
+/// The seqs and locations of a stream's events from version `from` (1-based), at most `limit`.
+pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Result<Vec<(u64, Location)>> {
+    let from = from.max(1);
+    let prefix = history_prefix(stream);
+    let start = chunk_key(stream, (from - 1) / CHUNK);
+    let skip = ((from - 1) % CHUNK) as usize;
+    let mut found = Vec::new();
+    for (_, entries) in view.range(TREE, &prefix, &start, usize::MAX)? {
+        for entry in entries.chunks_exact(ENTRY) {
+            found.push((be_u64(&entry[..8]), decode_location(&entry[8..])));
+        }
+        if found.len() >= skip + limit {
+            break;
+        }
+    }
+    Ok(found.into_iter().skip(skip).take(limit).collect())
+}
+
+/// The nearest anchor at or before `seq`: a location in the same segment to read forward from.
+pub fn anchor(view: &Trees, seq: u64) -> Result<Option<(u64, Location)>> {
+    Ok(view.floor(TREE, b"a", &anchor_key(seq))?.map(|(key, value)| (be_u64(&key[1..]), decode_location(&value))))
 }

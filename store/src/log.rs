@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::segment::{self, Frame, SegmentFile, HEADER_LEN};
+use lineage_schema::envelope::Sealed;
 use lineage_schema::{Digest, Envelope, Timestamp};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -42,6 +43,26 @@ pub trait LogRead: Send + Sync {
     fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Location) -> Result<bool>) -> Result<()>;
     /// The record at a location.
     fn read_at(&self, location: Location) -> Result<Envelope>;
+    /// The record `seq`, reading forward from `anchor`, a location of an earlier-or-equal
+    /// seq in the same segment.
+    fn read_seq(&self, anchor: Location, seq: u64) -> Result<Envelope>;
+}
+
+/// The seq at the front of a record body, without decoding the rest (bincode varint:
+/// one byte below 251, else a marker byte and a little-endian u16, u32 or u64).
+fn peek_seq(body: &[u8]) -> Option<u64> {
+    let tail = |len: usize| body.get(1..1 + len).map(|bytes| {
+        let mut buffer = [0u8; 8];
+        buffer[..len].copy_from_slice(bytes);
+        u64::from_le_bytes(buffer)
+    });
+    match *body.first()? {
+        small @ 0..=250 => Some(u64::from(small)),
+        251 => tail(2),
+        252 => tail(4),
+        253 => tail(8),
+        _ => None,
+    }
 }
 
 /// The append side of the log; one writer at a time.
@@ -49,7 +70,7 @@ pub trait EventLog: Send {
     fn head(&self) -> Head;
     /// Appends records that continue the chain (seq = head + 1, …; `prev_hash` = head's
     /// hash). Durable when it returns `Ok`.
-    fn append(&mut self, records: &[Envelope]) -> Result<Vec<Location>>;
+    fn append(&mut self, records: &[Sealed]) -> Result<Vec<Location>>;
     /// A reader that sees everything appended so far and from now on.
     fn reader(&self) -> Arc<dyn LogRead>;
 }
@@ -104,7 +125,8 @@ fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut H
         let seq = head.seq + 1;
         match segment::read_frame(bytes, offset) {
             Frame::Record { envelope, next } => {
-                check_chain(&envelope, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
+                let hash = lineage_schema::envelope::hash_of_body(&bytes[segment::body_of(offset, next)]);
+                check_chain(&envelope, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
                 *head = Head { seq: envelope.seq, hash: envelope.hash, recorded_at: envelope.recorded_at };
                 *records += 1;
                 offset = next;
@@ -122,14 +144,14 @@ fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut H
     Ok(offset)
 }
 
-fn check_chain(envelope: &Envelope, head: &Head) -> std::result::Result<(), String> {
+fn check_chain(envelope: &Envelope, hash: Digest, head: &Head) -> std::result::Result<(), String> {
     if envelope.seq != head.seq + 1 {
         return Err(format!("found seq {} where seq {} belongs", envelope.seq, head.seq + 1));
     }
     if envelope.prev_hash != head.hash {
         return Err("previous-hash link broken: an earlier record was changed, removed or moved".into());
     }
-    if envelope.compute_hash() != envelope.hash {
+    if hash != envelope.hash {
         return Err("record hash does not match its contents".into());
     }
     if envelope.recorded_at < head.recorded_at {
@@ -225,15 +247,15 @@ impl FileLog {
         Ok(())
     }
 
-    fn append_unpoisoned(&mut self, records: &[Envelope]) -> Result<Vec<Location>> {
+    fn append_unpoisoned(&mut self, records: &[Sealed]) -> Result<Vec<Location>> {
         let mut locations = Vec::with_capacity(records.len());
         let mut pending = Vec::new();
         let mut head = self.head;
-        for record in records {
+        for Sealed { envelope: record, body } in records {
             assert_eq!(record.seq, head.seq + 1, "appends continue the log");
             assert_eq!(record.prev_hash, head.hash, "appends continue the chain");
-            let mut frame = Vec::new();
-            segment::encode_frame(record, &mut frame);
+            let mut frame = Vec::with_capacity(segment::FRAME_HEAD_LEN + body.len());
+            segment::encode_frame(body, &mut frame);
             let segment_len = self.current_len + pending.len() as u64;
             if segment_len > HEADER_LEN && segment_len + frame.len() as u64 > self.max_segment_bytes {
                 self.write_durably(&std::mem::take(&mut pending))?;
@@ -264,7 +286,7 @@ impl EventLog for FileLog {
         self.head
     }
 
-    fn append(&mut self, records: &[Envelope]) -> Result<Vec<Location>> {
+    fn append(&mut self, records: &[Sealed]) -> Result<Vec<Location>> {
         if let Some(reason) = &self.poisoned {
             return Err(Error::Poisoned(reason.clone()));
         }
@@ -320,6 +342,27 @@ impl LogRead for FileLogReader {
         Ok(())
     }
 
+    fn read_seq(&self, anchor: Location, seq: u64) -> Result<Envelope> {
+        let path = self.dir.join(segment::file_name(anchor.segment));
+        let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
+        let bad = |offset, reason: &str| corruption(&SegmentFile { first_seq: anchor.segment, path: path.clone() }, seq, offset, reason);
+        let mut offset = anchor.offset;
+        for _ in 0..=index_anchor_span() {
+            let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
+            let read = read_up_to(&file, &mut head, offset).map_err(Error::io("reading a record", &path))?;
+            if read < segment::FRAME_HEAD_LEN + 1 {
+                return Err(bad(offset, "record missing below the head"));
+            }
+            let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as u64;
+            match peek_seq(&head[segment::FRAME_HEAD_LEN..read]) {
+                Some(found) if found == seq => return self.read_at(Location { segment: anchor.segment, offset }),
+                Some(found) if found < seq => offset += segment::FRAME_HEAD_LEN as u64 + body_len,
+                _ => return Err(bad(offset, "record sequence does not lead to the seq looked for")),
+            }
+        }
+        Err(bad(offset, "seq not within reach of its anchor"))
+    }
+
     fn read_at(&self, location: Location) -> Result<Envelope> {
         let path = self.dir.join(segment::file_name(location.segment));
         let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
@@ -335,6 +378,22 @@ impl LogRead for FileLogReader {
             Frame::Bad { reason } => Err(corruption(&SegmentFile { first_seq: location.segment, path }, 0, location.offset, reason)),
         }
     }
+}
+
+fn index_anchor_span() -> u64 {
+    crate::index::ANCHOR_EVERY
+}
+
+/// Reads as many bytes as there are, up to the buffer's size.
+fn read_up_to(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read_at(&mut buffer[filled..], offset + filled as u64)? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    Ok(filled)
 }
 
 /// The log's size on disk and its number of segments, without reading records.

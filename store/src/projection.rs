@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::index;
 use crate::log::{Head, LogRead, Location};
-use crate::overlay::{checkpoint, Overlay, CHECKPOINT_KEY};
+use crate::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
 use crate::state;
 use lineage_schema::{Digest, Envelope};
 
@@ -47,18 +47,18 @@ pub fn open_trees(db: &sled::Db) -> Result<Vec<sled::Tree>> {
 }
 
 /// How many events are committed to sled at a time while catching up.
-const CATCH_UP_BATCH: u64 = 8192;
+const CATCH_UP_BATCH: u64 = 65_536;
 
 /// Replays the log past the lowest checkpoint into every projection that lacks it.
 /// Returns how many events were read.
-pub fn catch_up(reader: &dyn LogRead, trees: &[sled::Tree], head: Head, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
-    let checkpoints: Vec<u64> = trees.iter().map(checkpoint).collect::<Result<_>>()?;
+pub fn catch_up(reader: &dyn LogRead, view: &Trees, head: Head, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+    let checkpoints: Vec<u64> = view.sled_trees().iter().map(checkpoint).collect::<Result<_>>()?;
     let from = checkpoints.iter().copied().min().unwrap_or(0) + 1;
     if from > head.seq {
         return Ok(0);
     }
     let projections = all();
-    let mut overlay = Overlay::new(trees.to_vec());
+    let mut overlay = Overlay::for_replay(view.clone());
     let mut read = 0;
     reader.scan_from(from, &mut |envelope: Envelope, location: Location| {
         for (tree, projection) in projections.iter().enumerate() {
@@ -67,16 +67,16 @@ pub fn catch_up(reader: &dyn LogRead, trees: &[sled::Tree], head: Head, progress
             }
         }
         if checkpoints[index::TREE] < envelope.seq {
-            index::apply_location(&mut overlay, envelope.seq, location);
+            index::apply_location(&mut overlay, &envelope, location)?;
         }
         read += 1;
         if read % CATCH_UP_BATCH == 0 {
-            overlay.commit(envelope.seq)?;
+            overlay.commit_to_sled(envelope.seq)?;
             progress(envelope.seq, head.seq);
         }
         Ok(envelope.seq < head.seq)
     })?;
-    overlay.commit(head.seq)?;
+    overlay.commit_to_sled(head.seq)?;
     progress(head.seq, head.seq);
     Ok(read)
 }

@@ -13,6 +13,11 @@
 
 use lineage_schema::envelope::{decode_record, MAX_RECORD_BYTES};
 use lineage_schema::{Envelope, SCHEMA_VERSION};
+
+/// Where a record's body lies within its frame.
+pub fn body_of(frame_start: u64, next: u64) -> std::ops::Range<usize> {
+    frame_start as usize + FRAME_HEAD_LEN..next as usize
+}
 use std::path::{Path, PathBuf};
 
 pub const HEADER_LEN: u64 = 16;
@@ -39,18 +44,17 @@ pub fn encode_header(first_seq: u64) -> [u8; HEADER_LEN as usize] {
 }
 
 /// Appends one framed record to `out`.
-pub fn encode_frame(envelope: &Envelope, out: &mut Vec<u8>) {
-    let body = envelope.encode();
+pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
     assert!(body.len() <= MAX_RECORD_BYTES, "commands are size-checked before encoding");
     let schema = SCHEMA_VERSION.to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&schema);
-    crc.update(&body);
+    crc.update(body);
     out.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(&schema);
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
 }
 
 /// What sits at one offset of a segment.
@@ -149,9 +153,9 @@ mod tests {
     fn two_records() -> (Vec<u8>, u64) {
         let envelopes = samples::envelopes();
         let mut bytes = encode_header(1).to_vec();
-        encode_frame(&envelopes[0], &mut bytes);
+        encode_frame(&envelopes[0].encode(), &mut bytes);
         let second = bytes.len() as u64;
-        encode_frame(&envelopes[1], &mut bytes);
+        encode_frame(&envelopes[1].encode(), &mut bytes);
         (bytes, second)
     }
 

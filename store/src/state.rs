@@ -1,5 +1,5 @@
 //! The state projection: the current state of every entity, names by scope, children by
-//! parent, seats by subscription, and every run's metric history.
+//! parent, and seats by subscription.
 
 use crate::error::{Error, Result};
 use crate::keys::{entity_part, key, kind_part, text_part};
@@ -34,13 +34,6 @@ fn child_key(parent: &EntityRef, child: &EntityRef) -> Vec<u8> {
 
 pub fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
     key(b's', &[&text_part(subscription.as_str()), &text_part(principal.as_str())])
-}
-
-pub fn metric_prefix(run: &RunId, name: Option<&str>) -> Vec<u8> {
-    match name {
-        Some(name) => key(b'm', &[&text_part(run.as_str()), &text_part(name)]),
-        None => key(b'm', &[&text_part(run.as_str())]),
-    }
 }
 
 /// The name an entity is unique under in its scope (datasets are unique per version).
@@ -295,10 +288,7 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
             Ok(())
         })?,
         Event::MetricsLogged(e) => {
-            for (index, point) in e.points.iter().enumerate() {
-                let key = key(b'm', &[&metric_prefix(&e.run, Some(&point.name))[1..], &envelope.seq.to_be_bytes(), &(index as u32).to_be_bytes()]);
-                overlay.put_value(TREE, key, point);
-            }
+            // The full history stays in the log, read through the run's stream.
             update(overlay, envelope, |entity| {
                 let run = run_detail(entity)?;
                 run.metric_points += e.points.len() as u64;

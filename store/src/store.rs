@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::index;
 use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport};
-use crate::overlay::{decode, Overlay};
+use crate::overlay::{decode, Overlay, Trees};
 use crate::projection;
 use crate::state;
 use crate::writer::{Appended, Job, Shared, Writer};
@@ -70,7 +70,7 @@ impl EventFilter {
 pub struct Store {
     dir: PathBuf,
     db: sled::Db,
-    trees: Vec<sled::Tree>,
+    view: Trees,
     reader: Arc<dyn LogRead>,
     shared: Arc<Shared>,
     jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
@@ -116,17 +116,20 @@ impl Store {
             }
         }
         let reader = file_log.reader();
-        let caught_up = projection::catch_up(reader.as_ref(), &trees, head, progress)?;
+        let view = Trees::new(trees);
+        let caught_up = projection::catch_up(reader.as_ref(), &view, head, progress)?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared { head: Mutex::new(head), feed, appended_events: 0.into(), groups: 0.into() });
         let writer = Writer {
             log: Box::new(file_log),
             reader: Arc::clone(&reader),
-            overlay: Overlay::new(trees.clone()),
+            overlay: Overlay::new(view.clone()),
             projections: projection::all(),
             shared: Arc::clone(&shared),
             max_group: options.max_group.max(1),
             broken: None,
+            layered_events: 0,
+            layered_since: None,
         };
         // A bounded queue: when the writer falls behind, senders wait instead of piling up.
         let (jobs, receiver) = mpsc::sync_channel(options.max_group.max(64));
@@ -137,7 +140,7 @@ impl Store {
         Ok(Store {
             dir: dir.to_path_buf(),
             db,
-            trees,
+            view,
             reader,
             shared,
             jobs: Mutex::new(Some(jobs)),
@@ -168,8 +171,20 @@ impl Store {
             return Ok(Vec::new());
         }
         let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::Append { commands, reply })?;
+        answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
         let sender = self.jobs.lock().expect("jobs lock").clone().ok_or(Error::Closed)?;
-        sender.send(Job { commands, reply }).map_err(|_| Error::Closed)?;
+        sender.send(job).map_err(|_| Error::Closed)
+    }
+
+    /// Writes every derived change still held in memory to sled. (They are safe without
+    /// this: the log has every event, and opening catches sled up.)
+    pub fn flush(&self) -> Result<()> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::Flush { reply })?;
         answer.recv().map_err(|_| Error::Closed)?
     }
 
@@ -183,16 +198,8 @@ impl Store {
         self.shared.feed.subscribe()
     }
 
-    fn state_tree(&self) -> &sled::Tree {
-        &self.trees[state::TREE]
-    }
-
-    fn index_tree(&self) -> &sled::Tree {
-        &self.trees[index::TREE]
-    }
-
     pub fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>> {
-        self.state_tree().get(state::entity_key(reference))?.map(|bytes| decode(&bytes)).transpose()
+        self.view.get_value(state::TREE, &state::entity_key(reference))
     }
 
     /// Entities of one kind in id order, after `after`, at most `limit`.
@@ -206,25 +213,16 @@ impl Store {
             }
             None => prefix.clone(),
         };
-        let mut found = Vec::new();
-        for item in self.state_tree().range(start..) {
-            let (key, value) = item?;
-            if !key.starts_with(&prefix) || found.len() >= limit {
-                break;
-            }
-            found.push(decode(&value)?);
-        }
-        Ok(found)
+        self.view.range(state::TREE, &prefix, &start, limit)?.iter().map(|(_, value)| decode(value)).collect()
     }
 
     /// The entities of one kind directly inside `parent`.
     pub fn children(&self, parent: &EntityRef, kind: EntityKind) -> Result<Vec<Entity>> {
         let prefix = state::children_prefix(parent, kind);
+        let skip = 1 + crate::keys::entity_part(parent).len();
         let mut found = Vec::new();
-        for item in self.state_tree().scan_prefix(&prefix) {
-            let (key, _) = item?;
-            let (child, _) = crate::keys::parse_entity_part(&key[1 + crate::keys::entity_part(parent).len()..])
-                .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
+        for (key, _) in self.view.range(state::TREE, &prefix, &prefix, usize::MAX)? {
+            let (child, _) = crate::keys::parse_entity_part(&key[skip..]).ok_or_else(|| Error::Derived("undecodable child key".into()))?;
             if let Some(entity) = self.entity(&child)? {
                 found.push(entity);
             }
@@ -234,7 +232,7 @@ impl Store {
 
     /// The entity with this name in a scope (`None`: principals and subscriptions).
     pub fn find_by_name(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<Option<Entity>> {
-        match self.state_tree().get(state::name_key(scope, kind, name))? {
+        match self.view.get(state::TREE, &state::name_key(scope, kind, name))? {
             Some(id) => self.entity(&EntityRef::new(kind, String::from_utf8_lossy(&id))),
             None => Ok(None),
         }
@@ -242,28 +240,31 @@ impl Store {
 
     /// The seqs of a stream's events, oldest first.
     pub fn stream_seqs(&self, stream: &EntityRef) -> Result<Vec<u64>> {
-        self.index_tree()
-            .scan_prefix(index::history_prefix(stream))
-            .map(|item| Ok(crate::overlay::be_u64(&item?.1)))
-            .collect()
+        Ok(index::history(&self.view, stream, 1, usize::MAX)?.into_iter().map(|(seq, _)| seq).collect())
     }
 
     /// Every event of one entity, oldest first.
     pub fn history(&self, stream: &EntityRef) -> Result<Vec<Envelope>> {
-        self.stream_seqs(stream)?.into_iter().map(|seq| self.event(seq).and_then(|found| found.ok_or_else(|| Error::Derived(format!("seq {seq} indexed but not found"))))).collect()
+        self.history_page(stream, 1, usize::MAX)
+    }
+
+    /// Up to `limit` events of one entity from its version `from_version` (1-based) on.
+    pub fn history_page(&self, stream: &EntityRef, from_version: u64, limit: usize) -> Result<Vec<Envelope>> {
+        index::history(&self.view, stream, from_version, limit)?.into_iter().map(|(_, location)| self.reader.read_at(location)).collect()
     }
 
     /// One event by position.
     pub fn event(&self, seq: u64) -> Result<Option<Envelope>> {
-        match self.index_tree().get(index::location_key(seq))? {
-            Some(location) => Ok(Some(self.reader.read_at(index::decode_location(&location))?)),
-            None => Ok(None),
+        if seq == 0 || seq > self.head().seq {
+            return Ok(None);
         }
+        let (_, anchor) = index::anchor(&self.view, seq)?.ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
+        self.reader.read_seq(anchor, seq).map(Some)
     }
 
     /// The seq of the event with this idempotency key, if it is in the log.
     pub fn seq_of_event(&self, event_id: &EventId) -> Result<Option<u64>> {
-        index::seq_of_event(&Overlay::new(self.trees.clone()), event_id)
+        index::seq_of_event_in(&self.view, event_id)
     }
 
     /// Up to `limit` events after `after` that pass `filter`, in log order.
@@ -283,21 +284,30 @@ impl Store {
         Ok(found)
     }
 
-    /// A run's metric points, in the order they were logged; one metric or all.
+    /// A run's metric points in the order they were logged: one metric, or all. Read from
+    /// the run's events: the log holds the history, the state only the latest values.
     pub fn metric_history(&self, run: &RunId, name: Option<&str>) -> Result<Vec<MetricPoint>> {
-        self.state_tree().scan_prefix(state::metric_prefix(run, name)).map(|item| decode(&item?.1)).collect()
+        let mut points = Vec::new();
+        for envelope in self.history(&EntityRef::new(EntityKind::Run, run))? {
+            if let Event::MetricsLogged(logged) = envelope.event {
+                points.extend(logged.points.into_iter().filter(|point| name.is_none_or(|name| point.name == name)));
+            }
+        }
+        Ok(points)
     }
 
     /// A digest of all derived data: equal digests mean equal projections.
     pub fn projection_digest(&self) -> Result<Digest> {
-        projection::digest(&self.trees)
+        self.flush()?;
+        projection::digest(self.view.sled_trees())
     }
 
     pub fn stats(&self) -> Result<Stats> {
         let report = log::scan_sizes(&log_dir(&self.dir))?;
         let mut entities = Vec::new();
         for kind in EntityKind::ALL {
-            let count = self.state_tree().scan_prefix(state::kind_prefix(kind)).count() as u64;
+            let prefix = state::kind_prefix(kind);
+            let count = self.view.range(state::TREE, &prefix, &prefix, usize::MAX)?.len() as u64;
             entities.push((kind, count));
         }
         Ok(Stats {

@@ -8,12 +8,18 @@ use crate::index;
 use crate::log::{EventLog, Head, LogRead};
 use crate::overlay::Overlay;
 use crate::projection::Projection;
-use lineage_schema::envelope::MAX_RECORD_BYTES;
+use lineage_schema::envelope::{Sealed, MAX_RECORD_BYTES};
 use lineage_schema::{CommandEnvelope, Digest, EntityRef, Envelope, EventId, Rejection, Timestamp};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
+
+/// Flush derived changes to sled once this many events are layered…
+const FLUSH_EVENTS: u64 = 16_384;
+/// …or once the oldest layered change is this old, or the writer has been idle this long.
+const FLUSH_AFTER: Duration = Duration::from_millis(500);
 
 /// Where a command's event stands in the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,15 +27,22 @@ pub struct Appended {
     pub seq: u64,
     pub stream: EntityRef,
     pub version: u64,
-    pub event_id: EventId,
+    pub event_id: Option<EventId>,
     /// The event id was already in the log: nothing new was appended.
     pub duplicate: bool,
 }
 
-/// A batch of commands to append all together or not at all.
-pub(crate) struct Job {
-    pub commands: Vec<CommandEnvelope>,
-    pub reply: SyncSender<Result<Vec<Appended>>>,
+/// What the writer is asked to do.
+pub(crate) enum Job {
+    /// Append a batch of commands' events, all together or not at all.
+    Append { commands: Vec<CommandEnvelope>, reply: SyncSender<Result<Vec<Appended>>> },
+    /// Write every layered derived change to sled.
+    Flush { reply: SyncSender<Result<()>> },
+}
+
+struct Append {
+    commands: Vec<CommandEnvelope>,
+    reply: SyncSender<Result<Vec<Appended>>>,
 }
 
 /// What the writer shares with readers.
@@ -50,33 +63,78 @@ pub(crate) struct Writer {
     pub max_group: usize,
     /// Set when derived trees could not be written: their state is unknown until reopen.
     pub broken: Option<String>,
+    /// Events whose derived changes are layered but not yet in sled, and since when.
+    pub layered_events: u64,
+    pub layered_since: Option<Instant>,
 }
 
 /// A group being prepared: the events decided so far and the head they lead to.
 struct Group {
-    records: Vec<Envelope>,
+    records: Vec<Sealed>,
     head: Head,
 }
 
 impl Writer {
     pub fn run(mut self, jobs: Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
-            let mut group = vec![first];
-            let mut commands = group[0].commands.len();
-            while commands < self.max_group {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        commands += job.commands.len();
-                        group.push(job);
+        loop {
+            let first = match jobs.recv_timeout(FLUSH_AFTER) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.flush_if(self.layered_events > 0);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut group = Vec::new();
+            let mut commands = 0;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Append { commands: batch, reply } => {
+                        commands += batch.len();
+                        group.push(Append { commands: batch, reply });
                     }
-                    Err(_) => break,
+                    Job::Flush { reply } => {
+                        self.commit_group(std::mem::take(&mut group));
+                        let _ = reply.send(self.flush());
+                    }
+                }
+                if commands < self.max_group {
+                    next = jobs.try_recv().ok();
                 }
             }
             self.commit_group(group);
+            let due = self.layered_events >= FLUSH_EVENTS || self.layered_since.is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
+            self.flush_if(due);
+        }
+        self.flush_if(self.layered_events > 0);
+    }
+
+    fn flush_if(&mut self, due: bool) {
+        if due {
+            // A failure marks the writer broken; appends then say why.
+            let _ = self.flush();
         }
     }
 
-    fn commit_group(&mut self, jobs: Vec<Job>) {
+    fn flush(&mut self) -> Result<()> {
+        if let Some(reason) = &self.broken {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        let head = self.shared.head.lock().expect("head lock").seq;
+        if let Err(error) = self.overlay.view().flush_layer(head) {
+            self.broken = Some(error.to_string());
+            return Err(error);
+        }
+        self.layered_events = 0;
+        self.layered_since = None;
+        Ok(())
+    }
+
+    fn commit_group(&mut self, jobs: Vec<Append>) {
+        if jobs.is_empty() {
+            return;
+        }
         if let Some(reason) = &self.broken {
             for job in jobs {
                 let _ = job.reply.send(Err(Error::Poisoned(reason.clone())));
@@ -106,13 +164,15 @@ impl Writer {
         match self.log.append(&group.records) {
             Ok(locations) => {
                 for (record, location) in group.records.iter().zip(locations) {
-                    index::apply_location(&mut self.overlay, record.seq, location);
+                    if let Err(error) = index::apply_location(&mut self.overlay, &record.envelope, location) {
+                        // The events are durable, so they are acknowledged; but the derived
+                        // trees may lag them, and deciding on stale state could break invariants.
+                        self.broken = Some(error.to_string());
+                    }
                 }
-                if let Err(error) = self.overlay.commit(group.head.seq) {
-                    // The events are durable, so they are acknowledged; but the derived
-                    // trees may lag them, and deciding on stale state could break invariants.
-                    self.broken = Some(error.to_string());
-                }
+                self.overlay.commit_to_layer();
+                self.layered_events += group.records.len() as u64;
+                self.layered_since.get_or_insert_with(Instant::now);
                 *self.shared.head.lock().expect("head lock") = group.head;
                 self.shared.appended_events.fetch_add(group.records.len() as u64, Ordering::Relaxed);
                 self.shared.groups.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +180,7 @@ impl Writer {
                     let _ = reply.send(outcome);
                 }
                 for record in group.records {
-                    let _ = self.shared.feed.send(Arc::new(record));
+                    let _ = self.shared.feed.send(Arc::new(record.envelope));
                 }
             }
             Err(error) => {
@@ -148,15 +208,11 @@ impl Writer {
             let version = index::stream_version(&self.overlay, &stream)? + 1;
             let seq = group.head.seq + 1;
             let recorded_at = Timestamp::now().max(group.head.recorded_at);
-            let event_id = match &command.event_id {
-                Some(event_id) => event_id.clone(),
-                None => generated_event_id(seq, recorded_at),
-            };
-            let envelope = Envelope {
+            let sealed = Envelope {
                 seq,
                 stream,
                 version,
-                event_id,
+                event_id: command.event_id.clone(),
                 recorded_at,
                 occurred_at: command.occurred_at,
                 actor: command.actor.clone(),
@@ -165,40 +221,32 @@ impl Writer {
                 prev_hash: group.head.hash,
                 hash: Digest::ZERO,
             }
-            .seal();
-            let size = envelope.encode().len();
+            .seal_encoded();
+            let size = sealed.body.len();
             if size > MAX_RECORD_BYTES {
                 return Err(Rejection::LimitExceeded { what: format!("the encoded event ({size} bytes)"), limit: MAX_RECORD_BYTES as u64 }.into());
             }
             for projection in &self.projections {
-                projection.apply(&mut self.overlay, &envelope)?;
+                projection.apply(&mut self.overlay, &sealed.envelope)?;
             }
-            appended.push(Appended { seq, stream: envelope.stream.clone(), version, event_id: envelope.event_id.clone(), duplicate: false });
-            group.head = Head { seq, hash: envelope.hash, recorded_at };
-            group.records.push(envelope);
+            appended.push(Appended { seq, stream: sealed.envelope.stream.clone(), version, event_id: sealed.envelope.event_id.clone(), duplicate: false });
+            group.head = Head { seq, hash: sealed.envelope.hash, recorded_at };
+            group.records.push(sealed);
         }
         Ok(appended)
     }
 
     /// The position of an event that is already in the log (or earlier in this group).
     fn original(&self, seq: u64, group: &Group) -> Result<Appended> {
-        let envelope = match group.records.iter().find(|record| record.seq == seq) {
-            Some(record) => record.clone(),
+        let envelope = match group.records.iter().find(|record| record.envelope.seq == seq) {
+            Some(record) => record.envelope.clone(),
             None => {
-                let location = self.overlay.get(index::TREE, &index::location_key(seq))?
-                    .ok_or_else(|| Error::Derived(format!("no location for seq {seq}")))?;
-                self.reader.read_at(index::decode_location(&location))?
+                let (_, anchor) = index::anchor(self.overlay.view(), seq)?.ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
+                self.reader.read_seq(anchor, seq)?
             }
         };
         Ok(Appended { seq, stream: envelope.stream, version: envelope.version, event_id: envelope.event_id, duplicate: true })
     }
-}
-
-fn generated_event_id(seq: u64, at: Timestamp) -> EventId {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    EventId::random(format!("{seq}:{}:{nanos}:{count}:{}", at.micros(), std::process::id()).as_bytes())
 }
 
 /// The same failure, for every request of a group that failed together.

@@ -1,0 +1,214 @@
+//! `lineage bench`: durable append throughput and latency with concurrent writers, batch
+//! appends, rebuild (replay) rate and bytes on disk per event, on fresh stores.
+//!
+//! Each figure is the median of `--repeat` runs; the machines are shared and noisy.
+
+use anyhow::{Context, Result};
+use lineage_schema::command::CommandEnvelope;
+use lineage_schema::event::*;
+use lineage_schema::*;
+use lineage_store::{Options, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Events appended per concurrency level.
+    #[arg(long, default_value_t = 50_000)]
+    events: usize,
+    /// Concurrent writers, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    writers: Vec<usize>,
+    /// Commands per batch in the batch-append measurement.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Where to put scratch stores (removed afterwards); default: the system temp dir.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+}
+
+fn id<T: TryFrom<String>>(text: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(text.to_string()).expect("bench ids are valid")
+}
+
+fn actor() -> PrincipalId {
+    id("u-bench")
+}
+
+/// A principal, subscription, account, workspace, project, experiment, target and `runs` runs.
+fn setup(store: &Store, runs: usize) -> Result<()> {
+    let name = |text: &str| Name::new(text).expect("valid name");
+    let mut commands = vec![
+        Command::RegisterPrincipal(PrincipalRegistered { principal: actor(), name: name("Bench"), email: String::new() }),
+        Command::CreateSubscription(SubscriptionCreated { subscription: id("sub"), name: name("bench") }),
+        Command::CreateExperimentationAccount(ExperimentationAccountCreated { account: id("acct"), subscription: id("sub"), name: name("bench"), region: "local".into() }),
+        Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws"), account: id("acct"), name: name("bench"), description: String::new() }),
+        Command::CreateProject(ProjectCreated { project: id("p"), workspace: id("ws"), name: name("bench"), path: "/bench".into(), repository: None }),
+        Command::CreateExperiment(ExperimentCreated { experiment: id("e"), project: id("p"), name: name("bench"), entry_point: "train.py".into(), language: Language::Python, source_digest: Digest::ZERO }),
+        Command::AttachComputeTarget(ComputeTargetAttached { target: id("ct"), account: id("acct"), name: name("local"), kind: ComputeKind::Local }),
+    ];
+    for run in 0..runs {
+        commands.push(Command::StartRun(RunStarted { run: id(&format!("r-{run}")), experiment: id("e"), compute_target: id("ct"), revision: "bench".into(), parent: None }));
+    }
+    store.execute_batch(commands.into_iter().map(|command| CommandEnvelope::new(actor(), command)).collect())?;
+    Ok(())
+}
+
+fn metric(run: usize, step: usize) -> CommandEnvelope {
+    CommandEnvelope::new(actor(), Command::LogMetrics(MetricsLogged {
+        run: id(&format!("r-{run}")),
+        points: vec![MetricPoint { name: "loss".into(), value: 1.0 / (step as f64 + 1.0), step: step as i64, timestamp: Timestamp::now() }],
+    }))
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(base: &Path, label: &str) -> Result<Self> {
+        let dir = base.join(format!("lineage-bench-{}-{label}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Concurrent {
+    events_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    groups: u64,
+}
+
+fn concurrent_appends(base: &Path, writers: usize, events: usize) -> Result<Concurrent> {
+    let scratch = Scratch::new(base, &format!("w{writers}"))?;
+    let store = Arc::new(Store::open(&scratch.0, &Options::default())?);
+    setup(&store, writers)?;
+    let per_writer = events.div_ceil(writers);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..writers)
+        .map(|writer| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || -> Result<Vec<Duration>> {
+                let mut latencies = Vec::with_capacity(per_writer);
+                for step in 0..per_writer {
+                    let sent = Instant::now();
+                    store.execute(metric(writer, step))?;
+                    latencies.push(sent.elapsed());
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for thread in threads {
+        latencies.extend(thread.join().expect("writer thread")?);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let groups = store.stats()?.groups_since_open;
+    store.close()?;
+    Ok(Concurrent {
+        events_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        groups,
+    })
+}
+
+struct Sizes {
+    batch_events_per_second: f64,
+    rebuild_events_per_second: f64,
+    verify_events_per_second: f64,
+    log_bytes_per_event: f64,
+    derived_bytes_per_event: f64,
+}
+
+fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<Sizes> {
+    let scratch = Scratch::new(base, "batch")?;
+    let store = Store::open(&scratch.0, &Options::default())?;
+    setup(&store, 100)?;
+    let started = Instant::now();
+    let mut appended = 0;
+    while appended < events {
+        let commands = (0..batch).map(|index| metric((appended + index) % 100, appended + index)).collect();
+        appended += store.execute_batch(commands)?.len();
+    }
+    let batch_rate = appended as f64 / started.elapsed().as_secs_f64();
+    store.close()?;
+    drop(store);
+    let stats = {
+        let reopened = Store::open(&scratch.0, &Options::default())?;
+        reopened.stats()?
+    };
+    let started = Instant::now();
+    let rebuilt = Store::rebuild(&scratch.0, &Options::default(), &mut |_, _| {})?;
+    let rebuild_rate = rebuilt.opened().caught_up as f64 / started.elapsed().as_secs_f64();
+    rebuilt.close()?;
+    drop(rebuilt);
+    let started = Instant::now();
+    let report = Store::verify(&scratch.0)?;
+    let verify_rate = report.records as f64 / started.elapsed().as_secs_f64();
+    Ok(Sizes {
+        batch_events_per_second: batch_rate,
+        rebuild_events_per_second: rebuild_rate,
+        verify_events_per_second: verify_rate,
+        log_bytes_per_event: stats.log_bytes as f64 / stats.head as f64,
+        derived_bytes_per_event: stats.derived_bytes as f64 / stats.head as f64,
+    })
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let base = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    let repeat = args.repeat.max(1);
+    println!("lineage bench: {} events per measurement, median of {repeat} runs, scratch in {}", args.events, base.display());
+    println!();
+    println!("| writers | events/s | ack p50 (ms) | ack p99 (ms) | events per sync |");
+    println!("|--------:|---------:|-------------:|-------------:|----------------:|");
+    for &writers in &args.writers {
+        let runs = (0..repeat).map(|_| concurrent_appends(&base, writers.max(1), args.events)).collect::<Result<Vec<_>>>()?;
+        let rate = median(runs.iter().map(|run| run.events_per_second).collect());
+        let p50 = median(runs.iter().map(|run| ms(run.p50)).collect());
+        let p99 = median(runs.iter().map(|run| ms(run.p99)).collect());
+        let per_sync = median(runs.iter().map(|run| args.events as f64 / run.groups.max(1) as f64).collect());
+        println!("| {writers:>7} | {rate:>8.0} | {p50:>12.3} | {p99:>12.3} | {per_sync:>15.1} |");
+    }
+    let runs = (0..repeat).map(|_| batch_rebuild_and_sizes(&base, args.events, args.batch.max(1))).collect::<Result<Vec<_>>>()?;
+    println!();
+    println!("| measurement | median |");
+    println!("|---|---:|");
+    println!("| batch append ({} per batch), events/s | {:.0} |", args.batch, median(runs.iter().map(|run| run.batch_events_per_second).collect()));
+    println!("| rebuild (replay into every projection), events/s | {:.0} |", median(runs.iter().map(|run| run.rebuild_events_per_second).collect()));
+    println!("| verify (checksums + hash chain), events/s | {:.0} |", median(runs.iter().map(|run| run.verify_events_per_second).collect()));
+    println!("| log bytes per event | {:.1} |", median(runs.iter().map(|run| run.log_bytes_per_event).collect()));
+    println!("| derived (sled) bytes per event | {:.1} |", median(runs.iter().map(|run| run.derived_bytes_per_event).collect()));
+    Ok(())
+}
