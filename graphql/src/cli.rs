@@ -56,6 +56,15 @@ enum Command {
     Bench(crate::bench::BenchArgs),
 }
 
+/// Parses `args` (the program name first) and runs the command, as `main` does.
+pub fn run_from<I, T>(args: I) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    run(Cli::try_parse_from(args)?)
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo => run_demo(&cli.data_dir),
@@ -145,8 +154,6 @@ fn run_events(dir: &Path, after: u64, limit: usize, account: Option<String>, str
         stream: stream.as_deref().map(EntityRef::parse).transpose()?,
     };
     let store = open_existing(dir)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     let mut position = after;
     let mut remaining = limit;
     // Page through the log so a large limit does not hold every event in memory.
@@ -155,12 +162,14 @@ fn run_events(dir: &Path, after: u64, limit: usize, account: Option<String>, str
         let Some(last) = page.last() else { break };
         position = last.seq;
         remaining -= page.len();
+        let mut lines = String::new();
         for envelope in &page {
-            serde_json::to_writer(&mut out, envelope)?;
-            out.write_all(b"\n")?;
+            lines.push_str(&serde_json::to_string(envelope)?);
+            lines.push('\n');
         }
+        print!("{lines}");
     }
-    out.flush()?;
+    std::io::stdout().flush()?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ pub enum Rejection {
     #[error("a {kind} named `{name}` already exists in {scope}")]
     DuplicateName { kind: EntityKind, name: String, scope: String },
 
-    #[error("{entity} is {state}: cannot {action}")]
+    #[error("{entity}: cannot {action} ({state})")]
     InvalidTransition { entity: EntityRef, state: String, action: String },
 
     #[error("{principal} holds no seat in account {account}")]

@@ -193,8 +193,8 @@ impl Check<'_> {
         match versions.iter().find(|version| version.version == reference.version).map(|version| &version.status) {
             None => reject(Rejection::invalid("image version", format!("image {} has no version {}", reference.image, reference.version))),
             Some(BuildStatus::Succeeded { .. }) => Ok(()),
-            Some(BuildStatus::Building) => reject(Rejection::transition(image.reference.clone(), format!("still building version {}", reference.version), "deploy it")),
-            Some(BuildStatus::Failed { .. }) => reject(Rejection::transition(image.reference.clone(), format!("failed to build version {}", reference.version), "deploy it")),
+            Some(BuildStatus::Building) => reject(Rejection::transition(image.reference.clone(), format!("version {} is still building", reference.version), "deploy it")),
+            Some(BuildStatus::Failed { .. }) => reject(Rejection::transition(image.reference.clone(), format!("version {} failed to build", reference.version), "deploy it")),
         }
     }
 
@@ -677,8 +677,8 @@ fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<Ac
         None => reject(Rejection::invalid("image version", format!("image {image} has no version {number}"))),
         Some(version) if version.status != BuildStatus::Building => {
             let state = match &version.status {
-                BuildStatus::Succeeded { .. } => format!("done building version {number}"),
-                _ => format!("failed to build version {number}"),
+                BuildStatus::Succeeded { .. } => format!("version {number} already built"),
+                _ => format!("version {number} already failed"),
             };
             reject(Rejection::transition(entity.reference, state, "record the build's outcome again"))
         }

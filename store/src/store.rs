@@ -88,12 +88,25 @@ fn log_dir(dir: &Path) -> PathBuf {
     dir.join("log")
 }
 
+/// How long opening waits for the data directory's lock: sled's background flusher
+/// lets go of it a moment after the previous handle in this process is dropped.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn open_db(dir: &Path) -> Result<sled::Db> {
     let path = dir.join("derived");
-    sled::Config::new().path(&path).flush_every_ms(Some(1000)).open().map_err(|error| match error {
-        sled::Error::Io(source) if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") => Error::Locked(dir.to_path_buf()),
-        other => Error::Sled(other),
-    })
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(&path).flush_every_ms(Some(1000)).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(source)) if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") => {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(Error::Locked(dir.to_path_buf()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(other) => return Err(Error::Sled(other)),
+        }
+    }
 }
 
 impl Store {

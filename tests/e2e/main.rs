@@ -1,1 +1,11 @@
-//! x
+//! End-to-end tests across Lineage's crates: real data directories, real processes.
+//!
+//! One test binary, a module per area.
+
+mod cli;
+mod crash;
+mod golden;
+mod model;
+mod rejections;
+mod support;
+mod tamper;

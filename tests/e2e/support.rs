@@ -1,0 +1,66 @@
+//! Helpers shared by the end-to-end tests.
+
+use lineage_store::segment::{self, Frame, HEADER_LEN};
+use lineage_store::{demo, Options, Store};
+use std::path::{Path, PathBuf};
+
+pub fn id<T: TryFrom<String>>(text: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(text.to_string()).expect("valid id")
+}
+
+/// A closed store holding the demo story, in segments small enough that there are several.
+pub fn demo_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &Options { max_segment_bytes: 4096, ..Options::default() }).unwrap();
+    demo::fill(&store).unwrap();
+    store.close().unwrap();
+    dir
+}
+
+/// One record in a segment file: which file, where its frame starts and ends.
+#[derive(Debug, Clone)]
+pub struct RecordSpot {
+    pub path: PathBuf,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Finds the frame of `seq` in the log of a data directory.
+pub fn find_record(dir: &Path, seq: u64) -> RecordSpot {
+    for file in segment::list(&dir.join("log")).unwrap() {
+        let bytes = std::fs::read(&file.path).unwrap();
+        let mut offset = HEADER_LEN;
+        while let Frame::Record { envelope, next } = segment::read_frame(&bytes, offset) {
+            if envelope.seq == seq {
+                return RecordSpot { path: file.path, start: offset as usize, end: next as usize };
+            }
+            offset = next;
+        }
+    }
+    panic!("seq {seq} not in the log");
+}
+
+/// Copies a directory tree (a closed store) so it can be changed without touching the original.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The corruption a check reported: its first bad seq.
+pub fn corrupt_seq(error: lineage_store::Error) -> u64 {
+    match error {
+        lineage_store::Error::Corruption { seq, .. } => seq,
+        other => panic!("expected corruption, got {other}"),
+    }
+}
