@@ -46,26 +46,80 @@ fn actor() -> PrincipalId {
 fn setup(store: &Store, runs: usize) -> Result<()> {
     let name = |text: &str| Name::new(text).expect("valid name");
     let mut commands = vec![
-        Command::RegisterPrincipal(PrincipalRegistered { principal: actor(), name: name("Bench"), email: String::new() }),
-        Command::CreateSubscription(SubscriptionCreated { subscription: id("sub"), name: name("bench") }),
-        Command::CreateExperimentationAccount(ExperimentationAccountCreated { account: id("acct"), subscription: id("sub"), name: name("bench"), region: "local".into() }),
-        Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws"), account: id("acct"), name: name("bench"), description: String::new() }),
-        Command::CreateProject(ProjectCreated { project: id("p"), workspace: id("ws"), name: name("bench"), path: "/bench".into(), repository: None }),
-        Command::CreateExperiment(ExperimentCreated { experiment: id("e"), project: id("p"), name: name("bench"), entry_point: "train.py".into(), language: Language::Python, source_digest: Digest::ZERO }),
-        Command::AttachComputeTarget(ComputeTargetAttached { target: id("ct"), account: id("acct"), name: name("local"), kind: ComputeKind::Local }),
+        Command::RegisterPrincipal(PrincipalRegistered {
+            principal: actor(),
+            name: name("Bench"),
+            email: String::new(),
+        }),
+        Command::CreateSubscription(SubscriptionCreated {
+            subscription: id("sub"),
+            name: name("bench"),
+        }),
+        Command::CreateExperimentationAccount(ExperimentationAccountCreated {
+            account: id("acct"),
+            subscription: id("sub"),
+            name: name("bench"),
+            region: "local".into(),
+        }),
+        Command::CreateWorkspace(WorkspaceCreated {
+            workspace: id("ws"),
+            account: id("acct"),
+            name: name("bench"),
+            description: String::new(),
+        }),
+        Command::CreateProject(ProjectCreated {
+            project: id("p"),
+            workspace: id("ws"),
+            name: name("bench"),
+            path: "/bench".into(),
+            repository: None,
+        }),
+        Command::CreateExperiment(ExperimentCreated {
+            experiment: id("e"),
+            project: id("p"),
+            name: name("bench"),
+            entry_point: "train.py".into(),
+            language: Language::Python,
+            source_digest: Digest::ZERO,
+        }),
+        Command::AttachComputeTarget(ComputeTargetAttached {
+            target: id("ct"),
+            account: id("acct"),
+            name: name("local"),
+            kind: ComputeKind::Local,
+        }),
     ];
     for run in 0..runs {
-        commands.push(Command::StartRun(RunStarted { run: id(&format!("r-{run}")), experiment: id("e"), compute_target: id("ct"), revision: "bench".into(), parent: None }));
+        commands.push(Command::StartRun(RunStarted {
+            run: id(&format!("r-{run}")),
+            experiment: id("e"),
+            compute_target: id("ct"),
+            revision: "bench".into(),
+            parent: None,
+        }));
     }
-    store.execute_batch(commands.into_iter().map(|command| CommandEnvelope::new(actor(), command)).collect())?;
+    store.execute_batch(
+        commands
+            .into_iter()
+            .map(|command| CommandEnvelope::new(actor(), command))
+            .collect(),
+    )?;
     Ok(())
 }
 
 fn metric(run: usize, step: usize) -> CommandEnvelope {
-    CommandEnvelope::new(actor(), Command::LogMetrics(MetricsLogged {
-        run: id(&format!("r-{run}")),
-        points: vec![MetricPoint { name: "loss".into(), value: 1.0 / (step as f64 + 1.0), step: step as i64, timestamp: Timestamp::now() }],
-    }))
+    CommandEnvelope::new(
+        actor(),
+        Command::LogMetrics(MetricsLogged {
+            run: id(&format!("r-{run}")),
+            points: vec![MetricPoint {
+                name: "loss".into(),
+                value: 1.0 / (step as f64 + 1.0),
+                step: step as i64,
+                timestamp: Timestamp::now(),
+            }],
+        }),
+    )
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
@@ -154,7 +208,9 @@ fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<S
     let started = Instant::now();
     let mut appended = 0;
     while appended < events {
-        let commands = (0..batch).map(|index| metric((appended + index) % 100, appended + index)).collect();
+        let commands = (0..batch)
+            .map(|index| metric((appended + index) % 100, appended + index))
+            .collect();
         appended += store.execute_batch(commands)?.len();
     }
     let batch_rate = appended as f64 / started.elapsed().as_secs_f64();
@@ -189,26 +245,54 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let base = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
     let repeat = args.repeat.max(1);
-    println!("lineage bench: {} events per measurement, median of {repeat} runs, scratch in {}", args.events, base.display());
+    println!(
+        "lineage bench: {} events per measurement, median of {repeat} runs, scratch in {}",
+        args.events,
+        base.display()
+    );
     println!();
     println!("| writers | events/s | ack p50 (ms) | ack p99 (ms) | events per sync |");
     println!("|--------:|---------:|-------------:|-------------:|----------------:|");
     for &writers in &args.writers {
-        let runs = (0..repeat).map(|_| concurrent_appends(&base, writers.max(1), args.events)).collect::<Result<Vec<_>>>()?;
+        let runs = (0..repeat)
+            .map(|_| concurrent_appends(&base, writers.max(1), args.events))
+            .collect::<Result<Vec<_>>>()?;
         let rate = median(runs.iter().map(|run| run.events_per_second).collect());
         let p50 = median(runs.iter().map(|run| ms(run.p50)).collect());
         let p99 = median(runs.iter().map(|run| ms(run.p99)).collect());
-        let per_sync = median(runs.iter().map(|run| args.events as f64 / run.groups.max(1) as f64).collect());
+        let per_sync = median(
+            runs.iter()
+                .map(|run| args.events as f64 / run.groups.max(1) as f64)
+                .collect(),
+        );
         println!("| {writers:>7} | {rate:>8.0} | {p50:>12.3} | {p99:>12.3} | {per_sync:>15.1} |");
     }
-    let runs = (0..repeat).map(|_| batch_rebuild_and_sizes(&base, args.events, args.batch.max(1))).collect::<Result<Vec<_>>>()?;
+    let runs = (0..repeat)
+        .map(|_| batch_rebuild_and_sizes(&base, args.events, args.batch.max(1)))
+        .collect::<Result<Vec<_>>>()?;
     println!();
     println!("| measurement | median |");
     println!("|---|---:|");
-    println!("| batch append ({} per batch), events/s | {:.0} |", args.batch, median(runs.iter().map(|run| run.batch_events_per_second).collect()));
-    println!("| rebuild (replay into every projection), events/s | {:.0} |", median(runs.iter().map(|run| run.rebuild_events_per_second).collect()));
-    println!("| verify (checksums + hash chain), events/s | {:.0} |", median(runs.iter().map(|run| run.verify_events_per_second).collect()));
-    println!("| log bytes per event | {:.1} |", median(runs.iter().map(|run| run.log_bytes_per_event).collect()));
-    println!("| derived (sled) bytes per event | {:.1} |", median(runs.iter().map(|run| run.derived_bytes_per_event).collect()));
+    println!(
+        "| batch append ({} per batch), events/s | {:.0} |",
+        args.batch,
+        median(runs.iter().map(|run| run.batch_events_per_second).collect())
+    );
+    println!(
+        "| rebuild (replay into every projection), events/s | {:.0} |",
+        median(runs.iter().map(|run| run.rebuild_events_per_second).collect())
+    );
+    println!(
+        "| verify (checksums + hash chain), events/s | {:.0} |",
+        median(runs.iter().map(|run| run.verify_events_per_second).collect())
+    );
+    println!(
+        "| log bytes per event | {:.1} |",
+        median(runs.iter().map(|run| run.log_bytes_per_event).collect())
+    );
+    println!(
+        "| derived (sled) bytes per event | {:.1} |",
+        median(runs.iter().map(|run| run.derived_bytes_per_event).collect())
+    );
     Ok(())
 }

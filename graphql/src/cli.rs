@@ -70,7 +70,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo => run_demo(&cli.data_dir),
         Command::Verify => run_verify(&cli.data_dir),
         Command::Rebuild => run_rebuild(&cli.data_dir),
-        Command::Events { after, limit, account, stream } => run_events(&cli.data_dir, after, limit, account, stream),
+        Command::Events {
+            after,
+            limit,
+            account,
+            stream,
+        } => run_events(&cli.data_dir, after, limit, account, stream),
         Command::Stats => run_stats(&cli.data_dir),
         Command::Bench(args) => crate::bench::run(&args),
     }
@@ -78,13 +83,17 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn open(dir: &Path) -> Result<Store> {
     let mut progress = progress_printer("catching up projections");
-    Store::open_with_progress(dir, &Options::default(), &mut progress).with_context(|| format!("cannot open the store in {}", dir.display()))
+    Store::open_with_progress(dir, &Options::default(), &mut progress)
+        .with_context(|| format!("cannot open the store in {}", dir.display()))
 }
 
 /// Existing data directories only: reading commands must not create an empty store.
 fn open_existing(dir: &Path) -> Result<Store> {
     if !dir.join("log").is_dir() {
-        bail!("no Lineage store in {} (run `lineage demo` or pass --data-dir)", dir.display());
+        bail!(
+            "no Lineage store in {} (run `lineage demo` or pass --data-dir)",
+            dir.display()
+        );
     }
     open(dir)
 }
@@ -108,9 +117,15 @@ fn run_demo(dir: &Path) -> Result<()> {
     let head = store.head().seq;
     store.close()?;
     if appended == 0 {
-        println!("The demo story is already in {} (log at seq {head}); nothing appended.", dir.display());
+        println!(
+            "The demo story is already in {} (log at seq {head}); nothing appended.",
+            dir.display()
+        );
     } else {
-        println!("Appended the demo story to {}: {appended} events, log now at seq {head}.", dir.display());
+        println!(
+            "Appended the demo story to {}: {appended} events, log now at seq {head}.",
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -121,15 +136,29 @@ fn run_verify(dir: &Path) -> Result<()> {
     }
     match Store::verify(dir) {
         Ok(report) => {
-            println!("ok: {} events in {} segments ({} bytes), chain intact", report.records, report.segments, report.bytes);
+            println!(
+                "ok: {} events in {} segments ({} bytes), chain intact",
+                report.records, report.segments, report.bytes
+            );
             println!("head: seq {} hash {}", report.head.seq, report.head.hash);
             if report.torn_tail_bytes > 0 {
-                println!("note: {} bytes of an unacknowledged, torn last record will be cut off when the store next opens", report.torn_tail_bytes);
+                println!(
+                    "note: {} bytes of an unacknowledged, torn last record will be cut off when the store next opens",
+                    report.torn_tail_bytes
+                );
             }
             Ok(())
         }
-        Err(lineage_store::Error::Corruption { seq, segment, offset, reason }) => {
-            bail!("first bad position: seq {seq} ({}, byte {offset}): {reason}", segment.display())
+        Err(lineage_store::Error::Corruption {
+            seq,
+            segment,
+            offset,
+            reason,
+        }) => {
+            bail!(
+                "first bad position: seq {seq} ({}, byte {offset}): {reason}",
+                segment.display()
+            )
         }
         Err(other) => Err(other.into()),
     }
@@ -179,8 +208,8 @@ fn run_stats(dir: &Path) -> Result<()> {
     println!("events        {}", stats.head);
     println!("log           {} bytes in {} segments", stats.log_bytes, stats.segments);
     println!("derived       {} bytes", stats.derived_bytes);
-    if stats.head > 0 {
-        println!("per event     {} bytes of log", stats.log_bytes / stats.head);
+    if let Some(per_event) = stats.log_bytes.checked_div(stats.head) {
+        println!("per event     {per_event} bytes of log");
     }
     println!("entities:");
     for (kind, count) in stats.entities.iter().filter(|(_, count)| *count > 0) {

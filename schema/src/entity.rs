@@ -129,19 +129,56 @@ pub struct ServiceDetail {
 /// What each kind of entity holds beyond the common fields.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub enum Detail {
-    Principal { email: String },
-    Subscription { owner: PrincipalId },
-    ExperimentationAccount { subscription: SubscriptionId, region: String, seats: BTreeSet<PrincipalId> },
-    ModelManagementAccount { subscription: SubscriptionId, region: String, plan: Plan },
-    Workspace { description: String, members: BTreeSet<PrincipalId> },
-    Project { path: String, repository: Option<String> },
-    Experiment { entry_point: String, language: Language, source_digest: Digest },
-    ComputeTarget { kind: ComputeKind },
-    Dataset { location: String, version: Option<String>, digest: Option<String> },
+    Principal {
+        email: String,
+    },
+    Subscription {
+        owner: PrincipalId,
+    },
+    ExperimentationAccount {
+        subscription: SubscriptionId,
+        region: String,
+        seats: BTreeSet<PrincipalId>,
+    },
+    ModelManagementAccount {
+        subscription: SubscriptionId,
+        region: String,
+        plan: Plan,
+    },
+    Workspace {
+        description: String,
+        members: BTreeSet<PrincipalId>,
+    },
+    Project {
+        path: String,
+        repository: Option<String>,
+    },
+    Experiment {
+        entry_point: String,
+        language: Language,
+        source_digest: Digest,
+    },
+    ComputeTarget {
+        kind: ComputeKind,
+    },
+    Dataset {
+        location: String,
+        version: Option<String>,
+        digest: Option<String>,
+    },
     Run(Box<RunDetail>),
-    Model { description: String, versions: Vec<ModelVersion> },
-    Manifest { versions: Vec<ManifestVersion> },
-    Image { versions: Vec<ImageVersion> },
-    Environment { kind: EnvironmentKind },
+    Model {
+        description: String,
+        versions: Vec<ModelVersion>,
+    },
+    Manifest {
+        versions: Vec<ManifestVersion>,
+    },
+    Image {
+        versions: Vec<ImageVersion>,
+    },
+    Environment {
+        kind: EnvironmentKind,
+    },
     Service(Box<ServiceDetail>),
 }

@@ -124,9 +124,8 @@ impl Envelope {
 pub fn decode_record(schema_version: u16, body: &[u8]) -> Result<Envelope, DecodeError> {
     match schema_version {
         SCHEMA_VERSION => {
-            let (envelope, used): (Envelope, usize) =
-                bincode::serde::decode_from_slice(body, BINCODE)
-                    .map_err(|error| DecodeError::Malformed(error.to_string()))?;
+            let (envelope, used): (Envelope, usize) = bincode::serde::decode_from_slice(body, BINCODE)
+                .map_err(|error| DecodeError::Malformed(error.to_string()))?;
             if used != body.len() {
                 return Err(DecodeError::TrailingBytes(body.len() - used));
             }
@@ -180,6 +179,9 @@ mod tests {
         assert!(decode_record(SCHEMA_VERSION, &body[..body.len() / 2]).is_err());
         let mut longer = body.clone();
         longer.push(0);
-        assert_eq!(decode_record(SCHEMA_VERSION, &longer), Err(DecodeError::TrailingBytes(1)));
+        assert_eq!(
+            decode_record(SCHEMA_VERSION, &longer),
+            Err(DecodeError::TrailingBytes(1))
+        );
     }
 }

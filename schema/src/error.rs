@@ -18,10 +18,18 @@ pub enum Rejection {
     AlreadyExists { entity: EntityRef },
 
     #[error("a {kind} named `{name}` already exists in {scope}")]
-    DuplicateName { kind: EntityKind, name: String, scope: String },
+    DuplicateName {
+        kind: EntityKind,
+        name: String,
+        scope: String,
+    },
 
     #[error("{entity}: cannot {action} ({state})")]
-    InvalidTransition { entity: EntityRef, state: String, action: String },
+    InvalidTransition {
+        entity: EntityRef,
+        state: String,
+        action: String,
+    },
 
     #[error("{principal} holds no seat in account {account}")]
     NoSeat { principal: String, account: String },
@@ -30,7 +38,11 @@ pub enum Rejection {
     NotPermitted { principal: String, action: String },
 
     #[error("version conflict on {stream}: expected version {expected}, but it is at {actual}")]
-    VersionConflict { stream: EntityRef, expected: u64, actual: u64 },
+    VersionConflict {
+        stream: EntityRef,
+        expected: u64,
+        actual: u64,
+    },
 
     #[error("{what} exceeds the limit of {limit}")]
     LimitExceeded { what: String, limit: u64 },
@@ -53,7 +65,10 @@ impl Rejection {
     }
 
     pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
-        Rejection::InvalidInput { field: field.to_string(), reason: reason.into() }
+        Rejection::InvalidInput {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
     }
 
     pub fn not_found(entity: EntityRef) -> Self {
@@ -61,6 +76,10 @@ impl Rejection {
     }
 
     pub fn transition(entity: EntityRef, state: impl Into<String>, action: &str) -> Self {
-        Rejection::InvalidTransition { entity, state: state.into(), action: action.to_string() }
+        Rejection::InvalidTransition {
+            entity,
+            state: state.into(),
+            action: action.to_string(),
+        }
     }
 }

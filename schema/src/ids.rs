@@ -18,9 +18,7 @@ pub fn check_id(kind: &'static str, text: &str) -> Result<(), Rejection> {
     if text.is_empty() || text.len() > MAX_ID_LEN || !text.chars().all(ok_char) {
         return Err(Rejection::InvalidInput {
             field: kind.to_string(),
-            reason: format!(
-                "`{text}` is not a valid id: use 1 to {MAX_ID_LEN} letters, digits or `._-:@+`"
-            ),
+            reason: format!("`{text}` is not a valid id: use 1 to {MAX_ID_LEN} letters, digits or `._-:@+`"),
         });
     }
     Ok(())
@@ -307,7 +305,10 @@ pub struct EntityRef {
 
 impl EntityRef {
     pub fn new(kind: EntityKind, id: impl fmt::Display) -> Self {
-        Self { kind, id: id.to_string() }
+        Self {
+            kind,
+            id: id.to_string(),
+        }
     }
 
     /// Parses `kind/id`, as printed by `Display`.

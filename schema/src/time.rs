@@ -77,9 +77,7 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         if deserializer.is_human_readable() {
             let text = String::deserialize(deserializer)?;
-            Timestamp::parse(&text).ok_or_else(|| {
-                serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time"))
-            })
+            Timestamp::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time")))
         } else {
             i64::deserialize(deserializer).map(Timestamp)
         }

@@ -61,9 +61,16 @@ impl Check<'_> {
     }
 
     fn unique_name(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<()> {
-        if self.overlay.contains(state::TREE, &state::name_key(scope, kind, name))? {
+        if self
+            .overlay
+            .contains(state::TREE, &state::name_key(scope, kind, name))?
+        {
             let scope = scope.map_or_else(|| "Lineage".to_string(), ToString::to_string);
-            return reject(Rejection::DuplicateName { kind, name: name.to_string(), scope });
+            return reject(Rejection::DuplicateName {
+                kind,
+                name: name.to_string(),
+                scope,
+            });
         }
         Ok(())
     }
@@ -78,7 +85,10 @@ impl Check<'_> {
 
     fn require_owner(&self, subscription: &SubscriptionId, action: &str) -> Result<()> {
         if &self.owner_of(subscription)? != self.actor {
-            return reject(Rejection::NotPermitted { principal: self.actor.to_string(), action: format!("{action} (only the owner of subscription {subscription} may)") });
+            return reject(Rejection::NotPermitted {
+                principal: self.actor.to_string(),
+                action: format!("{action} (only the owner of subscription {subscription} may)"),
+            });
         }
         Ok(())
     }
@@ -88,10 +98,16 @@ impl Check<'_> {
     /// subscription).
     fn require_seat(&self, account: &Entity) -> Result<()> {
         let (subscription, seated) = match &account.detail {
-            Detail::ExperimentationAccount { subscription, seats, .. } => (subscription, seats.contains(self.actor)),
+            Detail::ExperimentationAccount {
+                subscription, seats, ..
+            } => (subscription, seats.contains(self.actor)),
             Detail::ModelManagementAccount { subscription, .. } => {
                 let key = state::subscription_seats_key(subscription, self.actor);
-                let held = self.overlay.get(state::TREE, &key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
+                let held = self
+                    .overlay
+                    .get(state::TREE, &key)?
+                    .map(|bytes| be_u64(&bytes))
+                    .unwrap_or(0);
                 (subscription, held > 0)
             }
             _ => unreachable!("seats are checked on accounts"),
@@ -99,7 +115,10 @@ impl Check<'_> {
         if seated || &self.owner_of(subscription)? == self.actor {
             return Ok(());
         }
-        reject(Rejection::NoSeat { principal: self.actor.to_string(), account: account.reference.id.clone() })
+        reject(Rejection::NoSeat {
+            principal: self.actor.to_string(),
+            account: account.reference.id.clone(),
+        })
     }
 
     fn exp_account(&self, account: &AccountId) -> Result<Entity> {
@@ -116,9 +135,16 @@ impl Check<'_> {
 
     /// The entity's account, after checking the actor may act there.
     fn seat_in_account_of(&self, entity: &Entity) -> Result<AccountId> {
-        let account = entity.account.clone().expect("account-scoped entities carry their account");
+        let account = entity
+            .account
+            .clone()
+            .expect("account-scoped entities carry their account");
         let kind = match entity.reference.kind {
-            EntityKind::Model | EntityKind::Manifest | EntityKind::Image | EntityKind::Environment | EntityKind::Service => EntityKind::ModelManagementAccount,
+            EntityKind::Model
+            | EntityKind::Manifest
+            | EntityKind::Image
+            | EntityKind::Environment
+            | EntityKind::Service => EntityKind::ModelManagementAccount,
             _ => EntityKind::ExperimentationAccount,
         };
         self.require_seat(&self.live(kind, &account)?)?;
@@ -128,23 +154,33 @@ impl Check<'_> {
     /// The actor may work inside this workspace: it is a member, or owns the subscription.
     fn workspace_access(&self, workspace: &Entity) -> Result<AccountId> {
         let account = self.seat_in_account_of(workspace)?;
-        let Detail::Workspace { members, .. } = &workspace.detail else { unreachable!("workspace detail") };
+        let Detail::Workspace { members, .. } = &workspace.detail else {
+            unreachable!("workspace detail")
+        };
         if members.contains(self.actor) {
             return Ok(account);
         }
         let exp = self.live(EntityKind::ExperimentationAccount, &account)?;
-        let Detail::ExperimentationAccount { subscription, .. } = &exp.detail else { unreachable!("account detail") };
+        let Detail::ExperimentationAccount { subscription, .. } = &exp.detail else {
+            unreachable!("account detail")
+        };
         if &self.owner_of(subscription)? == self.actor {
             return Ok(account);
         }
-        reject(Rejection::NotPermitted { principal: self.actor.to_string(), action: format!("work in {} without access to it", workspace.reference) })
+        reject(Rejection::NotPermitted {
+            principal: self.actor.to_string(),
+            action: format!("work in {} without access to it", workspace.reference),
+        })
     }
 
     /// Walks up from a project, experiment or run to its workspace and checks access.
     fn access_via(&self, entity: &Entity) -> Result<AccountId> {
         let mut current = entity.clone();
         while current.reference.kind != EntityKind::Workspace {
-            let parent = current.parent.clone().expect("projects, experiments and runs have parents");
+            let parent = current
+                .parent
+                .clone()
+                .expect("projects, experiments and runs have parents");
             current = self.live(parent.kind, &parent.id)?;
         }
         self.workspace_access(&current)
@@ -158,7 +194,10 @@ impl Check<'_> {
 
     fn same_account(&self, entity: &Entity, account: &AccountId) -> Result<()> {
         if entity.account.as_ref() != Some(account) {
-            return reject(Rejection::invalid(entity.reference.kind.label(), format!("{} belongs to another account", entity.reference)));
+            return reject(Rejection::invalid(
+                entity.reference.kind.label(),
+                format!("{} belongs to another account", entity.reference),
+            ));
         }
         Ok(())
     }
@@ -179,9 +218,14 @@ impl Check<'_> {
 
     fn model_version(&self, reference: &ModelVersionRef) -> Result<Entity> {
         let model = self.live(EntityKind::Model, &reference.model)?;
-        let Detail::Model { versions, .. } = &model.detail else { unreachable!("model detail") };
+        let Detail::Model { versions, .. } = &model.detail else {
+            unreachable!("model detail")
+        };
         if !versions.iter().any(|version| version.version == reference.version) {
-            return reject(Rejection::invalid("model version", format!("model {} has no version {}", reference.model, reference.version)));
+            return reject(Rejection::invalid(
+                "model version",
+                format!("model {} has no version {}", reference.model, reference.version),
+            ));
         }
         Ok(model)
     }
@@ -189,12 +233,29 @@ impl Check<'_> {
     fn image_version_built(&self, reference: &ImageVersionRef, account: &AccountId) -> Result<()> {
         let image = self.live(EntityKind::Image, &reference.image)?;
         self.same_account(&image, account)?;
-        let Detail::Image { versions } = &image.detail else { unreachable!("image detail") };
-        match versions.iter().find(|version| version.version == reference.version).map(|version| &version.status) {
-            None => reject(Rejection::invalid("image version", format!("image {} has no version {}", reference.image, reference.version))),
+        let Detail::Image { versions } = &image.detail else {
+            unreachable!("image detail")
+        };
+        match versions
+            .iter()
+            .find(|version| version.version == reference.version)
+            .map(|version| &version.status)
+        {
+            None => reject(Rejection::invalid(
+                "image version",
+                format!("image {} has no version {}", reference.image, reference.version),
+            )),
             Some(BuildStatus::Succeeded { .. }) => Ok(()),
-            Some(BuildStatus::Building) => reject(Rejection::transition(image.reference.clone(), format!("version {} is still building", reference.version), "deploy it")),
-            Some(BuildStatus::Failed { .. }) => reject(Rejection::transition(image.reference.clone(), format!("version {} failed to build", reference.version), "deploy it")),
+            Some(BuildStatus::Building) => reject(Rejection::transition(
+                image.reference.clone(),
+                format!("version {} is still building", reference.version),
+                "deploy it",
+            )),
+            Some(BuildStatus::Failed { .. }) => reject(Rejection::transition(
+                image.reference.clone(),
+                format!("version {} failed to build", reference.version),
+                "deploy it",
+            )),
         }
     }
 
@@ -210,14 +271,20 @@ impl Check<'_> {
 
 fn limit(what: &str, count: usize) -> Result<()> {
     if count > MAX_ITEMS {
-        return reject(Rejection::LimitExceeded { what: format!("the number of {what}"), limit: MAX_ITEMS as u64 });
+        return reject(Rejection::LimitExceeded {
+            what: format!("the number of {what}"),
+            limit: MAX_ITEMS as u64,
+        });
     }
     Ok(())
 }
 
 fn text(field: &str, value: &str) -> Result<()> {
     if value.len() > MAX_TEXT {
-        return reject(Rejection::LimitExceeded { what: format!("the length of {field}"), limit: MAX_TEXT as u64 });
+        return reject(Rejection::LimitExceeded {
+            what: format!("the length of {field}"),
+            limit: MAX_TEXT as u64,
+        });
     }
     Ok(())
 }
@@ -252,7 +319,8 @@ fn plan(plan: &Plan) -> Result<()> {
 
 fn tags(tags: &[Tag]) -> Result<()> {
     limit("tags", tags.len())?;
-    tags.iter().try_for_each(|tag| nonempty("tag key", &tag.key).and_then(|()| text("tag value", &tag.value)))
+    tags.iter()
+        .try_for_each(|tag| nonempty("tag key", &tag.key).and_then(|()| text("tag value", &tag.value)))
 }
 
 fn next_version(count: usize) -> u32 {
@@ -261,13 +329,18 @@ fn next_version(count: usize) -> u32 {
 
 /// Decides the event a command appends, or why it is refused.
 pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision> {
-    let check = Check { overlay, actor: &envelope.actor };
+    let check = Check {
+        overlay,
+        actor: &envelope.actor,
+    };
     let registering_self = matches!(&envelope.command, Command::RegisterPrincipal(e) if e.principal == envelope.actor);
     if !registering_self {
-        check.live(EntityKind::Principal, &envelope.actor).map_err(|_| Rejection::NotPermitted {
-            principal: envelope.actor.to_string(),
-            action: "act (it is not a registered principal)".into(),
-        })?;
+        check
+            .live(EntityKind::Principal, &envelope.actor)
+            .map_err(|_| Rejection::NotPermitted {
+                principal: envelope.actor.to_string(),
+                action: "act (it is not a registered principal)".into(),
+            })?;
     }
     use EntityKind as K;
     let (event, account): (Event, Option<AccountId>) = match envelope.command.clone() {
@@ -285,7 +358,11 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::CreateExperimentationAccount(e) => {
             check.account_absent(&e.account)?;
             check.require_owner(&e.subscription, "create accounts")?;
-            check.unique_name(Some(&EntityRef::new(K::Subscription, &e.subscription)), K::ExperimentationAccount, e.name.as_str())?;
+            check.unique_name(
+                Some(&EntityRef::new(K::Subscription, &e.subscription)),
+                K::ExperimentationAccount,
+                e.name.as_str(),
+            )?;
             text("region", &e.region)?;
             let account = e.account.clone();
             (e.into(), Some(account))
@@ -293,14 +370,20 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::CreateModelManagementAccount(e) => {
             check.account_absent(&e.account)?;
             check.require_owner(&e.subscription, "create accounts")?;
-            check.unique_name(Some(&EntityRef::new(K::Subscription, &e.subscription)), K::ModelManagementAccount, e.name.as_str())?;
+            check.unique_name(
+                Some(&EntityRef::new(K::Subscription, &e.subscription)),
+                K::ModelManagementAccount,
+                e.name.as_str(),
+            )?;
             plan(&e.plan)?;
             let account = e.account.clone();
             (e.into(), Some(account))
         }
         Command::ChangeModelManagementPlan(e) => {
             let entity = check.live(K::ModelManagementAccount, &e.account)?;
-            let Detail::ModelManagementAccount { subscription, .. } = &entity.detail else { unreachable!("account detail") };
+            let Detail::ModelManagementAccount { subscription, .. } = &entity.detail else {
+                unreachable!("account detail")
+            };
             check.require_owner(subscription, "change plans")?;
             plan(&e.plan)?;
             let account = e.account.clone();
@@ -309,7 +392,11 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::AssignSeat(e) => {
             let (entity, holds) = seat_holder(&check, &e.account, &e.principal)?;
             if holds {
-                return reject(Rejection::transition(entity.reference, format!("already seating {}", e.principal), "assign the seat again"));
+                return reject(Rejection::transition(
+                    entity.reference,
+                    format!("already seating {}", e.principal),
+                    "assign the seat again",
+                ));
             }
             let account = e.account.clone();
             (e.into(), Some(account))
@@ -317,7 +404,11 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::RevokeSeat(e) => {
             let (entity, holds) = seat_holder(&check, &e.account, &e.principal)?;
             if !holds {
-                return reject(Rejection::transition(entity.reference, format!("not seating {}", e.principal), "revoke the seat"));
+                return reject(Rejection::transition(
+                    entity.reference,
+                    format!("not seating {}", e.principal),
+                    "revoke the seat",
+                ));
             }
             let account = e.account.clone();
             (e.into(), Some(account))
@@ -333,23 +424,40 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::GrantWorkspaceAccess(e) => {
             let workspace = check.live(K::Workspace, &e.workspace)?;
             let account = check.workspace_access(&workspace)?;
-            let Detail::Workspace { members, .. } = &workspace.detail else { unreachable!("workspace detail") };
+            let Detail::Workspace { members, .. } = &workspace.detail else {
+                unreachable!("workspace detail")
+            };
             if members.contains(&e.principal) {
-                return reject(Rejection::transition(workspace.reference, format!("already shared with {}", e.principal), "grant access again"));
+                return reject(Rejection::transition(
+                    workspace.reference,
+                    format!("already shared with {}", e.principal),
+                    "grant access again",
+                ));
             }
             let exp = check.live(K::ExperimentationAccount, &account)?;
-            let Detail::ExperimentationAccount { seats, .. } = &exp.detail else { unreachable!("account detail") };
+            let Detail::ExperimentationAccount { seats, .. } = &exp.detail else {
+                unreachable!("account detail")
+            };
             if !seats.contains(&e.principal) {
-                return reject(Rejection::NoSeat { principal: e.principal.to_string(), account: account.to_string() });
+                return reject(Rejection::NoSeat {
+                    principal: e.principal.to_string(),
+                    account: account.to_string(),
+                });
             }
             (e.into(), Some(account))
         }
         Command::RevokeWorkspaceAccess(e) => {
             let workspace = check.live(K::Workspace, &e.workspace)?;
             let account = check.workspace_access(&workspace)?;
-            let Detail::Workspace { members, .. } = &workspace.detail else { unreachable!("workspace detail") };
+            let Detail::Workspace { members, .. } = &workspace.detail else {
+                unreachable!("workspace detail")
+            };
             if !members.contains(&e.principal) {
-                return reject(Rejection::transition(workspace.reference, format!("not shared with {}", e.principal), "revoke access"));
+                return reject(Rejection::transition(
+                    workspace.reference,
+                    format!("not shared with {}", e.principal),
+                    "revoke access",
+                ));
             }
             (e.into(), Some(account))
         }
@@ -411,9 +519,14 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
                     if status != RunStatus::Queued {
                         return reject(Rejection::transition(existing.reference, status.label(), "start it"));
                     }
-                    let Detail::Run(run) = &existing.detail else { unreachable!("run detail") };
+                    let Detail::Run(run) = &existing.detail else {
+                        unreachable!("run detail")
+                    };
                     if run.experiment != e.experiment || run.parent != e.parent {
-                        return reject(Rejection::invalid("run", format!("run {} was queued for another experiment or parent", e.run)));
+                        return reject(Rejection::invalid(
+                            "run",
+                            format!("run {} was queued for another experiment or parent", e.run),
+                        ));
                     }
                     check.compute_target(&e.compute_target, &account)?;
                     account
@@ -424,12 +537,20 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::LogParams(e) => {
             let (entity, account) = check.run(&e.run)?;
             limit("params", e.params.len())?;
-            let Detail::Run(run) = &entity.detail else { unreachable!("run detail") };
+            let Detail::Run(run) = &entity.detail else {
+                unreachable!("run detail")
+            };
             for param in &e.params {
                 nonempty("param key", &param.key)?;
                 text("param value", &param.value)?;
                 if let Some(logged) = run.params.get(&param.key).filter(|logged| **logged != param.value) {
-                    return reject(Rejection::invalid("param", format!("param `{}` of run {} is already `{logged}`; params cannot change", param.key, e.run)));
+                    return reject(Rejection::invalid(
+                        "param",
+                        format!(
+                            "param `{}` of run {} is already `{logged}`; params cannot change",
+                            param.key, e.run
+                        ),
+                    ));
                 }
             }
             (e.into(), Some(account))
@@ -440,7 +561,9 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             if e.points.is_empty() {
                 return reject(Rejection::invalid("points", "log at least one metric point"));
             }
-            e.points.iter().try_for_each(|point| nonempty("metric name", &point.name))?;
+            e.points
+                .iter()
+                .try_for_each(|point| nonempty("metric name", &point.name))?;
             (e.into(), Some(account))
         }
         Command::SetRunTags(e) => {
@@ -451,7 +574,9 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         Command::RecordArtifacts(e) => {
             let (_, account) = check.run(&e.run)?;
             limit("artifacts", e.artifacts.len())?;
-            e.artifacts.iter().try_for_each(|artifact| nonempty("artifact path", &artifact.path))?;
+            e.artifacts
+                .iter()
+                .try_for_each(|artifact| nonempty("artifact path", &artifact.path))?;
             (e.into(), Some(account))
         }
         Command::RecordRunInputs(e) => {
@@ -500,12 +625,23 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
                 check.same_account(&origin, &account)?;
             }
             tags(&c.tags)?;
-            let Detail::Model { versions, .. } = &model.detail else { unreachable!("model detail") };
-            let event = ModelVersionRegistered { model: c.model, version: next_version(versions.len()), source: c.source, derived_from: c.derived_from, tags: c.tags };
+            let Detail::Model { versions, .. } = &model.detail else {
+                unreachable!("model detail")
+            };
+            let event = ModelVersionRegistered {
+                model: c.model,
+                version: next_version(versions.len()),
+                source: c.source,
+                derived_from: c.derived_from,
+                tags: c.tags,
+            };
             (event.into(), Some(account))
         }
         Command::SetModelVersionTags(e) => {
-            let model = check.model_version(&ModelVersionRef { model: e.model.clone(), version: e.version })?;
+            let model = check.model_version(&ModelVersionRef {
+                model: e.model.clone(),
+                version: e.version,
+            })?;
             let account = check.seat_in_account_of(&model)?;
             tags(&e.tags)?;
             (e.into(), Some(account))
@@ -521,7 +657,10 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             let manifest = check.live(K::Manifest, &c.manifest)?;
             let account = check.seat_in_account_of(&manifest)?;
             if c.models.is_empty() {
-                return reject(Rejection::invalid("models", "a manifest version includes at least one model version"));
+                return reject(Rejection::invalid(
+                    "models",
+                    "a manifest version includes at least one model version",
+                ));
             }
             limit("models", c.models.len())?;
             for reference in &c.models {
@@ -532,10 +671,17 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             nonempty("scoring script", &c.scoring_script)?;
             text("schema", c.schema.as_deref().unwrap_or_default())?;
             text("sample data", c.sample_data.as_deref().unwrap_or_default())?;
-            let Detail::Manifest { versions } = &manifest.detail else { unreachable!("manifest detail") };
+            let Detail::Manifest { versions } = &manifest.detail else {
+                unreachable!("manifest detail")
+            };
             let event = ManifestVersionAdded {
-                manifest: c.manifest, version: next_version(versions.len()), models: c.models,
-                dependencies: c.dependencies, scoring_script: c.scoring_script, schema: c.schema, sample_data: c.sample_data,
+                manifest: c.manifest,
+                version: next_version(versions.len()),
+                models: c.models,
+                dependencies: c.dependencies,
+                scoring_script: c.scoring_script,
+                schema: c.schema,
+                sample_data: c.sample_data,
             };
             (event.into(), Some(account))
         }
@@ -551,12 +697,29 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             let account = check.seat_in_account_of(&image)?;
             let manifest = check.live(K::Manifest, &c.manifest.manifest)?;
             check.same_account(&manifest, &account)?;
-            let Detail::Manifest { versions: manifest_versions } = &manifest.detail else { unreachable!("manifest detail") };
-            if !manifest_versions.iter().any(|version| version.version == c.manifest.version) {
-                return reject(Rejection::invalid("manifest version", format!("manifest {} has no version {}", c.manifest.manifest, c.manifest.version)));
+            let Detail::Manifest {
+                versions: manifest_versions,
+            } = &manifest.detail
+            else {
+                unreachable!("manifest detail")
+            };
+            if !manifest_versions
+                .iter()
+                .any(|version| version.version == c.manifest.version)
+            {
+                return reject(Rejection::invalid(
+                    "manifest version",
+                    format!("manifest {} has no version {}", c.manifest.manifest, c.manifest.version),
+                ));
             }
-            let Detail::Image { versions } = &image.detail else { unreachable!("image detail") };
-            let event = ImageBuildStarted { image: c.image, version: next_version(versions.len()), manifest: c.manifest };
+            let Detail::Image { versions } = &image.detail else {
+                unreachable!("image detail")
+            };
+            let event = ImageBuildStarted {
+                image: c.image,
+                version: next_version(versions.len()),
+                manifest: c.manifest,
+            };
             (event.into(), Some(account))
         }
         Command::RecordImageBuilt(e) => {
@@ -596,10 +759,16 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             let service = check.live(K::Service, &e.service)?;
             let account = check.seat_in_account_of(&service)?;
             check.image_version_built(&e.image, &account)?;
-            let Detail::Service(detail) = &service.detail else { unreachable!("service detail") };
+            let Detail::Service(detail) = &service.detail else {
+                unreachable!("service detail")
+            };
             check.live_environment(&detail.environment, &account)?;
             if detail.image == e.image {
-                return reject(Rejection::transition(service.reference, format!("already running {}", e.image), "update it to the same image"));
+                return reject(Rejection::transition(
+                    service.reference,
+                    format!("already running {}", e.image),
+                    "update it to the same image",
+                ));
             }
             (e.into(), Some(account))
         }
@@ -635,7 +804,12 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
 
 fn seat_holder(check: &Check<'_>, account: &AccountId, principal: &PrincipalId) -> Result<(Entity, bool)> {
     let entity = check.live(EntityKind::ExperimentationAccount, account)?;
-    let Detail::ExperimentationAccount { subscription, seats, .. } = &entity.detail else { unreachable!("account detail") };
+    let Detail::ExperimentationAccount {
+        subscription, seats, ..
+    } = &entity.detail
+    else {
+        unreachable!("account detail")
+    };
     check.require_owner(subscription, "assign or revoke seats")?;
     check.live(EntityKind::Principal, principal)?;
     let holds = seats.contains(principal);
@@ -649,7 +823,12 @@ fn run_status(entity: &Entity) -> RunStatus {
     }
 }
 
-fn new_run_checks(check: &Check<'_>, experiment: &ExperimentId, target: &ComputeTargetId, parent: Option<&RunId>) -> Result<AccountId> {
+fn new_run_checks(
+    check: &Check<'_>,
+    experiment: &ExperimentId,
+    target: &ComputeTargetId,
+    parent: Option<&RunId>,
+) -> Result<AccountId> {
     let experiment = check.live(EntityKind::Experiment, experiment)?;
     let account = check.access_via(&experiment)?;
     check.compute_target(target, &account)?;
@@ -672,15 +851,24 @@ fn finish_checks(check: &Check<'_>, run: &RunId, action: &str, from: &[RunStatus
 fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<AccountId> {
     let entity = check.live(EntityKind::Image, image)?;
     let account = check.seat_in_account_of(&entity)?;
-    let Detail::Image { versions } = &entity.detail else { unreachable!("image detail") };
+    let Detail::Image { versions } = &entity.detail else {
+        unreachable!("image detail")
+    };
     match versions.iter().find(|version| version.version == number) {
-        None => reject(Rejection::invalid("image version", format!("image {image} has no version {number}"))),
+        None => reject(Rejection::invalid(
+            "image version",
+            format!("image {image} has no version {number}"),
+        )),
         Some(version) if version.status != BuildStatus::Building => {
             let state = match &version.status {
                 BuildStatus::Succeeded { .. } => format!("version {number} already built"),
                 _ => format!("version {number} already failed"),
             };
-            reject(Rejection::transition(entity.reference, state, "record the build's outcome again"))
+            reject(Rejection::transition(
+                entity.reference,
+                state,
+                "record the build's outcome again",
+            ))
         }
         Some(_) => Ok(account),
     }
@@ -688,11 +876,17 @@ fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<Ac
 
 /// The stream version a command must find, if it names one.
 pub fn check_expected_version(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<()> {
-    let Some(expected) = envelope.expected_version else { return Ok(()) };
+    let Some(expected) = envelope.expected_version else {
+        return Ok(());
+    };
     let stream = envelope.command.stream();
     let actual = index::stream_version(overlay, &stream)?;
     if actual != expected {
-        return reject(Rejection::VersionConflict { stream, expected, actual });
+        return reject(Rejection::VersionConflict {
+            stream,
+            expected,
+            actual,
+        });
     }
     Ok(())
 }

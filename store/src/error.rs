@@ -23,7 +23,12 @@ pub enum Error {
     /// The log holds a record that is not what was written. `seq` is the first bad
     /// position when it is known (the record after the last good one otherwise).
     #[error("log corrupt at seq {seq} ({segment}, byte {offset}): {reason}")]
-    Corruption { seq: u64, segment: PathBuf, offset: u64, reason: String },
+    Corruption {
+        seq: u64,
+        segment: PathBuf,
+        offset: u64,
+        reason: String,
+    },
 
     /// A derived index or projection disagrees with the log; `lineage rebuild` fixes it.
     #[error("derived data out of step with the log: {0}; run `lineage rebuild`")]

@@ -42,7 +42,10 @@ fn anchor_key(seq: u64) -> Vec<u8> {
 }
 
 pub fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
-    Ok(overlay.get(TREE, &version_key(stream))?.map(|bytes| be_u64(&bytes)).unwrap_or(0))
+    Ok(overlay
+        .get(TREE, &version_key(stream))?
+        .map(|bytes| be_u64(&bytes))
+        .unwrap_or(0))
 }
 
 pub fn seq_of_event(overlay: &Overlay, event_id: &EventId) -> Result<Option<u64>> {
@@ -56,7 +59,11 @@ pub fn seq_of_event_in(view: &Trees, event_id: &EventId) -> Result<Option<u64>> 
 /// Records what the index knows of an event before it is written: its stream's new
 /// version and its idempotency key.
 pub fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
-    overlay.insert(TREE, version_key(&envelope.stream), envelope.version.to_be_bytes().to_vec());
+    overlay.insert(
+        TREE,
+        version_key(&envelope.stream),
+        envelope.version.to_be_bytes().to_vec(),
+    );
     if let Some(event_id) = &envelope.event_id {
         overlay.insert(TREE, event_key(event_id), envelope.seq.to_be_bytes().to_vec());
     }
@@ -78,7 +85,10 @@ pub fn apply_location(overlay: &mut Overlay, envelope: &Envelope, location: Loca
 }
 
 fn decode_location(bytes: &[u8]) -> Location {
-    Location { segment: be_u64(&bytes[..8]), offset: be_u64(&bytes[8..16]) }
+    Location {
+        segment: be_u64(&bytes[..8]),
+        offset: be_u64(&bytes[8..16]),
+    }
 }
 
 /// The seqs and locations of a stream's events from version `from` (1-based), at most `limit`.
@@ -101,5 +111,7 @@ pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Res
 
 /// The nearest anchor at or before `seq`: a location in the same segment to read forward from.
 pub fn anchor(view: &Trees, seq: u64) -> Result<Option<(u64, Location)>> {
-    Ok(view.floor(TREE, b"a", &anchor_key(seq))?.map(|(key, value)| (be_u64(&key[1..]), decode_location(&value))))
+    Ok(view
+        .floor(TREE, b"a", &anchor_key(seq))?
+        .map(|(key, value)| (be_u64(&key[1..]), decode_location(&value))))
 }

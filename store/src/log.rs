@@ -34,7 +34,11 @@ pub struct Head {
 }
 
 impl Head {
-    pub const EMPTY: Head = Head { seq: 0, hash: Digest::ZERO, recorded_at: Timestamp::EPOCH };
+    pub const EMPTY: Head = Head {
+        seq: 0,
+        hash: Digest::ZERO,
+        recorded_at: Timestamp::EPOCH,
+    };
 }
 
 /// Reading the log, from any thread.
@@ -51,11 +55,13 @@ pub trait LogRead: Send + Sync {
 /// The seq at the front of a record body, without decoding the rest (bincode varint:
 /// one byte below 251, else a marker byte and a little-endian u16, u32 or u64).
 fn peek_seq(body: &[u8]) -> Option<u64> {
-    let tail = |len: usize| body.get(1..1 + len).map(|bytes| {
-        let mut buffer = [0u8; 8];
-        buffer[..len].copy_from_slice(bytes);
-        u64::from_le_bytes(buffer)
-    });
+    let tail = |len: usize| {
+        body.get(1..1 + len).map(|bytes| {
+            let mut buffer = [0u8; 8];
+            buffer[..len].copy_from_slice(bytes);
+            u64::from_le_bytes(buffer)
+        })
+    };
     match *body.first()? {
         small @ 0..=250 => Some(u64::from(small)),
         251 => tail(2),
@@ -89,7 +95,13 @@ pub struct ScanReport {
 /// Scans and checks every record of the log in `dir` without changing anything.
 pub fn scan(dir: &Path) -> Result<ScanReport> {
     let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
-    let mut report = ScanReport { head: Head::EMPTY, records: 0, segments: segments.len(), bytes: 0, torn_tail_bytes: 0 };
+    let mut report = ScanReport {
+        head: Head::EMPTY,
+        records: 0,
+        segments: segments.len(),
+        bytes: 0,
+        torn_tail_bytes: 0,
+    };
     for (index, segment) in segments.iter().enumerate() {
         let is_last = index + 1 == segments.len();
         let bytes = std::fs::read(&segment.path).map_err(Error::io("reading a segment", &segment.path))?;
@@ -101,7 +113,12 @@ pub fn scan(dir: &Path) -> Result<ScanReport> {
 }
 
 fn corruption(segment: &SegmentFile, seq: u64, offset: u64, reason: impl Into<String>) -> Error {
-    Error::Corruption { seq, segment: segment.path.clone(), offset, reason: reason.into() }
+    Error::Corruption {
+        seq,
+        segment: segment.path.clone(),
+        offset,
+        reason: reason.into(),
+    }
 }
 
 /// Checks one segment's records against the chain so far; returns where its valid
@@ -110,15 +127,31 @@ fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut H
     let expected_first = head.seq + 1;
     if bytes.len() < HEADER_LEN as usize {
         // A segment whose creation was cut short holds nothing acknowledged.
-        return if is_last { Ok(0) } else { Err(corruption(segment, expected_first, 0, "segment header cut short")) };
+        return if is_last {
+            Ok(0)
+        } else {
+            Err(corruption(segment, expected_first, 0, "segment header cut short"))
+        };
     }
     if &bytes[..8] != segment::HEADER_MAGIC {
-        return Err(corruption(segment, expected_first, 0, "not a segment file (bad header)"));
+        return Err(corruption(
+            segment,
+            expected_first,
+            0,
+            "not a segment file (bad header)",
+        ));
     }
     let header_seq = u64::from_le_bytes(bytes[8..16].try_into().expect("eight bytes"));
     if header_seq != segment.first_seq || segment.first_seq != expected_first {
-        return Err(corruption(segment, expected_first, 0, format!(
-            "segment starts at seq {header_seq} (named {}), expected {expected_first}", segment.first_seq)));
+        return Err(corruption(
+            segment,
+            expected_first,
+            0,
+            format!(
+                "segment starts at seq {header_seq} (named {}), expected {expected_first}",
+                segment.first_seq
+            ),
+        ));
     }
     let mut offset = HEADER_LEN;
     while (offset as usize) < bytes.len() {
@@ -127,12 +160,23 @@ fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut H
             Frame::Record { envelope, next } => {
                 let hash = lineage_schema::envelope::hash_of_body(&bytes[segment::body_of(offset, next)]);
                 check_chain(&envelope, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
-                *head = Head { seq: envelope.seq, hash: envelope.hash, recorded_at: envelope.recorded_at };
+                *head = Head {
+                    seq: envelope.seq,
+                    hash: envelope.hash,
+                    recorded_at: envelope.recorded_at,
+                };
                 *records += 1;
                 offset = next;
             }
             Frame::Truncated if is_last => return Ok(offset),
-            Frame::Truncated => return Err(corruption(segment, seq, offset, "record cut short inside a closed segment")),
+            Frame::Truncated => {
+                return Err(corruption(
+                    segment,
+                    seq,
+                    offset,
+                    "record cut short inside a closed segment",
+                ))
+            }
             Frame::Bad { reason } => {
                 if is_last && segment::valid_record_after(bytes, offset).is_none() {
                     return Ok(offset);
@@ -182,13 +226,18 @@ pub struct OpenReport {
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|handle| handle.sync_all()).map_err(Error::io("syncing the log directory", dir))
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(Error::io("syncing the log directory", dir))
 }
 
 impl FileLog {
     /// Opens (creating if needed) the log in `dir`, checking every record and cutting a torn tail.
     pub fn open(dir: &Path, max_segment_bytes: u64) -> Result<(FileLog, OpenReport)> {
-        assert!(max_segment_bytes > HEADER_LEN, "a segment must hold more than its header");
+        assert!(
+            max_segment_bytes > HEADER_LEN,
+            "a segment must hold more than its header"
+        );
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(Error::io("creating the log directory", dir))?;
             if let Some(parent) = dir.parent() {
@@ -202,15 +251,25 @@ impl FileLog {
             segments.push(create_segment(dir, 1)?);
         }
         let last = segments.last().expect("at least one segment").clone();
-        let file = OpenOptions::new().read(true).write(true).open(&last.path).map_err(Error::io("opening a segment", &last.path))?;
-        let mut len = file.metadata().map_err(Error::io("reading segment size", &last.path))?.len();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&last.path)
+            .map_err(Error::io("opening a segment", &last.path))?;
+        let mut len = file
+            .metadata()
+            .map_err(Error::io("reading segment size", &last.path))?
+            .len();
         if cut_bytes > 0 || len < HEADER_LEN {
             len = len.saturating_sub(cut_bytes).max(HEADER_LEN);
             if len == HEADER_LEN {
-                file.write_all_at(&segment::encode_header(last.first_seq), 0).map_err(Error::io("rewriting a segment header", &last.path))?;
+                file.write_all_at(&segment::encode_header(last.first_seq), 0)
+                    .map_err(Error::io("rewriting a segment header", &last.path))?;
             }
-            file.set_len(len).map_err(Error::io("cutting a torn tail", &last.path))?;
-            file.sync_all().map_err(Error::io("syncing a repaired segment", &last.path))?;
+            file.set_len(len)
+                .map_err(Error::io("cutting a torn tail", &last.path))?;
+            file.sync_all()
+                .map_err(Error::io("syncing a repaired segment", &last.path))?;
         }
         let log = FileLog {
             dir: dir.to_path_buf(),
@@ -227,7 +286,11 @@ impl FileLog {
 
     fn rotate(&mut self) -> Result<()> {
         let segment = create_segment(&self.dir, self.head.seq + 1)?;
-        self.current = OpenOptions::new().read(true).write(true).open(&segment.path).map_err(Error::io("opening a segment", &segment.path))?;
+        self.current = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&segment.path)
+            .map_err(Error::io("opening a segment", &segment.path))?;
         self.current_first_seq = segment.first_seq;
         self.current_len = HEADER_LEN;
         self.segments.write().expect("segment list lock").push(segment);
@@ -241,7 +304,9 @@ impl FileLog {
     /// Writes `bytes` at the end of the current segment and syncs it.
     fn write_durably(&mut self, bytes: &[u8]) -> Result<()> {
         let path = self.current_path();
-        self.current.write_all_at(bytes, self.current_len).map_err(Error::io("writing records", &path))?;
+        self.current
+            .write_all_at(bytes, self.current_len)
+            .map_err(Error::io("writing records", &path))?;
         self.current.sync_data().map_err(Error::io("syncing records", &path))?;
         self.current_len += bytes.len() as u64;
         Ok(())
@@ -262,9 +327,16 @@ impl FileLog {
                 self.head = head;
                 self.rotate()?;
             }
-            locations.push(Location { segment: self.current_first_seq, offset: self.current_len + pending.len() as u64 });
+            locations.push(Location {
+                segment: self.current_first_seq,
+                offset: self.current_len + pending.len() as u64,
+            });
             pending.extend_from_slice(&frame);
-            head = Head { seq: record.seq, hash: record.hash, recorded_at: record.recorded_at };
+            head = Head {
+                seq: record.seq,
+                hash: record.hash,
+                recorded_at: record.recorded_at,
+            };
         }
         self.write_durably(&pending)?;
         self.head = head;
@@ -274,8 +346,13 @@ impl FileLog {
 
 fn create_segment(dir: &Path, first_seq: u64) -> Result<SegmentFile> {
     let path = dir.join(segment::file_name(first_seq));
-    let mut file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(Error::io("creating a segment", &path))?;
-    file.write_all(&segment::encode_header(first_seq)).map_err(Error::io("writing a segment header", &path))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(Error::io("creating a segment", &path))?;
+    file.write_all(&segment::encode_header(first_seq))
+        .map_err(Error::io("writing a segment header", &path))?;
     file.sync_all().map_err(Error::io("syncing a new segment", &path))?;
     sync_dir(dir)?;
     Ok(SegmentFile { first_seq, path })
@@ -300,14 +377,21 @@ impl EventLog for FileLog {
             // reopen has rescanned the files. Cutting the unacknowledged bytes off now is
             // best effort, for a retry after reopening to find a clean tail.
             self.poisoned = Some(error.to_string());
-            let keep = if self.current_first_seq == segment_before { len_before } else { HEADER_LEN };
+            let keep = if self.current_first_seq == segment_before {
+                len_before
+            } else {
+                HEADER_LEN
+            };
             let _ = self.current.set_len(keep);
             self.head = head_before;
         })
     }
 
     fn reader(&self) -> Arc<dyn LogRead> {
-        Arc::new(FileLogReader { dir: self.dir.clone(), segments: Arc::clone(&self.segments) })
+        Arc::new(FileLogReader {
+            dir: self.dir.clone(),
+            segments: Arc::clone(&self.segments),
+        })
     }
 }
 
@@ -321,14 +405,24 @@ pub struct FileLogReader {
 impl LogRead for FileLogReader {
     fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Location) -> Result<bool>) -> Result<()> {
         let segments = self.segments.read().expect("segment list lock").clone();
-        let start = segments.partition_point(|segment| segment.first_seq <= seq).saturating_sub(1);
+        let start = segments
+            .partition_point(|segment| segment.first_seq <= seq)
+            .saturating_sub(1);
         for segment in &segments[start..] {
             let bytes = std::fs::read(&segment.path).map_err(Error::io("reading a segment", &segment.path))?;
             let mut offset = HEADER_LEN;
             while (offset as usize) < bytes.len() {
                 match segment::read_frame(&bytes, offset) {
                     Frame::Record { envelope, next } => {
-                        if envelope.seq >= seq && !visit(*envelope, Location { segment: segment.first_seq, offset })? {
+                        if envelope.seq >= seq
+                            && !visit(
+                                *envelope,
+                                Location {
+                                    segment: segment.first_seq,
+                                    offset,
+                                },
+                            )?
+                        {
                             return Ok(());
                         }
                         offset = next;
@@ -345,7 +439,17 @@ impl LogRead for FileLogReader {
     fn read_seq(&self, anchor: Location, seq: u64) -> Result<Envelope> {
         let path = self.dir.join(segment::file_name(anchor.segment));
         let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
-        let bad = |offset, reason: &str| corruption(&SegmentFile { first_seq: anchor.segment, path: path.clone() }, seq, offset, reason);
+        let bad = |offset, reason: &str| {
+            corruption(
+                &SegmentFile {
+                    first_seq: anchor.segment,
+                    path: path.clone(),
+                },
+                seq,
+                offset,
+                reason,
+            )
+        };
         let mut offset = anchor.offset;
         for _ in 0..=index_anchor_span() {
             let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
@@ -355,7 +459,12 @@ impl LogRead for FileLogReader {
             }
             let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as u64;
             match peek_seq(&head[segment::FRAME_HEAD_LEN..read]) {
-                Some(found) if found == seq => return self.read_at(Location { segment: anchor.segment, offset }),
+                Some(found) if found == seq => {
+                    return self.read_at(Location {
+                        segment: anchor.segment,
+                        offset,
+                    })
+                }
                 Some(found) if found < seq => offset += segment::FRAME_HEAD_LEN as u64 + body_len,
                 _ => return Err(bad(offset, "record sequence does not lead to the seq looked for")),
             }
@@ -367,15 +476,33 @@ impl LogRead for FileLogReader {
         let path = self.dir.join(segment::file_name(location.segment));
         let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
         let mut head = [0u8; segment::FRAME_HEAD_LEN];
-        file.read_exact_at(&mut head, location.offset).map_err(Error::io("reading a record", &path))?;
+        file.read_exact_at(&mut head, location.offset)
+            .map_err(Error::io("reading a record", &path))?;
         let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as usize;
         let body_len = body_len.min(lineage_schema::envelope::MAX_RECORD_BYTES);
         let mut frame = vec![0u8; segment::FRAME_HEAD_LEN + body_len];
-        file.read_exact_at(&mut frame, location.offset).map_err(Error::io("reading a record", &path))?;
+        file.read_exact_at(&mut frame, location.offset)
+            .map_err(Error::io("reading a record", &path))?;
         match segment::read_frame(&frame, 0) {
             Frame::Record { envelope, .. } => Ok(*envelope),
-            Frame::Truncated => Err(corruption(&SegmentFile { first_seq: location.segment, path }, 0, location.offset, "record cut short")),
-            Frame::Bad { reason } => Err(corruption(&SegmentFile { first_seq: location.segment, path }, 0, location.offset, reason)),
+            Frame::Truncated => Err(corruption(
+                &SegmentFile {
+                    first_seq: location.segment,
+                    path,
+                },
+                0,
+                location.offset,
+                "record cut short",
+            )),
+            Frame::Bad { reason } => Err(corruption(
+                &SegmentFile {
+                    first_seq: location.segment,
+                    path,
+                },
+                0,
+                location.offset,
+                reason,
+            )),
         }
     }
 }
@@ -401,7 +528,9 @@ pub fn scan_sizes(dir: &Path) -> Result<(u64, usize)> {
     let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
     let mut bytes = 0;
     for segment in &segments {
-        bytes += std::fs::metadata(&segment.path).map_err(Error::io("reading segment size", &segment.path))?.len();
+        bytes += std::fs::metadata(&segment.path)
+            .map_err(Error::io("reading segment size", &segment.path))?
+            .len();
     }
     Ok((bytes, segments.len()))
 }

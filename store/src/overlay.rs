@@ -10,6 +10,8 @@ use crate::error::{Error, Result};
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -22,6 +24,8 @@ pub const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
 type Key = (TreeId, Vec<u8>);
 type Changes = BTreeMap<Key, Option<Vec<u8>>>;
+/// A key and the pending value it had before a change (`None`: it had none).
+type UndoEntry = (Key, Option<Option<Vec<u8>>>);
 
 /// A consistent read view: the unflushed layer over sled. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -32,7 +36,10 @@ pub struct Trees {
 
 impl Trees {
     pub fn new(trees: Vec<sled::Tree>) -> Self {
-        Self { trees, layer: Arc::new(RwLock::new(BTreeMap::new())) }
+        Self {
+            trees,
+            layer: Arc::new(RwLock::new(BTreeMap::new())),
+        }
     }
 
     pub fn sled_trees(&self) -> &[sled::Tree] {
@@ -53,8 +60,14 @@ impl Trees {
     /// Up to `limit` entries with keys in `[from, …)` that start with `prefix`, in key order.
     pub fn range(&self, tree: TreeId, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let layer = self.layer.read().expect("layer lock");
-        let mut layered = layer.range((tree, from.to_vec())..).take_while(|((t, key), _)| *t == tree && key.starts_with(prefix)).peekable();
-        let mut stored = self.trees[tree].range(from..).take_while(|item| item.as_ref().map_or(true, |(key, _)| key.starts_with(prefix))).peekable();
+        let mut layered = layer
+            .range((tree, from.to_vec())..)
+            .take_while(|((t, key), _)| *t == tree && key.starts_with(prefix))
+            .peekable();
+        let mut stored = self.trees[tree]
+            .range(from..)
+            .take_while(|item| item.as_ref().map_or(true, |(key, _)| key.starts_with(prefix)))
+            .peekable();
         let mut found = Vec::new();
         while found.len() < limit {
             let next_stored = match stored.peek() {
@@ -119,7 +132,12 @@ impl Trees {
     pub fn flush_layer(&self, checkpoint: u64) -> Result<()> {
         let batches = {
             let layer = self.layer.read().expect("layer lock");
-            batches(self.trees.len(), layer.iter().map(|((tree, key), value)| (*tree, key.clone(), value.clone())))
+            batches(
+                self.trees.len(),
+                layer
+                    .iter()
+                    .map(|((tree, key), value)| (*tree, key.clone(), value.clone())),
+            )
         };
         self.apply(batches, checkpoint)?;
         self.layer.write().expect("layer lock").clear();
@@ -153,8 +171,14 @@ pub struct Overlay {
     view: Trees,
     pending: HashMap<Key, Option<Vec<u8>>>,
     /// Previous pending values, for rollback; `None` when savepoints are not needed.
-    undo: Option<Vec<(Key, Option<Option<Vec<u8>>>)>>,
+    undo: Option<Vec<UndoEntry>>,
+    /// Decoded values by key, so hot entities (a run logging metrics, its experiment,
+    /// project and workspace) are not decoded again for every command.
+    decoded: RefCell<HashMap<Key, Box<dyn Any + Send>>>,
 }
+
+/// Past this many decoded values the cache starts over, bounding its memory.
+const DECODED_CAPACITY: usize = 65_536;
 
 /// A point an `Overlay` can be rolled back to.
 #[derive(Clone, Copy, Debug)]
@@ -163,12 +187,22 @@ pub struct Savepoint(usize);
 impl Overlay {
     /// An overlay whose changes can be rolled back to a savepoint.
     pub fn new(view: Trees) -> Self {
-        Self { view, pending: HashMap::new(), undo: Some(Vec::new()) }
+        Self {
+            view,
+            pending: HashMap::new(),
+            undo: Some(Vec::new()),
+            decoded: RefCell::default(),
+        }
     }
 
     /// An overlay for replays, which never roll back.
     pub fn for_replay(view: Trees) -> Self {
-        Self { view, pending: HashMap::new(), undo: None }
+        Self {
+            view,
+            pending: HashMap::new(),
+            undo: None,
+            decoded: RefCell::default(),
+        }
     }
 
     pub fn view(&self) -> &Trees {
@@ -188,6 +222,7 @@ impl Overlay {
 
     fn write(&mut self, tree: TreeId, key: Vec<u8>, value: Option<Vec<u8>>) {
         let slot = (tree, key);
+        self.decoded.get_mut().remove(&slot);
         match &mut self.undo {
             Some(undo) => {
                 let previous = self.pending.insert(slot.clone(), value);
@@ -207,12 +242,38 @@ impl Overlay {
         self.write(tree, key, None);
     }
 
-    pub fn get_value<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
-        self.get(tree, key)?.map(|bytes| decode(&bytes)).transpose()
+    pub fn get_value<T: DeserializeOwned + Clone + Send + 'static>(
+        &self,
+        tree: TreeId,
+        key: &[u8],
+    ) -> Result<Option<T>> {
+        let slot = (tree, key.to_vec());
+        if let Some(value) = self
+            .decoded
+            .borrow()
+            .get(&slot)
+            .and_then(|value| value.downcast_ref::<T>())
+        {
+            return Ok(Some(value.clone()));
+        }
+        let value: Option<T> = self.get(tree, key)?.map(|bytes| decode(&bytes)).transpose()?;
+        if let Some(value) = &value {
+            self.remember(slot, value.clone());
+        }
+        Ok(value)
     }
 
-    pub fn put_value<T: Serialize>(&mut self, tree: TreeId, key: Vec<u8>, value: &T) {
-        self.insert(tree, key, encode(value));
+    pub fn put_value<T: Serialize + Clone + Send + 'static>(&mut self, tree: TreeId, key: Vec<u8>, value: &T) {
+        self.insert(tree, key.clone(), encode(value));
+        self.remember((tree, key), value.clone());
+    }
+
+    fn remember<T: Send + 'static>(&self, slot: Key, value: T) {
+        let mut decoded = self.decoded.borrow_mut();
+        if decoded.len() >= DECODED_CAPACITY {
+            decoded.clear();
+        }
+        decoded.insert(slot, Box::new(value));
     }
 
     pub fn savepoint(&self) -> Savepoint {
@@ -221,6 +282,8 @@ impl Overlay {
 
     /// Undoes every change made since `savepoint`.
     pub fn rollback(&mut self, savepoint: Savepoint) {
+        // Rollbacks are rare (a refused command); forgetting every decoded value is simplest.
+        self.decoded.get_mut().clear();
         let undo = self.undo.as_mut().expect("rollback needs an overlay made with `new`");
         while undo.len() > savepoint.0 {
             let (slot, previous) = undo.pop().expect("undo entries above the savepoint");
@@ -244,14 +307,21 @@ impl Overlay {
     /// Writes the pending changes straight to sled with `checkpoint` (replays only: the
     /// layer must be empty, or older layered values would shadow these).
     pub fn commit_to_sled(&mut self, checkpoint: u64) -> Result<()> {
-        assert!(self.view.layer_is_empty(), "replays write to sled only when nothing is layered");
-        let batches = batches(self.view.trees.len(), self.pending.drain().map(|((tree, key), value)| (tree, key, value)));
+        assert!(
+            self.view.layer_is_empty(),
+            "replays write to sled only when nothing is layered"
+        );
+        let batches = batches(
+            self.view.trees.len(),
+            self.pending.drain().map(|((tree, key), value)| (tree, key, value)),
+        );
         self.clear_undo();
         self.view.apply(batches, checkpoint)
     }
 
     /// Forgets every pending change.
     pub fn discard(&mut self) {
+        self.decoded.get_mut().clear();
         self.pending.clear();
         self.clear_undo();
     }
@@ -290,7 +360,12 @@ mod tests {
     use super::*;
 
     fn tree() -> sled::Tree {
-        sled::Config::new().temporary(true).open().unwrap().open_tree("t").unwrap()
+        sled::Config::new()
+            .temporary(true)
+            .open()
+            .unwrap()
+            .open_tree("t")
+            .unwrap()
     }
 
     #[test]
@@ -319,7 +394,12 @@ mod tests {
         overlay.insert(0, b"k2".to_vec(), b"added".to_vec());
         overlay.remove(0, b"k3".to_vec());
         overlay.commit_to_layer();
-        let keys = |found: Vec<(Vec<u8>, Vec<u8>)>| found.into_iter().map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())).collect::<Vec<_>>();
+        let keys = |found: Vec<(Vec<u8>, Vec<u8>)>| {
+            found
+                .into_iter()
+                .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+                .collect::<Vec<_>>()
+        };
         let merged = keys(view.range(0, b"k", b"k", 10).unwrap());
         assert_eq!(merged, [("k1".into(), "new".into()), ("k2".into(), "added".into())]);
         assert_eq!(tree.get("k1").unwrap().unwrap().as_ref(), b"old");

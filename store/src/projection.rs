@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::index;
-use crate::log::{Head, LogRead, Location};
+use crate::log::{Head, Location, LogRead};
 use crate::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
 use crate::state;
 use lineage_schema::{Digest, Envelope};

@@ -45,7 +45,10 @@ pub fn encode_header(first_seq: u64) -> [u8; HEADER_LEN as usize] {
 
 /// Appends one framed record to `out`.
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
-    assert!(body.len() <= MAX_RECORD_BYTES, "commands are size-checked before encoding");
+    assert!(
+        body.len() <= MAX_RECORD_BYTES,
+        "commands are size-checked before encoding"
+    );
     let schema = SCHEMA_VERSION.to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&schema);
@@ -80,11 +83,15 @@ pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
         return Frame::Truncated;
     }
     if u32_at(rest, 0) != RECORD_MAGIC {
-        return Frame::Bad { reason: "no record marker".into() };
+        return Frame::Bad {
+            reason: "no record marker".into(),
+        };
     }
     let body_len = u32_at(rest, 4) as usize;
     if body_len > MAX_RECORD_BYTES {
-        return Frame::Bad { reason: format!("record length {body_len} exceeds the limit") };
+        return Frame::Bad {
+            reason: format!("record length {body_len} exceeds the limit"),
+        };
     }
     if rest.len() < FRAME_HEAD_LEN + body_len {
         return Frame::Truncated;
@@ -92,7 +99,9 @@ pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
     let crc = u32_at(rest, 8);
     let covered = &rest[12..FRAME_HEAD_LEN + body_len];
     if crc32fast::hash(covered) != crc {
-        return Frame::Bad { reason: "checksum mismatch".into() };
+        return Frame::Bad {
+            reason: "checksum mismatch".into(),
+        };
     }
     let schema = u16::from_le_bytes([rest[12], rest[13]]);
     match decode_record(schema, &rest[FRAME_HEAD_LEN..FRAME_HEAD_LEN + body_len]) {
@@ -100,7 +109,9 @@ pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
             envelope: Box::new(envelope),
             next: offset + (FRAME_HEAD_LEN + body_len) as u64,
         },
-        Err(error) => Frame::Bad { reason: error.to_string() },
+        Err(error) => Frame::Bad {
+            reason: error.to_string(),
+        },
     }
 }
 
@@ -138,7 +149,10 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<SegmentFile>> {
         let entry = entry?;
         let name = entry.file_name();
         if let Some(first_seq) = name.to_str().and_then(parse_file_name) {
-            segments.push(SegmentFile { first_seq, path: entry.path() });
+            segments.push(SegmentFile {
+                first_seq,
+                path: entry.path(),
+            });
         }
     }
     segments.sort_by_key(|segment| segment.first_seq);
@@ -174,7 +188,10 @@ mod tests {
     #[test]
     fn a_cut_record_is_truncated_and_a_flipped_byte_is_bad() {
         let (bytes, second) = two_records();
-        assert!(matches!(read_frame(&bytes[..bytes.len() - 1], second), Frame::Truncated));
+        assert!(matches!(
+            read_frame(&bytes[..bytes.len() - 1], second),
+            Frame::Truncated
+        ));
         let mut flipped = bytes.clone();
         flipped[HEADER_LEN as usize + 20] ^= 1;
         assert!(matches!(read_frame(&flipped, HEADER_LEN), Frame::Bad { .. }));

@@ -33,7 +33,10 @@ fn child_key(parent: &EntityRef, child: &EntityRef) -> Vec<u8> {
 }
 
 pub fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
-    key(b's', &[&text_part(subscription.as_str()), &text_part(principal.as_str())])
+    key(
+        b's',
+        &[&text_part(subscription.as_str()), &text_part(principal.as_str())],
+    )
 }
 
 /// The name an entity is unique under in its scope (datasets are unique per version).
@@ -71,7 +74,11 @@ fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
     }
     let scoped = new.scoped_name.unwrap_or_else(|| new.name.clone());
     let scope = name_scope(reference.kind, new.parent.as_ref());
-    overlay.insert(TREE, name_key(scope, reference.kind, &scoped), reference.id.as_bytes().to_vec());
+    overlay.insert(
+        TREE,
+        name_key(scope, reference.kind, &scoped),
+        reference.id.as_bytes().to_vec(),
+    );
     let entity = Entity {
         reference,
         name: new.name,
@@ -95,7 +102,11 @@ fn name_scope(kind: EntityKind, parent: Option<&EntityRef>) -> Option<&EntityRef
 }
 
 fn stamp(envelope: &Envelope) -> Stamp {
-    Stamp { seq: envelope.seq, at: envelope.recorded_at, actor: envelope.actor.clone() }
+    Stamp {
+        seq: envelope.seq,
+        at: envelope.recorded_at,
+        actor: envelope.actor.clone(),
+    }
 }
 
 /// Loads the event's entity, lets `change` edit it, and stores it with its new version.
@@ -197,74 +208,178 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     let at = envelope.effective_time();
     let account_ref = |kind: EntityKind, account: &AccountId| EntityRef::new(kind, account);
     match &envelope.event {
-        Event::PrincipalRegistered(e) => create(overlay, envelope, New { name: e.name.to_string(), scoped_name: None, parent: None, detail: Detail::Principal { email: e.email.clone() } }),
-        Event::SubscriptionCreated(e) => create(overlay, envelope, New { name: e.name.to_string(), scoped_name: None, parent: None, detail: Detail::Subscription { owner: envelope.actor.clone() } }),
-        Event::ExperimentationAccountCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(EntityRef::new(EntityKind::Subscription, &e.subscription)),
-            detail: Detail::ExperimentationAccount { subscription: e.subscription.clone(), region: e.region.clone(), seats: Default::default() },
-        }),
+        Event::PrincipalRegistered(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: None,
+                detail: Detail::Principal { email: e.email.clone() },
+            },
+        ),
+        Event::SubscriptionCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: None,
+                detail: Detail::Subscription {
+                    owner: envelope.actor.clone(),
+                },
+            },
+        ),
+        Event::ExperimentationAccountCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(EntityRef::new(EntityKind::Subscription, &e.subscription)),
+                detail: Detail::ExperimentationAccount {
+                    subscription: e.subscription.clone(),
+                    region: e.region.clone(),
+                    seats: Default::default(),
+                },
+            },
+        ),
         Event::SeatAssigned(e) => change_seats(overlay, envelope, &e.principal, true)?,
         Event::SeatRevoked(e) => change_seats(overlay, envelope, &e.principal, false)?,
-        Event::ModelManagementAccountCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(EntityRef::new(EntityKind::Subscription, &e.subscription)),
-            detail: Detail::ModelManagementAccount { subscription: e.subscription.clone(), region: e.region.clone(), plan: e.plan },
-        }),
+        Event::ModelManagementAccountCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(EntityRef::new(EntityKind::Subscription, &e.subscription)),
+                detail: Detail::ModelManagementAccount {
+                    subscription: e.subscription.clone(),
+                    region: e.region.clone(),
+                    plan: e.plan,
+                },
+            },
+        ),
         Event::ModelManagementPlanChanged(e) => update(overlay, envelope, |entity| match &mut entity.detail {
-            Detail::ModelManagementAccount { plan, .. } => { *plan = e.plan; Ok(()) }
+            Detail::ModelManagementAccount { plan, .. } => {
+                *plan = e.plan;
+                Ok(())
+            }
             _ => Err(mismatch(entity)),
         })?,
-        Event::WorkspaceCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
-            detail: Detail::Workspace { description: e.description.clone(), members: [envelope.actor.clone()].into() },
-        }),
+        Event::WorkspaceCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
+                detail: Detail::Workspace {
+                    description: e.description.clone(),
+                    members: [envelope.actor.clone()].into(),
+                },
+            },
+        ),
         Event::WorkspaceAccessGranted(e) => update(overlay, envelope, |entity| match &mut entity.detail {
-            Detail::Workspace { members, .. } => { members.insert(e.principal.clone()); Ok(()) }
+            Detail::Workspace { members, .. } => {
+                members.insert(e.principal.clone());
+                Ok(())
+            }
             _ => Err(mismatch(entity)),
         })?,
         Event::WorkspaceAccessRevoked(e) => update(overlay, envelope, |entity| match &mut entity.detail {
-            Detail::Workspace { members, .. } => { members.remove(&e.principal); Ok(()) }
+            Detail::Workspace { members, .. } => {
+                members.remove(&e.principal);
+                Ok(())
+            }
             _ => Err(mismatch(entity)),
         })?,
-        Event::ProjectCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(EntityRef::new(EntityKind::Workspace, &e.workspace)),
-            detail: Detail::Project { path: e.path.clone(), repository: e.repository.clone() },
-        }),
-        Event::ExperimentCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(EntityRef::new(EntityKind::Project, &e.project)),
-            detail: Detail::Experiment { entry_point: e.entry_point.clone(), language: e.language, source_digest: e.source_digest },
-        }),
+        Event::ProjectCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(EntityRef::new(EntityKind::Workspace, &e.workspace)),
+                detail: Detail::Project {
+                    path: e.path.clone(),
+                    repository: e.repository.clone(),
+                },
+            },
+        ),
+        Event::ExperimentCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(EntityRef::new(EntityKind::Project, &e.project)),
+                detail: Detail::Experiment {
+                    entry_point: e.entry_point.clone(),
+                    language: e.language,
+                    source_digest: e.source_digest,
+                },
+            },
+        ),
         Event::ExperimentRevised(e) => update(overlay, envelope, |entity| match &mut entity.detail {
-            Detail::Experiment { entry_point, source_digest, .. } => {
+            Detail::Experiment {
+                entry_point,
+                source_digest,
+                ..
+            } => {
                 *entry_point = e.entry_point.clone();
                 *source_digest = e.source_digest;
                 Ok(())
             }
             _ => Err(mismatch(entity)),
         })?,
-        Event::ComputeTargetAttached(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
-            detail: Detail::ComputeTarget { kind: e.kind.clone() },
-        }),
+        Event::ComputeTargetAttached(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
+                detail: Detail::ComputeTarget { kind: e.kind.clone() },
+            },
+        ),
         Event::ComputeTargetDetached(_) => delete(overlay, envelope)?,
-        Event::DatasetRegistered(e) => create(overlay, envelope, New {
-            name: e.name.to_string(),
-            scoped_name: Some(scoped_name(e.name.as_str(), e.version.as_deref())),
-            parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
-            detail: Detail::Dataset { location: e.location.clone(), version: e.version.clone(), digest: e.digest.clone() },
-        }),
+        Event::DatasetRegistered(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: Some(scoped_name(e.name.as_str(), e.version.as_deref())),
+                parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
+                detail: Detail::Dataset {
+                    location: e.location.clone(),
+                    version: e.version.clone(),
+                    digest: e.digest.clone(),
+                },
+            },
+        ),
         Event::RunQueued(e) => {
-            let started = RunStarted { run: e.run.clone(), experiment: e.experiment.clone(), compute_target: e.compute_target.clone(), revision: String::new(), parent: e.parent.clone() };
+            let started = RunStarted {
+                run: e.run.clone(),
+                experiment: e.experiment.clone(),
+                compute_target: e.compute_target.clone(),
+                revision: String::new(),
+                parent: e.parent.clone(),
+            };
             let mut detail = new_run(&started, Some(e), at);
             detail.status = RunStatus::Queued;
             detail.revision = None;
             detail.started_at = None;
-            create(overlay, envelope, New { name: e.run.to_string(), scoped_name: None, parent: Some(experiment_ref(&e.experiment)), detail: Detail::Run(Box::new(detail)) });
+            create(
+                overlay,
+                envelope,
+                New {
+                    name: e.run.to_string(),
+                    scoped_name: None,
+                    parent: Some(experiment_ref(&e.experiment)),
+                    detail: Detail::Run(Box::new(detail)),
+                },
+            );
         }
         Event::RunStarted(e) => {
             if load(overlay, &envelope.stream)?.is_some() {
@@ -277,7 +392,16 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                     Ok(())
                 })?;
             } else {
-                create(overlay, envelope, New { name: e.run.to_string(), scoped_name: None, parent: Some(experiment_ref(&e.experiment)), detail: Detail::Run(Box::new(new_run(e, None, at))) });
+                create(
+                    overlay,
+                    envelope,
+                    New {
+                        name: e.run.to_string(),
+                        scoped_name: None,
+                        parent: Some(experiment_ref(&e.experiment)),
+                        detail: Detail::Run(Box::new(new_run(e, None, at))),
+                    },
+                );
             }
         }
         Event::ParamsLogged(e) => update(overlay, envelope, |entity| {
@@ -293,7 +417,10 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                 let run = run_detail(entity)?;
                 run.metric_points += e.points.len() as u64;
                 for point in &e.points {
-                    let newer = run.latest_metrics.get(&point.name).is_none_or(|latest| (point.step, point.timestamp) >= (latest.step, latest.timestamp));
+                    let newer = run
+                        .latest_metrics
+                        .get(&point.name)
+                        .is_none_or(|latest| (point.step, point.timestamp) >= (latest.step, latest.timestamp));
                     if newer {
                         run.latest_metrics.insert(point.name.clone(), point.clone());
                     }
@@ -324,11 +451,19 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::RunCompleted(_) => finish_run(overlay, envelope, RunStatus::Completed, None)?,
         Event::RunFailed(e) => finish_run(overlay, envelope, RunStatus::Failed, Some(e.reason.clone()))?,
         Event::RunCanceled(_) => finish_run(overlay, envelope, RunStatus::Canceled, None)?,
-        Event::ModelCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
-            detail: Detail::Model { description: e.description.clone(), versions: Vec::new() },
-        }),
+        Event::ModelCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+                detail: Detail::Model {
+                    description: e.description.clone(),
+                    versions: Vec::new(),
+                },
+            },
+        ),
         Event::ModelVersionRegistered(e) => update(overlay, envelope, |entity| match &mut entity.detail {
             Detail::Model { versions, .. } => {
                 versions.push(ModelVersion {
@@ -351,11 +486,16 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
             }
             _ => Err(mismatch(entity)),
         })?,
-        Event::ManifestCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
-            detail: Detail::Manifest { versions: Vec::new() },
-        }),
+        Event::ManifestCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+                detail: Detail::Manifest { versions: Vec::new() },
+            },
+        ),
         Event::ManifestVersionAdded(e) => update(overlay, envelope, |entity| match &mut entity.detail {
             Detail::Manifest { versions } => {
                 versions.push(ManifestVersion {
@@ -371,38 +511,72 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
             }
             _ => Err(mismatch(entity)),
         })?,
-        Event::ImageCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
-            detail: Detail::Image { versions: Vec::new() },
-        }),
+        Event::ImageCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+                detail: Detail::Image { versions: Vec::new() },
+            },
+        ),
         Event::ImageBuildStarted(e) => update(overlay, envelope, |entity| match &mut entity.detail {
             Detail::Image { versions } => {
-                versions.push(ImageVersion { version: e.version, manifest: e.manifest.clone(), status: BuildStatus::Building, started: stamp(envelope) });
+                versions.push(ImageVersion {
+                    version: e.version,
+                    manifest: e.manifest.clone(),
+                    status: BuildStatus::Building,
+                    started: stamp(envelope),
+                });
                 Ok(())
             }
             _ => Err(mismatch(entity)),
         })?,
-        Event::ImageBuilt(e) => set_build_status(overlay, envelope, e.version, BuildStatus::Succeeded { digest: e.digest.clone() })?,
-        Event::ImageBuildFailed(e) => set_build_status(overlay, envelope, e.version, BuildStatus::Failed { reason: e.reason.clone() })?,
-        Event::EnvironmentCreated(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
-            detail: Detail::Environment { kind: e.kind.clone() },
-        }),
+        Event::ImageBuilt(e) => set_build_status(
+            overlay,
+            envelope,
+            e.version,
+            BuildStatus::Succeeded {
+                digest: e.digest.clone(),
+            },
+        )?,
+        Event::ImageBuildFailed(e) => set_build_status(
+            overlay,
+            envelope,
+            e.version,
+            BuildStatus::Failed {
+                reason: e.reason.clone(),
+            },
+        )?,
+        Event::EnvironmentCreated(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+                detail: Detail::Environment { kind: e.kind.clone() },
+            },
+        ),
         Event::EnvironmentDeleted(_) => delete(overlay, envelope)?,
-        Event::ServiceDeployed(e) => create(overlay, envelope, New {
-            name: e.name.to_string(), scoped_name: None,
-            parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
-            detail: Detail::Service(Box::new(ServiceDetail {
-                image: e.image.clone(),
-                environment: e.environment.clone(),
-                url: e.url.clone(),
-                replicas: e.replicas,
-                signals: Default::default(),
-                drift_alerts: Vec::new(),
-            })),
-        }),
+        Event::ServiceDeployed(e) => create(
+            overlay,
+            envelope,
+            New {
+                name: e.name.to_string(),
+                scoped_name: None,
+                parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
+                detail: Detail::Service(Box::new(ServiceDetail {
+                    image: e.image.clone(),
+                    environment: e.environment.clone(),
+                    url: e.url.clone(),
+                    replicas: e.replicas,
+                    signals: Default::default(),
+                    drift_alerts: Vec::new(),
+                })),
+            },
+        ),
         Event::ServiceUpdated(e) => update(overlay, envelope, |entity| {
             service_detail(entity)?.image = e.image.clone();
             Ok(())

@@ -28,7 +28,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { max_segment_bytes: log::DEFAULT_SEGMENT_BYTES, max_group: 4096 }
+        Self {
+            max_segment_bytes: log::DEFAULT_SEGMENT_BYTES,
+            max_group: 4096,
+        }
     }
 }
 
@@ -61,7 +64,9 @@ pub struct EventFilter {
 
 impl EventFilter {
     pub fn matches(&self, envelope: &Envelope) -> bool {
-        self.account.as_ref().is_none_or(|account| envelope.account.as_ref() == Some(account))
+        self.account
+            .as_ref()
+            .is_none_or(|account| envelope.account.as_ref() == Some(account))
             && self.stream.as_ref().is_none_or(|stream| &envelope.stream == stream)
     }
 }
@@ -98,7 +103,9 @@ fn open_db(dir: &Path) -> Result<sled::Db> {
     loop {
         match sled::Config::new().path(&path).flush_every_ms(Some(1000)).open() {
             Ok(db) => return Ok(db),
-            Err(sled::Error::Io(source)) if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") => {
+            Err(sled::Error::Io(source))
+                if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") =>
+            {
                 if started.elapsed() >= LOCK_WAIT {
                     return Err(Error::Locked(dir.to_path_buf()));
                 }
@@ -125,14 +132,22 @@ impl Store {
         for (tree, name) in trees.iter().zip(projection::NAMES) {
             let checkpoint = crate::overlay::checkpoint(tree)?;
             if checkpoint > head.seq {
-                return Err(Error::Derived(format!("projection `{name}` is at seq {checkpoint} but the log ends at {}", head.seq)));
+                return Err(Error::Derived(format!(
+                    "projection `{name}` is at seq {checkpoint} but the log ends at {}",
+                    head.seq
+                )));
             }
         }
         let reader = file_log.reader();
         let view = Trees::new(trees);
         let caught_up = projection::catch_up(reader.as_ref(), &view, head, progress)?;
         let (feed, _) = broadcast::channel(4096);
-        let shared = Arc::new(Shared { head: Mutex::new(head), feed, appended_events: 0.into(), groups: 0.into() });
+        let shared = Arc::new(Shared {
+            head: Mutex::new(head),
+            feed,
+            appended_events: 0.into(),
+            groups: 0.into(),
+        });
         let writer = Writer {
             log: Box::new(file_log),
             reader: Arc::clone(&reader),
@@ -158,7 +173,10 @@ impl Store {
             shared,
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(handle)),
-            opened: Opened { log: log_report, caught_up },
+            opened: Opened {
+                log: log_report,
+                caught_up,
+            },
         })
     }
 
@@ -226,7 +244,11 @@ impl Store {
             }
             None => prefix.clone(),
         };
-        self.view.range(state::TREE, &prefix, &start, limit)?.iter().map(|(_, value)| decode(value)).collect()
+        self.view
+            .range(state::TREE, &prefix, &start, limit)?
+            .iter()
+            .map(|(_, value)| decode(value))
+            .collect()
     }
 
     /// The entities of one kind directly inside `parent`.
@@ -235,7 +257,8 @@ impl Store {
         let skip = 1 + crate::keys::entity_part(parent).len();
         let mut found = Vec::new();
         for (key, _) in self.view.range(state::TREE, &prefix, &prefix, usize::MAX)? {
-            let (child, _) = crate::keys::parse_entity_part(&key[skip..]).ok_or_else(|| Error::Derived("undecodable child key".into()))?;
+            let (child, _) = crate::keys::parse_entity_part(&key[skip..])
+                .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
             if let Some(entity) = self.entity(&child)? {
                 found.push(entity);
             }
@@ -253,7 +276,10 @@ impl Store {
 
     /// The seqs of a stream's events, oldest first.
     pub fn stream_seqs(&self, stream: &EntityRef) -> Result<Vec<u64>> {
-        Ok(index::history(&self.view, stream, 1, usize::MAX)?.into_iter().map(|(seq, _)| seq).collect())
+        Ok(index::history(&self.view, stream, 1, usize::MAX)?
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect())
     }
 
     /// Every event of one entity, oldest first.
@@ -263,7 +289,10 @@ impl Store {
 
     /// Up to `limit` events of one entity from its version `from_version` (1-based) on.
     pub fn history_page(&self, stream: &EntityRef, from_version: u64, limit: usize) -> Result<Vec<Envelope>> {
-        index::history(&self.view, stream, from_version, limit)?.into_iter().map(|(_, location)| self.reader.read_at(location)).collect()
+        index::history(&self.view, stream, from_version, limit)?
+            .into_iter()
+            .map(|(_, location)| self.reader.read_at(location))
+            .collect()
     }
 
     /// One event by position.
@@ -271,7 +300,8 @@ impl Store {
         if seq == 0 || seq > self.head().seq {
             return Ok(None);
         }
-        let (_, anchor) = index::anchor(&self.view, seq)?.ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
+        let (_, anchor) =
+            index::anchor(&self.view, seq)?.ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
         self.reader.read_seq(anchor, seq).map(Some)
     }
 
@@ -303,7 +333,12 @@ impl Store {
         let mut points = Vec::new();
         for envelope in self.history(&EntityRef::new(EntityKind::Run, run))? {
             if let Event::MetricsLogged(logged) = envelope.event {
-                points.extend(logged.points.into_iter().filter(|point| name.is_none_or(|name| point.name == name)));
+                points.extend(
+                    logged
+                        .points
+                        .into_iter()
+                        .filter(|point| name.is_none_or(|name| point.name == name)),
+                );
             }
         }
         Ok(points)

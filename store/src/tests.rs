@@ -15,11 +15,21 @@ fn the_demo_story_is_accepted_whole() {
     let appended = demo::fill(&store).unwrap();
     assert_eq!(appended, demo::story().len());
     assert_eq!(store.head().seq, appended as u64);
-    let run = store.entity(&EntityRef::new(EntityKind::Run, "r-churn-2")).unwrap().unwrap();
-    let Detail::Run(detail) = &run.detail else { panic!("run detail") };
+    let run = store
+        .entity(&EntityRef::new(EntityKind::Run, "r-churn-2"))
+        .unwrap()
+        .unwrap();
+    let Detail::Run(detail) = &run.detail else {
+        panic!("run detail")
+    };
     assert_eq!(detail.status, RunStatus::Failed);
-    let service = store.entity(&EntityRef::new(EntityKind::Service, "svc-churn")).unwrap().unwrap();
-    let Detail::Service(detail) = &service.detail else { panic!("service detail") };
+    let service = store
+        .entity(&EntityRef::new(EntityKind::Service, "svc-churn"))
+        .unwrap()
+        .unwrap();
+    let Detail::Service(detail) = &service.detail else {
+        panic!("service detail")
+    };
     assert_eq!(detail.image.to_string(), "img-churn@3");
     assert_eq!(detail.drift_alerts.len(), 1);
 }
@@ -60,28 +70,47 @@ fn reads_find_history_children_names_and_metrics() {
     assert_eq!(history.first().unwrap().event.name(), "RunStarted");
     assert_eq!(history.last().unwrap().event.name(), "RunCompleted");
     assert!(history.windows(2).all(|pair| pair[0].version + 1 == pair[1].version));
-    let experiments = store.children(&EntityRef::new(EntityKind::Project, "p-churn"), EntityKind::Experiment).unwrap();
+    let experiments = store
+        .children(&EntityRef::new(EntityKind::Project, "p-churn"), EntityKind::Experiment)
+        .unwrap();
     assert_eq!(experiments.len(), 2);
-    let auc = store.metric_history(&RunId::new("r-churn-1").unwrap(), Some("auc")).unwrap();
+    let auc = store
+        .metric_history(&RunId::new("r-churn-1").unwrap(), Some("auc"))
+        .unwrap();
     assert_eq!(auc.len(), 20);
     assert!(auc.windows(2).all(|pair| pair[0].value <= pair[1].value));
-    let dataset = store.find_by_name(Some(&EntityRef::new(EntityKind::ExperimentationAccount, "acct-contoso-exp")), EntityKind::Dataset, "customers@2").unwrap();
+    let dataset = store
+        .find_by_name(
+            Some(&EntityRef::new(EntityKind::ExperimentationAccount, "acct-contoso-exp")),
+            EntityKind::Dataset,
+            "customers@2",
+        )
+        .unwrap();
     assert_eq!(dataset.unwrap().reference.id, "d-customers-v2");
     let page = store.entities(EntityKind::Run, Some("r-churn-1"), 2).unwrap();
-    assert_eq!(page.iter().map(|e| e.reference.id.as_str()).collect::<Vec<_>>(), ["r-churn-2", "r-churn-3"]);
+    assert_eq!(
+        page.iter().map(|e| e.reference.id.as_str()).collect::<Vec<_>>(),
+        ["r-churn-2", "r-churn-3"]
+    );
 }
 
 #[test]
 fn small_segments_rotate_and_still_read_back() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { max_segment_bytes: 4096, ..Options::default() };
+    let options = Options {
+        max_segment_bytes: 4096,
+        ..Options::default()
+    };
     let store = Store::open(dir.path(), &options).unwrap();
     demo::fill(&store).unwrap();
     let stats = store.stats().unwrap();
     assert!(stats.segments > 5, "expected rotation, got {} segments", stats.segments);
     let events = store.events(0, usize::MAX, &Default::default()).unwrap();
     assert_eq!(events.len() as u64, store.head().seq);
-    assert!(events.iter().enumerate().all(|(index, event)| event.seq == index as u64 + 1));
+    assert!(events
+        .iter()
+        .enumerate()
+        .all(|(index, event)| event.seq == index as u64 + 1));
     drop(store);
     let report = Store::verify(dir.path()).unwrap();
     assert_eq!(report.records, demo::story().len() as u64);

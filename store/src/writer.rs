@@ -35,7 +35,10 @@ pub struct Appended {
 /// What the writer is asked to do.
 pub(crate) enum Job {
     /// Append a batch of commands' events, all together or not at all.
-    Append { commands: Vec<CommandEnvelope>, reply: SyncSender<Result<Vec<Appended>>> },
+    Append {
+        commands: Vec<CommandEnvelope>,
+        reply: SyncSender<Result<Vec<Appended>>>,
+    },
     /// Write every layered derived change to sled.
     Flush { reply: SyncSender<Result<()>> },
 }
@@ -104,7 +107,8 @@ impl Writer {
                 }
             }
             self.commit_group(group);
-            let due = self.layered_events >= FLUSH_EVENTS || self.layered_since.is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
+            let due = self.layered_events >= FLUSH_EVENTS
+                || self.layered_since.is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
             self.flush_if(due);
         }
         self.flush_if(self.layered_events > 0);
@@ -141,7 +145,10 @@ impl Writer {
             }
             return;
         }
-        let mut group = Group { records: Vec::new(), head: self.log.head() };
+        let mut group = Group {
+            records: Vec::new(),
+            head: self.log.head(),
+        };
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
             let savepoint = self.overlay.savepoint();
@@ -174,7 +181,9 @@ impl Writer {
                 self.layered_events += group.records.len() as u64;
                 self.layered_since.get_or_insert_with(Instant::now);
                 *self.shared.head.lock().expect("head lock") = group.head;
-                self.shared.appended_events.fetch_add(group.records.len() as u64, Ordering::Relaxed);
+                self.shared
+                    .appended_events
+                    .fetch_add(group.records.len() as u64, Ordering::Relaxed);
                 self.shared.groups.fetch_add(1, Ordering::Relaxed);
                 for (reply, outcome) in outcomes {
                     let _ = reply.send(outcome);
@@ -224,13 +233,27 @@ impl Writer {
             .seal_encoded();
             let size = sealed.body.len();
             if size > MAX_RECORD_BYTES {
-                return Err(Rejection::LimitExceeded { what: format!("the encoded event ({size} bytes)"), limit: MAX_RECORD_BYTES as u64 }.into());
+                return Err(Rejection::LimitExceeded {
+                    what: format!("the encoded event ({size} bytes)"),
+                    limit: MAX_RECORD_BYTES as u64,
+                }
+                .into());
             }
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, &sealed.envelope)?;
             }
-            appended.push(Appended { seq, stream: sealed.envelope.stream.clone(), version, event_id: sealed.envelope.event_id.clone(), duplicate: false });
-            group.head = Head { seq, hash: sealed.envelope.hash, recorded_at };
+            appended.push(Appended {
+                seq,
+                stream: sealed.envelope.stream.clone(),
+                version,
+                event_id: sealed.envelope.event_id.clone(),
+                duplicate: false,
+            });
+            group.head = Head {
+                seq,
+                hash: sealed.envelope.hash,
+                recorded_at,
+            };
             group.records.push(sealed);
         }
         Ok(appended)
@@ -241,18 +264,29 @@ impl Writer {
         let envelope = match group.records.iter().find(|record| record.envelope.seq == seq) {
             Some(record) => record.envelope.clone(),
             None => {
-                let (_, anchor) = index::anchor(self.overlay.view(), seq)?.ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
+                let (_, anchor) = index::anchor(self.overlay.view(), seq)?
+                    .ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
                 self.reader.read_seq(anchor, seq)?
             }
         };
-        Ok(Appended { seq, stream: envelope.stream, version: envelope.version, event_id: envelope.event_id, duplicate: true })
+        Ok(Appended {
+            seq,
+            stream: envelope.stream,
+            version: envelope.version,
+            event_id: envelope.event_id,
+            duplicate: true,
+        })
     }
 }
 
 /// The same failure, for every request of a group that failed together.
 fn copy_error(error: &Error) -> Error {
     match error {
-        Error::Io { context, path, source } => Error::Io { context, path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) },
+        Error::Io { context, path, source } => Error::Io {
+            context,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
         Error::Poisoned(reason) => Error::Poisoned(reason.clone()),
         other => Error::Poisoned(other.to_string()),
     }

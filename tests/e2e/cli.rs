@@ -37,9 +37,13 @@ fn reading_commands_on_a_missing_store_say_so_and_create_nothing() {
 fn bad_arguments_are_refused_in_plain_words() {
     let dir = tempfile::tempdir().unwrap();
     lineage(dir.path(), &["demo"]).unwrap();
-    let error = lineage(dir.path(), &["events", "--stream", "planet/x"]).unwrap_err().to_string();
+    let error = lineage(dir.path(), &["events", "--stream", "planet/x"])
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("is not `kind/id`"), "{error}");
-    let error = lineage(dir.path(), &["events", "--account", "has space"]).unwrap_err().to_string();
+    let error = lineage(dir.path(), &["events", "--account", "has space"])
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("not a valid id"), "{error}");
     assert!(lineage(dir.path(), &["frobnicate"]).is_err());
 }

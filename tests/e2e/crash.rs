@@ -57,7 +57,11 @@ fn run_and_kill(dir: &std::path::Path, attempt: usize, random: &mut Random) -> V
 
 #[test]
 fn acknowledged_events_survive_sigkill() {
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("crash test seed {seed}");
     let mut random = Random(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -70,10 +74,15 @@ fn acknowledged_events_survive_sigkill() {
         kills += 1;
         total_acks += acks.len();
 
-        let store = Store::open(dir.path(), &Options::default()).unwrap_or_else(|error| panic!("reopen after kill {kills}: {error}"));
+        let store = Store::open(dir.path(), &Options::default())
+            .unwrap_or_else(|error| panic!("reopen after kill {kills}: {error}"));
         assert_eq!(store.opened().log.scan.records, store.head().seq);
         for (event_id, seq) in acks.iter().chain(earlier.iter().rev().take(200)) {
-            assert_eq!(store.seq_of_event(event_id).unwrap(), Some(*seq), "acknowledged {event_id} lost after kill {kills} (seed {seed})");
+            assert_eq!(
+                store.seq_of_event(event_id).unwrap(),
+                Some(*seq),
+                "acknowledged {event_id} lost after kill {kills} (seed {seed})"
+            );
             let envelope = store.event(*seq).unwrap().unwrap();
             assert_eq!(envelope.event_id.as_ref(), Some(event_id));
         }
@@ -87,7 +96,10 @@ fn acknowledged_events_survive_sigkill() {
     }
     assert!(kills >= MIN_KILLS, "only {kills} kills in {TIME_LIMIT:?}");
     assert!(total_acks > 0, "the child never acknowledged anything");
-    eprintln!("{kills} kills, {total_acks} acknowledged events checked, log at {}", Store::verify(dir.path()).unwrap().head.seq);
+    eprintln!(
+        "{kills} kills, {total_acks} acknowledged events checked, log at {}",
+        Store::verify(dir.path()).unwrap().head.seq
+    );
 }
 
 fn check_projections_equal_a_replay(store: &Store, dir: &std::path::Path) {
@@ -96,5 +108,9 @@ fn check_projections_equal_a_replay(store: &Store, dir: &std::path::Path) {
     let copy = tempfile::tempdir().unwrap();
     copy_dir(dir, copy.path());
     let rebuilt = Store::rebuild(copy.path(), &Options::default(), &mut |_, _| {}).unwrap();
-    assert_eq!(rebuilt.projection_digest().unwrap(), incremental, "projections differ from a replay");
+    assert_eq!(
+        rebuilt.projection_digest().unwrap(),
+        incremental,
+        "projections differ from a replay"
+    );
 }

@@ -13,20 +13,61 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug)]
 enum Op {
-    Register { principal: u8 },
-    CreateSubscription { subscription: u8, actor: u8 },
-    CreateAccount { account: u8, subscription: u8, actor: u8 },
-    AssignSeat { account: u8, principal: u8, actor: u8 },
-    RevokeSeat { account: u8, principal: u8, actor: u8 },
-    CreateWorkspace { workspace: u8, account: u8, actor: u8 },
-    GrantAccess { workspace: u8, principal: u8, actor: u8 },
+    Register {
+        principal: u8,
+    },
+    CreateSubscription {
+        subscription: u8,
+        actor: u8,
+    },
+    CreateAccount {
+        account: u8,
+        subscription: u8,
+        actor: u8,
+    },
+    AssignSeat {
+        account: u8,
+        principal: u8,
+        actor: u8,
+    },
+    RevokeSeat {
+        account: u8,
+        principal: u8,
+        actor: u8,
+    },
+    CreateWorkspace {
+        workspace: u8,
+        account: u8,
+        actor: u8,
+    },
+    GrantAccess {
+        workspace: u8,
+        principal: u8,
+        actor: u8,
+    },
     /// A batch: a project, an experiment and a compute target for the workspace.
-    Prepare { workspace: u8, actor: u8 },
-    StartRun { run: u8, workspace: u8, actor: u8 },
-    LogMetric { run: u8, actor: u8 },
-    CompleteRun { run: u8, actor: u8 },
+    Prepare {
+        workspace: u8,
+        actor: u8,
+    },
+    StartRun {
+        run: u8,
+        workspace: u8,
+        actor: u8,
+    },
+    LogMetric {
+        run: u8,
+        actor: u8,
+    },
+    CompleteRun {
+        run: u8,
+        actor: u8,
+    },
     /// The inner command with an expected version `off` above the true one (0: right).
-    Expecting { inner: Box<Op>, off: u8 },
+    Expecting {
+        inner: Box<Op>,
+        off: u8,
+    },
     RetryLast,
     Reopen,
 }
@@ -61,12 +102,31 @@ fn prologue() -> Vec<Op> {
         Op::Register { principal: 0 },
         Op::Register { principal: 1 },
         Op::Register { principal: 2 },
-        Op::CreateSubscription { subscription: 0, actor: 0 },
-        Op::CreateAccount { account: 0, subscription: 0, actor: 0 },
-        Op::AssignSeat { account: 0, principal: 1, actor: 0 },
-        Op::CreateWorkspace { workspace: 0, account: 0, actor: 1 },
+        Op::CreateSubscription {
+            subscription: 0,
+            actor: 0,
+        },
+        Op::CreateAccount {
+            account: 0,
+            subscription: 0,
+            actor: 0,
+        },
+        Op::AssignSeat {
+            account: 0,
+            principal: 1,
+            actor: 0,
+        },
+        Op::CreateWorkspace {
+            workspace: 0,
+            account: 0,
+            actor: 1,
+        },
         Op::Prepare { workspace: 0, actor: 1 },
-        Op::StartRun { run: 0, workspace: 0, actor: 1 },
+        Op::StartRun {
+            run: 0,
+            workspace: 0,
+            actor: 1,
+        },
     ]
 }
 
@@ -93,15 +153,22 @@ struct Model {
 
 impl Model {
     fn owner_of_account(&self, account: u8) -> Option<u8> {
-        self.accounts.get(&account).and_then(|(subscription, _)| self.subscriptions.get(subscription).copied())
+        self.accounts
+            .get(&account)
+            .and_then(|(subscription, _)| self.subscriptions.get(subscription).copied())
     }
 
     fn seated(&self, actor: u8, account: u8) -> bool {
-        self.accounts.get(&account).is_some_and(|(_, seats)| seats.contains(&actor)) || self.owner_of_account(account) == Some(actor)
+        self.accounts
+            .get(&account)
+            .is_some_and(|(_, seats)| seats.contains(&actor))
+            || self.owner_of_account(account) == Some(actor)
     }
 
     fn access(&self, actor: u8, workspace: u8) -> bool {
-        let Some((account, members)) = self.workspaces.get(&workspace) else { return false };
+        let Some((account, members)) = self.workspaces.get(&workspace) else {
+            return false;
+        };
         self.seated(actor, *account) && (members.contains(&actor) || self.owner_of_account(*account) == Some(actor))
     }
 
@@ -110,26 +177,77 @@ impl Model {
         let registered = |actor: &u8| self.principals.contains(actor);
         match *op {
             Op::Register { principal } => !self.principals.contains(&principal),
-            Op::CreateSubscription { subscription, actor } => registered(&actor) && !self.subscriptions.contains_key(&subscription),
-            Op::CreateAccount { account, subscription, actor } => registered(&actor) && !self.accounts.contains_key(&account) && self.subscriptions.get(&subscription) == Some(&actor),
-            Op::AssignSeat { account, principal, actor } | Op::RevokeSeat { account, principal, actor } => {
+            Op::CreateSubscription { subscription, actor } => {
+                registered(&actor) && !self.subscriptions.contains_key(&subscription)
+            }
+            Op::CreateAccount {
+                account,
+                subscription,
+                actor,
+            } => {
+                registered(&actor)
+                    && !self.accounts.contains_key(&account)
+                    && self.subscriptions.get(&subscription) == Some(&actor)
+            }
+            Op::AssignSeat {
+                account,
+                principal,
+                actor,
+            }
+            | Op::RevokeSeat {
+                account,
+                principal,
+                actor,
+            } => {
                 let assign = matches!(op, Op::AssignSeat { .. });
                 registered(&actor)
                     && self.owner_of_account(account) == Some(actor)
                     && registered(&principal)
                     && self.accounts[&account].1.contains(&principal) != assign
             }
-            Op::CreateWorkspace { workspace, account, actor } => registered(&actor) && !self.workspaces.contains_key(&workspace) && self.accounts.contains_key(&account) && self.seated(actor, account),
-            Op::GrantAccess { workspace, principal, actor } => {
+            Op::CreateWorkspace {
+                workspace,
+                account,
+                actor,
+            } => {
+                registered(&actor)
+                    && !self.workspaces.contains_key(&workspace)
+                    && self.accounts.contains_key(&account)
+                    && self.seated(actor, account)
+            }
+            Op::GrantAccess {
+                workspace,
+                principal,
+                actor,
+            } => {
                 registered(&actor) && self.access(actor, workspace) && {
                     let (account, members) = &self.workspaces[&workspace];
                     !members.contains(&principal) && self.accounts[account].1.contains(&principal)
                 }
             }
-            Op::Prepare { workspace, actor } => registered(&actor) && self.access(actor, workspace) && !self.prepared.contains(&workspace),
-            Op::StartRun { run, workspace, actor } => registered(&actor) && !self.runs.contains_key(&run) && self.prepared.contains(&workspace) && self.access(actor, workspace),
-            Op::LogMetric { run, actor } => registered(&actor) && self.runs.get(&run).is_some_and(|(workspace, _)| self.access(actor, *workspace)),
-            Op::CompleteRun { run, actor } => registered(&actor) && self.runs.get(&run).is_some_and(|(workspace, running)| *running && self.access(actor, *workspace)),
+            Op::Prepare { workspace, actor } => {
+                registered(&actor) && self.access(actor, workspace) && !self.prepared.contains(&workspace)
+            }
+            Op::StartRun { run, workspace, actor } => {
+                registered(&actor)
+                    && !self.runs.contains_key(&run)
+                    && self.prepared.contains(&workspace)
+                    && self.access(actor, workspace)
+            }
+            Op::LogMetric { run, actor } => {
+                registered(&actor)
+                    && self
+                        .runs
+                        .get(&run)
+                        .is_some_and(|(workspace, _)| self.access(actor, *workspace))
+            }
+            Op::CompleteRun { run, actor } => {
+                registered(&actor)
+                    && self
+                        .runs
+                        .get(&run)
+                        .is_some_and(|(workspace, running)| *running && self.access(actor, *workspace))
+            }
             Op::Expecting { .. } | Op::RetryLast | Op::Reopen => unreachable!("handled by the runner"),
         }
     }
@@ -142,7 +260,9 @@ impl Model {
             Op::CreateSubscription { subscription, actor } => {
                 self.subscriptions.insert(subscription, actor);
             }
-            Op::CreateAccount { account, subscription, .. } => {
+            Op::CreateAccount {
+                account, subscription, ..
+            } => {
                 self.accounts.insert(account, (subscription, BTreeSet::new()));
             }
             Op::AssignSeat { account, principal, .. } => {
@@ -151,10 +271,16 @@ impl Model {
             Op::RevokeSeat { account, principal, .. } => {
                 self.accounts.get_mut(&account).unwrap().1.remove(&principal);
             }
-            Op::CreateWorkspace { workspace, account, actor } => {
+            Op::CreateWorkspace {
+                workspace,
+                account,
+                actor,
+            } => {
                 self.workspaces.insert(workspace, (account, [actor].into()));
             }
-            Op::GrantAccess { workspace, principal, .. } => {
+            Op::GrantAccess {
+                workspace, principal, ..
+            } => {
                 self.workspaces.get_mut(&workspace).unwrap().1.insert(principal);
             }
             Op::Prepare { workspace, .. } => {
@@ -179,21 +305,144 @@ impl Model {
 /// The commands of an operation (several for `Prepare`).
 fn commands(op: &Op, model: &Model) -> Vec<(PrincipalId, Command)> {
     match *op {
-        Op::Register { principal: p } => vec![(principal(p), Command::RegisterPrincipal(PrincipalRegistered { principal: principal(p), name: name(format!("P{p}")), email: String::new() }))],
-        Op::CreateSubscription { subscription, actor } => vec![(principal(actor), Command::CreateSubscription(SubscriptionCreated { subscription: id(&format!("s-{subscription}")), name: name(format!("S{subscription}")) }))],
-        Op::CreateAccount { account, subscription, actor } => vec![(principal(actor), Command::CreateExperimentationAccount(ExperimentationAccountCreated { account: id(&format!("a-{account}")), subscription: id(&format!("s-{subscription}")), name: name(format!("A{account}")), region: "r".into() }))],
-        Op::AssignSeat { account, principal: p, actor } => vec![(principal(actor), Command::AssignSeat(SeatAssigned { account: id(&format!("a-{account}")), principal: principal(p) }))],
-        Op::RevokeSeat { account, principal: p, actor } => vec![(principal(actor), Command::RevokeSeat(SeatRevoked { account: id(&format!("a-{account}")), principal: principal(p) }))],
-        Op::CreateWorkspace { workspace, account, actor } => vec![(principal(actor), Command::CreateWorkspace(WorkspaceCreated { workspace: id(&format!("w-{workspace}")), account: id(&format!("a-{account}")), name: name(format!("W{workspace}")), description: String::new() }))],
-        Op::GrantAccess { workspace, principal: p, actor } => vec![(principal(actor), Command::GrantWorkspaceAccess(WorkspaceAccessGranted { workspace: id(&format!("w-{workspace}")), principal: principal(p) }))],
+        Op::Register { principal: p } => vec![(
+            principal(p),
+            Command::RegisterPrincipal(PrincipalRegistered {
+                principal: principal(p),
+                name: name(format!("P{p}")),
+                email: String::new(),
+            }),
+        )],
+        Op::CreateSubscription { subscription, actor } => vec![(
+            principal(actor),
+            Command::CreateSubscription(SubscriptionCreated {
+                subscription: id(&format!("s-{subscription}")),
+                name: name(format!("S{subscription}")),
+            }),
+        )],
+        Op::CreateAccount {
+            account,
+            subscription,
+            actor,
+        } => vec![(
+            principal(actor),
+            Command::CreateExperimentationAccount(ExperimentationAccountCreated {
+                account: id(&format!("a-{account}")),
+                subscription: id(&format!("s-{subscription}")),
+                name: name(format!("A{account}")),
+                region: "r".into(),
+            }),
+        )],
+        Op::AssignSeat {
+            account,
+            principal: p,
+            actor,
+        } => vec![(
+            principal(actor),
+            Command::AssignSeat(SeatAssigned {
+                account: id(&format!("a-{account}")),
+                principal: principal(p),
+            }),
+        )],
+        Op::RevokeSeat {
+            account,
+            principal: p,
+            actor,
+        } => vec![(
+            principal(actor),
+            Command::RevokeSeat(SeatRevoked {
+                account: id(&format!("a-{account}")),
+                principal: principal(p),
+            }),
+        )],
+        Op::CreateWorkspace {
+            workspace,
+            account,
+            actor,
+        } => vec![(
+            principal(actor),
+            Command::CreateWorkspace(WorkspaceCreated {
+                workspace: id(&format!("w-{workspace}")),
+                account: id(&format!("a-{account}")),
+                name: name(format!("W{workspace}")),
+                description: String::new(),
+            }),
+        )],
+        Op::GrantAccess {
+            workspace,
+            principal: p,
+            actor,
+        } => vec![(
+            principal(actor),
+            Command::GrantWorkspaceAccess(WorkspaceAccessGranted {
+                workspace: id(&format!("w-{workspace}")),
+                principal: principal(p),
+            }),
+        )],
         Op::Prepare { workspace: w, actor } => vec![
-            (principal(actor), Command::CreateProject(ProjectCreated { project: id(&format!("p-{w}")), workspace: id(&format!("w-{w}")), name: name(format!("P{w}")), path: "/p".into(), repository: None })),
-            (principal(actor), Command::CreateExperiment(ExperimentCreated { experiment: id(&format!("e-{w}")), project: id(&format!("p-{w}")), name: name(format!("E{w}")), entry_point: "train.py".into(), language: Language::Python, source_digest: Digest::ZERO })),
-            (principal(actor), Command::AttachComputeTarget(ComputeTargetAttached { target: id(&format!("ct-{w}")), account: id(&format!("a-{}", model.account_of_workspace(w))), name: name(format!("CT{w}")), kind: ComputeKind::Local })),
+            (
+                principal(actor),
+                Command::CreateProject(ProjectCreated {
+                    project: id(&format!("p-{w}")),
+                    workspace: id(&format!("w-{w}")),
+                    name: name(format!("P{w}")),
+                    path: "/p".into(),
+                    repository: None,
+                }),
+            ),
+            (
+                principal(actor),
+                Command::CreateExperiment(ExperimentCreated {
+                    experiment: id(&format!("e-{w}")),
+                    project: id(&format!("p-{w}")),
+                    name: name(format!("E{w}")),
+                    entry_point: "train.py".into(),
+                    language: Language::Python,
+                    source_digest: Digest::ZERO,
+                }),
+            ),
+            (
+                principal(actor),
+                Command::AttachComputeTarget(ComputeTargetAttached {
+                    target: id(&format!("ct-{w}")),
+                    account: id(&format!("a-{}", model.account_of_workspace(w))),
+                    name: name(format!("CT{w}")),
+                    kind: ComputeKind::Local,
+                }),
+            ),
         ],
-        Op::StartRun { run, workspace: w, actor } => vec![(principal(actor), Command::StartRun(RunStarted { run: id(&format!("r-{run}")), experiment: id(&format!("e-{w}")), compute_target: id(&format!("ct-{w}")), revision: "abc".into(), parent: None }))],
-        Op::LogMetric { run, actor } => vec![(principal(actor), Command::LogMetrics(MetricsLogged { run: id(&format!("r-{run}")), points: vec![MetricPoint { name: "loss".into(), value: 0.5, step: 1, timestamp: Timestamp::EPOCH }] }))],
-        Op::CompleteRun { run, actor } => vec![(principal(actor), Command::CompleteRun(RunCompleted { run: id(&format!("r-{run}")) }))],
+        Op::StartRun {
+            run,
+            workspace: w,
+            actor,
+        } => vec![(
+            principal(actor),
+            Command::StartRun(RunStarted {
+                run: id(&format!("r-{run}")),
+                experiment: id(&format!("e-{w}")),
+                compute_target: id(&format!("ct-{w}")),
+                revision: "abc".into(),
+                parent: None,
+            }),
+        )],
+        Op::LogMetric { run, actor } => vec![(
+            principal(actor),
+            Command::LogMetrics(MetricsLogged {
+                run: id(&format!("r-{run}")),
+                points: vec![MetricPoint {
+                    name: "loss".into(),
+                    value: 0.5,
+                    step: 1,
+                    timestamp: Timestamp::EPOCH,
+                }],
+            }),
+        )],
+        Op::CompleteRun { run, actor } => vec![(
+            principal(actor),
+            Command::CompleteRun(RunCompleted {
+                run: id(&format!("r-{run}")),
+            }),
+        )],
         Op::Expecting { .. } | Op::RetryLast | Op::Reopen => unreachable!("handled by the runner"),
     }
 }
@@ -220,7 +469,9 @@ impl Runner {
                 let stream = command.stream();
                 let envelope = CommandEnvelope::new(actor, command).with_event_id(id(&format!("op-{}", self.sent)));
                 match expected_off {
-                    Some(off) => envelope.expecting(self.model.versions.get(&stream).copied().unwrap_or(0) + u64::from(off)),
+                    Some(off) => {
+                        envelope.expecting(self.model.versions.get(&stream).copied().unwrap_or(0) + u64::from(off))
+                    }
                     None => envelope,
                 }
             })
@@ -259,15 +510,21 @@ impl Runner {
     }
 
     fn retry_last(&mut self) -> Result<(), TestCaseError> {
-        let Some((batch, answer)) = self.last.clone() else { return Ok(()) };
+        let Some((batch, answer)) = self.last.clone() else {
+            return Ok(());
+        };
         let head = self.store().head().seq;
         let again = self.store().execute_batch(batch);
         match answer {
             Some(first) => {
-                let again = again.map_err(|error| TestCaseError::fail(format!("retry of an accepted batch failed: {error}")))?;
+                let again = again
+                    .map_err(|error| TestCaseError::fail(format!("retry of an accepted batch failed: {error}")))?;
                 for (first, again) in first.iter().zip(&again) {
                     prop_assert!(again.duplicate);
-                    prop_assert_eq!((first.seq, first.version, &first.stream), (again.seq, again.version, &again.stream));
+                    prop_assert_eq!(
+                        (first.seq, first.version, &first.stream),
+                        (again.seq, again.version, &again.stream)
+                    );
                 }
             }
             // Nothing changed since, so a refused batch is refused again.
@@ -279,7 +536,16 @@ impl Runner {
 
     fn reopen(&mut self) {
         drop(self.store.take());
-        self.store = Some(Store::open(self.dir.path(), &Options { max_segment_bytes: 2048, ..Options::default() }).unwrap());
+        self.store = Some(
+            Store::open(
+                self.dir.path(),
+                &Options {
+                    max_segment_bytes: 2048,
+                    ..Options::default()
+                },
+            )
+            .unwrap(),
+        );
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
@@ -300,24 +566,56 @@ impl Runner {
     fn check_end_state(&mut self) -> Result<(), TestCaseError> {
         let store = self.store();
         for (stream, version) in &self.model.versions {
-            prop_assert_eq!(store.stream_seqs(stream).unwrap().len() as u64, *version, "history of {}", stream);
-            prop_assert_eq!(store.entity(stream).unwrap().map(|entity| entity.version), Some(*version));
+            prop_assert_eq!(
+                store.stream_seqs(stream).unwrap().len() as u64,
+                *version,
+                "history of {}",
+                stream
+            );
+            prop_assert_eq!(
+                store.entity(stream).unwrap().map(|entity| entity.version),
+                Some(*version)
+            );
         }
         for (account, (_, seats)) in &self.model.accounts {
-            let entity = store.entity(&EntityRef::new(EntityKind::ExperimentationAccount, format!("a-{account}"))).unwrap().unwrap();
-            let Detail::ExperimentationAccount { seats: stored, .. } = entity.detail else { unreachable!() };
+            let entity = store
+                .entity(&EntityRef::new(
+                    EntityKind::ExperimentationAccount,
+                    format!("a-{account}"),
+                ))
+                .unwrap()
+                .unwrap();
+            let Detail::ExperimentationAccount { seats: stored, .. } = entity.detail else {
+                unreachable!()
+            };
             let expected: BTreeSet<PrincipalId> = seats.iter().map(|p| principal(*p)).collect();
             prop_assert_eq!(stored, expected);
         }
         for (run, (_, running)) in &self.model.runs {
-            let entity = store.entity(&EntityRef::new(EntityKind::Run, format!("r-{run}"))).unwrap().unwrap();
-            let Detail::Run(detail) = entity.detail else { unreachable!() };
-            prop_assert_eq!(detail.status, if *running { RunStatus::Running } else { RunStatus::Completed });
+            let entity = store
+                .entity(&EntityRef::new(EntityKind::Run, format!("r-{run}")))
+                .unwrap()
+                .unwrap();
+            let Detail::Run(detail) = entity.detail else {
+                unreachable!()
+            };
+            prop_assert_eq!(
+                detail.status,
+                if *running {
+                    RunStatus::Running
+                } else {
+                    RunStatus::Completed
+                }
+            );
         }
         let incremental = store.projection_digest().unwrap();
         drop(self.store.take());
         let rebuilt = Store::rebuild(self.dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
-        prop_assert_eq!(rebuilt.projection_digest().unwrap(), incremental, "a rebuild differs from incremental projections");
+        prop_assert_eq!(
+            rebuilt.projection_digest().unwrap(),
+            incremental,
+            "a rebuild differs from incremental projections"
+        );
         prop_assert_eq!(rebuilt.head().seq, self.model.seq);
         Ok(())
     }

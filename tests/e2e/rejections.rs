@@ -17,33 +17,305 @@ fn as_actor(actor: &str, command: Command) -> CommandEnvelope {
 
 /// Commands the demo state must refuse, each with a label.
 fn refused() -> Vec<(&'static str, CommandEnvelope)> {
-    let point = MetricPoint { name: "loss".into(), value: 0.1, step: 1, timestamp: Timestamp::EPOCH };
+    let point = MetricPoint {
+        name: "loss".into(),
+        value: 0.1,
+        step: 1,
+        timestamp: Timestamp::EPOCH,
+    };
     vec![
-        ("unknown parent", as_actor("u-ada", Command::CreateProject(ProjectCreated { project: id("p-new"), workspace: id("ws-nope"), name: name("x"), path: "/x".into(), repository: None }))),
-        ("duplicate name in scope", as_actor("u-ada", Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws-new"), account: id("acct-contoso-exp"), name: name("Customer churn"), description: String::new() }))),
-        ("id already taken", as_actor("u-ada", Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws-churn"), account: id("acct-contoso-exp"), name: name("Another"), description: String::new() }))),
-        ("finishing a run twice", as_actor("u-ada", Command::CompleteRun(RunCompleted { run: id("r-churn-1") }))),
-        ("failing a completed run", as_actor("u-ada", Command::FailRun(RunFailed { run: id("r-churn-1"), reason: "late".into() }))),
-        ("deploying an image whose build failed", as_actor("u-ada", Command::DeployService(ServiceDeployed { service: id("svc-new"), account: id("acct-contoso-mm"), name: name("new"), image: ImageVersionRef { image: id("img-churn"), version: 2 }, environment: id("env-prod"), url: "http://x".into(), replicas: 1 }))),
-        ("deploying into a deleted environment", as_actor("u-ada", Command::DeployService(ServiceDeployed { service: id("svc-new"), account: id("acct-contoso-mm"), name: name("new"), image: ImageVersionRef { image: id("img-churn"), version: 3 }, environment: id("env-staging"), url: "http://x".into(), replicas: 1 }))),
-        ("acting without a seat (seat revoked)", as_actor("u-linus", Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws-new"), account: id("acct-contoso-exp"), name: name("Linus"), description: String::new() }))),
-        ("acting in another subscription's model management account", as_actor("u-grace", Command::CreateModel(ModelCreated { model: id("m-new"), account: id("acct-contoso-mm"), name: name("x"), description: String::new() }))),
-        ("working in a workspace without access", as_actor("u-ada", Command::CreateProject(ProjectCreated { project: id("p-new"), workspace: id("ws-fraud"), name: name("x"), path: "/x".into(), repository: None }))),
-        ("assigning seats without owning the subscription", as_actor("u-ada", Command::AssignSeat(SeatAssigned { account: id("acct-contoso-exp"), principal: id("u-grace") }))),
-        ("revoking a seat not held", as_actor("u-alex", Command::RevokeSeat(SeatRevoked { account: id("acct-contoso-exp"), principal: id("u-grace") }))),
-        ("an unregistered actor", as_actor("u-mallory", Command::CreateSubscription(SubscriptionCreated { subscription: id("sub-evil"), name: name("Evil") }))),
-        ("a stale expected version", as_actor("u-ada", Command::ScaleService(ServiceScaled { service: id("svc-churn"), replicas: 2 })).expecting(1)),
-        ("too many metric points in one command", as_actor("u-ada", Command::LogMetrics(MetricsLogged { run: id("r-churn-1"), points: vec![point; 10_001] }))),
-        ("changing a logged param", as_actor("u-ada", Command::LogParams(ParamsLogged { run: id("r-churn-1"), params: vec![Param { key: "max_depth".into(), value: "9".into() }] }))),
-        ("zero replicas", as_actor("u-ada", Command::ScaleService(ServiceScaled { service: id("svc-churn"), replicas: 0 }))),
-        ("building from a manifest version that does not exist", as_actor("u-ada", Command::StartImageBuild(StartImageBuild { image: id("img-churn"), manifest: ManifestVersionRef { manifest: id("mf-churn"), version: 9 } }))),
-        ("a model version from an unknown run", as_actor("u-ada", Command::RegisterModelVersion(RegisterModelVersion { model: id("m-churn"), source: ModelSource::Run { run: id("r-nope"), artifact_path: "m.pkl".into() }, derived_from: None, tags: vec![] }))),
-        ("recording a finished build again", as_actor("u-ada", Command::RecordImageBuilt(ImageBuilt { image: id("img-churn"), version: 1, digest: "sha256:00".into() }))),
-        ("updating a service to the image it runs", as_actor("u-ada", Command::UpdateService(ServiceUpdated { service: id("svc-churn"), image: ImageVersionRef { image: id("img-churn"), version: 3 } }))),
-        ("a dataset of another account", as_actor("u-ada", Command::RecordRunInputs(RunInputsRecorded { run: id("r-churn-1"), datasets: vec![id("d-transactions")] }))),
-        ("acting on a deleted service", as_actor("u-ada", Command::ScaleService(ServiceScaled { service: id("svc-churn-staging"), replicas: 2 }))),
-        ("a non-finite monitoring value", as_actor("u-ada", Command::RecordServiceMetric(ServiceMetricRecorded { service: id("svc-churn"), name: "latency".into(), value: f64::NAN, observed_at: Timestamp::EPOCH }))),
-        ("an empty metric batch", as_actor("u-ada", Command::LogMetrics(MetricsLogged { run: id("r-churn-1"), points: vec![] }))),
+        (
+            "unknown parent",
+            as_actor(
+                "u-ada",
+                Command::CreateProject(ProjectCreated {
+                    project: id("p-new"),
+                    workspace: id("ws-nope"),
+                    name: name("x"),
+                    path: "/x".into(),
+                    repository: None,
+                }),
+            ),
+        ),
+        (
+            "duplicate name in scope",
+            as_actor(
+                "u-ada",
+                Command::CreateWorkspace(WorkspaceCreated {
+                    workspace: id("ws-new"),
+                    account: id("acct-contoso-exp"),
+                    name: name("Customer churn"),
+                    description: String::new(),
+                }),
+            ),
+        ),
+        (
+            "id already taken",
+            as_actor(
+                "u-ada",
+                Command::CreateWorkspace(WorkspaceCreated {
+                    workspace: id("ws-churn"),
+                    account: id("acct-contoso-exp"),
+                    name: name("Another"),
+                    description: String::new(),
+                }),
+            ),
+        ),
+        (
+            "finishing a run twice",
+            as_actor("u-ada", Command::CompleteRun(RunCompleted { run: id("r-churn-1") })),
+        ),
+        (
+            "failing a completed run",
+            as_actor(
+                "u-ada",
+                Command::FailRun(RunFailed {
+                    run: id("r-churn-1"),
+                    reason: "late".into(),
+                }),
+            ),
+        ),
+        (
+            "deploying an image whose build failed",
+            as_actor(
+                "u-ada",
+                Command::DeployService(ServiceDeployed {
+                    service: id("svc-new"),
+                    account: id("acct-contoso-mm"),
+                    name: name("new"),
+                    image: ImageVersionRef {
+                        image: id("img-churn"),
+                        version: 2,
+                    },
+                    environment: id("env-prod"),
+                    url: "http://x".into(),
+                    replicas: 1,
+                }),
+            ),
+        ),
+        (
+            "deploying into a deleted environment",
+            as_actor(
+                "u-ada",
+                Command::DeployService(ServiceDeployed {
+                    service: id("svc-new"),
+                    account: id("acct-contoso-mm"),
+                    name: name("new"),
+                    image: ImageVersionRef {
+                        image: id("img-churn"),
+                        version: 3,
+                    },
+                    environment: id("env-staging"),
+                    url: "http://x".into(),
+                    replicas: 1,
+                }),
+            ),
+        ),
+        (
+            "acting without a seat (seat revoked)",
+            as_actor(
+                "u-linus",
+                Command::CreateWorkspace(WorkspaceCreated {
+                    workspace: id("ws-new"),
+                    account: id("acct-contoso-exp"),
+                    name: name("Linus"),
+                    description: String::new(),
+                }),
+            ),
+        ),
+        (
+            "acting in another subscription's model management account",
+            as_actor(
+                "u-grace",
+                Command::CreateModel(ModelCreated {
+                    model: id("m-new"),
+                    account: id("acct-contoso-mm"),
+                    name: name("x"),
+                    description: String::new(),
+                }),
+            ),
+        ),
+        (
+            "working in a workspace without access",
+            as_actor(
+                "u-ada",
+                Command::CreateProject(ProjectCreated {
+                    project: id("p-new"),
+                    workspace: id("ws-fraud"),
+                    name: name("x"),
+                    path: "/x".into(),
+                    repository: None,
+                }),
+            ),
+        ),
+        (
+            "assigning seats without owning the subscription",
+            as_actor(
+                "u-ada",
+                Command::AssignSeat(SeatAssigned {
+                    account: id("acct-contoso-exp"),
+                    principal: id("u-grace"),
+                }),
+            ),
+        ),
+        (
+            "revoking a seat not held",
+            as_actor(
+                "u-alex",
+                Command::RevokeSeat(SeatRevoked {
+                    account: id("acct-contoso-exp"),
+                    principal: id("u-grace"),
+                }),
+            ),
+        ),
+        (
+            "an unregistered actor",
+            as_actor(
+                "u-mallory",
+                Command::CreateSubscription(SubscriptionCreated {
+                    subscription: id("sub-evil"),
+                    name: name("Evil"),
+                }),
+            ),
+        ),
+        (
+            "a stale expected version",
+            as_actor(
+                "u-ada",
+                Command::ScaleService(ServiceScaled {
+                    service: id("svc-churn"),
+                    replicas: 2,
+                }),
+            )
+            .expecting(1),
+        ),
+        (
+            "too many metric points in one command",
+            as_actor(
+                "u-ada",
+                Command::LogMetrics(MetricsLogged {
+                    run: id("r-churn-1"),
+                    points: vec![point; 10_001],
+                }),
+            ),
+        ),
+        (
+            "changing a logged param",
+            as_actor(
+                "u-ada",
+                Command::LogParams(ParamsLogged {
+                    run: id("r-churn-1"),
+                    params: vec![Param {
+                        key: "max_depth".into(),
+                        value: "9".into(),
+                    }],
+                }),
+            ),
+        ),
+        (
+            "zero replicas",
+            as_actor(
+                "u-ada",
+                Command::ScaleService(ServiceScaled {
+                    service: id("svc-churn"),
+                    replicas: 0,
+                }),
+            ),
+        ),
+        (
+            "building from a manifest version that does not exist",
+            as_actor(
+                "u-ada",
+                Command::StartImageBuild(StartImageBuild {
+                    image: id("img-churn"),
+                    manifest: ManifestVersionRef {
+                        manifest: id("mf-churn"),
+                        version: 9,
+                    },
+                }),
+            ),
+        ),
+        (
+            "a model version from an unknown run",
+            as_actor(
+                "u-ada",
+                Command::RegisterModelVersion(RegisterModelVersion {
+                    model: id("m-churn"),
+                    source: ModelSource::Run {
+                        run: id("r-nope"),
+                        artifact_path: "m.pkl".into(),
+                    },
+                    derived_from: None,
+                    tags: vec![],
+                }),
+            ),
+        ),
+        (
+            "recording a finished build again",
+            as_actor(
+                "u-ada",
+                Command::RecordImageBuilt(ImageBuilt {
+                    image: id("img-churn"),
+                    version: 1,
+                    digest: "sha256:00".into(),
+                }),
+            ),
+        ),
+        (
+            "updating a service to the image it runs",
+            as_actor(
+                "u-ada",
+                Command::UpdateService(ServiceUpdated {
+                    service: id("svc-churn"),
+                    image: ImageVersionRef {
+                        image: id("img-churn"),
+                        version: 3,
+                    },
+                }),
+            ),
+        ),
+        (
+            "a dataset of another account",
+            as_actor(
+                "u-ada",
+                Command::RecordRunInputs(RunInputsRecorded {
+                    run: id("r-churn-1"),
+                    datasets: vec![id("d-transactions")],
+                }),
+            ),
+        ),
+        (
+            "acting on a deleted service",
+            as_actor(
+                "u-ada",
+                Command::ScaleService(ServiceScaled {
+                    service: id("svc-churn-staging"),
+                    replicas: 2,
+                }),
+            ),
+        ),
+        (
+            "a non-finite monitoring value",
+            as_actor(
+                "u-ada",
+                Command::RecordServiceMetric(ServiceMetricRecorded {
+                    service: id("svc-churn"),
+                    name: "latency".into(),
+                    value: f64::NAN,
+                    observed_at: Timestamp::EPOCH,
+                }),
+            ),
+        ),
+        (
+            "an empty metric batch",
+            as_actor(
+                "u-ada",
+                Command::LogMetrics(MetricsLogged {
+                    run: id("r-churn-1"),
+                    points: vec![],
+                }),
+            ),
+        ),
     ]
 }
 
@@ -51,8 +323,23 @@ fn refused() -> Vec<(&'static str, CommandEnvelope)> {
 fn prepared_store(dir: &std::path::Path) -> Store {
     let store = Store::open(dir, &Options::default()).unwrap();
     demo::fill(&store).unwrap();
-    store.execute(as_actor("u-alex", Command::DeleteEnvironment(EnvironmentDeleted { environment: id("env-staging") }))).unwrap();
-    store.execute(as_actor("u-grace", Command::AssignSeat(SeatAssigned { account: id("acct-fabrikam-exp"), principal: id("u-ada") }))).unwrap();
+    store
+        .execute(as_actor(
+            "u-alex",
+            Command::DeleteEnvironment(EnvironmentDeleted {
+                environment: id("env-staging"),
+            }),
+        ))
+        .unwrap();
+    store
+        .execute(as_actor(
+            "u-grace",
+            Command::AssignSeat(SeatAssigned {
+                account: id("acct-fabrikam-exp"),
+                principal: id("u-ada"),
+            }),
+        ))
+        .unwrap();
     store
 }
 
@@ -65,10 +352,16 @@ fn every_refusal_has_its_typed_error_and_appends_nothing() {
         let head = store.head();
         let digest = store.projection_digest().unwrap();
         let error = store.execute(command).expect_err(label);
-        let rejection = error.rejection().unwrap_or_else(|| panic!("{label}: not a rejection: {error}"));
+        let rejection = error
+            .rejection()
+            .unwrap_or_else(|| panic!("{label}: not a rejection: {error}"));
         report.push_str(&format!("{label}: {} {rejection}\n", rejection.code()));
         assert_eq!(store.head(), head, "{label}: the log grew");
-        assert_eq!(store.projection_digest().unwrap(), digest, "{label}: derived state changed");
+        assert_eq!(
+            store.projection_digest().unwrap(),
+            digest,
+            "{label}: derived state changed"
+        );
     }
     expect![[r#"
         unknown parent: NOT_FOUND workspace/ws-nope does not exist
@@ -105,12 +398,23 @@ fn a_batch_with_one_refused_command_appends_nothing_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let store = prepared_store(dir.path());
     let head = store.head();
-    let good = as_actor("u-ada", Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws-batch"), account: id("acct-contoso-exp"), name: name("Batch"), description: String::new() }));
+    let good = as_actor(
+        "u-ada",
+        Command::CreateWorkspace(WorkspaceCreated {
+            workspace: id("ws-batch"),
+            account: id("acct-contoso-exp"),
+            name: name("Batch"),
+            description: String::new(),
+        }),
+    );
     let bad = as_actor("u-ada", Command::CompleteRun(RunCompleted { run: id("r-churn-1") }));
     let error = store.execute_batch(vec![good.clone(), bad]).unwrap_err();
     assert_eq!(error.rejection().unwrap().code(), "INVALID_TRANSITION");
     assert_eq!(store.head(), head);
-    assert!(store.entity(&EntityRef::new(EntityKind::Workspace, "ws-batch")).unwrap().is_none());
+    assert!(store
+        .entity(&EntityRef::new(EntityKind::Workspace, "ws-batch"))
+        .unwrap()
+        .is_none());
     // The same command alone is fine: the batch failed only because of its partner.
     store.execute(good).unwrap();
     assert_eq!(store.head().seq, head.seq + 1);
@@ -120,10 +424,20 @@ fn a_batch_with_one_refused_command_appends_nothing_at_all() {
 fn a_retry_with_the_same_event_id_returns_the_original_position() {
     let dir = tempfile::tempdir().unwrap();
     let store = prepared_store(dir.path());
-    let command = as_actor("u-ada", Command::ScaleService(ServiceScaled { service: id("svc-churn"), replicas: 7 })).with_event_id(id("scale-7"));
+    let command = as_actor(
+        "u-ada",
+        Command::ScaleService(ServiceScaled {
+            service: id("svc-churn"),
+            replicas: 7,
+        }),
+    )
+    .with_event_id(id("scale-7"));
     let first = store.execute(command.clone()).unwrap();
     let again = store.execute(command).unwrap();
     assert!(!first.duplicate && again.duplicate);
-    assert_eq!((again.seq, again.version, &again.stream), (first.seq, first.version, &first.stream));
+    assert_eq!(
+        (again.seq, again.version, &again.stream),
+        (first.seq, first.version, &first.stream)
+    );
     assert_eq!(store.head().seq, first.seq);
 }

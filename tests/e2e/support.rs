@@ -14,7 +14,14 @@ where
 /// A closed store holding the demo story, in segments small enough that there are several.
 pub fn demo_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &Options { max_segment_bytes: 4096, ..Options::default() }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        &Options {
+            max_segment_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     demo::fill(&store).unwrap();
     store.close().unwrap();
     dir
@@ -35,7 +42,11 @@ pub fn find_record(dir: &Path, seq: u64) -> RecordSpot {
         let mut offset = HEADER_LEN;
         while let Frame::Record { envelope, next } = segment::read_frame(&bytes, offset) {
             if envelope.seq == seq {
-                return RecordSpot { path: file.path, start: offset as usize, end: next as usize };
+                return RecordSpot {
+                    path: file.path,
+                    start: offset as usize,
+                    end: next as usize,
+                };
             }
             offset = next;
         }

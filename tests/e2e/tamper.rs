@@ -9,9 +9,18 @@ const TARGET: u64 = 40;
 
 fn assert_refused_at(dir: &Path, seq: u64) {
     assert_eq!(corrupt_seq(Store::verify(dir).unwrap_err()), seq, "verify");
-    assert_eq!(corrupt_seq(Store::open(dir, &Options::default()).unwrap_err()), seq, "open");
-    let message = lineage_graphql::cli::run_from(["lineage", "--data-dir", dir.to_str().unwrap(), "verify"]).unwrap_err().to_string();
-    assert!(message.starts_with(&format!("first bad position: seq {seq} ")), "{message}");
+    assert_eq!(
+        corrupt_seq(Store::open(dir, &Options::default()).unwrap_err()),
+        seq,
+        "open"
+    );
+    let message = lineage_graphql::cli::run_from(["lineage", "--data-dir", dir.to_str().unwrap(), "verify"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with(&format!("first bad position: seq {seq} ")),
+        "{message}"
+    );
 }
 
 fn tampered(change: impl FnOnce(&Path)) -> tempfile::TempDir {
@@ -64,7 +73,9 @@ fn a_deleted_record_is_found() {
 
 /// A seq at or after `TARGET` whose next record sits in the same segment.
 fn pair_in_one_segment(dir: &Path) -> u64 {
-    (TARGET..).find(|seq| find_record(dir, *seq).path == find_record(dir, seq + 1).path).unwrap()
+    (TARGET..)
+        .find(|seq| find_record(dir, *seq).path == find_record(dir, seq + 1).path)
+        .unwrap()
 }
 
 #[test]

@@ -24,18 +24,65 @@ fn setup(store: &Store, writers: usize) -> Result<()> {
     let actor: PrincipalId = id("u-crash");
     let name = |text: &str| Name::new(text).expect("valid name");
     let mut commands = vec![
-        Command::RegisterPrincipal(PrincipalRegistered { principal: actor.clone(), name: name("Crash"), email: String::new() }),
-        Command::CreateSubscription(SubscriptionCreated { subscription: id("sub"), name: name("crash") }),
-        Command::CreateExperimentationAccount(ExperimentationAccountCreated { account: id("acct"), subscription: id("sub"), name: name("crash"), region: "local".into() }),
-        Command::CreateWorkspace(WorkspaceCreated { workspace: id("ws"), account: id("acct"), name: name("crash"), description: String::new() }),
-        Command::CreateProject(ProjectCreated { project: id("p"), workspace: id("ws"), name: name("crash"), path: "/crash".into(), repository: None }),
-        Command::CreateExperiment(ExperimentCreated { experiment: id("e"), project: id("p"), name: name("crash"), entry_point: "train.py".into(), language: Language::Python, source_digest: Digest::ZERO }),
-        Command::AttachComputeTarget(ComputeTargetAttached { target: id("ct"), account: id("acct"), name: name("local"), kind: ComputeKind::Local }),
+        Command::RegisterPrincipal(PrincipalRegistered {
+            principal: actor.clone(),
+            name: name("Crash"),
+            email: String::new(),
+        }),
+        Command::CreateSubscription(SubscriptionCreated {
+            subscription: id("sub"),
+            name: name("crash"),
+        }),
+        Command::CreateExperimentationAccount(ExperimentationAccountCreated {
+            account: id("acct"),
+            subscription: id("sub"),
+            name: name("crash"),
+            region: "local".into(),
+        }),
+        Command::CreateWorkspace(WorkspaceCreated {
+            workspace: id("ws"),
+            account: id("acct"),
+            name: name("crash"),
+            description: String::new(),
+        }),
+        Command::CreateProject(ProjectCreated {
+            project: id("p"),
+            workspace: id("ws"),
+            name: name("crash"),
+            path: "/crash".into(),
+            repository: None,
+        }),
+        Command::CreateExperiment(ExperimentCreated {
+            experiment: id("e"),
+            project: id("p"),
+            name: name("crash"),
+            entry_point: "train.py".into(),
+            language: Language::Python,
+            source_digest: Digest::ZERO,
+        }),
+        Command::AttachComputeTarget(ComputeTargetAttached {
+            target: id("ct"),
+            account: id("acct"),
+            name: name("local"),
+            kind: ComputeKind::Local,
+        }),
     ];
     for writer in 0..writers {
-        commands.push(Command::StartRun(RunStarted { run: id(&format!("r-{writer}")), experiment: id("e"), compute_target: id("ct"), revision: "crash".into(), parent: None }));
+        commands.push(Command::StartRun(RunStarted {
+            run: id(&format!("r-{writer}")),
+            experiment: id("e"),
+            compute_target: id("ct"),
+            revision: "crash".into(),
+            parent: None,
+        }));
     }
-    let envelopes = commands.into_iter().enumerate().map(|(index, command)| CommandEnvelope::new(actor.clone(), command).with_event_id(id(&format!("setup-{index}")))).collect();
+    let envelopes = commands
+        .into_iter()
+        .enumerate()
+        .map(|(index, command)| {
+            CommandEnvelope::new(actor.clone(), command).with_event_id(id(&format!("setup-{index}")))
+        })
+        .collect();
     store.execute_batch(envelopes)?;
     Ok(())
 }
@@ -45,7 +92,13 @@ fn main() -> Result<()> {
     let dir = std::path::PathBuf::from(args.next().context("DATA_DIR")?);
     let writers: usize = args.next().context("WRITERS")?.parse()?;
     let attempt: u64 = args.next().context("ATTEMPT")?.parse()?;
-    let store = Arc::new(Store::open(&dir, &Options { max_segment_bytes: SEGMENT_BYTES, ..Options::default() })?);
+    let store = Arc::new(Store::open(
+        &dir,
+        &Options {
+            max_segment_bytes: SEGMENT_BYTES,
+            ..Options::default()
+        },
+    )?);
     setup(&store, writers)?;
     println!("ready");
     let threads: Vec<_> = (0..writers)
@@ -55,17 +108,38 @@ fn main() -> Result<()> {
                 for step in 0u64.. {
                     let event_id: EventId = id(&format!("a{attempt}-w{writer}-{step}"));
                     // Some appends are batches of two, so whole batches are checked too.
-                    let point = |offset: i64| MetricPoint { name: "loss".into(), value: 1.0 / (step as f64 + 1.0), step: step as i64 * 2 + offset, timestamp: Timestamp::now() };
-                    let command = |offset| CommandEnvelope::new(id("u-crash"), Command::LogMetrics(MetricsLogged { run: id(&format!("r-{writer}")), points: vec![point(offset)] }));
+                    let point = |offset: i64| MetricPoint {
+                        name: "loss".into(),
+                        value: 1.0 / (step as f64 + 1.0),
+                        step: step as i64 * 2 + offset,
+                        timestamp: Timestamp::now(),
+                    };
+                    let command = |offset| {
+                        CommandEnvelope::new(
+                            id("u-crash"),
+                            Command::LogMetrics(MetricsLogged {
+                                run: id(&format!("r-{writer}")),
+                                points: vec![point(offset)],
+                            }),
+                        )
+                    };
                     let appended = if step % 5 == 0 {
                         let second: EventId = id(&format!("a{attempt}-w{writer}-{step}-b"));
-                        store.execute_batch(vec![command(0).with_event_id(event_id), command(1).with_event_id(second)])?
+                        store.execute_batch(vec![
+                            command(0).with_event_id(event_id),
+                            command(1).with_event_id(second),
+                        ])?
                     } else {
                         vec![store.execute(command(0).with_event_id(event_id))?]
                     };
                     let mut out = std::io::stdout().lock();
                     for appended in appended {
-                        writeln!(out, "ack {} {}", appended.event_id.expect("sent with an id"), appended.seq)?;
+                        writeln!(
+                            out,
+                            "ack {} {}",
+                            appended.event_id.expect("sent with an id"),
+                            appended.seq
+                        )?;
                     }
                     out.flush()?;
                 }
