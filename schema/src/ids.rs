@@ -297,10 +297,49 @@ impl fmt::Display for EntityKind {
 }
 
 /// A reference to one entity; also the name of its event stream (`run/r-17`).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Binary encodings store the kind and the id; human-readable ones (JSON) the text
+/// `kind/id`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntityRef {
     pub kind: EntityKind,
     pub id: String,
+}
+
+/// The binary shape of an `EntityRef`, fixed forever (it is inside every envelope).
+#[derive(Serialize, Deserialize)]
+struct StoredEntityRef {
+    kind: EntityKind,
+    id: String,
+}
+
+impl Serialize for EntityRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&self.to_string())
+        } else {
+            StoredEntityRef {
+                kind: self.kind,
+                id: self.id.clone(),
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            EntityRef::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            let stored = StoredEntityRef::deserialize(deserializer)?;
+            Ok(EntityRef {
+                kind: stored.kind,
+                id: stored.id,
+            })
+        }
+    }
 }
 
 impl EntityRef {
@@ -389,6 +428,17 @@ mod tests {
         }
         assert!(EntityRef::parse("nonsense").is_err());
         assert!(EntityRef::parse("planet/x").is_err());
+    }
+
+    #[test]
+    fn entity_refs_are_text_in_json() {
+        let reference = EntityRef::new(EntityKind::Service, "svc-1");
+        assert_eq!(serde_json::to_string(&reference).unwrap(), "\"service/svc-1\"");
+        assert_eq!(
+            serde_json::from_str::<EntityRef>("\"service/svc-1\"").unwrap(),
+            reference
+        );
+        assert!(serde_json::from_str::<EntityRef>("\"planet/x\"").is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// How a store is opened.
@@ -24,6 +25,9 @@ pub struct Options {
     pub max_segment_bytes: u64,
     /// The most commands decided and synced together in one group.
     pub max_group: usize,
+    /// How long opening waits for the data directory's lock: sled's background flusher
+    /// lets go of it a moment after the previous handle in this process is dropped.
+    pub lock_wait: Duration,
 }
 
 impl Default for Options {
@@ -31,6 +35,7 @@ impl Default for Options {
         Self {
             max_segment_bytes: log::DEFAULT_SEGMENT_BYTES,
             max_group: 4096,
+            lock_wait: Duration::from_secs(3),
         }
     }
 }
@@ -93,11 +98,7 @@ fn log_dir(dir: &Path) -> PathBuf {
     dir.join("log")
 }
 
-/// How long opening waits for the data directory's lock: sled's background flusher
-/// lets go of it a moment after the previous handle in this process is dropped.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-fn open_db(dir: &Path) -> Result<sled::Db> {
+fn open_db(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
     let path = dir.join("derived");
     let started = std::time::Instant::now();
     loop {
@@ -106,7 +107,7 @@ fn open_db(dir: &Path) -> Result<sled::Db> {
             Err(sled::Error::Io(source))
                 if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") =>
             {
-                if started.elapsed() >= LOCK_WAIT {
+                if started.elapsed() >= lock_wait {
                     return Err(Error::Locked(dir.to_path_buf()));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -125,7 +126,7 @@ impl Store {
 
     pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
-        let db = open_db(dir)?;
+        let db = open_db(dir, options.lock_wait)?;
         let (file_log, log_report) = FileLog::open(&log_dir(dir), options.max_segment_bytes)?;
         let head = file_log.head();
         let trees = projection::open_trees(&db)?;
@@ -382,7 +383,7 @@ impl Store {
     /// Drops every derived tree and replays the whole log into it.
     pub fn rebuild(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         {
-            let db = open_db(dir)?;
+            let db = open_db(dir, options.lock_wait)?;
             for tree in projection::open_trees(&db)? {
                 tree.clear()?;
             }

@@ -115,3 +115,30 @@ fn small_segments_rotate_and_still_read_back() {
     let report = Store::verify(dir.path()).unwrap();
     assert_eq!(report.records, demo::story().len() as u64);
 }
+
+#[test]
+fn subscribers_see_every_appended_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut feed = store.subscribe();
+    let appended = demo::fill(&store).unwrap();
+    let mut seqs = Vec::new();
+    while let Ok(envelope) = feed.try_recv() {
+        seqs.push(envelope.seq);
+    }
+    assert_eq!(seqs, (1..=appended as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_second_handle_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path());
+    let impatient = Options {
+        lock_wait: std::time::Duration::from_millis(100),
+        ..Options::default()
+    };
+    match Store::open(dir.path(), &impatient) {
+        Err(crate::Error::Locked(_)) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+}
