@@ -18,6 +18,7 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod lineage;
 pub mod samples;
 pub mod time;
 

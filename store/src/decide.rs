@@ -323,6 +323,18 @@ fn tags(tags: &[Tag]) -> Result<()> {
         .try_for_each(|tag| nonempty("tag key", &tag.key).and_then(|()| text("tag value", &tag.value)))
 }
 
+/// Versioned entities are named `kind/id@version` in the lineage graph, so their ids
+/// cannot hold `@` themselves.
+fn versioned_id(kind: EntityKind, id: &str) -> Result<()> {
+    if id.contains('@') {
+        return reject(Rejection::invalid(
+            kind.label(),
+            format!("{} ids cannot contain `@` (`{id}`)", kind.label()),
+        ));
+    }
+    Ok(())
+}
+
 fn next_version(count: usize) -> u32 {
     count as u32 + 1
 }
@@ -603,6 +615,7 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             (e.into(), Some(account))
         }
         Command::CreateModel(e) => {
+            versioned_id(K::Model, e.model.as_str())?;
             check.absent(K::Model, &e.model)?;
             let account = check.mm_account(&e.account)?;
             check.unique_name(Some(&account.reference), K::Model, e.name.as_str())?;
@@ -647,6 +660,7 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             (e.into(), Some(account))
         }
         Command::CreateManifest(e) => {
+            versioned_id(K::Manifest, e.manifest.as_str())?;
             check.absent(K::Manifest, &e.manifest)?;
             let account = check.mm_account(&e.account)?;
             check.unique_name(Some(&account.reference), K::Manifest, e.name.as_str())?;
@@ -686,6 +700,7 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             (event.into(), Some(account))
         }
         Command::CreateImage(e) => {
+            versioned_id(K::Image, e.image.as_str())?;
             check.absent(K::Image, &e.image)?;
             let account = check.mm_account(&e.account)?;
             check.unique_name(Some(&account.reference), K::Image, e.name.as_str())?;

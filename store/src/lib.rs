@@ -5,7 +5,8 @@
 //! - [`writer`]: group commit — decide, append with one `fdatasync`, commit derived trees;
 //! - [`decide`]: command validation, one event per command or a typed rejection;
 //! - [`overlay`]: pending writes over the sled trees, with savepoints;
-//! - [`projection`], [`index`], [`state`]: the derived trees and their catch-up;
+//! - [`projection`], [`index`], [`state`], [`lineage`]: the derived trees, their catch-up,
+//!   and the lineage graph's walks, `trace` and `impact`;
 //! - [`store`]: `Store`, the one handle users hold.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
@@ -17,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod index;
 pub mod keys;
+pub mod lineage;
 pub mod log;
 pub mod overlay;
 pub mod projection;

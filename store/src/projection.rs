@@ -15,7 +15,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 }
 
 /// The sled tree of each projection, in tree-id order.
-pub const NAMES: [&str; 2] = ["index", "state"];
+pub const NAMES: [&str; 3] = ["index", "state", "lineage"];
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -36,9 +36,22 @@ impl Projection for StateProjection {
     }
 }
 
+#[derive(Debug)]
+struct LineageProjection;
+
+impl Projection for LineageProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        crate::lineage::apply(overlay, envelope)
+    }
+}
+
 /// Every projection, in tree-id order.
 pub fn all() -> Vec<Box<dyn Projection>> {
-    vec![Box::new(IndexProjection), Box::new(StateProjection)]
+    vec![
+        Box::new(IndexProjection),
+        Box::new(StateProjection),
+        Box::new(LineageProjection),
+    ]
 }
 
 /// Opens every projection's tree.

@@ -345,6 +345,11 @@ impl Store {
         Ok(points)
     }
 
+    /// The lineage graph.
+    pub fn lineage(&self) -> crate::lineage::Reader<'_> {
+        crate::lineage::Reader { view: &self.view }
+    }
+
     /// A digest of all derived data: equal digests mean equal projections.
     pub fn projection_digest(&self) -> Result<Digest> {
         self.flush()?;

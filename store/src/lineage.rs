@@ -1,0 +1,639 @@
+//! The lineage projection and its traversals: a node for every entity and every model,
+//! manifest and image version; typed edges with the spans they held; upstream, downstream
+//! and both-ways walks with bounds and filters, now or as of any past point; `trace` from
+//! a service back to its data, and `impact` of a dataset, run or model version.
+//!
+//! Keys: `n` node → its first and deleting moments; `o` from + kind + to → the edge;
+//! `i` to + kind + from → nothing (the reverse index); `c` service + kind → the target
+//! of its open `Runs` or `DeployedTo` edge.
+
+use crate::error::{Error, Result};
+use crate::keys::{entity_part, key, parse_entity_part};
+use crate::overlay::{decode, Overlay, TreeId, Trees};
+use lineage_schema::event::*;
+use lineage_schema::lineage::*;
+use lineage_schema::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+pub const TREE: TreeId = 2;
+/// The deepest walk allowed.
+pub const MAX_DEPTH: u32 = 64;
+/// The most nodes one walk may return.
+pub const MAX_NODES: usize = 10_000;
+
+/// When a node appeared and, if it did, when it was deleted.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub created: Moment,
+    pub deleted: Option<Moment>,
+}
+
+impl NodeInfo {
+    pub fn exists_at(&self, point: Option<AsOf>) -> bool {
+        match point {
+            None => true,
+            Some(point) => self.created.reached_by(point),
+        }
+    }
+}
+
+fn node_part(node: &NodeRef) -> Vec<u8> {
+    let mut part = entity_part(&node.entity);
+    match node.version {
+        Some(version) => {
+            part.push(1);
+            part.extend_from_slice(&version.to_be_bytes());
+        }
+        None => part.push(0),
+    }
+    part
+}
+
+fn parse_node_part(bytes: &[u8]) -> Option<(NodeRef, &[u8])> {
+    let (entity, rest) = parse_entity_part(bytes)?;
+    match rest.first()? {
+        0 => Some((NodeRef::entity(entity), &rest[1..])),
+        1 => {
+            let version = u32::from_be_bytes(rest.get(1..5)?.try_into().ok()?);
+            Some((
+                NodeRef {
+                    entity,
+                    version: Some(version),
+                },
+                &rest[5..],
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn node_key(node: &NodeRef) -> Vec<u8> {
+    key(b'n', &[&node_part(node)])
+}
+
+fn out_key(from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Vec<u8> {
+    key(b'o', &[&node_part(from), &[kind.code()], &node_part(to)])
+}
+
+fn in_key(to: &NodeRef, kind: EdgeKind, from: &NodeRef) -> Vec<u8> {
+    key(b'i', &[&node_part(to), &[kind.code()], &node_part(from)])
+}
+
+fn current_key(service: &NodeRef, kind: EdgeKind) -> Vec<u8> {
+    key(b'c', &[&node_part(service), &[kind.code()]])
+}
+
+// --- The projection ----------------------------------------------------------------------
+
+struct Fold<'a> {
+    overlay: &'a mut Overlay,
+    moment: Moment,
+}
+
+impl Fold<'_> {
+    fn node(&mut self, node: &NodeRef) -> Result<()> {
+        let key = node_key(node);
+        if !self.overlay.contains(TREE, &key)? {
+            self.overlay.put_value(
+                TREE,
+                key,
+                &NodeInfo {
+                    created: self.moment,
+                    deleted: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn delete_node(&mut self, node: &NodeRef) -> Result<()> {
+        let key = node_key(node);
+        if let Some(mut info) = self.overlay.get_value::<NodeInfo>(TREE, &key)? {
+            info.deleted = Some(self.moment);
+            self.overlay.put_value(TREE, key, &info);
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef, revision: Option<&str>) -> Result<()> {
+        self.node(to)?;
+        let key = out_key(from, kind, to);
+        let mut edge = self.overlay.get_value::<Edge>(TREE, &key)?.unwrap_or_else(|| Edge {
+            from: from.clone(),
+            kind,
+            to: to.clone(),
+            spans: Vec::new(),
+            revision: None,
+        });
+        if edge.spans.last().is_none_or(|span| span.until.is_some()) {
+            edge.spans.push(Span {
+                from: self.moment,
+                until: None,
+            });
+        }
+        if let Some(revision) = revision {
+            edge.revision = Some(revision.to_string());
+        }
+        self.overlay.put_value(TREE, key, &edge);
+        self.overlay.insert(TREE, in_key(to, kind, from), Vec::new());
+        Ok(())
+    }
+
+    fn close(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<()> {
+        let key = out_key(from, kind, to);
+        if let Some(mut edge) = self.overlay.get_value::<Edge>(TREE, &key)? {
+            if let Some(span) = edge.spans.last_mut().filter(|span| span.until.is_none()) {
+                span.until = Some(self.moment);
+                self.overlay.put_value(TREE, key, &edge);
+            }
+        }
+        Ok(())
+    }
+
+    /// Points a service's single open edge of `kind` at `to`, closing the previous one.
+    fn repoint(&mut self, service: &NodeRef, kind: EdgeKind, to: Option<&NodeRef>) -> Result<()> {
+        let key = current_key(service, kind);
+        if let Some(bytes) = self.overlay.get(TREE, &key)? {
+            let (previous, _) =
+                parse_node_part(&bytes).ok_or_else(|| Error::Derived("undecodable lineage key".into()))?;
+            self.close(service, kind, &previous)?;
+        }
+        match to {
+            Some(to) => {
+                self.open(service, kind, to, None)?;
+                self.overlay.insert(TREE, key, node_part(to));
+            }
+            None => self.overlay.remove(TREE, key),
+        }
+        Ok(())
+    }
+}
+
+fn entity(kind: EntityKind, id: impl std::fmt::Display) -> NodeRef {
+    NodeRef::entity(EntityRef::new(kind, id))
+}
+
+fn run_edges(
+    fold: &mut Fold<'_>,
+    run: &NodeRef,
+    experiment: &ExperimentId,
+    target: &ComputeTargetId,
+    parent: Option<&RunId>,
+    revision: Option<&str>,
+) -> Result<()> {
+    fold.open(
+        run,
+        EdgeKind::Executed,
+        &entity(EntityKind::Experiment, experiment),
+        revision,
+    )?;
+    fold.open(run, EdgeKind::RanOn, &entity(EntityKind::ComputeTarget, target), None)?;
+    if let Some(parent) = parent {
+        fold.open(run, EdgeKind::ChildOf, &entity(EntityKind::Run, parent), None)?;
+    }
+    Ok(())
+}
+
+/// Folds one event into the lineage graph.
+pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    let mut fold = Fold {
+        overlay,
+        moment: Moment {
+            seq: envelope.seq,
+            at: envelope.effective_time(),
+        },
+    };
+    let subject = NodeRef::entity(envelope.stream.clone());
+    fold.node(&subject)?;
+    use EntityKind as K;
+    match &envelope.event {
+        Event::RunQueued(e) => run_edges(
+            &mut fold,
+            &subject,
+            &e.experiment,
+            &e.compute_target,
+            e.parent.as_ref(),
+            None,
+        )?,
+        Event::RunStarted(e) => run_edges(
+            &mut fold,
+            &subject,
+            &e.experiment,
+            &e.compute_target,
+            e.parent.as_ref(),
+            Some(&e.revision),
+        )?,
+        Event::RunInputsRecorded(e) => {
+            for dataset in &e.datasets {
+                fold.open(&subject, EdgeKind::Used, &entity(K::Dataset, dataset), None)?;
+            }
+        }
+        Event::RunOutputsRecorded(e) => {
+            for dataset in &e.datasets {
+                fold.open(&entity(K::Dataset, dataset), EdgeKind::GeneratedBy, &subject, None)?;
+            }
+        }
+        Event::ModelVersionRegistered(e) => {
+            let version = NodeRef::version(K::Model, &e.model, e.version);
+            fold.node(&version)?;
+            fold.open(&version, EdgeKind::VersionOf, &subject, None)?;
+            if let ModelSource::Run { run, .. } = &e.source {
+                fold.open(&version, EdgeKind::GeneratedBy, &entity(K::Run, run), None)?;
+            }
+            if let Some(earlier) = &e.derived_from {
+                fold.open(
+                    &version,
+                    EdgeKind::DerivedFrom,
+                    &NodeRef::version(K::Model, &earlier.model, earlier.version),
+                    None,
+                )?;
+            }
+        }
+        Event::ManifestVersionAdded(e) => {
+            let version = NodeRef::version(K::Manifest, &e.manifest, e.version);
+            fold.node(&version)?;
+            fold.open(&version, EdgeKind::VersionOf, &subject, None)?;
+            for model in &e.models {
+                fold.open(
+                    &version,
+                    EdgeKind::Includes,
+                    &NodeRef::version(K::Model, &model.model, model.version),
+                    None,
+                )?;
+            }
+        }
+        Event::ImageBuildStarted(e) => {
+            let version = NodeRef::version(K::Image, &e.image, e.version);
+            fold.node(&version)?;
+            fold.open(&version, EdgeKind::VersionOf, &subject, None)?;
+            let manifest = NodeRef::version(K::Manifest, &e.manifest.manifest, e.manifest.version);
+            fold.open(&version, EdgeKind::BuiltFrom, &manifest, None)?;
+        }
+        Event::ServiceDeployed(e) => {
+            fold.repoint(
+                &subject,
+                EdgeKind::Runs,
+                Some(&NodeRef::version(K::Image, &e.image.image, e.image.version)),
+            )?;
+            fold.repoint(
+                &subject,
+                EdgeKind::DeployedTo,
+                Some(&entity(K::Environment, &e.environment)),
+            )?;
+        }
+        Event::ServiceUpdated(e) => {
+            fold.repoint(
+                &subject,
+                EdgeKind::Runs,
+                Some(&NodeRef::version(K::Image, &e.image.image, e.image.version)),
+            )?;
+        }
+        Event::ServiceDeleted(_) => {
+            fold.repoint(&subject, EdgeKind::Runs, None)?;
+            fold.repoint(&subject, EdgeKind::DeployedTo, None)?;
+            fold.delete_node(&subject)?;
+        }
+        Event::EnvironmentDeleted(_) | Event::ComputeTargetDetached(_) => fold.delete_node(&subject)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+// --- Reading the graph -------------------------------------------------------------------
+
+/// A node of a walk's answer, with how far from the start it was found.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FoundNode {
+    pub node: NodeRef,
+    pub info: NodeInfo,
+    pub depth: u32,
+}
+
+/// The answer to a walk.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Graph {
+    pub nodes: Vec<FoundNode>,
+    pub edges: Vec<Edge>,
+    /// The walk stopped at the node bound before it was done.
+    pub truncated: bool,
+}
+
+/// What to walk.
+#[derive(Clone, Debug)]
+pub struct Walk {
+    pub start: NodeRef,
+    pub direction: Direction,
+    pub max_depth: u32,
+    /// Only edges of these kinds (all when `None`).
+    pub edge_kinds: Option<BTreeSet<EdgeKind>>,
+    /// Only nodes of these kinds, besides the start (all when `None`). The walk does not
+    /// pass through other nodes.
+    pub node_kinds: Option<BTreeSet<NodeKind>>,
+    pub as_of: Option<AsOf>,
+    pub max_nodes: usize,
+}
+
+impl Walk {
+    pub fn new(start: NodeRef, direction: Direction) -> Self {
+        Self {
+            start,
+            direction,
+            max_depth: MAX_DEPTH,
+            edge_kinds: None,
+            node_kinds: None,
+            as_of: None,
+            max_nodes: MAX_NODES,
+        }
+    }
+}
+
+/// Read access to the lineage tree.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    pub view: &'a Trees,
+}
+
+impl Reader<'_> {
+    pub fn node(&self, node: &NodeRef) -> Result<Option<NodeInfo>> {
+        self.view.get_value(TREE, &node_key(node))
+    }
+
+    fn edge(&self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<Option<Edge>> {
+        self.view.get_value(TREE, &out_key(from, kind, to))
+    }
+
+    /// Edges out of `node` (towards its sources).
+    pub fn out_edges(&self, node: &NodeRef) -> Result<Vec<Edge>> {
+        let prefix = key(b'o', &[&node_part(node)]);
+        self.view
+            .range(TREE, &prefix, &prefix, usize::MAX)?
+            .iter()
+            .map(|(_, value)| decode(value))
+            .collect()
+    }
+
+    /// Edges into `node` (from what depends on it).
+    pub fn in_edges(&self, node: &NodeRef) -> Result<Vec<Edge>> {
+        let prefix = key(b'i', &[&node_part(node)]);
+        let mut edges = Vec::new();
+        for (key, _) in self.view.range(TREE, &prefix, &prefix, usize::MAX)? {
+            let rest = &key[prefix.len()..];
+            let kind = rest.first().and_then(|code| EdgeKind::from_code(*code));
+            let from = parse_node_part(&rest[1.min(rest.len())..]).map(|(from, _)| from);
+            let (Some(kind), Some(from)) = (kind, from) else {
+                return Err(Error::Derived("undecodable lineage key".into()));
+            };
+            if let Some(edge) = self.edge(&from, kind, node)? {
+                edges.push(edge);
+            }
+        }
+        Ok(edges)
+    }
+
+    /// The edges of `node` of one kind that held at `as_of`, outgoing.
+    pub fn out_of_kind(&self, node: &NodeRef, kind: EdgeKind, as_of: Option<AsOf>) -> Result<Vec<Edge>> {
+        Ok(self
+            .out_edges(node)?
+            .into_iter()
+            .filter(|edge| edge.kind == kind && edge.holds_at(as_of))
+            .collect())
+    }
+
+    fn neighbours(&self, node: &NodeRef, direction: Direction) -> Result<Vec<(NodeRef, Edge)>> {
+        let mut found = Vec::new();
+        if matches!(direction, Direction::Upstream | Direction::Both) {
+            found.extend(self.out_edges(node)?.into_iter().map(|edge| (edge.to.clone(), edge)));
+        }
+        if matches!(direction, Direction::Downstream | Direction::Both) {
+            found.extend(self.in_edges(node)?.into_iter().map(|edge| (edge.from.clone(), edge)));
+        }
+        Ok(found)
+    }
+
+    /// A breadth-first walk from `walk.start`: every node once, every edge once, bounded.
+    pub fn walk(&self, walk: &Walk) -> Result<Graph> {
+        let info = self.node(&walk.start)?.filter(|info| info.exists_at(walk.as_of));
+        let Some(info) = info else {
+            return Err(Rejection::NotFound {
+                entity: walk.start.entity.clone(),
+            }
+            .into());
+        };
+        let max_depth = walk.max_depth.min(MAX_DEPTH);
+        let max_nodes = walk.max_nodes.clamp(1, MAX_NODES);
+        let mut graph = Graph {
+            nodes: vec![FoundNode {
+                node: walk.start.clone(),
+                info,
+                depth: 0,
+            }],
+            ..Graph::default()
+        };
+        let mut seen: HashSet<NodeRef> = [walk.start.clone()].into();
+        let mut seen_edges: HashSet<(NodeRef, EdgeKind, NodeRef)> = HashSet::new();
+        let mut queue = VecDeque::from([(walk.start.clone(), 0u32)]);
+        while let Some((node, depth)) = queue.pop_front() {
+            if depth >= max_depth {
+                continue;
+            }
+            for (next, edge) in self.neighbours(&node, walk.direction)? {
+                if !edge.holds_at(walk.as_of)
+                    || walk
+                        .edge_kinds
+                        .as_ref()
+                        .is_some_and(|kinds| !kinds.contains(&edge.kind))
+                {
+                    continue;
+                }
+                if walk
+                    .node_kinds
+                    .as_ref()
+                    .is_some_and(|kinds| !kinds.contains(&next.kind()))
+                {
+                    continue;
+                }
+                if !seen.contains(&next) {
+                    if graph.nodes.len() >= max_nodes {
+                        graph.truncated = true;
+                        continue;
+                    }
+                    let Some(info) = self.node(&next)? else { continue };
+                    seen.insert(next.clone());
+                    graph.nodes.push(FoundNode {
+                        node: next.clone(),
+                        info,
+                        depth: depth + 1,
+                    });
+                    queue.push_back((next, depth + 1));
+                }
+                if seen_edges.insert((edge.from.clone(), edge.kind, edge.to.clone())) {
+                    graph.edges.push(edge);
+                }
+            }
+        }
+        Ok(graph)
+    }
+
+    /// Everything downstream of `start` that serves predictions or is packaged to:
+    /// model versions, image versions and services.
+    pub fn impact(&self, start: &NodeRef, as_of: Option<AsOf>) -> Result<Graph> {
+        let mut walk = Walk::new(start.clone(), Direction::Downstream);
+        walk.as_of = as_of;
+        walk.edge_kinds = Some(
+            [
+                EdgeKind::Used,
+                EdgeKind::GeneratedBy,
+                EdgeKind::DerivedFrom,
+                EdgeKind::Includes,
+                EdgeKind::BuiltFrom,
+                EdgeKind::Runs,
+                EdgeKind::ChildOf,
+            ]
+            .into(),
+        );
+        let mut graph = self.walk(&walk)?;
+        let keep = |kind: NodeKind| {
+            matches!(
+                kind,
+                NodeKind::ModelVersion | NodeKind::ImageVersion | NodeKind::Entity(EntityKind::Service)
+            )
+        };
+        graph
+            .nodes
+            .retain(|found| found.node == *start || keep(found.node.kind()));
+        Ok(graph)
+    }
+
+    /// The chain behind a service: image, manifest, model versions (and what they were
+    /// retrained from), runs, experiments at their revisions, datasets, compute targets.
+    pub fn trace(&self, service: &ServiceId, as_of: Option<AsOf>) -> Result<Trace> {
+        let node = NodeRef::entity(EntityRef::new(EntityKind::Service, service));
+        if !self.node(&node)?.is_some_and(|info| info.exists_at(as_of)) {
+            return Err(Rejection::NotFound { entity: node.entity }.into());
+        }
+        let environment = self
+            .out_of_kind(&node, EdgeKind::DeployedTo, as_of)?
+            .into_iter()
+            .next()
+            .map(|edge| edge.to);
+        let image = match self.out_of_kind(&node, EdgeKind::Runs, as_of)?.into_iter().next() {
+            Some(edge) => Some(self.trace_image(edge.to, as_of)?),
+            None => None,
+        };
+        Ok(Trace {
+            service: node,
+            environment,
+            image,
+        })
+    }
+
+    fn trace_image(&self, image: NodeRef, as_of: Option<AsOf>) -> Result<ImageTrace> {
+        let manifest = match self.out_of_kind(&image, EdgeKind::BuiltFrom, as_of)?.into_iter().next() {
+            Some(edge) => {
+                let mut models = Vec::new();
+                for include in self.out_of_kind(&edge.to, EdgeKind::Includes, as_of)? {
+                    models.push(self.trace_model(include.to, as_of, &mut HashSet::new())?);
+                }
+                Some(ManifestTrace {
+                    manifest: edge.to,
+                    models,
+                })
+            }
+            None => None,
+        };
+        Ok(ImageTrace { image, manifest })
+    }
+
+    fn trace_model(&self, model: NodeRef, as_of: Option<AsOf>, seen: &mut HashSet<NodeRef>) -> Result<ModelTrace> {
+        seen.insert(model.clone());
+        let run = match self
+            .out_of_kind(&model, EdgeKind::GeneratedBy, as_of)?
+            .into_iter()
+            .next()
+        {
+            Some(edge) => Some(self.trace_run(edge.to, as_of)?),
+            None => None,
+        };
+        let mut derived_from = None;
+        if seen.len() < MAX_DEPTH as usize {
+            if let Some(edge) = self
+                .out_of_kind(&model, EdgeKind::DerivedFrom, as_of)?
+                .into_iter()
+                .find(|edge| !seen.contains(&edge.to))
+            {
+                derived_from = Some(Box::new(self.trace_model(edge.to, as_of, seen)?));
+            }
+        }
+        Ok(ModelTrace {
+            model,
+            run,
+            derived_from,
+        })
+    }
+
+    fn trace_run(&self, run: NodeRef, as_of: Option<AsOf>) -> Result<RunTrace> {
+        let mut trace = RunTrace {
+            run: run.clone(),
+            experiment: None,
+            revision: None,
+            compute_target: None,
+            datasets: Vec::new(),
+            parent: None,
+        };
+        for edge in self.out_edges(&run)?.into_iter().filter(|edge| edge.holds_at(as_of)) {
+            match edge.kind {
+                EdgeKind::Executed => {
+                    trace.revision = edge.revision.clone();
+                    trace.experiment = Some(edge.to);
+                }
+                EdgeKind::RanOn => trace.compute_target = Some(edge.to),
+                EdgeKind::Used => trace.datasets.push(edge.to),
+                EdgeKind::ChildOf => trace.parent = Some(edge.to),
+                _ => {}
+            }
+        }
+        Ok(trace)
+    }
+}
+
+/// A service's chain, as `trace` returns it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Trace {
+    pub service: NodeRef,
+    pub environment: Option<NodeRef>,
+    pub image: Option<ImageTrace>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ImageTrace {
+    pub image: NodeRef,
+    pub manifest: Option<ManifestTrace>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ManifestTrace {
+    pub manifest: NodeRef,
+    pub models: Vec<ModelTrace>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ModelTrace {
+    pub model: NodeRef,
+    pub run: Option<RunTrace>,
+    pub derived_from: Option<Box<ModelTrace>>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RunTrace {
+    pub run: NodeRef,
+    pub experiment: Option<NodeRef>,
+    pub revision: Option<String>,
+    pub compute_target: Option<NodeRef>,
+    pub datasets: Vec<NodeRef>,
+    pub parent: Option<NodeRef>,
+}
+
+#[cfg(test)]
+#[path = "lineage_tests.rs"]
+mod tests;
