@@ -580,8 +580,8 @@ impl World {
                 {
                     continue;
                 }
-                if !depths.contains_key(&next.to_string()) {
-                    depths.insert(next.to_string(), depth + 1);
+                if let std::collections::btree_map::Entry::Vacant(slot) = depths.entry(next.to_string()) {
+                    slot.insert(depth + 1);
                     queue.push_back((next.clone(), depth + 1));
                 }
                 edges.insert(format!("{from} {kind:?} {to}"));
@@ -590,6 +590,10 @@ impl World {
         (depths, edges)
     }
 }
+
+/// A walk to check: a fixed start or an index into the nodes alive at the time, the
+/// direction, the depth, the seq to look from, and whether to follow data edges only.
+type Query = (Option<NodeRef>, usize, Direction, u32, Option<u64>, bool);
 
 fn direction() -> impl Strategy<Value = Direction> {
     prop_oneof![
@@ -615,7 +619,7 @@ proptest! {
         let nodes: Vec<(NodeRef, u64)> = world.created.iter().map(|(node, seq)| (node.clone(), *seq)).collect();
         // Besides the random queries: every service upstream, now and half-way through,
         // where updates move edges.
-        let mut all: Vec<(Option<NodeRef>, usize, Direction, u32, Option<u64>, bool)> =
+        let mut all: Vec<Query> =
             queries.into_iter().map(|(pick, direction, depth, as_of, only_data)| (None, pick, direction, depth, as_of, only_data)).collect();
         for index in 1..=world.services.len() {
             let service = entity(EntityKind::Service, format!("svc-{index}"));
