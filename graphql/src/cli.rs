@@ -25,6 +25,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the GraphQL API (`/graphql`, with a query console for browsers),
+    /// `/healthz`, `/readyz` and `/metrics` until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Fill the store with the demo story: two subscriptions of realistic ML work.
     ///
     /// Safe to repeat: the story's events carry fixed ids, so a second run appends nothing.
@@ -65,8 +68,91 @@ where
     run(Cli::try_parse_from(args)?)
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "LINEAGE_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Fill an empty store with the demo story first.
+    #[arg(long, env = "LINEAGE_DEMO")]
+    demo: bool,
+    /// The principal every request acts as (until tokens arrive); with `--demo` the
+    /// default is the demo's administrator, `u-alex`.
+    #[arg(long, env = "LINEAGE_ACTOR")]
+    actor: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LINEAGE_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+    /// The deepest query accepted.
+    #[arg(long, env = "LINEAGE_MAX_DEPTH", default_value_t = 16)]
+    max_depth: usize,
+    /// The most complex query accepted (async-graphql's complexity: one per field).
+    #[arg(long, env = "LINEAGE_MAX_COMPLEXITY", default_value_t = 5000)]
+    max_complexity: usize,
+    /// The most items a page may hold.
+    #[arg(long, env = "LINEAGE_MAX_PAGE", default_value_t = 500)]
+    max_page: usize,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "LINEAGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// The longest a request may run, in milliseconds.
+    #[arg(long, env = "LINEAGE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    request_timeout_ms: u64,
+}
+
+fn init_logging(format: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LINEAGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        "json" => builder.json().try_init(),
+        "text" => builder.try_init(),
+        other => bail!("unknown log format `{other}`: use `text` or `json`"),
+    };
+    // A second server in one process (tests) keeps the first subscriber.
+    let _ = installed;
+    Ok(())
+}
+
+fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
+    init_logging(&args.log_format)?;
+    let store = std::sync::Arc::new(open(dir)?);
+    if args.demo {
+        let appended = demo::fill(&store).context("the demo story was refused")?;
+        tracing::info!(appended, "demo story in place");
+    }
+    let actor = args
+        .actor
+        .unwrap_or_else(|| if args.demo { "u-alex".into() } else { "admin".into() });
+    let actor = lineage_schema::PrincipalId::new(actor)?;
+    let options = crate::server::ServeOptions {
+        bind: args.bind,
+        limits: crate::api::Limits {
+            max_depth: args.max_depth,
+            max_complexity: args.max_complexity,
+            max_page: args.max_page,
+        },
+        server_limits: crate::server::ServerLimits {
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(crate::server::serve(
+        store,
+        crate::api::Acting(actor),
+        options,
+        |address| {
+            println!("Lineage is serving GraphQL at http://{address}/graphql");
+        },
+    ))
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Serve(args) => run_serve(&cli.data_dir, args),
         Command::Demo => run_demo(&cli.data_dir),
         Command::Verify => run_verify(&cli.data_dir),
         Command::Rebuild => run_rebuild(&cli.data_dir),

@@ -1,10 +1,17 @@
-//! Lineage's edge: the `lineage` command line (and, next, the GraphQL server).
+//! Lineage's edge: the GraphQL server and the `lineage` command line.
 //!
+//! - [`api`]: the GraphQL schema — queries, mutations, subscriptions, error codes, limits;
+//! - [`server`]: the axum router (`/graphql`, the console page, `/healthz`, `/readyz`,
+//!   `/metrics`) and `serve` with graceful shutdown;
+//! - [`metrics`]: request counts and latencies in the Prometheus text format;
 //! - [`cli`]: the commands and their output;
 //! - [`bench`]: `lineage bench`, the store's throughput and latency measurements.
 //!
 //! Architecture invariant: this is the only crate that knows about the command line,
 //! HTTP and GraphQL; it reaches the log only through `lineage_store::Store`.
 
+pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod metrics;
+pub mod server;

@@ -181,6 +181,11 @@ impl Store {
         })
     }
 
+    /// Whether the writer still takes appends (false once closed).
+    pub fn is_open(&self) -> bool {
+        self.jobs.lock().expect("jobs lock").is_some()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -343,6 +348,16 @@ impl Store {
             }
         }
         Ok(points)
+    }
+
+    /// The last seq whose derived changes are all written to sled (the rest are served
+    /// from memory and replayed from the log after a crash).
+    pub fn flushed_seq(&self) -> Result<u64> {
+        let mut lowest = u64::MAX;
+        for tree in self.view.sled_trees() {
+            lowest = lowest.min(crate::overlay::checkpoint(tree)?);
+        }
+        Ok(if lowest == u64::MAX { 0 } else { lowest })
     }
 
     /// The lineage graph.

@@ -1,0 +1,56 @@
+//! The one place where errors become GraphQL errors with a stable `extensions.code`.
+
+use async_graphql::{ErrorExtensions, Response};
+use lineage_store::Error;
+
+/// A store error as a GraphQL error: rejections keep their own code; failures of the
+/// machinery are `INTERNAL` (or `UNAVAILABLE` while shutting down) and say no more.
+pub fn from_store(error: Error) -> async_graphql::Error {
+    let code = match &error {
+        Error::Rejected(rejection) => rejection.code(),
+        Error::Closed => "UNAVAILABLE",
+        Error::Locked(_) | Error::Poisoned(_) => "UNAVAILABLE",
+        Error::Io { .. } | Error::Corruption { .. } | Error::Derived(_) | Error::Sled(_) => "INTERNAL",
+    };
+    if code == "INTERNAL" {
+        tracing::error!(%error, "request failed inside the store");
+    }
+    async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| extensions.set("code", code))
+}
+
+/// An error the API itself raises.
+pub fn coded(code: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message.into()).extend_with(|_, extensions| extensions.set("code", code))
+}
+
+pub fn invalid(message: impl Into<String>) -> async_graphql::Error {
+    coded("INVALID_INPUT", message)
+}
+
+pub fn not_found(what: impl std::fmt::Display) -> async_graphql::Error {
+    coded("NOT_FOUND", format!("{what} does not exist"))
+}
+
+/// Gives every error in a response a code: parse and validation failures, and the
+/// depth and complexity limits, come from async-graphql without one.
+pub fn classify(response: &mut Response) {
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let message = error.message.to_lowercase();
+        let code =
+            if message.contains("nested too deep") || message.contains("too complex") || message.contains("too many") {
+                "LIMIT_EXCEEDED"
+            } else if message.contains("parse") || message.contains("expected") && error.locations.is_empty() {
+                "GRAPHQL_PARSE_FAILED"
+            } else {
+                "GRAPHQL_VALIDATION_FAILED"
+            };
+        error.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}

@@ -1,0 +1,273 @@
+//! GraphQL types of the lineage graph: walks, `trace` and `impact`.
+
+use super::error::invalid;
+use async_graphql::{Enum, InputObject, SimpleObject, ID};
+use lineage_schema::lineage::{AsOf, Direction as StoredDirection, Edge, EdgeKind as StoredEdgeKind, NodeKind};
+use lineage_schema::Timestamp;
+use lineage_store::lineage::{FoundNode, ImageTrace, ManifestTrace, ModelTrace, RunTrace, Trace};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+    Both,
+}
+
+impl From<Direction> for StoredDirection {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Upstream => StoredDirection::Upstream,
+            Direction::Downstream => StoredDirection::Downstream,
+            Direction::Both => StoredDirection::Both,
+        }
+    }
+}
+
+/// Edge kinds; every edge points from the derived thing to what it came from.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum EdgeKind {
+    Used,
+    Executed,
+    RanOn,
+    ChildOf,
+    GeneratedBy,
+    DerivedFrom,
+    Includes,
+    BuiltFrom,
+    Runs,
+    DeployedTo,
+    VersionOf,
+}
+
+macro_rules! edge_kinds {
+    ($($kind:ident),*) => {
+        impl From<EdgeKind> for StoredEdgeKind {
+            fn from(kind: EdgeKind) -> Self {
+                match kind { $(EdgeKind::$kind => StoredEdgeKind::$kind,)* }
+            }
+        }
+        impl From<StoredEdgeKind> for EdgeKind {
+            fn from(kind: StoredEdgeKind) -> Self {
+                match kind { $(StoredEdgeKind::$kind => EdgeKind::$kind,)* }
+            }
+        }
+    };
+}
+
+edge_kinds!(
+    Used,
+    Executed,
+    RanOn,
+    ChildOf,
+    GeneratedBy,
+    DerivedFrom,
+    Includes,
+    BuiltFrom,
+    Runs,
+    DeployedTo,
+    VersionOf
+);
+
+/// A point in the past: a log position, or a time (RFC 3339) when facts happened.
+#[derive(InputObject, Clone, Debug)]
+pub struct AsOfInput {
+    pub seq: Option<u64>,
+    pub time: Option<String>,
+}
+
+pub fn as_of(input: Option<AsOfInput>) -> async_graphql::Result<Option<AsOf>> {
+    match input {
+        None => Ok(None),
+        Some(AsOfInput {
+            seq: Some(seq),
+            time: None,
+        }) => Ok(Some(AsOf::Seq(seq))),
+        Some(AsOfInput {
+            seq: None,
+            time: Some(time),
+        }) => Timestamp::parse(&time)
+            .map(|at| Some(AsOf::Time(at)))
+            .ok_or_else(|| invalid(format!("asOf.time `{time}` is not an RFC 3339 time"))),
+        Some(_) => Err(invalid("give asOf exactly one of `seq` and `time`")),
+    }
+}
+
+/// Node kinds for filters: entity kinds by their labels, plus the version kinds.
+pub fn node_kind(label: &str) -> async_graphql::Result<NodeKind> {
+    match label {
+        "model-version" => Ok(NodeKind::ModelVersion),
+        "manifest-version" => Ok(NodeKind::ManifestVersion),
+        "image-version" => Ok(NodeKind::ImageVersion),
+        other => super::parse_kind(other)
+            .map(NodeKind::Entity)
+            .map_err(|_| invalid(format!("unknown node kind `{other}`"))),
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct GraphNode {
+    /// `kind/id`, or `kind/id@version` for model, manifest and image versions.
+    pub id: ID,
+    pub kind: String,
+    /// Steps from the start of the walk.
+    pub depth: u32,
+    pub created_seq: u64,
+    pub created_at: String,
+    pub deleted_at: Option<String>,
+}
+
+impl From<&FoundNode> for GraphNode {
+    fn from(found: &FoundNode) -> Self {
+        Self {
+            id: ID(found.node.to_string()),
+            kind: found.node.kind().label().to_string(),
+            depth: found.depth,
+            created_seq: found.info.created.seq,
+            created_at: found.info.created.at.to_string(),
+            deleted_at: found.info.deleted.map(|moment| moment.at.to_string()),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SpanInfo {
+    pub from_seq: u64,
+    pub from_time: String,
+    pub until_seq: Option<u64>,
+    pub until_time: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct GraphEdge {
+    pub from: ID,
+    pub kind: EdgeKind,
+    pub to: ID,
+    /// The code revision, on `EXECUTED` edges.
+    pub revision: Option<String>,
+    /// When the edge held, oldest first.
+    pub spans: Vec<SpanInfo>,
+}
+
+impl From<&Edge> for GraphEdge {
+    fn from(edge: &Edge) -> Self {
+        Self {
+            from: ID(edge.from.to_string()),
+            kind: edge.kind.into(),
+            to: ID(edge.to.to_string()),
+            revision: edge.revision.clone(),
+            spans: edge
+                .spans
+                .iter()
+                .map(|span| SpanInfo {
+                    from_seq: span.from.seq,
+                    from_time: span.from.at.to_string(),
+                    until_seq: span.until.map(|until| until.seq),
+                    until_time: span.until.map(|until| until.at.to_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LineageGraph {
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+    /// The walk reached `maxNodes` before it was done.
+    pub truncated: bool,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RunLink {
+    pub run: ID,
+    pub experiment: Option<ID>,
+    /// The code revision the run executed.
+    pub revision: Option<String>,
+    pub compute_target: Option<ID>,
+    /// Datasets the run read.
+    pub datasets: Vec<ID>,
+    pub parent: Option<ID>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModelLink {
+    pub model_version: ID,
+    pub run: Option<RunLink>,
+    /// The version this one was retrained from, with its own chain.
+    pub derived_from: Option<Box<ModelLink>>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ManifestLink {
+    pub manifest_version: ID,
+    pub models: Vec<ModelLink>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ImageLink {
+    pub image_version: ID,
+    pub manifest: Option<ManifestLink>,
+}
+
+/// A service's chain back to the data it came from.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct TraceResult {
+    pub service: ID,
+    pub environment: Option<ID>,
+    pub image: Option<ImageLink>,
+}
+
+fn id(node: &lineage_schema::lineage::NodeRef) -> ID {
+    ID(node.to_string())
+}
+
+fn run_link(run: &RunTrace) -> RunLink {
+    RunLink {
+        run: id(&run.run),
+        experiment: run.experiment.as_ref().map(id),
+        revision: run.revision.clone(),
+        compute_target: run.compute_target.as_ref().map(id),
+        datasets: run.datasets.iter().map(id).collect(),
+        parent: run.parent.as_ref().map(id),
+    }
+}
+
+fn model_link(model: &ModelTrace) -> ModelLink {
+    ModelLink {
+        model_version: id(&model.model),
+        run: model.run.as_ref().map(run_link),
+        derived_from: model.derived_from.as_ref().map(|earlier| Box::new(model_link(earlier))),
+    }
+}
+
+fn manifest_link(manifest: &ManifestTrace) -> ManifestLink {
+    ManifestLink {
+        manifest_version: id(&manifest.manifest),
+        models: manifest.models.iter().map(model_link).collect(),
+    }
+}
+
+fn image_link(image: &ImageTrace) -> ImageLink {
+    ImageLink {
+        image_version: id(&image.image),
+        manifest: image.manifest.as_ref().map(manifest_link),
+    }
+}
+
+impl From<&Trace> for TraceResult {
+    fn from(trace: &Trace) -> Self {
+        Self {
+            service: id(&trace.service),
+            environment: trace.environment.as_ref().map(id),
+            image: trace.image.as_ref().map(image_link),
+        }
+    }
+}
+
+/// What depends on a dataset, run or model version.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ImpactResult {
+    pub model_versions: Vec<ID>,
+    pub image_versions: Vec<ID>,
+    pub services: Vec<ID>,
+}

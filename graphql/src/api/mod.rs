@@ -1,0 +1,93 @@
+//! The GraphQL API: queries, one mutation per command, and subscriptions over the live
+//! feed. `build` assembles the schema with its limits.
+
+pub mod error;
+mod graph;
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use async_graphql::{Context, Schema};
+use lineage_schema::lineage::NodeRef;
+use lineage_schema::{EntityKind, EntityRef, PrincipalId};
+use lineage_store::Store;
+use std::sync::Arc;
+
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
+
+pub type LineageSchema = Schema<Query, Mutation, Subscription>;
+
+/// Bounds on what one request may ask for.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// The most items one page may hold (`first`).
+    pub max_page: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 16,
+            max_complexity: 5000,
+            max_page: 500,
+        }
+    }
+}
+
+/// Who acts: until access control arrives, every request acts as one principal chosen
+/// when the server starts.
+#[derive(Clone, Debug)]
+pub struct Acting(pub PrincipalId);
+
+pub fn build(store: Arc<Store>, limits: Limits, acting: Acting) -> LineageSchema {
+    Schema::build(Query, Mutation, Subscription)
+        .data(store)
+        .data(acting)
+        .data(limits.clone())
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `graphql/schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
+}
+
+fn store<'a>(ctx: &Context<'a>) -> &'a Arc<Store> {
+    ctx.data_unchecked::<Arc<Store>>()
+}
+
+fn parse_kind(text: &str) -> async_graphql::Result<EntityKind> {
+    EntityKind::from_label(text).ok_or_else(|| {
+        let known: Vec<&str> = EntityKind::ALL.iter().map(|kind| kind.label()).collect();
+        error::invalid(format!("unknown kind `{text}`; one of {}", known.join(", ")))
+    })
+}
+
+fn parse_ref(text: &str) -> async_graphql::Result<EntityRef> {
+    EntityRef::parse(text).map_err(|rejection| error::invalid(rejection.to_string()))
+}
+
+fn parse_node(text: &str) -> async_graphql::Result<NodeRef> {
+    NodeRef::parse(text).map_err(|rejection| error::invalid(rejection.to_string()))
+}
+
+/// The page size asked for, checked against the limit (default 50).
+fn page_size(ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<usize> {
+    let limit = ctx.data_unchecked::<Limits>().max_page;
+    match first {
+        None => Ok(50.min(limit)),
+        Some(first) if first < 0 => Err(error::invalid("`first` cannot be negative")),
+        Some(first) if first as usize > limit => Err(error::coded(
+            "LIMIT_EXCEEDED",
+            format!("`first` is {first}; a page holds at most {limit} items"),
+        )),
+        Some(first) => Ok(first as usize),
+    }
+}

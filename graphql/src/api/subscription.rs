@@ -1,0 +1,37 @@
+//! The subscription root: new events as they are appended, filtered.
+
+use super::store;
+use super::types::EventObject;
+use async_graphql::{Context, Subscription as SubscriptionMacro, ID};
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
+
+#[derive(Debug)]
+pub struct Subscription;
+
+#[SubscriptionMacro]
+impl Subscription {
+    /// Every event appended from now on, optionally of one account, entity kind or stream.
+    /// A subscriber too slow to keep up skips what it missed (read it with `events`).
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        account: Option<String>,
+        kind: Option<String>,
+        stream: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = EventObject>> {
+        let kind = kind.map(|kind| super::parse_kind(&kind)).transpose()?;
+        let stream_filter = stream.map(|stream| super::parse_ref(&stream)).transpose()?;
+        let feed = BroadcastStream::new(store(ctx).subscribe());
+        Ok(feed.filter_map(move |item| {
+            let keep = item.ok().filter(|event| {
+                account
+                    .as_deref()
+                    .is_none_or(|account| event.account.as_ref().is_some_and(|a| a.as_str() == account))
+                    && kind.is_none_or(|kind| event.stream.kind == kind)
+                    && stream_filter.as_ref().is_none_or(|stream| &event.stream == stream)
+            });
+            async move { keep.map(|event| EventObject((*event).clone())) }
+        }))
+    }
+}

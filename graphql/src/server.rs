@@ -1,0 +1,191 @@
+//! `lineage serve`: the GraphQL API, the query console, health, readiness and metrics on
+//! one axum router, with graceful shutdown.
+
+use crate::api::{self, Acting, Limits, LineageSchema};
+use crate::metrics::Metrics;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use lineage_store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower_http::trace::TraceLayer;
+
+/// The page served at `GET /graphql`: self-contained, no network needed.
+pub const CONSOLE: &str = include_str!("console.html");
+
+/// Bounds on a request beyond those of the GraphQL schema.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub schema: LineageSchema,
+    pub metrics: Arc<Metrics>,
+    pub limits: ServerLimits,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>, acting: Acting, limits: Limits, server_limits: ServerLimits) -> Self {
+        let schema = api::build(Arc::clone(&store), limits, acting);
+        Self {
+            store,
+            schema,
+            metrics: Arc::default(),
+            limits: server_limits,
+        }
+    }
+}
+
+/// The whole HTTP surface; tests call it without a socket, `serve` with one.
+pub fn app(state: AppState) -> Router {
+    let subscriptions = GraphQLSubscription::new(state.schema.clone());
+    Router::new()
+        .route("/graphql", get(console).post(graphql))
+        .route_service("/graphql/ws", subscriptions)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn console() -> Html<&'static str> {
+    Html(CONSOLE)
+}
+
+async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
+    let request = request.into_inner();
+    let operation = request.operation_name.clone().unwrap_or_else(|| "anonymous".into());
+    let started = Instant::now();
+    let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+            format!(
+                "the request took longer than {:?} and was stopped",
+                state.limits.request_timeout
+            ),
+            None,
+        )])
+        .tap_code("LIMIT_EXCEEDED"),
+    };
+    api::error::classify(&mut response);
+    state.metrics.record(&operation, started.elapsed(), response.is_err());
+    response.into()
+}
+
+/// Sets a code on every error of a response built here.
+trait TapCode {
+    fn tap_code(self, code: &'static str) -> Self;
+}
+
+impl TapCode for async_graphql::Response {
+    fn tap_code(mut self, code: &'static str) -> Self {
+        for error in &mut self.errors {
+            error.extensions.get_or_insert_with(Default::default).set("code", code);
+        }
+        self
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers: its log is open and its writer running.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.flushed_seq() {
+        Ok(_) if state.store.is_open() => (StatusCode::OK, "ready\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let head = state.store.head().seq;
+    let flushed = state.store.flushed_seq().unwrap_or(0);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(head, flushed),
+    )
+        .into_response()
+}
+
+/// Where and how to serve.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub bind: String,
+    pub limits: Limits,
+    pub server_limits: ServerLimits,
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish and closes the store.
+pub async fn serve(
+    store: Arc<Store>,
+    acting: Acting,
+    options: ServeOptions,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&options.bind)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.bind))?;
+    let address = listener.local_addr()?;
+    ready(address);
+    tracing::info!(%address, head = store.head().seq, "serving GraphQL at /graphql");
+    let state = AppState::new(Arc::clone(&store), acting, options.limits, options.server_limits);
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: requests drained, closing the store");
+    let closing = Arc::clone(&store);
+    tokio::task::spawn_blocking(move || closing.close()).await??;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Keeps the websocket protocol list referenced for readers of this module: subscriptions
+/// speak graphql-transport-ws (and the older graphql-ws).
+pub const WEBSOCKET_PROTOCOLS: [&str; 2] = ALL_WEBSOCKET_PROTOCOLS;
