@@ -5,7 +5,7 @@ use crate::api::{self, Acting, Limits, LineageSchema};
 use crate::metrics::Metrics;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -13,6 +13,7 @@ use axum::Router;
 use lineage_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// The page served at `GET /graphql`: self-contained, no network needed.
@@ -72,7 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        // async-graphql-axum reads the body itself, past axum's default limit; this layer
+        // bounds it for every route (413 when the declared or actual size is over).
+        .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -82,9 +85,11 @@ async fn console() -> Html<&'static str> {
 }
 
 async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    let request = request.into_inner();
-    let operation = request.operation_name.clone().unwrap_or_else(|| "anonymous".into());
     let started = Instant::now();
+    let request = request
+        .into_inner()
+        .data(api::Deadline(started + state.limits.request_timeout));
+    let operation = operation_name(&request);
     let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
         Ok(response) => response,
         Err(_) => async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
@@ -99,6 +104,24 @@ async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> Grap
     api::error::classify(&mut response);
     state.metrics.record(&operation, started.elapsed(), response.is_err());
     response.into()
+}
+
+/// The operation's name for metrics: the one the request names, or the only named
+/// operation of its document, or `anonymous`.
+fn operation_name(request: &async_graphql::Request) -> String {
+    if let Some(name) = &request.operation_name {
+        return name.clone();
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return "invalid".into();
+    };
+    match document.operations {
+        async_graphql::parser::types::DocumentOperations::Single(_) => "anonymous".into(),
+        async_graphql::parser::types::DocumentOperations::Multiple(operations) => operations
+            .keys()
+            .next()
+            .map_or_else(|| "anonymous".into(), |name| name.to_string()),
+    }
 }
 
 /// Sets a code on every error of a response built here.
@@ -152,6 +175,17 @@ pub async fn serve(
     options: ServeOptions,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
+    serve_until(store, acting, options, ready, shutdown_signal()).await
+}
+
+/// Serves until `stop` completes, then lets in-flight requests finish and closes the store.
+pub async fn serve_until(
+    store: Arc<Store>,
+    acting: Acting,
+    options: ServeOptions,
+    ready: impl FnOnce(std::net::SocketAddr),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&options.bind)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.bind))?;
@@ -159,9 +193,7 @@ pub async fn serve(
     ready(address);
     tracing::info!(%address, head = store.head().seq, "serving GraphQL at /graphql");
     let state = AppState::new(Arc::clone(&store), acting, options.limits, options.server_limits);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app(state)).with_graceful_shutdown(stop).await?;
     tracing::info!("shutting down: requests drained, closing the store");
     let closing = Arc::clone(&store);
     tokio::task::spawn_blocking(move || closing.close()).await??;

@@ -5,6 +5,7 @@
 mod cli;
 mod crash;
 mod golden;
+mod graphql;
 mod model;
 mod rejections;
 mod support;

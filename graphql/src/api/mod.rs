@@ -59,6 +59,21 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
+/// When the request must be done by; resolvers check it before and during long work,
+/// because a resolver that never yields cannot be interrupted from outside.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub std::time::Instant);
+
+fn within_deadline(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    match ctx.data_opt::<Deadline>() {
+        Some(Deadline(deadline)) if std::time::Instant::now() > *deadline => Err(error::coded(
+            "LIMIT_EXCEEDED",
+            "the request ran past its time limit and was stopped",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn store<'a>(ctx: &Context<'a>) -> &'a Arc<Store> {
     ctx.data_unchecked::<Arc<Store>>()
 }
@@ -89,5 +104,20 @@ fn page_size(ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<usi
             format!("`first` is {first}; a page holds at most {limit} items"),
         )),
         Some(first) => Ok(first as usize),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed SDL is what the server serves; `UPDATE_SCHEMA=1` rewrites it.
+    #[test]
+    fn the_committed_sdl_matches_the_served_schema() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let served = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &served).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(committed == served, "graphql/schema.graphql differs from the served schema; review the change and run `UPDATE_SCHEMA=1 cargo test -p lineage-graphql`");
     }
 }

@@ -4,7 +4,7 @@
 use super::error::{from_store, invalid, not_found};
 use super::graph::{self, AsOfInput, Direction, ImpactResult, LineageGraph, TraceResult};
 use super::types::{EntityObject, EventObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState};
-use super::{page_size, parse_kind, parse_node, parse_ref, store};
+use super::{page_size, parse_kind, parse_node, parse_ref, store, within_deadline};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, InputObject, Object, ID};
 use lineage_schema::entity::{Detail, Entity};
@@ -75,6 +75,7 @@ fn scan(
     let mut found = Vec::new();
     let mut position = after.clone();
     loop {
+        within_deadline(ctx)?;
         let chunk = store.entities(kind, position.as_deref(), 1000).map_err(from_store)?;
         let Some(last) = chunk.last() else { break };
         position = Some(last.reference.id.clone());
@@ -134,6 +135,7 @@ fn typed(ctx: &Context<'_>, kind: EntityKind, id: &str) -> async_graphql::Result
 impl Query {
     /// Any entity by its global id (`kind/id`).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<EntityObject>> {
+        within_deadline(ctx)?;
         let reference = parse_ref(&id)?;
         Ok(store(ctx).entity(&reference).map_err(from_store)?.map(EntityObject))
     }
@@ -147,6 +149,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<EntityObject>> {
+        within_deadline(ctx)?;
         let kind = parse_kind(&kind)?;
         let first = page_size(ctx, first)?;
         let entities = match parent {
@@ -165,6 +168,7 @@ impl Query {
 
     /// One run by id (`r-1` or `run/r-1`).
     async fn run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<RunObject>> {
+        within_deadline(ctx)?;
         Ok(typed(ctx, EntityKind::Run, &id)?.map(RunObject))
     }
 
@@ -183,6 +187,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<RunObject>> {
+        within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let (from, until) = (
             time("startedAfter", started_after)?,
@@ -219,6 +224,7 @@ impl Query {
     }
 
     async fn model(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ModelObject>> {
+        within_deadline(ctx)?;
         Ok(typed(ctx, EntityKind::Model, &id)?.map(ModelObject))
     }
 
@@ -232,6 +238,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<ModelObject>> {
+        within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let account = account
             .map(AccountId::new)
@@ -255,6 +262,7 @@ impl Query {
     }
 
     async fn service(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ServiceObject>> {
+        within_deadline(ctx)?;
         Ok(typed(ctx, EntityKind::Service, &id)?.map(ServiceObject))
     }
 
@@ -268,6 +276,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<ServiceObject>> {
+        within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let account = account
             .map(AccountId::new)
@@ -304,6 +313,7 @@ impl Query {
         as_of: Option<AsOfInput>,
         #[graphql(default = 1000)] max_nodes: u32,
     ) -> async_graphql::Result<LineageGraph> {
+        within_deadline(ctx)?;
         let mut walk = Walk::new(parse_node(&id)?, direction.into());
         if depth as usize > lineage_store::lineage::MAX_DEPTH as usize {
             return Err(super::error::coded(
@@ -345,6 +355,7 @@ impl Query {
         service: ID,
         as_of: Option<AsOfInput>,
     ) -> async_graphql::Result<TraceResult> {
+        within_deadline(ctx)?;
         let id = service.trim_start_matches("service/");
         let service = ServiceId::new(id).map_err(|rejection| invalid(rejection.to_string()))?;
         let trace = store(ctx)
@@ -357,6 +368,7 @@ impl Query {
     /// Every model version, image version and service downstream of a dataset, run or
     /// model version.
     async fn impact(&self, ctx: &Context<'_>, id: ID, as_of: Option<AsOfInput>) -> async_graphql::Result<ImpactResult> {
+        within_deadline(ctx)?;
         let start: NodeRef = parse_node(&id)?;
         let found = store(ctx)
             .lineage()
@@ -385,6 +397,7 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<EventObject>> {
+        within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let stream = parse_ref(&id)?;
         entity_of(ctx, &stream)?;
@@ -419,6 +432,7 @@ impl Query {
         stream: Option<ID>,
         first: Option<i32>,
     ) -> async_graphql::Result<Page<EventObject>> {
+        within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let kind = kind.map(|kind| parse_kind(&kind)).transpose()?;
         let filter = EventFilter {
@@ -433,6 +447,7 @@ impl Query {
         let mut position = after;
         // Kinds are filtered here; read on until the page is full or the log ends.
         loop {
+            within_deadline(ctx)?;
             let chunk = store.events(position, first + 1, &filter).map_err(from_store)?;
             let Some(last) = chunk.last() else { break };
             position = last.seq;

@@ -1,0 +1,533 @@
+//! The GraphQL API through a real server on a loopback port.
+
+use crate::support::id;
+use futures_util::{SinkExt, StreamExt};
+use lineage_graphql::api::{Acting, Limits};
+use lineage_graphql::server::{serve_until, ServeOptions, ServerLimits};
+use lineage_schema::event::*;
+use lineage_schema::{Command, CommandEnvelope};
+use lineage_store::{demo, Options, Store};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A server on 127.0.0.1:0 over a store in a temporary directory.
+pub struct Server {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start(fill: bool, actor: &str, limits: Limits, server_limits: ServerLimits) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), &Options::default()).unwrap());
+        if fill {
+            demo::fill(&store).unwrap();
+        }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready, address) = oneshot::channel();
+        let options = ServeOptions {
+            bind: "127.0.0.1:0".into(),
+            limits,
+            server_limits,
+        };
+        let task = tokio::spawn(serve_until(
+            store,
+            Acting(id(actor)),
+            options,
+            move |address| ready.send(address).unwrap(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let address = address.await.unwrap();
+        Server {
+            url: format!("http://{address}"),
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn demo() -> Server {
+        Self::start(true, "u-alex", Limits::default(), ServerLimits::default()).await
+    }
+
+    /// Posts a query; returns the whole JSON answer.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// Posts a query that must succeed; returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let answer = self.query(query, variables).await;
+        assert!(answer.get("errors").is_none(), "{query}: {answer}");
+        answer["data"].clone()
+    }
+
+    /// Stops the server gracefully and waits until the store is closed.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+        self.dir
+    }
+}
+
+fn code(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {answer}"))
+}
+
+/// `StartRun` → `startRun`.
+fn field_name(command: &Command) -> String {
+    let name = command.name();
+    name[..1].to_lowercase() + &name[1..]
+}
+
+/// The command's fields as the mutation's `input`.
+fn input(command: &Command) -> Value {
+    let tagged = serde_json::to_value(command).unwrap();
+    tagged.as_object().unwrap().values().next().unwrap().clone()
+}
+
+/// The demo story acted by one principal (the server acts as one), plus the commands
+/// the story does not use, so every mutation runs.
+fn every_command() -> Vec<CommandEnvelope> {
+    let mut commands = demo::story();
+    let extra = [
+        Command::ChangeModelManagementPlan(ModelManagementPlanChanged {
+            account: id("acct-contoso-mm"),
+            plan: Plan {
+                tier: Tier::S2,
+                units: 2,
+            },
+        }),
+        Command::QueueRun(RunQueued {
+            run: id("r-later"),
+            experiment: id("e-train"),
+            compute_target: id("ct-local"),
+            parent: None,
+        }),
+        Command::CancelRun(RunCanceled { run: id("r-later") }),
+        Command::DetachComputeTarget(ComputeTargetDetached {
+            target: id("ct-docker"),
+        }),
+        Command::RevokeWorkspaceAccess(WorkspaceAccessRevoked {
+            workspace: id("ws-churn"),
+            principal: id("u-margaret"),
+        }),
+        Command::DeleteEnvironment(EnvironmentDeleted {
+            environment: id("env-staging"),
+        }),
+    ];
+    commands.extend(
+        extra
+            .into_iter()
+            .map(|command| CommandEnvelope::new(id("u-alex"), command)),
+    );
+    for command in &mut commands {
+        command.actor = id("u-alex");
+    }
+    // Alex registers first, so he may register everyone else.
+    let alex = commands
+        .iter()
+        .position(|c| matches!(&c.command, Command::RegisterPrincipal(p) if p.principal.as_str() == "u-alex"))
+        .unwrap();
+    let first = commands.remove(alex);
+    commands.insert(0, first);
+    commands
+}
+
+const MUTATION: &str = "mutation($input: JSON!, $eventId: String, $expectedVersion: Int, $occurredAt: String) { FIELD(input: $input, eventId: $eventId, expectedVersion: $expectedVersion, occurredAt: $occurredAt) { seq stream version duplicate entity { id version } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mutation_appends_through_http_and_the_result_matches_the_store() {
+    let server = Server::start(false, "u-alex", Limits::default(), ServerLimits::default()).await;
+    let mut seen = BTreeSet::new();
+    for (index, command) in every_command().into_iter().enumerate() {
+        let field = field_name(&command.command);
+        let variables = json!({ "input": input(&command.command), "eventId": command.event_id.as_ref().map(|id| id.to_string()), "occurredAt": command.occurred_at.map(|at| at.to_string()) });
+        let data = server.data(&MUTATION.replace("FIELD", &field), variables).await;
+        let result = &data[&field];
+        assert_eq!(result["seq"], json!(index + 1), "{field}");
+        assert_eq!(result["stream"], json!(command.command.stream().to_string()));
+        assert_eq!(result["duplicate"], json!(false));
+        seen.insert(field);
+    }
+    let fields = server
+        .data("{ __type(name: \"Mutation\") { fields { name } } }", json!({}))
+        .await;
+    let declared: BTreeSet<String> = fields["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| field["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, declared, "every mutation in the schema was exercised");
+
+    let trace = server.data(r#"{ trace(service: "service/svc-churn") { image { imageVersion manifest { models { modelVersion run { run revision } } } } } }"#, json!({})).await;
+    assert_eq!(trace["trace"]["image"]["imageVersion"], "image/img-churn@3");
+    assert_eq!(
+        trace["trace"]["image"]["manifest"]["models"][0]["run"]["run"],
+        "run/r-churn-3"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_answer_with_stable_error_codes_and_append_nothing() {
+    let server = Server::demo().await;
+    let head = server.data("{ head }", json!({})).await["head"].clone();
+    let cases = [
+        ("completeRun", json!({ "run": "r-churn-1" }), None, "INVALID_TRANSITION"),
+        ("completeRun", json!({ "run": "r-nope" }), None, "NOT_FOUND"),
+        (
+            "scaleService",
+            json!({ "service": "svc-churn", "replicas": 2 }),
+            Some(1),
+            "CONFLICT",
+        ),
+        (
+            "scaleService",
+            json!({ "service": "svc-churn", "replicas": "two" }),
+            None,
+            "INVALID_INPUT",
+        ),
+        (
+            "scaleService",
+            json!({ "service": "svc churn", "replicas": 2 }),
+            None,
+            "INVALID_INPUT",
+        ),
+        (
+            "createWorkspace",
+            json!({ "workspace": "ws-x", "account": "acct-contoso-exp", "name": "Customer churn", "description": "" }),
+            None,
+            "DUPLICATE_NAME",
+        ),
+        (
+            "logMetrics",
+            json!({ "run": "r-churn-1", "points": [] }),
+            None,
+            "INVALID_INPUT",
+        ),
+    ];
+    for (field, input, expected_version, expected) in cases {
+        let answer = server
+            .query(
+                &MUTATION.replace("FIELD", field),
+                json!({ "input": input, "expectedVersion": expected_version }),
+            )
+            .await;
+        assert_eq!(code(&answer), expected, "{field} {input}: {answer}");
+    }
+    assert_eq!(
+        server.data("{ head }", json!({})).await["head"],
+        head,
+        "refused mutations appended"
+    );
+    let answer = server.query("{ nosuchfield }", json!({})).await;
+    assert_eq!(code(&answer), "GRAPHQL_VALIDATION_FAILED");
+    let answer = server.query("{ node(id: \"planet/x\") { id } }", json!({})).await;
+    assert_eq!(code(&answer), "INVALID_INPUT");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_runs_and_events_cover_everything_once() {
+    let server = Server::demo().await;
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data = server.data("query($after: String) { entities(kind: \"run\", first: 3, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }", json!({ "after": after })).await;
+        let page = &data["entities"];
+        ids.extend(
+            page["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|edge| edge["node"]["id"].as_str().unwrap().to_string()),
+        );
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "pages are in id order without repeats");
+    assert_eq!(ids.len(), 8);
+
+    let mut seqs = Vec::new();
+    let mut after = 0u64;
+    loop {
+        let data = server.data("query($after: Int!) { events(after: $after, first: 50) { edges { node { seq } } pageInfo { hasNextPage } } }", json!({ "after": after })).await;
+        let edges = data["events"]["edges"].as_array().unwrap().clone();
+        seqs.extend(edges.iter().map(|edge| edge["node"]["seq"].as_u64().unwrap()));
+        after = *seqs.last().unwrap();
+        if !data["events"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seqs, (1..=demo::story().len() as u64).collect::<Vec<_>>());
+
+    let failed = server
+        .data(
+            "{ runs(status: FAILED) { edges { node { id failureReason } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(failed["runs"]["edges"].as_array().unwrap().len(), 1);
+    let good = server.data("{ runs(metric: { name: \"auc\", min: 0.85 }, experiment: \"experiment/e-sweep\") { edges { node { id } } } }", json!({})).await;
+    assert_eq!(good["runs"]["edges"][0]["node"]["id"], "run/r-sweep-2");
+    let prod = server
+        .data(
+            "{ services(environment: \"environment/env-prod\", state: RUNNING) { edges { node { id image } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(prod["services"]["edges"][0]["node"]["image"], "image/img-churn@3");
+    let tagged = server
+        .data(
+            "{ models(tag: { key: \"stage\", value: \"archived\" }) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(tagged["models"]["edges"][0]["node"]["id"], "model/m-churn");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lineage_trace_impact_and_history_answer_over_http() {
+    let server = Server::demo().await;
+    let before = server
+        .data(
+            r#"{ trace(service: "svc-churn", asOf: { time: "2026-03-05T00:00:00Z" }) { image { imageVersion } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(before["trace"]["image"]["imageVersion"], "image/img-churn@1");
+    let impact = server
+        .data(
+            r#"{ impact(id: "dataset/d-customers-v2") { modelVersions imageVersions services } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(impact["impact"]["modelVersions"], json!(["model/m-churn@2"]));
+    assert_eq!(impact["impact"]["services"], json!(["service/svc-churn"]));
+    let graph = server.data(r#"{ lineage(id: "service/svc-churn", direction: UPSTREAM, depth: 2, edgeKinds: [RUNS, BUILT_FROM]) { nodes { id depth } edges { from kind to } truncated } }"#, json!({})).await;
+    let nodes: Vec<&str> = graph["lineage"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| node["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["service/svc-churn", "image/img-churn@3", "manifest/mf-churn@2"]);
+    let history = server.data(r#"{ history(id: "service/svc-churn", first: 2) { edges { node { type version } } pageInfo { hasNextPage } } }"#, json!({})).await;
+    assert_eq!(history["history"]["edges"][0]["node"]["type"], "ServiceDeployed");
+    assert_eq!(history["history"]["pageInfo"]["hasNextPage"], true);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_receives_events_appended_by_a_concurrent_mutation() {
+    let server = Server::demo().await;
+    let ws_url = format!("{}/graphql/ws", server.url.replace("http://", "ws://"));
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    use tokio_tungstenite::tungstenite::Message;
+    socket
+        .send(Message::Text(json!({ "type": "connection_init" }).to_string().into()))
+        .await
+        .unwrap();
+    let ack: Value = serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { events(stream: \"service/svc-churn\") { seq type stream } }" } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.unwrap();
+    // Give the subscription a moment to register before the mutation runs.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let other = server
+        .data(
+            &MUTATION.replace("FIELD", "setRunTags"),
+            json!({ "input": { "run": "r-churn-1", "tags": [{ "key": "k", "value": "v" }] } }),
+        )
+        .await;
+    let mine = server
+        .data(
+            &MUTATION.replace("FIELD", "scaleService"),
+            json!({ "input": { "service": "svc-churn", "replicas": 6 } }),
+        )
+        .await;
+    let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an event within 5 s")
+        .unwrap()
+        .unwrap();
+    let message: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+    assert_eq!(message["type"], "next");
+    let event = &message["payload"]["data"]["events"];
+    assert_eq!(
+        event["seq"], mine["scaleService"]["seq"],
+        "the filtered subscription skipped {other}"
+    );
+    assert_eq!(event["type"], "ServiceScaled");
+    drop(socket);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
+    let tight = Limits {
+        max_depth: 6,
+        max_complexity: 60,
+        max_page: 20,
+    };
+    let server = Server::start(
+        true,
+        "u-alex",
+        tight,
+        ServerLimits {
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(10),
+        },
+    )
+    .await;
+    let deep = "{ run(id: \"r-churn-1\") { entity { asRun { entity { asRun { entity { asRun { id } } } } } } } }";
+    let answer = server.query(deep, json!({})).await;
+    assert_eq!(code(&answer), "LIMIT_EXCEEDED", "{answer}");
+    assert!(answer["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nested too deep"));
+    let wide = format!(
+        "{{ {} }}",
+        (0..80).map(|i| format!("h{i}: head")).collect::<Vec<_>>().join(" ")
+    );
+    assert_eq!(code(&server.query(&wide, json!({})).await), "LIMIT_EXCEEDED");
+    let answer = server
+        .query(
+            "{ entities(kind: \"run\", first: 1000) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&answer), "LIMIT_EXCEEDED");
+    assert!(answer["errors"][0]["message"].as_str().unwrap().contains("at most 20"));
+    let answer = server
+        .query(
+            "{ lineage(id: \"run/r-churn-1\", depth: 1000) { truncated } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&answer), "LIMIT_EXCEEDED");
+    let huge = "x".repeat(128 * 1024);
+    let response = server
+        .client
+        .post(format!("{}/graphql", server.url))
+        .json(&json!({ "query": format!("{{ head }} # {huge}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await;
+
+    let slow = Server::start(
+        true,
+        "u-alex",
+        Limits::default(),
+        ServerLimits {
+            max_body_bytes: 1 << 20,
+            request_timeout: Duration::from_nanos(1),
+        },
+    )
+    .await;
+    let answer = slow
+        .query("{ events(first: 500) { edges { node { payload } } } }", json!({}))
+        .await;
+    assert_eq!(code(&answer), "LIMIT_EXCEEDED", "{answer}");
+    slow.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_the_console_are_served() {
+    let server = Server::demo().await;
+    let get = |path: &str| server.client.get(format!("{}{path}", server.url)).send();
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok\n");
+    assert_eq!(get("/readyz").await.unwrap().status(), reqwest::StatusCode::OK);
+    server.data("query Heads { head }", json!({})).await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("lineage_graphql_requests_total{operation=\"Heads\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!("lineage_log_head_seq {}", demo::story().len())));
+    let console = get("/graphql").await.unwrap().text().await.unwrap();
+    assert!(console.contains("<textarea id=\"query\""));
+    assert!(
+        !console.contains("<script src") && !console.contains("<link"),
+        "the console loads nothing from elsewhere"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_under_load_loses_no_acknowledged_mutation() {
+    let server = Server::demo().await;
+    let url = format!("{}/graphql", server.url);
+    let mut clients = Vec::new();
+    for client in 0..8 {
+        let url = url.clone();
+        clients.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut acknowledged = Vec::new();
+            for step in 0..2000 {
+                let event_id = format!("load-{client}-{step}");
+                let body = json!({ "query": MUTATION.replace("FIELD", "logMetrics"), "variables": {
+                    "input": { "run": "r-churn-1", "points": [{ "name": "load", "value": step, "step": step, "timestamp": "2026-03-02T10:00:00Z" }] },
+                    "eventId": event_id } });
+                let Ok(response) = http.post(&url).json(&body).send().await else { break };
+                let Ok(answer) = response.json::<Value>().await else { break };
+                if let Some(seq) = answer["data"]["logMetrics"]["seq"].as_u64() {
+                    acknowledged.push((event_id, seq));
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let dir = server.stop().await;
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.unwrap());
+    }
+    assert!(
+        !acknowledged.is_empty(),
+        "no mutation was acknowledged before the shutdown"
+    );
+    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    for (event_id, seq) in &acknowledged {
+        assert_eq!(
+            store.seq_of_event(&id(event_id)).unwrap(),
+            Some(*seq),
+            "acknowledged {event_id} lost"
+        );
+    }
+    assert_eq!(store.opened().log.cut_bytes, 0, "the log was left with a torn tail");
+}
