@@ -29,6 +29,17 @@ pub struct BenchArgs {
     /// Where to put scratch stores (removed afterwards); default: the system temp dir.
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Measure the lineage graph and the API instead: `trace` latency in-process and
+    /// over HTTP, requests/s under load, memory; on a store of `--events` events holding
+    /// `--chains` dataset → run → model → manifest → image → service chains.
+    #[arg(long)]
+    graph: bool,
+    /// Chains for `--graph`.
+    #[arg(long, default_value_t = 10_000)]
+    chains: usize,
+    /// Seconds per load measurement for `--graph`.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
 }
 
 fn id<T: TryFrom<String>>(text: &str) -> T
@@ -244,6 +255,9 @@ fn ms(duration: Duration) -> f64 {
 pub fn run(args: &BenchArgs) -> Result<()> {
     let base = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    if args.graph {
+        return crate::bench_graph::run(&base, args.chains, args.events, args.seconds);
+    }
     let repeat = args.repeat.max(1);
     println!(
         "lineage bench: {} events per measurement, median of {repeat} runs, scratch in {}",

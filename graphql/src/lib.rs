@@ -5,13 +5,14 @@
 //!   `/metrics`) and `serve` with graceful shutdown;
 //! - [`metrics`]: request counts and latencies in the Prometheus text format;
 //! - [`cli`]: the commands and their output;
-//! - [`bench`]: `lineage bench`, the store's throughput and latency measurements.
+//! - [`bench`], [`bench_graph`]: `lineage bench`, throughput and latency measurements.
 //!
 //! Architecture invariant: this is the only crate that knows about the command line,
 //! HTTP and GraphQL; it reaches the log only through `lineage_store::Store`.
 
 pub mod api;
 pub mod bench;
+pub mod bench_graph;
 pub mod cli;
 pub mod metrics;
 pub mod server;

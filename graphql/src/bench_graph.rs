@@ -1,0 +1,387 @@
+//! `lineage bench --graph`: `trace` latency in-process and over HTTP on a large store,
+//! GraphQL requests/s under concurrent load on loopback, and the process's memory.
+
+use crate::api::{Acting, Limits};
+use crate::server::{serve_until, ServeOptions, ServerLimits};
+use anyhow::{bail, Context, Result};
+use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
+use lineage_schema::event::*;
+use lineage_schema::*;
+use lineage_store::{Options, Store};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn id<T: TryFrom<String>>(text: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(text.to_string()).expect("bench ids are valid")
+}
+
+fn name(text: &str) -> Name {
+    Name::new(text).expect("bench names are valid")
+}
+
+fn act(command: Command) -> CommandEnvelope {
+    CommandEnvelope::new(id("u-bench"), command)
+}
+
+/// One chain: dataset → run (with `padding` metric events) → model version → manifest
+/// version → image version → service.
+fn chain(index: usize, padding: usize) -> Vec<CommandEnvelope> {
+    let n = |prefix: &str| format!("{prefix}-{index}");
+    let mut commands = vec![
+        act(Command::RegisterDataset(DatasetRegistered {
+            dataset: id(&n("d")),
+            account: id("acct"),
+            name: name(&n("data")),
+            location: format!("/data/{index}"),
+            version: None,
+            digest: None,
+        })),
+        act(Command::StartRun(RunStarted {
+            run: id(&n("r")),
+            experiment: id("e"),
+            compute_target: id("ct"),
+            revision: format!("rev{index}"),
+            parent: None,
+        })),
+        act(Command::RecordRunInputs(RunInputsRecorded {
+            run: id(&n("r")),
+            datasets: vec![id(&n("d"))],
+        })),
+    ];
+    for step in 0..padding {
+        commands.push(act(Command::LogMetrics(MetricsLogged {
+            run: id(&n("r")),
+            points: vec![MetricPoint {
+                name: "loss".into(),
+                value: 1.0 / (step as f64 + 1.0),
+                step: step as i64,
+                timestamp: Timestamp::now(),
+            }],
+        })));
+    }
+    commands.extend([
+        act(Command::CompleteRun(RunCompleted { run: id(&n("r")) })),
+        act(Command::CreateModel(ModelCreated {
+            model: id(&n("m")),
+            account: id("mm"),
+            name: name(&n("model")),
+            description: String::new(),
+        })),
+        act(Command::RegisterModelVersion(RegisterModelVersion {
+            model: id(&n("m")),
+            source: ModelSource::Run {
+                run: id(&n("r")),
+                artifact_path: "model.pkl".into(),
+            },
+            derived_from: None,
+            tags: vec![],
+        })),
+        act(Command::CreateManifest(ManifestCreated {
+            manifest: id(&n("mf")),
+            account: id("mm"),
+            name: name(&n("manifest")),
+        })),
+        act(Command::AddManifestVersion(AddManifestVersion {
+            manifest: id(&n("mf")),
+            models: vec![ModelVersionRef {
+                model: id(&n("m")),
+                version: 1,
+            }],
+            dependencies: vec![],
+            scoring_script: "score.py".into(),
+            schema: None,
+            sample_data: None,
+        })),
+        act(Command::CreateImage(ImageCreated {
+            image: id(&n("img")),
+            account: id("mm"),
+            name: name(&n("image")),
+        })),
+        act(Command::StartImageBuild(StartImageBuild {
+            image: id(&n("img")),
+            manifest: ManifestVersionRef {
+                manifest: id(&n("mf")),
+                version: 1,
+            },
+        })),
+        act(Command::RecordImageBuilt(ImageBuilt {
+            image: id(&n("img")),
+            version: 1,
+            digest: format!("sha256:{index:x}"),
+        })),
+        act(Command::DeployService(ServiceDeployed {
+            service: id(&n("svc")),
+            account: id("mm"),
+            name: name(&n("service")),
+            image: ImageVersionRef {
+                image: id(&n("img")),
+                version: 1,
+            },
+            environment: id(if index % 2 == 0 { "env-a" } else { "env-b" }),
+            url: format!("http://svc-{index}"),
+            replicas: 1,
+        })),
+    ]);
+    commands
+}
+
+fn setup() -> Vec<CommandEnvelope> {
+    vec![
+        act(Command::RegisterPrincipal(PrincipalRegistered {
+            principal: id("u-bench"),
+            name: name("Bench"),
+            email: String::new(),
+        })),
+        act(Command::CreateSubscription(SubscriptionCreated {
+            subscription: id("sub"),
+            name: name("bench"),
+        })),
+        act(Command::CreateExperimentationAccount(ExperimentationAccountCreated {
+            account: id("acct"),
+            subscription: id("sub"),
+            name: name("bench"),
+            region: "local".into(),
+        })),
+        act(Command::CreateModelManagementAccount(ModelManagementAccountCreated {
+            account: id("mm"),
+            subscription: id("sub"),
+            name: name("serving"),
+            region: "local".into(),
+            plan: Plan {
+                tier: Tier::S3,
+                units: 10,
+            },
+        })),
+        act(Command::CreateWorkspace(WorkspaceCreated {
+            workspace: id("ws"),
+            account: id("acct"),
+            name: name("bench"),
+            description: String::new(),
+        })),
+        act(Command::CreateProject(ProjectCreated {
+            project: id("p"),
+            workspace: id("ws"),
+            name: name("bench"),
+            path: "/bench".into(),
+            repository: None,
+        })),
+        act(Command::CreateExperiment(ExperimentCreated {
+            experiment: id("e"),
+            project: id("p"),
+            name: name("train"),
+            entry_point: "train.py".into(),
+            language: Language::Python,
+            source_digest: Digest::ZERO,
+        })),
+        act(Command::AttachComputeTarget(ComputeTargetAttached {
+            target: id("ct"),
+            account: id("acct"),
+            name: name("local"),
+            kind: ComputeKind::Local,
+        })),
+        act(Command::CreateEnvironment(EnvironmentCreated {
+            environment: id("env-a"),
+            account: id("mm"),
+            name: name("env-a"),
+            kind: EnvironmentKind::Local,
+        })),
+        act(Command::CreateEnvironment(EnvironmentCreated {
+            environment: id("env-b"),
+            account: id("mm"),
+            name: name("env-b"),
+            kind: EnvironmentKind::Kubernetes { cluster: "k".into() },
+        })),
+    ]
+}
+
+/// Fills a store with `chains` chains and about `events` events in all.
+fn fill(store: &Store, chains: usize, events: usize) -> Result<()> {
+    store.execute_batch(setup())?;
+    let padding = (events / chains.max(1)).saturating_sub(12);
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    for index in 0..chains {
+        batch.extend(chain(index, padding));
+        if batch.len() >= 2000 || index + 1 == chains {
+            store.execute_batch(std::mem::take(&mut batch))?;
+        }
+        if (index + 1) % 1000 == 0 {
+            eprint!("\rfilled {} of {chains} chains, {} events", index + 1, store.head().seq);
+        }
+    }
+    eprintln!();
+    let head = store.head().seq;
+    println!(
+        "filled {chains} chains, {head} events in {:.1?} ({:.0} events/s)",
+        started.elapsed(),
+        head as f64 / started.elapsed().as_secs_f64()
+    );
+    store.flush()?;
+    Ok(())
+}
+
+/// A tiny HTTP/1.1 client with keep-alive: enough for loopback measurements.
+struct Http {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Http {
+    fn connect(address: SocketAddr) -> Result<Self> {
+        let stream = TcpStream::connect(address)?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+        })
+    }
+
+    fn post(&mut self, body: &str) -> Result<String> {
+        write!(self.writer, "POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+        let mut status = String::new();
+        self.reader.read_line(&mut status)?;
+        if !status.contains(" 200 ") {
+            bail!("HTTP answered {status}");
+        }
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse()?;
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        Ok(String::from_utf8(body)?)
+    }
+}
+
+fn trace_body(service: usize) -> String {
+    let query = format!("{{ trace(service: \\\"service/svc-{service}\\\") {{ environment image {{ imageVersion manifest {{ manifestVersion models {{ modelVersion run {{ run revision experiment computeTarget datasets }} }} }} }} }} }}");
+    format!("{{\"query\":\"{query}\"}}")
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let at = |fraction: f64| samples[((samples.len() - 1) as f64 * fraction) as usize].as_secs_f64() * 1000.0;
+    (at(0.5), at(0.99))
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Requests/s of `body(i)` from `clients` connections for `seconds`.
+fn load(address: SocketAddr, clients: usize, seconds: u64, body: fn(usize) -> String) -> Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let threads: Vec<_> = (0..clients)
+        .map(|client| {
+            std::thread::spawn(move || -> Result<u64> {
+                let mut http = Http::connect(address)?;
+                let mut done = 0;
+                while Instant::now() < deadline {
+                    http.post(&body(client * 7919 + done as usize))?;
+                    done += 1;
+                }
+                Ok(done)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for thread in threads {
+        total += thread.join().expect("load thread")?;
+    }
+    Ok(total as f64 / seconds as f64)
+}
+
+pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result<()> {
+    let dir = scratch.join(format!("lineage-bench-graph-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Arc::new(Store::open(&dir, &Options::default())?);
+    fill(&store, chains, events).context("filling the store")?;
+    let disk = store.stats()?;
+    println!(
+        "on disk: {:.1} MiB of log, {:.1} MiB derived",
+        disk.log_bytes as f64 / 1048576.0,
+        disk.derived_bytes as f64 / 1048576.0
+    );
+
+    let mut random = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        random as usize % chains
+    };
+    let services: Vec<usize> = (0..1000).map(|_| next()).collect();
+    let mut samples = Vec::new();
+    for service in &services {
+        let started = Instant::now();
+        let trace = store.lineage().trace(&id(&format!("svc-{service}")), None)?;
+        samples.push(started.elapsed());
+        assert!(trace.image.is_some(), "every bench service has an image");
+    }
+    let (p50, p99) = percentiles(samples);
+    println!("| trace, in-process | p50 {p50:.3} ms | p99 {p99:.3} ms |");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (ready, address) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = ServeOptions {
+        bind: "127.0.0.1:0".into(),
+        limits: Limits::default(),
+        server_limits: ServerLimits::default(),
+    };
+    let server = runtime.spawn(serve_until(
+        Arc::clone(&store),
+        Acting(id("u-bench")),
+        options,
+        move |address| ready.send(address).expect("bench listens"),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let address = address.recv()?;
+    let mut http = Http::connect(address)?;
+    let mut samples = Vec::new();
+    for service in &services {
+        let started = Instant::now();
+        let answer = http.post(&trace_body(*service))?;
+        samples.push(started.elapsed());
+        if !answer.contains("imageVersion") {
+            bail!("unexpected answer: {answer}");
+        }
+    }
+    let (p50, p99) = percentiles(samples);
+    println!("| trace, over HTTP (one connection) | p50 {p50:.3} ms | p99 {p99:.3} ms |");
+    for clients in [1, 8, 32] {
+        let simple = load(address, clients, seconds, |_| "{\"query\":\"{ head }\"}".to_string())?;
+        let traces = load(address, clients, seconds, |i| trace_body(i % 1000))?;
+        println!("| {clients} clients | `{{ head }}` {simple:.0} requests/s | `trace` {traces:.0} requests/s |");
+    }
+    println!(
+        "| memory (RSS of this process: store, server and load threads) | {:.0} MiB |",
+        rss_mib()
+    );
+    let _ = stop.send(());
+    runtime.block_on(server)??;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
