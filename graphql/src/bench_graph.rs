@@ -123,7 +123,7 @@ fn chain(index: usize, padding: usize) -> Vec<CommandEnvelope> {
                 image: id(&n("img")),
                 version: 1,
             },
-            environment: id(if index % 2 == 0 { "env-a" } else { "env-b" }),
+            environment: id(if index.is_multiple_of(2) { "env-a" } else { "env-b" }),
             url: format!("http://svc-{index}"),
             replicas: 1,
         })),
