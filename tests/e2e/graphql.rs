@@ -98,10 +98,72 @@ fn field_name(command: &Command) -> String {
     name[..1].to_lowercase() + &name[1..]
 }
 
+/// `RemoteVm` → `REMOTE_VM`: a Rust variant name as a GraphQL enum value.
+fn screaming(variant: &str) -> String {
+    let mut out = String::new();
+    for (index, c) in variant.chars().enumerate() {
+        if c.is_uppercase()
+            && index > 0
+            && !variant[..index].ends_with(|p: char| p.is_ascii_digit() || p.is_uppercase())
+        {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn camel(key: &str) -> String {
+    let mut parts = key.split('_');
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for part in parts {
+        out.push_str(&part[..1].to_uppercase());
+        out.push_str(&part[1..]);
+    }
+    out
+}
+
+/// A payload's serde JSON as a GraphQL input object: camelCase keys, enums as GraphQL
+/// enum values, tagged variants as the input objects the API defines for them.
+fn graphql_input(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let converted = match (key.as_str(), value) {
+                        ("kind", Value::String(variant)) => json!({ "kind": screaming(variant) }),
+                        ("kind", Value::Object(tagged)) => {
+                            let (variant, fields) = tagged.iter().next().unwrap();
+                            let mut object = graphql_input(fields);
+                            object["kind"] = json!(screaming(variant));
+                            object
+                        }
+                        ("source", Value::Object(tagged)) => match tagged.iter().next().unwrap() {
+                            (variant, fields) if variant == "Run" => graphql_input(fields),
+                            (_, fields) => json!({ "uploadedFrom": fields["location"], "digest": fields["digest"] }),
+                        },
+                        ("language" | "tier", Value::String(variant)) => json!(screaming(variant)),
+                        _ => graphql_input(value),
+                    };
+                    (camel(key), converted)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(graphql_input).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The command's fields as the mutation's `input`.
 fn input(command: &Command) -> Value {
     let tagged = serde_json::to_value(command).unwrap();
-    tagged.as_object().unwrap().values().next().unwrap().clone()
+    graphql_input(tagged.as_object().unwrap().values().next().unwrap())
+}
+
+/// A mutation document for one field, with all its arguments as variables.
+fn mutation(field: &str) -> String {
+    let input_type = field[..1].to_uppercase() + &field[1..] + "Input";
+    format!("mutation($input: {input_type}!, $eventId: String, $expectedVersion: Int, $occurredAt: String) {{ {field}(input: $input, eventId: $eventId, expectedVersion: $expectedVersion, occurredAt: $occurredAt) {{ seq stream version duplicate entity {{ id version }} }} }}")
 }
 
 /// The demo story acted by one principal (the server acts as one), plus the commands
@@ -152,8 +214,6 @@ fn every_command() -> Vec<CommandEnvelope> {
     commands
 }
 
-const MUTATION: &str = "mutation($input: JSON!, $eventId: String, $expectedVersion: Int, $occurredAt: String) { FIELD(input: $input, eventId: $eventId, expectedVersion: $expectedVersion, occurredAt: $occurredAt) { seq stream version duplicate entity { id version } } }";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutation_appends_through_http_and_the_result_matches_the_store() {
     let server = Server::start(false, "u-alex", Limits::default(), ServerLimits::default()).await;
@@ -161,7 +221,7 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
     for (index, command) in every_command().into_iter().enumerate() {
         let field = field_name(&command.command);
         let variables = json!({ "input": input(&command.command), "eventId": command.event_id.as_ref().map(|id| id.to_string()), "occurredAt": command.occurred_at.map(|at| at.to_string()) });
-        let data = server.data(&MUTATION.replace("FIELD", &field), variables).await;
+        let data = server.data(&mutation(&field), variables).await;
         let result = &data[&field];
         assert_eq!(result["seq"], json!(index + 1), "{field}");
         assert_eq!(result["stream"], json!(command.command.stream().to_string()));
@@ -229,7 +289,7 @@ async fn mutations_answer_with_stable_error_codes_and_append_nothing() {
     for (field, input, expected_version, expected) in cases {
         let answer = server
             .query(
-                &MUTATION.replace("FIELD", field),
+                &mutation(field),
                 json!({ "input": input, "expectedVersion": expected_version }),
             )
             .await;
@@ -366,13 +426,13 @@ async fn a_subscription_receives_events_appended_by_a_concurrent_mutation() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let other = server
         .data(
-            &MUTATION.replace("FIELD", "setRunTags"),
+            &mutation("setRunTags"),
             json!({ "input": { "run": "r-churn-1", "tags": [{ "key": "k", "value": "v" }] } }),
         )
         .await;
     let mine = server
         .data(
-            &MUTATION.replace("FIELD", "scaleService"),
+            &mutation("scaleService"),
             json!({ "input": { "service": "svc-churn", "replicas": 6 } }),
         )
         .await;
@@ -499,7 +559,7 @@ async fn shutdown_under_load_loses_no_acknowledged_mutation() {
             let mut acknowledged = Vec::new();
             for step in 0..2000 {
                 let event_id = format!("load-{client}-{step}");
-                let body = json!({ "query": MUTATION.replace("FIELD", "logMetrics"), "variables": {
+                let body = json!({ "query": mutation("logMetrics"), "variables": {
                     "input": { "run": "r-churn-1", "points": [{ "name": "load", "value": step, "step": step, "timestamp": "2026-03-02T10:00:00Z" }] },
                     "eventId": event_id } });
                 let Ok(response) = http.post(&url).json(&body).send().await else { break };

@@ -35,22 +35,27 @@ pub fn not_found(what: impl std::fmt::Display) -> async_graphql::Error {
 /// depth and complexity limits, come from async-graphql without one.
 pub fn classify(response: &mut Response) {
     for error in &mut response.errors {
-        let has_code = error
+        let message = error.message.to_lowercase();
+        let existing = error
             .extensions
             .as_ref()
-            .is_some_and(|extensions| extensions.get("code").is_some());
-        if has_code {
-            continue;
-        }
-        let message = error.message.to_lowercase();
-        let code =
-            if message.contains("nested too deep") || message.contains("too complex") || message.contains("too many") {
+            .and_then(|extensions| extensions.get("code"))
+            .map(|code| code.to_string());
+        let code = match existing.as_deref() {
+            // async-graphql calls a wrongly typed argument a validation failure; to the
+            // caller it is bad input, like every other.
+            Some("\"GRAPHQL_VALIDATION_FAILED\"") if message.contains("invalid value") => "INVALID_INPUT",
+            Some(_) => continue,
+            None if message.contains("nested too deep")
+                || message.contains("too complex")
+                || message.contains("too many") =>
+            {
                 "LIMIT_EXCEEDED"
-            } else if message.contains("parse") || message.contains("expected") && error.locations.is_empty() {
-                "GRAPHQL_PARSE_FAILED"
-            } else {
-                "GRAPHQL_VALIDATION_FAILED"
-            };
+            }
+            None if message.contains("invalid value") || message.contains("failed to parse") => "INVALID_INPUT",
+            None if message.contains("parse") => "GRAPHQL_PARSE_FAILED",
+            None => "GRAPHQL_VALIDATION_FAILED",
+        };
         error.extensions.get_or_insert_with(Default::default).set("code", code);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod error;
 mod graph;
+mod inputs;
 mod mutation;
 mod query;
 mod subscription;

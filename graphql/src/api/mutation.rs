@@ -1,11 +1,12 @@
-//! The mutation root: one mutation per command. Each takes the command's fields as a
-//! JSON object (`input`), an optional expected stream version and idempotency key, and
-//! answers with the log position and the entity as it now stands.
+//! The mutation root: one mutation per command. Each takes the command's input object,
+//! an optional expected stream version, idempotency key and time of the fact, and answers
+//! with the log position and the entity as it now stands.
 
 use super::error::{from_store, invalid};
+use super::inputs;
 use super::types::EntityObject;
 use super::{store, Acting};
-use async_graphql::{Context, Json, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
 use lineage_schema::{Command, CommandEnvelope, EventId, Timestamp};
@@ -29,8 +30,11 @@ pub struct MutationResult {
     pub entity: Option<EntityObject>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(name: &str, input: Json<serde_json::Value>) -> async_graphql::Result<T> {
-    serde_json::from_value(input.0).map_err(|error| invalid(format!("{name} input: {error}")))
+/// The command payload an input object stands for; the schema crate checks ids, names,
+/// digests and times on the way.
+fn decode<I: serde::Serialize, T: serde::de::DeserializeOwned>(name: &str, input: &I) -> async_graphql::Result<T> {
+    let value = serde_json::to_value(input).map_err(|error| invalid(format!("{name} input: {error}")))?;
+    serde_json::from_value(value).map_err(|error| invalid(format!("{name} input: {error}")))
 }
 
 async fn execute(
@@ -73,20 +77,20 @@ fn store_entity(ctx: &Context<'_>, stream: &lineage_schema::EntityRef) -> async_
 }
 
 macro_rules! mutations {
-    ($($field:ident => $variant:ident($payload:ident)),* $(,)?) => {
+    ($($field:ident => $variant:ident($payload:ident, $input:ident)),* $(,)?) => {
         #[Object]
         impl Mutation {
             $(
-                #[doc = concat!("Appends `", stringify!($payload), "`. `input` holds the fields of `", stringify!($payload), "` as a JSON object.")]
+                #[doc = concat!("Records `", stringify!($payload), "` if the store accepts the command.")]
                 async fn $field(
                     &self,
                     ctx: &Context<'_>,
-                    input: Json<serde_json::Value>,
+                    input: inputs::$input,
                     #[graphql(desc = "The stream version the caller saw (0: the entity must not exist yet).")] expected_version: Option<u64>,
                     #[graphql(desc = "An idempotency key: a retry with the same key appends nothing.")] event_id: Option<String>,
                     #[graphql(desc = "When the fact happened, if not now (RFC 3339).")] occurred_at: Option<String>,
                 ) -> async_graphql::Result<MutationResult> {
-                    let payload: $payload = decode(stringify!($field), input)?;
+                    let payload: $payload = decode(stringify!($field), &input)?;
                     execute(ctx, Command::$variant(payload), expected_version, event_id, occurred_at).await
                 }
             )*
@@ -95,48 +99,48 @@ macro_rules! mutations {
 }
 
 mutations! {
-    register_principal => RegisterPrincipal(PrincipalRegistered),
-    create_subscription => CreateSubscription(SubscriptionCreated),
-    create_experimentation_account => CreateExperimentationAccount(ExperimentationAccountCreated),
-    assign_seat => AssignSeat(SeatAssigned),
-    revoke_seat => RevokeSeat(SeatRevoked),
-    create_model_management_account => CreateModelManagementAccount(ModelManagementAccountCreated),
-    change_model_management_plan => ChangeModelManagementPlan(ModelManagementPlanChanged),
-    create_workspace => CreateWorkspace(WorkspaceCreated),
-    grant_workspace_access => GrantWorkspaceAccess(WorkspaceAccessGranted),
-    revoke_workspace_access => RevokeWorkspaceAccess(WorkspaceAccessRevoked),
-    create_project => CreateProject(ProjectCreated),
-    create_experiment => CreateExperiment(ExperimentCreated),
-    revise_experiment => ReviseExperiment(ExperimentRevised),
-    attach_compute_target => AttachComputeTarget(ComputeTargetAttached),
-    detach_compute_target => DetachComputeTarget(ComputeTargetDetached),
-    register_dataset => RegisterDataset(DatasetRegistered),
-    queue_run => QueueRun(RunQueued),
-    start_run => StartRun(RunStarted),
-    log_params => LogParams(ParamsLogged),
-    log_metrics => LogMetrics(MetricsLogged),
-    set_run_tags => SetRunTags(RunTagsSet),
-    record_artifacts => RecordArtifacts(ArtifactsRecorded),
-    record_run_inputs => RecordRunInputs(RunInputsRecorded),
-    record_run_outputs => RecordRunOutputs(RunOutputsRecorded),
-    complete_run => CompleteRun(RunCompleted),
-    fail_run => FailRun(RunFailed),
-    cancel_run => CancelRun(RunCanceled),
-    create_model => CreateModel(ModelCreated),
-    register_model_version => RegisterModelVersion(RegisterModelVersion),
-    set_model_version_tags => SetModelVersionTags(ModelVersionTagsSet),
-    create_manifest => CreateManifest(ManifestCreated),
-    add_manifest_version => AddManifestVersion(AddManifestVersion),
-    create_image => CreateImage(ImageCreated),
-    start_image_build => StartImageBuild(StartImageBuild),
-    record_image_built => RecordImageBuilt(ImageBuilt),
-    record_image_build_failed => RecordImageBuildFailed(ImageBuildFailed),
-    create_environment => CreateEnvironment(EnvironmentCreated),
-    delete_environment => DeleteEnvironment(EnvironmentDeleted),
-    deploy_service => DeployService(ServiceDeployed),
-    update_service => UpdateService(ServiceUpdated),
-    scale_service => ScaleService(ServiceScaled),
-    delete_service => DeleteService(ServiceDeleted),
-    record_service_metric => RecordServiceMetric(ServiceMetricRecorded),
-    raise_drift_alert => RaiseDriftAlert(DriftAlertRaised),
+    register_principal => RegisterPrincipal(PrincipalRegistered, RegisterPrincipalInput),
+    create_subscription => CreateSubscription(SubscriptionCreated, CreateSubscriptionInput),
+    create_experimentation_account => CreateExperimentationAccount(ExperimentationAccountCreated, CreateExperimentationAccountInput),
+    assign_seat => AssignSeat(SeatAssigned, AssignSeatInput),
+    revoke_seat => RevokeSeat(SeatRevoked, RevokeSeatInput),
+    create_model_management_account => CreateModelManagementAccount(ModelManagementAccountCreated, CreateModelManagementAccountInput),
+    change_model_management_plan => ChangeModelManagementPlan(ModelManagementPlanChanged, ChangeModelManagementPlanInput),
+    create_workspace => CreateWorkspace(WorkspaceCreated, CreateWorkspaceInput),
+    grant_workspace_access => GrantWorkspaceAccess(WorkspaceAccessGranted, GrantWorkspaceAccessInput),
+    revoke_workspace_access => RevokeWorkspaceAccess(WorkspaceAccessRevoked, RevokeWorkspaceAccessInput),
+    create_project => CreateProject(ProjectCreated, CreateProjectInput),
+    create_experiment => CreateExperiment(ExperimentCreated, CreateExperimentInput),
+    revise_experiment => ReviseExperiment(ExperimentRevised, ReviseExperimentInput),
+    attach_compute_target => AttachComputeTarget(ComputeTargetAttached, AttachComputeTargetInput),
+    detach_compute_target => DetachComputeTarget(ComputeTargetDetached, DetachComputeTargetInput),
+    register_dataset => RegisterDataset(DatasetRegistered, RegisterDatasetInput),
+    queue_run => QueueRun(RunQueued, QueueRunInput),
+    start_run => StartRun(RunStarted, StartRunInput),
+    log_params => LogParams(ParamsLogged, LogParamsInput),
+    log_metrics => LogMetrics(MetricsLogged, LogMetricsInput),
+    set_run_tags => SetRunTags(RunTagsSet, SetRunTagsInput),
+    record_artifacts => RecordArtifacts(ArtifactsRecorded, RecordArtifactsInput),
+    record_run_inputs => RecordRunInputs(RunInputsRecorded, RecordRunInputsInput),
+    record_run_outputs => RecordRunOutputs(RunOutputsRecorded, RecordRunOutputsInput),
+    complete_run => CompleteRun(RunCompleted, CompleteRunInput),
+    fail_run => FailRun(RunFailed, FailRunInput),
+    cancel_run => CancelRun(RunCanceled, CancelRunInput),
+    create_model => CreateModel(ModelCreated, CreateModelInput),
+    register_model_version => RegisterModelVersion(RegisterModelVersion, RegisterModelVersionInput),
+    set_model_version_tags => SetModelVersionTags(ModelVersionTagsSet, SetModelVersionTagsInput),
+    create_manifest => CreateManifest(ManifestCreated, CreateManifestInput),
+    add_manifest_version => AddManifestVersion(AddManifestVersion, AddManifestVersionInput),
+    create_image => CreateImage(ImageCreated, CreateImageInput),
+    start_image_build => StartImageBuild(StartImageBuild, StartImageBuildInput),
+    record_image_built => RecordImageBuilt(ImageBuilt, RecordImageBuiltInput),
+    record_image_build_failed => RecordImageBuildFailed(ImageBuildFailed, RecordImageBuildFailedInput),
+    create_environment => CreateEnvironment(EnvironmentCreated, CreateEnvironmentInput),
+    delete_environment => DeleteEnvironment(EnvironmentDeleted, DeleteEnvironmentInput),
+    deploy_service => DeployService(ServiceDeployed, DeployServiceInput),
+    update_service => UpdateService(ServiceUpdated, UpdateServiceInput),
+    scale_service => ScaleService(ServiceScaled, ScaleServiceInput),
+    delete_service => DeleteService(ServiceDeleted, DeleteServiceInput),
+    record_service_metric => RecordServiceMetric(ServiceMetricRecorded, RecordServiceMetricInput),
+    raise_drift_alert => RaiseDriftAlert(DriftAlertRaised, RaiseDriftAlertInput),
 }
