@@ -101,14 +101,13 @@ fn field_name(command: &Command) -> String {
 /// `RemoteVm` → `REMOTE_VM`: a Rust variant name as a GraphQL enum value.
 fn screaming(variant: &str) -> String {
     let mut out = String::new();
-    for (index, c) in variant.chars().enumerate() {
-        if c.is_uppercase()
-            && index > 0
-            && !variant[..index].ends_with(|p: char| p.is_ascii_digit() || p.is_uppercase())
-        {
+    let mut previous: Option<char> = None;
+    for c in variant.chars() {
+        if c.is_uppercase() && previous.is_some_and(|p| p.is_lowercase()) {
             out.push('_');
         }
         out.push(c.to_ascii_uppercase());
+        previous = Some(c);
     }
     out
 }
