@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use lineage_schema::command::CommandEnvelope;
 use lineage_schema::event::*;
+use lineage_schema::literal as id;
 use lineage_schema::*;
 use lineage_store::{Options, Store};
 use std::path::{Path, PathBuf};
@@ -42,79 +43,12 @@ pub struct BenchArgs {
     seconds: u64,
 }
 
-fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("bench ids are valid")
-}
-
 fn actor() -> PrincipalId {
     id("u-bench")
 }
 
-/// A principal, subscription, account, workspace, project, experiment, target and `runs` runs.
 fn setup(store: &Store, runs: usize) -> Result<()> {
-    let name = |text: &str| Name::new(text).expect("valid name");
-    let mut commands = vec![
-        Command::RegisterPrincipal(PrincipalRegistered {
-            principal: actor(),
-            name: name("Bench"),
-            email: String::new(),
-        }),
-        Command::CreateSubscription(SubscriptionCreated {
-            subscription: id("sub"),
-            name: name("bench"),
-        }),
-        Command::CreateExperimentationAccount(ExperimentationAccountCreated {
-            account: id("acct"),
-            subscription: id("sub"),
-            name: name("bench"),
-            region: "local".into(),
-        }),
-        Command::CreateWorkspace(WorkspaceCreated {
-            workspace: id("ws"),
-            account: id("acct"),
-            name: name("bench"),
-            description: String::new(),
-        }),
-        Command::CreateProject(ProjectCreated {
-            project: id("p"),
-            workspace: id("ws"),
-            name: name("bench"),
-            path: "/bench".into(),
-            repository: None,
-        }),
-        Command::CreateExperiment(ExperimentCreated {
-            experiment: id("e"),
-            project: id("p"),
-            name: name("bench"),
-            entry_point: "train.py".into(),
-            language: Language::Python,
-            source_digest: Digest::ZERO,
-        }),
-        Command::AttachComputeTarget(ComputeTargetAttached {
-            target: id("ct"),
-            account: id("acct"),
-            name: name("local"),
-            kind: ComputeKind::Local,
-        }),
-    ];
-    for run in 0..runs {
-        commands.push(Command::StartRun(RunStarted {
-            run: id(&format!("r-{run}")),
-            experiment: id("e"),
-            compute_target: id("ct"),
-            revision: "bench".into(),
-            parent: None,
-        }));
-    }
-    store.execute_batch(
-        commands
-            .into_iter()
-            .map(|command| CommandEnvelope::new(actor(), command))
-            .collect(),
-    )?;
+    store.execute_batch(lineage_store::demo::scaffold("u-bench", runs))?;
     Ok(())
 }
 

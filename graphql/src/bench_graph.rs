@@ -6,6 +6,8 @@ use crate::server::{serve_until, ServeOptions, ServerLimits};
 use anyhow::{bail, Context, Result};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
+use lineage_schema::literal as id;
+use lineage_schema::literal as name;
 use lineage_schema::*;
 use lineage_store::{Options, Store};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,17 +15,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("bench ids are valid")
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("bench names are valid")
-}
 
 fn act(command: Command) -> CommandEnvelope {
     CommandEnvelope::new(id("u-bench"), command)
@@ -131,78 +122,9 @@ fn chain(index: usize, padding: usize) -> Vec<CommandEnvelope> {
     commands
 }
 
-fn setup() -> Vec<CommandEnvelope> {
-    vec![
-        act(Command::RegisterPrincipal(PrincipalRegistered {
-            principal: id("u-bench"),
-            name: name("Bench"),
-            email: String::new(),
-        })),
-        act(Command::CreateSubscription(SubscriptionCreated {
-            subscription: id("sub"),
-            name: name("bench"),
-        })),
-        act(Command::CreateExperimentationAccount(ExperimentationAccountCreated {
-            account: id("acct"),
-            subscription: id("sub"),
-            name: name("bench"),
-            region: "local".into(),
-        })),
-        act(Command::CreateModelManagementAccount(ModelManagementAccountCreated {
-            account: id("mm"),
-            subscription: id("sub"),
-            name: name("serving"),
-            region: "local".into(),
-            plan: Plan {
-                tier: Tier::S3,
-                units: 10,
-            },
-        })),
-        act(Command::CreateWorkspace(WorkspaceCreated {
-            workspace: id("ws"),
-            account: id("acct"),
-            name: name("bench"),
-            description: String::new(),
-        })),
-        act(Command::CreateProject(ProjectCreated {
-            project: id("p"),
-            workspace: id("ws"),
-            name: name("bench"),
-            path: "/bench".into(),
-            repository: None,
-        })),
-        act(Command::CreateExperiment(ExperimentCreated {
-            experiment: id("e"),
-            project: id("p"),
-            name: name("train"),
-            entry_point: "train.py".into(),
-            language: Language::Python,
-            source_digest: Digest::ZERO,
-        })),
-        act(Command::AttachComputeTarget(ComputeTargetAttached {
-            target: id("ct"),
-            account: id("acct"),
-            name: name("local"),
-            kind: ComputeKind::Local,
-        })),
-        act(Command::CreateEnvironment(EnvironmentCreated {
-            environment: id("env-a"),
-            account: id("mm"),
-            name: name("env-a"),
-            kind: EnvironmentKind::Local,
-        })),
-        act(Command::CreateEnvironment(EnvironmentCreated {
-            environment: id("env-b"),
-            account: id("mm"),
-            name: name("env-b"),
-            kind: EnvironmentKind::Kubernetes { cluster: "k".into() },
-        })),
-    ]
-}
-
 /// Fills a store with `chains` chains and about `events` events in all.
 fn fill(store: &Store, chains: usize, events: usize) -> Result<()> {
-    store.execute_batch(setup())?;
+    store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
     let padding = (events / chains.max(1)).saturating_sub(12);
     let started = Instant::now();
     let mut batch = Vec::new();

@@ -24,6 +24,15 @@ pub fn check_id(kind: &'static str, text: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// An id or name written in the source, known to be valid: fixtures, demo data and
+/// benchmarks. Panics on an invalid one, which is a programming error there.
+pub fn literal<T: TryFrom<String>>(text: &str) -> T
+where
+    T::Error: fmt::Debug,
+{
+    T::try_from(text.to_string()).unwrap_or_else(|error| panic!("`{text}` is not valid: {error:?}"))
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $label:literal) => {
         $(#[$doc])*

@@ -2,19 +2,10 @@
 
 use crate::envelope::Envelope;
 use crate::event::*;
+use crate::ids::literal as id;
+use crate::ids::literal as name;
 use crate::ids::*;
 use crate::time::Timestamp;
-
-fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("sample ids are valid")
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("sample names are valid")
-}
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag {

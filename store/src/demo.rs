@@ -7,18 +7,9 @@ use crate::error::Result;
 use crate::store::Store;
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
+use lineage_schema::literal as id;
+use lineage_schema::literal as name;
 use lineage_schema::*;
-
-fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("demo ids are valid")
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).expect("demo names are valid")
-}
 
 struct Story {
     commands: Vec<CommandEnvelope>,
@@ -813,4 +804,90 @@ pub fn story() -> Vec<CommandEnvelope> {
 pub fn fill(store: &Store) -> Result<usize> {
     let appended = store.execute_batch(story())?;
     Ok(appended.iter().filter(|appended| !appended.duplicate).count())
+}
+
+/// A minimal place to work, for benchmarks and load tests: principal `actor` owning
+/// subscription `sub` with experimentation account `acct` (workspace `ws`, project `p`,
+/// experiment `e`, compute target `ct`, runs `r-0` … started) and model management
+/// account `mm` (environments `env-a` and `env-b`).
+pub fn scaffold(actor: &str, runs: usize) -> Vec<CommandEnvelope> {
+    let mut commands = vec![
+        Command::RegisterPrincipal(PrincipalRegistered {
+            principal: id(actor),
+            name: name(actor),
+            email: String::new(),
+        }),
+        Command::CreateSubscription(SubscriptionCreated {
+            subscription: id("sub"),
+            name: name("scaffold"),
+        }),
+        Command::CreateExperimentationAccount(ExperimentationAccountCreated {
+            account: id("acct"),
+            subscription: id("sub"),
+            name: name("research"),
+            region: "local".into(),
+        }),
+        Command::CreateModelManagementAccount(ModelManagementAccountCreated {
+            account: id("mm"),
+            subscription: id("sub"),
+            name: name("serving"),
+            region: "local".into(),
+            plan: Plan {
+                tier: Tier::S3,
+                units: 10,
+            },
+        }),
+        Command::CreateWorkspace(WorkspaceCreated {
+            workspace: id("ws"),
+            account: id("acct"),
+            name: name("work"),
+            description: String::new(),
+        }),
+        Command::CreateProject(ProjectCreated {
+            project: id("p"),
+            workspace: id("ws"),
+            name: name("project"),
+            path: "/project".into(),
+            repository: None,
+        }),
+        Command::CreateExperiment(ExperimentCreated {
+            experiment: id("e"),
+            project: id("p"),
+            name: name("train"),
+            entry_point: "train.py".into(),
+            language: Language::Python,
+            source_digest: Digest::ZERO,
+        }),
+        Command::AttachComputeTarget(ComputeTargetAttached {
+            target: id("ct"),
+            account: id("acct"),
+            name: name("local"),
+            kind: ComputeKind::Local,
+        }),
+        Command::CreateEnvironment(EnvironmentCreated {
+            environment: id("env-a"),
+            account: id("mm"),
+            name: name("env-a"),
+            kind: EnvironmentKind::Local,
+        }),
+        Command::CreateEnvironment(EnvironmentCreated {
+            environment: id("env-b"),
+            account: id("mm"),
+            name: name("env-b"),
+            kind: EnvironmentKind::Kubernetes { cluster: "k8s".into() },
+        }),
+    ];
+    for run in 0..runs {
+        commands.push(Command::StartRun(RunStarted {
+            run: id(&format!("r-{run}")),
+            experiment: id("e"),
+            compute_target: id("ct"),
+            revision: "scaffold".into(),
+            parent: None,
+        }));
+    }
+    commands
+        .into_iter()
+        .map(|command| CommandEnvelope::new(id(actor), command))
+        .collect()
 }

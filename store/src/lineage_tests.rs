@@ -4,15 +4,9 @@
 use super::*;
 use crate::{demo, Options, Store};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
+use lineage_schema::literal as id;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-
-fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("valid id")
-}
 
 fn node(text: &str) -> NodeRef {
     NodeRef::parse(text).unwrap()

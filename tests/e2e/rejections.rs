@@ -4,12 +4,9 @@ use crate::support::id;
 use expect_test::expect;
 use lineage_schema::command::{RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
+use lineage_schema::literal as name;
 use lineage_schema::*;
 use lineage_store::{demo, Options, Store};
-
-fn name(text: &str) -> Name {
-    Name::new(text).unwrap()
-}
 
 fn as_actor(actor: &str, command: Command) -> CommandEnvelope {
     CommandEnvelope::new(id(actor), command)

@@ -4,12 +4,7 @@ use lineage_store::segment::{self, Frame, HEADER_LEN};
 use lineage_store::{demo, Options, Store};
 use std::path::{Path, PathBuf};
 
-pub fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("valid id")
-}
+pub use lineage_schema::literal as id;
 
 /// A closed store holding the demo story, in segments small enough that there are several.
 pub fn demo_store() -> tempfile::TempDir {

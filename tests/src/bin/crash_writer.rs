@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use lineage_schema::event::*;
+use lineage_schema::literal as id;
 use lineage_schema::*;
 use lineage_store::{Options, Store};
 use std::io::Write;
@@ -13,75 +14,13 @@ use std::sync::Arc;
 /// Small segments, so kills also land around segment rotation.
 pub const SEGMENT_BYTES: u64 = 64 * 1024;
 
-fn id<T: TryFrom<String>>(text: &str) -> T
-where
-    T::Error: std::fmt::Debug,
-{
-    T::try_from(text.to_string()).expect("valid id")
-}
-
+/// The scaffold, with fixed event ids so every restart of the child appends it only once.
 fn setup(store: &Store, writers: usize) -> Result<()> {
-    let actor: PrincipalId = id("u-crash");
-    let name = |text: &str| Name::new(text).expect("valid name");
-    let mut commands = vec![
-        Command::RegisterPrincipal(PrincipalRegistered {
-            principal: actor.clone(),
-            name: name("Crash"),
-            email: String::new(),
-        }),
-        Command::CreateSubscription(SubscriptionCreated {
-            subscription: id("sub"),
-            name: name("crash"),
-        }),
-        Command::CreateExperimentationAccount(ExperimentationAccountCreated {
-            account: id("acct"),
-            subscription: id("sub"),
-            name: name("crash"),
-            region: "local".into(),
-        }),
-        Command::CreateWorkspace(WorkspaceCreated {
-            workspace: id("ws"),
-            account: id("acct"),
-            name: name("crash"),
-            description: String::new(),
-        }),
-        Command::CreateProject(ProjectCreated {
-            project: id("p"),
-            workspace: id("ws"),
-            name: name("crash"),
-            path: "/crash".into(),
-            repository: None,
-        }),
-        Command::CreateExperiment(ExperimentCreated {
-            experiment: id("e"),
-            project: id("p"),
-            name: name("crash"),
-            entry_point: "train.py".into(),
-            language: Language::Python,
-            source_digest: Digest::ZERO,
-        }),
-        Command::AttachComputeTarget(ComputeTargetAttached {
-            target: id("ct"),
-            account: id("acct"),
-            name: name("local"),
-            kind: ComputeKind::Local,
-        }),
-    ];
-    for writer in 0..writers {
-        commands.push(Command::StartRun(RunStarted {
-            run: id(&format!("r-{writer}")),
-            experiment: id("e"),
-            compute_target: id("ct"),
-            revision: "crash".into(),
-            parent: None,
-        }));
-    }
+    let commands = lineage_store::demo::scaffold("u-crash", writers);
     let envelopes = commands
         .into_iter()
         .enumerate()
-        .map(|(index, command)| {
-            CommandEnvelope::new(actor.clone(), command).with_event_id(id(&format!("setup-{index}")))
-        })
+        .map(|(index, command)| command.with_event_id(id(&format!("setup-{index}"))))
         .collect();
     store.execute_batch(envelopes)?;
     Ok(())
