@@ -12,6 +12,7 @@
 //! Architecture invariant: this crate does no I/O and knows nothing of storage,
 //! HTTP or GraphQL. Everything else depends on it.
 
+pub mod checkpoint;
 pub mod command;
 pub mod entity;
 pub mod envelope;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod lineage;
+pub mod merkle;
 pub mod samples;
 pub mod time;
 

@@ -6,7 +6,8 @@
 //! - [`decide`]: command validation, one event per command or a typed rejection;
 //! - [`overlay`]: pending writes over the sled trees, with savepoints;
 //! - [`projection`], [`index`], [`state`], [`lineage`]: the derived trees, their catch-up,
-//!   and the lineage graph's walks, `trace` and `impact`;
+//!   the lineage graph's walks, `trace` and `impact`;
+//! - [`merkle`]: the Merkle tree over event hashes, proofs and signed checkpoints;
 //! - [`store`]: `Store`, the one handle users hold.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
@@ -20,6 +21,7 @@ pub mod index;
 pub mod keys;
 pub mod lineage;
 pub mod log;
+pub mod merkle;
 pub mod overlay;
 pub mod projection;
 pub mod segment;

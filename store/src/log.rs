@@ -402,6 +402,17 @@ pub struct FileLogReader {
     segments: Arc<RwLock<Vec<SegmentFile>>>,
 }
 
+impl FileLogReader {
+    /// A reader over a closed log directory (for offline checks).
+    pub fn open(dir: &Path) -> Result<Self> {
+        let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            segments: Arc::new(RwLock::new(segments)),
+        })
+    }
+}
+
 impl LogRead for FileLogReader {
     fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Location) -> Result<bool>) -> Result<()> {
         let segments = self.segments.read().expect("segment list lock").clone();

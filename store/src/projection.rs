@@ -15,7 +15,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 }
 
 /// The sled tree of each projection, in tree-id order.
-pub const NAMES: [&str; 3] = ["index", "state", "lineage"];
+pub const NAMES: [&str; 4] = ["index", "state", "lineage", "merkle"];
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -45,12 +45,22 @@ impl Projection for LineageProjection {
     }
 }
 
+#[derive(Debug)]
+struct MerkleProjection;
+
+impl Projection for MerkleProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        crate::merkle::apply(overlay, envelope)
+    }
+}
+
 /// Every projection, in tree-id order.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
         Box::new(IndexProjection),
         Box::new(StateProjection),
         Box::new(LineageProjection),
+        Box::new(MerkleProjection),
     ]
 }
 
@@ -111,4 +121,12 @@ pub fn digest(trees: &[sled::Tree]) -> Result<Digest> {
         }
     }
     Ok(Digest(*hasher.finalize().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_named_tree_has_its_projection() {
+        assert_eq!(super::all().len(), super::NAMES.len());
+    }
 }

@@ -2,6 +2,7 @@
 
 use crate::{demo, Options, Store};
 use lineage_schema::entity::{Detail, RunStatus};
+use lineage_schema::literal;
 use lineage_schema::*;
 
 fn open(dir: &std::path::Path) -> Store {
@@ -140,5 +141,147 @@ fn a_second_handle_on_the_same_directory_is_refused() {
     match Store::open(dir.path(), &impatient) {
         Err(crate::Error::Locked(_)) => {}
         other => panic!("expected Locked, got {other:?}"),
+    }
+}
+
+mod verifiable {
+    use super::*;
+    use lineage_schema::merkle;
+
+    fn demo_store(dir: &std::path::Path, change_first: bool) -> Store {
+        let store = open(dir);
+        let mut story = demo::story();
+        if change_first {
+            let Command::RegisterPrincipal(first) = &mut story[0].command else {
+                panic!("the story starts with a principal")
+            };
+            first.email = "rewritten@example.com".into();
+        }
+        store.execute_batch(story).unwrap();
+        store
+    }
+
+    #[test]
+    fn proofs_from_the_store_verify_against_its_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = demo_store(dir.path(), false);
+        let head = store.head().seq;
+        for size in [1, 2, 7, 64, head - 1, head] {
+            let root = store.merkle_root(size).unwrap();
+            for seq in [1, size / 2 + 1, size] {
+                let event = store.event(seq).unwrap().unwrap();
+                let proof = store.inclusion_proof(seq, size).unwrap();
+                assert!(
+                    merkle::verify_inclusion(seq - 1, size, &event.hash, &proof, &root),
+                    "seq {seq} in {size}"
+                );
+            }
+            let proof = store.consistency_proof(size, head).unwrap();
+            assert!(merkle::verify_consistency(
+                size,
+                head,
+                &root,
+                &store.merkle_root(head).unwrap(),
+                &proof
+            ));
+        }
+        assert!(store.inclusion_proof(head + 1, head).is_err());
+        assert!(store.merkle_root(head + 1).is_err());
+    }
+
+    #[test]
+    fn proofs_cross_stored_subtrees_in_a_larger_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.execute_batch(demo::scaffold("u-p", 1)).unwrap();
+        let point = |step: i64| lineage_schema::event::MetricPoint {
+            name: "loss".into(),
+            value: 0.5,
+            step,
+            timestamp: Timestamp::EPOCH,
+        };
+        let metrics = (0..700).map(|step| {
+            CommandEnvelope::new(
+                literal("u-p"),
+                Command::LogMetrics(lineage_schema::event::MetricsLogged {
+                    run: literal("r-0"),
+                    points: vec![point(step)],
+                }),
+            )
+        });
+        store.execute_batch(metrics.collect()).unwrap();
+        let head = store.head().seq;
+        let (_, from_log) = crate::merkle::root_from_log(&dir.path().join("log"), head).unwrap();
+        assert_eq!(Some(store.merkle_root(head).unwrap()), from_log);
+        for (seq, size) in [(1, 256), (256, 257), (300, 512), (513, 700), (700, head), (1, head)] {
+            let root = store.merkle_root(size).unwrap();
+            let event = store.event(seq).unwrap().unwrap();
+            assert!(
+                merkle::verify_inclusion(
+                    seq - 1,
+                    size,
+                    &event.hash,
+                    &store.inclusion_proof(seq, size).unwrap(),
+                    &root
+                ),
+                "{seq} in {size}"
+            );
+            let proof = store.consistency_proof(seq, size).unwrap();
+            assert!(
+                merkle::verify_consistency(seq, size, &store.merkle_root(seq).unwrap(), &root, &proof),
+                "{seq} → {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_holds_for_the_honest_log_and_catches_a_rewritten_one() {
+        let honest = tempfile::tempdir().unwrap();
+        let store = demo_store(honest.path(), false);
+        let checkpoint = store.checkpoint().unwrap();
+        assert_eq!(checkpoint.size, store.head().seq);
+        let key = Store::public_key(honest.path()).unwrap();
+        drop(store);
+        let check = Store::verify_checkpoint(honest.path(), &checkpoint, Some(&key)).unwrap();
+        assert!(check.matches);
+
+        // The same story with its first event changed and every hash recomputed: a
+        // consistent chain, but not the history the checkpoint saw.
+        let rewritten = tempfile::tempdir().unwrap();
+        let forged = demo_store(rewritten.path(), true);
+        assert!(
+            !Store::verify_checkpoint(rewritten.path(), &checkpoint, Some(&key))
+                .unwrap()
+                .matches
+        );
+        let forged_root = forged.merkle_root(forged.head().seq).unwrap();
+        let proof = forged.consistency_proof(checkpoint.size, forged.head().seq).unwrap();
+        assert!(!merkle::verify_consistency(
+            checkpoint.size,
+            forged.head().seq,
+            &checkpoint.root,
+            &forged_root,
+            &proof
+        ));
+
+        let mut altered = checkpoint.clone();
+        altered.size -= 1;
+        assert!(
+            Store::verify_checkpoint(honest.path(), &altered, Some(&key)).is_err(),
+            "an altered checkpoint is refused"
+        );
+    }
+
+    #[test]
+    fn the_merkle_projection_survives_reopen_and_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = {
+            let store = demo_store(dir.path(), false);
+            store.merkle_root(store.head().seq).unwrap()
+        };
+        let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+        assert_eq!(rebuilt.merkle_root(rebuilt.head().seq).unwrap(), root);
+        let (_, from_log) = crate::merkle::root_from_log(&dir.path().join("log"), rebuilt.head().seq).unwrap();
+        assert_eq!(from_log, Some(root));
     }
 }

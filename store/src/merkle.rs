@@ -1,0 +1,138 @@
+//! The Merkle projection and what is built on it: roots at any size, inclusion and
+//! consistency proofs, signed checkpoints, and checking a log against a checkpoint.
+//!
+//! Keys: `f` → the frontier (the tree's right edge); `s` + level + index → the root of
+//! each completed perfect subtree of 256 leaves or more. Smaller subtrees are recomputed
+//! from the log when a proof needs them (at most 255 events read), which keeps the
+//! projection to a few keys per thousand events.
+
+use crate::error::{Error, Result};
+use crate::keys::key;
+use crate::log::{self, LogRead};
+use crate::overlay::{Overlay, TreeId, Trees};
+use lineage_schema::merkle::{self, Frontier, Subtrees};
+use lineage_schema::{Digest, Envelope, Rejection};
+use std::path::Path;
+
+pub const TREE: TreeId = 3;
+/// Subtrees of 2^STORED_LEVEL leaves and more are stored.
+const STORED_LEVEL: u8 = 8;
+
+fn frontier_key() -> Vec<u8> {
+    b"f".to_vec()
+}
+
+fn subtree_key(level: u8, index: u64) -> Vec<u8> {
+    key(b's', &[&[level], &index.to_be_bytes()])
+}
+
+/// Adds one event's hash to the tree.
+pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    let mut frontier: Frontier = overlay.get_value(TREE, &frontier_key())?.unwrap_or_default();
+    if frontier.size + 1 != envelope.seq {
+        return Err(Error::Derived(format!(
+            "Merkle tree holds {} leaves but seq {} arrived",
+            frontier.size, envelope.seq
+        )));
+    }
+    for (level, index, root) in frontier.push(&envelope.hash) {
+        if level >= STORED_LEVEL {
+            overlay.insert(TREE, subtree_key(level, index), root.0.to_vec());
+        }
+    }
+    overlay.put_value(TREE, frontier_key(), &frontier);
+    Ok(())
+}
+
+/// Subtree roots from the projection, or from the log for small ones.
+struct StoredTree<'a> {
+    view: &'a Trees,
+    reader: &'a dyn LogRead,
+}
+
+impl Subtrees for StoredTree<'_> {
+    type Error = Error;
+
+    fn subtree(&mut self, level: u8, index: u64) -> Result<Digest> {
+        if level >= STORED_LEVEL {
+            let stored = self.view.get(TREE, &subtree_key(level, index))?;
+            let bytes = stored.ok_or_else(|| Error::Derived(format!("Merkle subtree {level}/{index} missing")))?;
+            return Ok(Digest(
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Derived("bad Merkle subtree".into()))?,
+            ));
+        }
+        let (first, count) = ((index << level) + 1, 1u64 << level);
+        let mut frontier = Frontier::default();
+        self.reader.scan_from(first, &mut |envelope, _| {
+            frontier.push(&envelope.hash);
+            Ok(frontier.size < count)
+        })?;
+        if frontier.size != count {
+            return Err(Error::Derived(format!(
+                "the log ends inside Merkle subtree {level}/{index}"
+            )));
+        }
+        Ok(frontier.root())
+    }
+}
+
+fn check_size(size: u64, head: u64) -> Result<()> {
+    if size > head {
+        return Err(Rejection::invalid("tree size", format!("the log holds {head} events, fewer than {size}")).into());
+    }
+    Ok(())
+}
+
+/// The root of the first `size` events.
+pub fn root(view: &Trees, reader: &dyn LogRead, size: u64, head: u64) -> Result<Digest> {
+    check_size(size, head)?;
+    merkle::root(&mut StoredTree { view, reader }, size)
+}
+
+/// The audit path of event `seq` in the tree of `size` events.
+pub fn inclusion_proof(view: &Trees, reader: &dyn LogRead, seq: u64, size: u64, head: u64) -> Result<Vec<Digest>> {
+    check_size(size, head)?;
+    if seq == 0 || seq > size {
+        return Err(Rejection::invalid("seq", format!("seq {seq} is not within a tree of {size} events")).into());
+    }
+    merkle::inclusion_proof(&mut StoredTree { view, reader }, seq - 1, size)
+}
+
+/// The proof that the tree of `old` events is a prefix of the tree of `new` events.
+pub fn consistency_proof(view: &Trees, reader: &dyn LogRead, old: u64, new: u64, head: u64) -> Result<Vec<Digest>> {
+    check_size(new, head)?;
+    if old == 0 || old > new {
+        return Err(Rejection::invalid("tree sizes", format!("cannot prove {old} events a prefix of {new}")).into());
+    }
+    merkle::consistency_proof(&mut StoredTree { view, reader }, old, new)
+}
+
+/// What checking a log against a checkpoint found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointCheck {
+    /// Every record verified (checksums, seq, chain) up to the log's head.
+    pub log: log::ScanReport,
+    /// The root the log gives at the checkpoint's size.
+    pub root: Digest,
+    pub matches: bool,
+}
+
+/// Recomputes, from the log files alone, the root at `size` (and checks every record).
+pub fn root_from_log(log_dir: &Path, size: u64) -> Result<(log::ScanReport, Option<Digest>)> {
+    let report = log::scan(log_dir)?;
+    if report.head.seq < size {
+        return Ok((report, None));
+    }
+    let segments_reader = log::FileLogReader::open(log_dir)?;
+    let mut frontier = Frontier::default();
+    if size > 0 {
+        segments_reader.scan_from(1, &mut |envelope, _| {
+            frontier.push(&envelope.hash);
+            Ok(frontier.size < size)
+        })?;
+    }
+    Ok((report, Some(frontier.root())))
+}
