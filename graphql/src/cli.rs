@@ -33,8 +33,33 @@ enum Command {
     /// Safe to repeat: the story's events carry fixed ids, so a second run appends nothing.
     Demo,
     /// Check every record of the log (checksums, positions, hash chain) and name the
-    /// first bad position. Reads only; changes nothing.
-    Verify,
+    /// first bad position. With `--checkpoint`, also check that the history a checkpoint
+    /// saw is still there unchanged. Reads only; changes nothing.
+    Verify {
+        /// A checkpoint saved earlier (`lineage checkpoint --out FILE`).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The public key to trust for the checkpoint's signature (hex; `lineage key`).
+        /// Without it the key named in the checkpoint is used, which shows only that the
+        /// file was not altered.
+        #[arg(long, requires = "checkpoint")]
+        public_key: Option<String>,
+    },
+    /// Print the public key checkpoints are signed with (hex).
+    Key,
+    /// Sign a checkpoint of the log as it stands (size, Merkle root, time) and print it
+    /// as JSON, or write it to `--out`. Keep it: `verify --checkpoint` later proves no
+    /// history before it was changed.
+    Checkpoint {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print a Merkle proof as JSON: that an event is in the log, or that the log at one
+    /// size is a prefix of the log at a larger size.
+    Proof {
+        #[command(subcommand)]
+        proof: ProofCommand,
+    },
     /// Recreate every derived index and projection from the log.
     Rebuild,
     /// Print events as JSON lines, oldest first.
@@ -150,11 +175,42 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
     ))
 }
 
+#[derive(Debug, Subcommand)]
+enum ProofCommand {
+    /// Event `--seq` is leaf `seq - 1` of the tree of `--size` events (default: all).
+    Inclusion {
+        #[arg(long)]
+        seq: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// The tree of `--from` events is a prefix of the tree of `--to` events (default: all).
+    Consistency {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => run_serve(&cli.data_dir, args),
         Command::Demo => run_demo(&cli.data_dir),
-        Command::Verify => run_verify(&cli.data_dir),
+        Command::Verify { checkpoint: None, .. } => run_verify(&cli.data_dir),
+        Command::Verify {
+            checkpoint: Some(file),
+            public_key,
+        } => run_verify_checkpoint(&cli.data_dir, &file, public_key.as_deref()),
+        Command::Key => {
+            if !cli.data_dir.join("log").is_dir() {
+                bail!("no Lineage store in {}", cli.data_dir.display());
+            }
+            println!("{}", Store::public_key(&cli.data_dir)?);
+            Ok(())
+        }
+        Command::Checkpoint { out } => run_checkpoint(&cli.data_dir, out.as_deref()),
+        Command::Proof { proof } => run_proof(&cli.data_dir, proof),
         Command::Rebuild => run_rebuild(&cli.data_dir),
         Command::Events {
             after,
@@ -248,6 +304,75 @@ fn run_verify(dir: &Path) -> Result<()> {
         }
         Err(other) => Err(other.into()),
     }
+}
+
+fn run_verify_checkpoint(dir: &Path, file: &Path, public_key: Option<&str>) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let checkpoint: lineage_schema::checkpoint::Checkpoint =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
+    run_verify(dir)?;
+    let check = match Store::verify_checkpoint(dir, &checkpoint, public_key) {
+        Ok(check) => check,
+        Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
+        Err(other) => return Err(other.into()),
+    };
+    if !check.matches {
+        bail!(
+            "history was rewritten: the first {} events have root {}, but the checkpoint of {} saw {}",
+            checkpoint.size,
+            check.root,
+            checkpoint.time,
+            checkpoint.root
+        );
+    }
+    println!(
+        "ok: the first {} events are the history the checkpoint of {} saw (root {})",
+        checkpoint.size, checkpoint.time, checkpoint.root
+    );
+    Ok(())
+}
+
+fn run_checkpoint(dir: &Path, out: Option<&Path>) -> Result<()> {
+    let store = open_existing(dir)?;
+    let checkpoint = store.checkpoint()?;
+    let json = serde_json::to_string_pretty(&checkpoint)?;
+    match out {
+        Some(path) => {
+            std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "checkpoint of {} events (root {}) written to {}",
+                checkpoint.size,
+                checkpoint.root,
+                path.display()
+            );
+        }
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+fn hexes(proof: &[lineage_schema::Digest]) -> Vec<String> {
+    proof.iter().map(|digest| digest.to_hex()).collect()
+}
+
+fn run_proof(dir: &Path, proof: ProofCommand) -> Result<()> {
+    let store = open_existing(dir)?;
+    let head = store.head().seq;
+    let answer = match proof {
+        ProofCommand::Inclusion { seq, size } => {
+            let size = size.unwrap_or(head);
+            let path = store.inclusion_proof(seq, size)?;
+            let event = store.event(seq)?.context("no such event")?;
+            serde_json::json!({ "seq": seq, "treeSize": size, "eventHash": event.hash, "root": store.merkle_root(size)?, "path": hexes(&path) })
+        }
+        ProofCommand::Consistency { from, to } => {
+            let to = to.unwrap_or(head);
+            let path = store.consistency_proof(from, to)?;
+            serde_json::json!({ "from": from, "to": to, "fromRoot": store.merkle_root(from)?, "toRoot": store.merkle_root(to)?, "path": hexes(&path) })
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
 }
 
 fn run_rebuild(dir: &Path) -> Result<()> {

@@ -404,6 +404,62 @@ async fn lineage_trace_impact_and_history_answer_over_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_over_http_verify_against_a_checkpoint() {
+    use lineage_schema::merkle::{verify_consistency, verify_inclusion};
+    use lineage_schema::Digest;
+    let server = Server::demo().await;
+    let hex = |value: &Value| Digest::from_hex(value.as_str().unwrap()).unwrap();
+    let path = |value: &Value| value.as_array().unwrap().iter().map(hex).collect::<Vec<_>>();
+    let checkpoint = server
+        .data("{ checkpoint { size root publicKey signature } }", json!({}))
+        .await["checkpoint"]
+        .clone();
+    let size = checkpoint["size"].as_u64().unwrap();
+    let root = hex(&checkpoint["root"]);
+    for seq in [1, 40, size] {
+        let proof = server
+            .data(
+                "query($seq: Int!) { inclusionProof(seq: $seq) { treeSize eventHash root path } }",
+                json!({ "seq": seq }),
+            )
+            .await["inclusionProof"]
+            .clone();
+        assert_eq!(hex(&proof["root"]), root);
+        assert!(
+            verify_inclusion(seq - 1, size, &hex(&proof["eventHash"]), &path(&proof["path"]), &root),
+            "seq {seq}"
+        );
+    }
+    // The log grows; the old checkpoint stays provably a prefix of it.
+    server
+        .data(
+            &mutation("scaleService"),
+            json!({ "input": { "service": "svc-churn", "replicas": 2 } }),
+        )
+        .await;
+    let proof = server
+        .data(
+            "query($from: Int!) { consistencyProof(from: $from) { to toRoot fromRoot path } }",
+            json!({ "from": size }),
+        )
+        .await["consistencyProof"]
+        .clone();
+    assert_eq!(hex(&proof["fromRoot"]), root);
+    assert!(verify_consistency(
+        size,
+        proof["to"].as_u64().unwrap(),
+        &root,
+        &hex(&proof["toRoot"]),
+        &path(&proof["path"])
+    ));
+    let answer = server
+        .query("{ inclusionProof(seq: 100000) { root } }", json!({}))
+        .await;
+    assert_eq!(code(&answer), "INVALID_INPUT");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_receives_events_appended_by_a_concurrent_mutation() {
     let server = Server::demo().await;
     let ws_url = format!("{}/graphql/ws", server.url.replace("http://", "ws://"));

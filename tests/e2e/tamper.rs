@@ -152,3 +152,80 @@ fn a_log_shorter_than_its_derived_data_is_refused_until_rebuilt() {
     let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
     assert_eq!(rebuilt.head().seq, head - 1);
 }
+
+/// A store whose demo story has its first event changed and every hash recomputed:
+/// a consistent chain with a different history.
+fn rewritten_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    let mut story = lineage_store::demo::story();
+    let lineage_schema::Command::RegisterPrincipal(first) = &mut story[0].command else {
+        panic!("the story starts with a principal")
+    };
+    first.email = "someone-else@example.com".into();
+    store.execute_batch(story).unwrap();
+    dir
+}
+
+#[test]
+fn a_saved_checkpoint_catches_a_rewritten_history_and_a_changed_byte() {
+    let honest = demo_store();
+    let dir = honest.path().to_str().unwrap().to_string();
+    let checkpoint = honest.path().join("saved-checkpoint.json");
+    let key = Store::public_key(honest.path()).unwrap();
+    let lineage = |args: &[&str]| {
+        let mut all = vec!["lineage", "--data-dir", dir.as_str()];
+        all.extend_from_slice(args);
+        lineage_graphql::cli::run_from(all)
+    };
+    lineage(&["checkpoint", "--out", checkpoint.to_str().unwrap()]).unwrap();
+    lineage(&[
+        "verify",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ])
+    .unwrap();
+
+    // Swap in a rewritten (but internally consistent) log.
+    let rewritten = rewritten_store();
+    std::fs::remove_dir_all(honest.path().join("log")).unwrap();
+    copy_dir(&rewritten.path().join("log"), &honest.path().join("log"));
+    let error = lineage(&[
+        "verify",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(error.starts_with("history was rewritten: the first "), "{error}");
+
+    // A checkpoint signed by someone else is refused when a key is trusted.
+    let other = tempfile::tempdir().unwrap();
+    let error = lineage(&[
+        "verify",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--public-key",
+        &Store::public_key(other.path()).unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("signature does not hold"), "{error}");
+
+    // A changed byte is named by its position before the checkpoint is even consulted.
+    let spot = find_record(honest.path(), TARGET);
+    let mut bytes = std::fs::read(&spot.path).unwrap();
+    bytes[spot.start + 30] ^= 1;
+    std::fs::write(&spot.path, bytes).unwrap();
+    let error = lineage(&["verify", "--checkpoint", checkpoint.to_str().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("first bad position: seq {TARGET} ")),
+        "{error}"
+    );
+}

@@ -271,3 +271,56 @@ pub struct ImpactResult {
     pub image_versions: Vec<ID>,
     pub services: Vec<ID>,
 }
+
+/// A signed checkpoint: the log's size and Merkle root at a moment.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CheckpointInfo {
+    pub size: u64,
+    /// The Merkle root (RFC 9162 hashing with blake3), hex.
+    pub root: String,
+    pub time: String,
+    /// The ed25519 key that signed it, hex.
+    pub public_key: String,
+    pub signature: String,
+    /// The exact text the signature covers.
+    pub signed_message: String,
+}
+
+impl From<&lineage_schema::checkpoint::Checkpoint> for CheckpointInfo {
+    fn from(checkpoint: &lineage_schema::checkpoint::Checkpoint) -> Self {
+        Self {
+            size: checkpoint.size,
+            root: checkpoint.root.to_hex(),
+            time: checkpoint.time.to_string(),
+            public_key: checkpoint.public_key.clone(),
+            signature: checkpoint.signature.clone(),
+            signed_message: lineage_schema::checkpoint::Checkpoint::message(
+                checkpoint.size,
+                &checkpoint.root,
+                checkpoint.time,
+            ),
+        }
+    }
+}
+
+/// That event `seq` is leaf `seq - 1` of the tree of `treeSize` events.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct InclusionProof {
+    pub seq: u64,
+    pub tree_size: u64,
+    pub event_hash: String,
+    pub root: String,
+    /// The audit path, leaf to root (RFC 9162 §2.1.3).
+    pub path: Vec<String>,
+}
+
+/// That the tree of `from` events is a prefix of the tree of `to` events.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: String,
+    pub to_root: String,
+    /// RFC 9162 §2.1.4.
+    pub path: Vec<String>,
+}

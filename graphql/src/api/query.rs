@@ -471,6 +471,58 @@ impl Query {
         Ok(connection)
     }
 
+    /// A checkpoint of the log as it stands, signed with the store's key.
+    async fn checkpoint(&self, ctx: &Context<'_>) -> async_graphql::Result<graph::CheckpointInfo> {
+        within_deadline(ctx)?;
+        let checkpoint = store(ctx).checkpoint().map_err(from_store)?;
+        Ok((&checkpoint).into())
+    }
+
+    /// Proof that event `seq` is in the tree of `treeSize` events (default: the whole log).
+    async fn inclusion_proof(
+        &self,
+        ctx: &Context<'_>,
+        seq: u64,
+        tree_size: Option<u64>,
+    ) -> async_graphql::Result<graph::InclusionProof> {
+        within_deadline(ctx)?;
+        let store = store(ctx);
+        let size = tree_size.unwrap_or_else(|| store.head().seq);
+        let path = store.inclusion_proof(seq, size).map_err(from_store)?;
+        let event = store
+            .event(seq)
+            .map_err(from_store)?
+            .ok_or_else(|| not_found(format!("event {seq}")))?;
+        Ok(graph::InclusionProof {
+            seq,
+            tree_size: size,
+            event_hash: event.hash.to_hex(),
+            root: store.merkle_root(size).map_err(from_store)?.to_hex(),
+            path: path.iter().map(|digest| digest.to_hex()).collect(),
+        })
+    }
+
+    /// Proof that the tree of `from` events is a prefix of the tree of `to` events
+    /// (default: the whole log).
+    async fn consistency_proof(
+        &self,
+        ctx: &Context<'_>,
+        from: u64,
+        to: Option<u64>,
+    ) -> async_graphql::Result<graph::ConsistencyProof> {
+        within_deadline(ctx)?;
+        let store = store(ctx);
+        let to = to.unwrap_or_else(|| store.head().seq);
+        let path = store.consistency_proof(from, to).map_err(from_store)?;
+        Ok(graph::ConsistencyProof {
+            from,
+            to,
+            from_root: store.merkle_root(from).map_err(from_store)?.to_hex(),
+            to_root: store.merkle_root(to).map_err(from_store)?.to_hex(),
+            path: path.iter().map(|digest| digest.to_hex()).collect(),
+        })
+    }
+
     /// The position of the last durable event.
     async fn head(&self, ctx: &Context<'_>) -> u64 {
         store(ctx).head().seq
