@@ -77,6 +77,9 @@ enum Command {
         #[arg(long)]
         stream: Option<String>,
     },
+    /// Export the audit trail — who did what, when, to which entity, with each event's
+    /// position and hash — as CSV or NDJSON, filtered.
+    Audit(AuditArgs),
     /// Print numbers about the store: events, bytes on disk, entities by kind.
     Stats,
     /// Measure append throughput and latency, batch appends, rebuild rate and bytes per
@@ -175,6 +178,55 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
     ))
 }
 
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// Only events billed and audited under this account.
+    #[arg(long)]
+    account: Option<String>,
+    /// Only events this principal caused.
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only events of this entity, `kind/id`.
+    #[arg(long)]
+    entity: Option<String>,
+    /// Only events on entities of this kind (`run`, `service`, …).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only events of this type (`RunStarted`, …).
+    #[arg(long = "type")]
+    event_type: Option<String>,
+    /// Recorded at or after this time (RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Recorded before this time (RFC 3339).
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long, value_enum, default_value = "csv")]
+    format: crate::export::Format,
+    /// Export at most this many events.
+    #[arg(long, default_value_t = usize::MAX)]
+    limit: usize,
+}
+
+fn run_audit(dir: &Path, args: AuditArgs) -> Result<()> {
+    let filter = crate::export::filter(
+        args.account.as_deref(),
+        args.actor.as_deref(),
+        args.entity.as_deref(),
+        args.kind.as_deref(),
+        args.event_type.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+    )?;
+    let store = open_existing(dir)?;
+    crate::export::write(&store, &filter, args.format, args.limit, &mut |text| {
+        print!("{text}");
+        Ok(())
+    })?;
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
 #[derive(Debug, Subcommand)]
 enum ProofCommand {
     /// Event `--seq` is leaf `seq - 1` of the tree of `--size` events (default: all).
@@ -218,6 +270,7 @@ pub fn run(cli: Cli) -> Result<()> {
             account,
             stream,
         } => run_events(&cli.data_dir, after, limit, account, stream),
+        Command::Audit(args) => run_audit(&cli.data_dir, args),
         Command::Stats => run_stats(&cli.data_dir),
         Command::Bench(args) => crate::bench::run(&args),
     }

@@ -4,6 +4,7 @@
 //! - [`server`]: the axum router (`/graphql`, the console page, `/healthz`, `/readyz`,
 //!   `/metrics`) and `serve` with graceful shutdown;
 //! - [`metrics`]: request counts and latencies in the Prometheus text format;
+//! - [`export`]: audit exports as CSV and NDJSON;
 //! - [`cli`]: the commands and their output;
 //! - [`bench`], [`bench_graph`]: `lineage bench`, throughput and latency measurements.
 //!
@@ -14,5 +15,6 @@ pub mod api;
 pub mod bench;
 pub mod bench_graph;
 pub mod cli;
+pub mod export;
 pub mod metrics;
 pub mod server;

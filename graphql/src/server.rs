@@ -73,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/audit", get(audit_export))
         // async-graphql-axum reads the body itself, past axum's default limit; this layer
         // bounds it for every route (413 when the declared or actual size is over).
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
@@ -135,6 +136,70 @@ impl TapCode for async_graphql::Response {
             error.extensions.get_or_insert_with(Default::default).set("code", code);
         }
         self
+    }
+}
+
+/// Filters for `GET /audit`, as query-string parameters.
+#[derive(Debug, serde::Deserialize)]
+pub struct AuditQuery {
+    account: Option<String>,
+    actor: Option<String>,
+    entity: Option<String>,
+    kind: Option<String>,
+    r#type: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// `csv` (default) or `ndjson`.
+    format: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The audit trail as a CSV or NDJSON download.
+async fn audit_export(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> Response {
+    let format = match query.format.as_deref().unwrap_or("csv") {
+        "csv" => crate::export::Format::Csv,
+        "ndjson" => crate::export::Format::Ndjson,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown format `{other}`: use csv or ndjson\n"),
+            )
+                .into_response()
+        }
+    };
+    let filter = match crate::export::filter(
+        query.account.as_deref(),
+        query.actor.as_deref(),
+        query.entity.as_deref(),
+        query.kind.as_deref(),
+        query.r#type.as_deref(),
+        query.from.as_deref(),
+        query.to.as_deref(),
+    ) {
+        Ok(filter) => filter,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error:#}\n")).into_response(),
+    };
+    let store = Arc::clone(&state.store);
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut body = String::new();
+        crate::export::write(&store, &filter, format, limit, &mut |text| {
+            body.push_str(text);
+            Ok(())
+        })
+        .map(|_| body)
+    })
+    .await;
+    let content_type = match format {
+        crate::export::Format::Csv => "text/csv; charset=utf-8",
+        crate::export::Format::Ndjson => "application/x-ndjson",
+    };
+    match body {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "the export failed\n").into_response(),
     }
 }
 

@@ -185,3 +185,17 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod json_tests {
+    use crate::samples;
+
+    #[test]
+    fn json_round_trips_every_sample() {
+        for envelope in samples::envelopes() {
+            let json = serde_json::to_string(&envelope).unwrap();
+            let back: crate::Envelope = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, envelope, "{json}");
+        }
+    }
+}

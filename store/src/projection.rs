@@ -15,7 +15,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 }
 
 /// The sled tree of each projection, in tree-id order.
-pub const NAMES: [&str; 4] = ["index", "state", "lineage", "merkle"];
+pub const NAMES: [&str; 5] = ["index", "state", "lineage", "merkle", "audit"];
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -54,6 +54,15 @@ impl Projection for MerkleProjection {
     }
 }
 
+#[derive(Debug)]
+struct AuditProjection;
+
+impl Projection for AuditProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        crate::audit::apply(overlay, envelope)
+    }
+}
+
 /// Every projection, in tree-id order.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
@@ -61,6 +70,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(StateProjection),
         Box::new(LineageProjection),
         Box::new(MerkleProjection),
+        Box::new(AuditProjection),
     ]
 }
 

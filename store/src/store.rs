@@ -424,6 +424,61 @@ impl Store {
         })
     }
 
+    /// Up to `limit` events after position `after` that pass `filter`, in log order,
+    /// read through the narrowest index the filter allows.
+    pub fn audit(&self, filter: &crate::audit::AuditFilter, after: u64, limit: usize) -> Result<Vec<Envelope>> {
+        let head = self.head().seq;
+        let after = match filter.from {
+            Some(from) => after.max(crate::audit::first_seq_at(&self.view, from)?),
+            None => after,
+        };
+        let candidates: Option<Vec<u64>> = if let Some(entity) = &filter.entity {
+            Some(
+                self.stream_seqs(entity)?
+                    .into_iter()
+                    .filter(|seq| *seq > after)
+                    .collect(),
+            )
+        } else if let Some(actor) = &filter.actor {
+            Some(crate::audit::postings(&self.view, b'p', actor.as_str(), after)?)
+        } else if let Some(account) = &filter.account {
+            Some(crate::audit::postings(&self.view, b'a', account.as_str(), after)?)
+        } else {
+            None
+        };
+        let mut found = Vec::new();
+        match candidates {
+            Some(seqs) => {
+                for seq in seqs {
+                    if found.len() >= limit || seq > head {
+                        break;
+                    }
+                    let envelope = self
+                        .event(seq)?
+                        .ok_or_else(|| Error::Derived(format!("audit index names missing seq {seq}")))?;
+                    if filter.to.is_some_and(|to| envelope.recorded_at >= to) {
+                        break;
+                    }
+                    if filter.matches(&envelope) {
+                        found.push(envelope);
+                    }
+                }
+            }
+            None if after < head && limit > 0 => self.reader.scan_from(after + 1, &mut |envelope, _| {
+                let seq = envelope.seq;
+                if filter.to.is_some_and(|to| envelope.recorded_at >= to) {
+                    return Ok(false);
+                }
+                if filter.matches(&envelope) {
+                    found.push(envelope);
+                }
+                Ok(found.len() < limit && seq < head)
+            })?,
+            None => {}
+        }
+        Ok(found)
+    }
+
     /// The lineage graph.
     pub fn lineage(&self) -> crate::lineage::Reader<'_> {
         crate::lineage::Reader { view: &self.view }

@@ -18,6 +18,20 @@ fn demo_then_verify_rebuild_events_and_stats_succeed() {
     lineage(dir.path(), &["rebuild"]).unwrap();
     lineage(dir.path(), &["events", "--stream", "run/r-churn-1", "--limit", "3"]).unwrap();
     lineage(dir.path(), &["stats"]).unwrap();
+    lineage(
+        dir.path(),
+        &["audit", "--account", "acct-fabrikam-exp", "--format", "ndjson"],
+    )
+    .unwrap();
+    lineage(
+        dir.path(),
+        &["audit", "--actor", "u-ada", "--kind", "run", "--limit", "5"],
+    )
+    .unwrap();
+    let error = lineage(dir.path(), &["audit", "--kind", "planet"])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown kind"), "{error}");
     let store = Store::open(dir.path(), &Options::default()).unwrap();
     assert_eq!(store.head().seq, lineage_store::demo::story().len() as u64);
 }

@@ -523,6 +523,64 @@ impl Query {
         })
     }
 
+    /// The audit trail: who did what, when, to which entity, with each event's position
+    /// and hash; every given filter must match. The cursor is the log position.
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        ctx: &Context<'_>,
+        account: Option<String>,
+        actor: Option<String>,
+        entity: Option<ID>,
+        kind: Option<String>,
+        r#type: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<EventObject>> {
+        within_deadline(ctx)?;
+        let first = page_size(ctx, first)?;
+        let filter = crate::export::filter(
+            account.as_deref(),
+            actor.as_deref(),
+            entity.as_ref().map(|id| id.as_str()),
+            kind.as_deref(),
+            r#type.as_deref(),
+            from.as_deref(),
+            to.as_deref(),
+        )
+        .map_err(|error| invalid(format!("{error:#}")))?;
+        let after_seq = match &after {
+            Some(cursor) => cursor
+                .parse::<u64>()
+                .map_err(|_| invalid(format!("cursor `{cursor}` is not an audit cursor")))?,
+            None => 0,
+        };
+        let mut events = store(ctx).audit(&filter, after_seq, first + 1).map_err(from_store)?;
+        let has_next = events.len() > first;
+        events.truncate(first);
+        let mut connection = Connection::new(after_seq > 0, has_next);
+        connection.edges.extend(
+            events
+                .into_iter()
+                .map(|event| Edge::new(event.seq.to_string(), EventObject(event))),
+        );
+        Ok(connection)
+    }
+
+    /// One entity's whole story, oldest first: the audit trail of `entity`.
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        entity: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<EventObject>> {
+        self.audit(ctx, None, None, Some(entity), None, None, None, None, first, after)
+            .await
+    }
+
     /// The position of the last durable event.
     async fn head(&self, ctx: &Context<'_>) -> u64 {
         store(ctx).head().seq

@@ -1,0 +1,112 @@
+//! The audit projection: every event indexed by account and by actor (by entity, the
+//! index's stream histories serve), and a sparse map from time to position; and the
+//! filtered, paged reads auditors make over them.
+//!
+//! Keys: `a` account + chunk → the seqs of the account's events, 512 per chunk; `p` actor +
+//! chunk → the same for the actor; `n` account or actor → how many events it has (to
+//! find the last chunk); `t` seq → recorded time, for every 64th event (times never
+//! decrease along the log, so a time bound becomes a position bound).
+
+use crate::error::Result;
+use crate::keys::{key, text_part};
+use crate::overlay::{be_u64, Overlay, TreeId, Trees};
+use lineage_schema::{AccountId, EntityKind, EntityRef, Envelope, PrincipalId, Timestamp};
+
+pub const TREE: TreeId = 4;
+const CHUNK: u64 = 512;
+const TIME_EVERY: u64 = 64;
+
+fn count_key(table: u8, name: &str) -> Vec<u8> {
+    key(b'n', &[&[table], &text_part(name)])
+}
+
+fn chunk_key(table: u8, name: &str, chunk: u64) -> Vec<u8> {
+    key(table, &[&text_part(name), &chunk.to_be_bytes()])
+}
+
+fn post(overlay: &mut Overlay, table: u8, name: &str, seq: u64) -> Result<()> {
+    let count_key = count_key(table, name);
+    let count = overlay.get(TREE, &count_key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
+    let chunk = chunk_key(table, name, count / CHUNK);
+    let mut seqs = overlay.get(TREE, &chunk)?.unwrap_or_default();
+    seqs.extend_from_slice(&seq.to_be_bytes());
+    overlay.insert(TREE, chunk, seqs);
+    overlay.insert(TREE, count_key, (count + 1).to_be_bytes().to_vec());
+    Ok(())
+}
+
+/// Indexes one event.
+pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    if let Some(account) = &envelope.account {
+        post(overlay, b'a', account.as_str(), envelope.seq)?;
+    }
+    post(overlay, b'p', envelope.actor.as_str(), envelope.seq)?;
+    if envelope.seq % TIME_EVERY == 1 {
+        overlay.insert(
+            TREE,
+            key(b't', &[&envelope.seq.to_be_bytes()]),
+            envelope.recorded_at.micros().to_be_bytes().to_vec(),
+        );
+    }
+    Ok(())
+}
+
+/// What an audit read wants. Every given filter must match.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub account: Option<AccountId>,
+    pub actor: Option<PrincipalId>,
+    pub entity: Option<EntityRef>,
+    /// Only events on entities of this kind.
+    pub kind: Option<EntityKind>,
+    /// Recorded at or after.
+    pub from: Option<Timestamp>,
+    /// Recorded before.
+    pub to: Option<Timestamp>,
+    /// Only events of this type (`RunStarted`).
+    pub event_type: Option<String>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, envelope: &Envelope) -> bool {
+        self.account
+            .as_ref()
+            .is_none_or(|account| envelope.account.as_ref() == Some(account))
+            && self.actor.as_ref().is_none_or(|actor| &envelope.actor == actor)
+            && self.entity.as_ref().is_none_or(|entity| &envelope.stream == entity)
+            && self.kind.is_none_or(|kind| envelope.stream.kind == kind)
+            && self.from.is_none_or(|from| envelope.recorded_at >= from)
+            && self.to.is_none_or(|to| envelope.recorded_at < to)
+            && self
+                .event_type
+                .as_deref()
+                .is_none_or(|name| envelope.event.name() == name)
+    }
+}
+
+/// The seqs after `after` an account's or actor's events sit at, in order (all of them
+/// when `limit` is reached by the caller's filtering it reads on).
+pub fn postings(view: &Trees, table: u8, name: &str, after: u64) -> Result<Vec<u64>> {
+    let prefix = key(table, &[&text_part(name)]);
+    let mut seqs = Vec::new();
+    for (_, chunk) in view.range(TREE, &prefix, &prefix, usize::MAX)? {
+        let last = be_u64(&chunk[chunk.len().saturating_sub(8)..]);
+        if last <= after {
+            continue;
+        }
+        seqs.extend(chunk.chunks_exact(8).map(be_u64).filter(|seq| *seq > after));
+    }
+    Ok(seqs)
+}
+
+/// The first position recorded at or after `time` could be at (a lower bound).
+pub fn first_seq_at(view: &Trees, time: Timestamp) -> Result<u64> {
+    let mut best = 0;
+    for (key, value) in view.range(TREE, b"t", b"t", usize::MAX)? {
+        if i64::from_be_bytes(value[..8].try_into().expect("eight bytes")) >= time.micros() {
+            break;
+        }
+        best = be_u64(&key[1..]);
+    }
+    Ok(best.saturating_sub(1))
+}
