@@ -185,11 +185,13 @@ impl Writer {
                     .appended_events
                     .fetch_add(group.records.len() as u64, Ordering::Relaxed);
                 self.shared.groups.fetch_add(1, Ordering::Relaxed);
-                for (reply, outcome) in outcomes {
-                    let _ = reply.send(outcome);
-                }
+                // Publish before acknowledging: whoever holds an ack and reads the feed
+                // has already been sent the event.
                 for record in group.records {
                     let _ = self.shared.feed.send(Arc::new(record.envelope));
+                }
+                for (reply, outcome) in outcomes {
+                    let _ = reply.send(outcome);
                 }
             }
             Err(error) => {
