@@ -1,7 +1,7 @@
 //! `lineage bench --graph`: `trace` latency in-process and over HTTP on a large store,
 //! GraphQL requests/s under concurrent load on loopback, and the process's memory.
 
-use crate::api::{Acting, Limits};
+use crate::api::Limits;
 use crate::server::{serve_until, ServeOptions, ServerLimits};
 use anyhow::{bail, Context, Result};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
@@ -152,20 +152,27 @@ fn fill(store: &Store, chains: usize, events: usize) -> Result<()> {
 struct Http {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
+    token: String,
 }
 
 impl Http {
-    fn connect(address: SocketAddr) -> Result<Self> {
+    fn connect(address: SocketAddr, token: &str) -> Result<Self> {
         let stream = TcpStream::connect(address)?;
         stream.set_nodelay(true)?;
         Ok(Self {
             reader: BufReader::new(stream.try_clone()?),
             writer: stream,
+            token: token.to_string(),
         })
     }
 
     fn post(&mut self, body: &str) -> Result<String> {
-        write!(self.writer, "POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+        write!(
+            self.writer,
+            "POST /graphql HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.token,
+            body.len()
+        )?;
         let mut status = String::new();
         self.reader.read_line(&mut status)?;
         if !status.contains(" 200 ") {
@@ -210,12 +217,13 @@ fn rss_mib() -> f64 {
 }
 
 /// Requests/s of `body(i)` from `clients` connections for `seconds`.
-fn load(address: SocketAddr, clients: usize, seconds: u64, body: fn(usize) -> String) -> Result<f64> {
+fn load(address: SocketAddr, token: &str, clients: usize, seconds: u64, body: fn(usize) -> String) -> Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let threads: Vec<_> = (0..clients)
         .map(|client| {
+            let token = token.to_string();
             std::thread::spawn(move || -> Result<u64> {
-                let mut http = Http::connect(address)?;
+                let mut http = Http::connect(address, &token)?;
                 let mut done = 0;
                 while Instant::now() < deadline {
                     http.post(&body(client * 7919 + done as usize))?;
@@ -272,7 +280,6 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
     };
     let server = runtime.spawn(serve_until(
         Arc::clone(&store),
-        Acting(id("u-bench")),
         options,
         move |address| ready.send(address).expect("bench listens"),
         async move {
@@ -280,7 +287,8 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
         },
     ));
     let address = address.recv()?;
-    let mut http = Http::connect(address)?;
+    let token = crate::auth::issue(&store, &id("u-bench"), &id("u-bench"), "bench")?.secret;
+    let mut http = Http::connect(address, &token)?;
     let mut samples = Vec::new();
     for service in &services {
         let started = Instant::now();
@@ -293,8 +301,10 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
     let (p50, p99) = percentiles(samples);
     println!("| trace, over HTTP (one connection) | p50 {p50:.3} ms | p99 {p99:.3} ms |");
     for clients in [1, 8, 32] {
-        let simple = load(address, clients, seconds, |_| "{\"query\":\"{ head }\"}".to_string())?;
-        let traces = load(address, clients, seconds, |i| trace_body(i % 1000))?;
+        let simple = load(address, &token, clients, seconds, |_| {
+            "{\"query\":\"{ head }\"}".to_string()
+        })?;
+        let traces = load(address, &token, clients, seconds, |i| trace_body(i % 1000))?;
         println!("| {clients} clients | `{{ head }}` {simple:.0} requests/s | `trace` {traces:.0} requests/s |");
     }
     println!(

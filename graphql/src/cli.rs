@@ -47,6 +47,12 @@ enum Command {
     },
     /// Print the public key checkpoints are signed with (hex).
     Key,
+    /// Issue, list and revoke API tokens. Acts as the store's administrator (made, with
+    /// its own token printed once, if the store has none).
+    Token {
+        #[command(subcommand)]
+        token: TokenCommand,
+    },
     /// Sign a checkpoint of the log as it stands (size, Merkle root, time) and print it
     /// as JSON, or write it to `--out`. Keep it: `verify --checkpoint` later proves no
     /// history before it was changed.
@@ -104,10 +110,6 @@ struct ServeArgs {
     /// Fill an empty store with the demo story first.
     #[arg(long, env = "LINEAGE_DEMO")]
     demo: bool,
-    /// The principal every request acts as (until tokens arrive); with `--demo` the
-    /// default is the demo's administrator, `u-alex`.
-    #[arg(long, env = "LINEAGE_ACTOR")]
-    actor: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "LINEAGE_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -144,17 +146,41 @@ fn init_logging(format: &str) -> Result<()> {
     Ok(())
 }
 
+/// The demo's people, who get tokens when the demo story is first told.
+const DEMO_USERS: [&str; 5] = ["u-alex", "u-ada", "u-linus", "u-margaret", "u-grace"];
+
 fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
     init_logging(&args.log_format)?;
     let store = std::sync::Arc::new(open(dir)?);
+    let mut tokens = Vec::new();
+    let mut demo_told = false;
     if args.demo {
         let appended = demo::fill(&store).context("the demo story was refused")?;
         tracing::info!(appended, "demo story in place");
+        demo_told = appended > 0;
     }
-    let actor = args
-        .actor
-        .unwrap_or_else(|| if args.demo { "u-alex".into() } else { "admin".into() });
-    let actor = lineage_schema::PrincipalId::new(actor)?;
+    if let Some(token) = crate::auth::bootstrap(&store)? {
+        tokens.push(token);
+    }
+    if demo_told {
+        let admin = crate::auth::administrator(&store)?;
+        for user in DEMO_USERS {
+            tokens.push(crate::auth::issue(
+                &store,
+                &admin,
+                &lineage_schema::PrincipalId::new(user)?,
+                "demo",
+            )?);
+        }
+    }
+    if !tokens.is_empty() {
+        println!("API tokens (shown only now; send them as `Authorization: Bearer <token>`):");
+        for token in &tokens {
+            println!("  {:<12} {}", token.principal, token.secret);
+        }
+    } else if args.demo {
+        println!("The demo story was already here; make a token with `lineage token create --principal u-alex`.");
+    }
     let options = crate::server::ServeOptions {
         bind: args.bind,
         limits: crate::api::Limits {
@@ -168,14 +194,9 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
         },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(crate::server::serve(
-        store,
-        crate::api::Acting(actor),
-        options,
-        |address| {
-            println!("Lineage is serving GraphQL at http://{address}/graphql");
-        },
-    ))
+    runtime.block_on(crate::server::serve(store, options, |address| {
+        println!("Lineage is serving GraphQL at http://{address}/graphql");
+    }))
 }
 
 #[derive(Debug, clap::Args)]
@@ -228,6 +249,90 @@ fn run_audit(dir: &Path, args: AuditArgs) -> Result<()> {
 }
 
 #[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token to a principal and print its secret (shown only now).
+    Create {
+        #[arg(long)]
+        principal: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List tokens (never their secrets), of one principal or all.
+    List {
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Revoke a token: the next request with it is refused.
+    Revoke {
+        #[arg(long)]
+        principal: String,
+        #[arg(long)]
+        token: String,
+    },
+}
+
+fn run_token(dir: &Path, command: TokenCommand) -> Result<()> {
+    let store = open_existing(dir)?;
+    let admin = crate::auth::administrator(&store)?;
+    match command {
+        TokenCommand::Create { principal, label } => {
+            let issued = crate::auth::issue(&store, &admin, &lineage_schema::PrincipalId::new(principal)?, &label)?;
+            println!(
+                "token {} for {} (the secret is shown only now):\n{}",
+                issued.token, issued.principal, issued.secret
+            );
+        }
+        TokenCommand::List { principal } => {
+            let mut after: Option<String> = None;
+            println!(
+                "{:<16} {:<20} {:<28} {:<28} label",
+                "principal", "token", "issued", "revoked"
+            );
+            loop {
+                let page = store.entities(lineage_schema::EntityKind::Principal, after.as_deref(), 500)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.reference.id.clone());
+                for entity in page
+                    .iter()
+                    .filter(|entity| principal.as_deref().is_none_or(|p| entity.reference.id == p))
+                {
+                    if let lineage_schema::entity::Detail::Principal { tokens, .. } = &entity.detail {
+                        for token in tokens {
+                            let revoked = token
+                                .revoked
+                                .as_ref()
+                                .map(|stamp| stamp.at.to_string())
+                                .unwrap_or_else(|| "-".into());
+                            println!(
+                                "{:<16} {:<20} {:<28} {:<28} {}",
+                                entity.reference.id,
+                                token.token,
+                                token.issued.at.to_string(),
+                                revoked,
+                                token.label
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        TokenCommand::Revoke { principal, token } => {
+            let command = lineage_schema::CommandEnvelope::new(
+                admin,
+                lineage_schema::Command::RevokeToken(lineage_schema::event::TokenRevoked {
+                    principal: lineage_schema::PrincipalId::new(principal)?,
+                    token: lineage_schema::TokenId::new(token)?,
+                }),
+            );
+            let appended = store.execute(command)?;
+            println!("revoked (log position {})", appended.seq);
+        }
+    }
+    store.close()?;
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
 enum ProofCommand {
     /// Event `--seq` is leaf `seq - 1` of the tree of `--size` events (default: all).
     Inclusion {
@@ -261,6 +366,7 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", Store::public_key(&cli.data_dir)?);
             Ok(())
         }
+        Command::Token { token } => run_token(&cli.data_dir, token),
         Command::Checkpoint { out } => run_checkpoint(&cli.data_dir, out.as_deref()),
         Command::Proof { proof } => run_proof(&cli.data_dir, proof),
         Command::Rebuild => run_rebuild(&cli.data_dir),

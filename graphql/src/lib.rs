@@ -1,6 +1,7 @@
 //! Lineage's edge: the GraphQL server and the `lineage` command line.
 //!
 //! - [`api`]: the GraphQL schema — queries, mutations, subscriptions, error codes, limits;
+//! - [`auth`]: bearer tokens — issuing them and finding a request's principal;
 //! - [`server`]: the axum router (`/graphql`, the console page, `/healthz`, `/readyz`,
 //!   `/metrics`) and `serve` with graceful shutdown;
 //! - [`metrics`]: request counts and latencies in the Prometheus text format;
@@ -12,6 +13,7 @@
 //! HTTP and GraphQL; it reaches the log only through `lineage_store::Store`.
 
 pub mod api;
+pub mod auth;
 pub mod bench;
 pub mod bench_graph;
 pub mod cli;

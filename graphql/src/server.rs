@@ -4,8 +4,10 @@
 use crate::api::{self, Acting, Limits, LineageSchema};
 use crate::metrics::Metrics;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -53,8 +55,8 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, acting: Acting, limits: Limits, server_limits: ServerLimits) -> Self {
-        let schema = api::build(Arc::clone(&store), limits, acting);
+    pub fn new(store: Arc<Store>, limits: Limits, server_limits: ServerLimits) -> Self {
+        let schema = api::build(Arc::clone(&store), limits);
         Self {
             store,
             schema,
@@ -66,10 +68,9 @@ impl AppState {
 
 /// The whole HTTP surface; tests call it without a socket, `serve` with one.
 pub fn app(state: AppState) -> Router {
-    let subscriptions = GraphQLSubscription::new(state.schema.clone());
     Router::new()
         .route("/graphql", get(console).post(graphql))
-        .route_service("/graphql/ws", subscriptions)
+        .route("/graphql/ws", get(subscriptions))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -85,11 +86,98 @@ async fn console() -> Html<&'static str> {
     Html(CONSOLE)
 }
 
-async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
+/// Why a request is turned away before it reaches the API.
+#[derive(Debug)]
+enum Denied {
+    /// No token, or one that is unknown or revoked: 401.
+    Unauthenticated,
+    /// The token index could not be read: 503.
+    Unavailable,
+}
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        match self {
+            Denied::Unauthenticated => {
+                let body = serde_json::json!({ "errors": [{ "message": "a valid bearer token is required (Authorization: Bearer …)", "extensions": { "code": "UNAUTHENTICATED" } }] });
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    axum::Json(body),
+                )
+                    .into_response()
+            }
+            Denied::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store cannot check tokens right now\n",
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The principal behind a request's bearer token.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<lineage_schema::PrincipalId, Denied> {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::auth::bearer);
+    let principal = match secret {
+        Some(secret) => state.store.authenticate(secret).map_err(|error| {
+            tracing::error!(%error, "token lookup failed");
+            Denied::Unavailable
+        })?,
+        None => None,
+    };
+    principal.ok_or(Denied::Unauthenticated)
+}
+
+/// Subscriptions over WebSocket (graphql-transport-ws). The token comes in the upgrade
+/// request's `Authorization` header or, from browsers, in `connection_init`'s payload.
+async fn subscriptions(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = authenticate(&state, &headers).ok();
+    let (schema, store) = (state.schema.clone(), Arc::clone(&state.store));
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload: serde_json::Value| async move {
+                    let from_payload = || {
+                        let value = payload
+                            .get("Authorization")
+                            .or_else(|| payload.get("authorization"))?
+                            .as_str()?;
+                        store.authenticate(crate::auth::bearer(value)?).ok().flatten()
+                    };
+                    match from_header.or_else(from_payload) {
+                        Some(principal) => {
+                            let mut data = async_graphql::Data::default();
+                            data.insert(Acting(principal));
+                            Ok(data)
+                        }
+                        None => Err(async_graphql::Error::new("a valid bearer token is required")),
+                    }
+                })
+                .serve()
+        })
+        .into_response()
+}
+
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+    let principal = match authenticate(&state, &headers) {
+        Ok(principal) => principal,
+        Err(denied) => return denied.into_response(),
+    };
     let started = Instant::now();
     let request = request
         .into_inner()
-        .data(api::Deadline(started + state.limits.request_timeout));
+        .data(api::Deadline(started + state.limits.request_timeout))
+        .data(Acting(principal));
     let operation = operation_name(&request);
     let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
         Ok(response) => response,
@@ -104,7 +192,7 @@ async fn graphql(State(state): State<AppState>, request: GraphQLRequest) -> Grap
     };
     api::error::classify(&mut response);
     state.metrics.record(&operation, started.elapsed(), response.is_err());
-    response.into()
+    GraphQLResponse::from(response).into_response()
 }
 
 /// The operation's name for metrics: the one the request names, or the only named
@@ -157,8 +245,12 @@ pub struct AuditQuery {
 /// The audit trail as a CSV or NDJSON download.
 async fn audit_export(
     State(state): State<AppState>,
+    headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<AuditQuery>,
 ) -> Response {
+    if let Err(denied) = authenticate(&state, &headers) {
+        return denied.into_response();
+    }
     let format = match query.format.as_deref().unwrap_or("csv") {
         "csv" => crate::export::Format::Csv,
         "ndjson" => crate::export::Format::Ndjson,
@@ -215,7 +307,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(denied) = authenticate(&state, &headers) {
+        return denied.into_response();
+    }
     let head = state.store.head().seq;
     let flushed = state.store.flushed_seq().unwrap_or(0);
     (
@@ -236,17 +331,15 @@ pub struct ServeOptions {
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish and closes the store.
 pub async fn serve(
     store: Arc<Store>,
-    acting: Acting,
     options: ServeOptions,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
-    serve_until(store, acting, options, ready, shutdown_signal()).await
+    serve_until(store, options, ready, shutdown_signal()).await
 }
 
 /// Serves until `stop` completes, then lets in-flight requests finish and closes the store.
 pub async fn serve_until(
     store: Arc<Store>,
-    acting: Acting,
     options: ServeOptions,
     ready: impl FnOnce(std::net::SocketAddr),
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -257,7 +350,7 @@ pub async fn serve_until(
     let address = listener.local_addr()?;
     ready(address);
     tracing::info!(%address, head = store.head().seq, "serving GraphQL at /graphql");
-    let state = AppState::new(Arc::clone(&store), acting, options.limits, options.server_limits);
+    let state = AppState::new(Arc::clone(&store), options.limits, options.server_limits);
     axum::serve(listener, app(state)).with_graceful_shutdown(stop).await?;
     tracing::info!("shutting down: requests drained, closing the store");
     let closing = Arc::clone(&store);
@@ -282,7 +375,3 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
 }
-
-/// Keeps the websocket protocol list referenced for readers of this module: subscriptions
-/// speak graphql-transport-ws (and the older graphql-ws).
-pub const WEBSOCKET_PROTOCOLS: [&str; 2] = ALL_WEBSOCKET_PROTOCOLS;

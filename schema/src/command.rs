@@ -113,6 +113,9 @@ commands! {
         DeleteService(ServiceDeleted),
         RecordServiceMetric(ServiceMetricRecorded),
         RaiseDriftAlert(DriftAlertRaised),
+        IssueToken(TokenIssued),
+        RevokeToken(TokenRevoked),
+        DesignateAdministrator(AdministratorDesignated),
     }
     numbered: {
         RegisterModelVersion => Model.model,

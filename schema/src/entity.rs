@@ -126,11 +126,22 @@ pub struct ServiceDetail {
     pub drift_alerts: Vec<DriftAlertRaised>,
 }
 
+/// An API token of a principal (never its secret).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub token: TokenId,
+    pub label: String,
+    pub issued: Stamp,
+    pub revoked: Option<Stamp>,
+}
+
 /// What each kind of entity holds beyond the common fields.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub enum Detail {
     Principal {
         email: String,
+        administrator: bool,
+        tokens: Vec<TokenInfo>,
     },
     Subscription {
         owner: PrincipalId,

@@ -453,6 +453,31 @@ pub struct DriftAlertRaised {
     pub observed_at: Timestamp,
 }
 
+// --- Access ---------------------------------------------------------------------------------
+
+/// An API token was issued to a principal. Only the blake3 hash of its secret is
+/// recorded; the secret is shown once to whoever asked for it and kept nowhere.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub principal: PrincipalId,
+    pub token: TokenId,
+    pub hash: Digest,
+    pub label: String,
+}
+
+/// A token stopped working.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub principal: PrincipalId,
+    pub token: TokenId,
+}
+
+/// A principal became an administrator of the whole store.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AdministratorDesignated {
+    pub principal: PrincipalId,
+}
+
 macro_rules! events {
     ($($variant:ident => $kind:ident . $field:ident),* $(,)?) => {
         /// Every fact Lineage records. Variants are append-only (see the module doc).
@@ -533,4 +558,7 @@ events! {
     ServiceDeleted => Service.service,
     ServiceMetricRecorded => Service.service,
     DriftAlertRaised => Service.service,
+    TokenIssued => Principal.principal,
+    TokenRevoked => Principal.principal,
+    AdministratorDesignated => Principal.principal,
 }

@@ -110,6 +110,8 @@ id_type!(/// A web service.
     ServiceId, "service");
 id_type!(/// An idempotency key: appending the same event id twice stores it once.
     EventId, "event id");
+id_type!(/// An API token (its id; the secret itself is never stored).
+    TokenId, "token");
 
 /// A checked human-readable name: 1 to 256 characters, no control characters,
 /// no leading or trailing white space.

@@ -317,6 +317,19 @@ pub fn events() -> Vec<Event> {
             observed_at: at(7200),
         }
         .into(),
+        TokenIssued {
+            principal: id("u-ada"),
+            token: id("tok-1"),
+            hash: Digest::of(b"lin_secret"),
+            label: "laptop".into(),
+        }
+        .into(),
+        TokenRevoked {
+            principal: id("u-ada"),
+            token: id("tok-1"),
+        }
+        .into(),
+        AdministratorDesignated { principal: id("u-ada") }.into(),
     ]
 }
 

@@ -805,6 +805,9 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             finite("value", e.value)?;
             (e.into(), Some(account))
         }
+        command @ (Command::IssueToken(_) | Command::RevokeToken(_) | Command::DesignateAdministrator(_)) => {
+            (decide_access(&check, command)?, None)
+        }
         Command::RaiseDriftAlert(e) => {
             let service = check.live(K::Service, &e.service)?;
             let account = check.seat_in_account_of(&service)?;
@@ -815,6 +818,98 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         }
     };
     Ok(Decision { event, account })
+}
+
+fn is_administrator(check: &Check<'_>, principal: &PrincipalId) -> Result<bool> {
+    Ok(matches!(
+        check
+            .find(EntityKind::Principal, principal)?
+            .map(|entity| entity.detail),
+        Some(Detail::Principal {
+            administrator: true,
+            ..
+        })
+    ))
+}
+
+/// Acting on a principal's own tokens: the principal itself, or an administrator.
+fn self_or_administrator(check: &Check<'_>, principal: &PrincipalId, action: &str) -> Result<()> {
+    if check.actor == principal || is_administrator(check, check.actor)? {
+        return Ok(());
+    }
+    reject(Rejection::NotPermitted {
+        principal: check.actor.to_string(),
+        action: format!("{action} of {principal}"),
+    })
+}
+
+fn decide_access(check: &Check<'_>, command: Command) -> Result<Event> {
+    use EntityKind as K;
+    Ok(match command {
+        Command::IssueToken(e) => {
+            check.live(K::Principal, &e.principal)?;
+            self_or_administrator(check, &e.principal, "issue tokens")?;
+            if check.overlay.contains(state::TREE, &state::token_key(&e.token))? {
+                return reject(Rejection::AlreadyExists {
+                    entity: EntityRef::new(K::Principal, format!("{}#{}", e.principal, e.token)),
+                });
+            }
+            if check.overlay.contains(state::TREE, &state::token_hash_key(&e.hash))? {
+                return reject(Rejection::invalid("token", "a token with this secret already exists"));
+            }
+            text("label", &e.label)?;
+            e.into()
+        }
+        Command::RevokeToken(e) => {
+            let principal = check.live(K::Principal, &e.principal)?;
+            self_or_administrator(check, &e.principal, "revoke tokens")?;
+            let Detail::Principal { tokens, .. } = &principal.detail else {
+                unreachable!("principal detail")
+            };
+            match tokens.iter().find(|token| token.token == e.token) {
+                None => {
+                    return reject(Rejection::invalid(
+                        "token",
+                        format!("{} has no token {}", e.principal, e.token),
+                    ))
+                }
+                Some(token) if token.revoked.is_some() => {
+                    return reject(Rejection::transition(
+                        principal.reference.clone(),
+                        format!("token {} already revoked", e.token),
+                        "revoke it",
+                    ))
+                }
+                Some(_) => {}
+            }
+            e.into()
+        }
+        Command::DesignateAdministrator(e) => {
+            let principal = check.live(K::Principal, &e.principal)?;
+            if is_administrator(check, &e.principal)? {
+                return reject(Rejection::transition(
+                    principal.reference,
+                    "already an administrator",
+                    "designate it again",
+                ));
+            }
+            let any = check.overlay.contains(state::TREE, state::ADMINISTRATORS_KEY)?;
+            // The first administrator designates itself; later ones are designated by one.
+            let allowed = if any {
+                is_administrator(check, check.actor)?
+            } else {
+                check.actor == &e.principal
+            };
+            if !allowed {
+                return reject(Rejection::NotPermitted {
+                    principal: check.actor.to_string(),
+                    action: format!("make {} an administrator", e.principal),
+                });
+            }
+            e.into()
+        }
+        _ => unreachable!("only access commands come here"),
+    })
 }
 
 fn seat_holder(check: &Check<'_>, account: &AccountId, principal: &PrincipalId) -> Result<(Entity, bool)> {

@@ -47,6 +47,24 @@ pub fn scoped_name(name: &str, dataset_version: Option<&str>) -> String {
     }
 }
 
+/// Finds a token's principal by the hash of its secret (present only while the token is live).
+pub fn token_hash_key(hash: &Digest) -> Vec<u8> {
+    key(b'h', &[&hash.0])
+}
+
+/// A token id, to keep ids unique and find the principal of a token.
+pub fn token_key(token: &TokenId) -> Vec<u8> {
+    key(b'k', &[&text_part(token.as_str())])
+}
+
+/// A token id → the key of its hash entry, to remove it on revocation.
+fn token_secret_key(token: &TokenId) -> Vec<u8> {
+    key(b'r', &[&text_part(token.as_str())])
+}
+
+/// How many administrators there are.
+pub const ADMINISTRATORS_KEY: &[u8] = b"A";
+
 pub fn load(overlay: &Overlay, reference: &EntityRef) -> Result<Option<Entity>> {
     overlay.get_value(TREE, &entity_key(reference))
 }
@@ -215,7 +233,11 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                 name: e.name.to_string(),
                 scoped_name: None,
                 parent: None,
-                detail: Detail::Principal { email: e.email.clone() },
+                detail: Detail::Principal {
+                    email: e.email.clone(),
+                    administrator: false,
+                    tokens: Vec::new(),
+                },
             },
         ),
         Event::SubscriptionCreated(e) => create(
@@ -594,6 +616,57 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
             service_detail(entity)?.drift_alerts.push(e.clone());
             Ok(())
         })?,
+        Event::TokenIssued(e) => {
+            let mut holder = e.token.as_str().as_bytes().to_vec();
+            holder.push(0);
+            holder.extend_from_slice(e.principal.as_str().as_bytes());
+            overlay.insert(TREE, token_hash_key(&e.hash), holder);
+            overlay.insert(TREE, token_key(&e.token), e.principal.as_str().as_bytes().to_vec());
+            overlay.insert(TREE, token_secret_key(&e.token), token_hash_key(&e.hash));
+            let issued = stamp(envelope);
+            update(overlay, envelope, |entity| match &mut entity.detail {
+                Detail::Principal { tokens, .. } => {
+                    tokens.push(TokenInfo {
+                        token: e.token.clone(),
+                        label: e.label.clone(),
+                        issued,
+                        revoked: None,
+                    });
+                    Ok(())
+                }
+                _ => Err(mismatch(entity)),
+            })?
+        }
+        Event::TokenRevoked(e) => {
+            // Revocation takes effect with this event: the hash no longer finds anyone.
+            if let Some(hash_key) = overlay.get(TREE, &token_secret_key(&e.token))? {
+                overlay.remove(TREE, hash_key);
+            }
+            let revoked = stamp(envelope);
+            update(overlay, envelope, |entity| match &mut entity.detail {
+                Detail::Principal { tokens, .. } => {
+                    if let Some(token) = tokens.iter_mut().find(|token| token.token == e.token) {
+                        token.revoked = Some(revoked);
+                    }
+                    Ok(())
+                }
+                _ => Err(mismatch(entity)),
+            })?
+        }
+        Event::AdministratorDesignated(_) => {
+            let count = overlay
+                .get(TREE, ADMINISTRATORS_KEY)?
+                .map(|bytes| be_u64(&bytes))
+                .unwrap_or(0);
+            overlay.insert(TREE, ADMINISTRATORS_KEY.to_vec(), (count + 1).to_be_bytes().to_vec());
+            update(overlay, envelope, |entity| match &mut entity.detail {
+                Detail::Principal { administrator, .. } => {
+                    *administrator = true;
+                    Ok(())
+                }
+                _ => Err(mismatch(entity)),
+            })?
+        }
     }
     Ok(())
 }

@@ -479,6 +479,21 @@ impl Store {
         Ok(found)
     }
 
+    /// The principal a token secret belongs to, if the token is live.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<PrincipalId>> {
+        let hash = Digest::of(secret.as_bytes());
+        let Some(holder) = self.view.get(state::TREE, &state::token_hash_key(&hash))? else {
+            return Ok(None);
+        };
+        let principal = holder.splitn(2, |byte| *byte == 0).nth(1).unwrap_or_default();
+        Ok(PrincipalId::new(String::from_utf8_lossy(principal).into_owned()).ok())
+    }
+
+    /// Whether any principal is an administrator yet.
+    pub fn has_administrator(&self) -> Result<bool> {
+        Ok(self.view.get(state::TREE, state::ADMINISTRATORS_KEY)?.is_some())
+    }
+
     /// The lineage graph.
     pub fn lineage(&self) -> crate::lineage::Reader<'_> {
         crate::lineage::Reader { view: &self.view }

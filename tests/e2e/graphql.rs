@@ -2,7 +2,7 @@
 
 use crate::support::id;
 use futures_util::{SinkExt, StreamExt};
-use lineage_graphql::api::{Acting, Limits};
+use lineage_graphql::api::Limits;
 use lineage_graphql::server::{serve_until, ServeOptions, ServerLimits};
 use lineage_schema::event::*;
 use lineage_schema::{Command, CommandEnvelope};
@@ -20,6 +20,8 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub client: reqwest::Client,
+    /// The bearer secret of the principal the tests act as.
+    pub token: String,
 }
 
 impl Server {
@@ -29,6 +31,14 @@ impl Server {
         if fill {
             demo::fill(&store).unwrap();
         }
+        let admin = lineage_graphql::auth::bootstrap(&store).unwrap().unwrap();
+        let token = if actor == "admin" {
+            admin.secret
+        } else {
+            lineage_graphql::auth::issue(&store, &id("admin"), &id(actor), "tests")
+                .unwrap()
+                .secret
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, address) = oneshot::channel();
         let options = ServeOptions {
@@ -38,7 +48,6 @@ impl Server {
         };
         let task = tokio::spawn(serve_until(
             store,
-            Acting(id(actor)),
             options,
             move |address| ready.send(address).unwrap(),
             async move {
@@ -52,6 +61,7 @@ impl Server {
             stop: Some(stop),
             task: Some(task),
             client: reqwest::Client::new(),
+            token,
         }
     }
 
@@ -64,6 +74,7 @@ impl Server {
         let response = self
             .client
             .post(format!("{}/graphql", self.url))
+            .bearer_auth(&self.token)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
@@ -165,6 +176,10 @@ fn mutation(field: &str) -> String {
     format!("mutation($input: {input_type}!, $eventId: String, $expectedVersion: Int, $occurredAt: String) {{ {field}(input: $input, eventId: $eventId, expectedVersion: $expectedVersion, occurredAt: $occurredAt) {{ seq stream version duplicate entity {{ id version }} }} }}")
 }
 
+/// Events the server's first start appends: the administrator registered, designated
+/// and given a token.
+const BOOTSTRAP_EVENTS: usize = 3;
+
 /// The demo story acted by one principal (the server acts as one), plus the commands
 /// the story does not use, so every mutation runs.
 fn every_command() -> Vec<CommandEnvelope> {
@@ -215,18 +230,58 @@ fn every_command() -> Vec<CommandEnvelope> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutation_appends_through_http_and_the_result_matches_the_store() {
-    let server = Server::start(false, "u-alex", Limits::default(), ServerLimits::default()).await;
+    let server = Server::start(false, "admin", Limits::default(), ServerLimits::default()).await;
     let mut seen = BTreeSet::new();
     for (index, command) in every_command().into_iter().enumerate() {
         let field = field_name(&command.command);
         let variables = json!({ "input": input(&command.command), "eventId": command.event_id.as_ref().map(|id| id.to_string()), "occurredAt": command.occurred_at.map(|at| at.to_string()) });
         let data = server.data(&mutation(&field), variables).await;
         let result = &data[&field];
-        assert_eq!(result["seq"], json!(index + 1), "{field}");
+        assert_eq!(result["seq"], json!(index + 1 + BOOTSTRAP_EVENTS), "{field}");
         assert_eq!(result["stream"], json!(command.command.stream().to_string()));
         assert_eq!(result["duplicate"], json!(false));
         seen.insert(field);
     }
+
+    // The access mutations: a token for Ada, a second administrator, and Ada's token revoked.
+    let issued = server
+        .data(
+            "mutation { issueToken(principal: \"u-ada\", label: \"laptop\") { token secret } }",
+            json!({}),
+        )
+        .await;
+    let (token, secret) = (
+        issued["issueToken"]["token"].as_str().unwrap(),
+        issued["issueToken"]["secret"].as_str().unwrap(),
+    );
+    let as_ada = || {
+        server
+            .client
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(secret)
+            .json(&json!({ "query": "{ head }" }))
+            .send()
+    };
+    assert_eq!(as_ada().await.unwrap().status(), reqwest::StatusCode::OK);
+    server
+        .data(
+            "mutation { designateAdministrator(principal: \"u-grace\") { seq } }",
+            json!({}),
+        )
+        .await;
+    server
+        .data(
+            &format!("mutation {{ revokeToken(principal: \"u-ada\", token: \"{token}\") {{ seq }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        as_ada().await.unwrap().status(),
+        reqwest::StatusCode::UNAUTHORIZED,
+        "a revoked token is refused at once"
+    );
+    seen.extend(["issueToken", "designateAdministrator", "revokeToken"].map(String::from));
+
     let fields = server
         .data("{ __type(name: \"Mutation\") { fields { name } } }", json!({}))
         .await;
@@ -238,20 +293,17 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
         .collect();
     assert_eq!(seen, declared, "every mutation in the schema was exercised");
 
-    // Every mutation left an audit entry naming the principal that acted.
-    let sent = every_command().len();
+    // Every mutation left an audit entry naming the principal whose token it came with.
+    let sent = every_command().len() + 3;
     let audit = server
         .data(
-            "{ audit(actor: \"u-alex\", first: 500) { edges { node { seq actor } } pageInfo { hasNextPage } } }",
+            "{ audit(actor: \"admin\", first: 500) { edges { node { seq actor } } } }",
             json!({}),
         )
         .await;
     let entries = audit["audit"]["edges"].as_array().unwrap();
-    assert_eq!(entries.len(), sent);
-    assert!(entries
-        .iter()
-        .enumerate()
-        .all(|(index, entry)| entry["node"]["seq"] == json!(index + 1) && entry["node"]["actor"] == "u-alex"));
+    assert_eq!(entries.len(), sent + BOOTSTRAP_EVENTS);
+    assert!(entries.iter().all(|entry| entry["node"]["actor"] == "admin"));
 
     let trace = server.data(r#"{ trace(service: "service/svc-churn") { image { imageVersion manifest { models { modelVersion run { run revision } } } } } }"#, json!({})).await;
     assert_eq!(trace["trace"]["image"]["imageVersion"], "image/img-churn@3");
@@ -358,7 +410,8 @@ async fn pages_of_runs_and_events_cover_everything_once() {
             break;
         }
     }
-    assert_eq!(seqs, (1..=demo::story().len() as u64).collect::<Vec<_>>());
+    let head = server.data("{ head }", json!({})).await["head"].as_u64().unwrap();
+    assert_eq!(seqs, (1..=head).collect::<Vec<_>>());
 
     let failed = server
         .data(
@@ -440,7 +493,13 @@ async fn the_audit_trail_answers_over_graphql_and_exports_as_csv_and_ndjson() {
         .await;
     assert_eq!(trail["auditTrail"]["edges"], history["history"]["edges"]);
 
-    let get = |query: &str| server.client.get(format!("{}/audit?{query}", server.url)).send();
+    let get = |query: &str| {
+        server
+            .client
+            .get(format!("{}/audit?{query}", server.url))
+            .bearer_auth(&server.token)
+            .send()
+    };
     let csv = get("entity=service/svc-churn").await.unwrap().text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], lineage_graphql::export::CSV_HEADER.trim_end());
@@ -528,6 +587,9 @@ async fn a_subscription_receives_events_appended_by_a_concurrent_mutation() {
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {}", server.token).parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     use tokio_tungstenite::tungstenite::Message;
     socket
@@ -617,6 +679,7 @@ async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
     let response = server
         .client
         .post(format!("{}/graphql", server.url))
+        .bearer_auth(&server.token)
         .json(&json!({ "query": format!("{{ head }} # {huge}") }))
         .send()
         .await
@@ -644,7 +707,13 @@ async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_the_console_are_served() {
     let server = Server::demo().await;
-    let get = |path: &str| server.client.get(format!("{}{path}", server.url)).send();
+    let get = |path: &str| {
+        server
+            .client
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&server.token)
+            .send()
+    };
     assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok\n");
     assert_eq!(get("/readyz").await.unwrap().status(), reqwest::StatusCode::OK);
     server.data("query Heads { head }", json!({})).await;
@@ -653,7 +722,8 @@ async fn health_readiness_metrics_and_the_console_are_served() {
         metrics.contains("lineage_graphql_requests_total{operation=\"Heads\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains(&format!("lineage_log_head_seq {}", demo::story().len())));
+    let head = server.data("{ head }", json!({})).await["head"].as_u64().unwrap();
+    assert!(metrics.contains(&format!("lineage_log_head_seq {head}")));
     let console = get("/graphql").await.unwrap().text().await.unwrap();
     assert!(console.contains("<textarea id=\"query\""));
     assert!(
@@ -669,7 +739,7 @@ async fn shutdown_under_load_loses_no_acknowledged_mutation() {
     let url = format!("{}/graphql", server.url);
     let mut clients = Vec::new();
     for client in 0..8 {
-        let url = url.clone();
+        let (url, token) = (url.clone(), server.token.clone());
         clients.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut acknowledged = Vec::new();
@@ -678,7 +748,7 @@ async fn shutdown_under_load_loses_no_acknowledged_mutation() {
                 let body = json!({ "query": mutation("logMetrics"), "variables": {
                     "input": { "run": "r-churn-1", "points": [{ "name": "load", "value": step, "step": step, "timestamp": "2026-03-02T10:00:00Z" }] },
                     "eventId": event_id } });
-                let Ok(response) = http.post(&url).json(&body).send().await else { break };
+                let Ok(response) = http.post(&url).bearer_auth(&token).json(&body).send().await else { break };
                 let Ok(answer) = response.json::<Value>().await else { break };
                 if let Some(seq) = answer["data"]["logMetrics"]["seq"].as_u64() {
                     acknowledged.push((event_id, seq));
@@ -706,4 +776,89 @@ async fn shutdown_under_load_loses_no_acknowledged_mutation() {
         );
     }
     assert_eq!(store.opened().log.cut_bytes, 0, "the log was left with a torn tail");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_valid_token_are_refused_except_health_checks() {
+    let server = Server::demo().await;
+    let post = |token: Option<&str>| {
+        let request = server
+            .client
+            .post(format!("{}/graphql", server.url))
+            .json(&json!({ "query": "{ head }" }));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    for token in [None, Some("lin_not-a-token"), Some("")] {
+        let response = post(token).await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED, "{token:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "UNAUTHENTICATED");
+    }
+    for path in ["/metrics", "/audit"] {
+        let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for path in ["/healthz", "/readyz", "/graphql"] {
+        let response = server.client.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path} needs no token");
+    }
+    // The actor is the token's principal, whatever the request says.
+    let appended = server
+        .data(
+            &mutation("scaleService"),
+            json!({ "input": { "service": "svc-churn", "replicas": 3 } }),
+        )
+        .await;
+    let seq = appended["scaleService"]["seq"].as_u64().unwrap();
+    let event = server
+        .data(
+            "query($after: Int!) { events(after: $after, first: 1) { edges { node { actor } } } }",
+            json!({ "after": seq - 1 }),
+        )
+        .await;
+    assert_eq!(event["events"]["edges"][0]["node"]["actor"], "u-alex");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_authenticate_subscriptions_in_connection_init() {
+    use tokio_tungstenite::tungstenite::Message;
+    let server = Server::demo().await;
+    let connect = || async {
+        let url = format!("{}/graphql/ws", server.url.replace("http://", "ws://"));
+        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    let mut socket = connect().await;
+    socket
+        .send(Message::Text(
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", server.token) } })
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let ack: Value = serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(ack["type"], "connection_ack");
+
+    let mut refused = connect().await;
+    refused
+        .send(Message::Text(
+            json!({ "type": "connection_init", "payload": {} }).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), refused.next())
+        .await
+        .unwrap();
+    let acked = matches!(&answer, Some(Ok(Message::Text(text))) if text.contains("connection_ack"));
+    assert!(!acked, "a connection without a token is not acknowledged: {answer:?}");
+    server.stop().await;
 }

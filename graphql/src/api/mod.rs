@@ -40,15 +40,14 @@ impl Default for Limits {
     }
 }
 
-/// Who acts: until access control arrives, every request acts as one principal chosen
-/// when the server starts.
+/// The principal a request acts as: the owner of its bearer token, set per request by
+/// the server, never taken from anything the client sends in the body.
 #[derive(Clone, Debug)]
 pub struct Acting(pub PrincipalId);
 
-pub fn build(store: Arc<Store>, limits: Limits, acting: Acting) -> LineageSchema {
+pub fn build(store: Arc<Store>, limits: Limits) -> LineageSchema {
     Schema::build(Query, Mutation, Subscription)
         .data(store)
-        .data(acting)
         .data(limits.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -73,6 +72,12 @@ fn within_deadline(ctx: &Context<'_>) -> async_graphql::Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+fn acting<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PrincipalId> {
+    ctx.data_opt::<Acting>()
+        .map(|acting| &acting.0)
+        .ok_or_else(|| error::coded("UNAUTHENTICATED", "a valid bearer token is required"))
 }
 
 fn store<'a>(ctx: &Context<'a>) -> &'a Arc<Store> {

@@ -4,8 +4,8 @@
 
 use super::error::{from_store, invalid};
 use super::inputs;
+use super::store;
 use super::types::EntityObject;
-use super::{store, Acting};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
@@ -44,7 +44,7 @@ async fn execute(
     event_id: Option<String>,
     occurred_at: Option<String>,
 ) -> async_graphql::Result<MutationResult> {
-    let mut envelope = CommandEnvelope::new(ctx.data_unchecked::<Acting>().0.clone(), command);
+    let mut envelope = CommandEnvelope::new(super::acting(ctx)?.clone(), command);
     envelope.expected_version = expected_version;
     envelope.event_id = event_id
         .map(EventId::new)
@@ -55,6 +55,20 @@ async fn execute(
             Timestamp::parse(&text).ok_or_else(|| invalid(format!("occurredAt `{text}` is not an RFC 3339 time")))
         })
         .transpose()?;
+    execute_envelope(ctx, envelope).await
+}
+
+/// A token as `issueToken` answers it.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct IssuedToken {
+    /// The token's id (for listing and revoking).
+    pub token: String,
+    /// The bearer secret. Shown only now; the store keeps its hash.
+    pub secret: String,
+    pub seq: u64,
+}
+
+async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async_graphql::Result<MutationResult> {
     let store = store(ctx).clone();
     // Appending waits for a disk sync: keep it off the async workers.
     let appended = tokio::task::spawn_blocking(move || store.execute(envelope))
@@ -80,6 +94,27 @@ macro_rules! mutations {
     ($($field:ident => $variant:ident($payload:ident, $input:ident)),* $(,)?) => {
         #[Object]
         impl Mutation {
+            /// Issues an API token to a principal (itself, or any as an administrator). The
+            /// secret is in the answer and nowhere else: keep it.
+            async fn issue_token(&self, ctx: &Context<'_>, principal: String, #[graphql(default)] label: String) -> async_graphql::Result<IssuedToken> {
+                let actor = super::acting(ctx)?.clone();
+                let principal = lineage_schema::PrincipalId::new(principal).map_err(|rejection| invalid(rejection.to_string()))?;
+                let (command, issued) = crate::auth::issue_command(&actor, &principal, &label).map_err(|error| super::error::coded("INTERNAL", error.to_string()))?;
+                let result = execute_envelope(ctx, command).await?;
+                Ok(IssuedToken { token: issued.token.to_string(), secret: issued.secret, seq: result.seq })
+            }
+
+            /// Revokes a token at once: the next request with it is refused.
+            async fn revoke_token(&self, ctx: &Context<'_>, principal: String, token: String) -> async_graphql::Result<MutationResult> {
+                let payload: TokenRevoked = decode("revokeToken", &serde_json::json!({ "principal": principal, "token": token }))?;
+                execute(ctx, Command::RevokeToken(payload), None, None, None).await
+            }
+
+            /// Makes a principal an administrator (by an administrator).
+            async fn designate_administrator(&self, ctx: &Context<'_>, principal: String) -> async_graphql::Result<MutationResult> {
+                let payload: AdministratorDesignated = decode("designateAdministrator", &serde_json::json!({ "principal": principal }))?;
+                execute(ctx, Command::DesignateAdministrator(payload), None, None, None).await
+            }
             $(
                 #[doc = concat!("Records `", stringify!($payload), "` if the store accepts the command.")]
                 async fn $field(
