@@ -304,6 +304,35 @@ fn refused() -> Vec<(&'static str, CommandEnvelope)> {
             ),
         ),
         (
+            "issuing a token for someone else",
+            as_actor(
+                "u-ada",
+                Command::IssueToken(TokenIssued {
+                    principal: id("u-grace"),
+                    token: id("tok-x"),
+                    hash: Digest::of(b"x"),
+                    label: String::new(),
+                }),
+            ),
+        ),
+        (
+            "making oneself an administrator when there is one",
+            as_actor(
+                "u-ada",
+                Command::DesignateAdministrator(AdministratorDesignated { principal: id("u-ada") }),
+            ),
+        ),
+        (
+            "revoking a token that does not exist",
+            as_actor(
+                "u-ada",
+                Command::RevokeToken(TokenRevoked {
+                    principal: id("u-ada"),
+                    token: id("tok-none"),
+                }),
+            ),
+        ),
+        (
             "an empty metric batch",
             as_actor(
                 "u-ada",
@@ -320,6 +349,14 @@ fn refused() -> Vec<(&'static str, CommandEnvelope)> {
 fn prepared_store(dir: &std::path::Path) -> Store {
     let store = Store::open(dir, &Options::default()).unwrap();
     demo::fill(&store).unwrap();
+    store
+        .execute(as_actor(
+            "u-alex",
+            Command::DesignateAdministrator(AdministratorDesignated {
+                principal: id("u-alex"),
+            }),
+        ))
+        .unwrap();
     store
         .execute(as_actor(
             "u-alex",
@@ -385,6 +422,9 @@ fn every_refusal_has_its_typed_error_and_appends_nothing() {
         a dataset of another account: INVALID_INPUT invalid dataset: dataset/d-transactions belongs to another account
         acting on a deleted service: NOT_FOUND service/svc-churn-staging does not exist
         a non-finite monitoring value: INVALID_INPUT invalid value: value must be a finite number
+        issuing a token for someone else: FORBIDDEN u-ada may not issue tokens of u-grace
+        making oneself an administrator when there is one: FORBIDDEN u-ada may not make u-ada an administrator
+        revoking a token that does not exist: INVALID_INPUT invalid token: u-ada has no token tok-none
         an empty metric batch: INVALID_INPUT invalid points: log at least one metric point
     "#]]
     .assert_eq(&report);
