@@ -176,7 +176,7 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
     if !tokens.is_empty() {
         println!("API tokens (shown only now; send them as `Authorization: Bearer <token>`):");
         for token in &tokens {
-            println!("  {:<12} {}", token.principal, token.secret);
+            println!("  {:<12} {}", token.principal.as_str(), token.secret);
         }
     } else if args.demo {
         println!("The demo story was already here; make a token with `lineage token create --principal u-alex`.");
