@@ -105,6 +105,14 @@ pub struct MetricFilter {
     pub max: Option<f64>,
 }
 
+/// An optional `account` argument, checked.
+fn account_arg(account: Option<String>) -> async_graphql::Result<Option<AccountId>> {
+    account
+        .map(AccountId::new)
+        .transpose()
+        .map_err(|rejection| invalid(rejection.to_string()))
+}
+
 fn time(field: &str, text: Option<String>) -> async_graphql::Result<Option<Timestamp>> {
     text.map(|text| {
         Timestamp::parse(&text).ok_or_else(|| invalid(format!("`{field}` `{text}` is not an RFC 3339 time")))
@@ -240,10 +248,7 @@ impl Query {
     ) -> async_graphql::Result<Page<ModelObject>> {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
-        let account = account
-            .map(AccountId::new)
-            .transpose()
-            .map_err(|rejection| invalid(rejection.to_string()))?;
+        let account = account_arg(account)?;
         let keep = |entity: &Entity| {
             let Detail::Model { versions, .. } = &entity.detail else {
                 return false;
@@ -278,10 +283,7 @@ impl Query {
     ) -> async_graphql::Result<Page<ServiceObject>> {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
-        let account = account
-            .map(AccountId::new)
-            .transpose()
-            .map_err(|rejection| invalid(rejection.to_string()))?;
+        let account = account_arg(account)?;
         let environment = environment.map(|environment| environment.trim_start_matches("environment/").to_string());
         let keep = |entity: &Entity| {
             let Detail::Service(service) = &entity.detail else {
@@ -436,10 +438,7 @@ impl Query {
         let first = page_size(ctx, first)?;
         let kind = kind.map(|kind| parse_kind(&kind)).transpose()?;
         let filter = EventFilter {
-            account: account
-                .map(AccountId::new)
-                .transpose()
-                .map_err(|rejection| invalid(rejection.to_string()))?,
+            account: account_arg(account)?,
             stream: stream.map(|stream| parse_ref(&stream)).transpose()?,
         };
         let store = store(ctx);
