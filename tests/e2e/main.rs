@@ -7,6 +7,7 @@ mod crash;
 mod golden;
 mod graphql;
 mod model;
+mod process;
 mod rejections;
 mod support;
 mod tamper;
