@@ -116,6 +116,8 @@ commands! {
         IssueToken(TokenIssued),
         RevokeToken(TokenRevoked),
         DesignateAdministrator(AdministratorDesignated),
+        GrantRole(RoleGranted),
+        RevokeRole(RoleRevoked),
     }
     numbered: {
         RegisterModelVersion => Model.model,

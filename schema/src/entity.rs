@@ -142,6 +142,8 @@ pub enum Detail {
         email: String,
         administrator: bool,
         tokens: Vec<TokenInfo>,
+        /// Roles by account.
+        roles: BTreeMap<AccountId, BTreeSet<Role>>,
     },
     Subscription {
         owner: PrincipalId,

@@ -478,6 +478,37 @@ pub struct AdministratorDesignated {
     pub principal: PrincipalId,
 }
 
+/// What a principal may do in one account.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub enum Role {
+    /// Everything, including granting roles in the account.
+    Owner,
+    /// Reads and writes.
+    Contributor,
+    /// Reads.
+    Reader,
+    /// Reads everything, the audit trail and the bill included; changes nothing.
+    Auditor,
+    /// Reads the bill.
+    BillingReader,
+}
+
+/// A principal was given a role in an account.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RoleGranted {
+    pub principal: PrincipalId,
+    pub account: AccountId,
+    pub role: Role,
+}
+
+/// A principal lost a role in an account.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RoleRevoked {
+    pub principal: PrincipalId,
+    pub account: AccountId,
+    pub role: Role,
+}
+
 macro_rules! events {
     ($($variant:ident => $kind:ident . $field:ident),* $(,)?) => {
         /// Every fact Lineage records. Variants are append-only (see the module doc).
@@ -561,4 +592,6 @@ events! {
     TokenIssued => Principal.principal,
     TokenRevoked => Principal.principal,
     AdministratorDesignated => Principal.principal,
+    RoleGranted => Principal.principal,
+    RoleRevoked => Principal.principal,
 }

@@ -330,6 +330,18 @@ pub fn events() -> Vec<Event> {
         }
         .into(),
         AdministratorDesignated { principal: id("u-ada") }.into(),
+        RoleGranted {
+            principal: id("u-ada"),
+            account: id("acct-mm"),
+            role: Role::Auditor,
+        }
+        .into(),
+        RoleRevoked {
+            principal: id("u-ada"),
+            account: id("acct-mm"),
+            role: Role::Auditor,
+        }
+        .into(),
     ]
 }
 

@@ -84,7 +84,7 @@ impl Check<'_> {
     }
 
     fn require_owner(&self, subscription: &SubscriptionId, action: &str) -> Result<()> {
-        if &self.owner_of(subscription)? != self.actor {
+        if &self.owner_of(subscription)? != self.actor && !is_administrator(self, self.actor)? {
             return reject(Rejection::NotPermitted {
                 principal: self.actor.to_string(),
                 action: format!("{action} (only the owner of subscription {subscription} may)"),
@@ -112,8 +112,19 @@ impl Check<'_> {
             }
             _ => unreachable!("seats are checked on accounts"),
         };
-        if seated || &self.owner_of(subscription)? == self.actor {
+        if seated || &self.owner_of(subscription)? == self.actor || is_administrator(self, self.actor)? {
             return Ok(());
+        }
+        // A model management account has no seats of its own: an owner or contributor
+        // role there lets a principal act in it.
+        if account.reference.kind == EntityKind::ModelManagementAccount {
+            let held = roles_of(
+                self.find(EntityKind::Principal, self.actor)?.as_ref(),
+                &AccountId::new(account.reference.id.clone())?,
+            );
+            if held.contains(&Role::Owner) || held.contains(&Role::Contributor) {
+                return Ok(());
+            }
         }
         reject(Rejection::NoSeat {
             principal: self.actor.to_string(),
@@ -808,6 +819,30 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         command @ (Command::IssueToken(_) | Command::RevokeToken(_) | Command::DesignateAdministrator(_)) => {
             (decide_access(&check, command)?, None)
         }
+        Command::GrantRole(e) => {
+            let held = role_checks(&check, &e.principal, &e.account)?;
+            if held.contains(&e.role) {
+                return reject(Rejection::transition(
+                    EntityRef::new(K::Principal, &e.principal),
+                    format!("already {:?} in {}", e.role, e.account),
+                    "grant the role again",
+                ));
+            }
+            let account = e.account.clone();
+            (e.into(), Some(account))
+        }
+        Command::RevokeRole(e) => {
+            let held = role_checks(&check, &e.principal, &e.account)?;
+            if !held.contains(&e.role) {
+                return reject(Rejection::transition(
+                    EntityRef::new(K::Principal, &e.principal),
+                    format!("not {:?} in {}", e.role, e.account),
+                    "revoke the role",
+                ));
+            }
+            let account = e.account.clone();
+            (e.into(), Some(account))
+        }
         Command::RaiseDriftAlert(e) => {
             let service = check.live(K::Service, &e.service)?;
             let account = check.seat_in_account_of(&service)?;
@@ -818,6 +853,53 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
         }
     };
     Ok(Decision { event, account })
+}
+
+/// The account's entity, whichever kind it is.
+fn any_account(check: &Check<'_>, account: &AccountId) -> Result<Entity> {
+    match check.find(EntityKind::ExperimentationAccount, account)? {
+        Some(entity) if !entity.deleted => Ok(entity),
+        _ => check.live(EntityKind::ModelManagementAccount, account),
+    }
+}
+
+fn subscription_of(account: &Entity) -> &SubscriptionId {
+    match &account.detail {
+        Detail::ExperimentationAccount { subscription, .. } | Detail::ModelManagementAccount { subscription, .. } => {
+            subscription
+        }
+        _ => unreachable!("accounts hold account detail"),
+    }
+}
+
+/// The roles a principal holds in an account.
+pub fn roles_of(check_principal: Option<&Entity>, account: &AccountId) -> std::collections::BTreeSet<Role> {
+    match check_principal.map(|entity| &entity.detail) {
+        Some(Detail::Principal { roles, .. }) => roles.get(account).cloned().unwrap_or_default(),
+        _ => Default::default(),
+    }
+}
+
+/// Granting or revoking a role: the account exists, and the actor administers the store,
+/// owns the account's subscription, or owns the account. Returns the roles held now.
+fn role_checks(
+    check: &Check<'_>,
+    principal: &PrincipalId,
+    account: &AccountId,
+) -> Result<std::collections::BTreeSet<Role>> {
+    let account_entity = any_account(check, account)?;
+    let target = check.live(EntityKind::Principal, principal)?;
+    let actor = check.find(EntityKind::Principal, check.actor)?;
+    let allowed = is_administrator(check, check.actor)?
+        || &check.owner_of(subscription_of(&account_entity))? == check.actor
+        || roles_of(actor.as_ref(), account).contains(&Role::Owner);
+    if !allowed {
+        return reject(Rejection::NotPermitted {
+            principal: check.actor.to_string(),
+            action: format!("grant or revoke roles in {account}"),
+        });
+    }
+    Ok(roles_of(Some(&target), account))
 }
 
 fn is_administrator(check: &Check<'_>, principal: &PrincipalId) -> Result<bool> {

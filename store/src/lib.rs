@@ -9,12 +9,14 @@
 //!   the lineage graph's walks, `trace` and `impact`;
 //! - [`merkle`]: the Merkle tree over event hashes, proofs and signed checkpoints;
 //! - [`audit`]: events by account, actor and time, for the audit trail;
+//! - [`access`]: what a principal may read;
 //! - [`store`]: `Store`, the one handle users hold.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
 //! rebuilt from it. sled is written after the log is synced, never before, so derived
 //! data never runs ahead of the log.
 
+pub mod access;
 pub mod audit;
 pub mod decide;
 pub mod demo;

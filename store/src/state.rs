@@ -62,6 +62,19 @@ fn token_secret_key(token: &TokenId) -> Vec<u8> {
     key(b'r', &[&text_part(token.as_str())])
 }
 
+/// A seat a principal holds, by principal (for its access).
+pub fn principal_seat_key(principal: &PrincipalId, account: &AccountId) -> Vec<u8> {
+    key(b'S', &[&text_part(principal.as_str()), &text_part(account.as_str())])
+}
+
+/// A subscription a principal owns, by principal (for its access).
+pub fn owned_subscription_key(principal: &PrincipalId, subscription: &SubscriptionId) -> Vec<u8> {
+    key(
+        b'O',
+        &[&text_part(principal.as_str()), &text_part(subscription.as_str())],
+    )
+}
+
 /// How many administrators there are.
 pub const ADMINISTRATORS_KEY: &[u8] = b"A";
 
@@ -237,21 +250,29 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                     email: e.email.clone(),
                     administrator: false,
                     tokens: Vec::new(),
+                    roles: Default::default(),
                 },
             },
         ),
-        Event::SubscriptionCreated(e) => create(
-            overlay,
-            envelope,
-            New {
-                name: e.name.to_string(),
-                scoped_name: None,
-                parent: None,
-                detail: Detail::Subscription {
-                    owner: envelope.actor.clone(),
+        Event::SubscriptionCreated(e) => {
+            overlay.insert(
+                TREE,
+                owned_subscription_key(&envelope.actor, &e.subscription),
+                Vec::new(),
+            );
+            create(
+                overlay,
+                envelope,
+                New {
+                    name: e.name.to_string(),
+                    scoped_name: None,
+                    parent: None,
+                    detail: Detail::Subscription {
+                        owner: envelope.actor.clone(),
+                    },
                 },
-            },
-        ),
+            );
+        }
         Event::ExperimentationAccountCreated(e) => create(
             overlay,
             envelope,
@@ -266,8 +287,14 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                 },
             },
         ),
-        Event::SeatAssigned(e) => change_seats(overlay, envelope, &e.principal, true)?,
-        Event::SeatRevoked(e) => change_seats(overlay, envelope, &e.principal, false)?,
+        Event::SeatAssigned(e) => {
+            overlay.insert(TREE, principal_seat_key(&e.principal, &e.account), Vec::new());
+            change_seats(overlay, envelope, &e.principal, true)?
+        }
+        Event::SeatRevoked(e) => {
+            overlay.remove(TREE, principal_seat_key(&e.principal, &e.account));
+            change_seats(overlay, envelope, &e.principal, false)?
+        }
         Event::ModelManagementAccountCreated(e) => create(
             overlay,
             envelope,
@@ -653,6 +680,25 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                 _ => Err(mismatch(entity)),
             })?
         }
+        Event::RoleGranted(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Principal { roles, .. } => {
+                roles.entry(e.account.clone()).or_default().insert(e.role);
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::RoleRevoked(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Principal { roles, .. } => {
+                if let Some(held) = roles.get_mut(&e.account) {
+                    held.remove(&e.role);
+                    if held.is_empty() {
+                        roles.remove(&e.account);
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
         Event::AdministratorDesignated(_) => {
             let count = overlay
                 .get(TREE, ADMINISTRATORS_KEY)?

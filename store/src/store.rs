@@ -489,6 +489,11 @@ impl Store {
         Ok(PrincipalId::new(String::from_utf8_lossy(principal).into_owned()).ok())
     }
 
+    /// What `principal` may read.
+    pub fn access(&self, principal: &PrincipalId) -> Result<crate::access::Access> {
+        crate::access::of(self, &self.view, principal)
+    }
+
     /// Whether any principal is an administrator yet.
     pub fn has_administrator(&self) -> Result<bool> {
         Ok(self.view.get(state::TREE, state::ADMINISTRATORS_KEY)?.is_some())

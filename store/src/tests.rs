@@ -392,3 +392,92 @@ fn events_round_trip_through_json() {
         assert_eq!(back, event, "{json}");
     }
 }
+
+#[test]
+fn access_follows_seats_ownership_roles_and_administration() {
+    use lineage_schema::event::{AdministratorDesignated, Role, RoleGranted};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    demo::fill(&store).unwrap();
+    let readable = |principal: &str| -> Vec<String> {
+        store
+            .access(&literal(principal))
+            .unwrap()
+            .readable
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(readable("u-grace"), ["acct-fabrikam-exp", "acct-fabrikam-mm"]);
+    assert_eq!(readable("u-ada"), ["acct-contoso-exp", "acct-contoso-mm"]);
+    assert_eq!(
+        readable("u-margaret"),
+        [
+            "acct-contoso-exp",
+            "acct-contoso-mm",
+            "acct-fabrikam-exp",
+            "acct-fabrikam-mm"
+        ]
+    );
+    assert!(readable("u-linus").is_empty(), "a revoked seat takes its reach with it");
+
+    let grant = CommandEnvelope::new(
+        literal("u-alex"),
+        Command::GrantRole(RoleGranted {
+            principal: literal("u-linus"),
+            account: literal("acct-contoso-mm"),
+            role: Role::Auditor,
+        }),
+    );
+    store.execute(grant).unwrap();
+    let linus = store.access(&literal("u-linus")).unwrap();
+    assert_eq!(
+        linus.readable.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["acct-contoso-mm"]
+    );
+    assert!(linus.has_role(&literal("acct-contoso-mm"), &[Role::Auditor]));
+    let service = store
+        .entity(&EntityRef::new(EntityKind::Service, "svc-churn"))
+        .unwrap()
+        .unwrap();
+    assert!(linus.can_read_entity(&service));
+    let fraud = store
+        .entity(&EntityRef::new(EntityKind::Service, "svc-fraud"))
+        .unwrap()
+        .unwrap();
+    assert!(!linus.can_read_entity(&fraud));
+    // An auditor reads but cannot act: it holds no seat, and auditor is no contributor.
+    let scale = CommandEnvelope::new(
+        literal("u-linus"),
+        Command::ScaleService(lineage_schema::event::ServiceScaled {
+            service: literal("svc-churn"),
+            replicas: 2,
+        }),
+    );
+    assert!(store.execute(scale).is_err());
+
+    let grace_grants = CommandEnvelope::new(
+        literal("u-grace"),
+        Command::GrantRole(RoleGranted {
+            principal: literal("u-grace"),
+            account: literal("acct-contoso-mm"),
+            role: Role::Owner,
+        }),
+    );
+    assert_eq!(
+        store.execute(grace_grants).unwrap_err().rejection().unwrap().code(),
+        "FORBIDDEN",
+        "no one grants themselves into another's account"
+    );
+
+    store
+        .execute(CommandEnvelope::new(
+            literal("u-alex"),
+            Command::DesignateAdministrator(AdministratorDesignated {
+                principal: literal("u-alex"),
+            }),
+        ))
+        .unwrap();
+    let alex = store.access(&literal("u-alex")).unwrap();
+    assert!(alex.administrator && alex.can_read_entity(&fraud));
+}

@@ -1,0 +1,152 @@
+//! What a principal may read: the accounts where it holds a role or a seat, every
+//! account of the subscriptions it owns (or of all, for an administrator), and the model
+//! management accounts of subscriptions where it holds a seat.
+
+use crate::error::Result;
+use crate::keys::{key, text_part};
+use crate::overlay::Trees;
+use crate::state;
+use lineage_schema::entity::{Detail, Entity};
+use lineage_schema::event::Role;
+use lineage_schema::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A principal's reach, computed once per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    pub principal: Option<PrincipalId>,
+    pub administrator: bool,
+    pub roles: BTreeMap<AccountId, BTreeSet<Role>>,
+    /// Accounts whose entities and events it may read.
+    pub readable: BTreeSet<AccountId>,
+    /// Subscriptions it may see (it owns them, or reads one of their accounts).
+    pub subscriptions: BTreeSet<SubscriptionId>,
+}
+
+impl Access {
+    pub fn can_read_account(&self, account: &AccountId) -> bool {
+        self.administrator || self.readable.contains(account)
+    }
+
+    /// Whether it may see this entity at all.
+    pub fn can_read_entity(&self, entity: &Entity) -> bool {
+        if self.administrator {
+            return true;
+        }
+        match (&entity.account, entity.reference.kind) {
+            (Some(account), _) => self.readable.contains(account),
+            (None, EntityKind::Subscription) => self
+                .subscriptions
+                .iter()
+                .any(|subscription| subscription.as_str() == entity.reference.id),
+            (None, EntityKind::Principal) => self
+                .principal
+                .as_ref()
+                .is_some_and(|principal| principal.as_str() == entity.reference.id),
+            (None, _) => false,
+        }
+    }
+
+    /// Whether it may see this event.
+    pub fn can_read_event(&self, envelope: &Envelope) -> bool {
+        if self.administrator {
+            return true;
+        }
+        match (&envelope.account, envelope.stream.kind) {
+            (Some(account), _) => self.readable.contains(account),
+            (None, EntityKind::Subscription) => self
+                .subscriptions
+                .iter()
+                .any(|subscription| subscription.as_str() == envelope.stream.id),
+            (None, EntityKind::Principal) => self
+                .principal
+                .as_ref()
+                .is_some_and(|principal| principal.as_str() == envelope.stream.id),
+            (None, _) => false,
+        }
+    }
+
+    /// Whether it holds one of `roles` in `account` (administrators hold every role).
+    pub fn has_role(&self, account: &AccountId, roles: &[Role]) -> bool {
+        self.administrator
+            || self
+                .roles
+                .get(account)
+                .is_some_and(|held| roles.iter().any(|role| held.contains(role)))
+    }
+}
+
+fn ids_after(view: &Trees, table: u8, principal: &PrincipalId) -> Result<Vec<String>> {
+    let prefix = key(table, &[&text_part(principal.as_str())]);
+    Ok(view
+        .range(state::TREE, &prefix, &prefix, usize::MAX)?
+        .into_iter()
+        .filter_map(|(key, _)| {
+            let rest = &key[prefix.len()..];
+            std::str::from_utf8(&rest[..rest.len().saturating_sub(1)])
+                .ok()
+                .map(str::to_string)
+        })
+        .collect())
+}
+
+fn accounts_of_subscription(store: &crate::Store, subscription: &SubscriptionId) -> Result<Vec<AccountId>> {
+    let reference = EntityRef::new(EntityKind::Subscription, subscription);
+    let mut accounts = Vec::new();
+    for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
+        for account in store.children(&reference, kind)? {
+            accounts.push(AccountId::new(account.reference.id)?);
+        }
+    }
+    Ok(accounts)
+}
+
+/// Works out a principal's access from the state projection.
+pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result<Access> {
+    let mut access = Access {
+        principal: Some(principal.clone()),
+        ..Access::default()
+    };
+    if let Some(Detail::Principal {
+        administrator, roles, ..
+    }) = store
+        .entity(&EntityRef::new(EntityKind::Principal, principal))?
+        .map(|entity| entity.detail)
+    {
+        access.administrator = administrator;
+        access.roles = roles;
+    }
+    let mut subscriptions: BTreeSet<SubscriptionId> = BTreeSet::new();
+    for owned in ids_after(view, b'O', principal)? {
+        let owned = SubscriptionId::new(owned)?;
+        access.readable.extend(accounts_of_subscription(store, &owned)?);
+        subscriptions.insert(owned);
+    }
+    access.readable.extend(access.roles.keys().cloned());
+    for seat in ids_after(view, b'S', principal)? {
+        let account = AccountId::new(seat)?;
+        if let Some(Detail::ExperimentationAccount { subscription, .. }) = store
+            .entity(&EntityRef::new(EntityKind::ExperimentationAccount, &account))?
+            .map(|entity| entity.detail)
+        {
+            // A seat in an experimentation account lets its holder use the subscription's
+            // model management accounts too (as acting there already does).
+            let reference = EntityRef::new(EntityKind::Subscription, &subscription);
+            for mm in store.children(&reference, EntityKind::ModelManagementAccount)? {
+                access.readable.insert(AccountId::new(mm.reference.id)?);
+            }
+        }
+        access.readable.insert(account);
+    }
+    for account in access.readable.clone() {
+        for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
+            if let Some(entity) = store.entity(&EntityRef::new(kind, &account))? {
+                if let Some(parent) = entity.parent {
+                    subscriptions.insert(SubscriptionId::new(parent.id)?);
+                }
+            }
+        }
+    }
+    access.subscriptions = subscriptions;
+    Ok(access)
+}
