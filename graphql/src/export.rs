@@ -87,10 +87,12 @@ pub enum Format {
     Ndjson,
 }
 
-/// Writes every event passing `filter`, page by page, to `out` (at most `limit`).
+/// Writes every event passing `filter` that `allowed` lets through, page by page, to
+/// `out` (at most `limit`).
 pub fn write(
     store: &Store,
     filter: &AuditFilter,
+    allowed: &dyn Fn(&Envelope) -> bool,
     format: Format,
     limit: usize,
     out: &mut dyn FnMut(&str) -> std::io::Result<()>,
@@ -105,14 +107,14 @@ pub fn write(
         let Some(last) = page.last() else { break };
         after = last.seq;
         let mut text = String::new();
-        for envelope in &page {
+        for envelope in page.iter().filter(|envelope| allowed(envelope)).take(limit - written) {
             text.push_str(&match format {
                 Format::Csv => csv_row(envelope),
                 Format::Ndjson => ndjson_row(envelope),
             });
+            written += 1;
         }
         out(&text)?;
-        written += page.len();
     }
     Ok(written)
 }

@@ -156,8 +156,12 @@ async fn subscriptions(
                     };
                     match from_header.or_else(from_payload) {
                         Some(principal) => {
+                            let access = store
+                                .access(&principal)
+                                .map_err(|error| async_graphql::Error::new(error.to_string()))?;
                             let mut data = async_graphql::Data::default();
                             data.insert(Acting(principal));
+                            data.insert(api::Viewer(access));
                             Ok(data)
                         }
                         None => Err(async_graphql::Error::new("a valid bearer token is required")),
@@ -177,7 +181,14 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     let request = request
         .into_inner()
         .data(api::Deadline(started + state.limits.request_timeout))
-        .data(Acting(principal));
+        .data(Acting(principal.clone()));
+    let request = match state.store.access(&principal) {
+        Ok(access) => request.data(api::Viewer(access)),
+        Err(error) => {
+            tracing::error!(%error, "working out access failed");
+            return Denied::Unavailable.into_response();
+        }
+    };
     let operation = operation_name(&request);
     let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
         Ok(response) => response,
@@ -248,9 +259,12 @@ async fn audit_export(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<AuditQuery>,
 ) -> Response {
-    if let Err(denied) = authenticate(&state, &headers) {
-        return denied.into_response();
-    }
+    let access = match authenticate(&state, &headers)
+        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
+    {
+        Ok(access) => access,
+        Err(denied) => return denied.into_response(),
+    };
     let format = match query.format.as_deref().unwrap_or("csv") {
         "csv" => crate::export::Format::Csv,
         "ndjson" => crate::export::Format::Ndjson,
@@ -278,10 +292,17 @@ async fn audit_export(
     let limit = query.limit.unwrap_or(usize::MAX);
     let body = tokio::task::spawn_blocking(move || {
         let mut body = String::new();
-        crate::export::write(&store, &filter, format, limit, &mut |text| {
-            body.push_str(text);
-            Ok(())
-        })
+        crate::export::write(
+            &store,
+            &filter,
+            &|event| access.can_audit(event),
+            format,
+            limit,
+            &mut |text| {
+                body.push_str(text);
+                Ok(())
+            },
+        )
         .map(|_| body)
     })
     .await;
@@ -308,8 +329,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = authenticate(&state, &headers) {
-        return denied.into_response();
+    // Request counts and the log's size are the whole store's business: administrators only.
+    match authenticate(&state, &headers)
+        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
+    {
+        Ok(access) if access.administrator => {}
+        Ok(_) => return (StatusCode::FORBIDDEN, "metrics are for administrators\n").into_response(),
+        Err(denied) => return denied.into_response(),
     }
     let head = state.store.head().seq;
     let flushed = state.store.flushed_seq().unwrap_or(0);

@@ -21,6 +21,8 @@ pub struct Access {
     pub readable: BTreeSet<AccountId>,
     /// Subscriptions it may see (it owns them, or reads one of their accounts).
     pub subscriptions: BTreeSet<SubscriptionId>,
+    /// Accounts of the subscriptions it owns.
+    pub owned: BTreeSet<AccountId>,
 }
 
 impl Access {
@@ -74,6 +76,20 @@ impl Access {
                 .get(account)
                 .is_some_and(|held| roles.iter().any(|role| held.contains(role)))
     }
+
+    /// Whether it may read this event in the audit trail: an administrator, the owner of
+    /// the account's subscription, or an owner or auditor of the account; and anyone, for
+    /// events on its own principal.
+    pub fn can_audit(&self, envelope: &Envelope) -> bool {
+        match &envelope.account {
+            Some(account) => {
+                self.administrator
+                    || self.owned.contains(account)
+                    || self.has_role(account, &[Role::Owner, Role::Auditor])
+            }
+            None => self.can_read_event(envelope),
+        }
+    }
 }
 
 fn ids_after(view: &Trees, table: u8, principal: &PrincipalId) -> Result<Vec<String>> {
@@ -119,7 +135,9 @@ pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result
     let mut subscriptions: BTreeSet<SubscriptionId> = BTreeSet::new();
     for owned in ids_after(view, b'O', principal)? {
         let owned = SubscriptionId::new(owned)?;
-        access.readable.extend(accounts_of_subscription(store, &owned)?);
+        let accounts = accounts_of_subscription(store, &owned)?;
+        access.owned.extend(accounts.iter().cloned());
+        access.readable.extend(accounts);
         subscriptions.insert(owned);
     }
     access.readable.extend(access.roles.keys().cloned());

@@ -280,7 +280,19 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
         reqwest::StatusCode::UNAUTHORIZED,
         "a revoked token is refused at once"
     );
-    seen.extend(["issueToken", "designateAdministrator", "revokeToken"].map(String::from));
+    let role = json!({ "principal": "u-linus", "account": "acct-contoso-mm", "role": "AUDITOR" });
+    server.data(&mutation("grantRole"), json!({ "input": role })).await;
+    server.data(&mutation("revokeRole"), json!({ "input": role })).await;
+    seen.extend(
+        [
+            "issueToken",
+            "designateAdministrator",
+            "revokeToken",
+            "grantRole",
+            "revokeRole",
+        ]
+        .map(String::from),
+    );
 
     let fields = server
         .data("{ __type(name: \"Mutation\") { fields { name } } }", json!({}))
@@ -294,7 +306,7 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
     assert_eq!(seen, declared, "every mutation in the schema was exercised");
 
     // Every mutation left an audit entry naming the principal whose token it came with.
-    let sent = every_command().len() + 3;
+    let sent = every_command().len() + 5;
     let audit = server
         .data(
             "{ audit(actor: \"admin\", first: 500) { edges { node { seq actor } } } }",
@@ -375,7 +387,7 @@ async fn mutations_answer_with_stable_error_codes_and_append_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_of_runs_and_events_cover_everything_once() {
-    let server = Server::demo().await;
+    let server = Server::start(true, "admin", Limits::default(), ServerLimits::default()).await;
     let mut ids = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -473,7 +485,7 @@ async fn lineage_trace_impact_and_history_answer_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_trail_answers_over_graphql_and_exports_as_csv_and_ndjson() {
-    let server = Server::demo().await;
+    let server = Server::start(true, "admin", Limits::default(), ServerLimits::default()).await;
     let scaled = server.data("{ audit(account: \"acct-contoso-mm\", type: \"ServiceScaled\") { edges { node { seq actor stream hash payload } } } }", json!({})).await;
     let entries = scaled["audit"]["edges"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
@@ -706,7 +718,7 @@ async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_the_console_are_served() {
-    let server = Server::demo().await;
+    let server = Server::start(true, "admin", Limits::default(), ServerLimits::default()).await;
     let get = |path: &str| {
         server
             .client
@@ -860,5 +872,128 @@ async fn browsers_authenticate_subscriptions_in_connection_init() {
         .unwrap();
     let acked = matches!(&answer, Some(Ok(Message::Text(text))) if text.contains("connection_ack"));
     assert!(!acked, "a connection without a token is not acknowledged: {answer:?}");
+    server.stop().await;
+}
+
+/// A principal with access only to Fabrikam walks every root field of the schema with
+/// arguments naming Contoso's entities, and learns nothing of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
+    let server = Server::start(true, "u-grace", Limits::default(), ServerLimits::default()).await;
+    // Every Contoso id that must not appear in any answer's data.
+    let secret: Vec<String> = {
+        let store = Store::open(tempfile::tempdir().unwrap().path(), &Options::default()).unwrap();
+        demo::fill(&store).unwrap();
+        let mut ids = Vec::new();
+        for kind in lineage_schema::EntityKind::ALL {
+            for entity in store.entities(kind, None, 1000).unwrap() {
+                if entity
+                    .account
+                    .as_ref()
+                    .is_some_and(|account| account.as_str().contains("contoso"))
+                {
+                    ids.push(entity.reference.id.clone());
+                }
+            }
+        }
+        ids.extend(["sub-contoso".to_string(), "u-alex".to_string(), "Contoso".to_string()]);
+        ids
+    };
+    let probes: Vec<(&str, String)> = vec![
+        ("node", r#"{ node(id: "service/svc-churn") { id name } }"#.into()),
+        ("entities", r#"{ a: entities(kind: "run") { edges { node { id account } } } b: entities(kind: "run", parent: "experiment/e-train") { edges { node { id } } } c: entities(kind: "subscription") { edges { node { id name } } } d: entities(kind: "principal") { edges { node { id } } } }"#.into()),
+        ("run", r#"{ run(id: "r-churn-1") { id metrics { name } } }"#.into()),
+        ("runs", r#"{ a: runs { edges { node { id } } } b: runs(experiment: "e-train") { edges { node { id } } } }"#.into()),
+        ("model", r#"{ model(id: "m-churn") { id versions { id } } }"#.into()),
+        ("models", r#"{ models { edges { node { id } } } }"#.into()),
+        ("service", r#"{ service(id: "svc-churn") { id url } }"#.into()),
+        ("services", r#"{ services { edges { node { id } } } }"#.into()),
+        ("lineage", r#"{ a: lineage(id: "service/svc-churn") { nodes { id } } b: lineage(id: "dataset/d-transactions", direction: BOTH, depth: 10) { nodes { id } edges { from to } } }"#.into()),
+        ("trace", r#"{ a: trace(service: "svc-churn") { service } b: trace(service: "svc-fraud") { image { imageVersion manifest { models { run { run datasets } } } } } }"#.into()),
+        ("impact", r#"{ a: impact(id: "dataset/d-customers-v1") { services } b: impact(id: "dataset/d-transactions") { modelVersions services } }"#.into()),
+        ("history", r#"{ history(id: "service/svc-churn") { edges { node { seq } } } }"#.into()),
+        ("events", r#"{ a: events(first: 500) { edges { node { seq stream account actor payload } } } b: events(account: "acct-contoso-exp") { edges { node { seq } } } }"#.into()),
+        ("checkpoint", r#"{ checkpoint { size root } }"#.into()),
+        ("inclusionProof", r#"{ inclusionProof(seq: 30) { eventHash } }"#.into()),
+        ("consistencyProof", r#"{ consistencyProof(from: 10) { path } }"#.into()),
+        ("audit", r#"{ a: audit(first: 500) { edges { node { seq stream payload } } } b: audit(account: "acct-contoso-exp") { edges { node { seq } } } }"#.into()),
+        ("auditTrail", r#"{ auditTrail(entity: "service/svc-churn") { edges { node { seq } } } }"#.into()),
+        ("head", r#"{ head }"#.into()),
+    ];
+    let fields = server
+        .data("{ __type(name: \"Query\") { fields { name } } }", json!({}))
+        .await;
+    let roots: BTreeSet<String> = fields["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| field["name"].as_str().unwrap().to_string())
+        .collect();
+    let probed: BTreeSet<String> = probes.iter().map(|(field, _)| field.to_string()).collect();
+    assert_eq!(probed, roots, "every root field is probed");
+    for (field, query) in &probes {
+        let answer = server.query(query, json!({})).await;
+        let data = answer["data"].to_string();
+        for id in &secret {
+            assert!(
+                !data.contains(&format!("\"{id}")) && !data.contains(&format!("/{id}")),
+                "{field} revealed {id}: {data}"
+            );
+        }
+        for error in answer["errors"].as_array().into_iter().flatten() {
+            let code = error["extensions"]["code"].as_str().unwrap_or_default();
+            assert!(
+                code == "NOT_FOUND" || code == "INVALID_INPUT",
+                "{field} answered {code}: {error}"
+            );
+        }
+    }
+    // Fabrikam is there for Grace, whole.
+    let own = server
+        .data(
+            r#"{ trace(service: "svc-fraud") { image { manifest { models { run { run datasets } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        own["trace"]["image"]["manifest"]["models"][0]["run"]["run"],
+        "run/r-fraud-1"
+    );
+    // Writes into Contoso are NOT_FOUND too, never a hint.
+    for (field, input) in [
+        ("scaleService", json!({ "service": "svc-churn", "replicas": 2 })),
+        (
+            "createWorkspace",
+            json!({ "workspace": "ws-x", "account": "acct-contoso-exp", "name": "X", "description": "" }),
+        ),
+        (
+            "createModel",
+            json!({ "model": "m-x", "account": "acct-contoso-mm", "name": "X", "description": "" }),
+        ),
+    ] {
+        let answer = server.query(&mutation(field), json!({ "input": input })).await;
+        assert_eq!(code(&answer), "NOT_FOUND", "{field}: {answer}");
+    }
+    let export = server
+        .client
+        .get(format!("{}/audit?format=ndjson", server.url))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for id in &secret {
+        assert!(!export.contains(&format!("\"{id}")), "the audit export revealed {id}");
+    }
+    let metrics = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), reqwest::StatusCode::FORBIDDEN);
     server.stop().await;
 }

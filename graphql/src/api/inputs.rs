@@ -25,6 +25,16 @@ pub enum Tier {
     S3,
 }
 
+/// What a principal may do in an account.
+#[derive(Enum, Serialize, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Role {
+    Owner,
+    Contributor,
+    Reader,
+    Auditor,
+    BillingReader,
+}
+
 #[derive(Enum, Serialize, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Language {
     Python,
@@ -124,6 +134,9 @@ inputs! {
     ImageVersionRefInput { image: String, version: u32 }
 
     RegisterPrincipalInput { principal: String, name: String, email: String }
+    /// By an administrator, the owner of the account's subscription, or an owner of the account.
+    GrantRoleInput { principal: String, account: String, role: Role }
+    RevokeRoleInput { principal: String, account: String, role: Role }
     /// The acting principal becomes the subscription's owner.
     CreateSubscriptionInput { subscription: String, name: String }
     CreateExperimentationAccountInput { account: String, subscription: String, name: String, region: String }

@@ -74,6 +74,30 @@ fn within_deadline(ctx: &Context<'_>) -> async_graphql::Result<()> {
     }
 }
 
+/// What the request's principal may read, worked out once per request.
+#[derive(Clone, Debug)]
+pub struct Viewer(pub lineage_store::access::Access);
+
+fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a lineage_store::access::Access> {
+    ctx.data_opt::<Viewer>()
+        .map(|viewer| &viewer.0)
+        .ok_or_else(|| error::coded("UNAUTHENTICATED", "a valid bearer token is required"))
+}
+
+/// Whether the request's principal may see an entity.
+fn sees(ctx: &Context<'_>, entity: &lineage_schema::Entity) -> bool {
+    viewer(ctx).is_ok_and(|access| access.can_read_entity(entity))
+}
+
+/// The entity a reference names, if it exists and the viewer may see it; NOT_FOUND
+/// otherwise, alike, so nothing tells the two apart.
+fn visible_entity(ctx: &Context<'_>, reference: &EntityRef) -> async_graphql::Result<lineage_schema::Entity> {
+    match store(ctx).entity(reference).map_err(error::from_store)? {
+        Some(entity) if sees(ctx, &entity) => Ok(entity),
+        _ => Err(error::not_found(reference)),
+    }
+}
+
 fn acting<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PrincipalId> {
     ctx.data_opt::<Acting>()
         .map(|acting| &acting.0)

@@ -58,6 +58,19 @@ async fn execute(
     execute_envelope(ctx, envelope).await
 }
 
+/// A refusal that would tell of an account the viewer has no access to becomes NOT_FOUND.
+fn hide_unseen(ctx: &Context<'_>, error: lineage_store::Error) -> async_graphql::Error {
+    if let Some(lineage_schema::Rejection::NoSeat { account, .. }) = error.rejection() {
+        let readable = lineage_schema::AccountId::new(account.clone())
+            .ok()
+            .is_some_and(|account| super::viewer(ctx).is_ok_and(|access| access.can_read_account(&account)));
+        if !readable {
+            return super::error::coded("NOT_FOUND", format!("account {account} does not exist"));
+        }
+    }
+    from_store(error)
+}
+
 /// A token as `issueToken` answers it.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct IssuedToken {
@@ -68,13 +81,30 @@ pub struct IssuedToken {
     pub seq: u64,
 }
 
+/// Whether the viewer may know of an entity; commands on principals are judged by their
+/// own rules (a subscription owner grants roles to principals it cannot read).
+fn knows_of(ctx: &Context<'_>, stream: &lineage_schema::EntityRef) -> async_graphql::Result<bool> {
+    if stream.kind == lineage_schema::EntityKind::Principal {
+        return Ok(true);
+    }
+    Ok(match store(ctx).entity(stream).map_err(from_store)? {
+        Some(entity) => super::sees(ctx, &entity),
+        None => true,
+    })
+}
+
 async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async_graphql::Result<MutationResult> {
+    // Nothing in an account the viewer has no access to exists, for writes as for reads.
+    let stream = envelope.command.stream();
+    if !knows_of(ctx, &stream)? {
+        return Err(super::error::not_found(&stream));
+    }
     let store = store(ctx).clone();
     // Appending waits for a disk sync: keep it off the async workers.
     let appended = tokio::task::spawn_blocking(move || store.execute(envelope))
         .await
         .map_err(|_| super::error::coded("INTERNAL", "the append was interrupted"))?
-        .map_err(from_store)?;
+        .map_err(|error| hide_unseen(ctx, error))?;
     let entity = store_entity(ctx, &appended.stream)?;
     Ok(MutationResult {
         seq: appended.seq,
@@ -135,6 +165,8 @@ macro_rules! mutations {
 
 mutations! {
     register_principal => RegisterPrincipal(PrincipalRegistered, RegisterPrincipalInput),
+    grant_role => GrantRole(RoleGranted, GrantRoleInput),
+    revoke_role => RevokeRole(RoleRevoked, RevokeRoleInput),
     create_subscription => CreateSubscription(SubscriptionCreated, CreateSubscriptionInput),
     create_experimentation_account => CreateExperimentationAccount(ExperimentationAccountCreated, CreateExperimentationAccountInput),
     assign_seat => AssignSeat(SeatAssigned, AssignSeatInput),

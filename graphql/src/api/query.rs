@@ -4,7 +4,7 @@
 use super::error::{from_store, invalid, not_found};
 use super::graph::{self, AsOfInput, Direction, ImpactResult, LineageGraph, TraceResult};
 use super::types::{EntityObject, EventObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState};
-use super::{page_size, parse_kind, parse_node, parse_ref, store, within_deadline};
+use super::{page_size, parse_kind, parse_node, parse_ref, sees, store, viewer, visible_entity, within_deadline};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, InputObject, Object, ID};
 use lineage_schema::entity::{Detail, Entity};
@@ -80,7 +80,7 @@ fn scan(
         let Some(last) = chunk.last() else { break };
         position = Some(last.reference.id.clone());
         let ended = chunk.len() < 1000;
-        found.extend(chunk.into_iter().filter(|entity| keep(entity)));
+        found.extend(chunk.into_iter().filter(|entity| keep(entity) && sees(ctx, entity)));
         if found.len() > first || ended {
             break;
         }
@@ -120,13 +120,6 @@ fn time(field: &str, text: Option<String>) -> async_graphql::Result<Option<Times
     .transpose()
 }
 
-fn entity_of(ctx: &Context<'_>, reference: &EntityRef) -> async_graphql::Result<Entity> {
-    store(ctx)
-        .entity(reference)
-        .map_err(from_store)?
-        .ok_or_else(|| not_found(reference))
-}
-
 fn typed(ctx: &Context<'_>, kind: EntityKind, id: &str) -> async_graphql::Result<Option<Entity>> {
     let reference = if id.contains('/') {
         parse_ref(id)?
@@ -136,7 +129,60 @@ fn typed(ctx: &Context<'_>, kind: EntityKind, id: &str) -> async_graphql::Result
     if reference.kind != kind {
         return Err(invalid(format!("`{id}` is not a {}", kind.label())));
     }
-    store(ctx).entity(&reference).map_err(from_store)
+    Ok(store(ctx)
+        .entity(&reference)
+        .map_err(from_store)?
+        .filter(|entity| sees(ctx, entity)))
+}
+
+/// Visible children of a visible parent.
+fn visible_children(ctx: &Context<'_>, parent: &EntityRef, kind: EntityKind) -> async_graphql::Result<Vec<Entity>> {
+    visible_entity(ctx, parent)?;
+    let children = store(ctx).children(parent, kind).map_err(from_store)?;
+    Ok(children.into_iter().filter(|entity| sees(ctx, entity)).collect())
+}
+
+/// Which lineage nodes the viewer may see (a node is visible when its entity is),
+/// remembered across one answer.
+#[derive(Default)]
+struct NodeVisibility(std::collections::HashMap<EntityRef, bool>);
+
+impl NodeVisibility {
+    fn check(&mut self, ctx: &Context<'_>, node: &NodeRef) -> bool {
+        if let Some(known) = self.0.get(&node.entity) {
+            return *known;
+        }
+        let seen = store(ctx)
+            .entity(&node.entity)
+            .ok()
+            .flatten()
+            .is_some_and(|entity| sees(ctx, &entity));
+        self.0.insert(node.entity.clone(), seen);
+        seen
+    }
+}
+
+/// Cuts from a trace whatever the viewer may not see (a run in an experimentation
+/// account it has no access to, with its data and target).
+fn prune_trace(ctx: &Context<'_>, trace: &mut lineage_store::lineage::Trace, visible: &mut NodeVisibility) {
+    if trace
+        .environment
+        .as_ref()
+        .is_some_and(|environment| !visible.check(ctx, environment))
+    {
+        trace.environment = None;
+    }
+    let Some(image) = &mut trace.image else { return };
+    let Some(manifest) = &mut image.manifest else { return };
+    for model in &mut manifest.models {
+        let mut current = Some(model);
+        while let Some(model) = current {
+            if model.run.as_ref().is_some_and(|run| !visible.check(ctx, &run.run)) {
+                model.run = None;
+            }
+            current = model.derived_from.as_deref_mut();
+        }
+    }
 }
 
 #[Object]
@@ -145,7 +191,11 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<EntityObject>> {
         within_deadline(ctx)?;
         let reference = parse_ref(&id)?;
-        Ok(store(ctx).entity(&reference).map_err(from_store)?.map(EntityObject))
+        Ok(store(ctx)
+            .entity(&reference)
+            .map_err(from_store)?
+            .filter(|entity| sees(ctx, entity))
+            .map(EntityObject))
     }
 
     /// Entities of one kind, in id order; with `parent`, only those directly inside it.
@@ -163,11 +213,7 @@ impl Query {
         let entities = match parent {
             Some(parent) => {
                 let parent = parse_ref(&parent)?;
-                Slice::of(
-                    by_id(store(ctx).children(&parent, kind).map_err(from_store)?),
-                    after,
-                    first,
-                )
+                Slice::of(by_id(visible_children(ctx, &parent, kind)?), after, first)
             }
             None => scan(ctx, kind, after, first, |_| true)?,
         };
@@ -223,7 +269,7 @@ impl Query {
                 } else {
                     EntityRef::new(EntityKind::Experiment, experiment.as_str())
                 };
-                let runs = store(ctx).children(&experiment, EntityKind::Run).map_err(from_store)?;
+                let runs = visible_children(ctx, &experiment, EntityKind::Run)?;
                 Slice::of(by_id(runs.into_iter().filter(keep).collect()), after, first)
             }
             None => scan(ctx, EntityKind::Run, after, first, keep)?,
@@ -341,10 +387,24 @@ impl Query {
                     .collect::<async_graphql::Result<_>>()
             })
             .transpose()?;
+        visible_entity(ctx, &walk.start.entity)?;
         let found = store(ctx).lineage().walk(&walk).map_err(from_store)?;
+        let mut visible = NodeVisibility::default();
+        let nodes = found
+            .nodes
+            .iter()
+            .filter(|found| visible.check(ctx, &found.node))
+            .map(Into::into)
+            .collect();
+        let edges = found
+            .edges
+            .iter()
+            .filter(|edge| visible.check(ctx, &edge.from) && visible.check(ctx, &edge.to))
+            .map(Into::into)
+            .collect();
         Ok(LineageGraph {
-            nodes: found.nodes.iter().map(Into::into).collect(),
-            edges: found.edges.iter().map(Into::into).collect(),
+            nodes,
+            edges,
             truncated: found.truncated,
         })
     }
@@ -360,10 +420,12 @@ impl Query {
         within_deadline(ctx)?;
         let id = service.trim_start_matches("service/");
         let service = ServiceId::new(id).map_err(|rejection| invalid(rejection.to_string()))?;
-        let trace = store(ctx)
+        visible_entity(ctx, &EntityRef::new(EntityKind::Service, &service))?;
+        let mut trace = store(ctx)
             .lineage()
             .trace(&service, graph::as_of(as_of)?)
             .map_err(from_store)?;
+        prune_trace(ctx, &mut trace, &mut NodeVisibility::default());
         Ok((&trace).into())
     }
 
@@ -372,13 +434,19 @@ impl Query {
     async fn impact(&self, ctx: &Context<'_>, id: ID, as_of: Option<AsOfInput>) -> async_graphql::Result<ImpactResult> {
         within_deadline(ctx)?;
         let start: NodeRef = parse_node(&id)?;
+        visible_entity(ctx, &start.entity)?;
         let found = store(ctx)
             .lineage()
             .impact(&start, graph::as_of(as_of)?)
             .map_err(from_store)?;
+        let mut visible = NodeVisibility::default();
+        let shown: Vec<&lineage_store::lineage::FoundNode> = found
+            .nodes
+            .iter()
+            .filter(|found| visible.check(ctx, &found.node))
+            .collect();
         let of_kind = |kind: NodeKind| {
-            found
-                .nodes
+            shown
                 .iter()
                 .filter(|found| found.node.kind() == kind && found.node != start)
                 .map(|found| ID(found.node.to_string()))
@@ -402,7 +470,7 @@ impl Query {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let stream = parse_ref(&id)?;
-        entity_of(ctx, &stream)?;
+        visible_entity(ctx, &stream)?;
         let from = match &after {
             Some(after) => {
                 after
@@ -442,6 +510,7 @@ impl Query {
             stream: stream.map(|stream| parse_ref(&stream)).transpose()?,
         };
         let store = store(ctx);
+        let access = viewer(ctx)?;
         let mut found = Vec::new();
         let mut position = after;
         // Kinds are filtered here; read on until the page is full or the log ends.
@@ -453,7 +522,7 @@ impl Query {
             found.extend(
                 chunk
                     .into_iter()
-                    .filter(|event| kind.is_none_or(|kind| event.stream.kind == kind)),
+                    .filter(|event| kind.is_none_or(|kind| event.stream.kind == kind) && access.can_read_event(event)),
             );
             if found.len() > first {
                 break;
@@ -491,6 +560,7 @@ impl Query {
         let event = store
             .event(seq)
             .map_err(from_store)?
+            .filter(|event| viewer(ctx).is_ok_and(|access| access.can_read_event(event)))
             .ok_or_else(|| not_found(format!("event {seq}")))?;
         Ok(graph::InclusionProof {
             seq,
@@ -556,7 +626,20 @@ impl Query {
                 .map_err(|_| invalid(format!("cursor `{cursor}` is not an audit cursor")))?,
             None => 0,
         };
-        let mut events = store(ctx).audit(&filter, after_seq, first + 1).map_err(from_store)?;
+        // Read on until the page is full of entries this viewer may audit.
+        let access = viewer(ctx)?;
+        let mut events = Vec::new();
+        let mut position = after_seq;
+        loop {
+            within_deadline(ctx)?;
+            let chunk = store(ctx).audit(&filter, position, first + 1).map_err(from_store)?;
+            let Some(last) = chunk.last() else { break };
+            position = last.seq;
+            events.extend(chunk.into_iter().filter(|event| access.can_audit(event)));
+            if events.len() > first {
+                break;
+            }
+        }
         let has_next = events.len() > first;
         events.truncate(first);
         let mut connection = Connection::new(after_seq > 0, has_next);

@@ -22,12 +22,14 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = EventObject>> {
         let kind = kind.map(|kind| super::parse_kind(&kind)).transpose()?;
         let stream_filter = stream.map(|stream| super::parse_ref(&stream)).transpose()?;
+        let access = super::viewer(ctx)?.clone();
         let feed = BroadcastStream::new(store(ctx).subscribe());
         Ok(feed.filter_map(move |item| {
             let keep = item.ok().filter(|event| {
-                account
-                    .as_deref()
-                    .is_none_or(|account| event.account.as_ref().is_some_and(|a| a.as_str() == account))
+                access.can_read_event(event)
+                    && account
+                        .as_deref()
+                        .is_none_or(|account| event.account.as_ref().is_some_and(|a| a.as_str() == account))
                     && kind.is_none_or(|kind| event.stream.kind == kind)
                     && stream_filter.as_ref().is_none_or(|stream| &event.stream == stream)
             });

@@ -126,7 +126,11 @@ impl EntityObject {
     async fn children(&self, ctx: &Context<'_>, kind: String) -> async_graphql::Result<Vec<EntityObject>> {
         let kind = super::parse_kind(&kind)?;
         let children = store(ctx).children(&self.0.reference, kind).map_err(from_store)?;
-        Ok(children.into_iter().map(EntityObject).collect())
+        Ok(children
+            .into_iter()
+            .filter(|child| super::sees(ctx, child))
+            .map(EntityObject)
+            .collect())
     }
     async fn as_run(&self) -> Option<RunObject> {
         matches!(self.0.detail, Detail::Run(_)).then(|| RunObject(self.0.clone()))
