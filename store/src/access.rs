@@ -140,7 +140,14 @@ pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result
         access.readable.extend(accounts);
         subscriptions.insert(owned);
     }
-    access.readable.extend(access.roles.keys().cloned());
+    // A billing reader sees the bill, not the account's work.
+    let reading = access
+        .roles
+        .iter()
+        .filter(|(_, held)| held.iter().any(|role| *role != Role::BillingReader));
+    access
+        .readable
+        .extend(reading.map(|(account, _)| account.clone()).collect::<Vec<_>>());
     for seat in ids_after(view, b'S', principal)? {
         let account = AccountId::new(seat)?;
         if let Some(Detail::ExperimentationAccount { subscription, .. }) = store

@@ -478,3 +478,109 @@ fn a_retry_with_the_same_event_id_returns_the_original_position() {
     );
     assert_eq!(store.head().seq, first.seq);
 }
+
+/// Every role in a model management account and in an experimentation account, against
+/// representative commands: who may act, who may grant, and what each may read.
+#[test]
+fn the_role_matrix() {
+    use lineage_schema::event::{Role, RoleGranted};
+    let roles = [
+        None,
+        Some(Role::Reader),
+        Some(Role::Auditor),
+        Some(Role::BillingReader),
+        Some(Role::Contributor),
+        Some(Role::Owner),
+    ];
+    let mut report = String::new();
+    for role in roles {
+        let dir = tempfile::tempdir().unwrap();
+        let store = prepared_store(dir.path());
+        if let Some(role) = role {
+            for account in ["acct-contoso-mm", "acct-contoso-exp"] {
+                store
+                    .execute(as_actor(
+                        "u-alex",
+                        Command::GrantRole(RoleGranted {
+                            principal: id("u-linus"),
+                            account: id(account),
+                            role,
+                        }),
+                    ))
+                    .unwrap();
+            }
+        }
+        let attempts: Vec<(&str, Command)> = vec![
+            (
+                "create a model",
+                Command::CreateModel(ModelCreated {
+                    model: id("m-linus"),
+                    account: id("acct-contoso-mm"),
+                    name: name("linus-model"),
+                    description: String::new(),
+                }),
+            ),
+            (
+                "scale a service",
+                Command::ScaleService(ServiceScaled {
+                    service: id("svc-churn"),
+                    replicas: 4,
+                }),
+            ),
+            (
+                "create a workspace",
+                Command::CreateWorkspace(WorkspaceCreated {
+                    workspace: id("ws-linus"),
+                    account: id("acct-contoso-exp"),
+                    name: name("Linus"),
+                    description: String::new(),
+                }),
+            ),
+            (
+                "grant a role",
+                Command::GrantRole(RoleGranted {
+                    principal: id("u-margaret"),
+                    account: id("acct-contoso-mm"),
+                    role: Role::Reader,
+                }),
+            ),
+        ];
+        let outcomes: Vec<String> = attempts
+            .into_iter()
+            .map(|(what, command)| match store.execute(as_actor("u-linus", command)) {
+                Ok(_) => format!("{what}: yes"),
+                Err(error) => format!(
+                    "{what}: {}",
+                    error.rejection().map_or("error", |rejection| rejection.code())
+                ),
+            })
+            .collect();
+        let access = store.access(&id("u-linus")).unwrap();
+        let service = store
+            .entity(&EntityRef::new(EntityKind::Service, "svc-churn"))
+            .unwrap()
+            .unwrap();
+        let scaled = store
+            .events(0, usize::MAX, &Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|event| event.event.name() == "ServiceScaled")
+            .unwrap();
+        report.push_str(&format!(
+            "{:<14} {} | reads: {} | audits: {}\n",
+            role.map_or("no role".to_string(), |role| format!("{role:?}")),
+            outcomes.join(", "),
+            if access.can_read_entity(&service) { "yes" } else { "no" },
+            if access.can_audit(&scaled) { "yes" } else { "no" },
+        ));
+    }
+    expect![[r#"
+        no role        create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: no | audits: no
+        Reader         create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: yes | audits: no
+        Auditor        create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: yes | audits: yes
+        BillingReader  create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: no | audits: no
+        Contributor    create a model: yes, scale a service: yes, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: yes | audits: no
+        Owner          create a model: yes, scale a service: yes, create a workspace: NO_SEAT, grant a role: yes | reads: yes | audits: yes
+    "#]]
+    .assert_eq(&report);
+}
