@@ -86,6 +86,18 @@ enum Command {
     /// Export the audit trail — who did what, when, to which entity, with each event's
     /// position and hash — as CSV or NDJSON, filtered.
     Audit(AuditArgs),
+    /// Print an account's bill for a month as a table (or CSV): every line with its
+    /// quantity, unit price, amount and the log positions of the events behind it, the
+    /// total, and who held a seat on which days.
+    Bill {
+        #[arg(long)]
+        account: String,
+        /// The calendar month, UTC: `2026-03`.
+        #[arg(long)]
+        month: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: BillFormat,
+    },
     /// Print numbers about the store: events, bytes on disk, entities by kind.
     Stats,
     /// Measure append throughput and latency, batch appends, rebuild rate and bytes per
@@ -249,6 +261,78 @@ fn run_audit(dir: &Path, args: AuditArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BillFormat {
+    Table,
+    Csv,
+}
+
+fn money(cents: i64) -> String {
+    format!(
+        "{}{}.{:02}",
+        if cents < 0 { "-" } else { "" },
+        cents.abs() / 100,
+        cents.abs() % 100
+    )
+}
+
+fn run_bill(dir: &Path, account: &str, month: &str, format: BillFormat) -> Result<()> {
+    let account = AccountId::new(account)?;
+    let month = lineage_store::billing::Month::parse(month)
+        .with_context(|| format!("`{month}` is not a month like 2026-03"))?;
+    let store = open_existing(dir)?;
+    let bill = store.bill(&account, month, &lineage_store::billing::PriceBook::default())?;
+    let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+    match format {
+        BillFormat::Csv => {
+            println!("description,quantity,unit_price,amount,events");
+            for line in &bill.lines {
+                println!(
+                    "\"{}\",{},{},{},{}",
+                    line.description,
+                    line.quantity,
+                    money(line.unit_price),
+                    money(line.amount),
+                    events(&line.events)
+                );
+            }
+            println!("\"total\",,,{},", money(bill.total));
+        }
+        BillFormat::Table => {
+            println!("Bill for account {} — {} ({})", bill.account, bill.month, bill.currency);
+            println!();
+            println!(
+                "{:<50} {:>20} {:>12} {:>12}  events",
+                "line", "quantity", "unit price", "amount"
+            );
+            for line in &bill.lines {
+                println!(
+                    "{:<50} {:>20} {:>12} {:>12}  {}",
+                    line.description,
+                    line.quantity,
+                    money(line.unit_price),
+                    money(line.amount),
+                    events(&line.events)
+                );
+            }
+            println!("{:<50} {:>20} {:>12} {:>12}", "total", "", "", money(bill.total));
+            if !bill.seats.is_empty() {
+                println!();
+                println!("seats held (days of the month):");
+                for seat in &bill.seats {
+                    println!(
+                        "  {:<16} {} days: {}",
+                        seat.principal.as_str(),
+                        seat.days.len(),
+                        seat.days.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Issue a token to a principal and print its secret (shown only now).
@@ -378,6 +462,7 @@ pub fn run(cli: Cli) -> Result<()> {
             stream,
         } => run_events(&cli.data_dir, after, limit, account, stream),
         Command::Audit(args) => run_audit(&cli.data_dir, args),
+        Command::Bill { account, month, format } => run_bill(&cli.data_dir, &account, &month, format),
         Command::Stats => run_stats(&cli.data_dir),
         Command::Bench(args) => crate::bench::run(&args),
     }

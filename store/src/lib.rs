@@ -10,6 +10,7 @@
 //! - [`merkle`]: the Merkle tree over event hashes, proofs and signed checkpoints;
 //! - [`audit`]: events by account, actor and time, for the audit trail;
 //! - [`access`]: what a principal may read;
+//! - [`billing`]: bills per account and month, priced by a price book;
 //! - [`store`]: `Store`, the one handle users hold.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
@@ -18,6 +19,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod billing;
 pub mod decide;
 pub mod demo;
 pub mod error;

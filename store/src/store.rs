@@ -489,6 +489,36 @@ impl Store {
         Ok(PrincipalId::new(String::from_utf8_lossy(principal).into_owned()).ok())
     }
 
+    /// The bill of `account` for `month`, priced by `prices`, from the account's events.
+    pub fn bill(
+        &self,
+        account: &AccountId,
+        month: crate::billing::Month,
+        prices: &crate::billing::PriceBook,
+    ) -> Result<crate::billing::Bill> {
+        let exists = [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount]
+            .into_iter()
+            .any(|kind| self.entity(&EntityRef::new(kind, account)).ok().flatten().is_some());
+        if !exists {
+            return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
+        }
+        let filter = crate::audit::AuditFilter {
+            account: Some(account.clone()),
+            ..Default::default()
+        };
+        let events = self.audit(&filter, 0, usize::MAX)?;
+        let mut compute_kinds = std::collections::HashMap::new();
+        for target in self.children(
+            &EntityRef::new(EntityKind::ExperimentationAccount, account),
+            EntityKind::ComputeTarget,
+        )? {
+            if let lineage_schema::entity::Detail::ComputeTarget { kind } = &target.detail {
+                compute_kinds.insert(target.reference.id.clone(), kind.label().to_string());
+            }
+        }
+        Ok(crate::billing::compute(account, &events, &compute_kinds, month, prices))
+    }
+
     /// What `principal` may read.
     pub fn access(&self, principal: &PrincipalId) -> Result<crate::access::Access> {
         crate::access::of(self, &self.view, principal)

@@ -20,6 +20,35 @@ fn demo_then_verify_rebuild_events_and_stats_succeed() {
     lineage(dir.path(), &["stats"]).unwrap();
     lineage(
         dir.path(),
+        &["bill", "--account", "acct-contoso-exp", "--month", "2026-03"],
+    )
+    .unwrap();
+    lineage(
+        dir.path(),
+        &[
+            "bill",
+            "--account",
+            "acct-contoso-mm",
+            "--month",
+            "2026-03",
+            "--format",
+            "csv",
+        ],
+    )
+    .unwrap();
+    let error = lineage(
+        dir.path(),
+        &["bill", "--account", "acct-contoso-exp", "--month", "2026-13"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("not a month"), "{error}");
+    let error = lineage(dir.path(), &["bill", "--account", "acct-nope", "--month", "2026-03"])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("does not exist"), "{error}");
+    lineage(
+        dir.path(),
         &["audit", "--account", "acct-fabrikam-exp", "--format", "ndjson"],
     )
     .unwrap();

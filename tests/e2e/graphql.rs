@@ -919,6 +919,7 @@ async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
         ("audit", r#"{ a: audit(first: 500) { edges { node { seq stream payload } } } b: audit(account: "acct-contoso-exp") { edges { node { seq } } } }"#.into()),
         ("auditTrail", r#"{ auditTrail(entity: "service/svc-churn") { edges { node { seq } } } }"#.into()),
         ("head", r#"{ head }"#.into()),
+        ("bill", r#"{ bill(account: "acct-contoso-exp", month: "2026-03") { total lines { description } seats { principal } } }"#.into()),
     ];
     let fields = server
         .data("{ __type(name: \"Query\") { fields { name } } }", json!({}))
@@ -995,5 +996,45 @@ async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
         .await
         .unwrap();
     assert_eq!(metrics.status(), reqwest::StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bill_adds_up_and_every_line_names_its_events() {
+    let server = Server::demo().await;
+    let bill = server.data(r#"{ bill(account: "acct-contoso-exp", month: "2026-03") { currency total lines { description quantity amount events } seats { principal days } } }"#, json!({})).await["bill"].clone();
+    let lines = bill["lines"].as_array().unwrap();
+    let sum: i64 = lines.iter().map(|line| line["amount"].as_i64().unwrap()).sum();
+    assert_eq!(bill["total"].as_i64().unwrap(), sum);
+    assert!(
+        lines.iter().all(|line| !line["events"].as_array().unwrap().is_empty()),
+        "every line names its events"
+    );
+    let seats = lines
+        .iter()
+        .find(|line| line["description"].as_str().unwrap().starts_with("seats"))
+        .unwrap();
+    // The events behind the seat line are the seat assignments and the revocation.
+    for seq in seats["events"].as_array().unwrap() {
+        let event = server
+            .data(
+                "query($after: Int!) { events(after: $after, first: 1) { edges { node { type } } } }",
+                json!({ "after": seq.as_u64().unwrap() - 1 }),
+            )
+            .await;
+        let kind = event["events"]["edges"][0]["node"]["type"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(kind == "SeatAssigned" || kind == "SeatRevoked", "{kind}");
+    }
+    assert_eq!(bill["seats"].as_array().unwrap().len(), 3);
+    let answer = server
+        .query(
+            r#"{ bill(account: "acct-contoso-exp", month: "March") { total } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&answer), "INVALID_INPUT");
     server.stop().await;
 }

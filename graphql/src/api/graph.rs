@@ -324,3 +324,64 @@ pub struct ConsistencyProof {
     /// RFC 9162 §2.1.4.
     pub path: Vec<String>,
 }
+
+/// One line of a bill, in minor units (cents).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct BillLineInfo {
+    pub description: String,
+    pub quantity: String,
+    /// Per month (seats, plans, overage) or per hour (compute).
+    pub unit_price: i64,
+    pub amount: i64,
+    /// The log positions of the events behind the line.
+    pub events: Vec<u64>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SeatDaysInfo {
+    pub principal: String,
+    /// Days of the month the principal held a seat.
+    pub days: Vec<u32>,
+}
+
+/// An account's bill for a calendar month (UTC).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct BillInfo {
+    pub account: String,
+    pub month: String,
+    pub currency: String,
+    /// The sum of the lines, in minor units.
+    pub total: i64,
+    pub lines: Vec<BillLineInfo>,
+    pub seats: Vec<SeatDaysInfo>,
+}
+
+impl From<&lineage_store::billing::Bill> for BillInfo {
+    fn from(bill: &lineage_store::billing::Bill) -> Self {
+        Self {
+            account: bill.account.to_string(),
+            month: bill.month.to_string(),
+            currency: bill.currency.to_string(),
+            total: bill.total,
+            lines: bill
+                .lines
+                .iter()
+                .map(|line| BillLineInfo {
+                    description: line.description.clone(),
+                    quantity: line.quantity.clone(),
+                    unit_price: line.unit_price,
+                    amount: line.amount,
+                    events: line.events.clone(),
+                })
+                .collect(),
+            seats: bill
+                .seats
+                .iter()
+                .map(|seat| SeatDaysInfo {
+                    principal: seat.principal.to_string(),
+                    days: seat.days.clone(),
+                })
+                .collect(),
+        }
+    }
+}

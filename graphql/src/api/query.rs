@@ -663,6 +663,33 @@ impl Query {
             .await
     }
 
+    /// An account's bill for a month (`2026-03`): lines with quantities, unit prices and
+    /// amounts in minor units, each with the events behind it, and who held a seat when.
+    /// For owners, auditors and billing readers of the account, and its subscription's owner.
+    async fn bill(&self, ctx: &Context<'_>, account: String, month: String) -> async_graphql::Result<graph::BillInfo> {
+        within_deadline(ctx)?;
+        let account = lineage_schema::AccountId::new(account).map_err(|rejection| invalid(rejection.to_string()))?;
+        let month = lineage_store::billing::Month::parse(&month)
+            .ok_or_else(|| invalid(format!("`{month}` is not a month like 2026-03")))?;
+        let access = viewer(ctx)?;
+        let allowed = access.owned.contains(&account)
+            || access.has_role(
+                &account,
+                &[
+                    lineage_schema::event::Role::Owner,
+                    lineage_schema::event::Role::Auditor,
+                    lineage_schema::event::Role::BillingReader,
+                ],
+            );
+        if !allowed {
+            return Err(not_found(format!("account {account}")));
+        }
+        let bill = store(ctx)
+            .bill(&account, month, &lineage_store::billing::PriceBook::default())
+            .map_err(from_store)?;
+        Ok((&bill).into())
+    }
+
     /// The position of the last durable event.
     async fn head(&self, ctx: &Context<'_>) -> u64 {
         store(ctx).head().seq
