@@ -158,6 +158,15 @@ fn days_held(month: Month, changes: &[(Timestamp, bool)]) -> Vec<u32> {
     days
 }
 
+/// A run's time on a compute target, and the events that say so.
+#[derive(Default)]
+struct RunSpan {
+    started: Option<Timestamp>,
+    finished: Option<Timestamp>,
+    kind: String,
+    seqs: Vec<u64>,
+}
+
 /// The bill of `account` for `month`, from every event of the account (in log order) and
 /// the kinds of its compute targets.
 pub fn compute(
@@ -302,25 +311,25 @@ pub fn compute(
     }
 
     // Run compute: each run's time between starting and finishing, within the month.
-    let mut runs: BTreeMap<&RunId, (Option<Timestamp>, Option<Timestamp>, String, Vec<u64>)> = BTreeMap::new();
+    let mut runs: BTreeMap<&RunId, RunSpan> = BTreeMap::new();
     for event in events {
         let at = event.effective_time();
         match &event.event {
             Event::RunStarted(e) => {
                 let entry = runs.entry(&e.run).or_default();
-                entry.0 = Some(at);
-                entry.2 = compute_kinds
+                entry.started = Some(at);
+                entry.kind = compute_kinds
                     .get(e.compute_target.as_str())
                     .cloned()
                     .unwrap_or_else(|| "local".into());
-                entry.3.push(event.seq);
+                entry.seqs.push(event.seq);
             }
             Event::RunCompleted(RunCompleted { run })
             | Event::RunFailed(RunFailed { run, .. })
             | Event::RunCanceled(RunCanceled { run }) => {
                 let entry = runs.entry(run).or_default();
-                entry.1 = Some(at);
-                entry.3.push(event.seq);
+                entry.finished = Some(at);
+                entry.seqs.push(event.seq);
             }
             _ => {}
         }
