@@ -335,7 +335,13 @@ pub fn compute(
         }
     }
     let mut by_kind: BTreeMap<String, (i128, Vec<u64>)> = BTreeMap::new();
-    for (started, finished, kind, seqs) in runs.into_values() {
+    for RunSpan {
+        started,
+        finished,
+        kind,
+        seqs,
+    } in runs.into_values()
+    {
         let (Some(started), Some(finished)) = (started, finished) else {
             continue;
         };
