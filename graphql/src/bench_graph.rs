@@ -277,6 +277,7 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
         bind: "127.0.0.1:0".into(),
         limits: Limits::default(),
         server_limits: ServerLimits::default(),
+        prices: Default::default(),
     };
     let server = runtime.spawn(serve_until(
         Arc::clone(&store),

@@ -97,6 +97,9 @@ enum Command {
         month: String,
         #[arg(long, value_enum, default_value = "table")]
         format: BillFormat,
+        /// A JSON price book (prices left out keep their defaults).
+        #[arg(long, env = "LINEAGE_PRICE_BOOK")]
+        price_book: Option<PathBuf>,
     },
     /// Print numbers about the store: events, bytes on disk, entities by kind.
     Stats,
@@ -140,6 +143,19 @@ struct ServeArgs {
     /// The longest a request may run, in milliseconds.
     #[arg(long, env = "LINEAGE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     request_timeout_ms: u64,
+    /// A JSON price book for bills (prices left out keep their defaults).
+    #[arg(long, env = "LINEAGE_PRICE_BOOK")]
+    price_book: Option<PathBuf>,
+}
+
+/// The price book in `path`, or the defaults.
+fn price_book(path: Option<&Path>) -> Result<lineage_store::billing::PriceBook> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the price book {}", path.display()))?;
+    lineage_store::billing::PriceBook::from_json(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
 }
 
 fn init_logging(format: &str) -> Result<()> {
@@ -194,6 +210,7 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
         println!("The demo story was already here; make a token with `lineage token create --principal u-alex`.");
     }
     let options = crate::server::ServeOptions {
+        prices: price_book(args.price_book.as_deref())?,
         bind: args.bind,
         limits: crate::api::Limits {
             max_depth: args.max_depth,
@@ -276,12 +293,18 @@ fn money(cents: i64) -> String {
     )
 }
 
-fn run_bill(dir: &Path, account: &str, month: &str, format: BillFormat) -> Result<()> {
+fn run_bill(
+    dir: &Path,
+    account: &str,
+    month: &str,
+    format: BillFormat,
+    prices: &lineage_store::billing::PriceBook,
+) -> Result<()> {
     let account = AccountId::new(account)?;
     let month = lineage_store::billing::Month::parse(month)
         .with_context(|| format!("`{month}` is not a month like 2026-03"))?;
     let store = open_existing(dir)?;
-    let bill = store.bill(&account, month, &lineage_store::billing::PriceBook::default())?;
+    let bill = store.bill(&account, month, prices)?;
     let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
     match format {
         BillFormat::Csv => {
@@ -462,7 +485,12 @@ pub fn run(cli: Cli) -> Result<()> {
             stream,
         } => run_events(&cli.data_dir, after, limit, account, stream),
         Command::Audit(args) => run_audit(&cli.data_dir, args),
-        Command::Bill { account, month, format } => run_bill(&cli.data_dir, &account, &month, format),
+        Command::Bill {
+            account,
+            month,
+            format,
+            price_book: book,
+        } => run_bill(&cli.data_dir, &account, &month, format, &price_book(book.as_deref())?),
         Command::Stats => run_stats(&cli.data_dir),
         Command::Bench(args) => crate::bench::run(&args),
     }

@@ -55,8 +55,13 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<Store>, limits: Limits, server_limits: ServerLimits) -> Self {
-        let schema = api::build(Arc::clone(&store), limits);
+    pub fn new(
+        store: Arc<Store>,
+        limits: Limits,
+        server_limits: ServerLimits,
+        prices: lineage_store::billing::PriceBook,
+    ) -> Self {
+        let schema = api::build(Arc::clone(&store), limits, prices);
         Self {
             store,
             schema,
@@ -352,6 +357,8 @@ pub struct ServeOptions {
     pub bind: String,
     pub limits: Limits,
     pub server_limits: ServerLimits,
+    /// What bills are priced with.
+    pub prices: lineage_store::billing::PriceBook,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish and closes the store.
@@ -376,7 +383,12 @@ pub async fn serve_until(
     let address = listener.local_addr()?;
     ready(address);
     tracing::info!(%address, head = store.head().seq, "serving GraphQL at /graphql");
-    let state = AppState::new(Arc::clone(&store), options.limits, options.server_limits);
+    let state = AppState::new(
+        Arc::clone(&store),
+        options.limits,
+        options.server_limits,
+        options.prices,
+    );
     axum::serve(listener, app(state)).with_graceful_shutdown(stop).await?;
     tracing::info!("shutting down: requests drained, closing the store");
     let closing = Arc::clone(&store);

@@ -62,38 +62,64 @@ impl std::fmt::Display for Month {
 }
 
 /// Prices, in minor units (cents). The defaults model the original preview pricing for
-/// seats ($50 a seat a month, the first two free); the rest are illustrative.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// seats ($50 a seat a month, the first two free); the rest are illustrative. A JSON file
+/// may override any of them (`PriceBook::from_json`); what it leaves out keeps its default.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PriceBook {
     pub free_seats: u32,
     pub seat_per_month: i64,
-    /// Per unit per month, by tier.
-    pub plan_per_unit_month: BTreeMap<&'static str, i64>,
+    /// Per unit per month, by tier (`DevTest`, `S1`, `S2`, `S3`).
+    pub plan_per_unit_month: BTreeMap<String, i64>,
     /// Managed models and active deployments each unit of a tier allows.
-    pub allowance_per_unit: BTreeMap<&'static str, (u64, u64)>,
+    pub allowance_per_unit: BTreeMap<String, (u64, u64)>,
     pub extra_model_per_month: i64,
     pub extra_deployment_per_month: i64,
-    /// Per compute hour, by compute-target kind label.
-    pub compute_per_hour: BTreeMap<&'static str, i64>,
+    /// Per compute hour, by compute-target kind (`local`, `docker`, `remote-vm`, `spark-cluster`).
+    pub compute_per_hour: BTreeMap<String, i64>,
 }
 
 impl Default for PriceBook {
     fn default() -> Self {
+        let owned = |pairs: &[(&str, i64)]| pairs.iter().map(|(key, value)| (key.to_string(), *value)).collect();
         Self {
             free_seats: 2,
             seat_per_month: 5_000,
-            plan_per_unit_month: [("DevTest", 0), ("S1", 10_000), ("S2", 60_000), ("S3", 200_000)].into(),
+            plan_per_unit_month: owned(&[("DevTest", 0), ("S1", 10_000), ("S2", 60_000), ("S3", 200_000)]),
             allowance_per_unit: [
                 ("DevTest", (10, 2)),
                 ("S1", (100, 10)),
                 ("S2", (1_000, 100)),
                 ("S3", (10_000, 1_000)),
             ]
-            .into(),
+            .into_iter()
+            .map(|(tier, allowance)| (tier.to_string(), allowance))
+            .collect(),
             extra_model_per_month: 100,
             extra_deployment_per_month: 2_000,
-            compute_per_hour: [("local", 0), ("docker", 0), ("remote-vm", 50), ("spark-cluster", 200)].into(),
+            compute_per_hour: owned(&[("local", 0), ("docker", 0), ("remote-vm", 50), ("spark-cluster", 200)]),
         }
+    }
+}
+
+impl PriceBook {
+    /// A price book from JSON; fields left out keep their defaults, unknown ones are refused.
+    pub fn from_json(text: &str) -> std::result::Result<Self, String> {
+        let book: PriceBook = serde_json::from_str(text).map_err(|error| format!("not a price book: {error}"))?;
+        let fixed = [
+            book.seat_per_month,
+            book.extra_model_per_month,
+            book.extra_deployment_per_month,
+        ];
+        if fixed
+            .iter()
+            .chain(book.plan_per_unit_month.values())
+            .chain(book.compute_per_hour.values())
+            .any(|price| *price < 0)
+        {
+            return Err("prices cannot be negative".into());
+        }
+        Ok(book)
     }
 }
 
@@ -522,6 +548,20 @@ mod tests {
         assert_eq!(s2.amount, round_div(32 * 60_000, 31));
         assert_eq!(s2.events, [2]);
         assert_eq!(march.total, march.lines.iter().map(|line| line.amount).sum::<i64>());
+    }
+
+    #[test]
+    fn a_price_book_file_overrides_some_prices_and_keeps_the_rest() {
+        let book = PriceBook::from_json(r#"{ "seat_per_month": 4200, "compute_per_hour": { "spark-cluster": 999 } }"#)
+            .unwrap();
+        assert_eq!(book.seat_per_month, 4200);
+        assert_eq!(book.free_seats, 2);
+        assert_eq!(book.compute_per_hour.get("spark-cluster"), Some(&999));
+        assert!(
+            PriceBook::from_json(r#"{ "seat_price": 1 }"#).is_err(),
+            "unknown fields are refused"
+        );
+        assert!(PriceBook::from_json(r#"{ "seat_per_month": -1 }"#).is_err());
     }
 
     #[test]

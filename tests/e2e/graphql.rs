@@ -45,6 +45,7 @@ impl Server {
             bind: "127.0.0.1:0".into(),
             limits,
             server_limits,
+            prices: Default::default(),
         };
         let task = tokio::spawn(serve_until(
             store,

@@ -45,9 +45,10 @@ impl Default for Limits {
 #[derive(Clone, Debug)]
 pub struct Acting(pub PrincipalId);
 
-pub fn build(store: Arc<Store>, limits: Limits) -> LineageSchema {
+pub fn build(store: Arc<Store>, limits: Limits, prices: lineage_store::billing::PriceBook) -> LineageSchema {
     Schema::build(Query, Mutation, Subscription)
         .data(store)
+        .data(prices)
         .data(limits.clone())
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)

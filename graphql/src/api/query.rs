@@ -685,7 +685,11 @@ impl Query {
             return Err(not_found(format!("account {account}")));
         }
         let bill = store(ctx)
-            .bill(&account, month, &lineage_store::billing::PriceBook::default())
+            .bill(
+                &account,
+                month,
+                ctx.data_unchecked::<lineage_store::billing::PriceBook>(),
+            )
             .map_err(from_store)?;
         Ok((&bill).into())
     }
