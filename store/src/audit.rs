@@ -16,7 +16,7 @@ pub const TREE: TreeId = 4;
 const CHUNK: u64 = 512;
 const TIME_EVERY: u64 = 64;
 
-fn count_key(table: u8, name: &str) -> Vec<u8> {
+pub(crate) fn count_key(table: u8, name: &str) -> Vec<u8> {
     key(b'n', &[&[table], &text_part(name)])
 }
 
@@ -24,23 +24,24 @@ fn chunk_key(table: u8, name: &str, chunk: u64) -> Vec<u8> {
     key(table, &[&text_part(name), &chunk.to_be_bytes()])
 }
 
-fn post(overlay: &mut Overlay, table: u8, name: &str, seq: u64) -> Result<()> {
+/// Appends `seq` to the chunked posting list `table`/`name` of `tree`.
+pub(crate) fn post(overlay: &mut Overlay, tree: TreeId, table: u8, name: &str, seq: u64) -> Result<()> {
     let count_key = count_key(table, name);
-    let count = overlay.get(TREE, &count_key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
+    let count = overlay.get(tree, &count_key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
     let chunk = chunk_key(table, name, count / CHUNK);
-    let mut seqs = overlay.get(TREE, &chunk)?.unwrap_or_default();
+    let mut seqs = overlay.get(tree, &chunk)?.unwrap_or_default();
     seqs.extend_from_slice(&seq.to_be_bytes());
-    overlay.insert(TREE, chunk, seqs);
-    overlay.insert(TREE, count_key, (count + 1).to_be_bytes().to_vec());
+    overlay.insert(tree, chunk, seqs);
+    overlay.insert(tree, count_key, (count + 1).to_be_bytes().to_vec());
     Ok(())
 }
 
 /// Indexes one event.
 pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     if let Some(account) = &envelope.account {
-        post(overlay, b'a', account.as_str(), envelope.seq)?;
+        post(overlay, TREE, b'a', account.as_str(), envelope.seq)?;
     }
-    post(overlay, b'p', envelope.actor.as_str(), envelope.seq)?;
+    post(overlay, TREE, b'p', envelope.actor.as_str(), envelope.seq)?;
     if envelope.seq % TIME_EVERY == 1 {
         overlay.insert(
             TREE,
@@ -87,9 +88,14 @@ impl AuditFilter {
 /// The seqs after `after` an account's or actor's events sit at, in order (all of them
 /// when `limit` is reached by the caller's filtering it reads on).
 pub fn postings(view: &Trees, table: u8, name: &str, after: u64) -> Result<Vec<u64>> {
+    postings_in(view, TREE, table, name, after)
+}
+
+/// The seqs after `after` of the posting list `table`/`name` of `tree`.
+pub(crate) fn postings_in(view: &Trees, tree: TreeId, table: u8, name: &str, after: u64) -> Result<Vec<u64>> {
     let prefix = key(table, &[&text_part(name)]);
     let mut seqs = Vec::new();
-    for (_, chunk) in view.range(TREE, &prefix, &prefix, usize::MAX)? {
+    for (_, chunk) in view.range(tree, &prefix, &prefix, usize::MAX)? {
         let last = be_u64(&chunk[chunk.len().saturating_sub(8)..]);
         if last <= after {
             continue;

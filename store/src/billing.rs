@@ -4,10 +4,48 @@
 //! hours by compute-target kind — priced by a price book, in integer minor units, each
 //! line with the events behind it.
 
+use crate::error::Result;
+use crate::overlay::{Overlay, TreeId};
 use chrono::{NaiveDate, TimeZone, Utc};
 use lineage_schema::event::*;
 use lineage_schema::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The billing projection's tree: per account, the positions of the events a bill is
+/// made of (seats, plans, models, deployments, runs starting and finishing) — a small
+/// share of an account's events, most of which are metrics.
+pub const TREE: TreeId = 5;
+
+/// Whether an event changes what an account is billed.
+pub fn bills(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::SeatAssigned(_)
+            | Event::SeatRevoked(_)
+            | Event::ModelManagementAccountCreated(_)
+            | Event::ModelManagementPlanChanged(_)
+            | Event::ModelCreated(_)
+            | Event::ServiceDeployed(_)
+            | Event::ServiceDeleted(_)
+            | Event::RunStarted(_)
+            | Event::RunCompleted(_)
+            | Event::RunFailed(_)
+            | Event::RunCanceled(_)
+    )
+}
+
+/// Indexes one event if it is billed.
+pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    if let (Some(account), true) = (&envelope.account, bills(&envelope.event)) {
+        crate::audit::post(overlay, TREE, b'b', account.as_str(), envelope.seq)?;
+    }
+    Ok(())
+}
+
+/// The positions of an account's billed events.
+pub fn billed_events(view: &crate::overlay::Trees, account: &AccountId) -> Result<Vec<u64>> {
+    crate::audit::postings_in(view, TREE, b'b', account.as_str(), 0)
+}
 
 /// A calendar month, UTC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

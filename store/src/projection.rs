@@ -15,7 +15,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 }
 
 /// The sled tree of each projection, in tree-id order.
-pub const NAMES: [&str; 5] = ["index", "state", "lineage", "merkle", "audit"];
+pub const NAMES: [&str; 6] = ["index", "state", "lineage", "merkle", "audit", "billing"];
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -63,6 +63,15 @@ impl Projection for AuditProjection {
     }
 }
 
+#[derive(Debug)]
+struct BillingProjection;
+
+impl Projection for BillingProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        crate::billing::apply(overlay, envelope)
+    }
+}
+
 /// Every projection, in tree-id order.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
@@ -71,6 +80,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(LineageProjection),
         Box::new(MerkleProjection),
         Box::new(AuditProjection),
+        Box::new(BillingProjection),
     ]
 }
 

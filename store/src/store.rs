@@ -502,11 +502,13 @@ impl Store {
         if !exists {
             return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
         }
-        let filter = crate::audit::AuditFilter {
-            account: Some(account.clone()),
-            ..Default::default()
-        };
-        let events = self.audit(&filter, 0, usize::MAX)?;
+        let mut events = Vec::new();
+        for seq in crate::billing::billed_events(&self.view, account)? {
+            events.push(
+                self.event(seq)?
+                    .ok_or_else(|| Error::Derived(format!("billing index names missing seq {seq}")))?,
+            );
+        }
         let mut compute_kinds = std::collections::HashMap::new();
         for target in self.children(
             &EntityRef::new(EntityKind::ExperimentationAccount, account),
