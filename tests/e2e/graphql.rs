@@ -1039,3 +1039,89 @@ async fn a_bill_adds_up_and_every_line_names_its_events() {
     assert_eq!(code(&answer), "INVALID_INPUT");
     server.stop().await;
 }
+
+/// An auditor's token on the demo story reads the audit trail and the bill of its account,
+/// and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_reads_its_accounts_audit_trail_and_bill_and_nothing_else() {
+    let admin = Server::start(true, "admin", Limits::default(), ServerLimits::default()).await;
+    admin
+        .data(
+            &mutation("registerPrincipal"),
+            json!({ "input": { "principal": "u-audrey", "name": "Audrey Auditor", "email": "audrey@audit.example" } }),
+        )
+        .await;
+    admin
+        .data(
+            &mutation("grantRole"),
+            json!({ "input": { "principal": "u-audrey", "account": "acct-contoso-exp", "role": "AUDITOR" } }),
+        )
+        .await;
+    let issued = admin
+        .data(
+            "mutation { issueToken(principal: \"u-audrey\", label: \"audit 2026\") { secret } }",
+            json!({}),
+        )
+        .await;
+    let auditor = Server {
+        token: issued["issueToken"]["secret"].as_str().unwrap().to_string(),
+        ..admin
+    };
+
+    let trail = auditor
+        .data(
+            "{ audit(account: \"acct-contoso-exp\", first: 500) { edges { node { seq actor hash } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(trail["audit"]["edges"].as_array().unwrap().len() > 20);
+    let all = auditor
+        .data("{ audit(first: 500) { edges { node { account } } } }", json!({}))
+        .await;
+    assert!(all["audit"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|entry| entry["node"]["account"] == "acct-contoso-exp" || entry["node"]["account"].is_null()));
+    let bill = auditor
+        .data(
+            "{ bill(account: \"acct-contoso-exp\", month: \"2026-03\") { total lines { events } } }",
+            json!({}),
+        )
+        .await;
+    assert!(bill["bill"]["total"].as_i64().unwrap() > 0);
+
+    assert_eq!(
+        code(
+            &auditor
+                .query(
+                    "{ bill(account: \"acct-fabrikam-exp\", month: \"2026-03\") { total } }",
+                    json!({})
+                )
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        code(
+            &auditor
+                .query(
+                    "{ bill(account: \"acct-contoso-mm\", month: \"2026-03\") { total } }",
+                    json!({})
+                )
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    let other = auditor
+        .data(
+            "{ audit(account: \"acct-fabrikam-exp\") { edges { node { seq } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(other["audit"]["edges"].as_array().unwrap().is_empty());
+    // It changes nothing.
+    let answer = auditor.query(&mutation("createWorkspace"), json!({ "input": { "workspace": "ws-audit", "account": "acct-contoso-exp", "name": "Audit", "description": "" } })).await;
+    assert_eq!(code(&answer), "NO_SEAT");
+    auditor.stop().await;
+}
