@@ -175,7 +175,7 @@ impl Check<'_> {
         let Detail::ExperimentationAccount { subscription, .. } = &exp.detail else {
             unreachable!("account detail")
         };
-        if &self.owner_of(subscription)? == self.actor {
+        if &self.owner_of(subscription)? == self.actor || is_administrator(self, self.actor)? {
             return Ok(account);
         }
         reject(Rejection::NotPermitted {

@@ -584,3 +584,448 @@ fn the_role_matrix() {
     "#]]
     .assert_eq(&report);
 }
+
+/// A script touching every command, valid in order for an administrator on the demo story.
+fn every_command_script() -> Vec<Command> {
+    use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
+    use lineage_schema::event::{Role, RoleGranted, RoleRevoked, TokenIssued, TokenRevoked};
+    let point = MetricPoint {
+        name: "loss".into(),
+        value: 0.5,
+        step: 1,
+        timestamp: Timestamp::EPOCH,
+    };
+    let tag = Tag {
+        key: "k".into(),
+        value: "v".into(),
+    };
+    let image = |version| ImageVersionRef {
+        image: id("img-x"),
+        version,
+    };
+    vec![
+        Command::RegisterPrincipal(PrincipalRegistered {
+            principal: id("u-new"),
+            name: name("Newcomer"),
+            email: String::new(),
+        }),
+        Command::CreateSubscription(SubscriptionCreated {
+            subscription: id("sub-x"),
+            name: name("Side project"),
+        }),
+        Command::CreateExperimentationAccount(ExperimentationAccountCreated {
+            account: id("acct-x"),
+            subscription: id("sub-contoso"),
+            name: name("x"),
+            region: "r".into(),
+        }),
+        Command::CreateModelManagementAccount(ModelManagementAccountCreated {
+            account: id("acct-mm-x"),
+            subscription: id("sub-contoso"),
+            name: name("x"),
+            region: "r".into(),
+            plan: Plan {
+                tier: Tier::S1,
+                units: 1,
+            },
+        }),
+        Command::ChangeModelManagementPlan(ModelManagementPlanChanged {
+            account: id("acct-contoso-mm"),
+            plan: Plan {
+                tier: Tier::S2,
+                units: 1,
+            },
+        }),
+        Command::AssignSeat(SeatAssigned {
+            account: id("acct-contoso-exp"),
+            principal: id("u-grace"),
+        }),
+        Command::RevokeSeat(SeatRevoked {
+            account: id("acct-contoso-exp"),
+            principal: id("u-grace"),
+        }),
+        Command::CreateWorkspace(WorkspaceCreated {
+            workspace: id("ws-x"),
+            account: id("acct-contoso-exp"),
+            name: name("x"),
+            description: String::new(),
+        }),
+        Command::GrantWorkspaceAccess(WorkspaceAccessGranted {
+            workspace: id("ws-x"),
+            principal: id("u-margaret"),
+        }),
+        Command::RevokeWorkspaceAccess(WorkspaceAccessRevoked {
+            workspace: id("ws-x"),
+            principal: id("u-margaret"),
+        }),
+        Command::CreateProject(ProjectCreated {
+            project: id("p-x"),
+            workspace: id("ws-churn"),
+            name: name("x"),
+            path: "/x".into(),
+            repository: None,
+        }),
+        Command::CreateExperiment(ExperimentCreated {
+            experiment: id("e-x"),
+            project: id("p-churn"),
+            name: name("x"),
+            entry_point: "x.py".into(),
+            language: Language::Python,
+            source_digest: Digest::ZERO,
+        }),
+        Command::ReviseExperiment(ExperimentRevised {
+            experiment: id("e-train"),
+            entry_point: "train.py".into(),
+            source_digest: Digest::ZERO,
+        }),
+        Command::AttachComputeTarget(ComputeTargetAttached {
+            target: id("ct-x"),
+            account: id("acct-contoso-exp"),
+            name: name("x"),
+            kind: ComputeKind::Local,
+        }),
+        Command::DetachComputeTarget(ComputeTargetDetached { target: id("ct-x") }),
+        Command::RegisterDataset(DatasetRegistered {
+            dataset: id("d-x"),
+            account: id("acct-contoso-exp"),
+            name: name("x"),
+            location: "/x".into(),
+            version: None,
+            digest: None,
+        }),
+        Command::QueueRun(RunQueued {
+            run: id("r-x"),
+            experiment: id("e-train"),
+            compute_target: id("ct-local"),
+            parent: None,
+        }),
+        Command::StartRun(RunStarted {
+            run: id("r-x"),
+            experiment: id("e-train"),
+            compute_target: id("ct-local"),
+            revision: "x".into(),
+            parent: None,
+        }),
+        Command::LogParams(ParamsLogged {
+            run: id("r-x"),
+            params: vec![Param {
+                key: "p".into(),
+                value: "1".into(),
+            }],
+        }),
+        Command::LogMetrics(MetricsLogged {
+            run: id("r-x"),
+            points: vec![point],
+        }),
+        Command::SetRunTags(RunTagsSet {
+            run: id("r-x"),
+            tags: vec![tag.clone()],
+        }),
+        Command::RecordArtifacts(ArtifactsRecorded {
+            run: id("r-x"),
+            artifacts: vec![Artifact {
+                path: "m.pkl".into(),
+                size: 1,
+                digest: Digest::ZERO,
+            }],
+        }),
+        Command::RecordRunInputs(RunInputsRecorded {
+            run: id("r-x"),
+            datasets: vec![id("d-usage")],
+        }),
+        Command::RecordRunOutputs(RunOutputsRecorded {
+            run: id("r-x"),
+            datasets: vec![id("d-x")],
+        }),
+        Command::CompleteRun(RunCompleted { run: id("r-x") }),
+        Command::QueueRun(RunQueued {
+            run: id("r-y"),
+            experiment: id("e-train"),
+            compute_target: id("ct-local"),
+            parent: None,
+        }),
+        Command::FailRun(RunFailed {
+            run: id("r-y"),
+            reason: "out of memory".into(),
+        }),
+        Command::QueueRun(RunQueued {
+            run: id("r-z"),
+            experiment: id("e-train"),
+            compute_target: id("ct-local"),
+            parent: None,
+        }),
+        Command::CancelRun(RunCanceled { run: id("r-z") }),
+        Command::CreateModel(ModelCreated {
+            model: id("m-x"),
+            account: id("acct-contoso-mm"),
+            name: name("x"),
+            description: String::new(),
+        }),
+        Command::RegisterModelVersion(RegisterModelVersion {
+            model: id("m-x"),
+            source: ModelSource::Run {
+                run: id("r-churn-1"),
+                artifact_path: "m.pkl".into(),
+            },
+            derived_from: None,
+            tags: vec![],
+        }),
+        Command::SetModelVersionTags(ModelVersionTagsSet {
+            model: id("m-x"),
+            version: 1,
+            tags: vec![tag],
+        }),
+        Command::CreateManifest(ManifestCreated {
+            manifest: id("mf-x"),
+            account: id("acct-contoso-mm"),
+            name: name("x"),
+        }),
+        Command::AddManifestVersion(AddManifestVersion {
+            manifest: id("mf-x"),
+            models: vec![ModelVersionRef {
+                model: id("m-x"),
+                version: 1,
+            }],
+            dependencies: vec![],
+            scoring_script: "s.py".into(),
+            schema: None,
+            sample_data: None,
+        }),
+        Command::CreateImage(ImageCreated {
+            image: id("img-x"),
+            account: id("acct-contoso-mm"),
+            name: name("x"),
+        }),
+        Command::StartImageBuild(StartImageBuild {
+            image: id("img-x"),
+            manifest: ManifestVersionRef {
+                manifest: id("mf-x"),
+                version: 1,
+            },
+        }),
+        Command::RecordImageBuilt(ImageBuilt {
+            image: id("img-x"),
+            version: 1,
+            digest: "sha256:0".into(),
+        }),
+        Command::StartImageBuild(StartImageBuild {
+            image: id("img-x"),
+            manifest: ManifestVersionRef {
+                manifest: id("mf-x"),
+                version: 1,
+            },
+        }),
+        Command::RecordImageBuildFailed(ImageBuildFailed {
+            image: id("img-x"),
+            version: 2,
+            reason: "x".into(),
+        }),
+        Command::CreateEnvironment(EnvironmentCreated {
+            environment: id("env-x"),
+            account: id("acct-contoso-mm"),
+            name: name("x"),
+            kind: EnvironmentKind::Local,
+        }),
+        Command::DeployService(ServiceDeployed {
+            service: id("svc-x"),
+            account: id("acct-contoso-mm"),
+            name: name("x"),
+            image: image(1),
+            environment: id("env-x"),
+            url: "http://x".into(),
+            replicas: 1,
+        }),
+        Command::UpdateService(ServiceUpdated {
+            service: id("svc-churn"),
+            image: ImageVersionRef {
+                image: id("img-churn"),
+                version: 1,
+            },
+        }),
+        Command::ScaleService(ServiceScaled {
+            service: id("svc-x"),
+            replicas: 2,
+        }),
+        Command::RecordServiceMetric(ServiceMetricRecorded {
+            service: id("svc-x"),
+            name: "latency".into(),
+            value: 1.0,
+            observed_at: Timestamp::EPOCH,
+        }),
+        Command::RaiseDriftAlert(DriftAlertRaised {
+            service: id("svc-x"),
+            feature: "f".into(),
+            score: 0.5,
+            threshold: 0.3,
+            observed_at: Timestamp::EPOCH,
+        }),
+        Command::DeleteService(ServiceDeleted { service: id("svc-x") }),
+        Command::DeleteEnvironment(EnvironmentDeleted {
+            environment: id("env-x"),
+        }),
+        Command::GrantRole(RoleGranted {
+            principal: id("u-margaret"),
+            account: id("acct-contoso-mm"),
+            role: Role::Reader,
+        }),
+        Command::RevokeRole(RoleRevoked {
+            principal: id("u-margaret"),
+            account: id("acct-contoso-mm"),
+            role: Role::Reader,
+        }),
+        Command::IssueToken(TokenIssued {
+            principal: id("u-ada"),
+            token: id("tok-ada"),
+            hash: Digest::of(b"matrix"),
+            label: String::new(),
+        }),
+        Command::RevokeToken(TokenRevoked {
+            principal: id("u-ada"),
+            token: id("tok-ada"),
+        }),
+        Command::DesignateAdministrator(lineage_schema::event::AdministratorDesignated { principal: id("u-ada") }),
+    ]
+}
+
+/// Every command, tried by a principal holding each role in both Contoso accounts (and by
+/// an administrator, for whom the whole script is valid).
+#[test]
+fn the_role_matrix_for_every_command() {
+    use lineage_schema::event::{AdministratorDesignated, Role, RoleGranted};
+    let script = every_command_script();
+    let names: std::collections::BTreeSet<&str> = script.iter().map(Command::name).collect();
+    assert_eq!(names.len(), 49, "the script covers every command");
+    let actors: Vec<(&str, Option<Role>)> = vec![
+        ("u-linus", None),
+        ("u-linus", Some(Role::Reader)),
+        ("u-linus", Some(Role::Auditor)),
+        ("u-linus", Some(Role::BillingReader)),
+        ("u-linus", Some(Role::Contributor)),
+        ("u-linus", Some(Role::Owner)),
+        ("u-grace", None),
+    ];
+    let mut columns = Vec::new();
+    for (actor, role) in &actors {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        demo::fill(&store).unwrap();
+        // An administrator exists, as on every served store.
+        store
+            .execute(as_actor(
+                "u-grace",
+                Command::DesignateAdministrator(AdministratorDesignated {
+                    principal: id("u-grace"),
+                }),
+            ))
+            .unwrap();
+        if let Some(role) = role {
+            for account in ["acct-contoso-exp", "acct-contoso-mm"] {
+                store
+                    .execute(as_actor(
+                        "u-alex",
+                        Command::GrantRole(RoleGranted {
+                            principal: id(actor),
+                            account: id(account),
+                            role: *role,
+                        }),
+                    ))
+                    .unwrap();
+            }
+        }
+        let outcomes: Vec<String> = script
+            .iter()
+            .map(|command| {
+                let mut command = command.clone();
+                if let Command::IssueToken(issue) = &mut command {
+                    issue.principal = id(actor);
+                }
+                if let Command::RevokeToken(revoke) = &mut command {
+                    revoke.principal = id(actor);
+                }
+                match store.execute(as_actor(actor, command)) {
+                    Ok(_) => "yes".to_string(),
+                    Err(error) => error
+                        .rejection()
+                        .map_or("error", |rejection| rejection.code())
+                        .to_string(),
+                }
+            })
+            .collect();
+        columns.push(outcomes);
+    }
+    assert!(
+        columns.last().unwrap().iter().all(|outcome| outcome == "yes"),
+        "an administrator may do everything: {:?}",
+        columns.last()
+    );
+    let mut report = format!(
+        "{:<30} {}\n",
+        "command",
+        ["none", "reader", "auditor", "billing", "contrib", "owner"]
+            .map(|h| format!("{h:<18}"))
+            .join("")
+    );
+    for (index, command) in script.iter().enumerate() {
+        let row: String = columns[..6]
+            .iter()
+            .map(|column| format!("{:<18}", column[index]))
+            .collect();
+        report.push_str(&format!("{:<30} {}\n", command.name(), row.trim_end()));
+    }
+    expect![[r#"
+        command                        none              reader            auditor           billing           contrib           owner             
+        RegisterPrincipal              yes               yes               yes               yes               yes               yes
+        CreateSubscription             yes               yes               yes               yes               yes               yes
+        CreateExperimentationAccount   FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        CreateModelManagementAccount   FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        ChangeModelManagementPlan      FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        AssignSeat                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        RevokeSeat                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        CreateWorkspace                NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        GrantWorkspaceAccess           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RevokeWorkspaceAccess          NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        CreateProject                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        CreateExperiment               NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        ReviseExperiment               NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        AttachComputeTarget            NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        DetachComputeTarget            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RegisterDataset                NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        QueueRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        StartRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        LogParams                      NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        LogMetrics                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        SetRunTags                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RecordArtifacts                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RecordRunInputs                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RecordRunOutputs               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        CompleteRun                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        QueueRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        FailRun                        NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        QueueRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        CancelRun                      NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        CreateModel                    NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        RegisterModelVersion           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NO_SEAT           NO_SEAT
+        SetModelVersionTags            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        CreateManifest                 NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        AddManifestVersion             NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        CreateImage                    NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        StartImageBuild                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        RecordImageBuilt               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        StartImageBuild                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        RecordImageBuildFailed         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        CreateEnvironment              NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        DeployService                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           INVALID_INPUT     INVALID_INPUT
+        UpdateService                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        ScaleService                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RecordServiceMetric            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RaiseDriftAlert                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        DeleteService                  NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        DeleteEnvironment              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
+        GrantRole                      FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         yes
+        RevokeRole                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         yes
+        IssueToken                     yes               yes               yes               yes               yes               yes
+        RevokeToken                    yes               yes               yes               yes               yes               yes
+        DesignateAdministrator         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+    "#]]
+    .assert_eq(&report);
+}
