@@ -339,39 +339,41 @@ pub fn compute(
             deployment_seqs.extend(live.values().copied());
         }
     }
+    // Everything billed by the day at a monthly price: the plan by tier, then overage.
+    let daily = |description: String, days: u64, unit: &str, price: i64, events: BTreeSet<u64>| BillLine {
+        description,
+        quantity: format!("{days} {unit}"),
+        unit_price: price,
+        amount: round_div(days as i128 * price as i128, days_in_month),
+        events: events.into_iter().collect(),
+    };
     for (tier, (unit_days, seqs)) in plan_days {
         let price = prices.plan_per_unit_month.get(tier).copied().unwrap_or_default();
-        lines.push(BillLine {
-            description: format!("model management plan {tier} (pro-rated by day)"),
-            quantity: format!("{unit_days} unit-days"),
-            unit_price: price,
-            amount: round_div(unit_days as i128 * price as i128, days_in_month),
-            events: seqs.into_iter().collect(),
-        });
+        lines.push(daily(
+            format!("model management plan {tier} (pro-rated by day)"),
+            unit_days,
+            "unit-days",
+            price,
+            seqs,
+        ));
     }
     if model_overage > 0 {
-        lines.push(BillLine {
-            description: "managed models beyond the plan's allowance".into(),
-            quantity: format!("{model_overage} model-days"),
-            unit_price: prices.extra_model_per_month,
-            amount: round_div(
-                model_overage as i128 * prices.extra_model_per_month as i128,
-                days_in_month,
-            ),
-            events: model_seqs.into_iter().collect(),
-        });
+        lines.push(daily(
+            "managed models beyond the plan's allowance".into(),
+            model_overage,
+            "model-days",
+            prices.extra_model_per_month,
+            model_seqs,
+        ));
     }
     if deployment_overage > 0 {
-        lines.push(BillLine {
-            description: "active deployments beyond the plan's allowance".into(),
-            quantity: format!("{deployment_overage} deployment-days"),
-            unit_price: prices.extra_deployment_per_month,
-            amount: round_div(
-                deployment_overage as i128 * prices.extra_deployment_per_month as i128,
-                days_in_month,
-            ),
-            events: deployment_seqs.into_iter().collect(),
-        });
+        lines.push(daily(
+            "active deployments beyond the plan's allowance".into(),
+            deployment_overage,
+            "deployment-days",
+            prices.extra_deployment_per_month,
+            deployment_seqs,
+        ));
     }
 
     // Run compute: each run's time between starting and finishing, within the month.
@@ -600,6 +602,64 @@ mod tests {
             "unknown fields are refused"
         );
         assert!(PriceBook::from_json(r#"{ "seat_per_month": -1 }"#).is_err());
+    }
+
+    #[test]
+    fn deployments_beyond_the_plan_allowance_are_billed_by_day() {
+        let deploy = |seq, service: &str| {
+            envelope(
+                seq,
+                "2026-03-20T08:00:00Z",
+                ServiceDeployed {
+                    service: literal(service),
+                    account: literal("acct"),
+                    name: Name::new(service).unwrap(),
+                    image: ImageVersionRef {
+                        image: literal("img"),
+                        version: 1,
+                    },
+                    environment: literal("env"),
+                    url: "http://x".into(),
+                    replicas: 1,
+                },
+            )
+        };
+        let events = [
+            envelope(
+                1,
+                "2026-03-01T00:00:00Z",
+                ModelManagementAccountCreated {
+                    account: literal("acct"),
+                    subscription: literal("sub"),
+                    name: Name::new("mm").unwrap(),
+                    region: "r".into(),
+                    plan: Plan {
+                        tier: Tier::DevTest,
+                        units: 1,
+                    },
+                },
+            ),
+            deploy(2, "svc-a"),
+            deploy(3, "svc-b"),
+            deploy(4, "svc-c"),
+            envelope(
+                5,
+                "2026-03-25T08:00:00Z",
+                ServiceDeleted {
+                    service: literal("svc-c"),
+                },
+            ),
+        ];
+        let march = bill(&events, "2026-03");
+        let extra = march
+            .lines
+            .iter()
+            .find(|line| line.description.starts_with("active deployments"))
+            .unwrap();
+        // DevTest allows two: the third ran from the 20th to the 24th (deleted on the 25th).
+        assert_eq!(extra.quantity, "5 deployment-days");
+        assert_eq!(extra.amount, round_div(5 * 2_000, 31));
+        assert_eq!(extra.events, [2, 3, 4]);
     }
 
     #[test]
