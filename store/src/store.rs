@@ -212,6 +212,17 @@ impl Store {
         answer.recv().map_err(|_| Error::Closed)?
     }
 
+    /// Appends events exported from another store, exactly as they were, continuing this
+    /// store's log (seq, previous hash); all of the batch or none of it.
+    pub fn restore(&self, records: Vec<Envelope>) -> Result<Vec<Appended>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::Restore { records, reply })?;
+        answer.recv().map_err(|_| Error::Closed)?
+    }
+
     fn send(&self, job: Job) -> Result<()> {
         let sender = self.jobs.lock().expect("jobs lock").clone().ok_or(Error::Closed)?;
         sender.send(job).map_err(|_| Error::Closed)

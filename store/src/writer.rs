@@ -39,12 +39,24 @@ pub(crate) enum Job {
         commands: Vec<CommandEnvelope>,
         reply: SyncSender<Result<Vec<Appended>>>,
     },
+    /// Append events restored from an export, exactly as they were (same positions, times
+    /// and hashes), after checking that they continue the chain.
+    Restore {
+        records: Vec<Envelope>,
+        reply: SyncSender<Result<Vec<Appended>>>,
+    },
     /// Write every layered derived change to sled.
     Flush { reply: SyncSender<Result<()>> },
 }
 
+/// What one job asks to append.
+enum Work {
+    Commands(Vec<CommandEnvelope>),
+    Records(Vec<Envelope>),
+}
+
 struct Append {
-    commands: Vec<CommandEnvelope>,
+    work: Work,
     reply: SyncSender<Result<Vec<Appended>>>,
 }
 
@@ -95,7 +107,17 @@ impl Writer {
                 match job {
                     Job::Append { commands: batch, reply } => {
                         commands += batch.len();
-                        group.push(Append { commands: batch, reply });
+                        group.push(Append {
+                            work: Work::Commands(batch),
+                            reply,
+                        });
+                    }
+                    Job::Restore { records, reply } => {
+                        commands += records.len();
+                        group.push(Append {
+                            work: Work::Records(records),
+                            reply,
+                        });
                     }
                     Job::Flush { reply } => {
                         self.commit_group(std::mem::take(&mut group));
@@ -153,7 +175,10 @@ impl Writer {
         for job in jobs {
             let savepoint = self.overlay.savepoint();
             let (records_before, head_before) = (group.records.len(), group.head);
-            let outcome = self.prepare(&job.commands, &mut group);
+            let outcome = match &job.work {
+                Work::Commands(commands) => self.prepare(commands, &mut group),
+                Work::Records(records) => self.prepare_restored(records, &mut group),
+            };
             if outcome.is_err() {
                 self.overlay.rollback(savepoint);
                 group.records.truncate(records_before);
@@ -201,6 +226,52 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Checks restored events continue the chain and folds them in; appends nothing yet.
+    fn prepare_restored(&mut self, records: &[Envelope], group: &mut Group) -> Result<Vec<Appended>> {
+        let mut appended = Vec::with_capacity(records.len());
+        for envelope in records {
+            let broken = |reason: &str| {
+                Error::Rejected(Rejection::invalid(
+                    "restore",
+                    format!("event {}: {reason}", envelope.seq),
+                ))
+            };
+            if envelope.seq != group.head.seq + 1 {
+                return Err(broken(&format!("expected seq {}", group.head.seq + 1)));
+            }
+            if envelope.prev_hash != group.head.hash || envelope.compute_hash() != envelope.hash {
+                return Err(broken("its hashes do not continue the chain"));
+            }
+            if envelope.recorded_at < group.head.recorded_at {
+                return Err(broken("its recorded time goes backwards"));
+            }
+            let body = envelope.encode();
+            if body.len() > MAX_RECORD_BYTES {
+                return Err(broken("it is larger than a record may be"));
+            }
+            for projection in &self.projections {
+                projection.apply(&mut self.overlay, envelope)?;
+            }
+            appended.push(Appended {
+                seq: envelope.seq,
+                stream: envelope.stream.clone(),
+                version: envelope.version,
+                event_id: envelope.event_id.clone(),
+                duplicate: false,
+            });
+            group.head = Head {
+                seq: envelope.seq,
+                hash: envelope.hash,
+                recorded_at: envelope.recorded_at,
+            };
+            group.records.push(Sealed {
+                envelope: envelope.clone(),
+                body,
+            });
+        }
+        Ok(appended)
     }
 
     /// Decides one job's commands on top of the group so far; appends nothing yet.
