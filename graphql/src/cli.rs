@@ -307,80 +307,21 @@ fn run_export(dir: &Path, account: Option<String>, since: u64) -> Result<()> {
         stream: None,
     };
     let store = open_existing(dir)?;
-    let mut position = since;
-    loop {
-        let page = store.events(position, 1000, &filter)?;
-        let Some(last) = page.last() else { break };
-        position = last.seq;
-        let mut lines = String::new();
-        for envelope in &page {
-            lines.push_str(&serde_json::to_string(envelope)?);
-            lines.push('\n');
-        }
+    lineage_importer::lineage_format::export(&store, &filter, since, &mut |lines| {
         print!("{lines}");
-    }
+        Ok(())
+    })?;
     std::io::stdout().flush()?;
-    Ok(())
-}
-
-/// Reads an export line by line, handing each event (with its line number) to `visit`.
-fn read_export(file: &Path, visit: &mut dyn FnMut(usize, lineage_schema::Envelope) -> Result<()>) -> Result<()> {
-    let reader =
-        std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
-    for (index, line) in std::io::BufRead::lines(reader).enumerate() {
-        let line = line.with_context(|| format!("{}: cannot read line {}", file.display(), index + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let envelope = serde_json::from_str(&line)
-            .with_context(|| format!("{}, line {}: not an exported event", file.display(), index + 1))?;
-        visit(index + 1, envelope)?;
-    }
     Ok(())
 }
 
 fn run_import_lineage(dir: &Path, file: &Path) -> Result<()> {
     let store = open(dir)?;
-    let head = store.head();
-    // First pass: every line must continue the chain from this store's head.
-    let (mut seq, mut hash, mut count) = (head.seq, head.hash, 0u64);
-    read_export(file, &mut |line, envelope| {
-        if envelope.seq != seq + 1 || envelope.prev_hash != hash {
-            bail!("{}, line {line}: event {} does not continue this store's log (which ends at seq {seq}); restore into an empty store, or import the export that comes before it", file.display(), envelope.seq);
-        }
-        if envelope.compute_hash() != envelope.hash {
-            bail!(
-                "{}, line {line}: event {} was changed after it was exported (its hash does not match)",
-                file.display(),
-                envelope.seq
-            );
-        }
-        (seq, hash, count) = (envelope.seq, envelope.hash, count + 1);
-        Ok(())
-    })?;
-    // Second pass: append, a thousand events at a time.
-    let mut batch = Vec::new();
-    let mut restored = 0u64;
-    let terminal = std::io::stderr().is_terminal();
-    read_export(file, &mut |_, envelope| {
-        batch.push(envelope);
-        if batch.len() == 1000 {
-            restored += store.restore(std::mem::take(&mut batch))?.len() as u64;
-            if terminal {
-                eprint!("\rrestored {restored}/{count} events");
-            }
-        }
-        Ok(())
-    })?;
-    restored += store.restore(batch)?.len() as u64;
-    if terminal {
-        eprintln!();
-    }
-    let head = store.head();
+    let restored = lineage_importer::lineage_format::restore(&store, file, &mut progress_printer("restoring"))?;
     store.close()?;
     println!(
-        "restored {restored} events; the log ends at seq {} with hash {}",
-        head.seq, head.hash
+        "restored {} events; the log ends at seq {} with hash {}",
+        restored.events, restored.head.seq, restored.head.hash
     );
     Ok(())
 }
