@@ -118,6 +118,15 @@ commands! {
         DesignateAdministrator(AdministratorDesignated),
         GrantRole(RoleGranted),
         RevokeRole(RoleRevoked),
+        SetExperimentTags(ExperimentTagsSet),
+        DeleteExperiment(ExperimentDeleted),
+        RestoreExperiment(ExperimentRestored),
+        DeleteRun(RunDeleted),
+        RestoreRun(RunRestored),
+        SetModelTags(ModelTagsSet),
+        SetModelAlias(ModelAliasSet),
+        RemoveModelAlias(ModelAliasRemoved),
+        RecordDatasetSchema(DatasetSchemaRecorded),
     }
     numbered: {
         RegisterModelVersion => Model.model,

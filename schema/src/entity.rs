@@ -170,6 +170,7 @@ pub enum Detail {
         entry_point: String,
         language: Language,
         source_digest: Digest,
+        tags: BTreeMap<String, String>,
     },
     ComputeTarget {
         kind: ComputeKind,
@@ -178,11 +179,15 @@ pub enum Detail {
         location: String,
         version: Option<String>,
         digest: Option<String>,
+        schema: Vec<SchemaField>,
     },
     Run(Box<RunDetail>),
     Model {
         description: String,
         versions: Vec<ModelVersion>,
+        tags: BTreeMap<String, String>,
+        /// Which version each alias (`champion`) names.
+        aliases: BTreeMap<String, u32>,
     },
     Manifest {
         versions: Vec<ManifestVersion>,

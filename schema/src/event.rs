@@ -509,6 +509,78 @@ pub struct RoleRevoked {
     pub role: Role,
 }
 
+// --- Added in format 1, later: deletion, tags, aliases, schemas --------------------------
+
+/// Tags were set on an experiment (a key set again takes the new value).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExperimentTagsSet {
+    pub experiment: ExperimentId,
+    pub tags: Vec<Tag>,
+}
+
+/// An experiment was deleted: it and its runs are kept for history and lineage, and its
+/// name stays taken so that it can be restored.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExperimentDeleted {
+    pub experiment: ExperimentId,
+}
+
+/// A deleted experiment was restored.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ExperimentRestored {
+    pub experiment: ExperimentId,
+}
+
+/// A run was deleted: it is kept for history and lineage, hidden from live views.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunDeleted {
+    pub run: RunId,
+}
+
+/// A deleted run was restored.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RunRestored {
+    pub run: RunId,
+}
+
+/// Tags were set on a model (not on one of its versions).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelTagsSet {
+    pub model: ModelId,
+    pub tags: Vec<Tag>,
+}
+
+/// An alias (`champion`) now names this version of the model, moving from any other.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelAliasSet {
+    pub model: ModelId,
+    pub alias: String,
+    pub version: u32,
+}
+
+/// An alias no longer names any version of the model.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ModelAliasRemoved {
+    pub model: ModelId,
+    pub alias: String,
+}
+
+/// One column of a dataset's schema.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct SchemaField {
+    pub name: String,
+    /// The type in the source's own notation (`long`, `string`, `tensor<float32>`, …).
+    pub data_type: String,
+    pub description: Option<String>,
+}
+
+/// A dataset's schema was recorded (replacing any earlier one).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DatasetSchemaRecorded {
+    pub dataset: DatasetId,
+    pub fields: Vec<SchemaField>,
+}
+
 macro_rules! events {
     ($($variant:ident => $kind:ident . $field:ident),* $(,)?) => {
         /// Every fact Lineage records. Variants are append-only (see the module doc).
@@ -594,4 +666,13 @@ events! {
     AdministratorDesignated => Principal.principal,
     RoleGranted => Principal.principal,
     RoleRevoked => Principal.principal,
+    ExperimentTagsSet => Experiment.experiment,
+    ExperimentDeleted => Experiment.experiment,
+    ExperimentRestored => Experiment.experiment,
+    RunDeleted => Run.run,
+    RunRestored => Run.run,
+    ModelTagsSet => Model.model,
+    ModelAliasSet => Model.model,
+    ModelAliasRemoved => Model.model,
+    DatasetSchemaRecorded => Dataset.dataset,
 }

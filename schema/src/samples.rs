@@ -342,6 +342,40 @@ pub fn events() -> Vec<Event> {
             role: Role::Auditor,
         }
         .into(),
+        ExperimentTagsSet {
+            experiment: id("e-1"),
+            tags: vec![tag("team", "growth")],
+        }
+        .into(),
+        ExperimentDeleted { experiment: id("e-1") }.into(),
+        ExperimentRestored { experiment: id("e-1") }.into(),
+        RunDeleted { run: id("r-1") }.into(),
+        RunRestored { run: id("r-1") }.into(),
+        ModelTagsSet {
+            model: id("m-churn"),
+            tags: vec![tag("owner", "growth")],
+        }
+        .into(),
+        ModelAliasSet {
+            model: id("m-churn"),
+            alias: "champion".into(),
+            version: 1,
+        }
+        .into(),
+        ModelAliasRemoved {
+            model: id("m-churn"),
+            alias: "champion".into(),
+        }
+        .into(),
+        DatasetSchemaRecorded {
+            dataset: id("d-1"),
+            fields: vec![SchemaField {
+                name: "tenure".into(),
+                data_type: "long".into(),
+                description: Some("months as a customer".into()),
+            }],
+        }
+        .into(),
     ]
 }
 

@@ -46,6 +46,16 @@ impl Check<'_> {
         }
     }
 
+    /// The entity, which must exist and be deleted (to be restored).
+    fn deleted(&self, kind: EntityKind, id: impl std::fmt::Display, action: &str) -> Result<Entity> {
+        let reference = EntityRef::new(kind, id);
+        match state::load(self.overlay, &reference)? {
+            None => reject(Rejection::not_found(reference)),
+            Some(entity) if !entity.deleted => reject(Rejection::transition(reference, "not deleted", action)),
+            Some(entity) => Ok(entity),
+        }
+    }
+
     fn absent(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<()> {
         let reference = EntityRef::new(kind, id);
         if state::load(self.overlay, &reference)?.is_some() {
@@ -341,6 +351,24 @@ fn versioned_id(kind: EntityKind, id: &str) -> Result<()> {
         return reject(Rejection::invalid(
             kind.label(),
             format!("{} ids cannot contain `@` (`{id}`)", kind.label()),
+        ));
+    }
+    Ok(())
+}
+
+/// An alias is a short word (`champion`, `prod-2`): it appears in `model@alias` references.
+fn alias(alias: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_alphanumeric() || "_-".contains(c);
+    if alias.is_empty() || alias.len() > 255 || !alias.chars().all(ok_char) {
+        return reject(Rejection::invalid(
+            "alias",
+            format!("`{alias}` is not a valid alias: use 1 to 255 letters, digits, `_` or `-`"),
+        ));
+    }
+    if alias.chars().all(|c| c.is_ascii_digit()) {
+        return reject(Rejection::invalid(
+            "alias",
+            format!("`{alias}` is not a valid alias: an alias made of digits would read as a version"),
         ));
     }
     Ok(())
@@ -849,6 +877,71 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             nonempty("feature", &e.feature)?;
             finite("score", e.score)?;
             finite("threshold", e.threshold)?;
+            (e.into(), Some(account))
+        }
+        Command::SetExperimentTags(e) => {
+            let experiment = check.live(K::Experiment, &e.experiment)?;
+            let account = check.access_via(&experiment)?;
+            tags(&e.tags)?;
+            (e.into(), Some(account))
+        }
+        Command::DeleteExperiment(e) => {
+            let experiment = check.live(K::Experiment, &e.experiment)?;
+            let account = check.access_via(&experiment)?;
+            (e.into(), Some(account))
+        }
+        Command::RestoreExperiment(e) => {
+            let experiment = check.deleted(K::Experiment, &e.experiment, "restore it")?;
+            let account = check.access_via(&experiment)?;
+            (e.into(), Some(account))
+        }
+        Command::DeleteRun(e) => {
+            let (_, account) = check.run(&e.run)?;
+            (e.into(), Some(account))
+        }
+        Command::RestoreRun(e) => {
+            let run = check.deleted(K::Run, &e.run, "restore it")?;
+            let account = check.access_via(&run)?;
+            (e.into(), Some(account))
+        }
+        Command::SetModelTags(e) => {
+            let model = check.live(K::Model, &e.model)?;
+            let account = check.seat_in_account_of(&model)?;
+            tags(&e.tags)?;
+            (e.into(), Some(account))
+        }
+        Command::SetModelAlias(e) => {
+            let model = check.model_version(&ModelVersionRef {
+                model: e.model.clone(),
+                version: e.version,
+            })?;
+            let account = check.seat_in_account_of(&model)?;
+            alias(&e.alias)?;
+            (e.into(), Some(account))
+        }
+        Command::RemoveModelAlias(e) => {
+            let model = check.live(K::Model, &e.model)?;
+            let account = check.seat_in_account_of(&model)?;
+            let Detail::Model { aliases, .. } = &model.detail else {
+                unreachable!("model detail")
+            };
+            if !aliases.contains_key(&e.alias) {
+                return reject(Rejection::invalid(
+                    "alias",
+                    format!("model {} has no alias `{}`", e.model, e.alias),
+                ));
+            }
+            (e.into(), Some(account))
+        }
+        Command::RecordDatasetSchema(e) => {
+            let dataset = check.live(K::Dataset, &e.dataset)?;
+            let account = check.seat_in_account_of(&dataset)?;
+            limit("schema fields", e.fields.len())?;
+            for field in &e.fields {
+                nonempty("field name", &field.name)?;
+                text("field type", &field.data_type)?;
+                text("field description", field.description.as_deref().unwrap_or_default())?;
+            }
             (e.into(), Some(account))
         }
     };

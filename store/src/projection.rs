@@ -14,6 +14,26 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
     fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()>;
 }
 
+/// The shape of what projections store. Derived data is rebuildable, so when a release
+/// changes that shape it bumps this number and opening an older store rebuilds it.
+pub const FORMAT: u64 = 2;
+const FORMAT_KEY: &[u8] = b"derived-format";
+
+/// Whether `db` holds projections in this release's shape; if not, clears them (they are
+/// rebuilt from the log on open) and records the shape.
+pub fn ensure_format(db: &sled::Db) -> Result<()> {
+    let current = db.get(FORMAT_KEY)?.map(|bytes| crate::overlay::be_u64(&bytes));
+    if current == Some(FORMAT) {
+        return Ok(());
+    }
+    for tree in open_trees(db)? {
+        tree.clear()?;
+    }
+    db.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;
+    db.flush()?;
+    Ok(())
+}
+
 /// The sled tree of each projection, in tree-id order.
 pub const NAMES: [&str; 6] = ["index", "state", "lineage", "merkle", "audit", "billing"];
 

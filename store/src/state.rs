@@ -367,6 +367,7 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                     entry_point: e.entry_point.clone(),
                     language: e.language,
                     source_digest: e.source_digest,
+                    tags: Default::default(),
                 },
             },
         ),
@@ -404,6 +405,7 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                     location: e.location.clone(),
                     version: e.version.clone(),
                     digest: e.digest.clone(),
+                    schema: Vec::new(),
                 },
             },
         ),
@@ -510,6 +512,8 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                 detail: Detail::Model {
                     description: e.description.clone(),
                     versions: Vec::new(),
+                    tags: Default::default(),
+                    aliases: Default::default(),
                 },
             },
         ),
@@ -713,8 +717,53 @@ pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
                 _ => Err(mismatch(entity)),
             })?
         }
+        Event::ExperimentTagsSet(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Experiment { tags, .. } => {
+                tags_into(tags, &e.tags);
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        // Experiments and runs keep their names while deleted (a restore needs them).
+        Event::ExperimentDeleted(_) | Event::RunDeleted(_) => mark_deleted(overlay, envelope, true)?,
+        Event::ExperimentRestored(_) | Event::RunRestored(_) => mark_deleted(overlay, envelope, false)?,
+        Event::ModelTagsSet(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Model { tags, .. } => {
+                tags_into(tags, &e.tags);
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ModelAliasSet(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Model { aliases, .. } => {
+                aliases.insert(e.alias.clone(), e.version);
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::ModelAliasRemoved(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Model { aliases, .. } => {
+                aliases.remove(&e.alias);
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
+        Event::DatasetSchemaRecorded(e) => update(overlay, envelope, |entity| match &mut entity.detail {
+            Detail::Dataset { schema, .. } => {
+                schema.clone_from(&e.fields);
+                Ok(())
+            }
+            _ => Err(mismatch(entity)),
+        })?,
     }
     Ok(())
+}
+
+fn mark_deleted(overlay: &mut Overlay, envelope: &Envelope, deleted: bool) -> Result<()> {
+    update(overlay, envelope, |entity| {
+        entity.deleted = deleted;
+        Ok(())
+    })
 }
 
 fn finish_run(overlay: &mut Overlay, envelope: &Envelope, status: RunStatus, reason: Option<String>) -> Result<()> {

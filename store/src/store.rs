@@ -129,6 +129,7 @@ impl Store {
         let db = open_db(dir, options.lock_wait)?;
         let (file_log, log_report) = FileLog::open(&log_dir(dir), options.max_segment_bytes)?;
         let head = file_log.head();
+        projection::ensure_format(&db)?;
         let trees = projection::open_trees(&db)?;
         for (tree, name) in trees.iter().zip(projection::NAMES) {
             let checkpoint = crate::overlay::checkpoint(tree)?;

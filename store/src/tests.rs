@@ -624,3 +624,171 @@ mod bills {
         }
     }
 }
+
+/// Deleting keeps an experiment or run (and its name) for history; restoring brings it
+/// back; aliases move between versions; each wrong transition is refused.
+#[test]
+fn deletion_restoration_aliases_and_schemas() {
+    use lineage_schema::event::*;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    demo::fill(&store).unwrap();
+    let act = |command: Command| store.execute(CommandEnvelope::new(literal("u-alex"), command));
+    let experiment = EntityRef::new(EntityKind::Experiment, "e-train");
+    let code = |result: crate::Result<crate::Appended>| result.unwrap_err().rejection().unwrap().code();
+
+    act(Command::DeleteRun(RunDeleted {
+        run: literal("r-churn-1"),
+    }))
+    .unwrap();
+    let run = store
+        .entity(&EntityRef::new(EntityKind::Run, "r-churn-1"))
+        .unwrap()
+        .unwrap();
+    assert!(run.deleted);
+    assert_eq!(
+        code(act(Command::SetRunTags(RunTagsSet {
+            run: literal("r-churn-1"),
+            tags: vec![],
+        }))),
+        "NOT_FOUND",
+        "a deleted run takes no more writes"
+    );
+    assert_eq!(
+        code(act(Command::DeleteRun(RunDeleted {
+            run: literal("r-churn-1")
+        }))),
+        "NOT_FOUND"
+    );
+    act(Command::RestoreRun(RunRestored {
+        run: literal("r-churn-1"),
+    }))
+    .unwrap();
+    assert_eq!(
+        code(act(Command::RestoreRun(RunRestored {
+            run: literal("r-churn-1")
+        }))),
+        "INVALID_TRANSITION"
+    );
+
+    act(Command::DeleteExperiment(ExperimentDeleted {
+        experiment: literal("e-train"),
+    }))
+    .unwrap();
+    assert!(store.entity(&experiment).unwrap().unwrap().deleted);
+    let project = EntityRef::new(EntityKind::Project, "p-churn");
+    assert!(
+        store
+            .find_by_name(Some(&project), EntityKind::Experiment, "train")
+            .unwrap()
+            .is_some(),
+        "a deleted experiment keeps its name"
+    );
+    act(Command::RestoreExperiment(ExperimentRestored {
+        experiment: literal("e-train"),
+    }))
+    .unwrap();
+    assert!(!store.entity(&experiment).unwrap().unwrap().deleted);
+    act(Command::SetExperimentTags(ExperimentTagsSet {
+        experiment: literal("e-train"),
+        tags: vec![Tag {
+            key: "team".into(),
+            value: "growth".into(),
+        }],
+    }))
+    .unwrap();
+    let Detail::Experiment { tags, .. } = store.entity(&experiment).unwrap().unwrap().detail else {
+        panic!("experiment detail")
+    };
+    assert_eq!(tags.get("team").map(String::as_str), Some("growth"));
+
+    let alias = |alias: &str, version| {
+        act(Command::SetModelAlias(ModelAliasSet {
+            model: literal("m-churn"),
+            alias: alias.into(),
+            version,
+        }))
+    };
+    alias("champion", 1).unwrap();
+    alias("champion", 2).unwrap();
+    assert_eq!(code(alias("champion", 99)), "INVALID_INPUT");
+    assert_eq!(
+        code(alias("12", 1)),
+        "INVALID_INPUT",
+        "a numeric alias would read as a version"
+    );
+    assert_eq!(code(alias("has space", 1)), "INVALID_INPUT");
+    let model = EntityRef::new(EntityKind::Model, "m-churn");
+    let Detail::Model { aliases, .. } = store.entity(&model).unwrap().unwrap().detail else {
+        panic!("model detail")
+    };
+    assert_eq!(
+        aliases.get("champion"),
+        Some(&2),
+        "an alias moves to the version set last"
+    );
+    act(Command::RemoveModelAlias(ModelAliasRemoved {
+        model: literal("m-churn"),
+        alias: "champion".into(),
+    }))
+    .unwrap();
+    assert_eq!(
+        code(act(Command::RemoveModelAlias(ModelAliasRemoved {
+            model: literal("m-churn"),
+            alias: "champion".into(),
+        }))),
+        "INVALID_INPUT"
+    );
+
+    let field = |name: &str| SchemaField {
+        name: name.into(),
+        data_type: "long".into(),
+        description: None,
+    };
+    act(Command::RecordDatasetSchema(DatasetSchemaRecorded {
+        dataset: literal("d-usage"),
+        fields: vec![field("minutes"), field("calls")],
+    }))
+    .unwrap();
+    assert_eq!(
+        code(act(Command::RecordDatasetSchema(DatasetSchemaRecorded {
+            dataset: literal("d-usage"),
+            fields: vec![field(" ")],
+        }))),
+        "INVALID_INPUT"
+    );
+    let dataset = store
+        .entity(&EntityRef::new(EntityKind::Dataset, "d-usage"))
+        .unwrap()
+        .unwrap();
+    let Detail::Dataset { schema, .. } = dataset.detail else {
+        panic!("dataset detail")
+    };
+    assert_eq!(
+        schema,
+        vec![field("minutes"), field("calls")],
+        "a refused schema changes nothing"
+    );
+}
+
+/// A store whose projections were written in an older shape rebuilds them on open.
+#[test]
+fn an_older_projection_format_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = {
+        let store = open(dir.path());
+        demo::fill(&store).unwrap();
+        store.projection_digest().unwrap()
+    };
+    {
+        let db = sled::open(dir.path().join("derived")).unwrap();
+        db.insert(b"derived-format", 1u64.to_be_bytes().to_vec()).unwrap();
+        db.open_tree("state")
+            .unwrap()
+            .insert(b"garbage", b"not an entity".to_vec())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.projection_digest().unwrap(), digest);
+}

@@ -210,6 +210,45 @@ fn every_command() -> Vec<CommandEnvelope> {
         Command::DeleteEnvironment(EnvironmentDeleted {
             environment: id("env-staging"),
         }),
+        Command::SetExperimentTags(ExperimentTagsSet {
+            experiment: id("e-train"),
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "growth".into(),
+            }],
+        }),
+        Command::DeleteRun(RunDeleted { run: id("r-later") }),
+        Command::RestoreRun(RunRestored { run: id("r-later") }),
+        Command::DeleteExperiment(ExperimentDeleted {
+            experiment: id("e-train"),
+        }),
+        Command::RestoreExperiment(ExperimentRestored {
+            experiment: id("e-train"),
+        }),
+        Command::SetModelTags(ModelTagsSet {
+            model: id("m-churn"),
+            tags: vec![Tag {
+                key: "domain".into(),
+                value: "churn".into(),
+            }],
+        }),
+        Command::SetModelAlias(ModelAliasSet {
+            model: id("m-churn"),
+            alias: "champion".into(),
+            version: 2,
+        }),
+        Command::RemoveModelAlias(ModelAliasRemoved {
+            model: id("m-churn"),
+            alias: "champion".into(),
+        }),
+        Command::RecordDatasetSchema(DatasetSchemaRecorded {
+            dataset: id("d-usage"),
+            fields: vec![SchemaField {
+                name: "minutes".into(),
+                data_type: "double".into(),
+                description: Some("minutes used in the month".into()),
+            }],
+        }),
     ];
     commands.extend(
         extra

@@ -773,7 +773,7 @@ fn every_command_script() -> Vec<Command> {
         Command::SetModelVersionTags(ModelVersionTagsSet {
             model: id("m-x"),
             version: 1,
-            tags: vec![tag],
+            tags: vec![tag.clone()],
         }),
         Command::CreateManifest(ManifestCreated {
             manifest: id("mf-x"),
@@ -863,6 +863,35 @@ fn every_command_script() -> Vec<Command> {
         Command::DeleteEnvironment(EnvironmentDeleted {
             environment: id("env-x"),
         }),
+        Command::SetExperimentTags(ExperimentTagsSet {
+            experiment: id("e-train"),
+            tags: vec![tag.clone()],
+        }),
+        Command::DeleteExperiment(ExperimentDeleted { experiment: id("e-x") }),
+        Command::RestoreExperiment(ExperimentRestored { experiment: id("e-x") }),
+        Command::DeleteRun(RunDeleted { run: id("r-x") }),
+        Command::RestoreRun(RunRestored { run: id("r-x") }),
+        Command::SetModelTags(ModelTagsSet {
+            model: id("m-churn"),
+            tags: vec![tag.clone()],
+        }),
+        Command::SetModelAlias(ModelAliasSet {
+            model: id("m-churn"),
+            alias: "champion".into(),
+            version: 1,
+        }),
+        Command::RemoveModelAlias(ModelAliasRemoved {
+            model: id("m-churn"),
+            alias: "champion".into(),
+        }),
+        Command::RecordDatasetSchema(DatasetSchemaRecorded {
+            dataset: id("d-usage"),
+            fields: vec![SchemaField {
+                name: "tenure".into(),
+                data_type: "long".into(),
+                description: None,
+            }],
+        }),
         Command::GrantRole(RoleGranted {
             principal: id("u-margaret"),
             account: id("acct-contoso-mm"),
@@ -894,7 +923,7 @@ fn the_role_matrix_for_every_command() {
     use lineage_schema::event::{AdministratorDesignated, Role, RoleGranted};
     let script = every_command_script();
     let names: std::collections::BTreeSet<&str> = script.iter().map(Command::name).collect();
-    assert_eq!(names.len(), 49, "the script covers every command");
+    assert_eq!(names.len(), 58, "the script covers every command");
     let actors: Vec<(&str, Option<Role>)> = vec![
         ("u-linus", None),
         ("u-linus", Some(Role::Reader)),
@@ -1021,6 +1050,15 @@ fn the_role_matrix_for_every_command() {
         RaiseDriftAlert                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteService                  NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteEnvironment              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
+        SetExperimentTags              NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        DeleteExperiment               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RestoreExperiment              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        DeleteRun                      NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RestoreRun                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        SetModelTags                   NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        SetModelAlias                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        RemoveModelAlias               NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        RecordDatasetSchema            NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
         GrantRole                      FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         yes
         RevokeRole                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         yes
         IssueToken                     yes               yes               yes               yes               yes               yes

@@ -184,4 +184,18 @@ inputs! {
     RecordServiceMetricInput { service: String, name: String, value: f64, observed_at: String }
     /// `observed_at` is RFC 3339.
     RaiseDriftAlertInput { service: String, feature: String, score: f64, threshold: f64, observed_at: String }
+    SetExperimentTagsInput { experiment: String, tags: Vec<KeyValueInput> }
+    /// The experiment and its runs stay in history and lineage; its name stays taken.
+    DeleteExperimentInput { experiment: String }
+    RestoreExperimentInput { experiment: String }
+    /// The run stays in history and lineage, hidden from live lists.
+    DeleteRunInput { run: String }
+    RestoreRunInput { run: String }
+    SetModelTagsInput { model: String, tags: Vec<KeyValueInput> }
+    /// Points `alias` at `version`, moving it from any other version.
+    SetModelAliasInput { model: String, alias: String, version: u32 }
+    RemoveModelAliasInput { model: String, alias: String }
+    SchemaFieldInput { name: String, data_type: String, description: Option<String> }
+    /// Replaces the dataset's recorded schema.
+    RecordDatasetSchemaInput { dataset: String, fields: Vec<SchemaFieldInput> }
 }

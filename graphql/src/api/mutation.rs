@@ -210,4 +210,13 @@ mutations! {
     delete_service => DeleteService(ServiceDeleted, DeleteServiceInput),
     record_service_metric => RecordServiceMetric(ServiceMetricRecorded, RecordServiceMetricInput),
     raise_drift_alert => RaiseDriftAlert(DriftAlertRaised, RaiseDriftAlertInput),
+    set_experiment_tags => SetExperimentTags(ExperimentTagsSet, SetExperimentTagsInput),
+    delete_experiment => DeleteExperiment(ExperimentDeleted, DeleteExperimentInput),
+    restore_experiment => RestoreExperiment(ExperimentRestored, RestoreExperimentInput),
+    delete_run => DeleteRun(RunDeleted, DeleteRunInput),
+    restore_run => RestoreRun(RunRestored, RestoreRunInput),
+    set_model_tags => SetModelTags(ModelTagsSet, SetModelTagsInput),
+    set_model_alias => SetModelAlias(ModelAliasSet, SetModelAliasInput),
+    remove_model_alias => RemoveModelAlias(ModelAliasRemoved, RemoveModelAliasInput),
+    record_dataset_schema => RecordDatasetSchema(DatasetSchemaRecorded, RecordDatasetSchemaInput),
 }

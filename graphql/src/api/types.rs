@@ -261,8 +261,17 @@ pub struct ModelVersionInfo {
     pub uploaded_from: Option<String>,
     pub derived_from: Option<ID>,
     pub tags: Vec<KeyValue>,
+    /// The aliases (`champion`) that name this version.
+    pub aliases: Vec<String>,
     pub registered_at: String,
     pub registered_by: String,
+}
+
+/// An alias and the version it names.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ModelAlias {
+    pub alias: String,
+    pub version: u32,
 }
 
 /// A managed model and its versions.
@@ -280,8 +289,27 @@ impl ModelObject {
     async fn entity(&self) -> EntityObject {
         EntityObject(self.0.clone())
     }
+    /// The model's own tags (each version has its own as well).
+    async fn tags(&self) -> Vec<KeyValue> {
+        match &self.0.detail {
+            Detail::Model { tags, .. } => key_values(tags),
+            _ => Vec::new(),
+        }
+    }
+    async fn aliases(&self) -> Vec<ModelAlias> {
+        let Detail::Model { aliases, .. } = &self.0.detail else {
+            return Vec::new();
+        };
+        aliases
+            .iter()
+            .map(|(alias, version)| ModelAlias {
+                alias: alias.clone(),
+                version: *version,
+            })
+            .collect()
+    }
     async fn versions(&self) -> Vec<ModelVersionInfo> {
-        let Detail::Model { versions, .. } = &self.0.detail else {
+        let Detail::Model { versions, aliases, .. } = &self.0.detail else {
             return Vec::new();
         };
         versions
@@ -299,6 +327,11 @@ impl ModelObject {
                 },
                 derived_from: version.derived_from.as_ref().map(|from| ID(format!("model/{from}"))),
                 tags: key_values(&version.tags),
+                aliases: aliases
+                    .iter()
+                    .filter(|(_, named)| **named == version.version)
+                    .map(|(alias, _)| alias.clone())
+                    .collect(),
                 registered_at: version.registered.at.to_string(),
                 registered_by: version.registered.actor.to_string(),
             })
