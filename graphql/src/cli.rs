@@ -293,8 +293,45 @@ fn run_audit(dir: &Path, args: AuditArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where imported records land, and as whom.
+#[derive(Debug, clap::Args)]
+struct ImportTarget {
+    /// The experimentation account runs, experiments and datasets go to.
+    #[arg(long)]
+    account: String,
+    /// The workspace (in that account) experiments go to.
+    #[arg(long)]
+    workspace: String,
+    /// The project experiments go to, made if missing [default: the workspace's project
+    /// named after the source, made if missing].
+    #[arg(long)]
+    project: Option<String>,
+    /// The model management account registered models go to [default: the only one in
+    /// the account's subscription].
+    #[arg(long)]
+    model_account: Option<String>,
+    /// The principal the import acts as, recorded on every event [default: the store's
+    /// administrator].
+    #[arg(long = "as", value_name = "PRINCIPAL")]
+    actor: Option<String>,
+    /// Stop at the first record that cannot be imported (by default it is skipped, named
+    /// in the summary, and the rest is imported).
+    #[arg(long)]
+    strict: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum ImportSource {
+    /// Import an MLflow tracking store: a file store (an `mlruns/` folder, its model
+    /// registry included) or a SQLite database (`mlflow.db`). Experiments, runs (params,
+    /// metric histories, tags, dataset inputs, logged models), registered models with
+    /// their versions, tags and aliases. Importing again adds only what is new.
+    Mlflow {
+        /// The `mlruns` folder (or the folder holding it), or the `mlflow.db` file.
+        path: PathBuf,
+        #[command(flatten)]
+        target: ImportTarget,
+    },
     /// Restore an export of this kind of store (`lineage export`): into an empty store, or
     /// onto one whose log the export continues (an incremental backup). Every line is
     /// checked — JSON, positions, hash chain — before anything is appended.
@@ -323,6 +360,37 @@ fn run_import_lineage(dir: &Path, file: &Path) -> Result<()> {
         "restored {} events; the log ends at seq {} with hash {}",
         restored.events, restored.head.seq, restored.head.hash
     );
+    Ok(())
+}
+
+fn import_target(store: &Store, target: &ImportTarget, source: &str) -> Result<lineage_importer::Target> {
+    let actor = match &target.actor {
+        Some(actor) => lineage_schema::PrincipalId::new(actor.clone())?,
+        None => crate::auth::administrator(store)?,
+    };
+    let spec = lineage_importer::TargetSpec {
+        actor,
+        account: target.account.clone(),
+        workspace: target.workspace.clone(),
+        project: target.project.clone(),
+        model_account: target.model_account.clone(),
+    };
+    Ok(lineage_importer::Target::prepare(store, &spec, source)?)
+}
+
+fn run_import_mlflow(dir: &Path, path: &Path, target: &ImportTarget) -> Result<()> {
+    let tracking = lineage_importer::mlflow::read(path)?;
+    let store = open_existing(dir)?;
+    let resolved = import_target(&store, target, "mlflow")?;
+    let summary = lineage_importer::mlflow::import(
+        &store,
+        tracking,
+        &resolved,
+        target.strict,
+        &mut progress_printer_of("importing", "records"),
+    )?;
+    store.close()?;
+    print!("Imported {} into {}:\n{summary}", path.display(), dir.display());
     Ok(())
 }
 
@@ -543,6 +611,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import {
             source: ImportSource::Lineage { file },
         } => run_import_lineage(&cli.data_dir, &file),
+        Command::Import {
+            source: ImportSource::Mlflow { path, target },
+        } => run_import_mlflow(&cli.data_dir, &path, &target),
         Command::Stats => run_stats(&cli.data_dir),
         Command::Bench(args) => crate::bench::run(&args),
     }
@@ -567,10 +638,21 @@ fn open_existing(dir: &Path) -> Result<Store> {
 
 /// Progress on a terminal for long replays; silent when piped.
 fn progress_printer(what: &'static str) -> impl FnMut(u64, u64) {
+    progress_printer_of(what, "events")
+}
+
+/// Progress on a terminal, counting `unit`s: a bar, the count and the percentage.
+fn progress_printer_of(what: &'static str, unit: &'static str) -> impl FnMut(u64, u64) {
     let terminal = std::io::stderr().is_terminal();
     move |done, total| {
         if terminal && total > 0 {
-            eprint!("\r{what}: {done}/{total} events ({}%)", done * 100 / total);
+            let filled = (done * 30 / total) as usize;
+            eprint!(
+                "\r{what} [{}{}] {done}/{total} {unit} ({}%)",
+                "#".repeat(filled),
+                " ".repeat(30 - filled),
+                done * 100 / total
+            );
             if done == total {
                 eprintln!();
             }

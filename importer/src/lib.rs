@@ -1,7 +1,11 @@
 //! Lineage's importers: MLflow tracking stores, OpenLineage events and Lineage's own
 //! NDJSON export, turned into Lineage's log.
 //!
-//! - [`lineage_format`]: export and restore of Lineage's own log;
+//! - [`mlflow`]: MLflow's file store and SQLite store;
+//! - [`lineage_format`]: export and restore of Lineage's own log, and an account's
+//!   export replayed into another store;
+//! - [`target`]: where an import lands (account, workspace, project, compute target);
+//! - [`summary`]: what an import did;
 //! - [`error`]: the one error type.
 //!
 //! Architecture invariant: this is the only crate that knows foreign formats; foreign
@@ -11,5 +15,10 @@
 
 pub mod error;
 pub mod lineage_format;
+pub mod mlflow;
+pub mod summary;
+pub mod target;
 
 pub use error::{Error, Result};
+pub use summary::Summary;
+pub use target::{Target, TargetSpec};

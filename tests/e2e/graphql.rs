@@ -26,11 +26,29 @@ pub struct Server {
 
 impl Server {
     pub async fn start(fill: bool, actor: &str, limits: Limits, server_limits: ServerLimits) -> Server {
+        Self::start_with(
+            |store| {
+                if fill {
+                    demo::fill(store).unwrap();
+                }
+            },
+            actor,
+            limits,
+            server_limits,
+        )
+        .await
+    }
+
+    /// A server over a store that `prepare` filled before it opened its port.
+    pub async fn start_with(
+        prepare: impl FnOnce(&Store),
+        actor: &str,
+        limits: Limits,
+        server_limits: ServerLimits,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), &Options::default()).unwrap());
-        if fill {
-            demo::fill(&store).unwrap();
-        }
+        prepare(&store);
         let admin = lineage_graphql::auth::bootstrap(&store).unwrap().unwrap();
         let token = if actor == "admin" {
             admin.secret

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod golden;
 mod graphql;
+mod import;
 mod model;
 mod process;
 mod rejections;

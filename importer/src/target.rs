@@ -1,0 +1,185 @@
+//! Where an import lands: an experimentation account and workspace, a project in it, a
+//! compute target for imported runs, and the model management account for models.
+//! Missing projects and compute targets are made; accounts and workspaces must exist.
+
+use crate::error::{Error, Result};
+use lineage_schema::entity::Detail;
+use lineage_schema::event::{ComputeKind, ComputeTargetAttached, ProjectCreated};
+use lineage_schema::*;
+use lineage_store::Store;
+
+/// What the caller asked for, as given on the command line or in a request.
+#[derive(Clone, Debug)]
+pub struct TargetSpec {
+    pub actor: PrincipalId,
+    pub account: String,
+    pub workspace: String,
+    /// A project id; made in the workspace if missing. Default: the workspace's project
+    /// named after the source (`mlflow`, `openlineage`), made if missing.
+    pub project: Option<String>,
+    /// A model management account id. Default: the only one in the account's subscription.
+    pub model_account: Option<String>,
+}
+
+/// Resolved and ready: every id here exists in the store.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub actor: PrincipalId,
+    pub account: AccountId,
+    pub workspace: WorkspaceId,
+    pub project: ProjectId,
+    pub compute_target: ComputeTargetId,
+    /// None when the subscription has no model management account (models are then skipped).
+    pub model_account: Option<AccountId>,
+}
+
+/// A short, stable id for something imported: `prefix-` and 20 hex digits of blake3 over
+/// the parts, so importing the same thing again finds the same entity.
+pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
+    let joined = parts.join("\u{1f}");
+    format!("{prefix}-{}", &blake3::hash(joined.as_bytes()).to_hex()[..20])
+}
+
+fn parse_id<T: TryFrom<String, Error = Rejection>>(what: &str, text: &str) -> Result<T> {
+    T::try_from(text.to_string()).map_err(|rejection| Error::Target(format!("{what}: {rejection}")))
+}
+
+impl Target {
+    /// Checks the spec against the store and makes the project and compute target named
+    /// after `source` when they are missing.
+    pub fn prepare(store: &Store, spec: &TargetSpec, source: &str) -> Result<Target> {
+        let account: AccountId = parse_id("--account", &spec.account)?;
+        let account_ref = EntityRef::new(EntityKind::ExperimentationAccount, &account);
+        let Some(account_entity) = store.entity(&account_ref)?.filter(|entity| !entity.deleted) else {
+            return Err(Error::Target(format!("no experimentation account `{account}`")));
+        };
+        let workspace: WorkspaceId = parse_id("--workspace", &spec.workspace)?;
+        let workspace_ref = EntityRef::new(EntityKind::Workspace, &workspace);
+        match store.entity(&workspace_ref)? {
+            Some(entity) if entity.parent.as_ref() == Some(&account_ref) => {}
+            Some(_) => {
+                return Err(Error::Target(format!(
+                    "workspace `{workspace}` belongs to another account than `{account}`"
+                )))
+            }
+            None => return Err(Error::Target(format!("no workspace `{workspace}`"))),
+        }
+        let project = Self::project(store, spec, &workspace, &workspace_ref, source)?;
+        let compute_target = Self::compute_target(store, spec, &account, &account_ref, source)?;
+        let model_account = match &spec.model_account {
+            Some(id) => {
+                let id: AccountId = parse_id("--model-account", id)?;
+                if store
+                    .entity(&EntityRef::new(EntityKind::ModelManagementAccount, &id))?
+                    .is_none()
+                {
+                    return Err(Error::Target(format!("no model management account `{id}`")));
+                }
+                Some(id)
+            }
+            None => {
+                let Detail::ExperimentationAccount { subscription, .. } = &account_entity.detail else {
+                    unreachable!("experimentation accounts hold their detail")
+                };
+                let subscription_ref = EntityRef::new(EntityKind::Subscription, subscription);
+                let candidates: Vec<_> = store
+                    .children(&subscription_ref, EntityKind::ModelManagementAccount)?
+                    .into_iter()
+                    .filter(|entity| !entity.deleted)
+                    .collect();
+                match candidates.as_slice() {
+                    [] => None,
+                    [only] => Some(parse_id("model management account", &only.reference.id)?),
+                    _ => {
+                        return Err(Error::Target(format!(
+                            "subscription `{subscription}` has {} model management accounts; choose one with --model-account",
+                            candidates.len()
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(Target {
+            actor: spec.actor.clone(),
+            account,
+            workspace,
+            project,
+            compute_target,
+            model_account,
+        })
+    }
+
+    fn project(
+        store: &Store,
+        spec: &TargetSpec,
+        workspace: &WorkspaceId,
+        workspace_ref: &EntityRef,
+        source: &str,
+    ) -> Result<ProjectId> {
+        let existing = match &spec.project {
+            Some(id) => store.entity(&EntityRef::new(
+                EntityKind::Project,
+                parse_id::<ProjectId>("--project", id)?,
+            ))?,
+            None => store.find_by_name(Some(workspace_ref), EntityKind::Project, source)?,
+        };
+        if let Some(project) = existing {
+            if project.parent.as_ref() != Some(workspace_ref) {
+                return Err(Error::Target(format!(
+                    "project `{}` is in another workspace than `{workspace}`",
+                    project.reference.id
+                )));
+            }
+            return parse_id("project", &project.reference.id);
+        }
+        let (id, name) = match &spec.project {
+            Some(id) => (id.clone(), id.clone()),
+            None => (
+                derived_id(&format!("p-{source}"), &[workspace.as_str()]),
+                source.to_string(),
+            ),
+        };
+        let project: ProjectId = parse_id("project", &id)?;
+        let name = Name::new(name).map_err(|rejection| Error::Target(format!("--project: {rejection}")))?;
+        store.execute(CommandEnvelope::new(
+            spec.actor.clone(),
+            Command::CreateProject(ProjectCreated {
+                project: project.clone(),
+                workspace: workspace.clone(),
+                name,
+                path: format!("{source}/"),
+                repository: None,
+            }),
+        ))?;
+        Ok(project)
+    }
+
+    fn compute_target(
+        store: &Store,
+        spec: &TargetSpec,
+        account: &AccountId,
+        account_ref: &EntityRef,
+        source: &str,
+    ) -> Result<ComputeTargetId> {
+        if let Some(target) = store
+            .find_by_name(Some(account_ref), EntityKind::ComputeTarget, source)?
+            .filter(|target| !target.deleted)
+        {
+            return parse_id("compute target", &target.reference.id);
+        }
+        let target: ComputeTargetId = parse_id(
+            "compute target",
+            &derived_id(&format!("ct-{source}"), &[account.as_str()]),
+        )?;
+        store.execute(CommandEnvelope::new(
+            spec.actor.clone(),
+            Command::AttachComputeTarget(ComputeTargetAttached {
+                target: target.clone(),
+                account: account.clone(),
+                name: Name::new(source).map_err(|rejection| Error::Target(rejection.to_string()))?,
+                kind: ComputeKind::Local,
+            }),
+        ))?;
+        Ok(target)
+    }
+}
