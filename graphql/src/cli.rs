@@ -306,10 +306,6 @@ struct ImportTarget {
     /// named after the source, made if missing].
     #[arg(long)]
     project: Option<String>,
-    /// The model management account registered models go to [default: the only one in
-    /// the account's subscription].
-    #[arg(long)]
-    model_account: Option<String>,
     /// The principal the import acts as, recorded on every event [default: the store's
     /// administrator].
     #[arg(long = "as", value_name = "PRINCIPAL")]
@@ -329,6 +325,20 @@ enum ImportSource {
     Mlflow {
         /// The `mlruns` folder (or the folder holding it), or the `mlflow.db` file.
         path: PathBuf,
+        #[command(flatten)]
+        target: ImportTarget,
+        /// The model management account registered models go to [default: the only one
+        /// in the account's subscription].
+        #[arg(long)]
+        model_account: Option<String>,
+    },
+    /// Import OpenLineage events (NDJSON, one event a line, as emitters write them):
+    /// jobs become experiments in a project per job namespace (or in --project), runs
+    /// become runs with their parents, datasets become datasets with their schema and
+    /// version. Every line is checked before anything is appended; an event already
+    /// imported (same run, type and time) appends nothing.
+    Openlineage {
+        file: PathBuf,
         #[command(flatten)]
         target: ImportTarget,
     },
@@ -363,7 +373,12 @@ fn run_import_lineage(dir: &Path, file: &Path) -> Result<()> {
     Ok(())
 }
 
-fn import_target(store: &Store, target: &ImportTarget, source: &str) -> Result<lineage_importer::Target> {
+fn import_target(
+    store: &Store,
+    target: &ImportTarget,
+    model_account: Option<String>,
+    source: &str,
+) -> Result<lineage_importer::Target> {
     let actor = match &target.actor {
         Some(actor) => lineage_schema::PrincipalId::new(actor.clone())?,
         None => crate::auth::administrator(store)?,
@@ -373,15 +388,21 @@ fn import_target(store: &Store, target: &ImportTarget, source: &str) -> Result<l
         account: target.account.clone(),
         workspace: target.workspace.clone(),
         project: target.project.clone(),
-        model_account: target.model_account.clone(),
+        model_account,
     };
-    Ok(lineage_importer::Target::prepare(store, &spec, source)?)
+    // MLflow's experiments share one project; OpenLineage's jobs get one per namespace.
+    Ok(lineage_importer::Target::prepare_with(
+        store,
+        &spec,
+        source,
+        source == "mlflow",
+    )?)
 }
 
-fn run_import_mlflow(dir: &Path, path: &Path, target: &ImportTarget) -> Result<()> {
+fn run_import_mlflow(dir: &Path, path: &Path, target: &ImportTarget, model_account: Option<String>) -> Result<()> {
     let tracking = lineage_importer::mlflow::read(path)?;
     let store = open_existing(dir)?;
-    let resolved = import_target(&store, target, "mlflow")?;
+    let resolved = import_target(&store, target, model_account, "mlflow")?;
     let summary = lineage_importer::mlflow::import(
         &store,
         tracking,
@@ -391,6 +412,22 @@ fn run_import_mlflow(dir: &Path, path: &Path, target: &ImportTarget) -> Result<(
     )?;
     store.close()?;
     print!("Imported {} into {}:\n{summary}", path.display(), dir.display());
+    Ok(())
+}
+
+fn run_import_openlineage(dir: &Path, file: &Path, target: &ImportTarget) -> Result<()> {
+    let events = lineage_importer::openlineage::read_file(file)?;
+    let store = open_existing(dir)?;
+    let resolved = import_target(&store, target, None, "openlineage")?;
+    let summary = lineage_importer::openlineage::import(
+        &store,
+        &resolved,
+        &events,
+        target.strict,
+        &mut progress_printer_of("importing", "events"),
+    )?;
+    store.close()?;
+    print!("Imported {} into {}:\n{summary}", file.display(), dir.display());
     Ok(())
 }
 
@@ -612,8 +649,16 @@ pub fn run(cli: Cli) -> Result<()> {
             source: ImportSource::Lineage { file },
         } => run_import_lineage(&cli.data_dir, &file),
         Command::Import {
-            source: ImportSource::Mlflow { path, target },
-        } => run_import_mlflow(&cli.data_dir, &path, &target),
+            source:
+                ImportSource::Mlflow {
+                    path,
+                    target,
+                    model_account,
+                },
+        } => run_import_mlflow(&cli.data_dir, &path, &target, model_account),
+        Command::Import {
+            source: ImportSource::Openlineage { file, target },
+        } => run_import_openlineage(&cli.data_dir, &file, &target),
         Command::Stats => run_stats(&cli.data_dir),
         Command::Bench(args) => crate::bench::run(&args),
     }

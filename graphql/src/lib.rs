@@ -6,6 +6,7 @@
 //!   `/metrics`) and `serve` with graceful shutdown;
 //! - [`metrics`]: request counts and latencies in the Prometheus text format;
 //! - [`export`]: audit exports as CSV and NDJSON;
+//! - [`openlineage`]: `POST /api/v1/lineage`, OpenLineage events over HTTP;
 //! - [`cli`]: the commands and their output;
 //! - [`bench`], [`bench_graph`]: `lineage bench`, throughput and latency measurements.
 //!
@@ -19,4 +20,5 @@ pub mod bench_graph;
 pub mod cli;
 pub mod export;
 pub mod metrics;
+pub mod openlineage;
 pub mod server;

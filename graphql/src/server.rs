@@ -80,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/audit", get(audit_export))
+        .route("/api/v1/lineage", axum::routing::post(crate::openlineage::receive))
         // async-graphql-axum reads the body itself, past axum's default limit; this layer
         // bounds it for every route (413 when the declared or actual size is over).
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
@@ -93,7 +94,7 @@ async fn console() -> Html<&'static str> {
 
 /// Why a request is turned away before it reaches the API.
 #[derive(Debug)]
-enum Denied {
+pub enum Denied {
     /// No token, or one that is unknown or revoked: 401.
     Unauthenticated,
     /// The token index could not be read: 503.
@@ -122,7 +123,7 @@ impl IntoResponse for Denied {
 }
 
 /// The principal behind a request's bearer token.
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<lineage_schema::PrincipalId, Denied> {
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<lineage_schema::PrincipalId, Denied> {
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

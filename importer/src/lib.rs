@@ -2,6 +2,7 @@
 //! NDJSON export, turned into Lineage's log.
 //!
 //! - [`mlflow`]: MLflow's file store and SQLite store;
+//! - [`openlineage`]: OpenLineage events, from files or `POST /api/v1/lineage`;
 //! - [`lineage_format`]: export and restore of Lineage's own log, and an account's
 //!   export replayed into another store;
 //! - [`target`]: where an import lands (account, workspace, project, compute target);
@@ -16,6 +17,7 @@
 pub mod error;
 pub mod lineage_format;
 pub mod mlflow;
+pub mod openlineage;
 pub mod summary;
 pub mod target;
 

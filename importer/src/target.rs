@@ -27,7 +27,9 @@ pub struct Target {
     pub actor: PrincipalId,
     pub account: AccountId,
     pub workspace: WorkspaceId,
-    pub project: ProjectId,
+    /// The project everything goes to; None when each source namespace gets its own
+    /// (see [`Target::project_named`]).
+    pub project: Option<ProjectId>,
     pub compute_target: ComputeTargetId,
     /// None when the subscription has no model management account (models are then skipped).
     pub model_account: Option<AccountId>,
@@ -48,6 +50,12 @@ impl Target {
     /// Checks the spec against the store and makes the project and compute target named
     /// after `source` when they are missing.
     pub fn prepare(store: &Store, spec: &TargetSpec, source: &str) -> Result<Target> {
+        Self::prepare_with(store, spec, source, true)
+    }
+
+    /// As `prepare`; without `default_project`, a spec that names no project leaves
+    /// `project` empty (each namespace of the source gets its own).
+    pub fn prepare_with(store: &Store, spec: &TargetSpec, source: &str, default_project: bool) -> Result<Target> {
         let account: AccountId = parse_id("--account", &spec.account)?;
         let account_ref = EntityRef::new(EntityKind::ExperimentationAccount, &account);
         let Some(account_entity) = store.entity(&account_ref)?.filter(|entity| !entity.deleted) else {
@@ -64,7 +72,11 @@ impl Target {
             }
             None => return Err(Error::Target(format!("no workspace `{workspace}`"))),
         }
-        let project = Self::project(store, spec, &workspace, &workspace_ref, source)?;
+        let project = if spec.project.is_some() || default_project {
+            Some(Self::project(store, spec, &workspace, &workspace_ref, source)?)
+        } else {
+            None
+        };
         let compute_target = Self::compute_target(store, spec, &account, &account_ref, source)?;
         let model_account = match &spec.model_account {
             Some(id) => {
@@ -148,6 +160,29 @@ impl Target {
                 workspace: workspace.clone(),
                 name,
                 path: format!("{source}/"),
+                repository: None,
+            }),
+        ))?;
+        Ok(project)
+    }
+
+    /// The project of this name in the workspace, made (with a derived id) if missing.
+    pub fn project_named(&self, store: &Store, name: &str, source: &str) -> Result<ProjectId> {
+        let workspace_ref = EntityRef::new(EntityKind::Workspace, &self.workspace);
+        if let Some(project) = store.find_by_name(Some(&workspace_ref), EntityKind::Project, name)? {
+            return parse_id("project", &project.reference.id);
+        }
+        let project: ProjectId = parse_id(
+            "project",
+            &derived_id(&format!("p-{source}"), &[self.workspace.as_str(), name]),
+        )?;
+        store.execute(CommandEnvelope::new(
+            self.actor.clone(),
+            Command::CreateProject(ProjectCreated {
+                project: project.clone(),
+                workspace: self.workspace.clone(),
+                name: Name::new(name).map_err(|rejection| Error::Target(rejection.to_string()))?,
+                path: format!("{source}/{name}"),
                 repository: None,
             }),
         ))?;

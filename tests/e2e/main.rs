@@ -8,6 +8,7 @@ mod golden;
 mod graphql;
 mod import;
 mod model;
+mod openlineage;
 mod process;
 mod rejections;
 mod support;

@@ -187,6 +187,13 @@ struct Importer<'a> {
 }
 
 impl Importer<'_> {
+    fn project(&self) -> &ProjectId {
+        self.target
+            .project
+            .as_ref()
+            .expect("MLflow imports prepare their target with a project")
+    }
+
     fn skip(&mut self, what: impl Into<String>, why: impl Into<String>) -> Result<()> {
         let (what, why) = (what.into(), why.into());
         if self.strict {
@@ -240,7 +247,7 @@ impl Importer<'_> {
         let id = derived_id(
             "mlflow-exp",
             &[
-                self.target.project.as_str(),
+                self.project().as_str(),
                 &experiment.id,
                 &experiment.creation_time.unwrap_or(0).to_string(),
             ],
@@ -257,7 +264,7 @@ impl Importer<'_> {
                 batch.push(self.envelope(
                     Command::CreateExperiment(ExperimentCreated {
                         experiment: experiment_id.clone(),
-                        project: self.target.project.clone(),
+                        project: self.project().clone(),
                         name,
                         entry_point: "(not recorded by MLflow)".into(),
                         language: Language::Python,
