@@ -104,7 +104,9 @@ enum Command {
     /// Write events as NDJSON — positions, times, actors, accounts, payloads and hashes —
     /// for backup (`import lineage` restores them) or for reading.
     Export {
-        /// Only events of this account (for reading; a restore needs the whole log).
+        /// Only events of this account, with the principal and subscription records its
+        /// history needs (for reading, or `import lineage --replay` into another store; a
+        /// restore needs the whole log).
         #[arg(long)]
         account: Option<String>,
         /// Only events after this position (an incremental backup).
@@ -345,7 +347,15 @@ enum ImportSource {
     /// Restore an export of this kind of store (`lineage export`): into an empty store, or
     /// onto one whose log the export continues (an incremental backup). Every line is
     /// checked — JSON, positions, hash chain — before anything is appended.
-    Lineage { file: PathBuf },
+    Lineage {
+        file: PathBuf,
+        /// Replay the export into this store instead — for one account's export
+        /// (`export --account`) into another store: each event is recorded again by the
+        /// same actor with the time it happened, at this store's next positions, all of
+        /// it or none. Principals and subscriptions already here are kept.
+        #[arg(long)]
+        replay: bool,
+    },
 }
 
 fn run_export(dir: &Path, account: Option<String>, since: u64) -> Result<()> {
@@ -428,6 +438,18 @@ fn run_import_openlineage(dir: &Path, file: &Path, target: &ImportTarget) -> Res
     )?;
     store.close()?;
     print!("Imported {} into {}:\n{summary}", file.display(), dir.display());
+    Ok(())
+}
+
+fn run_replay_lineage(dir: &Path, file: &Path) -> Result<()> {
+    let store = open(dir)?;
+    let replayed = lineage_importer::lineage_format::replay(&store, file)?;
+    let head = store.head();
+    store.close()?;
+    println!(
+        "replayed {} events ({} already here); the log ends at seq {} with hash {}",
+        replayed.appended, replayed.already_here, head.seq, head.hash
+    );
     Ok(())
 }
 
@@ -646,8 +668,11 @@ pub fn run(cli: Cli) -> Result<()> {
         } => run_bill(&cli.data_dir, &account, &month, format, &price_book(book.as_deref())?),
         Command::Export { account, since } => run_export(&cli.data_dir, account, since),
         Command::Import {
-            source: ImportSource::Lineage { file },
+            source: ImportSource::Lineage { file, replay: false },
         } => run_import_lineage(&cli.data_dir, &file),
+        Command::Import {
+            source: ImportSource::Lineage { file, replay: true },
+        } => run_replay_lineage(&cli.data_dir, &file),
         Command::Import {
             source:
                 ImportSource::Mlflow {

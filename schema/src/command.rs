@@ -59,6 +59,32 @@ macro_rules! commands {
                 }
             }
 
+            /// The command that records this event again (in another store): the same
+            /// payload, or for numbered versions the request the store numbers anew.
+            pub fn replaying(event: Event) -> Command {
+                match event {
+                    $(Event::$event(payload) => Command::$command(payload),)*
+                    Event::ModelVersionRegistered(e) => Command::RegisterModelVersion(RegisterModelVersion {
+                        model: e.model,
+                        source: e.source,
+                        derived_from: e.derived_from,
+                        tags: e.tags,
+                    }),
+                    Event::ManifestVersionAdded(e) => Command::AddManifestVersion(AddManifestVersion {
+                        manifest: e.manifest,
+                        models: e.models,
+                        dependencies: e.dependencies,
+                        scoring_script: e.scoring_script,
+                        schema: e.schema,
+                        sample_data: e.sample_data,
+                    }),
+                    Event::ImageBuildStarted(e) => Command::StartImageBuild(StartImageBuild {
+                        image: e.image,
+                        manifest: e.manifest,
+                    }),
+                }
+            }
+
             /// The entity whose stream the resulting event is appended to.
             pub fn stream(&self) -> EntityRef {
                 match self {

@@ -411,6 +411,17 @@ pub fn envelopes() -> Vec<Envelope> {
 mod tests {
     use super::*;
 
+    /// Every event has a command that records it again, aimed at the same stream.
+    #[test]
+    fn every_event_replays_as_a_command_on_its_stream() {
+        for event in events() {
+            let stream = event.stream();
+            let name = event.name();
+            let command = crate::Command::replaying(event);
+            assert_eq!(command.stream(), stream, "{name}");
+        }
+    }
+
     #[test]
     fn samples_cover_every_variant_in_order() {
         let names: Vec<&str> = events().iter().map(Event::name).collect();

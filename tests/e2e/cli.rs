@@ -160,3 +160,134 @@ fn an_export_restores_to_an_identical_log_whole_or_in_increments() {
     );
     assert_eq!(Store::open(target.path(), &Options::default()).unwrap().head().seq, 0);
 }
+
+/// One account's export replays into another store as that account's history: the same
+/// entities in the same state, the same actors and times, at the new store's positions.
+#[test]
+fn an_accounts_export_replays_into_another_store_as_its_history() {
+    use lineage_schema::{EntityKind, EntityRef};
+    let original = tempfile::tempdir().unwrap();
+    lineage(original.path(), &["demo"]).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
+        .args(["--data-dir", original.path().to_str().unwrap()])
+        .args(["export", "--account", "acct-fabrikam-exp"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("fabrikam.ndjson");
+    std::fs::write(&file, &output.stdout).unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    lineage(other.path(), &["import", "lineage", file.to_str().unwrap(), "--replay"]).unwrap();
+    let head = {
+        let source = Store::open(original.path(), &Options::default()).unwrap();
+        let target = Store::open(other.path(), &Options::default()).unwrap();
+        let mut compared = 0;
+        for kind in EntityKind::ALL {
+            for entity in source.entities(kind, None, usize::MAX).unwrap() {
+                if entity.account.as_ref().map(|a| a.as_str()) != Some("acct-fabrikam-exp") {
+                    continue;
+                }
+                let copy = target.entity(&entity.reference).unwrap().expect("replayed");
+                assert_eq!(copy.detail, entity.detail, "{}", entity.reference);
+                assert_eq!(copy.name, entity.name);
+                assert_eq!(copy.deleted, entity.deleted);
+                let facts = |store: &Store| -> Vec<_> {
+                    store
+                        .history(&entity.reference)
+                        .unwrap()
+                        .into_iter()
+                        .map(|e| (e.effective_time(), e.event, e.actor))
+                        .collect()
+                };
+                assert_eq!(
+                    facts(&target),
+                    facts(&source),
+                    "the same facts, actors and times of {}",
+                    entity.reference
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 5, "the account's entities were compared ({compared})");
+        let account = EntityRef::new(EntityKind::ExperimentationAccount, "acct-fabrikam-exp");
+        assert!(target.entity(&account).unwrap().is_some());
+        target.head()
+    };
+    lineage(other.path(), &["verify"]).unwrap();
+    lineage(other.path(), &["import", "lineage", file.to_str().unwrap(), "--replay"]).unwrap();
+    let store = Store::open(other.path(), &Options::default()).unwrap();
+    assert_eq!(store.head(), head, "a second replay appends nothing");
+    drop(store);
+
+    // A store whose principals or subscriptions contradict the history refuses all of it.
+    let clashing = tempfile::tempdir().unwrap();
+    lineage(clashing.path(), &["demo"]).unwrap();
+    let before = Store::open(clashing.path(), &Options::default()).unwrap().head();
+    let error = lineage(
+        clashing.path(),
+        &["import", "lineage", file.to_str().unwrap(), "--replay"],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("nothing was appended"), "{error}");
+    assert_eq!(
+        Store::open(clashing.path(), &Options::default()).unwrap().head(),
+        before
+    );
+}
+
+#[test]
+fn the_import_commands_report_what_they_did_and_refuse_a_wrong_target() {
+    let dir = tempfile::tempdir().unwrap();
+    lineage(dir.path(), &["demo"]).unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let mlflow = data.join("mlflow/sqlite/mlflow.db");
+    let openlineage = data.join("openlineage/pipeline.ndjson");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let target = [
+        "--account",
+        "acct-contoso-exp",
+        "--workspace",
+        "ws-churn",
+        "--as",
+        "u-alex",
+    ];
+    let first = run(&[&["import", "mlflow", mlflow.to_str().unwrap()][..], &target].concat());
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let text = String::from_utf8(first.stdout).unwrap();
+    assert!(
+        text.contains("created:") && text.contains("runs") && text.contains("skipped:   nothing"),
+        "{text}"
+    );
+    let again = run(&[&["import", "mlflow", mlflow.to_str().unwrap()][..], &target].concat());
+    let text = String::from_utf8(again.stdout).unwrap();
+    assert!(text.contains("events appended: 0"), "{text}");
+
+    let events = run(&[&["import", "openlineage", openlineage.to_str().unwrap()][..], &target].concat());
+    assert!(events.status.success(), "{}", String::from_utf8_lossy(&events.stderr));
+    assert!(String::from_utf8(events.stdout).unwrap().contains("created:"));
+
+    let wrong = run(&[
+        "import",
+        "mlflow",
+        mlflow.to_str().unwrap(),
+        "--account",
+        "acct-nowhere",
+        "--workspace",
+        "ws-churn",
+    ]);
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("no experimentation account `acct-nowhere`"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+}
