@@ -184,3 +184,52 @@ pub struct RegisteredModel {
     pub versions: Vec<ModelVersion>,
     pub origin: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dataset(source: &str, schema: Option<&str>) -> Dataset {
+        Dataset {
+            name: "customers".into(),
+            digest: "3d6b1119".into(),
+            source_type: "s3".into(),
+            source: source.into(),
+            schema: schema.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn run_statuses_read_from_both_forms() {
+        assert_eq!(RunStatus::parse("FINISHED"), Some(RunStatus::Finished));
+        assert_eq!(RunStatus::parse("3"), Some(RunStatus::Finished));
+        assert_eq!(RunStatus::parse("5"), Some(RunStatus::Killed));
+        assert_eq!(RunStatus::parse("finished"), None, "MLflow writes them in capitals");
+        assert_eq!(RunStatus::parse("6"), None);
+    }
+
+    #[test]
+    fn a_dataset_source_gives_its_uri_or_itself() {
+        assert_eq!(dataset(r#"{"uri": "s3://a/b"}"#, None).location(), "s3://a/b");
+        assert_eq!(dataset(r#"{"table_name": "db.t"}"#, None).location(), "db.t");
+        assert_eq!(dataset("not json", None).location(), "not json");
+    }
+
+    #[test]
+    fn column_specs_become_schema_fields_and_tensor_specs_none() {
+        let columns = dataset(
+            "{}",
+            Some(r#"{"mlflow_colspec": [{"type": "long", "name": "tenure"}, {"type": {"type": "array"}}]}"#),
+        )
+        .columns();
+        assert_eq!(columns.len(), 2);
+        assert_eq!(
+            (columns[0].name.as_str(), columns[0].data_type.as_str()),
+            ("tenure", "long")
+        );
+        assert_eq!(columns[1].name, "column 1");
+        assert_eq!(columns[1].data_type, r#"{"type":"array"}"#);
+        assert!(dataset("{}", Some(r#"{"mlflow_tensorspec": {}}"#)).columns().is_empty());
+        assert!(dataset("{}", Some("garbage")).columns().is_empty());
+    }
+}
