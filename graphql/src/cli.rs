@@ -239,8 +239,21 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
             request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
         },
     };
+    // The demo's first user, signed in through the address's fragment (which browsers
+    // never send to the server), so the printed address opens on the demo's lineage.
+    let explorer_token = tokens
+        .iter()
+        .find(|token| token.principal.as_str() == DEMO_USERS[0])
+        .map(|token| token.secret.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(crate::server::serve(store, options, |address| {
+        match &explorer_token {
+            Some(secret) => println!(
+                "Lineage explorer: http://{address}/#token={secret} (signed in as {})",
+                DEMO_USERS[0]
+            ),
+            None => println!("Lineage explorer: http://{address}/ (sign in with an API token)"),
+        }
         println!("Lineage is serving GraphQL at http://{address}/graphql");
     }))
 }

@@ -21,6 +21,9 @@ use tower_http::trace::TraceLayer;
 /// The page served at `GET /graphql`: self-contained, no network needed.
 pub const CONSOLE: &str = include_str!("console.html");
 
+/// The lineage explorer served at `GET /`: one self-contained page on the GraphQL API.
+pub const EXPLORER: &str = include_str!("explorer.html");
+
 /// Bounds on a request beyond those of the GraphQL schema.
 #[derive(Clone, Debug)]
 pub struct ServerLimits {
@@ -74,6 +77,7 @@ impl AppState {
 /// The whole HTTP surface; tests call it without a socket, `serve` with one.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(explorer))
         .route("/graphql", get(console).post(graphql))
         .route("/graphql/ws", get(subscriptions))
         .route("/healthz", get(healthz))
@@ -90,6 +94,10 @@ pub fn app(state: AppState) -> Router {
 
 async fn console() -> Html<&'static str> {
     Html(CONSOLE)
+}
+
+async fn explorer() -> Html<&'static str> {
+    Html(EXPLORER)
 }
 
 /// Why a request is turned away before it reaches the API.

@@ -2,6 +2,7 @@
 //!
 //! One test binary, a module per area.
 
+mod browser;
 mod cli;
 mod crash;
 mod golden;

@@ -6,17 +6,25 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Reads the child's stdout until it names its address; returns (address, u-alex's token).
-fn wait_until_serving(stdout: std::process::ChildStdout) -> (String, String) {
-    let mut token = None;
+/// Reads the child's stdout until it names its address; returns (address, u-alex's token,
+/// the explorer's printed address).
+fn wait_until_serving(stdout: std::process::ChildStdout) -> (String, String, String) {
+    let (mut token, mut explorer) = (None, None);
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.first() == Some(&"u-alex") {
             token = words.get(1).map(|word| word.to_string());
         }
+        if let Some(rest) = line.strip_prefix("Lineage explorer: ") {
+            explorer = rest.split_whitespace().next().map(str::to_string);
+        }
         if let Some(url) = line.strip_prefix("Lineage is serving GraphQL at ") {
-            return (url.to_string(), token.expect("the demo tokens come first"));
+            return (
+                url.to_string(),
+                token.expect("the demo tokens come first"),
+                explorer.expect("the explorer's address comes first"),
+            );
         }
     }
     panic!("the server ended before serving");
@@ -39,7 +47,13 @@ fn sigterm_drains_requests_and_leaves_a_clean_log() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let (url, token) = wait_until_serving(child.stdout.take().unwrap());
+    let (url, token, explorer) = wait_until_serving(child.stdout.take().unwrap());
+    let (page, fragment) = explorer.split_once('#').expect("the address carries a token");
+    assert_eq!(
+        fragment,
+        format!("token={token}"),
+        "the explorer opens signed in as u-alex"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,6 +61,8 @@ fn sigterm_drains_requests_and_leaves_a_clean_log() {
         .unwrap();
     let acknowledged = runtime.block_on(async {
         let client = reqwest::Client::new();
+        let html = client.get(page).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("<title>Lineage explorer</title>"), "the printed address serves the explorer");
         let mut tasks = Vec::new();
         for writer in 0..4 {
             let (client, url, token) = (client.clone(), url.clone(), token.clone());

@@ -1,0 +1,548 @@
+//! The lineage explorer (`GET /`) in headless Chromium, driven over the WebDriver
+//! protocol through Debian's chromedriver (`.ci/run` installs both).
+
+use crate::graphql::Server;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A Chromium session behind a chromedriver child process.
+pub struct Browser {
+    client: reqwest::Client,
+    session: String,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium chromium-driver; .ci/run installs them)");
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while client.get(format!("{base}/status")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        // The flags a closed network needs: no background fetches, no first-run work.
+        let capabilities = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1440,900", format!("--user-data-dir={}", profile.path().display())]
+        } } } });
+        let answer: Value = client
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {answer}"));
+        Browser {
+            client,
+            session: format!("{base}/session/{id}"),
+            driver,
+            _profile: profile,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let answer: Value = self
+            .client
+            .post(format!("{}/{path}", self.session))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(answer["value"].get("error").is_none(), "{path}: {answer}");
+        answer["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.post("url", json!({ "url": url })).await;
+    }
+
+    /// Runs a script in the page (`arguments[0]`, … are `args`) and returns its value.
+    pub async fn run(&self, script: &str, args: Value) -> Value {
+        self.post("execute/sync", json!({ "script": script, "args": args }))
+            .await
+    }
+
+    /// Polls `script` until it returns something truthy; panics after 15 s with `what`.
+    pub async fn wait_for(&self, what: &str, script: &str, args: Value) -> Value {
+        let started = Instant::now();
+        loop {
+            let value = self.run(script, args.clone()).await;
+            let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!("") && value != json!(0);
+            if truthy {
+                return value;
+            }
+            if started.elapsed() > Duration::from_secs(15) {
+                let status = self
+                    .run("return document.getElementById('status').textContent", json!([]))
+                    .await;
+                panic!("waited 15 s for {what}; the page says: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The page as a PNG.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        let answer: Value = self
+            .client
+            .get(format!("{}/screenshot", self.session))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        decode_base64(answer["value"].as_str().unwrap())
+    }
+
+    pub async fn quit(mut self) {
+        let _ = self.client.delete(&self.session).send().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+/// Standard base64 (what WebDriver's screenshots are).
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let bytes: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut word = 0u32;
+        for (index, c) in chunk.iter().enumerate() {
+            word |= value(*c) << (18 - 6 * index);
+        }
+        let produced = chunk.len() * 6 / 8;
+        out.extend_from_slice(&word.to_be_bytes()[1..1 + produced]);
+    }
+    out
+}
+
+/// The node ids a `trace` answer names, by the page's rules: the revision a run ran at is
+/// a node `revision/…` of its own.
+fn trace_nodes(trace: &Value) -> BTreeSet<String> {
+    let mut nodes = BTreeSet::new();
+    let mut add = |value: &Value| {
+        if let Some(id) = value.as_str() {
+            nodes.insert(id.to_string());
+        }
+    };
+    add(&trace["service"]);
+    add(&trace["environment"]);
+    add(&trace["image"]["imageVersion"]);
+    add(&trace["image"]["manifest"]["manifestVersion"]);
+    let mut links: Vec<&Value> = trace["image"]["manifest"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    while let Some(link) = links.pop() {
+        add(&link["modelVersion"]);
+        let run = &link["run"];
+        for field in ["run", "experiment", "computeTarget", "parent"] {
+            add(&run[field]);
+        }
+        add(&json!(run["revision"]
+            .as_str()
+            .map(|revision| format!("revision/{revision}"))));
+        for dataset in run["datasets"].as_array().into_iter().flatten() {
+            add(dataset);
+        }
+        if !link["derivedFrom"].is_null() {
+            links.push(&link["derivedFrom"]);
+        }
+    }
+    nodes
+}
+
+const TRACE: &str = "query($service: ID!, $asOf: AsOfInput) { trace(service: $service, asOf: $asOf) {
+  service environment image { imageVersion manifest { manifestVersion models { ...Link derivedFrom { ...Link derivedFrom { ...Link } } } } } } }
+  fragment Link on ModelLink { modelVersion run { run experiment revision computeTarget datasets parent } }";
+
+const DRAWN: &str = "return [...document.querySelectorAll('#graph [data-node]')].map(n => n.dataset.node)";
+
+async fn drawn(browser: &Browser) -> BTreeSet<String> {
+    let nodes = browser.run(DRAWN, json!([])).await;
+    nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits until the graph is drawn around `centre` with the as-of control at `asof`.
+async fn wait_drawn(browser: &Browser, centre: &str, asof: &str) {
+    browser
+        .wait_for(
+            &format!("the graph around {centre} as of step {asof}"),
+            "const c = document.getElementById('canvas'); return c.dataset.state === 'ready' && c.dataset.centre === arguments[0] && c.dataset.asof === arguments[1];",
+            json!([centre, asof]),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", server.url)).await;
+
+    // A bad token is refused in plain words.
+    let sign_in = "document.getElementById('token').value = arguments[0]; document.getElementById('signin-form').requestSubmit();";
+    browser.run(sign_in, json!(["lin_not-a-token"])).await;
+    let refusal = browser
+        .wait_for(
+            "the refusal",
+            "return document.getElementById('signin-error').textContent",
+            json!([]),
+        )
+        .await;
+    assert!(refusal.as_str().unwrap().contains("not accepted"), "{refusal}");
+
+    // Signed in, the page picks an account and its first service by itself.
+    browser.run(sign_in, json!([server.token])).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+
+    // Find the churn service through the search box's suggestions.
+    browser
+        .run(
+            "const s = document.getElementById('search'); s.focus(); s.value = 'churn'; s.dispatchEvent(new Event('input'));",
+            json!([]),
+        )
+        .await;
+    let suggested = browser
+        .wait_for(
+            "suggestions",
+            "return [...document.querySelectorAll('#suggestions li[data-service]')].map(li => li.dataset.service)",
+            json!([]),
+        )
+        .await;
+    assert!(
+        suggested.as_array().unwrap().contains(&json!("service/svc-churn")),
+        "{suggested}"
+    );
+    browser
+        .run(
+            "document.querySelector('#suggestions li[data-service=\"service/svc-churn\"]').dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));",
+            json!([]),
+        )
+        .await;
+    let history = server
+        .data(
+            "{ history(id: \"service/svc-churn\", first: 500) { nodes { seq type } } }",
+            json!({}),
+        )
+        .await;
+    let steps = history["history"]["nodes"].as_array().unwrap().clone();
+    let now = steps.len().to_string();
+    wait_drawn(&browser, "service/svc-churn", &now).await;
+
+    // The drawn nodes are exactly those trace names.
+    let trace = server.data(TRACE, json!({ "service": "service/svc-churn" })).await;
+    let expected = trace_nodes(&trace["trace"]);
+    assert_eq!(drawn(&browser).await, expected);
+    let legend = browser
+        .run(
+            "return [...document.querySelectorAll('#legend [data-legend]')].map(n => n.dataset.legend)",
+            json!([]),
+        )
+        .await;
+    let kinds: BTreeSet<String> = expected
+        .iter()
+        .map(|id| id[..id.find('/').unwrap()].to_string())
+        .collect();
+    let legend_kinds: BTreeSet<String> = legend
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kind| kind.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(legend_kinds, kinds, "the legend names every kind drawn");
+
+    // Back in time: just before the service moved to its current image, the old chain.
+    let updated = steps
+        .iter()
+        .position(|step| step["type"] == "ServiceUpdated")
+        .expect("the demo service was updated");
+    let before = updated - 1;
+    browser
+        .run(
+            "const a = document.getElementById('asof'); a.value = arguments[0]; a.dispatchEvent(new Event('input')); a.dispatchEvent(new Event('change'));",
+            json!([before.to_string()]),
+        )
+        .await;
+    wait_drawn(&browser, "service/svc-churn", &before.to_string()).await;
+    let past = server
+        .data(
+            TRACE,
+            json!({ "service": "service/svc-churn", "asOf": { "seq": steps[before]["seq"] } }),
+        )
+        .await;
+    let expected_past = trace_nodes(&past["trace"]);
+    assert_ne!(
+        past["trace"]["image"]["imageVersion"], trace["trace"]["image"]["imageVersion"],
+        "the service ran another image then"
+    );
+    assert_eq!(drawn(&browser).await, expected_past);
+    let label = browser
+        .run("return document.getElementById('asof-label').textContent", json!([]))
+        .await;
+    assert!(label.as_str().unwrap().contains("UTC"), "{label}");
+
+    // Save what it looks like, back at now.
+    browser
+        .run("document.getElementById('asof-now').click()", json!([]))
+        .await;
+    wait_drawn(&browser, "service/svc-churn", &now).await;
+    let png = browser.screenshot().await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("explorer.png");
+    std::fs::write(&shot, &png).unwrap();
+    assert!(
+        png.len() > 20_000,
+        "a drawn page, not a blank one ({} bytes)",
+        png.len()
+    );
+
+    // A run's details: its params and a chart per metric, and its audit trail.
+    let run = trace["trace"]["image"]["manifest"]["models"][0]["run"]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser
+        .run(
+            "document.querySelector(`#graph [data-node=\"${arguments[0]}\"]`).dispatchEvent(new MouseEvent('click', { bubbles: true }));",
+            json!([run]),
+        )
+        .await;
+    let charts = browser
+        .wait_for(
+            "the run's metric charts",
+            "const d = document.getElementById('details'); return d.dataset.node === arguments[0] && d.querySelectorAll('svg.chart').length;",
+            json!([run]),
+        )
+        .await;
+    let metrics = server
+        .data(
+            "query($id: ID!) { run(id: $id) { metrics { name } } }",
+            json!({ "id": run }),
+        )
+        .await;
+    assert_eq!(charts, json!(metrics["run"]["metrics"].as_array().unwrap().len()));
+    let audit = browser
+        .run(
+            "return [...document.querySelectorAll('#details h3')].map(h => h.textContent)",
+            json!([]),
+        )
+        .await;
+    assert!(audit.as_array().unwrap().contains(&json!("Audit trail")), "{audit}");
+
+    // Double-click re-centres on a node: the model version, walked upstream.
+    let model = trace["trace"]["image"]["manifest"]["models"][0]["modelVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser
+        .run(
+            "document.querySelector(`#graph [data-node=\"${arguments[0]}\"]`).dispatchEvent(new MouseEvent('dblclick', { bubbles: true }));",
+            json!([model]),
+        )
+        .await;
+    let model_steps = server
+        .data(
+            "query($id: ID!) { history(id: $id, first: 500) { nodes { seq } } }",
+            json!({ "id": model.split('@').next().unwrap() }),
+        )
+        .await;
+    let model_now = model_steps["history"]["nodes"].as_array().unwrap().len().to_string();
+    wait_drawn(&browser, &model, &model_now).await;
+    let walk = server
+        .data(
+            "query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 4) { nodes { id } } }",
+            json!({ "id": model }),
+        )
+        .await;
+    let walked: BTreeSet<String> = walk["lineage"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| node["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(drawn(&browser).await, walked);
+
+    // The bill of the chosen account for the demo's month, with its seats.
+    browser
+        .run(
+            "const m = document.getElementById('bill-month'); m.value = '2026-03'; m.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    let total = browser
+        .wait_for(
+            "the bill",
+            "return document.getElementById('bill-total').textContent",
+            json!([]),
+        )
+        .await;
+    assert!(total.as_str().unwrap().starts_with("Total $"), "{total}");
+    let seat_rows = browser
+        .run(
+            "return document.querySelectorAll('#bill table')[1]?.querySelectorAll('tbody tr').length ?? 0",
+            json!([]),
+        )
+        .await;
+    assert!(seat_rows.as_u64().unwrap() > 0, "the per-seat breakdown");
+
+    browser.quit().await;
+    server.stop().await;
+}
+
+/// The page's own logic — layout and formatting — called in the browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorers_layout_and_formatting_and_its_empty_state() {
+    let mut stranger = String::new();
+    let server = Server::start_with(
+        |store| {
+            lineage_store::demo::fill(store).unwrap();
+            store
+                .execute(lineage_schema::CommandEnvelope::new(
+                    crate::support::id("u-nobody"),
+                    lineage_schema::Command::RegisterPrincipal(lineage_schema::event::PrincipalRegistered {
+                        principal: crate::support::id("u-nobody"),
+                        name: lineage_schema::literal("Nobody"),
+                        email: "nobody@example.com".into(),
+                    }),
+                ))
+                .unwrap();
+            let id = crate::support::id("u-nobody");
+            stranger = lineage_graphql::auth::issue(store, &id, &id, "tests").unwrap().secret;
+        },
+        "u-alex",
+        lineage_graphql::api::Limits::default(),
+        lineage_graphql::server::ServerLimits::default(),
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", server.url)).await;
+    let result = browser
+        .run(
+            "const L = LineageExplorer;
+             const trace = { service: 'service/s', environment: 'environment/e', image: { imageVersion: 'image/i@2',
+               manifest: { manifestVersion: 'manifest/m@1', models: [
+                 { modelVersion: 'model/a@2', run: { run: 'run/r2', experiment: 'experiment/x', revision: 'abc', computeTarget: 'compute-target/c', datasets: ['dataset/d1', 'dataset/d2'], parent: null },
+                   derivedFrom: { modelVersion: 'model/a@1', run: { run: 'run/r1', experiment: 'experiment/x', revision: 'abc', computeTarget: 'compute-target/c', datasets: ['dataset/d1'], parent: null } } } ] } } };
+             const g = L.traceGraph(trace);
+             const box = L.layout(g, 'trace');
+             const column = (id) => box.positions[id].column;
+             const overlaps = Object.entries(box.positions).some(([a, p]) => Object.entries(box.positions).some(([b, q]) =>
+               a !== b && p.column === q.column && Math.abs(p.y - q.y) < box.nodeHeight));
+             const walk = L.walkGraph('run/r', { nodes: [{ id: 'run/r', depth: 0 }, { id: 'dataset/d', depth: 1 }], edges: [{ from: 'run/r', to: 'dataset/d', kind: 'READ' }] },
+               { nodes: [{ id: 'run/r', depth: 0 }, { id: 'model/m@1', depth: 1 }], edges: [{ from: 'model/m@1', to: 'run/r', kind: 'PRODUCED_BY' }] });
+             const walkBox = L.layout(walk, 'walk');
+             return {
+               nodes: g.nodes.size, edges: g.edges.length,
+               order: ['service/s', 'image/i@2', 'manifest/m@1', 'model/a@2', 'run/r2', 'dataset/d1'].map(column),
+               environmentWithImage: column('environment/e') === column('image/i@2'),
+               retrainedInOneColumn: column('model/a@1') === column('model/a@2'),
+               overlaps, inside: Object.values(box.positions).every(p => p.x >= 0 && p.y >= 0 && p.x + box.nodeWidth <= box.width && p.y + box.nodeHeight <= box.height),
+               walkOrder: ['model/m@1', 'run/r', 'dataset/d'].map(id => walkBox.positions[id].x),
+               money: [L.formatMoney(123456, 'USD'), L.formatMoney(-5, 'USD'), L.formatMoney(100000000, 'EUR')],
+               time: L.formatTime('2026-03-07T03:35:00Z'), badTime: L.formatTime('soon'),
+               days: L.dayRanges([7, 1, 2, 3, 9, 10]),
+               labels: [L.labelOf('revision/9e0d7b3c0ffee1234567'), L.labelOf('model/m-churn@2'), L.entityOf('model/m-churn@2')],
+             };",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        result,
+        json!({
+            "nodes": 13, "edges": 16,
+            "order": [0, 1, 2, 3, 4, 5],
+            "environmentWithImage": true, "retrainedInOneColumn": true,
+            "overlaps": false, "inside": true,
+            "walkOrder": [20, 252, 484],
+            "money": ["$1,234.56", "-$0.05", "EUR 1,000,000.00"],
+            "time": "2026-03-07 03:35 UTC", "badTime": "soon",
+            "days": "1–3, 7, 9–10",
+            "labels": ["9e0d7b3c0ffe", "m-churn@2", "model/m-churn"],
+        })
+    );
+
+    // Signed in (through the address's fragment) as a principal who sees no account,
+    // the page says so.
+    browser.goto(&format!("{}/#token={stranger}", server.url)).await;
+    let empty = browser
+        .wait_for(
+            "the empty state",
+            "const text = document.getElementById('status').textContent; return text.includes('sees no accounts') && text",
+            json!([]),
+        )
+        .await;
+    assert!(empty.as_str().unwrap().contains("sees no accounts"), "{empty}");
+    let address = browser.run("return location.href", json!([])).await;
+    assert!(
+        !address.as_str().unwrap().contains("token"),
+        "the token left the address bar: {address}"
+    );
+    browser.quit().await;
+    server.stop().await;
+}
