@@ -457,8 +457,8 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
 
 /// The page's own logic — layout and formatting — called in the browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_explorers_layout_and_formatting_and_its_empty_state() {
-    let mut stranger = String::new();
+async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
+    let (mut stranger, mut seated) = (String::new(), String::new());
     let server = Server::start_with(
         |store| {
             lineage_store::demo::fill(store).unwrap();
@@ -474,6 +474,8 @@ async fn the_explorers_layout_and_formatting_and_its_empty_state() {
                 .unwrap();
             let id = crate::support::id("u-nobody");
             stranger = lineage_graphql::auth::issue(store, &id, &id, "tests").unwrap().secret;
+            let ada = crate::support::id("u-ada");
+            seated = lineage_graphql::auth::issue(store, &ada, &ada, "tests").unwrap().secret;
         },
         "u-alex",
         lineage_graphql::api::Limits::default(),
@@ -543,6 +545,35 @@ async fn the_explorers_layout_and_formatting_and_its_empty_state() {
         !address.as_str().unwrap().contains("token"),
         "the token left the address bar: {address}"
     );
+
+    // Ada holds a seat in Contoso's experimentation account but no role that shows its
+    // bill: the page says so. A search that matches nothing says so too.
+    browser.goto(&format!("{}/#token={seated}", server.url)).await;
+    let denied = browser
+        .wait_for(
+            "the bill refused",
+            "const p = document.querySelector('#bill [data-bill=denied]'); return p && p.textContent",
+            json!([]),
+        )
+        .await;
+    assert!(
+        denied.as_str().unwrap().contains("do not include seeing its bill"),
+        "{denied}"
+    );
+    browser
+        .run(
+            "const s = document.getElementById('search'); s.focus(); s.value = 'no-such-service'; s.dispatchEvent(new Event('input'));",
+            json!([]),
+        )
+        .await;
+    let nothing = browser
+        .wait_for(
+            "no suggestion",
+            "const li = document.querySelector('#suggestions li'); return li && li.textContent",
+            json!([]),
+        )
+        .await;
+    assert_eq!(nothing, json!("No service matches."));
     browser.quit().await;
     server.stop().await;
 }
