@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`segment`] and [`log`]: the segment-file log behind the `EventLog` trait;
+//! - [`disk`]: the file operations the log makes — the real disk, and one that injects faults;
 //! - [`writer`]: group commit — decide, append with one `fdatasync`, commit derived trees;
 //! - [`decide`]: command validation, one event per command or a typed rejection;
 //! - [`overlay`]: pending writes over the sled trees, with savepoints;
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod billing;
 pub mod decide;
 pub mod demo;
+pub mod disk;
 pub mod error;
 pub mod index;
 pub mod keys;

@@ -5,13 +5,12 @@
 //! Opening scans every record — checksum, seq, hash chain — so a log that was edited,
 //! reordered or truncated in the middle is refused; a tail cut short by a crash is cut off.
 
+use crate::disk::{Disk, RealDisk};
 use crate::error::{Error, Result};
 use crate::segment::{self, Frame, SegmentFile, HEADER_LEN};
 use lineage_schema::envelope::Sealed;
 use lineage_schema::{Digest, Envelope, Timestamp};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -94,6 +93,11 @@ pub struct ScanReport {
 
 /// Scans and checks every record of the log in `dir` without changing anything.
 pub fn scan(dir: &Path) -> Result<ScanReport> {
+    scan_on(dir, &RealDisk)
+}
+
+/// As [`scan`], reading through `disk`.
+pub fn scan_on(dir: &Path, disk: &dyn Disk) -> Result<ScanReport> {
     let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
     let mut report = ScanReport {
         head: Head::EMPTY,
@@ -104,7 +108,9 @@ pub fn scan(dir: &Path) -> Result<ScanReport> {
     };
     for (index, segment) in segments.iter().enumerate() {
         let is_last = index + 1 == segments.len();
-        let bytes = std::fs::read(&segment.path).map_err(Error::io("reading a segment", &segment.path))?;
+        let bytes = disk
+            .read_all(&segment.path)
+            .map_err(Error::io("reading a segment", &segment.path))?;
         report.bytes += bytes.len() as u64;
         let end = scan_segment(segment, &bytes, is_last, &mut report.head, &mut report.records)?;
         report.torn_tail_bytes += bytes.len() as u64 - end;
@@ -215,6 +221,7 @@ pub struct FileLog {
     head: Head,
     max_segment_bytes: u64,
     poisoned: Option<String>,
+    disk: Arc<dyn Disk>,
 }
 
 /// What opening the log did.
@@ -234,6 +241,11 @@ fn sync_dir(dir: &Path) -> Result<()> {
 impl FileLog {
     /// Opens (creating if needed) the log in `dir`, checking every record and cutting a torn tail.
     pub fn open(dir: &Path, max_segment_bytes: u64) -> Result<(FileLog, OpenReport)> {
+        Self::open_on(dir, max_segment_bytes, Arc::new(RealDisk))
+    }
+
+    /// As [`FileLog::open`], with every file operation going through `disk`.
+    pub fn open_on(dir: &Path, max_segment_bytes: u64, disk: Arc<dyn Disk>) -> Result<(FileLog, OpenReport)> {
         assert!(
             max_segment_bytes > HEADER_LEN,
             "a segment must hold more than its header"
@@ -244,11 +256,11 @@ impl FileLog {
                 sync_dir(parent)?;
             }
         }
-        let scan = scan(dir)?;
+        let scan = scan_on(dir, disk.as_ref())?;
         let mut segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
         let cut_bytes = scan.torn_tail_bytes;
         if segments.is_empty() {
-            segments.push(create_segment(dir, 1)?);
+            segments.push(create_segment(dir, 1, disk.as_ref())?);
         }
         let last = segments.last().expect("at least one segment").clone();
         let file = OpenOptions::new()
@@ -263,12 +275,12 @@ impl FileLog {
         if cut_bytes > 0 || len < HEADER_LEN {
             len = len.saturating_sub(cut_bytes).max(HEADER_LEN);
             if len == HEADER_LEN {
-                file.write_all_at(&segment::encode_header(last.first_seq), 0)
+                disk.write_at(&file, &last.path, &segment::encode_header(last.first_seq), 0)
                     .map_err(Error::io("rewriting a segment header", &last.path))?;
             }
             file.set_len(len)
                 .map_err(Error::io("cutting a torn tail", &last.path))?;
-            file.sync_all()
+            disk.sync_all(&file, &last.path)
                 .map_err(Error::io("syncing a repaired segment", &last.path))?;
         }
         let log = FileLog {
@@ -280,12 +292,13 @@ impl FileLog {
             head: scan.head,
             max_segment_bytes,
             poisoned: None,
+            disk,
         };
         Ok((log, OpenReport { scan, cut_bytes }))
     }
 
     fn rotate(&mut self) -> Result<()> {
-        let segment = create_segment(&self.dir, self.head.seq + 1)?;
+        let segment = create_segment(&self.dir, self.head.seq + 1, self.disk.as_ref())?;
         self.current = OpenOptions::new()
             .read(true)
             .write(true)
@@ -304,10 +317,12 @@ impl FileLog {
     /// Writes `bytes` at the end of the current segment and syncs it.
     fn write_durably(&mut self, bytes: &[u8]) -> Result<()> {
         let path = self.current_path();
-        self.current
-            .write_all_at(bytes, self.current_len)
+        self.disk
+            .write_at(&self.current, &path, bytes, self.current_len)
             .map_err(Error::io("writing records", &path))?;
-        self.current.sync_data().map_err(Error::io("syncing records", &path))?;
+        self.disk
+            .sync_data(&self.current, &path)
+            .map_err(Error::io("syncing records", &path))?;
         self.current_len += bytes.len() as u64;
         Ok(())
     }
@@ -344,16 +359,17 @@ impl FileLog {
     }
 }
 
-fn create_segment(dir: &Path, first_seq: u64) -> Result<SegmentFile> {
+fn create_segment(dir: &Path, first_seq: u64, disk: &dyn Disk) -> Result<SegmentFile> {
     let path = dir.join(segment::file_name(first_seq));
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&path)
         .map_err(Error::io("creating a segment", &path))?;
-    file.write_all(&segment::encode_header(first_seq))
+    disk.write_at(&file, &path, &segment::encode_header(first_seq), 0)
         .map_err(Error::io("writing a segment header", &path))?;
-    file.sync_all().map_err(Error::io("syncing a new segment", &path))?;
+    disk.sync_all(&file, &path)
+        .map_err(Error::io("syncing a new segment", &path))?;
     sync_dir(dir)?;
     Ok(SegmentFile { first_seq, path })
 }
@@ -391,6 +407,7 @@ impl EventLog for FileLog {
         Arc::new(FileLogReader {
             dir: self.dir.clone(),
             segments: Arc::clone(&self.segments),
+            disk: Arc::clone(&self.disk),
         })
     }
 }
@@ -400,6 +417,7 @@ impl EventLog for FileLog {
 pub struct FileLogReader {
     dir: PathBuf,
     segments: Arc<RwLock<Vec<SegmentFile>>>,
+    disk: Arc<dyn Disk>,
 }
 
 impl FileLogReader {
@@ -409,6 +427,7 @@ impl FileLogReader {
         Ok(Self {
             dir: dir.to_path_buf(),
             segments: Arc::new(RwLock::new(segments)),
+            disk: Arc::new(RealDisk),
         })
     }
 }
@@ -420,7 +439,10 @@ impl LogRead for FileLogReader {
             .partition_point(|segment| segment.first_seq <= seq)
             .saturating_sub(1);
         for segment in &segments[start..] {
-            let bytes = std::fs::read(&segment.path).map_err(Error::io("reading a segment", &segment.path))?;
+            let bytes = self
+                .disk
+                .read_all(&segment.path)
+                .map_err(Error::io("reading a segment", &segment.path))?;
             let mut offset = HEADER_LEN;
             while (offset as usize) < bytes.len() {
                 match segment::read_frame(&bytes, offset) {
@@ -464,7 +486,10 @@ impl LogRead for FileLogReader {
         let mut offset = anchor.offset;
         for _ in 0..=index_anchor_span() {
             let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
-            let read = read_up_to(&file, &mut head, offset).map_err(Error::io("reading a record", &path))?;
+            let read = self
+                .disk
+                .read_at(&file, &path, &mut head, offset)
+                .map_err(Error::io("reading a record", &path))?;
             if read < segment::FRAME_HEAD_LEN + 1 {
                 return Err(bad(offset, "record missing below the head"));
             }
@@ -487,13 +512,21 @@ impl LogRead for FileLogReader {
         let path = self.dir.join(segment::file_name(location.segment));
         let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
         let mut head = [0u8; segment::FRAME_HEAD_LEN];
-        file.read_exact_at(&mut head, location.offset)
+        let read = self
+            .disk
+            .read_at(&file, &path, &mut head, location.offset)
             .map_err(Error::io("reading a record", &path))?;
         let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as usize;
         let body_len = body_len.min(lineage_schema::envelope::MAX_RECORD_BYTES);
         let mut frame = vec![0u8; segment::FRAME_HEAD_LEN + body_len];
-        file.read_exact_at(&mut frame, location.offset)
-            .map_err(Error::io("reading a record", &path))?;
+        let read = if read == head.len() {
+            self.disk
+                .read_at(&file, &path, &mut frame, location.offset)
+                .map_err(Error::io("reading a record", &path))?
+        } else {
+            read
+        };
+        frame.truncate(read);
         match segment::read_frame(&frame, 0) {
             Frame::Record { envelope, .. } => Ok(*envelope),
             Frame::Truncated => Err(corruption(
@@ -520,18 +553,6 @@ impl LogRead for FileLogReader {
 
 fn index_anchor_span() -> u64 {
     crate::index::ANCHOR_EVERY
-}
-
-/// Reads as many bytes as there are, up to the buffer's size.
-fn read_up_to(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read_at(&mut buffer[filled..], offset + filled as u64)? {
-            0 => break,
-            read => filled += read,
-        }
-    }
-    Ok(filled)
 }
 
 /// The log's size on disk and its number of segments, without reading records.

@@ -28,6 +28,8 @@ pub struct Options {
     /// How long opening waits for the data directory's lock: sled's background flusher
     /// lets go of it a moment after the previous handle in this process is dropped.
     pub lock_wait: Duration,
+    /// What the log reads and writes through: the real disk, or one injecting faults.
+    pub disk: Arc<dyn crate::disk::Disk>,
 }
 
 impl Default for Options {
@@ -36,6 +38,7 @@ impl Default for Options {
             max_segment_bytes: log::DEFAULT_SEGMENT_BYTES,
             max_group: 4096,
             lock_wait: Duration::from_secs(3),
+            disk: Arc::new(crate::disk::RealDisk),
         }
     }
 }
@@ -127,7 +130,8 @@ impl Store {
     pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
         let db = open_db(dir, options.lock_wait)?;
-        let (file_log, log_report) = FileLog::open(&log_dir(dir), options.max_segment_bytes)?;
+        let (file_log, log_report) =
+            FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
         let head = file_log.head();
         projection::ensure_format(&db)?;
         let trees = projection::open_trees(&db)?;

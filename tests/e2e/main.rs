@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod crash;
+mod faults;
 mod golden;
 mod graphql;
 mod import;

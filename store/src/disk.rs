@@ -1,0 +1,180 @@
+//! The file operations the log makes, behind one trait: the real disk, and a disk that
+//! injects faults — failed and short writes, failed syncs, a full disk, bits flipped on
+//! read — for the tests that show the store never acknowledges what it did not make
+//! durable, reports every fault as a typed error, and recovers once the fault is gone.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What the log asks of the disk. Paths are passed for faults (and messages) to name.
+pub trait Disk: Send + Sync + std::fmt::Debug {
+    /// Writes all of `bytes` at `offset`.
+    fn write_at(&self, file: &File, path: &Path, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let _ = path;
+        file.write_all_at(bytes, offset)
+    }
+
+    /// Makes written data durable (`fdatasync`).
+    fn sync_data(&self, file: &File, path: &Path) -> io::Result<()> {
+        let _ = path;
+        file.sync_data()
+    }
+
+    /// Makes written data and metadata durable (`fsync`).
+    fn sync_all(&self, file: &File, path: &Path) -> io::Result<()> {
+        let _ = path;
+        file.sync_all()
+    }
+
+    /// Reads up to `buffer.len()` bytes at `offset`; fewer only at the end of the file.
+    fn read_at(&self, file: &File, path: &Path, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+        let _ = path;
+        let mut filled = 0;
+        while filled < buffer.len() {
+            match file.read_at(&mut buffer[filled..], offset + filled as u64)? {
+                0 => break,
+                read => filled += read,
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Reads a whole file.
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+}
+
+/// The machine's own disk.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealDisk;
+
+impl Disk for RealDisk {}
+
+/// Faults a [`FaultyDisk`] injects; all off by default.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Every write fails (EIO) and writes nothing.
+    pub fail_writes: bool,
+    /// The next write puts only this many bytes on disk, then fails (EIO).
+    pub short_write: Option<usize>,
+    /// Writes fail once this many more bytes have been written ("no space left on
+    /// device"), after writing what still fits.
+    pub space_left: Option<u64>,
+    /// Every `fdatasync`/`fsync` fails (EIO), though the bytes were written.
+    pub fail_syncs: bool,
+    /// Every read of a segment comes back with one bit flipped.
+    pub flip_bits_on_read: bool,
+}
+
+/// The real disk with faults switched on and off by the test driving it.
+#[derive(Debug, Default)]
+pub struct FaultyDisk {
+    faults: Mutex<Faults>,
+    /// How many faults it has injected, to show a test really met one.
+    injected: Mutex<u64>,
+}
+
+fn eio(what: &str) -> io::Error {
+    io::Error::other(format!("injected fault: {what}"))
+}
+
+impl FaultyDisk {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Changes the faults in force.
+    pub fn set(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut self.faults.lock().expect("faults lock"));
+    }
+
+    /// Switches every fault off.
+    pub fn heal(&self) {
+        *self.faults.lock().expect("faults lock") = Faults::default();
+    }
+
+    pub fn injected(&self) -> u64 {
+        *self.injected.lock().expect("injected lock")
+    }
+
+    fn count(&self) {
+        *self.injected.lock().expect("injected lock") += 1;
+    }
+
+    fn flip(&self, bytes: &mut [u8]) {
+        if bytes.len() > crate::segment::HEADER_LEN as usize {
+            let at = crate::segment::HEADER_LEN as usize + (bytes.len() - crate::segment::HEADER_LEN as usize) / 2;
+            bytes[at] ^= 0x10;
+        } else if let Some(last) = bytes.last_mut() {
+            *last ^= 0x10;
+        }
+        self.count();
+    }
+}
+
+impl Disk for FaultyDisk {
+    fn write_at(&self, file: &File, path: &Path, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let mut faults = self.faults.lock().expect("faults lock");
+        if faults.fail_writes {
+            self.count();
+            return Err(eio("write failed"));
+        }
+        if let Some(keep) = faults.short_write.take() {
+            let keep = keep.min(bytes.len());
+            file.write_all_at(&bytes[..keep], offset)?;
+            self.count();
+            return Err(eio(&format!("short write ({keep} of {} bytes)", bytes.len())));
+        }
+        if let Some(space) = faults.space_left.as_mut() {
+            if bytes.len() as u64 > *space {
+                let fits = *space as usize;
+                file.write_all_at(&bytes[..fits], offset)?;
+                *space = 0;
+                self.count();
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "injected fault: no space left on device",
+                ));
+            }
+            *space -= bytes.len() as u64;
+        }
+        drop(faults);
+        RealDisk.write_at(file, path, bytes, offset)
+    }
+
+    fn sync_data(&self, file: &File, path: &Path) -> io::Result<()> {
+        if self.faults.lock().expect("faults lock").fail_syncs {
+            self.count();
+            return Err(eio("fdatasync failed"));
+        }
+        RealDisk.sync_data(file, path)
+    }
+
+    fn sync_all(&self, file: &File, path: &Path) -> io::Result<()> {
+        if self.faults.lock().expect("faults lock").fail_syncs {
+            self.count();
+            return Err(eio("fsync failed"));
+        }
+        RealDisk.sync_all(file, path)
+    }
+
+    fn read_at(&self, file: &File, path: &Path, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
+        let read = RealDisk.read_at(file, path, buffer, offset)?;
+        if self.faults.lock().expect("faults lock").flip_bits_on_read && read > 0 {
+            self.flip(&mut buffer[..read]);
+        }
+        Ok(read)
+    }
+
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let mut bytes = RealDisk.read_all(path)?;
+        if self.faults.lock().expect("faults lock").flip_bits_on_read {
+            self.flip(&mut bytes);
+        }
+        Ok(bytes)
+    }
+}

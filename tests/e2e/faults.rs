@@ -1,0 +1,255 @@
+//! The store on a disk that fails (`lineage_store::disk::FaultyDisk` under the file log):
+//! failed and short writes, failed syncs, a full disk and bits flipped on read. The store
+//! acknowledges nothing it did not make durable, reports each fault as a typed error,
+//! never takes a failed sync for success when retried, and recovers once the fault is
+//! gone and the store is reopened.
+
+use crate::support::id;
+use lineage_schema::event::{RunTagsSet, Tag};
+use lineage_schema::{Command, CommandEnvelope, EventId};
+use lineage_store::disk::FaultyDisk;
+use lineage_store::{demo, Error, Options, Store};
+use std::path::Path;
+use std::sync::Arc;
+
+fn open(dir: &Path, disk: &Arc<FaultyDisk>) -> lineage_store::Result<Store> {
+    let options = Options {
+        disk: Arc::clone(disk) as Arc<dyn lineage_store::disk::Disk>,
+        ..Options::default()
+    };
+    Store::open(dir, &options)
+}
+
+/// A small write with an idempotency key: a tag on a demo run.
+fn tag(n: u64) -> CommandEnvelope {
+    CommandEnvelope::new(
+        id("u-alex"),
+        Command::SetRunTags(RunTagsSet {
+            run: id("r-churn-1"),
+            tags: vec![Tag {
+                key: format!("fault-{n}"),
+                value: n.to_string(),
+            }],
+        }),
+    )
+    .with_event_id(EventId::new(format!("fault-{n}")).unwrap())
+}
+
+fn seq_of(store: &Store, n: u64) -> Option<u64> {
+    store
+        .seq_of_event(&EventId::new(format!("fault-{n}")).unwrap())
+        .unwrap()
+}
+
+fn filled(dir: &Path, disk: &Arc<FaultyDisk>) -> Store {
+    let store = open(dir, disk).unwrap();
+    demo::fill(&store).unwrap();
+    store
+}
+
+fn io_kind(error: &Error) -> Option<std::io::ErrorKind> {
+    match error {
+        Error::Io { source, .. } => Some(source.kind()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_failed_write_acknowledges_nothing_and_the_store_recovers_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let store = filled(dir.path(), &disk);
+    let head = store.head();
+    disk.set(|faults| faults.fail_writes = true);
+    let error = store.execute(tag(1)).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Io {
+                context: "writing records",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(store.head(), head, "nothing acknowledged");
+    disk.heal();
+    let error = store.execute(tag(2)).unwrap_err();
+    assert!(
+        matches!(error, Error::Poisoned(_)),
+        "appends stop until a reopen: {error}"
+    );
+    drop(store);
+    let store = open(dir.path(), &disk).unwrap();
+    assert_eq!(store.head(), head);
+    assert_eq!(seq_of(&store, 1), None, "the failed write left nothing behind");
+    store.execute(tag(1)).unwrap();
+    assert_eq!(store.head().seq, head.seq + 1);
+    drop(store);
+    Store::verify(dir.path()).unwrap();
+}
+
+#[test]
+fn a_short_write_leaves_no_torn_record_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let store = filled(dir.path(), &disk);
+    let head = store.head();
+    disk.set(|faults| faults.short_write = Some(9));
+    let error = store.execute(tag(1)).unwrap_err();
+    assert!(error.to_string().contains("short write"), "{error}");
+    assert_eq!(disk.injected(), 1);
+    drop(store);
+    let report = Store::verify(dir.path()).unwrap();
+    assert_eq!(report.head, head, "the partial record was cut off");
+    let store = open(dir.path(), &disk).unwrap();
+    store.execute(tag(1)).unwrap();
+    assert_eq!(store.head().seq, head.seq + 1);
+}
+
+#[test]
+fn a_failed_sync_is_never_taken_for_success_when_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let store = filled(dir.path(), &disk);
+    let head = store.head();
+    disk.set(|faults| faults.fail_syncs = true);
+    let error = store.execute(tag(1)).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Io {
+                context: "syncing records",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // The bytes were written, the sync failed: a retry — even once syncs work again —
+    // must not answer "done" from what may exist only in the page cache.
+    disk.heal();
+    let retry = store.execute(tag(1)).unwrap_err();
+    assert!(matches!(retry, Error::Poisoned(_)), "{retry}");
+    assert_eq!(store.head(), head);
+    drop(store);
+    let store = open(dir.path(), &disk).unwrap();
+    let appended = store.execute(tag(1)).unwrap();
+    assert_eq!(seq_of(&store, 1), Some(appended.seq), "recorded exactly once");
+    assert_eq!(store.head().seq, head.seq + 1);
+}
+
+#[test]
+fn a_full_disk_is_reported_as_such_and_appends_resume_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let store = filled(dir.path(), &disk);
+    let head = store.head();
+    // Room for a couple of records, then none.
+    disk.set(|faults| faults.space_left = Some(600));
+    let mut acknowledged = Vec::new();
+    let mut full = None;
+    for n in 1..50 {
+        match store.execute(tag(n)) {
+            Ok(appended) => acknowledged.push((n, appended.seq)),
+            Err(error) => {
+                full = Some(error);
+                break;
+            }
+        }
+    }
+    let full = full.expect("the disk filled up");
+    assert_eq!(io_kind(&full), Some(std::io::ErrorKind::StorageFull), "{full}");
+    assert!(!acknowledged.is_empty(), "what fitted was acknowledged");
+    disk.heal();
+    drop(store);
+    let store = open(dir.path(), &disk).unwrap();
+    for (n, seq) in &acknowledged {
+        assert_eq!(seq_of(&store, *n), Some(*seq), "acknowledged write {n} survived");
+    }
+    assert_eq!(store.head().seq, head.seq + acknowledged.len() as u64);
+    store.execute(tag(1000)).unwrap();
+}
+
+#[test]
+fn bits_flipped_on_read_are_caught_and_named_and_reads_recover_when_the_disk_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let digest = {
+        let store = filled(dir.path(), &disk);
+        store.projection_digest().unwrap()
+    };
+    disk.set(|faults| faults.flip_bits_on_read = true);
+    let error = open(dir.path(), &disk).unwrap_err();
+    assert!(
+        matches!(error, Error::Corruption { .. }),
+        "opening checks every record: {error}"
+    );
+    disk.heal();
+    let store = open(dir.path(), &disk).unwrap();
+    assert_eq!(store.projection_digest().unwrap(), digest);
+    disk.set(|faults| faults.flip_bits_on_read = true);
+    let error = store.event(40).unwrap_err();
+    assert!(matches!(error, Error::Corruption { .. }), "{error}");
+    disk.heal();
+    assert_eq!(store.event(40).unwrap().unwrap().seq, 40);
+}
+
+/// A tiny deterministic generator for the fault schedule.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % sides
+    }
+}
+
+/// Random faults between writes, reopening whenever the log stops: at the end every
+/// acknowledged write is there exactly once, the log verifies and the projections equal
+/// a rebuild from the log.
+#[test]
+fn under_random_faults_every_acknowledged_write_survives_exactly_once() {
+    for seed in [7u64, 1_234_567, 987_654_321] {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Arc::new(FaultyDisk::new());
+        let mut store = filled(dir.path(), &disk);
+        let mut dice = Dice(seed);
+        let mut acknowledged = std::collections::BTreeMap::new();
+        for n in 1..=150u64 {
+            match dice.roll(12) {
+                0 => disk.set(|faults| faults.fail_writes = true),
+                1 => disk.set(|faults| faults.fail_syncs = true),
+                2 => disk.set(|faults| faults.short_write = Some(dice.roll(40) as usize)),
+                3 => disk.set(|faults| faults.space_left = Some(dice.roll(400))),
+                _ => disk.heal(),
+            }
+            // Sometimes a retry of an earlier write, as a client would after an error.
+            let n = if dice.roll(4) == 0 { dice.roll(n) + 1 } else { n };
+            match store.execute(tag(n)) {
+                Ok(appended) => {
+                    let first = *acknowledged.entry(n).or_insert(appended.seq);
+                    assert_eq!(first, appended.seq, "a retry answers the original position");
+                }
+                Err(Error::Io { .. }) | Err(Error::Poisoned(_)) => {
+                    disk.heal();
+                    drop(store);
+                    store = open(dir.path(), &disk).unwrap();
+                }
+                Err(other) => panic!("an untyped failure: {other}"),
+            }
+        }
+        disk.heal();
+        drop(store);
+        Store::verify(dir.path()).unwrap();
+        let store = open(dir.path(), &disk).unwrap();
+        for (n, seq) in &acknowledged {
+            assert_eq!(seq_of(&store, *n), Some(*seq), "seed {seed}: write {n}");
+        }
+        let digest = store.projection_digest().unwrap();
+        drop(store);
+        let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+        assert_eq!(rebuilt.projection_digest().unwrap(), digest, "seed {seed}");
+    }
+}
