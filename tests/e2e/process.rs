@@ -111,3 +111,30 @@ fn sigterm_drains_requests_and_leaves_a_clean_log() {
         );
     }
 }
+
+/// Load with kills, CI-sized: clients write and read over HTTP while the server is
+/// SIGKILLed and restarted; no acknowledged write is lost (BENCHMARKS.md has a longer run).
+#[test]
+fn load_with_kills_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = lineage_tests::load::LoadOptions {
+        binary: env!("CARGO_BIN_EXE_lineage-cli").into(),
+        dir: dir.path().join("store"),
+        clients: 8,
+        duration: Duration::from_secs(8),
+        kills: 3,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime.block_on(lineage_tests::load::run(&options)).unwrap();
+    println!("{report}");
+    assert_eq!(report.kills, 3);
+    assert_eq!(report.lost, 0, "{report}");
+    assert!(
+        report.mutations_acknowledged > 0 && report.queries_answered > 0,
+        "{report}"
+    );
+}
