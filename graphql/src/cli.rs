@@ -160,6 +160,13 @@ struct ServeArgs {
     /// The longest a request may run, in milliseconds.
     #[arg(long, env = "LINEAGE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     request_timeout_ms: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "LINEAGE_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, and then its body, in
+    /// milliseconds (slow clients are cut off).
+    #[arg(long, env = "LINEAGE_CLIENT_TIMEOUT_MS", default_value_t = 5_000)]
+    client_timeout_ms: u64,
     /// A JSON price book for bills (prices left out keep their defaults).
     #[arg(long, env = "LINEAGE_PRICE_BOOK")]
     price_book: Option<PathBuf>,
@@ -237,6 +244,9 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
         server_limits: crate::server::ServerLimits {
             max_body_bytes: args.max_body_bytes,
             request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
+            max_connections: args.max_connections,
+            header_timeout: std::time::Duration::from_millis(args.client_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(args.client_timeout_ms),
         },
     };
     // The demo's first user, signed in through the address's fragment (which browsers

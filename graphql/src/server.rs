@@ -24,11 +24,18 @@ pub const CONSOLE: &str = include_str!("console.html");
 /// The lineage explorer served at `GET /`: one self-contained page on the GraphQL API.
 pub const EXPLORER: &str = include_str!("explorer.html");
 
-/// Bounds on a request beyond those of the GraphQL schema.
+/// Bounds on connections and requests beyond those of the GraphQL schema: what keeps
+/// oversized, slow and too many clients from starving the rest or growing memory.
 #[derive(Clone, Debug)]
 pub struct ServerLimits {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (slow clients are cut off).
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (408 after it).
+    pub body_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -36,6 +43,9 @@ impl Default for ServerLimits {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -88,6 +98,9 @@ pub fn app(state: AppState) -> Router {
         // async-graphql-axum reads the body itself, past axum's default limit; this layer
         // bounds it for every route (413 when the declared or actual size is over).
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.limits.body_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -398,11 +411,65 @@ pub async fn serve_until(
         options.server_limits,
         options.prices,
     );
-    axum::serve(listener, app(state)).with_graceful_shutdown(stop).await?;
+    serve_connections(listener, app(state.clone()), &state.limits, stop).await;
     tracing::info!("shutting down: requests drained, closing the store");
     let closing = Arc::clone(&store);
     tokio::task::spawn_blocking(move || closing.close()).await??;
     Ok(())
+}
+
+/// Accepts connections until `stop`, each served by hyper with a deadline for its
+/// headers, at most `max_connections` at once; then lets open ones finish (up to 30 s).
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: &ServerLimits,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut stop => break,
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait a moment rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let watched = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = watched.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(30)) => {
+            tracing::warn!("connections still open after 30 s of shutting down; closing anyway");
+        }
+    }
 }
 
 async fn shutdown_signal() {

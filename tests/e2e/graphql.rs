@@ -715,6 +715,7 @@ async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
         ServerLimits {
             max_body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(10),
+            ..ServerLimits::default()
         },
     )
     .await;
@@ -764,6 +765,7 @@ async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
         ServerLimits {
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_nanos(1),
+            ..ServerLimits::default()
         },
     )
     .await;

@@ -2,10 +2,12 @@
 //!
 //! One test binary, a module per area.
 
+mod abuse;
 mod browser;
 mod cli;
 mod crash;
 mod faults;
+mod fuzz;
 mod golden;
 mod graphql;
 mod import;

@@ -71,7 +71,7 @@ impl std::fmt::Display for LoadReport {
 }
 
 /// The demo story and a token for u-alex, made in-process before the server starts.
-fn prepare(dir: &Path) -> Result<String> {
+pub fn prepare(dir: &Path) -> Result<String> {
     let store = Store::open(dir, &Options::default())?;
     lineage_store::demo::fill(&store)?;
     lineage_graphql::auth::bootstrap(&store)?;
@@ -85,19 +85,39 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-struct ServerProcess {
+/// A `lineage serve` child process on a fixed loopback port, restartable.
+#[derive(Debug)]
+pub struct ServerProcess {
     binary: PathBuf,
     dir: PathBuf,
-    port: u16,
+    pub port: u16,
+    /// More `serve` flags.
+    pub flags: Vec<String>,
     child: Option<Child>,
 }
 
 impl ServerProcess {
-    fn start(&mut self) -> Result<()> {
+    pub fn new(binary: &Path, dir: &Path) -> Result<Self> {
+        Ok(Self {
+            binary: binary.to_path_buf(),
+            dir: dir.to_path_buf(),
+            port: free_port()?,
+            flags: Vec::new(),
+            child: None,
+        })
+    }
+
+    /// The running child's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn start(&mut self) -> Result<()> {
         let child = Command::new(&self.binary)
             .arg("--data-dir")
             .arg(&self.dir)
             .args(["serve", "--bind", &format!("127.0.0.1:{}", self.port)])
+            .args(&self.flags)
             .env("LINEAGE_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -107,7 +127,7 @@ impl ServerProcess {
         Ok(())
     }
 
-    async fn wait_ready(&mut self, client: &reqwest::Client) -> Result<()> {
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) -> Result<()> {
         let started = Instant::now();
         loop {
             let url = format!("http://127.0.0.1:{}/readyz", self.port);
@@ -126,7 +146,8 @@ impl ServerProcess {
         }
     }
 
-    fn kill(&mut self) {
+    /// SIGKILL, and reap the child.
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
@@ -246,12 +267,7 @@ async fn client_loop(
 /// Runs the load with kills and checks the store afterwards.
 pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
     let token = prepare(&options.dir)?;
-    let mut server = ServerProcess {
-        binary: options.binary.clone(),
-        dir: options.dir.clone(),
-        port: free_port()?,
-        child: None,
-    };
+    let mut server = ServerProcess::new(&options.binary, &options.dir)?;
     let http = reqwest::Client::new();
     server.start()?;
     server.wait_ready(&http).await?;

@@ -1,0 +1,228 @@
+//! Abuse: a real `lineage serve` flooded with oversized bodies, deeply nested and
+//! expensive queries, clients that send their headers or body a byte at a time, while
+//! one ordinary client keeps asking an ordinary question. Every ordinary question is
+//! answered, none waits anywhere near a slow client's deadline, and the server's memory
+//! stays bounded. `ABUSE_SECONDS` lengthens the flood (BENCHMARKS.md has a longer run).
+
+use lineage_tests::load::{prepare, ServerProcess};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ORDINARY: &str = "{ trace(service: \"svc-churn\") { image { imageVersion manifest { models { modelVersion run { run datasets } } } } } }";
+
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
+}
+
+async fn ordinary(client: &reqwest::Client, url: &str, token: &str) -> (bool, Duration) {
+    let started = Instant::now();
+    let answer: Option<Value> = match client
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "query": ORDINARY }))
+        .send()
+        .await
+    {
+        Ok(response) => response.json().await.ok(),
+        Err(_) => None,
+    };
+    let ok = answer.is_some_and(|answer| answer["data"]["trace"]["image"]["imageVersion"].is_string());
+    (ok, started.elapsed())
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
+}
+
+/// A client that sends a request a byte at a time and never finishes; it counts how
+/// often the server cut it off.
+async fn slow_client(port: u16, body: bool, stop: Arc<AtomicBool>, cut: Arc<AtomicU64>) {
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let head = if body {
+            "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{\"query\": \""
+        } else {
+            "POST /graphql HTTP/1.1\r\nhost: x\r\n"
+        };
+        let mut bytes = head.bytes().collect::<Vec<_>>().into_iter();
+        let mut drip = std::iter::repeat(if body { b'x' } else { b'a' });
+        if body {
+            let _ = stream.write_all(head.as_bytes()).await;
+            bytes = Vec::new().into_iter();
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let byte = bytes.next().or_else(|| drip.next()).unwrap();
+            if stream.write_all(&[byte]).await.is_err() {
+                cut.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+            // A closed connection shows up as a read of 0 bytes (or a 408 answer).
+            let mut buffer = [0u8; 256];
+            match tokio::time::timeout(Duration::from_millis(150), stream.read(&mut buffer)).await {
+                Ok(Ok(_)) | Ok(Err(_)) => {
+                    cut.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordinary_questions_are_answered_through_a_flood_of_abuse() {
+    let seconds: u64 = std::env::var("ABUSE_SECONDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let token = prepare(dir.path()).unwrap();
+    // The abuse comes from another principal, as it would.
+    let abuser = {
+        let store = lineage_store::Store::open(dir.path(), &lineage_store::Options::default()).unwrap();
+        let ada = crate::support::id("u-ada");
+        lineage_graphql::auth::issue(&store, &ada, &ada, "abuse")
+            .unwrap()
+            .secret
+    };
+    // `ABUSE_LINEAGE` serves with another binary (a release build, for BENCHMARKS.md).
+    let binary = std::env::var("ABUSE_LINEAGE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lineage-cli").into());
+    let mut server = ServerProcess::new(binary.as_ref(), dir.path()).unwrap();
+    server.flags = vec!["--client-timeout-ms".into(), "1000".into()];
+    server.start().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    server.wait_ready(&client).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/graphql", server.port);
+    let pid = server.pid().unwrap();
+
+    let mut calm = Vec::new();
+    for _ in 0..40 {
+        let (ok, took) = ordinary(&client, &url, &token).await;
+        assert!(ok);
+        calm.push(took);
+    }
+    calm.sort();
+    let memory_before = resident_kib(pid);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let cut = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let mut abusers = Vec::new();
+    for body in [false, true] {
+        for _ in 0..40 {
+            abusers.push(tokio::spawn(slow_client(
+                server.port,
+                body,
+                Arc::clone(&stop),
+                Arc::clone(&cut),
+            )));
+        }
+    }
+    let nested = format!(
+        "{{ run(id: \"r-churn-1\") {} }}",
+        "{ entity { asRun ".repeat(60) + "{ id }" + &" } }".repeat(60)
+    );
+    let expensive = format!(
+        "{{ {} }}",
+        (0..40)
+            .map(|i| format!("w{i}: lineage(id: \"run/r-churn-1\", depth: 64, maxNodes: 10000) {{ nodes {{ id }} edges {{ from to }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let oversized = format!("{{ head }} # {}", "x".repeat(4 << 20));
+    // Nested and oversized requests must be refused; expensive ones within the limits may
+    // be served (bounded by the complexity limit and the request timeout).
+    for (body, refusable) in [(nested, true), (expensive, false), (oversized, true)] {
+        for _ in 0..4 {
+            let (client, url, token, stop, refused) = (
+                client.clone(),
+                url.clone(),
+                abuser.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&refused),
+            );
+            let body = body.clone();
+            abusers.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "query": body }))
+                        .send()
+                        .await;
+                    if let Ok(response) = sent {
+                        let status = response.status();
+                        let text = response.text().await.unwrap_or_default();
+                        let answered_data = status.is_success() && !text.contains("\"errors\"");
+                        assert!(
+                            !(refusable && answered_data),
+                            "abuse was served: {}",
+                            &text[..text.len().min(200)]
+                        );
+                        if !answered_data {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+
+    let mut stormy = Vec::new();
+    let mut peak_memory = memory_before;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        let (ok, took) = ordinary(&client, &url, &token).await;
+        assert!(ok, "an ordinary question went unanswered during the flood");
+        stormy.push(took);
+        peak_memory = peak_memory.max(resident_kib(pid));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for abuser in abusers {
+        abuser.await.unwrap();
+    }
+    stormy.sort();
+    println!(
+        "ordinary trace over HTTP: p50 {:?} p99 {:?} calm, p50 {:?} p99 {:?} max {:?} under abuse ({} answered); {} abusive requests refused, slow clients cut off {} times; server memory {} MiB before, {} MiB at peak",
+        percentile(&calm, 0.5),
+        percentile(&calm, 0.99),
+        percentile(&stormy, 0.5),
+        percentile(&stormy, 0.99),
+        stormy.last().unwrap(),
+        stormy.len(),
+        refused.load(Ordering::Relaxed),
+        cut.load(Ordering::Relaxed),
+        memory_before / 1024,
+        peak_memory / 1024
+    );
+    assert!(refused.load(Ordering::Relaxed) > 0);
+    assert!(cut.load(Ordering::Relaxed) > 0, "slow clients are cut off");
+    // Bounds, not speed figures: nothing waited for a slow client's deadline (1 s), and
+    // the flood did not grow the server without limit.
+    assert!(*stormy.last().unwrap() < Duration::from_secs(1), "{:?}", stormy.last());
+    assert!(
+        peak_memory < 512 * 1024,
+        "server memory reached {} MiB",
+        peak_memory / 1024
+    );
+    server.kill();
+}

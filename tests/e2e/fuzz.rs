@@ -1,0 +1,254 @@
+//! Property-based fuzzing of everything that reads bytes from outside: the record
+//! decoder and segment recovery, the OpenLineage and MLflow readers, and the GraphQL
+//! endpoint's request handling. Inputs are random bytes and mutations of real ones
+//! (golden records, the fixtures); the property is always the same — a typed error or a
+//! sound result, never a panic, a hang or a 5xx. `FUZZ_CASES` runs longer (BENCHMARKS.md
+//! says how long each ran); CI runs a few seconds a target.
+
+use lineage_importer::openlineage;
+use lineage_store::segment;
+use proptest::prelude::*;
+use std::path::Path;
+
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// A valid segment: the header, then every golden record.
+fn golden_segment() -> Vec<u8> {
+    let mut bytes = segment::encode_header(1).to_vec();
+    for envelope in lineage_schema::samples::envelopes() {
+        segment::encode_frame(&envelope.encode(), &mut bytes);
+    }
+    bytes
+}
+
+/// Mutations of a valid input: flipped bytes, cut tails, spliced garbage.
+fn mutated(base: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let len = base.len();
+    (
+        prop::collection::vec((0..len.max(1), any::<u8>()), 0..8),
+        0..=len,
+        prop::collection::vec(any::<u8>(), 0..64),
+        0..=len,
+    )
+        .prop_map(move |(flips, cut, garbage, at)| {
+            let mut bytes = base.clone();
+            for (index, value) in flips {
+                if index < bytes.len() {
+                    bytes[index] ^= value;
+                }
+            }
+            let at = at.min(bytes.len());
+            bytes.splice(at..at, garbage);
+            bytes.truncate(cut.max(segment::HEADER_LEN as usize).min(bytes.len()));
+            bytes
+        })
+}
+
+proptest! {
+    #![proptest_config(cases(400))]
+
+    /// The record decoder reads any bytes at any offset without panicking.
+    #[test]
+    fn the_record_decoder_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512), offset in 0u64..600) {
+        let _ = segment::read_frame(&bytes, offset);
+        let _ = segment::valid_record_after(&bytes, offset);
+        let _ = lineage_schema::envelope::decode_record(1, &bytes);
+    }
+
+    /// A segment with any damage opens to the records before the damage (a torn tail is
+    /// cut) or is refused with a typed error naming a position — never a panic — and a
+    /// log that opened verifies.
+    #[test]
+    fn segment_recovery_takes_any_damage(bytes in mutated(golden_segment())) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        std::fs::create_dir_all(&log).unwrap();
+        std::fs::write(log.join(segment::file_name(1)), &bytes).unwrap();
+        match lineage_store::log::FileLog::open(&log, 1 << 20) {
+            Ok((opened, _)) => {
+                let head = lineage_store::EventLog::head(&opened);
+                drop(opened);
+                let scan = lineage_store::log::scan(&log).unwrap();
+                prop_assert_eq!(scan.head, head);
+                prop_assert_eq!(scan.torn_tail_bytes, 0, "the torn tail was cut");
+            }
+            Err(lineage_store::Error::Corruption { .. }) => {}
+            Err(lineage_store::Error::Io { .. }) => {}
+            Err(other) => prop_assert!(false, "an unexpected error: {other}"),
+        }
+    }
+
+    /// Any JSON value, and any mutation of a real event, is checked without panicking;
+    /// what passes the check has a run, job, or dataset to map.
+    #[test]
+    fn the_openlineage_reader_takes_any_event(text in mutated(fixture_event()), index in 0usize..18) {
+        let _ = openlineage::check_body(serde_json::from_slice(&text).unwrap_or(serde_json::Value::Null));
+        let mut event: serde_json::Value = serde_json::from_slice(&fixture_lines()[index % fixture_lines().len()]).unwrap();
+        // Drop or retype one field of a real event.
+        let keys: Vec<String> = event.as_object().unwrap().keys().cloned().collect();
+        let key = &keys[index % keys.len()];
+        event[key] = match index % 3 { 0 => serde_json::Value::Null, 1 => serde_json::json!(42), _ => serde_json::json!([]) };
+        let _ = openlineage::check(event);
+    }
+
+    /// MLflow's file store with any file damaged: read without panicking, the damage
+    /// named in `unreadable` or an error.
+    #[test]
+    fn the_mlflow_file_store_reader_takes_any_damage(choice in 0usize..10_000, bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().join("mlruns");
+        crate::support::copy_dir(&crate::import::fixture("file"), &root);
+        let files = text_files(&root);
+        let victim = &files[choice % files.len()];
+        std::fs::write(victim, &bytes).unwrap();
+        let _ = lineage_importer::mlflow::read(&root);
+    }
+
+    /// Any bytes as an MLflow database: an error, not a panic.
+    #[test]
+    fn the_mlflow_database_reader_takes_any_file(bytes in mutated(std::fs::read(crate::import::fixture("sqlite")).unwrap()[..8192].to_vec())) {
+        let scratch = tempfile::tempdir().unwrap();
+        let db = scratch.path().join("mlflow.db");
+        std::fs::write(&db, &bytes).unwrap();
+        let _ = lineage_importer::mlflow::read(&db);
+    }
+}
+
+fn fixture_lines() -> Vec<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/openlineage/pipeline.ndjson");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| line.as_bytes().to_vec())
+        .collect()
+}
+
+fn fixture_event() -> Vec<u8> {
+    fixture_lines()[2].clone()
+}
+
+fn text_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|name| name != "artifacts") {
+                    pending.push(path);
+                }
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Requests a GraphQL endpoint may meet: random bytes, broken JSON, wrong types, odd
+/// queries; every one is answered with a status below 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
+    let server = crate::graphql::Server::demo().await;
+    let runs: u32 = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(300);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: runs,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let fragments = [
+        "{",
+        "}",
+        "(",
+        ")",
+        "query",
+        "mutation",
+        "subscription",
+        "trace",
+        "lineage",
+        "run",
+        "node",
+        "entities",
+        "id:",
+        "\"svc-churn\"",
+        "\"run/r-churn-1\"",
+        "depth:",
+        "-1",
+        "99999999999",
+        "...",
+        "on",
+        "Run",
+        "fragment",
+        "$x",
+        "@include(if: true)",
+        "__schema",
+        "__type(name: \"Query\")",
+        "first:",
+        "after:",
+        "asOf:",
+        "{ seq: 0 }",
+        "\\u0000",
+        "é",
+        "\"",
+        "#",
+        ",",
+        "alias:",
+        "setRunTags",
+        "input:",
+        "[",
+        "]",
+        "null",
+        "true",
+    ];
+    let strategy = (
+        prop::collection::vec(prop::sample::select(fragments.to_vec()), 0..30),
+        prop::collection::vec(any::<u8>(), 0..64),
+        0u8..4,
+    );
+    let client = &server.client;
+    let url = format!("{}/graphql", server.url);
+    for _ in 0..runs {
+        use proptest::strategy::ValueTree;
+        let (words, bytes, shape) = strategy.new_tree(&mut runner).unwrap().current();
+        let query = words.join(" ");
+        let body = match shape {
+            0 => serde_json::json!({ "query": query }).to_string().into_bytes(),
+            1 => serde_json::json!({ "query": query, "variables": String::from_utf8_lossy(&bytes) })
+                .to_string()
+                .into_bytes(),
+            2 => bytes,
+            _ => serde_json::json!([{ "query": query }, { "query": 7 }])
+                .to_string()
+                .into_bytes(),
+        };
+        let response = client
+            .post(&url)
+            .bearer_auth(&server.token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().as_u16() < 500,
+            "{} for {}",
+            response.status(),
+            String::from_utf8_lossy(&body)
+        );
+    }
+    server.stop().await;
+}
