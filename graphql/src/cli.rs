@@ -167,6 +167,9 @@ struct ServeArgs {
     /// milliseconds (slow clients are cut off).
     #[arg(long, env = "LINEAGE_CLIENT_TIMEOUT_MS", default_value_t = 5_000)]
     client_timeout_ms: u64,
+    /// GraphQL requests one principal may have running at once; more wait their turn.
+    #[arg(long, env = "LINEAGE_MAX_IN_FLIGHT_PER_PRINCIPAL", default_value_t = 32)]
+    max_in_flight_per_principal: usize,
     /// A JSON price book for bills (prices left out keep their defaults).
     #[arg(long, env = "LINEAGE_PRICE_BOOK")]
     price_book: Option<PathBuf>,
@@ -247,6 +250,7 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
             max_connections: args.max_connections,
             header_timeout: std::time::Duration::from_millis(args.client_timeout_ms),
             body_timeout: std::time::Duration::from_millis(args.client_timeout_ms),
+            max_in_flight_per_principal: args.max_in_flight_per_principal,
         },
     };
     // The demo's first user, signed in through the address's fragment (which browsers

@@ -36,6 +36,9 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body (408 after it).
     pub body_timeout: Duration,
+    /// GraphQL requests one principal may have running at once; more wait their turn
+    /// (429 after the request timeout), so a flood from one token does not slow others.
+    pub max_in_flight_per_principal: usize,
 }
 
 impl Default for ServerLimits {
@@ -46,6 +49,7 @@ impl Default for ServerLimits {
             max_connections: 1024,
             header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(5),
+            max_in_flight_per_principal: 32,
         }
     }
 }
@@ -57,6 +61,9 @@ pub struct AppState {
     pub schema: LineageSchema,
     pub metrics: Arc<Metrics>,
     pub limits: ServerLimits,
+    /// Requests each principal has running, so that one cannot crowd out the rest.
+    in_flight:
+        Arc<std::sync::Mutex<std::collections::HashMap<lineage_schema::PrincipalId, Arc<tokio::sync::Semaphore>>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -80,6 +87,7 @@ impl AppState {
             schema,
             metrics: Arc::default(),
             limits: server_limits,
+            in_flight: Arc::default(),
         }
     }
 }
@@ -205,6 +213,19 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
         Err(denied) => return denied.into_response(),
     };
     let started = Instant::now();
+    let turn = {
+        let mut running = state.in_flight.lock().expect("in-flight lock");
+        let slots = state.limits.max_in_flight_per_principal.max(1);
+        Arc::clone(
+            running
+                .entry(principal.clone())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(slots))),
+        )
+    };
+    let Ok(Ok(_turn)) = tokio::time::timeout(state.limits.request_timeout, turn.acquire_owned()).await else {
+        let body = serde_json::json!({ "errors": [{ "message": format!("more than {} requests of this principal are running; retry later", state.limits.max_in_flight_per_principal), "extensions": { "code": "TOO_MANY_REQUESTS" } }] });
+        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    };
     let request = request
         .into_inner()
         .data(api::Deadline(started + state.limits.request_timeout))
