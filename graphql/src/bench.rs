@@ -41,6 +41,13 @@ pub struct BenchArgs {
     /// Seconds per load measurement for `--graph`.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Lineage's side of the side-by-side benchmark with MLflow and ML Metadata
+    /// (`tests/peers/run.sh`): tracking ingest, lineage and registry workloads, as JSON.
+    #[arg(long)]
+    peers: bool,
+    /// Runs for `--peers`' tracking and registry workloads.
+    #[arg(long, default_value_t = 500)]
+    runs: usize,
 }
 
 fn actor() -> PrincipalId {
@@ -189,6 +196,9 @@ fn ms(duration: Duration) -> f64 {
 pub fn run(args: &BenchArgs) -> Result<()> {
     let base = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    if args.peers {
+        return crate::bench_peers::run(&base, args.runs, args.chains);
+    }
     if args.graph {
         return crate::bench_graph::run(&base, args.chains, args.events, args.seconds);
     }

@@ -22,7 +22,7 @@ fn act(command: Command) -> CommandEnvelope {
 
 /// One chain: dataset → run (with `padding` metric events) → model version → manifest
 /// version → image version → service.
-fn chain(index: usize, padding: usize) -> Vec<CommandEnvelope> {
+pub(crate) fn chain(index: usize, padding: usize) -> Vec<CommandEnvelope> {
     let n = |prefix: &str| format!("{prefix}-{index}");
     let mut commands = vec![
         act(Command::RegisterDataset(DatasetRegistered {
@@ -149,14 +149,14 @@ fn fill(store: &Store, chains: usize, events: usize) -> Result<()> {
 }
 
 /// A tiny HTTP/1.1 client with keep-alive: enough for loopback measurements.
-struct Http {
+pub(crate) struct Http {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     token: String,
 }
 
 impl Http {
-    fn connect(address: SocketAddr, token: &str) -> Result<Self> {
+    pub(crate) fn connect(address: SocketAddr, token: &str) -> Result<Self> {
         let stream = TcpStream::connect(address)?;
         stream.set_nodelay(true)?;
         Ok(Self {
@@ -166,7 +166,7 @@ impl Http {
         })
     }
 
-    fn post(&mut self, body: &str) -> Result<String> {
+    pub(crate) fn post(&mut self, body: &str) -> Result<String> {
         write!(
             self.writer,
             "POST /graphql HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -195,12 +195,12 @@ impl Http {
     }
 }
 
-fn trace_body(service: usize) -> String {
+pub(crate) fn trace_body(service: usize) -> String {
     let query = format!("{{ trace(service: \\\"service/svc-{service}\\\") {{ environment image {{ imageVersion manifest {{ manifestVersion models {{ modelVersion run {{ run revision experiment computeTarget datasets }} }} }} }} }} }}");
     format!("{{\"query\":\"{query}\"}}")
 }
 
-fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
+pub(crate) fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at = |fraction: f64| samples[((samples.len() - 1) as f64 * fraction) as usize].as_secs_f64() * 1000.0;
     (at(0.5), at(0.99))

@@ -8,7 +8,8 @@
 //! - [`export`]: audit exports as CSV and NDJSON;
 //! - [`openlineage`]: `POST /api/v1/lineage`, OpenLineage events over HTTP;
 //! - [`cli`]: the commands and their output;
-//! - [`bench`], [`bench_graph`]: `lineage bench`, throughput and latency measurements.
+//! - [`bench`], [`bench_graph`], [`bench_peers`]: `lineage bench`, throughput and latency
+//!   measurements, and Lineage's side of the benchmark beside MLflow and ML Metadata.
 //!
 //! Architecture invariant: this is the only crate that knows about the command line,
 //! HTTP and GraphQL; it reaches the log only through `lineage_store::Store`.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod bench_graph;
+pub mod bench_peers;
 pub mod cli;
 pub mod export;
 pub mod metrics;

@@ -291,3 +291,36 @@ fn the_import_commands_report_what_they_did_and_refuse_a_wrong_target() {
         String::from_utf8_lossy(&wrong.stderr)
     );
 }
+
+/// Lineage's side of the side-by-side benchmark runs (tiny sizes) and answers every
+/// figure the report reads.
+#[test]
+fn the_peers_benchmark_answers_every_figure() {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
+        .args(["bench", "--peers", "--runs", "3", "--chains", "20", "--scratch"])
+        .arg(scratch.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for path in ["in_process", "http"] {
+        for mode in ["batched", "per_point"] {
+            let figures = &report[format!("w1_{path}_{mode}")];
+            for key in ["runs_per_s", "points_per_s", "write_p50_ms", "write_p99_ms"] {
+                assert!(figures[key].as_f64().unwrap() > 0.0, "{path} {mode} {key}");
+            }
+        }
+        assert!(report[format!("registry_{path}")]["lookup_p50_ms"].as_f64().unwrap() > 0.0);
+        assert!(report[format!("w1_{path}_disk_mib")].as_f64().unwrap() > 0.0);
+    }
+    for key in [
+        "chains_per_s",
+        "trace_in_process_p50_ms",
+        "trace_http_p99_ms",
+        "disk_mib",
+        "peak_rss_mib",
+    ] {
+        assert!(report["w2"][key].as_f64().unwrap() > 0.0, "w2 {key}");
+    }
+}
