@@ -1,6 +1,6 @@
 """The peers' side of the side-by-side benchmark: MLflow (in-process on SQLite, and
 through `mlflow server` on SQLite over HTTP) and ML Metadata (on SQLite), on the same
-workloads as `lineage bench --peers`. Prints one JSON object.
+workloads as `lineage bench --peers`. Writes one JSON object to WORKDIR/result.json.
 
     python peers.py mlflow RUNS WORKDIR [PER_POINT_HTTP_RUNS]   (MLflow's environment)
     python peers.py mlmd CHAINS WORKDIR     (in the ML Metadata virtual environment)
@@ -232,4 +232,6 @@ if __name__ == "__main__":
         result = mlflow_side(size, workdir, int(sys.argv[4]) if len(sys.argv) > 4 else size)
     else:
         result = mlmd_side(size, workdir)
-    print(json.dumps(result, indent=1, sort_keys=True))
+    # A file, not stdout: the peers print their own messages there.
+    with open(os.path.join(workdir, "result.json"), "w") as out:
+        json.dump(result, out, indent=1, sort_keys=True)

@@ -10,8 +10,10 @@ runs=${1:-500}
 chains=${2:-10000}
 per_point_http_runs=${3:-20}
 here=tests/peers
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# Results stay in tests/peers/.results (ignored by git) for a later look.
+work=$here/.results
+rm -rf "$work"
+mkdir -p "$work"
 
 # Separate environments: ML Metadata pins protobuf versions MLflow does not accept.
 if [ ! -x "$here/.venv-mlflow/bin/python" ]; then
@@ -25,8 +27,11 @@ fi
 cargo build --release --quiet
 echo "lineage: $runs runs, $chains chains" >&2
 ./target/release/lineage bench --peers --runs "$runs" --chains "$chains" --scratch "$work" > "$work/lineage.json"
+rm -rf "$work"/lineage-bench-peers-*
 echo "mlflow: $runs runs ($per_point_http_runs for one call per point over HTTP)" >&2
-"$here/.venv-mlflow/bin/python" "$here/peers.py" mlflow "$runs" "$work/mlflow" "$per_point_http_runs" 2>/dev/null > "$work/mlflow.json"
+"$here/.venv-mlflow/bin/python" "$here/peers.py" mlflow "$runs" "$work/mlflow" "$per_point_http_runs" >/dev/null 2>&1
+cp "$work/mlflow/result.json" "$work/mlflow.json"
 echo "ml-metadata: $chains chains" >&2
-"$here/.venv-mlmd/bin/python" "$here/peers.py" mlmd "$chains" "$work/mlmd" > "$work/mlmd.json"
+"$here/.venv-mlmd/bin/python" "$here/peers.py" mlmd "$chains" "$work/mlmd" >/dev/null
+cp "$work/mlmd/result.json" "$work/mlmd.json"
 python3 "$here/report.py" "$work"
