@@ -1,8 +1,6 @@
 //! `lineage bench --graph`: `trace` latency in-process and over HTTP on a large store,
 //! GraphQL requests/s under concurrent load on loopback, and the process's memory.
 
-use crate::api::Limits;
-use crate::server::{serve_until, ServeOptions, ServerLimits};
 use anyhow::{bail, Context, Result};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
@@ -271,24 +269,8 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
     println!("| trace, in-process | p50 {p50:.3} ms | p99 {p99:.3} ms |");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (ready, address) = std::sync::mpsc::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = ServeOptions {
-        bind: "127.0.0.1:0".into(),
-        limits: Limits::default(),
-        server_limits: ServerLimits::default(),
-        prices: Default::default(),
-    };
-    let server = runtime.spawn(serve_until(
-        Arc::clone(&store),
-        options,
-        move |address| ready.send(address).expect("bench listens"),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let address = address.recv()?;
-    let token = crate::auth::issue(&store, &id("u-bench"), &id("u-bench"), "bench")?.secret;
+    let served = crate::bench_peers::serve(&runtime, &store)?;
+    let (address, token) = (served.address, served.token.clone());
     let mut http = Http::connect(address, &token)?;
     let mut samples = Vec::new();
     for service in &services {
@@ -312,8 +294,7 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
         "| memory (RSS of this process: store, server and load threads) | {:.0} MiB |",
         rss_mib()
     );
-    let _ = stop.send(());
-    runtime.block_on(server)??;
+    served.stop(&runtime)?;
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -169,14 +169,15 @@ fn ingest(runs: usize, per_point: bool, prefix: &str, write: &mut dyn FnMut(Comm
     }))
 }
 
-struct Served {
-    address: std::net::SocketAddr,
-    token: String,
+/// A server on a loopback port over a bench store, with a token for `u-bench`.
+pub(crate) struct Served {
+    pub(crate) address: std::net::SocketAddr,
+    pub(crate) token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
 
-fn serve(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Result<Served> {
+pub(crate) fn serve(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Result<Served> {
     let (ready, address) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = ServeOptions {
@@ -204,7 +205,8 @@ fn serve(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Result<Served
 }
 
 impl Served {
-    fn stop(mut self, runtime: &tokio::runtime::Runtime) -> Result<()> {
+    /// Stops the server, which closes the store.
+    pub(crate) fn stop(mut self, runtime: &tokio::runtime::Runtime) -> Result<()> {
         let _ = self.stop.take().expect("stopped once").send(());
         runtime.block_on(self.task)??;
         Ok(())
