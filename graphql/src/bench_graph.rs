@@ -205,10 +205,15 @@ pub(crate) fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
 }
 
 fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// A memory figure of this process from `/proc/self/status` (`VmRSS:`, `VmHWM:`), MiB.
+pub(crate) fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0

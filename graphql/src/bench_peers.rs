@@ -29,13 +29,7 @@ fn act(command: Command) -> CommandEnvelope {
 
 /// Peak resident memory of this process so far (VmHWM), MiB.
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    crate::bench_graph::status_mib("VmHWM:")
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

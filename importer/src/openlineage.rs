@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::summary::{Outcome, Summary};
-use crate::target::{derived_id, Target};
+use crate::target::{derived_id, parse, Target};
 use lineage_schema::entity::{Detail, RunDetail, RunStatus};
 use lineage_schema::event::*;
 use lineage_schema::*;
@@ -319,10 +319,6 @@ struct Importer<'a> {
     target: &'a Target,
     summary: Summary,
     projects: BTreeMap<String, ProjectId>,
-}
-
-fn parse<T: TryFrom<String, Error = Rejection>>(text: &str) -> Result<T> {
-    T::try_from(text.to_string()).map_err(|rejection| Error::malformed(text, rejection.to_string()))
 }
 
 pub fn run_id(openlineage_run: &str) -> String {

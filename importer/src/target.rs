@@ -42,6 +42,11 @@ pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}-{}", &blake3::hash(joined.as_bytes()).to_hex()[..20])
 }
 
+/// An id (or name) made from a source's record; a bad one names the text it came from.
+pub(crate) fn parse<T: TryFrom<String, Error = Rejection>>(text: &str) -> Result<T> {
+    T::try_from(text.to_string()).map_err(|rejection| Error::malformed(text, rejection.to_string()))
+}
+
 fn parse_id<T: TryFrom<String, Error = Rejection>>(what: &str, text: &str) -> Result<T> {
     T::try_from(text.to_string()).map_err(|rejection| Error::Target(format!("{what}: {rejection}")))
 }

@@ -12,7 +12,7 @@ pub mod sqlite;
 
 use crate::error::{Error, Result};
 use crate::summary::{Outcome, Summary};
-use crate::target::{derived_id, Target};
+use crate::target::{derived_id, parse, Target};
 use lineage_schema::command::RegisterModelVersion;
 use lineage_schema::entity::{Detail, Entity, RunDetail, RunStatus as LineageStatus};
 use lineage_schema::event::*;
@@ -138,10 +138,6 @@ fn parents_first(runs: &[Run]) -> Vec<&Run> {
 
 pub fn run_id(mlflow_id: &str) -> String {
     format!("mlflow-run-{mlflow_id}")
-}
-
-fn parse<T: TryFrom<String, Error = Rejection>>(text: &str) -> Result<T> {
-    T::try_from(text.to_string()).map_err(|rejection| Error::malformed(text, rejection.to_string()))
 }
 
 fn at(millis: Option<i64>) -> Option<Timestamp> {
