@@ -194,8 +194,12 @@ impl Http {
 }
 
 pub(crate) fn trace_body(service: usize) -> String {
-    let query = format!("{{ trace(service: \\\"service/svc-{service}\\\") {{ environment image {{ imageVersion manifest {{ manifestVersion models {{ modelVersion run {{ run revision experiment computeTarget datasets }} }} }} }} }} }}");
-    format!("{{\"query\":\"{query}\"}}")
+    // One query text with the service as a variable, as a dashboard sends it.
+    serde_json::json!({
+        "query": "query Trace($service: ID!) { trace(service: $service) { environment image { imageVersion manifest { manifestVersion models { modelVersion run { run revision experiment computeTarget datasets } } } } } }",
+        "variables": { "service": format!("service/svc-{service}") },
+    })
+    .to_string()
 }
 
 pub(crate) fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {

@@ -170,6 +170,11 @@ struct ServeArgs {
     /// GraphQL requests one principal may have running at once; more wait their turn.
     #[arg(long, env = "LINEAGE_MAX_IN_FLIGHT_PER_PRINCIPAL", default_value_t = 32)]
     max_in_flight_per_principal: usize,
+    /// Milliseconds of server time one principal's requests may take per second (0: no
+    /// limit); past it the principal gets 429 with Retry-After until its budget refills.
+    /// The default is half the time of the machine's threads.
+    #[arg(long, env = "LINEAGE_PRINCIPAL_BUDGET_MS", default_value_t = crate::budget::default_per_principal().as_millis() as u64)]
+    principal_budget_ms: u64,
     /// A JSON price book for bills (prices left out keep their defaults).
     #[arg(long, env = "LINEAGE_PRICE_BOOK")]
     price_book: Option<PathBuf>,
@@ -251,6 +256,7 @@ fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
             header_timeout: std::time::Duration::from_millis(args.client_timeout_ms),
             body_timeout: std::time::Duration::from_millis(args.client_timeout_ms),
             max_in_flight_per_principal: args.max_in_flight_per_principal,
+            principal_budget: std::time::Duration::from_millis(args.principal_budget_ms),
         },
     };
     // The demo's first user, signed in through the address's fragment (which browsers

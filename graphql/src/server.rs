@@ -39,6 +39,9 @@ pub struct ServerLimits {
     /// GraphQL requests one principal may have running at once; more wait their turn
     /// (429 after the request timeout), so a flood from one token does not slow others.
     pub max_in_flight_per_principal: usize,
+    /// Server time one principal's requests may take per second (0: unlimited); past it,
+    /// 429 with `Retry-After` until its budget refills (see `budget`).
+    pub principal_budget: Duration,
 }
 
 impl Default for ServerLimits {
@@ -50,6 +53,7 @@ impl Default for ServerLimits {
             header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(5),
             max_in_flight_per_principal: 32,
+            principal_budget: crate::budget::default_per_principal(),
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct AppState {
     /// Requests each principal has running, so that one cannot crowd out the rest.
     in_flight:
         Arc<std::sync::Mutex<std::collections::HashMap<lineage_schema::PrincipalId, Arc<tokio::sync::Semaphore>>>>,
+    documents: crate::documents::Documents,
+    budgets: Arc<crate::budget::Budgets>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -82,27 +88,37 @@ impl AppState {
         prices: lineage_store::billing::PriceBook,
     ) -> Self {
         let schema = api::build(Arc::clone(&store), limits, prices);
+        let budgets = Arc::new(crate::budget::Budgets::new(server_limits.principal_budget));
         Self {
+            budgets,
             store,
             schema,
             metrics: Arc::default(),
             limits: server_limits,
             in_flight: Arc::default(),
+            documents: Default::default(),
         }
     }
 }
 
 /// The whole HTTP surface; tests call it without a socket, `serve` with one.
 pub fn app(state: AppState) -> Router {
+    let budgeted = axum::middleware::from_fn_with_state(state.clone(), within_budget);
     Router::new()
         .route("/", get(explorer))
-        .route("/graphql", get(console).post(graphql))
+        .route(
+            "/graphql",
+            get(console).merge(axum::routing::post(graphql).route_layer(budgeted.clone())),
+        )
         .route("/graphql/ws", get(subscriptions))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/audit", get(audit_export))
-        .route("/api/v1/lineage", axum::routing::post(crate::openlineage::receive))
+        .route(
+            "/api/v1/lineage",
+            axum::routing::post(crate::openlineage::receive).route_layer(budgeted),
+        )
         // async-graphql-axum reads the body itself, past axum's default limit; this layer
         // bounds it for every route (413 when the declared or actual size is over).
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
@@ -149,6 +165,45 @@ impl IntoResponse for Denied {
                 .into_response(),
         }
     }
+}
+
+/// A response whose request was refused as a whole (it did not parse, or broke a limit).
+#[derive(Clone, Copy, Debug)]
+pub struct Refused;
+
+/// Lets a request in only while its principal has server time left (429 otherwise,
+/// before the body is read), and charges it the time it took.
+async fn within_budget(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let principal = match authenticate(&state, request.headers()) {
+        Ok(principal) => principal,
+        Err(denied) => return denied.into_response(),
+    };
+    let admitted = match state.budgets.admit(&principal) {
+        Ok(admitted) => admitted,
+        Err(retry_after) => {
+            let millis = retry_after.as_millis().max(1);
+            let body = serde_json::json!({ "errors": [{ "message": format!("{principal} has used its share of the server's time; retry in {millis} ms"), "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterMs": millis as u64 } }] });
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after.as_secs().max(1).to_string())],
+                axum::Json(body),
+            )
+                .into_response();
+        }
+    };
+    let (response, mut spent) = crate::budget::metered(next.run(request)).await;
+    let status = response.status();
+    let refused = response.extensions().get::<Refused>().is_some()
+        || (status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS);
+    if refused {
+        spent = spent.max(crate::budget::REFUSAL_COST);
+    }
+    state.budgets.settle(&principal, admitted, spent);
+    response
 }
 
 /// The principal behind a request's bearer token.
@@ -226,8 +281,14 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
         let body = serde_json::json!({ "errors": [{ "message": format!("more than {} requests of this principal are running; retry later", state.limits.max_in_flight_per_principal), "extensions": { "code": "TOO_MANY_REQUESTS" } }] });
         return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     };
+    let mut request = request.into_inner();
+    // Parsed once, here, for the operation's name and for execution.
+    let document = state.documents.parse(&request.query);
+    let operation = crate::documents::operation_name(request.operation_name.as_deref(), document.as_ref());
+    if let Some(document) = document {
+        request.set_parsed_query(document);
+    }
     let request = request
-        .into_inner()
         .data(api::Deadline(started + state.limits.request_timeout))
         .data(Acting(principal.clone()));
     let request = match state.store.access(&principal) {
@@ -237,7 +298,6 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
             return Denied::Unavailable.into_response();
         }
     };
-    let operation = operation_name(&request);
     let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
         Ok(response) => response,
         Err(_) => async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
@@ -251,25 +311,12 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
     };
     api::error::classify(&mut response);
     state.metrics.record(&operation, started.elapsed(), response.is_err());
-    GraphQLResponse::from(response).into_response()
-}
-
-/// The operation's name for metrics: the one the request names, or the only named
-/// operation of its document, or `anonymous`.
-fn operation_name(request: &async_graphql::Request) -> String {
-    if let Some(name) = &request.operation_name {
-        return name.clone();
+    let refused = response.is_err() && response.data == async_graphql::Value::Null;
+    let mut response = GraphQLResponse::from(response).into_response();
+    if refused {
+        response.extensions_mut().insert(Refused);
     }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return "invalid".into();
-    };
-    match document.operations {
-        async_graphql::parser::types::DocumentOperations::Single(_) => "anonymous".into(),
-        async_graphql::parser::types::DocumentOperations::Multiple(operations) => operations
-            .keys()
-            .next()
-            .map_or_else(|| "anonymous".into(), |name| name.to_string()),
-    }
+    response
 }
 
 /// Sets a code on every error of a response built here.

@@ -9,7 +9,8 @@ use crate::state;
 use lineage_schema::entity::{Detail, Entity};
 use lineage_schema::event::Role;
 use lineage_schema::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
 /// A principal's reach, computed once per request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,6 +90,53 @@ impl Access {
             }
             None => self.can_read_event(envelope),
         }
+    }
+}
+
+/// Whether an event can change anyone's access: only events on principals (roles,
+/// administrators), subscriptions (owners) and accounts (creation, seats) feed [`of`].
+pub fn may_change_access(envelope: &Envelope) -> bool {
+    matches!(
+        envelope.stream.kind,
+        EntityKind::Principal
+            | EntityKind::Subscription
+            | EntityKind::ExperimentationAccount
+            | EntityKind::ModelManagementAccount
+    )
+}
+
+/// At most this many principals' access is kept; when full, the cache starts over.
+const MAX_CACHED_PRINCIPALS: usize = 4096;
+
+/// Access worked out earlier, valid while no event that may change it has been appended
+/// (the writer bumps a generation after such events; entries of older ones are stale).
+/// Working access out reads several state keys and ranges, on every request otherwise.
+#[derive(Debug, Default)]
+pub struct Cache {
+    entries: Mutex<(u64, HashMap<PrincipalId, Access>)>,
+}
+
+impl Cache {
+    pub fn get(&self, principal: &PrincipalId, generation: u64) -> Option<Access> {
+        let entries = self.entries.lock().expect("access cache lock");
+        (entries.0 == generation)
+            .then(|| entries.1.get(principal).cloned())
+            .flatten()
+    }
+
+    /// Keeps `access`, worked out on a view at least as new as `generation`.
+    pub fn put(&self, principal: &PrincipalId, generation: u64, access: &Access) {
+        let mut entries = self.entries.lock().expect("access cache lock");
+        if entries.0 != generation {
+            if generation < entries.0 {
+                return;
+            }
+            *entries = (generation, HashMap::new());
+        }
+        if entries.1.len() >= MAX_CACHED_PRINCIPALS {
+            entries.1.clear();
+        }
+        entries.1.insert(principal.clone(), access.clone());
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`writer`]: group commit — decide, append with one `fdatasync`, commit derived trees;
 //! - [`decide`]: command validation, one event per command or a typed rejection;
 //! - [`overlay`]: pending writes over the sled trees, with savepoints;
+//! - `flusher` and [`journal`]: write layered derived changes to sled off the writer
+//!   thread, key by key, journalled so a crash mid-flush is finished on open;
 //! - [`projection`], [`index`], [`state`], [`lineage`]: the derived trees, their catch-up,
 //!   the lineage graph's walks, `trace` and `impact`;
 //! - [`merkle`]: the Merkle tree over event hashes, proofs and signed checkpoints;
@@ -25,7 +27,9 @@ pub mod decide;
 pub mod demo;
 pub mod disk;
 pub mod error;
+mod flusher;
 pub mod index;
+pub mod journal;
 pub mod keys;
 pub mod lineage;
 pub mod log;

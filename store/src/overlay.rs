@@ -7,12 +7,14 @@
 //! many updates of a hot key (a run logging metrics) into one sled write.
 
 use crate::error::{Error, Result};
+use crate::journal;
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// Which derived tree a key belongs to. Each projection owns exactly one tree.
@@ -27,19 +29,127 @@ type Changes = BTreeMap<Key, Option<Vec<u8>>>;
 /// A key and the pending value it had before a change (`None`: it had none).
 type UndoEntry = (Key, Option<Option<Vec<u8>>>);
 
-/// A consistent read view: the unflushed layer over sled. Cheap to clone.
+/// A layered key and its value (`None`: the layer deletes it).
+type LayeredEntry<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
+
+/// Acknowledged changes not yet in sled: the `recent` ones, over a frozen `flushing` set
+/// that the flusher thread is writing to sled. Readers look in `recent`, then `flushing`,
+/// then sled; the flusher empties `flushing` only once sled holds all of it.
+#[derive(Debug, Default)]
+struct Layers {
+    recent: Changes,
+    flushing: Arc<Changes>,
+    /// The seq `flushing` brings its trees up to: their checkpoint once it is in sled.
+    flushing_through: u64,
+}
+
+impl Layers {
+    /// The layered value of a key: `Some(None)` when a layer deletes it.
+    fn get(&self, key: &Key) -> Option<&Option<Vec<u8>>> {
+        self.recent.get(key).or_else(|| self.flushing.get(key))
+    }
+
+    /// Layered entries of `tree` from `from` on (both layers, `recent` winning), in key
+    /// order, or in reverse order up to `to` when `to` is given.
+    fn entries<'a>(
+        &'a self,
+        tree: TreeId,
+        from: &[u8],
+        to: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = LayeredEntry<'a>> + 'a> {
+        let strip = move |((t, key), value): (&'a Key, &'a Option<Vec<u8>>)| (*t == tree).then_some((key, value));
+        match to {
+            None => {
+                let bounds = (tree, from.to_vec())..;
+                let recent = self.recent.range(bounds.clone()).map_while(strip);
+                let flushing = self.flushing.range(bounds).map_while(strip);
+                Box::new(merge(recent, flushing, false))
+            }
+            Some(to) => {
+                let bounds = (tree, from.to_vec())..=(tree, to.to_vec());
+                let recent = self.recent.range(bounds.clone()).rev().map_while(strip);
+                let flushing = self.flushing.range(bounds).rev().map_while(strip);
+                Box::new(merge(recent, flushing, true))
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.recent.is_empty() && self.flushing.is_empty()
+    }
+}
+
+/// Two key-ordered sequences as one; on equal keys the first's entry wins.
+fn merge<'a, K: Ord + 'a, V: 'a>(
+    first: impl Iterator<Item = (&'a K, V)>,
+    second: impl Iterator<Item = (&'a K, V)>,
+    descending: bool,
+) -> impl Iterator<Item = (&'a K, V)> {
+    let (mut first, mut second) = (first.peekable(), second.peekable());
+    std::iter::from_fn(move || {
+        let order = match (first.peek(), second.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((a, _)), Some((b, _))) if descending => b.cmp(a),
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        match order {
+            std::cmp::Ordering::Less => first.next(),
+            std::cmp::Ordering::Greater => second.next(),
+            std::cmp::Ordering::Equal => {
+                second.next();
+                first.next()
+            }
+        }
+    })
+}
+
+/// A consistent read view: the unflushed layers over sled. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Trees {
     trees: Vec<sled::Tree>,
-    layer: Arc<RwLock<Changes>>,
+    layer: Arc<RwLock<Layers>>,
+    /// Where a flush in progress is journalled (see [`crate::journal`]).
+    journal: PathBuf,
 }
 
 impl Trees {
-    pub fn new(trees: Vec<sled::Tree>) -> Self {
+    pub fn new(trees: Vec<sled::Tree>, journal: PathBuf) -> Self {
         Self {
             trees,
-            layer: Arc::new(RwLock::new(BTreeMap::new())),
+            layer: Arc::default(),
+            journal,
         }
+    }
+
+    /// Finishes a flush that a crash cut short, from its journal; a damaged journal
+    /// empties the trees, to be rebuilt from the log. True when there was a journal.
+    pub fn recover_journal(&self) -> Result<bool> {
+        match journal::read(&self.journal) {
+            Ok(None) => return Ok(false),
+            Ok(Some((through, entries))) => {
+                let checkpoints: Vec<u64> = self.trees.iter().map(checkpoint).collect::<Result<_>>()?;
+                // A journal older than the trees (its removal was lost) has nothing to add.
+                if checkpoints.iter().all(|&at| at <= through) {
+                    self.write_keys(
+                        entries
+                            .iter()
+                            .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref())),
+                        through,
+                    )?;
+                }
+            }
+            Err(Error::Derived(_)) => {
+                for tree in &self.trees {
+                    tree.clear()?;
+                }
+                self.trees.first().map(sled::Tree::flush).transpose()?;
+            }
+            Err(other) => return Err(other),
+        }
+        journal::remove(&self.journal)?;
+        Ok(true)
     }
 
     pub fn sled_trees(&self) -> &[sled::Tree] {
@@ -61,8 +171,8 @@ impl Trees {
     pub fn range(&self, tree: TreeId, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let layer = self.layer.read().expect("layer lock");
         let mut layered = layer
-            .range((tree, from.to_vec())..)
-            .take_while(|((t, key), _)| *t == tree && key.starts_with(prefix))
+            .entries(tree, from, None)
+            .take_while(|(key, _)| key.starts_with(prefix))
             .peekable();
         let mut stored = self.trees[tree]
             .range(from..)
@@ -75,14 +185,14 @@ impl Trees {
                 Some(Err(_)) => return Err(stored.next().expect("peeked").expect_err("an error").into()),
                 None => None,
             };
-            let next_layered = layered.peek().map(|((_, key), _)| key.clone());
+            let next_layered = layered.peek().map(|(key, _)| (*key).clone());
             let (key, value) = match (next_stored, next_layered) {
                 (None, None) => break,
                 (Some(s), Some(l)) if l <= s => {
                     if l == s {
                         stored.next();
                     }
-                    let ((_, key), value) = layered.next().expect("peeked");
+                    let (key, value) = layered.next().expect("peeked");
                     (key.clone(), value.clone())
                 }
                 (Some(_), _) => {
@@ -90,7 +200,7 @@ impl Trees {
                     (key.to_vec(), Some(value.to_vec()))
                 }
                 (None, Some(_)) => {
-                    let ((_, key), value) = layered.next().expect("peeked");
+                    let (key, value) = layered.next().expect("peeked");
                     (key.clone(), value.clone())
                 }
             };
@@ -107,16 +217,15 @@ impl Trees {
         let mut stored = None;
         for item in self.trees[tree].range(prefix..=key).rev() {
             let (found, value) = item?;
-            // Skip what the layer deletes; what it replaces is compared below.
+            // Skip what a layer deletes; what it replaces is compared below.
             if !matches!(layer.get(&(tree, found.to_vec())), Some(None)) {
                 stored = Some((found.to_vec(), value.to_vec()));
                 break;
             }
         }
         let layered = layer
-            .range((tree, prefix.to_vec())..=(tree, key.to_vec()))
-            .rev()
-            .find_map(|((_, key), value)| value.as_ref().map(|value| (key.clone(), value.clone())));
+            .entries(tree, prefix, Some(key))
+            .find_map(|(key, value)| value.as_ref().map(|value| (key.clone(), value.clone())));
         Ok(match (stored, layered) {
             (Some(s), Some(l)) => Some(if l.0 >= s.0 { l } else { s }),
             (s, l) => s.or(l),
@@ -127,20 +236,69 @@ impl Trees {
         self.layer.read().expect("layer lock").is_empty()
     }
 
-    /// Writes the layer to sled, each tree in one atomic batch with its checkpoint, then
-    /// empties it. Only the writer thread changes the layer, so nothing slips in between.
-    pub fn flush_layer(&self, checkpoint: u64) -> Result<()> {
-        let batches = {
+    /// Freezes the recent changes, which bring the trees up to seq `through`, for writing
+    /// to sled; false when there are none. What was frozen before must have been written
+    /// (`write_frozen`) first.
+    pub fn freeze(&self, through: u64) -> bool {
+        let mut layer = self.layer.write().expect("layer lock");
+        assert!(layer.flushing.is_empty(), "one frozen layer at a time");
+        if layer.recent.is_empty() {
+            return false;
+        }
+        let recent = std::mem::take(&mut layer.recent);
+        layer.flushing = Arc::new(recent);
+        layer.flushing_through = through;
+        true
+    }
+
+    /// Writes the frozen changes to sled with the checkpoint they bring the trees to, then
+    /// lets them go. On failure they stay layered, so reads stay right.
+    pub fn write_frozen(&self) -> Result<()> {
+        let (frozen, checkpoint) = {
             let layer = self.layer.read().expect("layer lock");
-            batches(
-                self.trees.len(),
-                layer
-                    .iter()
-                    .map(|((tree, key), value)| (*tree, key.clone(), value.clone())),
-            )
+            (Arc::clone(&layer.flushing), layer.flushing_through)
         };
-        self.apply(batches, checkpoint)?;
-        self.layer.write().expect("layer lock").clear();
+        if frozen.is_empty() {
+            return Ok(());
+        }
+        let entries = || {
+            frozen
+                .iter()
+                .map(|((tree, key), value)| (*tree, key.as_slice(), value.as_deref()))
+        };
+        journal::write(&self.journal, checkpoint, entries())?;
+        self.write_keys(entries(), checkpoint)?;
+        journal::remove(&self.journal)?;
+        self.layer.write().expect("layer lock").flushing = Arc::default();
+        Ok(())
+    }
+
+    /// Writes journalled changes key by key (readers meanwhile see them in a layer), then
+    /// the checkpoints, and waits until sled has them on disk.
+    fn write_keys<'a>(
+        &self,
+        entries: impl Iterator<Item = (TreeId, &'a [u8], Option<&'a [u8]>)>,
+        checkpoint: u64,
+    ) -> Result<()> {
+        for (tree, key, value) in entries {
+            match value {
+                Some(value) => self.trees[tree].insert(key, value)?,
+                None => self.trees[tree].remove(key)?,
+            };
+        }
+        for tree in &self.trees {
+            tree.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes())?;
+        }
+        self.trees.first().map(sled::Tree::flush).transpose()?;
+        Ok(())
+    }
+
+    /// Writes every layered change to sled now, on this thread.
+    pub fn flush_layer(&self, checkpoint: u64) -> Result<()> {
+        self.write_frozen()?;
+        if self.freeze(checkpoint) {
+            self.write_frozen()?;
+        }
         Ok(())
     }
 
@@ -298,7 +456,7 @@ impl Overlay {
     pub fn commit_to_layer(&mut self) {
         let mut layer = self.view.layer.write().expect("layer lock");
         for (key, value) in self.pending.drain() {
-            layer.insert(key, value);
+            layer.recent.insert(key, value);
         }
         drop(layer);
         self.clear_undo();
@@ -359,6 +517,11 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 mod tests {
     use super::*;
 
+    fn journal_path() -> PathBuf {
+        let dir = tempfile::tempdir().unwrap().keep();
+        dir.join("derived-journal")
+    }
+
     fn tree() -> sled::Tree {
         sled::Config::new()
             .temporary(true)
@@ -372,7 +535,7 @@ mod tests {
     fn rollback_undoes_only_later_changes() {
         let tree = tree();
         tree.insert("a", "sled").unwrap();
-        let mut overlay = Overlay::new(Trees::new(vec![tree.clone()]));
+        let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
         overlay.insert(0, b"b".to_vec(), b"1".to_vec());
         let savepoint = overlay.savepoint();
         overlay.insert(0, b"b".to_vec(), b"2".to_vec());
@@ -388,7 +551,7 @@ mod tests {
         let tree = tree();
         tree.insert("k1", "old").unwrap();
         tree.insert("k3", "gone soon").unwrap();
-        let view = Trees::new(vec![tree.clone()]);
+        let view = Trees::new(vec![tree.clone()], journal_path());
         let mut overlay = Overlay::new(view.clone());
         overlay.insert(0, b"k1".to_vec(), b"new".to_vec());
         overlay.insert(0, b"k2".to_vec(), b"added".to_vec());
@@ -408,5 +571,113 @@ mod tests {
         assert!(view.layer_is_empty());
         assert_eq!(keys(view.range(0, b"k", b"k", 10).unwrap()), merged);
         assert_eq!(checkpoint(&tree).unwrap(), 9);
+    }
+
+    #[test]
+    fn recent_changes_win_over_a_frozen_layer_which_wins_over_sled() {
+        let tree = tree();
+        for key in ["k1", "k2", "k3", "k4"] {
+            tree.insert(key, "sled").unwrap();
+        }
+        let view = Trees::new(vec![tree.clone()], journal_path());
+        let mut overlay = Overlay::new(view.clone());
+        overlay.insert(0, b"k1".to_vec(), b"frozen".to_vec());
+        overlay.insert(0, b"k2".to_vec(), b"frozen".to_vec());
+        overlay.remove(0, b"k3".to_vec());
+        overlay.insert(0, b"k5".to_vec(), b"frozen".to_vec());
+        overlay.commit_to_layer();
+        assert!(view.freeze(5));
+        overlay.insert(0, b"k2".to_vec(), b"recent".to_vec());
+        overlay.insert(0, b"k3".to_vec(), b"recent".to_vec());
+        overlay.remove(0, b"k5".to_vec());
+        overlay.insert(0, b"k6".to_vec(), b"recent".to_vec());
+        overlay.commit_to_layer();
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = [
+            ("k1", "frozen"),
+            ("k2", "recent"),
+            ("k3", "recent"),
+            ("k4", "sled"),
+            ("k6", "recent"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+        let read = |view: &Trees| {
+            assert_eq!(view.range(0, b"k", b"k", 10).unwrap(), expected);
+            assert_eq!(view.get(0, b"k5").unwrap(), None);
+            assert_eq!(view.get(0, b"k1").unwrap().unwrap(), b"frozen");
+            assert_eq!(view.floor(0, b"k", b"k5").unwrap().unwrap().0, b"k4");
+            assert_eq!(view.floor(0, b"k", b"k9").unwrap().unwrap().0, b"k6");
+            assert_eq!(view.range(0, b"k", b"k2", 2).unwrap(), expected[1..3]);
+        };
+        read(&view);
+        view.write_frozen().unwrap();
+        assert_eq!(checkpoint(&tree).unwrap(), 5);
+        assert_eq!(tree.get("k5").unwrap().unwrap().as_ref(), b"frozen");
+        read(&view);
+        view.flush_layer(9).unwrap();
+        assert!(view.layer_is_empty());
+        assert_eq!(checkpoint(&tree).unwrap(), 9);
+        read(&view);
+    }
+
+    #[test]
+    fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_not_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_file = dir.path().join(journal::FILE);
+        let open = || {
+            let db = sled::Config::new().path(dir.path().join("derived")).open().unwrap();
+            let trees = vec![db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
+            (db, Trees::new(trees, journal_file.clone()))
+        };
+        let entries: Vec<journal::Entry> = (0..100u32)
+            .map(|n| {
+                (
+                    (n % 2) as TreeId,
+                    format!("k{n:03}").into_bytes(),
+                    Some(n.to_be_bytes().to_vec()),
+                )
+            })
+            .collect();
+        fn as_slices(entries: &[journal::Entry]) -> Vec<(TreeId, &[u8], Option<&[u8]>)> {
+            entries
+                .iter()
+                .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref()))
+                .collect()
+        }
+        {
+            let (db, view) = open();
+            view.write_keys(std::iter::empty(), 3).unwrap();
+            journal::write(&journal_file, 8, as_slices(&entries).into_iter()).unwrap();
+            // The crash: a third of the keys reached sled, the checkpoints did not.
+            for (tree, key, value) in &entries[..33] {
+                view.trees[*tree].insert(key, value.clone().unwrap()).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let (db, view) = open();
+        assert!(view.recover_journal().unwrap());
+        assert!(!journal_file.exists());
+        for (tree, key, value) in &entries {
+            assert_eq!(view.get(*tree, key).unwrap(), *value);
+        }
+        assert!(view.trees.iter().all(|tree| checkpoint(tree).unwrap() == 8));
+        assert!(!view.recover_journal().unwrap(), "nothing left to recover");
+
+        // A journal older than the trees puts nothing back.
+        journal::write(&journal_file, 5, [(0, &b"k000"[..], Some(&b"old"[..]))].into_iter()).unwrap();
+        assert!(view.recover_journal().unwrap());
+        assert_eq!(view.get(0, b"k000").unwrap(), entries[0].2);
+
+        // A damaged one empties the trees, to be rebuilt from the log.
+        journal::write(&journal_file, 9, as_slices(&entries).into_iter()).unwrap();
+        let mut bytes = std::fs::read(&journal_file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1;
+        std::fs::write(&journal_file, bytes).unwrap();
+        assert!(view.recover_journal().unwrap());
+        assert!(view.trees.iter().all(|tree| tree.is_empty()));
+        assert!(!journal_file.exists());
+        drop(db);
     }
 }

@@ -20,18 +20,18 @@ pub const FORMAT: u64 = 2;
 const FORMAT_KEY: &[u8] = b"derived-format";
 
 /// Whether `db` holds projections in this release's shape; if not, clears them (they are
-/// rebuilt from the log on open) and records the shape.
-pub fn ensure_format(db: &sled::Db) -> Result<()> {
+/// rebuilt from the log on open) and records the shape. True when it cleared them.
+pub fn ensure_format(db: &sled::Db) -> Result<bool> {
     let current = db.get(FORMAT_KEY)?.map(|bytes| crate::overlay::be_u64(&bytes));
     if current == Some(FORMAT) {
-        return Ok(());
+        return Ok(false);
     }
     for tree in open_trees(db)? {
         tree.clear()?;
     }
     db.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;
     db.flush()?;
-    Ok(())
+    Ok(true)
 }
 
 /// The sled tree of each projection, in tree-id order.

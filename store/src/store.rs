@@ -89,6 +89,7 @@ pub struct Store {
     jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     opened: Opened,
+    access: crate::access::Cache,
 }
 
 impl std::fmt::Debug for dyn LogRead {
@@ -133,8 +134,14 @@ impl Store {
         let (file_log, log_report) =
             FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
         let head = file_log.head();
-        projection::ensure_format(&db)?;
+        let journal = dir.join(crate::journal::FILE);
+        if projection::ensure_format(&db)? {
+            // Cleared trees are rebuilt from the log; a journal would put a part back.
+            crate::journal::remove(&journal)?;
+        }
         let trees = projection::open_trees(&db)?;
+        let view = Trees::new(trees.clone(), journal);
+        view.recover_journal()?;
         for (tree, name) in trees.iter().zip(projection::NAMES) {
             let checkpoint = crate::overlay::checkpoint(tree)?;
             if checkpoint > head.seq {
@@ -145,7 +152,6 @@ impl Store {
             }
         }
         let reader = file_log.reader();
-        let view = Trees::new(trees);
         let caught_up = projection::catch_up(reader.as_ref(), &view, head, progress)?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
@@ -153,11 +159,13 @@ impl Store {
             feed,
             appended_events: 0.into(),
             groups: 0.into(),
+            access_generation: 0.into(),
         });
         let writer = Writer {
             log: Box::new(file_log),
             reader: Arc::clone(&reader),
             overlay: Overlay::new(view.clone()),
+            flusher: crate::flusher::Flusher::start(view.clone())?,
             projections: projection::all(),
             shared: Arc::clone(&shared),
             max_group: options.max_group.max(1),
@@ -183,6 +191,7 @@ impl Store {
                 log: log_report,
                 caught_up,
             },
+            access: Default::default(),
         })
     }
 
@@ -539,7 +548,13 @@ impl Store {
 
     /// What `principal` may read.
     pub fn access(&self, principal: &PrincipalId) -> Result<crate::access::Access> {
-        crate::access::of(self, &self.view, principal)
+        let generation = self.shared.access_generation.load(std::sync::atomic::Ordering::Acquire);
+        if let Some(access) = self.access.get(principal, generation) {
+            return Ok(access);
+        }
+        let access = crate::access::of(self, &self.view, principal)?;
+        self.access.put(principal, generation, &access);
+        Ok(access)
     }
 
     /// Whether any principal is an administrator yet.
@@ -595,6 +610,7 @@ impl Store {
                 tree.clear()?;
             }
             db.flush()?;
+            crate::journal::remove(&dir.join(crate::journal::FILE))?;
         }
         Self::open_with_progress(dir, options, progress)
     }

@@ -67,12 +67,16 @@ pub(crate) struct Shared {
     pub feed: broadcast::Sender<Arc<Envelope>>,
     pub appended_events: AtomicU64,
     pub groups: AtomicU64,
+    /// Bumped after events that can change who may read what are visible to readers.
+    pub access_generation: AtomicU64,
 }
 
 pub(crate) struct Writer {
     pub log: Box<dyn EventLog>,
     pub reader: Arc<dyn LogRead>,
     pub overlay: Overlay,
+    /// Writes layered derived changes to sled in the background.
+    pub flusher: crate::flusher::Flusher,
     pub projections: Vec<Box<dyn Projection>>,
     pub shared: Arc<Shared>,
     pub max_group: usize,
@@ -133,28 +137,36 @@ impl Writer {
                 || self.layered_since.is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
             self.flush_if(due);
         }
-        self.flush_if(self.layered_events > 0);
+        let _ = self.flush();
     }
 
+    /// Hands what is layered to the flusher when `due` (waiting for the flush before it).
     fn flush_if(&mut self, due: bool) {
-        if due {
-            // A failure marks the writer broken; appends then say why.
-            let _ = self.flush();
+        if !due || self.broken.is_some() {
+            return;
         }
+        let head = self.shared.head.lock().expect("head lock").seq;
+        // A failure marks the writer broken; appends then say why.
+        if let Err(error) = self.flusher.begin(head) {
+            self.broken = Some(error.to_string());
+        }
+        self.layered_events = 0;
+        self.layered_since = None;
     }
 
+    /// Writes everything layered to sled before returning.
     fn flush(&mut self) -> Result<()> {
         if let Some(reason) = &self.broken {
             return Err(Error::Poisoned(reason.clone()));
         }
-        let head = self.shared.head.lock().expect("head lock").seq;
-        if let Err(error) = self.overlay.view().flush_layer(head) {
+        self.flush_if(true);
+        if let Err(error) = self.flusher.wait() {
             self.broken = Some(error.to_string());
-            return Err(error);
         }
-        self.layered_events = 0;
-        self.layered_since = None;
-        Ok(())
+        match &self.broken {
+            Some(reason) => Err(Error::Poisoned(reason.clone())),
+            None => Ok(()),
+        }
     }
 
     fn commit_group(&mut self, jobs: Vec<Append>) {
@@ -203,6 +215,13 @@ impl Writer {
                     }
                 }
                 self.overlay.commit_to_layer();
+                if group
+                    .records
+                    .iter()
+                    .any(|record| crate::access::may_change_access(&record.envelope))
+                {
+                    self.shared.access_generation.fetch_add(1, Ordering::Release);
+                }
                 self.layered_events += group.records.len() as u64;
                 self.layered_since.get_or_insert_with(Instant::now);
                 *self.shared.head.lock().expect("head lock") = group.head;

@@ -247,3 +247,143 @@ async fn ordinary_questions_are_answered_through_a_flood_of_abuse() {
     );
     server.kill();
 }
+
+/// Forty lineage walks in one query: within every limit, but costly to answer.
+fn expensive_query() -> String {
+    format!(
+        "{{ {} }}",
+        (0..40)
+            .map(|i| format!("w{i}: lineage(id: \"run/r-churn-1\", depth: 64, maxNodes: 10000) {{ nodes {{ id }} edges {{ from to }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+async fn post_as(server: &crate::graphql::Server, token: &str, query: &str) -> reqwest::Response {
+    server
+        .client
+        .post(format!("{}/graphql", server.url))
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends `query` as `token` until it is answered 429 (at most 200 times).
+async fn until_throttled(server: &crate::graphql::Server, token: &str, query: &str) -> reqwest::Response {
+    for _ in 0..200 {
+        let response = post_as(server, token, query).await;
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return response;
+        }
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    panic!("200 expensive requests and never a 429");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_past_its_share_of_server_time_waits_and_others_do_not() {
+    let server = crate::graphql::Server::start(
+        true,
+        "admin",
+        lineage_graphql::api::Limits::default(),
+        lineage_graphql::server::ServerLimits {
+            principal_budget: Duration::from_millis(40),
+            ..Default::default()
+        },
+    )
+    .await;
+    let issued = server
+        .data(
+            "mutation { issueToken(principal: \"u-ada\", label: \"heavy\") { secret } }",
+            json!({}),
+        )
+        .await;
+    let heavy = issued["issueToken"]["secret"].as_str().unwrap().to_string();
+    let expensive = expensive_query();
+
+    let throttled = until_throttled(&server, &heavy, &expensive).await;
+    let retry_after: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1);
+    let answer: Value = throttled.json().await.unwrap();
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "TOO_MANY_REQUESTS",
+        "{answer}"
+    );
+    let wait_ms = answer["errors"][0]["extensions"]["retryAfterMs"].as_u64().unwrap();
+    assert!(wait_ms > 0, "{answer}");
+
+    // Another principal is answered meanwhile.
+    assert!(server.data("{ head }", json!({})).await["head"].as_u64().unwrap() > 0);
+
+    // The refusal comes before the body is read: a request whose body never arrives is
+    // answered 429 at once, not after the client timeout.
+    until_throttled(&server, &heavy, &expensive).await;
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!("POST /graphql HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {heavy}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buffer))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    assert!(
+        buffer[..read].starts_with(b"HTTP/1.1 429"),
+        "{}",
+        String::from_utf8_lossy(&buffer[..read])
+    );
+
+    // Once the bucket has refilled, it is served again.
+    let throttled: Value = until_throttled(&server, &heavy, &expensive).await.json().await.unwrap();
+    let wait_ms = throttled["errors"][0]["extensions"]["retryAfterMs"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_millis(wait_ms + 50)).await;
+    assert_eq!(
+        post_as(&server, &heavy, "{ head }").await.status(),
+        reqwest::StatusCode::OK
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_with_too_many_requests_running_is_told_to_retry() {
+    let server = crate::graphql::Server::start(
+        true,
+        "u-alex",
+        lineage_graphql::api::Limits::default(),
+        lineage_graphql::server::ServerLimits {
+            max_in_flight_per_principal: 1,
+            request_timeout: Duration::from_millis(5),
+            principal_budget: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await;
+    let expensive = expensive_query();
+    let answers = futures_util::future::join_all((0..20).map(|_| post_as(&server, &server.token, &expensive))).await;
+    let mut waited_out = 0;
+    for response in answers {
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let answer: Value = response.json().await.unwrap();
+            assert_eq!(answer["errors"][0]["extensions"]["code"], "TOO_MANY_REQUESTS");
+            assert!(answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than 1 requests of this principal are running"));
+            waited_out += 1;
+        } else {
+            assert_eq!(response.status(), reqwest::StatusCode::OK);
+        }
+    }
+    assert!(
+        waited_out > 0,
+        "twenty at once with one slot: some must wait out the timeout"
+    );
+    // The slots are given back: a request alone is served.
+    assert_eq!(
+        post_as(&server, &server.token, "{ head }").await.status(),
+        reqwest::StatusCode::OK
+    );
+    server.stop().await;
+}

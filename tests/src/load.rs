@@ -37,6 +37,9 @@ pub struct LoadReport {
     pub unreachable: u64,
     /// Retries (same idempotency key) answered with the original position.
     pub retries_answered: u64,
+    /// Requests turned away with 429 (the principal's share of server time was spent);
+    /// each is sent again after its `Retry-After`.
+    pub throttled: u64,
     /// Acknowledged mutations missing from the log or at another position: must be 0.
     pub lost: u64,
     pub events_in_log: u64,
@@ -52,7 +55,7 @@ impl std::fmt::Display for LoadReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{:.1} s, {} kills: {} requests answered ({:.0}/s): {} mutations acknowledged, {} queries answered, {} retries answered with their original position; {} requests found the server down",
+            "{:.1} s, {} kills: {} requests answered ({:.0}/s): {} mutations acknowledged, {} queries answered, {} retries answered with their original position; {} requests found the server down, {} were asked to retry later (429)",
             self.seconds,
             self.kills,
             self.answered,
@@ -60,7 +63,8 @@ impl std::fmt::Display for LoadReport {
             self.mutations_acknowledged,
             self.queries_answered,
             self.retries_answered,
-            self.unreachable
+            self.unreachable,
+            self.throttled
         )?;
         write!(
             f,
@@ -201,6 +205,7 @@ struct Tally {
     queries: AtomicU64,
     unreachable: AtomicU64,
     retries: AtomicU64,
+    throttled: AtomicU64,
 }
 
 /// The field a mutation answers with (its first key under `data`).
@@ -220,10 +225,10 @@ async fn client_loop(
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let mut step = 0u64;
     // A mutation whose answer was lost to a kill is sent again with the same key.
-    let mut retry: Option<(String, Value)> = None;
+    let mut retry: Option<(Option<String>, Value)> = None;
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
         let (key, body, retrying) = match retry.take() {
-            Some((key, body)) => (Some(key), body, true),
+            Some((key, body)) => (key, body, true),
             None => {
                 step += 1;
                 let (key, body) = request(index, step);
@@ -231,13 +236,27 @@ async fn client_loop(
             }
         };
         let sent = client.post(&url).bearer_auth(&token).json(&body).send().await;
+        if let Ok(response) = &sent {
+            if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                // Nothing was done: wait as asked and send the same request again.
+                tally.throttled.fetch_add(1, Ordering::Relaxed);
+                let seconds = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+                    .unwrap_or(1);
+                retry = Some((key, body));
+                tokio::time::sleep(Duration::from_secs(seconds.min(2))).await;
+                continue;
+            }
+        }
         let answer: Option<Value> = match sent {
             Ok(response) => response.json().await.ok(),
             Err(_) => None,
         };
         let Some(answer) = answer else {
             tally.unreachable.fetch_add(1, Ordering::Relaxed);
-            if let Some(key) = key {
+            if key.is_some() {
                 retry = Some((key, body));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -278,6 +297,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         queries: AtomicU64::new(0),
         unreachable: AtomicU64::new(0),
         retries: AtomicU64::new(0),
+        throttled: AtomicU64::new(0),
     });
     let started = Instant::now();
     let deadline = started + options.duration;
@@ -364,6 +384,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         queries_answered: tally.queries.load(Ordering::Relaxed),
         unreachable: tally.unreachable.load(Ordering::Relaxed),
         retries_answered: tally.retries.load(Ordering::Relaxed),
+        throttled: tally.throttled.load(Ordering::Relaxed),
         lost,
         events_in_log,
     })

@@ -1,0 +1,183 @@
+//! The flush journal: a frozen layer of derived changes, written to one file and synced
+//! before it goes into sled key by key, so that a crash halfway through a flush is
+//! finished on the next open instead of leaving trees that match no seq.
+//!
+//! sled applies a batch atomically only by holding a lock that stops every reader in the
+//! process for the whole batch; writing key by key keeps readers going, and the journal
+//! gives back the atomicity. Its entries are final values, so applying one twice is
+//! harmless. Format: bincode of `(through, [(tree, key, value)])`, then the blake3 hash
+//! of those bytes; it is written under a temporary name and renamed into place.
+
+use crate::error::{Error, Result};
+use crate::overlay::TreeId;
+use lineage_schema::envelope::BINCODE;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The journal's name in the data directory.
+pub const FILE: &str = "derived-journal";
+
+/// One journalled change: a key of a tree and its new value (`None`: removed).
+pub type Entry = (TreeId, Vec<u8>, Option<Vec<u8>>);
+
+/// An entry as stored: the tree id at a fixed width.
+type Stored = (u64, Vec<u8>, Option<Vec<u8>>);
+
+const HASH_LEN: usize = 32;
+
+/// Feeds everything written through it to a hasher.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn temporary(path: &Path) -> PathBuf {
+    path.with_extension("tmp")
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(Error::io("syncing the data directory", parent))
+}
+
+/// Writes and syncs a journal of `entries`, which bring the trees up to seq `through`.
+pub fn write<'a>(
+    path: &Path,
+    through: u64,
+    entries: impl ExactSizeIterator<Item = (TreeId, &'a [u8], Option<&'a [u8]>)>,
+) -> Result<()> {
+    let staging = temporary(path);
+    let io = Error::io("writing the flush journal", &staging);
+    let file = File::create(&staging).map_err(io)?;
+    let mut out = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        hasher: blake3::Hasher::new(),
+    };
+    encode(&through, &mut out)?;
+    encode(&(entries.len() as u64), &mut out)?;
+    for (tree, key, value) in entries {
+        encode(&(tree as u64, key, value), &mut out)?;
+    }
+    let hash = out.hasher.finalize();
+    let mut file = out
+        .inner
+        .into_inner()
+        .map_err(|error| Error::io("writing the flush journal", &staging)(error.into_error()))?;
+    file.write_all(hash.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(Error::io("writing the flush journal", &staging))?;
+    drop(file);
+    std::fs::rename(&staging, path).map_err(Error::io("placing the flush journal", path))?;
+    sync_parent(path)
+}
+
+/// The journal at `path`, if there is one: the seq it brings the trees up to, and its
+/// entries. A journal that fails its hash is an error: the flush it describes may have
+/// reached sled in part, and only a rebuild can say what the trees should hold.
+pub fn read(path: &Path) -> Result<Option<(u64, Vec<Entry>)>> {
+    // A journal still under its temporary name was never complete, so never applied.
+    let _ = std::fs::remove_file(temporary(path));
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(Error::io("reading the flush journal", path)(error)),
+    };
+    let damaged = |reason: &str| Error::Derived(format!("the flush journal {} is damaged: {reason}", path.display()));
+    if bytes.len() < HASH_LEN {
+        return Err(damaged("it is shorter than its hash"));
+    }
+    let (body, hash) = bytes.split_at(bytes.len() - HASH_LEN);
+    if blake3::hash(body).as_bytes() != hash {
+        return Err(damaged("its hash does not match"));
+    }
+    let mut rest = body;
+    let next = |rest: &mut &[u8]| -> Result<u64> {
+        let (value, used): (u64, usize) =
+            bincode::serde::decode_from_slice(rest, BINCODE).map_err(|error| damaged(&error.to_string()))?;
+        *rest = &rest[used..];
+        Ok(value)
+    };
+    let through = next(&mut rest)?;
+    let count = next(&mut rest)?;
+    let mut entries = Vec::with_capacity(count.min(1 << 20) as usize);
+    for _ in 0..count {
+        let ((tree, key, value), used): (Stored, usize) =
+            bincode::serde::decode_from_slice(rest, BINCODE).map_err(|error| damaged(&error.to_string()))?;
+        rest = &rest[used..];
+        entries.push((tree as TreeId, key, value));
+    }
+    if !rest.is_empty() {
+        return Err(damaged("bytes follow its last entry"));
+    }
+    Ok(Some((through, entries)))
+}
+
+/// Removes the journal once sled holds all of it durably; synced, so that an old journal
+/// is never applied over a newer flush.
+pub fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => sync_parent(path),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(Error::io("removing the flush journal", path)(error)),
+    }
+}
+
+fn encode<T: serde::Serialize, W: Write>(value: &T, out: &mut W) -> Result<()> {
+    bincode::serde::encode_into_std_write(value, out, BINCODE)
+        .map(drop)
+        .map_err(|error| Error::Derived(format!("writing the flush journal failed: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_reads_back_as_written_and_is_gone_once_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("derived-journal");
+        assert!(read(&path).unwrap().is_none());
+        let entries: Vec<Entry> = vec![(0, b"a".to_vec(), Some(b"1".to_vec())), (2, b"b".to_vec(), None)];
+        write(
+            &path,
+            41,
+            entries
+                .iter()
+                .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref())),
+        )
+        .unwrap();
+        assert_eq!(read(&path).unwrap(), Some((41, entries)));
+        remove(&path).unwrap();
+        assert!(read(&path).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_damaged_journal_is_an_error_and_a_half_written_one_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("derived-journal");
+        write(&path, 7, [(1, &b"k"[..], Some(&b"v"[..]))].into_iter()).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(read(&path), Err(Error::Derived(_))));
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(temporary(&path), b"half").unwrap();
+        assert!(read(&path).unwrap().is_none());
+        assert!(!temporary(&path).exists(), "the half-written journal is cleared away");
+    }
+}
