@@ -262,3 +262,29 @@ async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
     }
     server.stop().await;
 }
+
+/// The coverage-guided fuzzers' corpus (`tests/fuzz/corpus/`, minimised) and the seeds it
+/// grew from, each through its target: the regression test for whatever a fuzzer finds.
+/// `UPDATE_CORPUS=1` writes the seeds into the corpus first.
+#[test]
+fn the_fuzz_corpus_replays_cleanly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    for (target, run) in lineage_tests::fuzz::TARGETS {
+        let seeds = lineage_tests::fuzz::seeds(target);
+        if std::env::var_os("UPDATE_CORPUS").is_some() {
+            let dir = root.join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            for seed in &seeds {
+                let name = blake3::hash(seed).to_hex();
+                std::fs::write(dir.join(format!("seed-{}", &name[..16])), seed).unwrap();
+            }
+        }
+        let mut corpus = lineage_tests::fuzz::corpus(target);
+        assert!(!corpus.is_empty(), "{target}: no corpus in {}", root.display());
+        corpus.extend(seeds.into_iter().map(|seed| (Path::new("a seed").to_path_buf(), seed)));
+        for (path, bytes) in &corpus {
+            let outcome = std::panic::catch_unwind(|| run(bytes));
+            assert!(outcome.is_ok(), "{target}: {} fails", path.display());
+        }
+    }
+}

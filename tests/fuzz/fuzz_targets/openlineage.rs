@@ -1,0 +1,4 @@
+//! cargo-fuzz target: `lineage_tests::fuzz::openlineage`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lineage_tests::fuzz::openlineage(data));
