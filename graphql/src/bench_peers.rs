@@ -177,7 +177,11 @@ pub(crate) fn serve(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Re
     let options = ServeOptions {
         bind: "127.0.0.1:0".into(),
         limits: Limits::default(),
-        server_limits: ServerLimits::default(),
+        // The benches measure capacity: one principal may use all of it.
+        server_limits: ServerLimits {
+            principal_budget: std::time::Duration::ZERO,
+            ..ServerLimits::default()
+        },
         prices: Default::default(),
     };
     let task = runtime.spawn(serve_until(
