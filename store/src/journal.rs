@@ -21,6 +21,9 @@ pub const FILE: &str = "derived-journal";
 /// One journalled change: a key of a tree and its new value (`None`: removed).
 pub type Entry = (TreeId, Vec<u8>, Option<Vec<u8>>);
 
+/// A journalled change, borrowed from a layer.
+pub type EntryRef<'a> = (TreeId, &'a [u8], Option<&'a [u8]>);
+
 /// An entry as stored: the tree id at a fixed width.
 type Stored = (u64, Vec<u8>, Option<Vec<u8>>);
 
@@ -56,11 +59,7 @@ fn sync_parent(path: &Path) -> Result<()> {
 }
 
 /// Writes and syncs a journal of `entries`, which bring the trees up to seq `through`.
-pub fn write<'a>(
-    path: &Path,
-    through: u64,
-    entries: impl ExactSizeIterator<Item = (TreeId, &'a [u8], Option<&'a [u8]>)>,
-) -> Result<()> {
+pub fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterator<Item = EntryRef<'a>>) -> Result<()> {
     let staging = temporary(path);
     let io = Error::io("writing the flush journal", &staging);
     let file = File::create(&staging).map_err(io)?;

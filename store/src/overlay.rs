@@ -275,11 +275,7 @@ impl Trees {
 
     /// Writes journalled changes key by key (readers meanwhile see them in a layer), then
     /// the checkpoints, and waits until sled has them on disk.
-    fn write_keys<'a>(
-        &self,
-        entries: impl Iterator<Item = (TreeId, &'a [u8], Option<&'a [u8]>)>,
-        checkpoint: u64,
-    ) -> Result<()> {
+    fn write_keys<'a>(&self, entries: impl Iterator<Item = journal::EntryRef<'a>>, checkpoint: u64) -> Result<()> {
         for (tree, key, value) in entries {
             match value {
                 Some(value) => self.trees[tree].insert(key, value)?,
@@ -639,7 +635,7 @@ mod tests {
                 )
             })
             .collect();
-        fn as_slices(entries: &[journal::Entry]) -> Vec<(TreeId, &[u8], Option<&[u8]>)> {
+        fn as_slices(entries: &[journal::Entry]) -> Vec<journal::EntryRef<'_>> {
             entries
                 .iter()
                 .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref()))

@@ -108,7 +108,7 @@ proptest! {
         let scratch = tempfile::tempdir().unwrap();
         let root = scratch.path().join("mlruns");
         crate::support::copy_dir(&crate::import::fixture("file"), &root);
-        let files = text_files(&root);
+        let files = lineage_tests::files::files_under(&root);
         let victim = &files[choice % files.len()];
         std::fs::write(victim, &bytes).unwrap();
         let _ = lineage_importer::mlflow::read(&root);
@@ -135,25 +135,6 @@ fn fixture_lines() -> Vec<Vec<u8>> {
 
 fn fixture_event() -> Vec<u8> {
     fixture_lines()[2].clone()
-}
-
-fn text_files(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|name| name != "artifacts") {
-                    pending.push(path);
-                }
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 /// Requests a GraphQL endpoint may meet: random bytes, broken JSON, wrong types, odd

@@ -50,18 +50,7 @@ pub fn find_record(dir: &Path, seq: u64) -> RecordSpot {
 }
 
 /// Copies a directory tree (a closed store) so it can be changed without touching the original.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+pub use lineage_tests::files::copy_dir;
 
 /// The corruption a check reported: its first bad seq.
 pub fn corrupt_seq(error: lineage_store::Error) -> u64 {

@@ -3,11 +3,15 @@
 //! a hang or a 5xx. `tests/fuzz` runs them under cargo-fuzz (coverage-guided); the e2e
 //! tests replay the committed corpus through them and fuzz them with proptest.
 
+use crate::files::{copy_dir, files_under};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// A fuzz target: takes any bytes, panics when a property fails.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `tests/fuzz/corpus/<name>/` holds their inputs.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("record", record),
     ("segment", segment),
     ("openlineage", openlineage),
@@ -235,40 +239,4 @@ pub fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         .collect();
     inputs.sort();
     inputs
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("a directory");
-    for entry in std::fs::read_dir(from).expect("a fixture directory") {
-        let entry = entry.expect("a directory entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("a copied file");
-        }
-    }
-}
-
-/// Files under `root`, in order (artifacts aside: the reader only lists them).
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|name| name != "artifacts") {
-                    pending.push(path);
-                }
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
