@@ -17,7 +17,7 @@ use lineage_store::{Options, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const PARAMS: usize = 10;
 const TAGS: usize = 5;
@@ -163,6 +163,15 @@ fn ingest(runs: usize, per_point: bool, prefix: &str, write: &mut dyn FnMut(Comm
     }))
 }
 
+/// The registry workload's figures: versions registered per second, register and lookup
+/// latencies.
+fn registry_figures(runs: usize, seconds: f64, registered: Vec<Duration>, lookups: Vec<Duration>) -> Value {
+    let (p50, p99) = percentiles(registered);
+    let (lookup_p50, lookup_p99) = percentiles(lookups);
+    json!({ "versions_per_s": runs as f64 / seconds, "register_p50_ms": p50, "register_p99_ms": p99,
+            "lookup_p50_ms": lookup_p50, "lookup_p99_ms": lookup_p99 })
+}
+
 /// A server on a loopback port over a bench store, with a token for `u-bench`.
 pub(crate) struct Served {
     pub(crate) address: std::net::SocketAddr,
@@ -179,7 +188,7 @@ pub(crate) fn serve(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Re
         limits: Limits::default(),
         // The benches measure capacity: one principal may use all of it.
         server_limits: ServerLimits {
-            principal_budget: std::time::Duration::ZERO,
+            principal_budget: Duration::ZERO,
             ..ServerLimits::default()
         },
         prices: Default::default(),
@@ -256,7 +265,6 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
         latencies.push(sent.elapsed());
     }
     let seconds = started.elapsed().as_secs_f64();
-    let (p50, p99) = percentiles(latencies);
     let mut lookups = Vec::new();
     for version in 1..=runs as u32 {
         let sent = Instant::now();
@@ -273,11 +281,9 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
         store.entity(&EntityRef::new(EntityKind::Run, run))?.expect("the run");
         lookups.push(sent.elapsed());
     }
-    let (lookup_p50, lookup_p99) = percentiles(lookups);
     report.insert(
         "registry_in_process".into(),
-        json!({ "versions_per_s": runs as f64 / seconds, "register_p50_ms": p50, "register_p99_ms": p99,
-                "lookup_p50_ms": lookup_p50, "lookup_p99_ms": lookup_p99 }),
+        registry_figures(runs, seconds, latencies, lookups),
     );
     store.flush()?;
     report.insert(
@@ -317,7 +323,6 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
         latencies.push(sent.elapsed());
     }
     let seconds = started.elapsed().as_secs_f64();
-    let (p50, p99) = percentiles(latencies);
     let mut lookups = Vec::new();
     for version in 1..=runs {
         let sent = Instant::now();
@@ -338,11 +343,9 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
         )?;
         lookups.push(sent.elapsed());
     }
-    let (lookup_p50, lookup_p99) = percentiles(lookups);
     report.insert(
         "registry_http".into(),
-        json!({ "versions_per_s": runs as f64 / seconds, "register_p50_ms": p50, "register_p99_ms": p99,
-                "lookup_p50_ms": lookup_p50, "lookup_p99_ms": lookup_p99 }),
+        registry_figures(runs, seconds, latencies, lookups),
     );
     drop(http);
     served.stop(&runtime)?;
