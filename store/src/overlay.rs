@@ -290,6 +290,7 @@ impl Trees {
     }
 
     /// Writes every layered change to sled now, on this thread.
+    #[cfg(test)]
     pub fn flush_layer(&self, checkpoint: u64) -> Result<()> {
         self.write_frozen()?;
         if self.freeze(checkpoint) {

@@ -284,10 +284,8 @@ async fn until_throttled(server: &crate::graphql::Server, token: &str, query: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_past_its_share_of_server_time_waits_and_others_do_not() {
-    let server = crate::graphql::Server::start(
-        true,
+    let server = crate::graphql::Server::demo_with(
         "admin",
-        lineage_graphql::api::Limits::default(),
         lineage_graphql::server::ServerLimits {
             principal_budget: Duration::from_millis(40),
             ..Default::default()
@@ -348,10 +346,8 @@ async fn a_principal_past_its_share_of_server_time_waits_and_others_do_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_with_too_many_requests_running_is_told_to_retry() {
-    let server = crate::graphql::Server::start(
-        true,
+    let server = crate::graphql::Server::demo_with(
         "u-alex",
-        lineage_graphql::api::Limits::default(),
         lineage_graphql::server::ServerLimits {
             max_in_flight_per_principal: 1,
             request_timeout: Duration::from_millis(5),

@@ -142,10 +142,8 @@ fn fixture_event() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
     // No budget: every fuzzed request must reach the handler, not a 429.
-    let server = crate::graphql::Server::start(
-        true,
+    let server = crate::graphql::Server::demo_with(
         "u-alex",
-        lineage_graphql::api::Limits::default(),
         lineage_graphql::server::ServerLimits {
             principal_budget: std::time::Duration::ZERO,
             ..Default::default()

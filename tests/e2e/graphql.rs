@@ -88,6 +88,11 @@ impl Server {
         Self::start(true, "u-alex", Limits::default(), ServerLimits::default()).await
     }
 
+    /// The demo store served to `actor` with the default API limits and these server limits.
+    pub async fn demo_with(actor: &str, server_limits: ServerLimits) -> Server {
+        Self::start(true, actor, Limits::default(), server_limits).await
+    }
+
     /// Posts a query; returns the whole JSON answer.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
         let response = self
