@@ -235,7 +235,7 @@ pub fn replay(store: &Store, file: &Path) -> Result<Replayed> {
             .expect("hex digits make a valid event id");
         let here = match existing {
             Some(reference) => store.entity(&reference)?.is_some(),
-            None => store.seq_of_event(&event_id)?.is_some(),
+            None => store.seq_of_event(&envelope.actor, &event_id)?.is_some(),
         };
         if here {
             already_here += 1;

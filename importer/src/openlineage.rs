@@ -321,8 +321,11 @@ struct Importer<'a> {
     projects: BTreeMap<String, ProjectId>,
 }
 
-pub fn run_id(openlineage_run: &str) -> String {
-    format!("ol-run-{openlineage_run}")
+/// The id of the run an OpenLineage run becomes in `account`: each tenant's runs are its
+/// own, so the same OpenLineage run id sent to two accounts makes two runs.
+pub fn run_id(account: &AccountId, openlineage_run: &str) -> String {
+    let tenant = &blake3::hash(account.as_str().as_bytes()).to_hex()[..8];
+    format!("ol-run-{openlineage_run}-{tenant}")
 }
 
 impl Importer<'_> {
@@ -462,8 +465,12 @@ impl Importer<'_> {
                 inputs,
                 outputs,
             } => {
-                let key = derived_id("ol", &[run, key]);
-                if self.store.seq_of_event(&parse(&format!("{key}-0"))?)?.is_some() {
+                let key = derived_id("ol", &[self.target.account.as_str(), run, key]);
+                if self
+                    .store
+                    .seq_of_event(&self.target.actor, &parse(&format!("{key}-0"))?)?
+                    .is_some()
+                {
                     self.summary.count("run event", Outcome::Unchanged);
                     return Ok(());
                 }
@@ -477,7 +484,7 @@ impl Importer<'_> {
                 let parent_id = match parent {
                     None => None,
                     Some((parent_run, parent_job)) => {
-                        let id = run_id(parent_run);
+                        let id = run_id(&self.target.account, parent_run);
                         if self.held_run(&id)?.is_none() {
                             let (parent_experiment, _) = self.experiment(parent_job, &mut batch)?;
                             batch.commands.push(Command::StartRun(RunStarted {
@@ -492,7 +499,7 @@ impl Importer<'_> {
                         Some(parse::<RunId>(&id)?)
                     }
                 };
-                let id = run_id(run);
+                let id = run_id(&self.target.account, run);
                 let run_ref: RunId = parse(&id)?;
                 let held = self.held_run(&id)?;
                 let mut status = held.as_ref().map(|held| held.status);

@@ -63,12 +63,18 @@ impl Target {
     pub fn prepare_with(store: &Store, spec: &TargetSpec, source: &str, default_project: bool) -> Result<Target> {
         let account: AccountId = parse_id("--account", &spec.account)?;
         let account_ref = EntityRef::new(EntityKind::ExperimentationAccount, &account);
-        let Some(account_entity) = store.entity(&account_ref)?.filter(|entity| !entity.deleted) else {
+        // What the actor may not read is not there: the refusal is that of a missing id.
+        let access = store.access(&spec.actor)?;
+        let visible = |entity: &lineage_schema::Entity| access.can_read_entity(entity);
+        let Some(account_entity) = store
+            .entity(&account_ref)?
+            .filter(|entity| !entity.deleted && visible(entity))
+        else {
             return Err(Error::Target(format!("no experimentation account `{account}`")));
         };
         let workspace: WorkspaceId = parse_id("--workspace", &spec.workspace)?;
         let workspace_ref = EntityRef::new(EntityKind::Workspace, &workspace);
-        match store.entity(&workspace_ref)? {
+        match store.entity(&workspace_ref)?.filter(visible) {
             Some(entity) if entity.parent.as_ref() == Some(&account_ref) => {}
             Some(_) => {
                 return Err(Error::Target(format!(
@@ -78,7 +84,7 @@ impl Target {
             None => return Err(Error::Target(format!("no workspace `{workspace}`"))),
         }
         let project = if spec.project.is_some() || default_project {
-            Some(Self::project(store, spec, &workspace, &workspace_ref, source)?)
+            Some(Self::project(store, spec, &workspace_ref, source, &access)?)
         } else {
             None
         };
@@ -88,6 +94,7 @@ impl Target {
                 let id: AccountId = parse_id("--model-account", id)?;
                 if store
                     .entity(&EntityRef::new(EntityKind::ModelManagementAccount, &id))?
+                    .filter(visible)
                     .is_none()
                 {
                     return Err(Error::Target(format!("no model management account `{id}`")));
@@ -129,15 +136,18 @@ impl Target {
     fn project(
         store: &Store,
         spec: &TargetSpec,
-        workspace: &WorkspaceId,
         workspace_ref: &EntityRef,
         source: &str,
+        access: &lineage_store::access::Access,
     ) -> Result<ProjectId> {
+        let workspace = &workspace_ref.id;
         let existing = match &spec.project {
-            Some(id) => store.entity(&EntityRef::new(
-                EntityKind::Project,
-                parse_id::<ProjectId>("--project", id)?,
-            ))?,
+            Some(id) => store
+                .entity(&EntityRef::new(
+                    EntityKind::Project,
+                    parse_id::<ProjectId>("--project", id)?,
+                ))?
+                .filter(|project| access.can_read_entity(project)),
             None => store.find_by_name(Some(workspace_ref), EntityKind::Project, source)?,
         };
         if let Some(project) = existing {
@@ -162,7 +172,7 @@ impl Target {
             spec.actor.clone(),
             Command::CreateProject(ProjectCreated {
                 project: project.clone(),
-                workspace: workspace.clone(),
+                workspace: parse_id("--workspace", workspace)?,
                 name,
                 path: format!("{source}/"),
                 repository: None,

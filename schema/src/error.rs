@@ -46,6 +46,9 @@ pub enum Rejection {
 
     #[error("{what} exceeds the limit of {limit}")]
     LimitExceeded { what: String, limit: u64 },
+
+    #[error("event id {event_id} was used for another command")]
+    IdempotencyConflict { event_id: String },
 }
 
 impl Rejection {
@@ -61,6 +64,7 @@ impl Rejection {
             Rejection::NotPermitted { .. } => "FORBIDDEN",
             Rejection::VersionConflict { .. } => "CONFLICT",
             Rejection::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            Rejection::IdempotencyConflict { .. } => "CONFLICT",
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::keys::{key, text_part};
-use crate::overlay::Trees;
+use crate::overlay::{be_u64, Overlay, Trees};
 use crate::state;
 use lineage_schema::entity::{Detail, Entity};
 use lineage_schema::event::Role;
@@ -222,4 +222,88 @@ pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result
     }
     access.subscriptions = subscriptions;
     Ok(access)
+}
+
+/// Whether `principal` may read `account`, judged on the writer's view (pending changes
+/// included): the single-account form of the rule [`of`] works out for every account,
+/// which decide asks of each entity a command names. A test checks the two agree.
+pub(crate) fn reads_account(overlay: &Overlay, principal: &PrincipalId, account: &AccountId) -> Result<bool> {
+    if let Some(Detail::Principal {
+        administrator, roles, ..
+    }) = state::load(overlay, &EntityRef::new(EntityKind::Principal, principal))?.map(|entity| entity.detail)
+    {
+        // A billing reader sees the bill, not the account's work.
+        let reading = roles
+            .get(account)
+            .is_some_and(|held| held.iter().any(|role| *role != Role::BillingReader));
+        if administrator || reading {
+            return Ok(true);
+        }
+    }
+    let experimentation = state::load(overlay, &EntityRef::new(EntityKind::ExperimentationAccount, account))?;
+    let entity = match experimentation {
+        Some(entity) => Some(entity),
+        None => state::load(overlay, &EntityRef::new(EntityKind::ModelManagementAccount, account))?,
+    };
+    let (subscription, seated) = match entity.map(|entity| entity.detail) {
+        Some(Detail::ExperimentationAccount {
+            subscription, seats, ..
+        }) => {
+            let seated = seats.contains(principal);
+            (subscription, seated)
+        }
+        Some(Detail::ModelManagementAccount { subscription, .. }) => {
+            let seated = seated_in_subscription(overlay, &subscription, principal)?;
+            (subscription, seated)
+        }
+        _ => return Ok(false),
+    };
+    Ok(seated || owner_of(overlay, &subscription)?.as_ref() == Some(principal))
+}
+
+/// Whether `principal` may see a subscription: it owns it, or reads one of its accounts.
+pub(crate) fn sees_subscription(overlay: &Overlay, principal: &PrincipalId, subscription: &Entity) -> Result<bool> {
+    let id = SubscriptionId::new(subscription.reference.id.clone())?;
+    if matches!(&subscription.detail, Detail::Subscription { owner } if owner == principal)
+        || seated_in_subscription(overlay, &id, principal)?
+    {
+        return Ok(true);
+    }
+    let Some(Detail::Principal {
+        administrator, roles, ..
+    }) = state::load(overlay, &EntityRef::new(EntityKind::Principal, principal))?.map(|entity| entity.detail)
+    else {
+        return Ok(false);
+    };
+    if administrator {
+        return Ok(true);
+    }
+    for (account, held) in &roles {
+        if !held.iter().any(|role| *role != Role::BillingReader) {
+            continue;
+        }
+        for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
+            if let Some(entity) = state::load(overlay, &EntityRef::new(kind, account))? {
+                if entity.parent.as_ref() == Some(&subscription.reference) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn seated_in_subscription(overlay: &Overlay, subscription: &SubscriptionId, principal: &PrincipalId) -> Result<bool> {
+    let key = state::subscription_seats_key(subscription, principal);
+    Ok(overlay.get(state::TREE, &key)?.is_some_and(|bytes| be_u64(&bytes) > 0))
+}
+
+fn owner_of(overlay: &Overlay, subscription: &SubscriptionId) -> Result<Option<PrincipalId>> {
+    Ok(
+        match state::load(overlay, &EntityRef::new(EntityKind::Subscription, subscription))?.map(|entity| entity.detail)
+        {
+            Some(Detail::Subscription { owner }) => Some(owner),
+            _ => None,
+        },
+    )
 }

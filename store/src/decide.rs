@@ -1,6 +1,7 @@
 //! Command handling: checks a command against current state and decides the one event it
 //! appends, or rejects it. Deciding writes nothing.
 
+use crate::access;
 use crate::error::Result;
 use crate::index;
 use crate::overlay::{be_u64, Overlay};
@@ -9,6 +10,8 @@ use lineage_schema::command::*;
 use lineage_schema::entity::{BuildStatus, Detail, Entity, RunStatus};
 use lineage_schema::event::*;
 use lineage_schema::*;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 /// The largest list a single command may carry (metric points, params, tags, …).
 pub const MAX_ITEMS: usize = 10_000;
@@ -29,30 +32,57 @@ fn reject<T>(rejection: Rejection) -> Result<T> {
 struct Check<'a> {
     overlay: &'a Overlay,
     actor: &'a PrincipalId,
+    /// Accounts already judged readable by the actor, or not: one command asks about
+    /// the same account several times on its way up from a run.
+    sight: RefCell<BTreeMap<AccountId, bool>>,
 }
 
 impl Check<'_> {
+    /// The entity, whether or not the actor may know of it: only for checks whose
+    /// answer tells nothing of what it holds (is an id taken, is the actor an administrator).
     fn find(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Option<Entity>> {
         state::load(self.overlay, &EntityRef::new(kind, id))
     }
 
-    /// The entity, which must exist and not be deleted.
-    fn live(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Entity> {
-        let reference = EntityRef::new(kind, id);
-        match state::load(self.overlay, &reference)? {
-            None => reject(Rejection::not_found(reference)),
-            Some(entity) if entity.deleted => reject(Rejection::not_found(reference)),
-            Some(entity) => Ok(entity),
+    /// Whether the actor may know this entity exists. Everything in an account it cannot
+    /// read is, to it, not there: refusals about it are those of an unknown id.
+    fn visible(&self, entity: &Entity) -> Result<bool> {
+        match (&entity.account, entity.reference.kind) {
+            // Principal ids are a directory shared by design (owners seat people by id).
+            (_, EntityKind::Principal) => Ok(true),
+            (Some(account), _) => {
+                if let Some(known) = self.sight.borrow().get(account) {
+                    return Ok(*known);
+                }
+                let seen = access::reads_account(self.overlay, self.actor, account)?;
+                self.sight.borrow_mut().insert(account.clone(), seen);
+                Ok(seen)
+            }
+            (None, EntityKind::Subscription) => access::sees_subscription(self.overlay, self.actor, entity),
+            (None, _) => Ok(true),
         }
     }
 
-    /// The entity, which must exist and be deleted (to be restored).
+    /// The entity, which must exist, not be deleted, and be visible to the actor.
+    fn live(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Entity> {
+        let reference = EntityRef::new(kind, id);
+        match state::load(self.overlay, &reference)? {
+            Some(entity) if !entity.deleted && self.visible(&entity)? => Ok(entity),
+            _ => reject(Rejection::not_found(reference)),
+        }
+    }
+
+    /// The entity, which must exist, be visible, and be deleted (to be restored).
     fn deleted(&self, kind: EntityKind, id: impl std::fmt::Display, action: &str) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
         match state::load(self.overlay, &reference)? {
-            None => reject(Rejection::not_found(reference)),
-            Some(entity) if !entity.deleted => reject(Rejection::transition(reference, "not deleted", action)),
-            Some(entity) => Ok(entity),
+            Some(entity) if self.visible(&entity)? => {
+                if !entity.deleted {
+                    return reject(Rejection::transition(reference, "not deleted", action));
+                }
+                Ok(entity)
+            }
+            _ => reject(Rejection::not_found(reference)),
         }
     }
 
@@ -283,9 +313,13 @@ impl Check<'_> {
     fn live_environment(&self, environment: &EnvironmentId, account: &AccountId) -> Result<()> {
         let reference = EntityRef::new(EntityKind::Environment, environment);
         match self.find(EntityKind::Environment, environment)? {
-            None => reject(Rejection::not_found(reference)),
-            Some(entity) if entity.deleted => reject(Rejection::transition(reference, "deleted", "deploy into it")),
-            Some(entity) => self.same_account(&entity, account),
+            Some(entity) if self.visible(&entity)? => {
+                if entity.deleted {
+                    return reject(Rejection::transition(reference, "deleted", "deploy into it"));
+                }
+                self.same_account(&entity, account)
+            }
+            _ => reject(Rejection::not_found(reference)),
         }
     }
 }
@@ -383,6 +417,7 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
     let check = Check {
         overlay,
         actor: &envelope.actor,
+        sight: RefCell::default(),
     };
     let registering_self = matches!(&envelope.command, Command::RegisterPrincipal(e) if e.principal == envelope.actor);
     if !registering_self {
@@ -393,17 +428,27 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
                 action: "act (it is not a registered principal)".into(),
             })?;
     }
+    check_expected_version(&check, envelope)?;
     use EntityKind as K;
+    let actor_scope = EntityRef::new(K::Principal, &envelope.actor);
     let (event, account): (Event, Option<AccountId>) = match envelope.command.clone() {
         Command::RegisterPrincipal(e) => {
+            // A principal registering itself is the store's bootstrap (the first
+            // administrator); no request can do it, as requests come from registered principals.
+            if !registering_self && !is_administrator(&check, check.actor)? && !owns_a_subscription(&check)? {
+                return reject(Rejection::NotPermitted {
+                    principal: check.actor.to_string(),
+                    action: "register principals (administrators and subscription owners may)".into(),
+                });
+            }
             check.absent(K::Principal, &e.principal)?;
-            check.unique_name(None, K::Principal, e.name.as_str())?;
+            check.unique_name(Some(&actor_scope), K::Principal, e.name.as_str())?;
             text("email", &e.email)?;
             (e.into(), None)
         }
         Command::CreateSubscription(e) => {
             check.absent(K::Subscription, &e.subscription)?;
-            check.unique_name(None, K::Subscription, e.name.as_str())?;
+            check.unique_name(Some(&actor_scope), K::Subscription, e.name.as_str())?;
             (e.into(), None)
         }
         Command::CreateExperimentationAccount(e) => {
@@ -564,6 +609,11 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
             nonempty("revision", &e.revision)?;
             let account = match check.find(K::Run, &e.run)? {
                 None => new_run_checks(&check, &e.experiment, &e.compute_target, e.parent.as_ref())?,
+                Some(existing) if !check.visible(&existing)? => {
+                    return reject(Rejection::AlreadyExists {
+                        entity: existing.reference,
+                    })
+                }
                 Some(existing) => {
                     let (_, account) = check.run(&e.run)?;
                     let status = run_status(&existing);
@@ -950,9 +1000,9 @@ pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision>
 
 /// The account's entity, whichever kind it is.
 fn any_account(check: &Check<'_>, account: &AccountId) -> Result<Entity> {
-    match check.find(EntityKind::ExperimentationAccount, account)? {
-        Some(entity) if !entity.deleted => Ok(entity),
-        _ => check.live(EntityKind::ModelManagementAccount, account),
+    match check.live(EntityKind::ExperimentationAccount, account) {
+        Ok(entity) => Ok(entity),
+        Err(_) => check.live(EntityKind::ModelManagementAccount, account),
     }
 }
 
@@ -1022,8 +1072,8 @@ fn decide_access(check: &Check<'_>, command: Command) -> Result<Event> {
     use EntityKind as K;
     Ok(match command {
         Command::IssueToken(e) => {
-            check.live(K::Principal, &e.principal)?;
             self_or_administrator(check, &e.principal, "issue tokens")?;
+            check.live(K::Principal, &e.principal)?;
             if check.overlay.contains(state::TREE, &state::token_key(&e.token))? {
                 return reject(Rejection::AlreadyExists {
                     entity: EntityRef::new(K::Principal, format!("{}#{}", e.principal, e.token)),
@@ -1036,8 +1086,8 @@ fn decide_access(check: &Check<'_>, command: Command) -> Result<Event> {
             e.into()
         }
         Command::RevokeToken(e) => {
-            let principal = check.live(K::Principal, &e.principal)?;
             self_or_administrator(check, &e.principal, "revoke tokens")?;
+            let principal = check.live(K::Principal, &e.principal)?;
             let Detail::Principal { tokens, .. } = &principal.detail else {
                 unreachable!("principal detail")
             };
@@ -1060,16 +1110,9 @@ fn decide_access(check: &Check<'_>, command: Command) -> Result<Event> {
             e.into()
         }
         Command::DesignateAdministrator(e) => {
-            let principal = check.live(K::Principal, &e.principal)?;
-            if is_administrator(check, &e.principal)? {
-                return reject(Rejection::transition(
-                    principal.reference,
-                    "already an administrator",
-                    "designate it again",
-                ));
-            }
             let any = check.overlay.contains(state::TREE, state::ADMINISTRATORS_KEY)?;
             // The first administrator designates itself; later ones are designated by one.
+            // Permission comes first, so a refusal does not tell whether the principal exists.
             let allowed = if any {
                 is_administrator(check, check.actor)?
             } else {
@@ -1080,6 +1123,14 @@ fn decide_access(check: &Check<'_>, command: Command) -> Result<Event> {
                     principal: check.actor.to_string(),
                     action: format!("make {} an administrator", e.principal),
                 });
+            }
+            let principal = check.live(K::Principal, &e.principal)?;
+            if is_administrator(check, &e.principal)? {
+                return reject(Rejection::transition(
+                    principal.reference,
+                    "already an administrator",
+                    "designate it again",
+                ));
             }
             e.into()
         }
@@ -1159,12 +1210,33 @@ fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<Ac
     }
 }
 
-/// The stream version a command must find, if it names one.
-pub fn check_expected_version(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<()> {
+/// Whether the actor owns any subscription (and so may register principals to seat).
+fn owns_a_subscription(check: &Check<'_>) -> Result<bool> {
+    let prefix = state::owned_subscriptions_prefix(check.actor);
+    check.overlay.any_with_prefix(state::TREE, &prefix)
+}
+
+/// The stream version a command must find, if it names one. The version of a stream the
+/// actor may not know of is not compared (the command's own checks refuse it as unknown),
+/// and another principal's stream is the private record of its roles and tokens.
+fn check_expected_version(check: &Check<'_>, envelope: &CommandEnvelope) -> Result<()> {
     let Some(expected) = envelope.expected_version else {
         return Ok(());
     };
     let stream = envelope.command.stream();
+    if stream.kind == EntityKind::Principal {
+        if stream.id != check.actor.as_str() && !is_administrator(check, check.actor)? {
+            return reject(Rejection::NotPermitted {
+                principal: check.actor.to_string(),
+                action: "expect a version of another principal's record".into(),
+            });
+        }
+    } else if let Some(entity) = check.find(stream.kind, &stream.id)? {
+        if !check.visible(&entity)? {
+            return Ok(());
+        }
+    }
+    let overlay = check.overlay;
     let actual = index::stream_version(overlay, &stream)?;
     if actual != expected {
         return reject(Rejection::VersionConflict {

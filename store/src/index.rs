@@ -1,18 +1,20 @@
 //! The index projection: where every event is and what every stream holds.
 //!
 //! - `v` stream → version (for optimistic concurrency);
-//! - `i` event id → seq (idempotency; only events whose sender gave an id);
+//! - `i` actor + event id → seq (idempotency, per principal: the same key from another
+//!   principal is another key; only events whose sender gave an id);
 //! - `h` stream + chunk → the seq and location of each of the stream's events, 256 per
 //!   chunk, so a history reads no more keys than it needs and appends touch one key;
 //! - `a` seq → location, for every 64th seq and the first seq of each segment: a sparse
 //!   map from which any seq is found by reading forward at most 63 records.
 
 use crate::error::Result;
+use crate::keys::text_part;
 use crate::keys::{entity_part, key};
 use crate::log::Location;
 use crate::overlay::{be_u64, Overlay, TreeId, Trees};
 use crate::segment::HEADER_LEN;
-use lineage_schema::{EntityRef, Envelope, EventId};
+use lineage_schema::{EntityRef, Envelope, EventId, PrincipalId};
 
 pub const TREE: TreeId = 0;
 /// Events per history chunk.
@@ -33,8 +35,8 @@ fn history_prefix(stream: &EntityRef) -> Vec<u8> {
     key(b'h', &[&entity_part(stream)])
 }
 
-fn event_key(event_id: &EventId) -> Vec<u8> {
-    key(b'i', &[event_id.as_str().as_bytes()])
+fn event_key(actor: &PrincipalId, event_id: &EventId) -> Vec<u8> {
+    key(b'i', &[&text_part(actor.as_str()), event_id.as_str().as_bytes()])
 }
 
 fn anchor_key(seq: u64) -> Vec<u8> {
@@ -48,12 +50,14 @@ pub fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
         .unwrap_or(0))
 }
 
-pub fn seq_of_event(overlay: &Overlay, event_id: &EventId) -> Result<Option<u64>> {
-    Ok(overlay.get(TREE, &event_key(event_id))?.map(|bytes| be_u64(&bytes)))
+pub fn seq_of_event(overlay: &Overlay, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
+    Ok(overlay
+        .get(TREE, &event_key(actor, event_id))?
+        .map(|bytes| be_u64(&bytes)))
 }
 
-pub fn seq_of_event_in(view: &Trees, event_id: &EventId) -> Result<Option<u64>> {
-    Ok(view.get(TREE, &event_key(event_id))?.map(|bytes| be_u64(&bytes)))
+pub fn seq_of_event_in(view: &Trees, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
+    Ok(view.get(TREE, &event_key(actor, event_id))?.map(|bytes| be_u64(&bytes)))
 }
 
 /// Records what the index knows of an event before it is written: its stream's new
@@ -65,7 +69,11 @@ pub fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
         envelope.version.to_be_bytes().to_vec(),
     );
     if let Some(event_id) = &envelope.event_id {
-        overlay.insert(TREE, event_key(event_id), envelope.seq.to_be_bytes().to_vec());
+        overlay.insert(
+            TREE,
+            event_key(&envelope.actor, event_id),
+            envelope.seq.to_be_bytes().to_vec(),
+        );
     }
 }
 

@@ -413,6 +413,12 @@ impl Reader<'_> {
 
     /// A breadth-first walk from `walk.start`: every node once, every edge once, bounded.
     pub fn walk(&self, walk: &Walk) -> Result<Graph> {
+        self.walk_visible(walk, &mut |_| true)
+    }
+
+    /// A walk that neither passes through nor counts the nodes `visible` rejects, so
+    /// neither the answer nor its `truncated` flag tells anything of them.
+    pub fn walk_visible(&self, walk: &Walk, visible: &mut dyn FnMut(&NodeRef) -> bool) -> Result<Graph> {
         let info = self.node(&walk.start)?.filter(|info| info.exists_at(walk.as_of));
         let Some(info) = info else {
             return Err(Rejection::NotFound {
@@ -451,6 +457,9 @@ impl Reader<'_> {
                     .as_ref()
                     .is_some_and(|kinds| !kinds.contains(&next.kind()))
                 {
+                    continue;
+                }
+                if !seen.contains(&next) && !visible(&next) {
                     continue;
                 }
                 if !seen.contains(&next) {

@@ -375,6 +375,22 @@ impl Overlay {
         Ok(self.get(tree, key)?.is_some())
     }
 
+    /// Whether any live key starts with `prefix`, pending changes included. It looks
+    /// through every pending change: for rare checks only.
+    pub fn any_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<bool> {
+        let pending = self
+            .pending
+            .iter()
+            .any(|((in_tree, key), value)| *in_tree == tree && key.starts_with(prefix) && value.is_some());
+        if pending {
+            return Ok(true);
+        }
+        let stored = self.view.range(tree, prefix, prefix, 64)?;
+        Ok(stored
+            .iter()
+            .any(|(key, _)| !matches!(self.pending.get(&(tree, key.clone())), Some(None))))
+    }
+
     fn write(&mut self, tree: TreeId, key: Vec<u8>, value: Option<Vec<u8>>) {
         let slot = (tree, key);
         self.decoded.get_mut().remove(&slot);

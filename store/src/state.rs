@@ -18,7 +18,9 @@ pub fn kind_prefix(kind: EntityKind) -> Vec<u8> {
     key(b'e', &[&kind_part(kind)])
 }
 
-/// The scope names are unique in: `None` is the root (principals, subscriptions).
+/// The scope names are unique in: `None` is the root. Principals and subscriptions are
+/// unique within the principal that registered or created them, so a name taken
+/// elsewhere tells nothing.
 pub fn name_key(scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Vec<u8> {
     let scope = scope.map(entity_part).unwrap_or_default();
     key(b'n', &[&scope, &kind_part(kind), &text_part(name)])
@@ -75,6 +77,11 @@ pub fn owned_subscription_key(principal: &PrincipalId, subscription: &Subscripti
     )
 }
 
+/// The keys of the subscriptions a principal owns.
+pub fn owned_subscriptions_prefix(principal: &PrincipalId) -> Vec<u8> {
+    key(b'O', &[&text_part(principal.as_str())])
+}
+
 /// How many administrators there are.
 pub const ADMINISTRATORS_KEY: &[u8] = b"A";
 
@@ -104,10 +111,10 @@ fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
         overlay.insert(TREE, child_key(parent, &reference), Vec::new());
     }
     let scoped = new.scoped_name.unwrap_or_else(|| new.name.clone());
-    let scope = name_scope(reference.kind, new.parent.as_ref());
+    let scope = name_scope(reference.kind, new.parent.as_ref(), &envelope.actor);
     overlay.insert(
         TREE,
-        name_key(scope, reference.kind, &scoped),
+        name_key(scope.as_ref(), reference.kind, &scoped),
         reference.id.as_bytes().to_vec(),
     );
     let entity = Entity {
@@ -124,11 +131,12 @@ fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
     overlay.put_value(TREE, entity_key(&entity.reference), &entity);
 }
 
-/// Runs have no name to keep unique; everything else is unique in its parent's scope.
-fn name_scope(kind: EntityKind, parent: Option<&EntityRef>) -> Option<&EntityRef> {
+/// Names are unique in their parent's scope; principals and subscriptions, which have no
+/// parent, in that of the principal that made them.
+fn name_scope(kind: EntityKind, parent: Option<&EntityRef>, creator: &PrincipalId) -> Option<EntityRef> {
     match kind {
-        EntityKind::Principal | EntityKind::Subscription => None,
-        _ => parent,
+        EntityKind::Principal | EntityKind::Subscription => Some(EntityRef::new(EntityKind::Principal, creator)),
+        _ => parent.cloned(),
     }
 }
 
@@ -153,8 +161,8 @@ fn update(overlay: &mut Overlay, envelope: &Envelope, change: impl FnOnce(&mut E
 /// Marks the event's entity deleted and frees its name for reuse.
 fn delete(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     let entity = load_existing(overlay, &envelope.stream)?;
-    let scope = name_scope(entity.reference.kind, entity.parent.as_ref());
-    overlay.remove(TREE, name_key(scope, entity.reference.kind, &entity.name));
+    let scope = name_scope(entity.reference.kind, entity.parent.as_ref(), &entity.created.actor);
+    overlay.remove(TREE, name_key(scope.as_ref(), entity.reference.kind, &entity.name));
     update(overlay, envelope, |entity| {
         entity.deleted = true;
         Ok(())

@@ -337,8 +337,8 @@ impl Store {
     }
 
     /// The seq of the event with this idempotency key, if it is in the log.
-    pub fn seq_of_event(&self, event_id: &EventId) -> Result<Option<u64>> {
-        index::seq_of_event_in(&self.view, event_id)
+    pub fn seq_of_event(&self, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
+        index::seq_of_event_in(&self.view, actor, event_id)
     }
 
     /// Up to `limit` events after `after` that pass `filter`, in log order.
@@ -555,6 +555,12 @@ impl Store {
         let access = crate::access::of(self, &self.view, principal)?;
         self.access.put(principal, generation, &access);
         Ok(access)
+    }
+
+    /// The derived trees as readers see them.
+    #[cfg(test)]
+    pub(crate) fn view(&self) -> &Trees {
+        &self.view
     }
 
     /// Whether any principal is an administrator yet.

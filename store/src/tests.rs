@@ -466,8 +466,8 @@ fn access_follows_seats_ownership_roles_and_administration() {
     );
     assert_eq!(
         store.execute(grace_grants).unwrap_err().rejection().unwrap().code(),
-        "FORBIDDEN",
-        "no one grants themselves into another's account"
+        "NOT_FOUND",
+        "no one grants themselves into another's account: to them it does not exist"
     );
 
     store
@@ -791,4 +791,59 @@ fn an_older_projection_format_is_rebuilt_on_open() {
     }
     let store = open(dir.path());
     assert_eq!(store.projection_digest().unwrap(), digest);
+}
+
+/// Decide judges one account at a time (`access::reads_account`), requests work out a
+/// principal's whole reach (`access::of`): the two forms of the rule must agree for every
+/// principal and account, including after seats, roles and ownership change.
+#[test]
+fn the_single_account_rule_agrees_with_the_whole_reach() {
+    use lineage_schema::event::{Role, RoleGranted};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    demo::fill(&store).unwrap();
+    let extra = [
+        Command::GrantRole(RoleGranted {
+            principal: literal("u-linus"),
+            account: literal("acct-contoso-mm"),
+            role: Role::BillingReader,
+        }),
+        Command::GrantRole(RoleGranted {
+            principal: literal("u-grace"),
+            account: literal("acct-contoso-exp"),
+            role: Role::Reader,
+        }),
+    ];
+    for command in extra {
+        store.execute(CommandEnvelope::new(literal("u-alex"), command)).unwrap();
+    }
+    let principals = store.entities(EntityKind::Principal, None, 500).unwrap();
+    let mut accounts = store.entities(EntityKind::ExperimentationAccount, None, 500).unwrap();
+    accounts.extend(store.entities(EntityKind::ModelManagementAccount, None, 500).unwrap());
+    let overlay = crate::overlay::Overlay::new(store.view().clone());
+    let mut compared = 0;
+    for principal in &principals {
+        let id = PrincipalId::new(principal.reference.id.clone()).unwrap();
+        let reach = store.access(&id).unwrap();
+        for account in &accounts {
+            let account_id = AccountId::new(account.reference.id.clone()).unwrap();
+            assert_eq!(
+                crate::access::reads_account(&overlay, &id, &account_id).unwrap(),
+                reach.can_read_account(&account_id),
+                "{id} reading {account_id}"
+            );
+            let subscription = store.entity(account.parent.as_ref().unwrap()).unwrap().unwrap();
+            assert_eq!(
+                crate::access::sees_subscription(&overlay, &id, &subscription).unwrap(),
+                reach.can_read_entity(&subscription),
+                "{id} seeing {}",
+                subscription.reference
+            );
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 20,
+        "the demo has principals and accounts to compare ({compared})"
+    );
 }

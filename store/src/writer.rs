@@ -9,7 +9,7 @@ use crate::log::{EventLog, Head, LogRead};
 use crate::overlay::Overlay;
 use crate::projection::Projection;
 use lineage_schema::envelope::{Sealed, MAX_RECORD_BYTES};
-use lineage_schema::{CommandEnvelope, Digest, EntityRef, Envelope, EventId, Rejection, Timestamp};
+use lineage_schema::{Command, CommandEnvelope, Digest, EntityRef, Envelope, EventId, Rejection, Timestamp};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -298,12 +298,11 @@ impl Writer {
         let mut appended = Vec::with_capacity(commands.len());
         for command in commands {
             if let Some(event_id) = &command.event_id {
-                if let Some(seq) = index::seq_of_event(&self.overlay, event_id)? {
-                    appended.push(self.original(seq, group)?);
+                if let Some(seq) = index::seq_of_event(&self.overlay, &command.actor, event_id)? {
+                    appended.push(self.original(seq, command, group)?);
                     continue;
                 }
             }
-            decide::check_expected_version(&self.overlay, command)?;
             let decision = decide::decide(&self.overlay, command)?;
             let stream = decision.event.stream();
             let version = index::stream_version(&self.overlay, &stream)? + 1;
@@ -351,8 +350,10 @@ impl Writer {
         Ok(appended)
     }
 
-    /// The position of an event that is already in the log (or earlier in this group).
-    fn original(&self, seq: u64, group: &Group) -> Result<Appended> {
+    /// The position of the event a retried command appended before (in the log or earlier
+    /// in this group). A key its principal used for another command is a conflict: answering
+    /// it as a duplicate would swallow the new command without a word.
+    fn original(&self, seq: u64, command: &CommandEnvelope, group: &Group) -> Result<Appended> {
         let envelope = match group.records.iter().find(|record| record.envelope.seq == seq) {
             Some(record) => record.envelope.clone(),
             None => {
@@ -361,6 +362,12 @@ impl Writer {
                 self.reader.read_seq(anchor, seq)?
             }
         };
+        let same = Command::replaying(envelope.event.clone()) == command.command
+            && envelope.occurred_at == command.occurred_at;
+        if !same {
+            let event_id = command.event_id.as_ref().map(ToString::to_string).unwrap_or_default();
+            return Err(Rejection::IdempotencyConflict { event_id }.into());
+        }
         Ok(Appended {
             seq,
             stream: envelope.stream,

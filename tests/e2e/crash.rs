@@ -79,7 +79,7 @@ fn acknowledged_events_survive_sigkill() {
         assert_eq!(store.opened().log.scan.records, store.head().seq);
         for (event_id, seq) in acks.iter().chain(earlier.iter().rev().take(200)) {
             assert_eq!(
-                store.seq_of_event(event_id).unwrap(),
+                store.seq_of_event(&crate::support::id("u-crash"), event_id).unwrap(),
                 Some(*seq),
                 "acknowledged {event_id} lost after kill {kills} (seed {seed})"
             );

@@ -37,7 +37,7 @@ fn tag(n: u64) -> CommandEnvelope {
 
 fn seq_of(store: &Store, n: u64) -> Option<u64> {
     store
-        .seq_of_event(&EventId::new(format!("fault-{n}")).unwrap())
+        .seq_of_event(&id("u-alex"), &EventId::new(format!("fault-{n}")).unwrap())
         .unwrap()
 }
 

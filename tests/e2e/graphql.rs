@@ -847,7 +847,7 @@ async fn shutdown_under_load_loses_no_acknowledged_mutation() {
     let store = Store::open(dir.path(), &Options::default()).unwrap();
     for (event_id, seq) in &acknowledged {
         assert_eq!(
-            store.seq_of_event(&id(event_id)).unwrap(),
+            store.seq_of_event(&id("u-alex"), &id(event_id)).unwrap(),
             Some(*seq),
             "acknowledged {event_id} lost"
         );

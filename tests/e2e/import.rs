@@ -416,12 +416,32 @@ fn an_unknown_account_or_workspace_is_refused_before_anything_is_appended() {
     let store = Store::open(dir.path(), &Options::default()).unwrap();
     demo::fill(&store).unwrap();
     let head = store.head();
-    for (account, workspace, expected) in [
-        ("acct-nowhere", "ws-churn", "no experimentation account `acct-nowhere`"),
-        ("acct-contoso-exp", "ws-nowhere", "no workspace `ws-nowhere`"),
-        ("acct-fabrikam-exp", "ws-churn", "belongs to another account"),
+    for (actor, account, workspace, expected) in [
+        (
+            "u-alex",
+            "acct-nowhere",
+            "ws-churn",
+            "no experimentation account `acct-nowhere`",
+        ),
+        ("u-alex", "acct-contoso-exp", "ws-nowhere", "no workspace `ws-nowhere`"),
+        // An account the actor cannot read is refused as one that does not exist…
+        (
+            "u-alex",
+            "acct-fabrikam-exp",
+            "ws-churn",
+            "no experimentation account `acct-fabrikam-exp`",
+        ),
+        // …and a workspace of another account is named as such only to one who reads both.
+        (
+            "u-margaret",
+            "acct-fabrikam-exp",
+            "ws-churn",
+            "belongs to another account",
+        ),
+        ("u-grace", "acct-fabrikam-exp", "ws-churn", "no workspace `ws-churn`"),
     ] {
         let spec = TargetSpec {
+            actor: id(actor),
             account: account.into(),
             workspace: workspace.into(),
             ..spec()

@@ -50,8 +50,10 @@ fn import_file(store: &Store) -> Summary {
 fn assert_matches_truth(store: &Store) {
     let truth = truth();
     let entity = |kind: EntityKind, id: &str| store.entity(&EntityRef::new(kind, id)).unwrap();
+    let account: lineage_schema::AccountId = crate::support::id("acct-contoso-exp");
+    let run_id_of = |run: &str| openlineage::run_id(&account, run);
     for run in truth["runs"].as_array().unwrap() {
-        let run_id = openlineage::run_id(run["run"].as_str().unwrap());
+        let run_id = run_id_of(run["run"].as_str().unwrap());
         let found = entity(EntityKind::Run, &run_id).unwrap_or_else(|| panic!("{run_id} imported"));
         let Detail::Run(detail) = &found.detail else {
             panic!("run detail")
@@ -76,7 +78,7 @@ fn assert_matches_truth(store: &Store) {
         assert_eq!(project.name, "contoso-pipelines", "a project per job namespace");
         assert_eq!(
             detail.parent.as_ref().map(ToString::to_string),
-            run["parent"].as_str().map(openlineage::run_id),
+            run["parent"].as_str().map(run_id_of),
             "{run_id}: parent facet"
         );
         assert_eq!(

@@ -105,7 +105,9 @@ fn sigterm_drains_requests_and_leaves_a_clean_log() {
     let store = Store::open(dir.path(), &Options::default()).unwrap();
     for (event_id, seq) in &acknowledged {
         assert_eq!(
-            store.seq_of_event(&crate::support::id(event_id)).unwrap(),
+            store
+                .seq_of_event(&crate::support::id("u-alex"), &crate::support::id(event_id))
+                .unwrap(),
             Some(*seq),
             "{event_id} lost"
         );

@@ -405,8 +405,8 @@ fn every_refusal_has_its_typed_error_and_appends_nothing() {
         failing a completed run: INVALID_TRANSITION run/r-churn-1: cannot fail it (completed)
         deploying an image whose build failed: INVALID_TRANSITION image/img-churn: cannot deploy it (version 2 failed to build)
         deploying into a deleted environment: INVALID_TRANSITION environment/env-staging: cannot deploy into it (deleted)
-        acting without a seat (seat revoked): NO_SEAT u-linus holds no seat in account acct-contoso-exp
-        acting in another subscription's model management account: NO_SEAT u-grace holds no seat in account acct-contoso-mm
+        acting without a seat (seat revoked): NOT_FOUND experimentation-account/acct-contoso-exp does not exist
+        acting in another subscription's model management account: NOT_FOUND model-management-account/acct-contoso-mm does not exist
         working in a workspace without access: FORBIDDEN u-ada may not work in workspace/ws-fraud without access to it
         assigning seats without owning the subscription: FORBIDDEN u-ada may not assign or revoke seats (only the owner of subscription sub-contoso may)
         revoking a seat not held: INVALID_TRANSITION experimentation-account/acct-contoso-exp: cannot revoke the seat (not seating u-grace)
@@ -575,10 +575,10 @@ fn the_role_matrix() {
         ));
     }
     expect![[r#"
-        no role        create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: no | audits: no
+        no role        create a model: NOT_FOUND, scale a service: NOT_FOUND, create a workspace: NOT_FOUND, grant a role: NOT_FOUND | reads: no | audits: no
         Reader         create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: yes | audits: no
         Auditor        create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: yes | audits: yes
-        BillingReader  create a model: NO_SEAT, scale a service: NO_SEAT, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: no | audits: no
+        BillingReader  create a model: NOT_FOUND, scale a service: NOT_FOUND, create a workspace: NOT_FOUND, grant a role: NOT_FOUND | reads: no | audits: no
         Contributor    create a model: yes, scale a service: yes, create a workspace: NO_SEAT, grant a role: FORBIDDEN | reads: yes | audits: no
         Owner          create a model: yes, scale a service: yes, create a workspace: NO_SEAT, grant a role: yes | reads: yes | audits: yes
     "#]]
@@ -1003,24 +1003,24 @@ fn the_role_matrix_for_every_command() {
     }
     expect![[r#"
         command                        none              reader            auditor           billing           contrib           owner             
-        RegisterPrincipal              yes               yes               yes               yes               yes               yes
+        RegisterPrincipal              FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
         CreateSubscription             yes               yes               yes               yes               yes               yes
-        CreateExperimentationAccount   FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
-        CreateModelManagementAccount   FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
-        ChangeModelManagementPlan      FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
-        AssignSeat                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
-        RevokeSeat                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
-        CreateWorkspace                NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        CreateExperimentationAccount   NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         FORBIDDEN
+        CreateModelManagementAccount   NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         FORBIDDEN
+        ChangeModelManagementPlan      NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         FORBIDDEN
+        AssignSeat                     NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         FORBIDDEN
+        RevokeSeat                     NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         FORBIDDEN
+        CreateWorkspace                NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         GrantWorkspaceAccess           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RevokeWorkspaceAccess          NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
-        CreateProject                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
-        CreateExperiment               NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
-        ReviseExperiment               NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
-        AttachComputeTarget            NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        CreateProject                  NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
+        CreateExperiment               NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
+        ReviseExperiment               NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
+        AttachComputeTarget            NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         DetachComputeTarget            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
-        RegisterDataset                NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
-        QueueRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
-        StartRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        RegisterDataset                NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
+        QueueRun                       NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
+        StartRun                       NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         LogParams                      NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         LogMetrics                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         SetRunTags                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
@@ -1028,39 +1028,39 @@ fn the_role_matrix_for_every_command() {
         RecordRunInputs                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RecordRunOutputs               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         CompleteRun                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
-        QueueRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        QueueRun                       NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         FailRun                        NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
-        QueueRun                       NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        QueueRun                       NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         CancelRun                      NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
-        CreateModel                    NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        CreateModel                    NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
         RegisterModelVersion           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NO_SEAT           NO_SEAT
         SetModelVersionTags            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
-        CreateManifest                 NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        CreateManifest                 NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
         AddManifestVersion             NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
-        CreateImage                    NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        CreateImage                    NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
         StartImageBuild                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
         RecordImageBuilt               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
         StartImageBuild                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
         RecordImageBuildFailed         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
-        CreateEnvironment              NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
-        DeployService                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           INVALID_INPUT     INVALID_INPUT
-        UpdateService                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
+        CreateEnvironment              NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
+        DeployService                  NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        UpdateService                  NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
         ScaleService                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RecordServiceMetric            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RaiseDriftAlert                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteService                  NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteEnvironment              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
-        SetExperimentTags              NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
+        SetExperimentTags              NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         DeleteExperiment               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RestoreExperiment              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteRun                      NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RestoreRun                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
-        SetModelTags                   NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
-        SetModelAlias                  NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
-        RemoveModelAlias               NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           yes               yes
-        RecordDatasetSchema            NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT           NO_SEAT
-        GrantRole                      FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         yes
-        RevokeRole                     FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         yes
+        SetModelTags                   NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
+        SetModelAlias                  NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
+        RemoveModelAlias               NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         yes               yes
+        RecordDatasetSchema            NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
+        GrantRole                      NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
+        RevokeRole                     NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         IssueToken                     yes               yes               yes               yes               yes               yes
         RevokeToken                    yes               yes               yes               yes               yes               yes
         DesignateAdministrator         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN

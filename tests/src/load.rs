@@ -349,7 +349,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
     }
     let mut lost = 0;
     for (key, seq) in &acknowledged {
-        let found = store.seq_of_event(&EventId::new(key.clone())?)?;
+        let found = store.seq_of_event(&lineage_schema::literal("u-alex"), &EventId::new(key.clone())?)?;
         if found != Some(*seq) {
             lost += 1;
             eprintln!("acknowledged {key} at seq {seq}, found {found:?}");

@@ -26,7 +26,8 @@ pub struct MutationResult {
     pub event_id: Option<String>,
     /// The event id was already in the log: nothing new was appended.
     pub duplicate: bool,
-    /// The entity as it stands now.
+    /// The entity as it stands now; null when the caller may not read it (a principal
+    /// other than itself, say).
     pub entity: Option<EntityObject>,
 }
 
@@ -58,19 +59,6 @@ async fn execute(
     execute_envelope(ctx, envelope).await
 }
 
-/// A refusal that would tell of an account the viewer has no access to becomes NOT_FOUND.
-fn hide_unseen(ctx: &Context<'_>, error: lineage_store::Error) -> async_graphql::Error {
-    if let Some(lineage_schema::Rejection::NoSeat { account, .. }) = error.rejection() {
-        let readable = lineage_schema::AccountId::new(account.clone())
-            .ok()
-            .is_some_and(|account| super::viewer(ctx).is_ok_and(|access| access.can_read_account(&account)));
-        if !readable {
-            return super::error::coded("NOT_FOUND", format!("account {account} does not exist"));
-        }
-    }
-    from_store(error)
-}
-
 /// A token as `issueToken` answers it.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct IssuedToken {
@@ -81,43 +69,31 @@ pub struct IssuedToken {
     pub seq: u64,
 }
 
-/// Whether the viewer may know of an entity; commands on principals are judged by their
-/// own rules (a subscription owner grants roles to principals it cannot read).
-fn knows_of(ctx: &Context<'_>, stream: &lineage_schema::EntityRef) -> async_graphql::Result<bool> {
-    if stream.kind == lineage_schema::EntityKind::Principal {
-        return Ok(true);
-    }
-    Ok(match store(ctx).entity(stream).map_err(from_store)? {
-        Some(entity) => super::sees(ctx, &entity),
-        None => true,
-    })
-}
-
 async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async_graphql::Result<MutationResult> {
-    // Nothing in an account the viewer has no access to exists, for writes as for reads.
-    let stream = envelope.command.stream();
-    if !knows_of(ctx, &stream)? {
-        return Err(super::error::not_found(&stream));
-    }
+    // The store refuses anything in an account the actor cannot read as it refuses an
+    // unknown id; the answer below shows only what the actor may read once it is appended.
     let store = store(ctx).clone();
+    let actor = envelope.actor.clone();
     // Appending waits for a disk sync: keep it off the async workers.
-    let appended = tokio::task::spawn_blocking(move || store.execute(envelope))
-        .await
-        .map_err(|_| super::error::coded("INTERNAL", "the append was interrupted"))?
-        .map_err(|error| hide_unseen(ctx, error))?;
-    let entity = store_entity(ctx, &appended.stream)?;
+    let (appended, entity) = tokio::task::spawn_blocking(move || {
+        let appended = store.execute(envelope)?;
+        let access = store.access(&actor)?;
+        let entity = store
+            .entity(&appended.stream)?
+            .filter(|entity| access.can_read_entity(entity));
+        Ok::<_, lineage_store::Error>((appended, entity))
+    })
+    .await
+    .map_err(|_| super::error::coded("INTERNAL", "the append was interrupted"))?
+    .map_err(from_store)?;
     Ok(MutationResult {
         seq: appended.seq,
         stream: ID(appended.stream.to_string()),
         version: appended.version,
         event_id: appended.event_id.map(|id| id.to_string()),
         duplicate: appended.duplicate,
-        entity,
+        entity: entity.map(EntityObject),
     })
-}
-
-fn store_entity(ctx: &Context<'_>, stream: &lineage_schema::EntityRef) -> async_graphql::Result<Option<EntityObject>> {
-    Ok(store(ctx).entity(stream).map_err(from_store)?.map(EntityObject))
 }
 
 macro_rules! mutations {

@@ -388,14 +388,13 @@ impl Query {
             })
             .transpose()?;
         visible_entity(ctx, &walk.start.entity)?;
-        let found = store(ctx).lineage().walk(&walk).map_err(from_store)?;
+        // Hidden nodes are left out of the walk itself: they count against no limit.
         let mut visible = NodeVisibility::default();
-        let nodes = found
-            .nodes
-            .iter()
-            .filter(|found| visible.check(ctx, &found.node))
-            .map(Into::into)
-            .collect();
+        let found = store(ctx)
+            .lineage()
+            .walk_visible(&walk, &mut |node| visible.check(ctx, node))
+            .map_err(from_store)?;
+        let nodes = found.nodes.iter().map(Into::into).collect();
         let edges = found
             .edges
             .iter()

@@ -119,8 +119,24 @@ impl EntityObject {
         self.0.deleted
     }
     /// Everything specific to its kind, as JSON.
-    async fn detail(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(serde_json::to_value(&self.0.detail).unwrap_or_default())
+    async fn detail(&self, ctx: &Context<'_>) -> async_graphql::Json<serde_json::Value> {
+        let mut detail = serde_json::to_value(&self.0.detail).unwrap_or_default();
+        // A model version's run may sit in an account the viewer cannot read.
+        if let Detail::Model { versions, .. } = &self.0.detail {
+            let shown = detail
+                .pointer_mut("/Model/versions")
+                .and_then(serde_json::Value::as_array_mut);
+            for (version, shown) in versions.iter().zip(shown.into_iter().flatten()) {
+                if let ModelSource::Run { run, .. } = &version.source {
+                    if !run_visible(ctx, run) {
+                        if let Some(source) = shown.pointer_mut("/source/Run/run") {
+                            *source = serde_json::Value::Null;
+                        }
+                    }
+                }
+            }
+        }
+        async_graphql::Json(detail)
     }
     /// The entities of one kind directly inside this one.
     async fn children(&self, ctx: &Context<'_>, kind: String) -> async_graphql::Result<Vec<EntityObject>> {
@@ -308,7 +324,7 @@ impl ModelObject {
             })
             .collect()
     }
-    async fn versions(&self) -> Vec<ModelVersionInfo> {
+    async fn versions(&self, ctx: &Context<'_>) -> Vec<ModelVersionInfo> {
         let Detail::Model { versions, aliases, .. } = &self.0.detail else {
             return Vec::new();
         };
@@ -318,8 +334,10 @@ impl ModelObject {
                 id: ID(format!("{}@{}", self.0.reference, version.version)),
                 version: version.version,
                 run: match &version.source {
-                    ModelSource::Run { run, .. } => Some(ID(EntityRef::new(EntityKind::Run, run).to_string())),
-                    ModelSource::Uploaded { .. } => None,
+                    ModelSource::Run { run, .. } if run_visible(ctx, run) => {
+                        Some(ID(EntityRef::new(EntityKind::Run, run).to_string()))
+                    }
+                    ModelSource::Run { .. } | ModelSource::Uploaded { .. } => None,
                 },
                 uploaded_from: match &version.source {
                     ModelSource::Uploaded { location, .. } => Some(location.clone()),
@@ -472,4 +490,14 @@ impl EventObject {
     async fn hash(&self) -> String {
         self.0.hash.to_hex()
     }
+}
+
+/// Whether the viewer may see a run another entity names (a model version's source run
+/// lives in an experimentation account, the model in a model management account).
+fn run_visible(ctx: &Context<'_>, run: &lineage_schema::RunId) -> bool {
+    store(ctx)
+        .entity(&EntityRef::new(EntityKind::Run, run))
+        .ok()
+        .flatten()
+        .is_some_and(|entity| super::sees(ctx, &entity))
 }
