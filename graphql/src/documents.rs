@@ -61,6 +61,17 @@ pub fn operation_name(named: Option<&str>, document: Option<&ExecutableDocument>
     }
 }
 
+/// Whether the operation a request runs is a subscription (the named one, or the only one).
+pub fn is_subscription(named: Option<&str>, document: Option<&ExecutableDocument>) -> bool {
+    let Some(document) = document else { return false };
+    let operation = match (&document.operations, named) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) => operations.values().next(),
+    };
+    operation.is_some_and(|operation| operation.node.ty == async_graphql::parser::types::OperationType::Subscription)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

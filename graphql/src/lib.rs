@@ -23,6 +23,7 @@ pub mod budget;
 pub mod cli;
 pub mod documents;
 pub mod export;
+pub mod live;
 pub mod metrics;
 pub mod openlineage;
 pub mod server;

@@ -3,8 +3,7 @@
 
 use crate::api::{self, Acting, Limits, LineageSchema};
 use crate::metrics::Metrics;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -68,8 +67,8 @@ pub struct AppState {
     /// Requests each principal has running, so that one cannot crowd out the rest.
     in_flight:
         Arc<std::sync::Mutex<std::collections::HashMap<lineage_schema::PrincipalId, Arc<tokio::sync::Semaphore>>>>,
-    documents: crate::documents::Documents,
-    budgets: Arc<crate::budget::Budgets>,
+    pub(crate) documents: crate::documents::Documents,
+    pub(crate) budgets: Arc<crate::budget::Budgets>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -98,6 +97,26 @@ impl AppState {
             in_flight: Arc::default(),
             documents: Default::default(),
         }
+    }
+}
+
+impl AppState {
+    /// A turn among the principal's running GraphQL requests (at most
+    /// `max_in_flight_per_principal` at once); None after waiting the request timeout.
+    pub(crate) async fn turn(&self, principal: &lineage_schema::PrincipalId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let turn = {
+            let mut running = self.in_flight.lock().expect("in-flight lock");
+            let slots = self.limits.max_in_flight_per_principal.max(1);
+            Arc::clone(
+                running
+                    .entry(principal.clone())
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(slots))),
+            )
+        };
+        tokio::time::timeout(self.limits.request_timeout, turn.acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 }
 
@@ -222,43 +241,17 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<lineage_sch
     principal.ok_or(Denied::Unauthenticated)
 }
 
-/// Subscriptions over WebSocket (graphql-transport-ws). The token comes in the upgrade
-/// request's `Authorization` header or, from browsers, in `connection_init`'s payload.
-async fn subscriptions(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let from_header = authenticate(&state, &headers).ok();
-    let (schema, store) = (state.schema.clone(), Arc::clone(&state.store));
+/// GraphQL over WebSocket (graphql-transport-ws; see `live`). The token comes in the
+/// upgrade request's `Authorization` header or, from browsers, in `connection_init`'s payload.
+async fn subscriptions(State(state): State<AppState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::auth::bearer)
+        .map(str::to_string);
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload: serde_json::Value| async move {
-                    let from_payload = || {
-                        let value = payload
-                            .get("Authorization")
-                            .or_else(|| payload.get("authorization"))?
-                            .as_str()?;
-                        store.authenticate(crate::auth::bearer(value)?).ok().flatten()
-                    };
-                    match from_header.or_else(from_payload) {
-                        Some(principal) => {
-                            let access = store
-                                .access(&principal)
-                                .map_err(|error| async_graphql::Error::new(error.to_string()))?;
-                            let mut data = async_graphql::Data::default();
-                            data.insert(Acting(principal));
-                            data.insert(api::Viewer(access));
-                            Ok(data)
-                        }
-                        None => Err(async_graphql::Error::new("a valid bearer token is required")),
-                    }
-                })
-                .serve()
-        })
+        .protocols(["graphql-transport-ws"])
+        .on_upgrade(move |socket| crate::live::serve(state, socket, from_header))
         .into_response()
 }
 
@@ -268,16 +261,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: Gra
         Err(denied) => return denied.into_response(),
     };
     let started = Instant::now();
-    let turn = {
-        let mut running = state.in_flight.lock().expect("in-flight lock");
-        let slots = state.limits.max_in_flight_per_principal.max(1);
-        Arc::clone(
-            running
-                .entry(principal.clone())
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(slots))),
-        )
-    };
-    let Ok(Ok(_turn)) = tokio::time::timeout(state.limits.request_timeout, turn.acquire_owned()).await else {
+    let Some(_turn) = state.turn(&principal).await else {
         let body = serde_json::json!({ "errors": [{ "message": format!("more than {} requests of this principal are running; retry later", state.limits.max_in_flight_per_principal), "extensions": { "code": "TOO_MANY_REQUESTS" } }] });
         return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     };

@@ -563,6 +563,12 @@ impl Store {
         &self.view
     }
 
+    /// Grows after every append of events that may change who may read what: access
+    /// worked out at an older generation may be stale.
+    pub fn access_generation(&self) -> u64 {
+        self.shared.access_generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether any principal is an administrator yet.
     pub fn has_administrator(&self) -> Result<bool> {
         Ok(self.view.get(state::TREE, state::ADMINISTRATORS_KEY)?.is_some())
