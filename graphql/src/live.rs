@@ -219,7 +219,9 @@ async fn initialise(
     let deadline = Instant::now() + INIT_TIMEOUT;
     loop {
         let Ok(message) = tokio::time::timeout_at(deadline.into(), incoming.next()).await else {
-            let _ = outgoing.send(close(CLOSE_INIT_TIMEOUT, "connection initialisation timeout")).await;
+            let _ = outgoing
+                .send(close(CLOSE_INIT_TIMEOUT, "connection initialisation timeout"))
+                .await;
             return None;
         };
         let text = match message {
@@ -229,14 +231,20 @@ async fn initialise(
         };
         let message: Value = serde_json::from_str(&text).unwrap_or_default();
         if message["type"] != "connection_init" {
-            let code = if message["type"] == "subscribe" { CLOSE_REVOKED } else { CLOSE_INVALID };
+            let code = if message["type"] == "subscribe" {
+                CLOSE_REVOKED
+            } else {
+                CLOSE_INVALID
+            };
             let _ = outgoing.send(close(code, "send connection_init first")).await;
             return None;
         }
         let secret = from_header.take().or_else(|| secret_in(&message["payload"]));
         let session = secret.and_then(|secret| Session::open(Arc::clone(&state.store), secret));
         if session.is_none() {
-            let _ = outgoing.send(close(CLOSE_FORBIDDEN, "a valid bearer token is required")).await;
+            let _ = outgoing
+                .send(close(CLOSE_FORBIDDEN, "a valid bearer token is required"))
+                .await;
         }
         return session;
     }
@@ -249,14 +257,24 @@ fn refusal(id: &str, code: &str, message: String) -> Message {
 
 /// Runs one operation: queries and mutations answer once (`next`, then `complete`);
 /// subscriptions deliver until they end or the client completes them.
-async fn operation(state: AppState, session: Arc<Session>, id: String, payload: Value, outgoing: mpsc::Sender<Message>) {
+async fn operation(
+    state: AppState,
+    session: Arc<Session>,
+    id: String,
+    payload: Value,
+    outgoing: mpsc::Sender<Message>,
+) {
     let Some(access) = session.current() else { return };
     let principal = session.principal.clone();
     let request: async_graphql::Request = match serde_json::from_value(payload) {
         Ok(request) => request,
         Err(error) => {
             let _ = outgoing
-                .send(refusal(&id, "INVALID_INPUT", format!("the payload is not a GraphQL request: {error}")))
+                .send(refusal(
+                    &id,
+                    "INVALID_INPUT",
+                    format!("the payload is not a GraphQL request: {error}"),
+                ))
                 .await;
             return;
         }
@@ -355,7 +373,9 @@ async fn subscription(
             // what it missed, as the feed says).
             Err(retry_after) => tokio::time::sleep(retry_after).await,
         }
-        let Some(_turn) = state.turn(principal).await else { continue };
+        let Some(_turn) = state.turn(principal).await else {
+            continue;
+        };
         api::error::classify(&mut response);
         let message = text(json!({ "id": id, "type": "next", "payload": response }));
         if outgoing.send(message).await.is_err() {

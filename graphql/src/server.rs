@@ -103,7 +103,10 @@ impl AppState {
 impl AppState {
     /// A turn among the principal's running GraphQL requests (at most
     /// `max_in_flight_per_principal` at once); None after waiting the request timeout.
-    pub(crate) async fn turn(&self, principal: &lineage_schema::PrincipalId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    pub(crate) async fn turn(
+        &self,
+        principal: &lineage_schema::PrincipalId,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let turn = {
             let mut running = self.in_flight.lock().expect("in-flight lock");
             let slots = self.limits.max_in_flight_per_principal.max(1);

@@ -49,13 +49,15 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), &Options::default()).unwrap());
         prepare(&store);
-        let admin = lineage_graphql::auth::bootstrap(&store).unwrap().unwrap();
-        let token = if actor == "admin" {
-            admin.secret
-        } else {
-            lineage_graphql::auth::issue(&store, &id("admin"), &id(actor), "tests")
-                .unwrap()
-                .secret
+        // A store `prepare` gave an administrator keeps it; the token comes from that one.
+        let token = match lineage_graphql::auth::bootstrap(&store).unwrap() {
+            Some(admin) if actor == "admin" => admin.secret,
+            _ => {
+                let administrator = lineage_graphql::auth::administrator(&store).unwrap();
+                lineage_graphql::auth::issue(&store, &administrator, &id(actor), "tests")
+                    .unwrap()
+                    .secret
+            }
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, address) = oneshot::channel();
@@ -121,14 +123,14 @@ impl Server {
     }
 }
 
-fn code(answer: &Value) -> &str {
+pub(crate) fn code(answer: &Value) -> &str {
     answer["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {answer}"))
 }
 
 /// `StartRun` → `startRun`.
-fn field_name(command: &Command) -> String {
+pub(crate) fn field_name(command: &Command) -> String {
     let name = command.name();
     name[..1].to_lowercase() + &name[1..]
 }
@@ -159,7 +161,7 @@ fn camel(key: &str) -> String {
 
 /// A payload's serde JSON as a GraphQL input object: camelCase keys, enums as GraphQL
 /// enum values, tagged variants as the input objects the API defines for them.
-fn graphql_input(value: &Value) -> Value {
+pub(crate) fn graphql_input(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
@@ -189,13 +191,13 @@ fn graphql_input(value: &Value) -> Value {
 }
 
 /// The command's fields as the mutation's `input`.
-fn input(command: &Command) -> Value {
+pub(crate) fn input(command: &Command) -> Value {
     let tagged = serde_json::to_value(command).unwrap();
     graphql_input(tagged.as_object().unwrap().values().next().unwrap())
 }
 
 /// A mutation document for one field, with all its arguments as variables.
-fn mutation(field: &str) -> String {
+pub(crate) fn mutation(field: &str) -> String {
     let input_type = field[..1].to_uppercase() + &field[1..] + "Input";
     format!("mutation($input: {input_type}!, $eventId: String, $expectedVersion: Int, $occurredAt: String) {{ {field}(input: $input, eventId: $eventId, expectedVersion: $expectedVersion, occurredAt: $occurredAt) {{ seq stream version duplicate entity {{ id version }} }} }}")
 }

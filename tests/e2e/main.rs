@@ -11,6 +11,7 @@ mod fuzz;
 mod golden;
 mod graphql;
 mod import;
+mod isolation;
 mod model;
 mod openlineage;
 mod process;

@@ -25,7 +25,7 @@ fn truth() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn lines() -> Vec<Value> {
+pub(crate) fn lines() -> Vec<Value> {
     std::fs::read_to_string(fixture())
         .unwrap()
         .lines()
@@ -182,7 +182,7 @@ async fn head(server: &Server) -> Value {
     server.data("{ head }", json!({})).await["head"].clone()
 }
 
-async fn post(server: &Server, token: &str, query: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn post(server: &Server, token: &str, query: &str, body: &Value) -> (u16, Value) {
     let response = server
         .client
         .post(format!("{}/api/v1/lineage{query}", server.url))

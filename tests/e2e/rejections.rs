@@ -586,7 +586,7 @@ fn the_role_matrix() {
 }
 
 /// A script touching every command, valid in order for an administrator on the demo story.
-fn every_command_script() -> Vec<Command> {
+pub(crate) fn every_command_script() -> Vec<Command> {
     use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
     use lineage_schema::event::{Role, RoleGranted, RoleRevoked, TokenIssued, TokenRevoked};
     let point = MetricPoint {
