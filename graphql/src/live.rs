@@ -78,18 +78,19 @@ impl Session {
     }
 }
 
-/// Why the connection must end, if it must: checked against the access it began with.
-fn verdict(session: &Session, baseline: &Access) -> Option<(u16, &'static str)> {
+/// The principal's access now, or why the connection must end: its token was revoked, or
+/// it lost something it could read at the last look (`baseline`).
+fn verdict(session: &Session, baseline: &Access) -> Result<Access, (u16, &'static str)> {
     match session.current() {
-        None => Some((CLOSE_REVOKED, "the token was revoked")),
+        None => Err((CLOSE_REVOKED, "the token was revoked")),
         Some(now)
             if !now.readable.is_superset(&baseline.readable)
                 || !now.subscriptions.is_superset(&baseline.subscriptions)
                 || (baseline.administrator && !now.administrator) =>
         {
-            Some((CLOSE_ACCESS_LOST, "access changed; reconnect"))
+            Err((CLOSE_ACCESS_LOST, "access changed; reconnect"))
         }
-        Some(_) => None,
+        Some(now) => Ok(now),
     }
 }
 
@@ -136,16 +137,21 @@ pub async fn serve(state: AppState, socket: WebSocket, from_header: Option<Strin
         }
     };
     let _ = outgoing.send(text(json!({ "type": "connection_ack" }))).await;
-    let baseline = session.current().unwrap_or_default();
+    // What the principal could read at the last look: losing any of it ends the
+    // connection; what it gains since is held to the same rule from then on.
+    let mut baseline = session.current().unwrap_or_default();
     let mut operations: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut watch = tokio::time::interval(WATCH_EVERY);
     loop {
         tokio::select! {
             _ = watch.tick() => {
                 operations.retain(|_, task| !task.is_finished());
-                if let Some((code, reason)) = verdict(&session, &baseline) {
-                    let _ = outgoing.send(close(code, reason)).await;
-                    break;
+                match verdict(&session, &baseline) {
+                    Ok(now) => baseline = now,
+                    Err((code, reason)) => {
+                        let _ = outgoing.send(close(code, reason)).await;
+                        break;
+                    }
                 }
             }
             message = incoming.next() => {
@@ -182,7 +188,7 @@ pub async fn serve(state: AppState, socket: WebSocket, from_header: Option<Strin
                             break;
                         }
                         // Every operation is checked as a new request would be.
-                        if let Some((code, reason)) = verdict(&session, &baseline) {
+                        if let Err((code, reason)) = verdict(&session, &baseline) {
                             let _ = outgoing.send(close(code, reason)).await;
                             break;
                         }

@@ -602,15 +602,18 @@ async fn revocation_reaches_open_sockets() {
         "Contoso events after the seat went were delivered: {events:?}"
     );
 
-    // 3. The role: Grace, a reader of Contoso's account, loses the role.
+    // 3. The role: Grace, connected before she is made a reader of Contoso's account,
+    //    gets its events while she holds the role and loses them with it.
+    let grace = token_for(&server, "u-grace").await;
+    let mut socket = subscribed(&server, &grace).await;
     server
         .data(
             "mutation { grantRole(input: { principal: \"u-grace\", account: \"acct-contoso-exp\", role: READER }) { seq } }",
             json!({}),
         )
         .await;
-    let grace = token_for(&server, "u-grace").await;
-    let mut socket = subscribed(&server, &grace).await;
+    // Past one look of the connection's watcher, so the role is part of what it holds.
+    tokio::time::sleep(lineage_graphql::live::WATCH_EVERY * 2).await;
     query_as(&server, &alex, &mutation("setRunTags"), contoso_write("before")).await;
     let revoked = server
         .data(
