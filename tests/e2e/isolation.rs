@@ -488,17 +488,25 @@ async fn event_ids_belong_to_the_principal_that_sent_them() {
     server.stop().await;
 }
 
-/// A live socket as `token`, acknowledged, with a subscription to every event it may read.
-async fn subscribed(
-    server: &Server,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket to the server's GraphQL endpoint, with the token in the upgrade request's
+/// header when one is given.
+async fn connect(server: &Server, header_token: Option<&str>) -> Socket {
     let url = format!("{}/graphql/ws", server.url.replace("http://", "ws://"));
     let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let headers = request.headers_mut();
+    headers.insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    if let Some(token) = header_token {
+        headers.insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// A live socket as `token` (sent in `connection_init`), acknowledged, with a
+/// subscription to every event it may read.
+async fn subscribed(server: &Server, token: &str) -> Socket {
+    let mut socket = connect(server, None).await;
     let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
     socket.send(Message::Text(init.to_string().into())).await.unwrap();
     let ack = socket.next().await.unwrap().unwrap();
@@ -512,10 +520,7 @@ async fn subscribed(
 
 /// Reads until the socket closes; returns the close code and every `next` payload's
 /// event seen before it. Fails if it stays open past `within`.
-async fn until_closed(
-    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    within: Duration,
-) -> (u16, Vec<Value>) {
+async fn until_closed(socket: &mut Socket, within: Duration) -> (u16, Vec<Value>) {
     let deadline = Instant::now() + within;
     let mut events = Vec::new();
     loop {
@@ -647,17 +652,7 @@ async fn socket_operations_go_through_the_principals_budget() {
         ..ServerLimits::default()
     };
     let server = Server::start(true, "u-alex", Limits::default(), limits).await;
-    let mut socket = {
-        let url = format!("{}/graphql/ws", server.url.replace("http://", "ws://"));
-        let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-        request
-            .headers_mut()
-            .insert("Authorization", format!("Bearer {}", server.token).parse().unwrap());
-        tokio_tungstenite::connect_async(request).await.unwrap().0
-    };
+    let mut socket = connect(&server, Some(&server.token)).await;
     socket
         .send(Message::Text(json!({ "type": "connection_init" }).to_string().into()))
         .await
