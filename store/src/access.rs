@@ -9,6 +9,7 @@ use crate::state;
 use lineage_schema::entity::{Detail, Entity};
 use lineage_schema::event::Role;
 use lineage_schema::*;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
@@ -306,4 +307,38 @@ fn owner_of(overlay: &Overlay, subscription: &SubscriptionId) -> Result<Option<P
             _ => None,
         },
     )
+}
+
+/// At most this many (principal, account) judgements are kept by the writer.
+const MAX_SIGHTS: usize = 65_536;
+
+/// The writer's memory of which accounts which principals may read, so that deciding a
+/// run's metrics does not load the principal, account and subscription again each time.
+/// Only events on principals, subscriptions and accounts change the answer
+/// ([`may_change_access`]); the writer forgets everything when it folds one in or rolls
+/// a request back.
+#[derive(Debug, Default)]
+pub(crate) struct Sight {
+    known: RefCell<HashMap<(PrincipalId, AccountId), bool>>,
+}
+
+impl Sight {
+    /// Whether `principal` may read `account`, from memory or worked out on `overlay`.
+    pub fn reads_account(&self, overlay: &Overlay, principal: &PrincipalId, account: &AccountId) -> Result<bool> {
+        let key = (principal.clone(), account.clone());
+        if let Some(known) = self.known.borrow().get(&key) {
+            return Ok(*known);
+        }
+        let seen = reads_account(overlay, principal, account)?;
+        let mut known = self.known.borrow_mut();
+        if known.len() >= MAX_SIGHTS {
+            known.clear();
+        }
+        known.insert(key, seen);
+        Ok(seen)
+    }
+
+    pub fn forget(&self) {
+        self.known.borrow_mut().clear();
+    }
 }

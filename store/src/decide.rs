@@ -10,8 +10,6 @@ use lineage_schema::command::*;
 use lineage_schema::entity::{BuildStatus, Detail, Entity, RunStatus};
 use lineage_schema::event::*;
 use lineage_schema::*;
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 /// The largest list a single command may carry (metric points, params, tags, …).
 pub const MAX_ITEMS: usize = 10_000;
@@ -32,9 +30,9 @@ fn reject<T>(rejection: Rejection) -> Result<T> {
 struct Check<'a> {
     overlay: &'a Overlay,
     actor: &'a PrincipalId,
-    /// Accounts already judged readable by the actor, or not: one command asks about
-    /// the same account several times on its way up from a run.
-    sight: RefCell<BTreeMap<AccountId, bool>>,
+    /// Accounts already judged readable by principals, or not: one command asks about
+    /// the same account several times on its way up from a run, and the next commands too.
+    sight: &'a access::Sight,
 }
 
 impl Check<'_> {
@@ -50,14 +48,7 @@ impl Check<'_> {
         match (&entity.account, entity.reference.kind) {
             // Principal ids are a directory shared by design (owners seat people by id).
             (_, EntityKind::Principal) => Ok(true),
-            (Some(account), _) => {
-                if let Some(known) = self.sight.borrow().get(account) {
-                    return Ok(*known);
-                }
-                let seen = access::reads_account(self.overlay, self.actor, account)?;
-                self.sight.borrow_mut().insert(account.clone(), seen);
-                Ok(seen)
-            }
+            (Some(account), _) => self.sight.reads_account(self.overlay, self.actor, account),
             (None, EntityKind::Subscription) => access::sees_subscription(self.overlay, self.actor, entity),
             (None, _) => Ok(true),
         }
@@ -413,11 +404,11 @@ fn next_version(count: usize) -> u32 {
 }
 
 /// Decides the event a command appends, or why it is refused.
-pub fn decide(overlay: &Overlay, envelope: &CommandEnvelope) -> Result<Decision> {
+pub(crate) fn decide(overlay: &Overlay, sight: &access::Sight, envelope: &CommandEnvelope) -> Result<Decision> {
     let check = Check {
         overlay,
         actor: &envelope.actor,
-        sight: RefCell::default(),
+        sight,
     };
     let registering_self = matches!(&envelope.command, Command::RegisterPrincipal(e) if e.principal == envelope.actor);
     if !registering_self {

@@ -162,6 +162,7 @@ impl Store {
             access_generation: 0.into(),
         });
         let writer = Writer {
+            sight: Default::default(),
             log: Box::new(file_log),
             reader: Arc::clone(&reader),
             overlay: Overlay::new(view.clone()),

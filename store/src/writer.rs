@@ -82,6 +82,8 @@ pub(crate) struct Writer {
     pub max_group: usize,
     /// Set when derived trees could not be written: their state is unknown until reopen.
     pub broken: Option<String>,
+    /// Which accounts principals may read, kept between commands (see `access::Sight`).
+    pub sight: crate::access::Sight,
     /// Events whose derived changes are layered but not yet in sled, and since when.
     pub layered_events: u64,
     pub layered_since: Option<Instant>,
@@ -192,6 +194,8 @@ impl Writer {
                 Work::Records(records) => self.prepare_restored(records, &mut group),
             };
             if outcome.is_err() {
+                // What the sight learnt may rest on the undone changes.
+                self.sight.forget();
                 self.overlay.rollback(savepoint);
                 group.records.truncate(records_before);
                 group.head = head_before;
@@ -239,6 +243,7 @@ impl Writer {
                 }
             }
             Err(error) => {
+                self.sight.forget();
                 self.overlay.discard();
                 for (reply, outcome) in outcomes {
                     let _ = reply.send(outcome.and_then(|_| Err(copy_error(&error))));
@@ -273,6 +278,9 @@ impl Writer {
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, envelope)?;
             }
+            if crate::access::may_change_access(envelope) {
+                self.sight.forget();
+            }
             appended.push(Appended {
                 seq: envelope.seq,
                 stream: envelope.stream.clone(),
@@ -303,7 +311,7 @@ impl Writer {
                     continue;
                 }
             }
-            let decision = decide::decide(&self.overlay, command)?;
+            let decision = decide::decide(&self.overlay, &self.sight, command)?;
             let stream = decision.event.stream();
             let version = index::stream_version(&self.overlay, &stream)? + 1;
             let seq = group.head.seq + 1;
@@ -332,6 +340,9 @@ impl Writer {
             }
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, &sealed.envelope)?;
+            }
+            if crate::access::may_change_access(&sealed.envelope) {
+                self.sight.forget();
             }
             appended.push(Appended {
                 seq,

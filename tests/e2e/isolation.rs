@@ -287,13 +287,17 @@ async fn mutation_answers_show_only_what_the_caller_may_read() {
     let server = Server::start(true, "admin", Limits::default(), ServerLimits::default()).await;
     let grace = token_for(&server, "u-grace").await;
     let ada = token_for(&server, "u-ada").await;
-    let grant = "mutation { grantRole(input: { principal: \"u-ada\", account: \"acct-fabrikam-exp\", role: READER }) { seq stream entity { id detail } } }";
+    let grant = "mutation { grantRole(input: { principal: \"u-ada\", account: \"acct-fabrikam-exp\", role: READER }) { seq stream version entity { id detail } } }";
     let answer = query_as(&server, &grace, grant, json!({})).await;
     assert!(answer["errors"].is_null(), "{answer}");
     assert_eq!(answer["data"]["grantRole"]["stream"], "principal/u-ada");
     assert!(
         answer["data"]["grantRole"]["entity"].is_null(),
         "Ada's record shown to Grace: {answer}"
+    );
+    assert!(
+        answer["data"]["grantRole"]["version"].is_null(),
+        "the size of Ada's record shown to Grace: {answer}"
     );
     let revoke = "mutation { revokeRole(input: { principal: \"u-ada\", account: \"acct-fabrikam-exp\", role: READER }) { entity { id detail } } }";
     let answer = query_as(&server, &grace, revoke, json!({})).await;

@@ -21,8 +21,9 @@ pub struct MutationResult {
     pub seq: u64,
     /// The entity it changed, `kind/id`.
     pub stream: ID,
-    /// The entity's version after it.
-    pub version: u64,
+    /// The entity's version after it; null, like `entity`, when the caller may not read
+    /// the entity (how many events another principal's record holds is its own).
+    pub version: Option<u64>,
     pub event_id: Option<String>,
     /// The event id was already in the log: nothing new was appended.
     pub duplicate: bool,
@@ -89,7 +90,7 @@ async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async
     Ok(MutationResult {
         seq: appended.seq,
         stream: ID(appended.stream.to_string()),
-        version: appended.version,
+        version: entity.is_some().then_some(appended.version),
         event_id: appended.event_id.map(|id| id.to_string()),
         duplicate: appended.duplicate,
         entity: entity.map(EntityObject),
