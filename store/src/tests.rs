@@ -847,3 +847,45 @@ fn the_single_account_rule_agrees_with_the_whole_reach() {
         "the demo has principals and accounts to compare ({compared})"
     );
 }
+
+/// The writer remembers who may read which account between commands; a seat revoked in
+/// the same batch, or just before, is seen by the next command at once.
+#[test]
+fn what_the_writer_remembers_of_access_follows_revocation() {
+    use lineage_schema::event::{RunTagsSet, SeatAssigned, SeatRevoked, Tag};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    demo::fill(&store).unwrap();
+    let tag = |actor: &str, value: &str| {
+        CommandEnvelope::new(
+            literal(actor),
+            Command::SetRunTags(RunTagsSet {
+                run: literal("r-churn-1"),
+                tags: vec![Tag {
+                    key: "k".into(),
+                    value: value.into(),
+                }],
+            }),
+        )
+    };
+    let seat = |revoke: bool| {
+        let (account, principal) = (literal("acct-contoso-exp"), literal("u-ada"));
+        let command = if revoke {
+            Command::RevokeSeat(SeatRevoked { account, principal })
+        } else {
+            Command::AssignSeat(SeatAssigned { account, principal })
+        };
+        CommandEnvelope::new(literal("u-alex"), command)
+    };
+    store.execute(tag("u-ada", "seated")).unwrap();
+    let head = store.head().seq;
+    let refused = store.execute_batch(vec![seat(true), tag("u-ada", "in the same batch")]);
+    assert_eq!(refused.unwrap_err().rejection().unwrap().code(), "NOT_FOUND");
+    assert_eq!(store.head().seq, head, "the refused batch appended nothing");
+    store.execute(tag("u-ada", "still seated")).unwrap();
+    store.execute(seat(true)).unwrap();
+    let error = store.execute(tag("u-ada", "after")).unwrap_err();
+    assert_eq!(error.rejection().unwrap().code(), "NOT_FOUND", "{error}");
+    store.execute(seat(false)).unwrap();
+    store.execute(tag("u-ada", "seated again")).unwrap();
+}
