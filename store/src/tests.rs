@@ -849,7 +849,9 @@ fn the_single_account_rule_agrees_with_the_whole_reach() {
 }
 
 /// The writer remembers who may read which account between commands; a seat revoked in
-/// the same batch, or just before, is seen by the next command at once.
+/// the same batch, or just before, is seen by the next command at once (a stale memory
+/// would let a refusal name the subscription behind an account), and a refusal's
+/// judgement is forgotten with it.
 #[test]
 fn what_the_writer_remembers_of_access_follows_revocation() {
     use lineage_schema::event::{RunTagsSet, SeatAssigned, SeatRevoked, Tag};
@@ -888,4 +890,46 @@ fn what_the_writer_remembers_of_access_follows_revocation() {
     assert_eq!(error.rejection().unwrap().code(), "NOT_FOUND", "{error}");
     store.execute(seat(false)).unwrap();
     store.execute(tag("u-ada", "seated again")).unwrap();
+    store.execute(seat(true)).unwrap();
+    // Refused as the account she names, not as anything found beyond it.
+    let workspace = CommandEnvelope::new(
+        literal("u-ada"),
+        Command::CreateWorkspace(lineage_schema::event::WorkspaceCreated {
+            workspace: literal("ws-ada"),
+            account: literal("acct-contoso-exp"),
+            name: literal("Ada's"),
+            description: String::new(),
+        }),
+    );
+    let error = store.execute(workspace).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "experimentation-account/acct-contoso-exp does not exist"
+    );
+    store.execute(seat(false)).unwrap();
+    store.execute(tag("u-ada", "seated again")).unwrap();
+
+    // Grace is refused (and that is remembered); seated and let into the workspace in
+    // one batch, she is not refused again.
+    let error = store.execute(tag("u-grace", "before")).unwrap_err();
+    assert_eq!(error.rejection().unwrap().code(), "NOT_FOUND", "{error}");
+    let welcome = vec![
+        CommandEnvelope::new(
+            literal("u-alex"),
+            Command::AssignSeat(SeatAssigned {
+                account: literal("acct-contoso-exp"),
+                principal: literal("u-grace"),
+            }),
+        ),
+        CommandEnvelope::new(
+            literal("u-alex"),
+            Command::GrantWorkspaceAccess(lineage_schema::event::WorkspaceAccessGranted {
+                workspace: literal("ws-churn"),
+                principal: literal("u-grace"),
+            }),
+        ),
+        tag("u-grace", "in the same batch"),
+    ];
+    store.execute_batch(welcome).unwrap();
+    store.execute(tag("u-grace", "after")).unwrap();
 }
