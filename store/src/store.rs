@@ -1,13 +1,13 @@
 //! `Store`: the one handle to a data directory — the log, the group-commit writer, the
 //! derived trees, and the reads over them.
 
+use crate::derived::overlay::{decode, Overlay, Trees};
 use crate::error::{Error, Result};
-use crate::index;
 use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport};
-use crate::overlay::{decode, Overlay, Trees};
-use crate::projection;
-use crate::state;
-use crate::writer::{Appended, Job, Shared, Writer};
+use crate::projections;
+use crate::projections::index;
+use crate::projections::state;
+use crate::write::writer::{Appended, Job, Shared, Writer};
 use lineage_schema::event::MetricPoint;
 use lineage_schema::*;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub struct Options {
     /// lets go of it a moment after the previous handle in this process is dropped.
     pub lock_wait: Duration,
     /// What the log reads and writes through: the real disk, or one injecting faults.
-    pub disk: Arc<dyn crate::disk::Disk>,
+    pub disk: Arc<dyn crate::log::disk::Disk>,
 }
 
 impl Default for Options {
@@ -38,7 +38,7 @@ impl Default for Options {
             max_segment_bytes: log::DEFAULT_SEGMENT_BYTES,
             max_group: 4096,
             lock_wait: Duration::from_secs(3),
-            disk: Arc::new(crate::disk::RealDisk),
+            disk: Arc::new(crate::log::disk::RealDisk),
         }
     }
 }
@@ -89,7 +89,7 @@ pub struct Store {
     jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     opened: Opened,
-    access: crate::access::Cache,
+    access: crate::projections::access::Cache,
 }
 
 impl std::fmt::Debug for dyn LogRead {
@@ -134,16 +134,16 @@ impl Store {
         let (file_log, log_report) =
             FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
         let head = file_log.head();
-        let journal = dir.join(crate::journal::FILE);
-        if projection::ensure_format(&db)? {
+        let journal = dir.join(crate::derived::journal::FILE);
+        if projections::ensure_format(&db)? {
             // Cleared trees are rebuilt from the log; a journal would put a part back.
-            crate::journal::remove(&journal)?;
+            crate::derived::journal::remove(&journal)?;
         }
-        let trees = projection::open_trees(&db)?;
+        let trees = projections::open_trees(&db)?;
         let view = Trees::new(trees.clone(), journal);
         view.recover_journal()?;
-        for (tree, name) in trees.iter().zip(projection::NAMES) {
-            let checkpoint = crate::overlay::checkpoint(tree)?;
+        for (tree, name) in trees.iter().zip(projections::NAMES) {
+            let checkpoint = crate::derived::overlay::checkpoint(tree)?;
             if checkpoint > head.seq {
                 return Err(Error::Derived(format!(
                     "projection `{name}` is at seq {checkpoint} but the log ends at {}",
@@ -152,7 +152,7 @@ impl Store {
             }
         }
         let reader = file_log.reader();
-        let caught_up = projection::catch_up(reader.as_ref(), &view, head, progress)?;
+        let caught_up = projections::catch_up(reader.as_ref(), &view, head, progress)?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
             head: Mutex::new(head),
@@ -166,8 +166,8 @@ impl Store {
             log: Box::new(file_log),
             reader: Arc::clone(&reader),
             overlay: Overlay::new(view.clone()),
-            flusher: crate::flusher::Flusher::start(view.clone())?,
-            projections: projection::all(),
+            flusher: crate::derived::flusher::Flusher::start(view.clone())?,
+            projections: projections::all(),
             shared: Arc::clone(&shared),
             max_group: options.max_group.max(1),
             broken: None,
@@ -286,10 +286,10 @@ impl Store {
     /// The entities of one kind directly inside `parent`.
     pub fn children(&self, parent: &EntityRef, kind: EntityKind) -> Result<Vec<Entity>> {
         let prefix = state::children_prefix(parent, kind);
-        let skip = 1 + crate::keys::entity_part(parent).len();
+        let skip = 1 + crate::derived::keys::entity_part(parent).len();
         let mut found = Vec::new();
         for (key, _) in self.view.range(state::TREE, &prefix, &prefix, usize::MAX)? {
-            let (child, _) = crate::keys::parse_entity_part(&key[skip..])
+            let (child, _) = crate::derived::keys::parse_entity_part(&key[skip..])
                 .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
             if let Some(entity) = self.entity(&child)? {
                 found.push(entity);
@@ -381,24 +381,24 @@ impl Store {
     pub fn flushed_seq(&self) -> Result<u64> {
         let mut lowest = u64::MAX;
         for tree in self.view.sled_trees() {
-            lowest = lowest.min(crate::overlay::checkpoint(tree)?);
+            lowest = lowest.min(crate::derived::overlay::checkpoint(tree)?);
         }
         Ok(if lowest == u64::MAX { 0 } else { lowest })
     }
 
     /// The Merkle root over the first `size` events.
     pub fn merkle_root(&self, size: u64) -> Result<Digest> {
-        crate::merkle::root(&self.view, self.reader.as_ref(), size, self.head().seq)
+        crate::projections::merkle::root(&self.view, self.reader.as_ref(), size, self.head().seq)
     }
 
     /// The audit path proving event `seq` is in the tree of `size` events.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Digest>> {
-        crate::merkle::inclusion_proof(&self.view, self.reader.as_ref(), seq, size, self.head().seq)
+        crate::projections::merkle::inclusion_proof(&self.view, self.reader.as_ref(), seq, size, self.head().seq)
     }
 
     /// The proof that the tree of `old` events is a prefix of the tree of `new` events.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Digest>> {
-        crate::merkle::consistency_proof(&self.view, self.reader.as_ref(), old, new, self.head().seq)
+        crate::projections::merkle::consistency_proof(&self.view, self.reader.as_ref(), old, new, self.head().seq)
     }
 
     /// A checkpoint of the log as it stands, signed with the data directory's key.
@@ -428,11 +428,11 @@ impl Store {
         dir: &Path,
         checkpoint: &lineage_schema::checkpoint::Checkpoint,
         trusted_key: Option<&str>,
-    ) -> Result<crate::merkle::CheckpointCheck> {
+    ) -> Result<crate::projections::merkle::CheckpointCheck> {
         if !checkpoint.signature_holds(trusted_key) {
             return Err(Rejection::invalid("checkpoint", "its signature does not hold for the key").into());
         }
-        let (log, root) = crate::merkle::root_from_log(&log_dir(dir), checkpoint.size)?;
+        let (log, root) = crate::projections::merkle::root_from_log(&log_dir(dir), checkpoint.size)?;
         let Some(root) = root else {
             return Err(Rejection::invalid(
                 "checkpoint",
@@ -443,7 +443,7 @@ impl Store {
             )
             .into());
         };
-        Ok(crate::merkle::CheckpointCheck {
+        Ok(crate::projections::merkle::CheckpointCheck {
             matches: root == checkpoint.root,
             log,
             root,
@@ -452,10 +452,15 @@ impl Store {
 
     /// Up to `limit` events after position `after` that pass `filter`, in log order,
     /// read through the narrowest index the filter allows.
-    pub fn audit(&self, filter: &crate::audit::AuditFilter, after: u64, limit: usize) -> Result<Vec<Envelope>> {
+    pub fn audit(
+        &self,
+        filter: &crate::projections::audit::AuditFilter,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Envelope>> {
         let head = self.head().seq;
         let after = match filter.from {
-            Some(from) => after.max(crate::audit::first_seq_at(&self.view, from)?),
+            Some(from) => after.max(crate::projections::audit::first_seq_at(&self.view, from)?),
             None => after,
         };
         let candidates: Option<Vec<u64>> = if let Some(entity) = &filter.entity {
@@ -466,9 +471,19 @@ impl Store {
                     .collect(),
             )
         } else if let Some(actor) = &filter.actor {
-            Some(crate::audit::postings(&self.view, b'p', actor.as_str(), after)?)
+            Some(crate::projections::audit::postings(
+                &self.view,
+                b'p',
+                actor.as_str(),
+                after,
+            )?)
         } else if let Some(account) = &filter.account {
-            Some(crate::audit::postings(&self.view, b'a', account.as_str(), after)?)
+            Some(crate::projections::audit::postings(
+                &self.view,
+                b'a',
+                account.as_str(),
+                after,
+            )?)
         } else {
             None
         };
@@ -519,9 +534,9 @@ impl Store {
     pub fn bill(
         &self,
         account: &AccountId,
-        month: crate::billing::Month,
-        prices: &crate::billing::PriceBook,
-    ) -> Result<crate::billing::Bill> {
+        month: crate::projections::billing::Month,
+        prices: &crate::projections::billing::PriceBook,
+    ) -> Result<crate::projections::billing::Bill> {
         let exists = [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount]
             .into_iter()
             .any(|kind| self.entity(&EntityRef::new(kind, account)).ok().flatten().is_some());
@@ -529,7 +544,7 @@ impl Store {
             return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
         }
         let mut events = Vec::new();
-        for seq in crate::billing::billed_events(&self.view, account)? {
+        for seq in crate::projections::billing::billed_events(&self.view, account)? {
             events.push(
                 self.event(seq)?
                     .ok_or_else(|| Error::Derived(format!("billing index names missing seq {seq}")))?,
@@ -544,16 +559,22 @@ impl Store {
                 compute_kinds.insert(target.reference.id.clone(), kind.label().to_string());
             }
         }
-        Ok(crate::billing::compute(account, &events, &compute_kinds, month, prices))
+        Ok(crate::projections::billing::compute(
+            account,
+            &events,
+            &compute_kinds,
+            month,
+            prices,
+        ))
     }
 
     /// What `principal` may read.
-    pub fn access(&self, principal: &PrincipalId) -> Result<crate::access::Access> {
+    pub fn access(&self, principal: &PrincipalId) -> Result<crate::projections::access::Access> {
         let generation = self.shared.access_generation.load(std::sync::atomic::Ordering::Acquire);
         if let Some(access) = self.access.get(principal, generation) {
             return Ok(access);
         }
-        let access = crate::access::of(self, &self.view, principal)?;
+        let access = crate::projections::access::of(self, &self.view, principal)?;
         self.access.put(principal, generation, &access);
         Ok(access)
     }
@@ -576,14 +597,14 @@ impl Store {
     }
 
     /// The lineage graph.
-    pub fn lineage(&self) -> crate::lineage::Reader<'_> {
-        crate::lineage::Reader { view: &self.view }
+    pub fn lineage(&self) -> crate::projections::lineage::Reader<'_> {
+        crate::projections::lineage::Reader { view: &self.view }
     }
 
     /// A digest of all derived data: equal digests mean equal projections.
     pub fn projection_digest(&self) -> Result<Digest> {
         self.flush()?;
-        projection::digest(self.view.sled_trees())
+        projections::digest(self.view.sled_trees())
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -619,11 +640,11 @@ impl Store {
     pub fn rebuild(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         {
             let db = open_db(dir, options.lock_wait)?;
-            for tree in projection::open_trees(&db)? {
+            for tree in projections::open_trees(&db)? {
                 tree.clear()?;
             }
             db.flush()?;
-            crate::journal::remove(&dir.join(crate::journal::FILE))?;
+            crate::derived::journal::remove(&dir.join(crate::derived::journal::FILE))?;
         }
         Self::open_with_progress(dir, options, progress)
     }

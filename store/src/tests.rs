@@ -211,7 +211,7 @@ mod verifiable {
         });
         store.execute_batch(metrics.collect()).unwrap();
         let head = store.head().seq;
-        let (_, from_log) = crate::merkle::root_from_log(&dir.path().join("log"), head).unwrap();
+        let (_, from_log) = crate::projections::merkle::root_from_log(&dir.path().join("log"), head).unwrap();
         assert_eq!(Some(store.merkle_root(head).unwrap()), from_log);
         for (seq, size) in [(1, 256), (256, 257), (300, 512), (513, 700), (700, head), (1, head)] {
             let root = store.merkle_root(size).unwrap();
@@ -281,14 +281,15 @@ mod verifiable {
         };
         let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
         assert_eq!(rebuilt.merkle_root(rebuilt.head().seq).unwrap(), root);
-        let (_, from_log) = crate::merkle::root_from_log(&dir.path().join("log"), rebuilt.head().seq).unwrap();
+        let (_, from_log) =
+            crate::projections::merkle::root_from_log(&dir.path().join("log"), rebuilt.head().seq).unwrap();
         assert_eq!(from_log, Some(root));
     }
 }
 
 mod audit_trail {
     use super::*;
-    use crate::audit::AuditFilter;
+    use crate::projections::audit::AuditFilter;
 
     fn filters() -> Vec<AuditFilter> {
         let account = |id: &str| Some(literal::<AccountId>(id));
@@ -484,7 +485,7 @@ fn access_follows_seats_ownership_roles_and_administration() {
 
 mod bills {
     use super::*;
-    use crate::billing::{compute, Month, PriceBook};
+    use crate::projections::billing::{compute, Month, PriceBook};
     use lineage_schema::event::*;
     use proptest::prelude::*;
 
@@ -820,7 +821,7 @@ fn the_single_account_rule_agrees_with_the_whole_reach() {
     let principals = store.entities(EntityKind::Principal, None, 500).unwrap();
     let mut accounts = store.entities(EntityKind::ExperimentationAccount, None, 500).unwrap();
     accounts.extend(store.entities(EntityKind::ModelManagementAccount, None, 500).unwrap());
-    let overlay = crate::overlay::Overlay::new(store.view().clone());
+    let overlay = crate::derived::overlay::Overlay::new(store.view().clone());
     let mut compared = 0;
     for principal in &principals {
         let id = PrincipalId::new(principal.reference.id.clone()).unwrap();
@@ -828,13 +829,13 @@ fn the_single_account_rule_agrees_with_the_whole_reach() {
         for account in &accounts {
             let account_id = AccountId::new(account.reference.id.clone()).unwrap();
             assert_eq!(
-                crate::access::reads_account(&overlay, &id, &account_id).unwrap(),
+                crate::projections::access::reads_account(&overlay, &id, &account_id).unwrap(),
                 reach.can_read_account(&account_id),
                 "{id} reading {account_id}"
             );
             let subscription = store.entity(account.parent.as_ref().unwrap()).unwrap().unwrap();
             assert_eq!(
-                crate::access::sees_subscription(&overlay, &id, &subscription).unwrap(),
+                crate::projections::access::sees_subscription(&overlay, &id, &subscription).unwrap(),
                 reach.can_read_entity(&subscription),
                 "{id} seeing {}",
                 subscription.reference

@@ -106,8 +106,9 @@ impl FaultyDisk {
     }
 
     fn flip(&self, bytes: &mut [u8]) {
-        if bytes.len() > crate::segment::HEADER_LEN as usize {
-            let at = crate::segment::HEADER_LEN as usize + (bytes.len() - crate::segment::HEADER_LEN as usize) / 2;
+        if bytes.len() > crate::log::segment::HEADER_LEN as usize {
+            let at =
+                crate::log::segment::HEADER_LEN as usize + (bytes.len() - crate::log::segment::HEADER_LEN as usize) / 2;
             bytes[at] ^= 0x10;
         } else if let Some(last) = bytes.last_mut() {
             *last ^= 0x10;

@@ -6,8 +6,8 @@
 //! data may lag on disk and is caught up from its checkpoint on open. Batching folds the
 //! many updates of a hot key (a run logging metrics) into one sled write.
 
+use crate::derived::journal;
 use crate::error::{Error, Result};
-use crate::journal;
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -110,7 +110,7 @@ fn merge<'a, K: Ord + 'a, V: 'a>(
 pub struct Trees {
     trees: Vec<sled::Tree>,
     layer: Arc<RwLock<Layers>>,
-    /// Where a flush in progress is journalled (see [`crate::journal`]).
+    /// Where a flush in progress is journalled (see [`crate::derived::journal`]).
     journal: PathBuf,
 }
 

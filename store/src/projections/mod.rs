@@ -1,11 +1,17 @@
 //! Projections: folds of the log into sled trees, each tree with its own checkpoint, and
 //! the catch-up that brings them level with the log.
 
+pub mod access;
+pub mod audit;
+pub mod billing;
+pub(crate) mod index;
+pub mod lineage;
+pub(crate) mod merkle;
+pub(crate) mod state;
+
+use crate::derived::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
 use crate::error::Result;
-use crate::index;
 use crate::log::{Head, Location, LogRead};
-use crate::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
-use crate::state;
 use lineage_schema::{Digest, Envelope};
 
 /// A read model derived from the log. Projection `i` owns tree `i` (see `NAMES`).
@@ -22,7 +28,7 @@ const FORMAT_KEY: &[u8] = b"derived-format";
 /// Whether `db` holds projections in this release's shape; if not, clears them (they are
 /// rebuilt from the log on open) and records the shape. True when it cleared them.
 pub fn ensure_format(db: &sled::Db) -> Result<bool> {
-    let current = db.get(FORMAT_KEY)?.map(|bytes| crate::overlay::be_u64(&bytes));
+    let current = db.get(FORMAT_KEY)?.map(|bytes| crate::derived::overlay::be_u64(&bytes));
     if current == Some(FORMAT) {
         return Ok(false);
     }
@@ -61,7 +67,7 @@ struct LineageProjection;
 
 impl Projection for LineageProjection {
     fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-        crate::lineage::apply(overlay, envelope)
+        crate::projections::lineage::apply(overlay, envelope)
     }
 }
 
@@ -70,7 +76,7 @@ struct MerkleProjection;
 
 impl Projection for MerkleProjection {
     fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-        crate::merkle::apply(overlay, envelope)
+        crate::projections::merkle::apply(overlay, envelope)
     }
 }
 
@@ -79,7 +85,7 @@ struct AuditProjection;
 
 impl Projection for AuditProjection {
     fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-        crate::audit::apply(overlay, envelope)
+        crate::projections::audit::apply(overlay, envelope)
     }
 }
 
@@ -88,7 +94,7 @@ struct BillingProjection;
 
 impl Projection for BillingProjection {
     fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-        crate::billing::apply(overlay, envelope)
+        crate::projections::billing::apply(overlay, envelope)
     }
 }
 

@@ -5,11 +5,18 @@
 //! Opening scans every record — checksum, seq, hash chain — so a log that was edited,
 //! reordered or truncated in the middle is refused; a tail cut short by a crash is cut off.
 
-use crate::disk::{Disk, RealDisk};
+pub mod disk;
+pub mod segment;
+
+/// How far apart the positions kept for finding a seq may be: `read_seq` reads forward
+/// at most this many records from an anchor (the index keeps one every this many seqs).
+pub const ANCHOR_EVERY: u64 = 64;
+
 use crate::error::{Error, Result};
-use crate::segment::{self, Frame, SegmentFile, HEADER_LEN};
+use crate::log::disk::{Disk, RealDisk};
 use lineage_schema::envelope::Sealed;
 use lineage_schema::{Digest, Envelope, Timestamp};
+use segment::{Frame, SegmentFile, HEADER_LEN};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -484,7 +491,7 @@ impl LogRead for FileLogReader {
             )
         };
         let mut offset = anchor.offset;
-        for _ in 0..=index_anchor_span() {
+        for _ in 0..=ANCHOR_EVERY {
             let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
             let read = self
                 .disk
@@ -549,10 +556,6 @@ impl LogRead for FileLogReader {
             )),
         }
     }
-}
-
-fn index_anchor_span() -> u64 {
-    crate::index::ANCHOR_EVERY
 }
 
 /// The log's size on disk and its number of segments, without reading records.

@@ -4,8 +4,8 @@
 //! At most one layer is frozen at a time: freezing the next waits for the one before
 //! it, which bounds the memory held in layers to two of them.
 
+use crate::derived::overlay::Trees;
 use crate::error::{Error, Result};
-use crate::overlay::Trees;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 

@@ -2,10 +2,10 @@
 //! account of the subscriptions it owns (or of all, for an administrator), and the model
 //! management accounts of subscriptions where it holds a seat.
 
+use crate::derived::keys::{key, text_part};
+use crate::derived::overlay::{be_u64, Overlay, Trees};
 use crate::error::Result;
-use crate::keys::{key, text_part};
-use crate::overlay::{be_u64, Overlay, Trees};
-use crate::state;
+use crate::projections::state;
 use lineage_schema::entity::{Detail, Entity};
 use lineage_schema::event::Role;
 use lineage_schema::*;

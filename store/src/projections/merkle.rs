@@ -6,10 +6,10 @@
 //! from the log when a proof needs them (at most 255 events read), which keeps the
 //! projection to a few keys per thousand events.
 
+use crate::derived::keys::key;
+use crate::derived::overlay::{Overlay, TreeId, Trees};
 use crate::error::{Error, Result};
-use crate::keys::key;
 use crate::log::{self, LogRead};
-use crate::overlay::{Overlay, TreeId, Trees};
 use lineage_schema::merkle::{self, Frontier, Subtrees};
 use lineage_schema::{Digest, Envelope, Rejection};
 use std::path::Path;

@@ -1,9 +1,9 @@
 //! The state projection: the current state of every entity, names by scope, children by
 //! parent, and seats by subscription.
 
+use crate::derived::keys::{entity_part, key, kind_part, text_part};
+use crate::derived::overlay::{be_u64, Overlay, TreeId};
 use crate::error::{Error, Result};
-use crate::keys::{entity_part, key, kind_part, text_part};
-use crate::overlay::{be_u64, Overlay, TreeId};
 use lineage_schema::entity::*;
 use lineage_schema::event::*;
 use lineage_schema::*;

@@ -8,19 +8,19 @@
 //! - `a` seq → location, for every 64th seq and the first seq of each segment: a sparse
 //!   map from which any seq is found by reading forward at most 63 records.
 
+use crate::derived::keys::text_part;
+use crate::derived::keys::{entity_part, key};
+use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
 use crate::error::Result;
-use crate::keys::text_part;
-use crate::keys::{entity_part, key};
+// An anchor every this many seqs: the log reads forward at most that far from one.
+use crate::log::ANCHOR_EVERY;
+use crate::log::segment::HEADER_LEN;
 use crate::log::Location;
-use crate::overlay::{be_u64, Overlay, TreeId, Trees};
-use crate::segment::HEADER_LEN;
 use lineage_schema::{EntityRef, Envelope, EventId, PrincipalId};
 
 pub const TREE: TreeId = 0;
 /// Events per history chunk.
 const CHUNK: u64 = 256;
-/// Every how many seqs a location anchor is kept.
-pub const ANCHOR_EVERY: u64 = 64;
 const ENTRY: usize = 24;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {

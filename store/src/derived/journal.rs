@@ -8,8 +8,8 @@
 //! harmless. Format: bincode of `(through, [(tree, key, value)])`, then the blake3 hash
 //! of those bytes; it is written under a temporary name and renamed into place.
 
+use crate::derived::overlay::TreeId;
 use crate::error::{Error, Result};
-use crate::overlay::TreeId;
 use lineage_schema::envelope::BINCODE;
 use std::fs::File;
 use std::io::Write;

@@ -7,9 +7,9 @@
 //! find the last chunk); `t` seq → recorded time, for every 64th event (times never
 //! decrease along the log, so a time bound becomes a position bound).
 
+use crate::derived::keys::{key, text_part};
+use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
 use crate::error::Result;
-use crate::keys::{key, text_part};
-use crate::overlay::{be_u64, Overlay, TreeId, Trees};
 use lineage_schema::{AccountId, EntityKind, EntityRef, Envelope, PrincipalId, Timestamp};
 
 pub const TREE: TreeId = 4;

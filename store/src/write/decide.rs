@@ -1,11 +1,11 @@
 //! Command handling: checks a command against current state and decides the one event it
 //! appends, or rejects it. Deciding writes nothing.
 
-use crate::access;
+use crate::derived::overlay::{be_u64, Overlay};
 use crate::error::Result;
-use crate::index;
-use crate::overlay::{be_u64, Overlay};
-use crate::state;
+use crate::projections::access;
+use crate::projections::index;
+use crate::projections::state;
 use lineage_schema::command::*;
 use lineage_schema::entity::{BuildStatus, Detail, Entity, RunStatus};
 use lineage_schema::event::*;

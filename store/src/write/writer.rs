@@ -2,12 +2,12 @@
 //! the state as the earlier ones left it, appends all their events with one `fdatasync`,
 //! then commits the derived trees and answers.
 
-use crate::decide;
+use crate::derived::overlay::Overlay;
 use crate::error::{Error, Result};
-use crate::index;
 use crate::log::{EventLog, Head, LogRead};
-use crate::overlay::Overlay;
-use crate::projection::Projection;
+use crate::projections::index;
+use crate::projections::Projection;
+use crate::write::decide;
 use lineage_schema::envelope::{Sealed, MAX_RECORD_BYTES};
 use lineage_schema::{Command, CommandEnvelope, Digest, EntityRef, Envelope, EventId, Rejection, Timestamp};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,14 +76,14 @@ pub(crate) struct Writer {
     pub reader: Arc<dyn LogRead>,
     pub overlay: Overlay,
     /// Writes layered derived changes to sled in the background.
-    pub flusher: crate::flusher::Flusher,
+    pub flusher: crate::derived::flusher::Flusher,
     pub projections: Vec<Box<dyn Projection>>,
     pub shared: Arc<Shared>,
     pub max_group: usize,
     /// Set when derived trees could not be written: their state is unknown until reopen.
     pub broken: Option<String>,
     /// Which accounts principals may read, kept between commands (see `access::Sight`).
-    pub sight: crate::access::Sight,
+    pub sight: crate::projections::access::Sight,
     /// Events whose derived changes are layered but not yet in sled, and since when.
     pub layered_events: u64,
     pub layered_since: Option<Instant>,
@@ -222,7 +222,7 @@ impl Writer {
                 if group
                     .records
                     .iter()
-                    .any(|record| crate::access::may_change_access(&record.envelope))
+                    .any(|record| crate::projections::access::may_change_access(&record.envelope))
                 {
                     self.shared.access_generation.fetch_add(1, Ordering::Release);
                 }
@@ -278,7 +278,7 @@ impl Writer {
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, envelope)?;
             }
-            if crate::access::may_change_access(envelope) {
+            if crate::projections::access::may_change_access(envelope) {
                 self.sight.forget();
             }
             appended.push(Appended {
@@ -341,7 +341,7 @@ impl Writer {
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, &sealed.envelope)?;
             }
-            if crate::access::may_change_access(&sealed.envelope) {
+            if crate::projections::access::may_change_access(&sealed.envelope) {
                 self.sight.forget();
             }
             appended.push(Appended {

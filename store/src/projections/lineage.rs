@@ -7,9 +7,9 @@
 //! `i` to + kind + from → nothing (the reverse index); `c` service + kind → the target
 //! of its open `Runs` or `DeployedTo` edge.
 
+use crate::derived::keys::{entity_part, key, parse_entity_part};
+use crate::derived::overlay::{decode, Overlay, TreeId, Trees};
 use crate::error::{Error, Result};
-use crate::keys::{entity_part, key, parse_entity_part};
-use crate::overlay::{decode, Overlay, TreeId, Trees};
 use lineage_schema::event::*;
 use lineage_schema::lineage::*;
 use lineage_schema::*;

@@ -4,8 +4,8 @@
 //! hours by compute-target kind — priced by a price book, in integer minor units, each
 //! line with the events behind it.
 
+use crate::derived::overlay::{Overlay, TreeId};
 use crate::error::Result;
-use crate::overlay::{Overlay, TreeId};
 use chrono::{NaiveDate, TimeZone, Utc};
 use lineage_schema::event::*;
 use lineage_schema::*;
@@ -37,14 +37,14 @@ pub fn bills(event: &Event) -> bool {
 /// Indexes one event if it is billed.
 pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     if let (Some(account), true) = (&envelope.account, bills(&envelope.event)) {
-        crate::audit::post(overlay, TREE, b'b', account.as_str(), envelope.seq)?;
+        crate::projections::audit::post(overlay, TREE, b'b', account.as_str(), envelope.seq)?;
     }
     Ok(())
 }
 
 /// The positions of an account's billed events.
-pub fn billed_events(view: &crate::overlay::Trees, account: &AccountId) -> Result<Vec<u64>> {
-    crate::audit::postings_in(view, TREE, b'b', account.as_str(), 0)
+pub fn billed_events(view: &crate::derived::overlay::Trees, account: &AccountId) -> Result<Vec<u64>> {
+    crate::projections::audit::postings_in(view, TREE, b'b', account.as_str(), 0)
 }
 
 /// A calendar month, UTC.
