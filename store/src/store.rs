@@ -323,7 +323,7 @@ impl Store {
     pub fn history_page(&self, stream: &EntityRef, from_version: u64, limit: usize) -> Result<Vec<Envelope>> {
         index::history(&self.view, stream, from_version, limit)?
             .into_iter()
-            .map(|(_, location)| self.reader.read_at(location))
+            .map(|(_, position)| self.reader.read_at(position))
             .collect()
     }
 

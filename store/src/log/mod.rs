@@ -24,11 +24,56 @@ use std::sync::{Arc, RwLock};
 /// The default segment size bound. A segment is closed once the next record would pass it.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Where a record lives: its segment (named by its first seq) and byte offset.
+/// Where a record is, as its log knows it. Opaque to everyone else: the index keeps it
+/// and hands it back to the log that gave it. Sixteen bytes, room for any backend's cursor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Location {
+pub struct Position([u8; Position::LEN]);
+
+impl Position {
+    pub const LEN: usize = 16;
+
+    pub fn to_bytes(self) -> [u8; Position::LEN] {
+        self.0
+    }
+
+    /// A position read back from where it was kept; None if it is not one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Position> {
+        Some(Position(bytes.get(..Position::LEN)?.try_into().ok()?))
+    }
+
+    /// Whether a forward read must start here or later: `read_seq` cannot reach this
+    /// record from an anchor before it (for the file log: it opens a segment), so the
+    /// index keeps this position as an anchor.
+    pub fn starts_run(self) -> bool {
+        Location::from(self).offset == HEADER_LEN
+    }
+}
+
+/// Where the file log keeps a record: its segment (named by its first seq) and byte offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Location {
     pub segment: u64,
     pub offset: u64,
+}
+
+impl From<Location> for Position {
+    fn from(location: Location) -> Position {
+        let mut bytes = [0u8; Position::LEN];
+        bytes[..8].copy_from_slice(&location.segment.to_be_bytes());
+        bytes[8..].copy_from_slice(&location.offset.to_be_bytes());
+        Position(bytes)
+    }
+}
+
+impl From<Position> for Location {
+    fn from(position: Position) -> Location {
+        let half =
+            |range: std::ops::Range<usize>| u64::from_be_bytes(position.0[range].try_into().expect("eight bytes"));
+        Location {
+            segment: half(0..8),
+            offset: half(8..16),
+        }
+    }
 }
 
 /// The last record of the log.
@@ -50,12 +95,13 @@ impl Head {
 /// Reading the log, from any thread.
 pub trait LogRead: Send + Sync {
     /// Calls `visit` for every record from `seq` on, in order, up to the head when called.
-    fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Location) -> Result<bool>) -> Result<()>;
-    /// The record at a location.
-    fn read_at(&self, location: Location) -> Result<Envelope>;
-    /// The record `seq`, reading forward from `anchor`, a location of an earlier-or-equal
-    /// seq in the same segment.
-    fn read_seq(&self, anchor: Location, seq: u64) -> Result<Envelope>;
+    fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Position) -> Result<bool>) -> Result<()>;
+    /// The record at a position.
+    fn read_at(&self, position: Position) -> Result<Envelope>;
+    /// The record `seq`, reading forward from `anchor`, the position of an earlier-or-equal
+    /// seq at most [`ANCHOR_EVERY`] records back, with no position that `starts_run`
+    /// between them.
+    fn read_seq(&self, anchor: Position, seq: u64) -> Result<Envelope>;
 }
 
 /// The seq at the front of a record body, without decoding the rest (bincode varint:
@@ -82,7 +128,7 @@ pub trait EventLog: Send {
     fn head(&self) -> Head;
     /// Appends records that continue the chain (seq = head + 1, …; `prev_hash` = head's
     /// hash). Durable when it returns `Ok`.
-    fn append(&mut self, records: &[Sealed]) -> Result<Vec<Location>>;
+    fn append(&mut self, records: &[Sealed]) -> Result<Vec<Position>>;
     /// A reader that sees everything appended so far and from now on.
     fn reader(&self) -> Arc<dyn LogRead>;
 }
@@ -334,7 +380,7 @@ impl FileLog {
         Ok(())
     }
 
-    fn append_unpoisoned(&mut self, records: &[Sealed]) -> Result<Vec<Location>> {
+    fn append_unpoisoned(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
         let mut locations = Vec::with_capacity(records.len());
         let mut pending = Vec::new();
         let mut head = self.head;
@@ -349,10 +395,13 @@ impl FileLog {
                 self.head = head;
                 self.rotate()?;
             }
-            locations.push(Location {
-                segment: self.current_first_seq,
-                offset: self.current_len + pending.len() as u64,
-            });
+            locations.push(
+                Location {
+                    segment: self.current_first_seq,
+                    offset: self.current_len + pending.len() as u64,
+                }
+                .into(),
+            );
             pending.extend_from_slice(&frame);
             head = Head {
                 seq: record.seq,
@@ -386,7 +435,7 @@ impl EventLog for FileLog {
         self.head
     }
 
-    fn append(&mut self, records: &[Sealed]) -> Result<Vec<Location>> {
+    fn append(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
         if let Some(reason) = &self.poisoned {
             return Err(Error::Poisoned(reason.clone()));
         }
@@ -440,7 +489,7 @@ impl FileLogReader {
 }
 
 impl LogRead for FileLogReader {
-    fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Location) -> Result<bool>) -> Result<()> {
+    fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Position) -> Result<bool>) -> Result<()> {
         let segments = self.segments.read().expect("segment list lock").clone();
         let start = segments
             .partition_point(|segment| segment.first_seq <= seq)
@@ -460,7 +509,8 @@ impl LogRead for FileLogReader {
                                 Location {
                                     segment: segment.first_seq,
                                     offset,
-                                },
+                                }
+                                .into(),
                             )?
                         {
                             return Ok(());
@@ -476,7 +526,8 @@ impl LogRead for FileLogReader {
         Ok(())
     }
 
-    fn read_seq(&self, anchor: Location, seq: u64) -> Result<Envelope> {
+    fn read_seq(&self, anchor: Position, seq: u64) -> Result<Envelope> {
+        let anchor = Location::from(anchor);
         let path = self.dir.join(segment::file_name(anchor.segment));
         let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
         let bad = |offset, reason: &str| {
@@ -503,10 +554,13 @@ impl LogRead for FileLogReader {
             let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as u64;
             match peek_seq(&head[segment::FRAME_HEAD_LEN..read]) {
                 Some(found) if found == seq => {
-                    return self.read_at(Location {
-                        segment: anchor.segment,
-                        offset,
-                    })
+                    return self.read_at(
+                        Location {
+                            segment: anchor.segment,
+                            offset,
+                        }
+                        .into(),
+                    )
                 }
                 Some(found) if found < seq => offset += segment::FRAME_HEAD_LEN as u64 + body_len,
                 _ => return Err(bad(offset, "record sequence does not lead to the seq looked for")),
@@ -515,7 +569,8 @@ impl LogRead for FileLogReader {
         Err(bad(offset, "seq not within reach of its anchor"))
     }
 
-    fn read_at(&self, location: Location) -> Result<Envelope> {
+    fn read_at(&self, position: Position) -> Result<Envelope> {
+        let location = Location::from(position);
         let path = self.dir.join(segment::file_name(location.segment));
         let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
         let mut head = [0u8; segment::FRAME_HEAD_LEN];

@@ -13,15 +13,14 @@ use crate::derived::keys::{entity_part, key};
 use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
 use crate::error::Result;
 // An anchor every this many seqs: the log reads forward at most that far from one.
+use crate::log::Position;
 use crate::log::ANCHOR_EVERY;
-use crate::log::segment::HEADER_LEN;
-use crate::log::Location;
 use lineage_schema::{EntityRef, Envelope, EventId, PrincipalId};
 
 pub const TREE: TreeId = 0;
 /// Events per history chunk.
 const CHUNK: u64 = 256;
-const ENTRY: usize = 24;
+const ENTRY: usize = 8 + Position::LEN;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {
     key(b'v', &[&entity_part(stream)])
@@ -78,29 +77,25 @@ pub fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
 }
 
 /// Records where an event was written.
-pub fn apply_location(overlay: &mut Overlay, envelope: &Envelope, location: Location) -> Result<()> {
+pub fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
     let mut entry = envelope.seq.to_be_bytes().to_vec();
-    entry.extend_from_slice(&location.segment.to_be_bytes());
-    entry.extend_from_slice(&location.offset.to_be_bytes());
+    entry.extend_from_slice(&position.to_bytes());
     let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
     let mut entries = overlay.get(TREE, &chunk)?.unwrap_or_default();
     entries.extend_from_slice(&entry);
     overlay.insert(TREE, chunk, entries);
-    if envelope.seq % ANCHOR_EVERY == 1 || location.offset == HEADER_LEN {
+    if envelope.seq % ANCHOR_EVERY == 1 || position.starts_run() {
         overlay.insert(TREE, anchor_key(envelope.seq), entry[8..].to_vec());
     }
     Ok(())
 }
 
-fn decode_location(bytes: &[u8]) -> Location {
-    Location {
-        segment: be_u64(&bytes[..8]),
-        offset: be_u64(&bytes[8..16]),
-    }
+fn decode_position(bytes: &[u8]) -> Result<Position> {
+    Position::from_bytes(bytes).ok_or_else(|| crate::error::Error::Derived("a kept log position is cut short".into()))
 }
 
-/// The seqs and locations of a stream's events from version `from` (1-based), at most `limit`.
-pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Result<Vec<(u64, Location)>> {
+/// The seqs and log positions of a stream's events from version `from` (1-based), at most `limit`.
+pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Result<Vec<(u64, Position)>> {
     let from = from.max(1);
     let prefix = history_prefix(stream);
     let start = chunk_key(stream, (from - 1) / CHUNK);
@@ -108,7 +103,7 @@ pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Res
     let mut found = Vec::new();
     for (_, entries) in view.range(TREE, &prefix, &start, usize::MAX)? {
         for entry in entries.chunks_exact(ENTRY) {
-            found.push((be_u64(&entry[..8]), decode_location(&entry[8..])));
+            found.push((be_u64(&entry[..8]), decode_position(&entry[8..])?));
         }
         if found.len() >= skip + limit {
             break;
@@ -117,9 +112,9 @@ pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Res
     Ok(found.into_iter().skip(skip).take(limit).collect())
 }
 
-/// The nearest anchor at or before `seq`: a location in the same segment to read forward from.
-pub fn anchor(view: &Trees, seq: u64) -> Result<Option<(u64, Location)>> {
-    Ok(view
-        .floor(TREE, b"a", &anchor_key(seq))?
-        .map(|(key, value)| (be_u64(&key[1..]), decode_location(&value))))
+/// The nearest anchor at or before `seq`: a position the log can read forward from to it.
+pub fn anchor(view: &Trees, seq: u64) -> Result<Option<(u64, Position)>> {
+    view.floor(TREE, b"a", &anchor_key(seq))?
+        .map(|(key, value)| Ok((be_u64(&key[1..]), decode_position(&value)?)))
+        .transpose()
 }

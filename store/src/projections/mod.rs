@@ -11,7 +11,7 @@ pub(crate) mod state;
 
 use crate::derived::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
 use crate::error::Result;
-use crate::log::{Head, Location, LogRead};
+use crate::log::{Head, LogRead, Position};
 use lineage_schema::{Digest, Envelope};
 
 /// A read model derived from the log. Projection `i` owns tree `i` (see `NAMES`).
@@ -129,14 +129,14 @@ pub fn catch_up(reader: &dyn LogRead, view: &Trees, head: Head, progress: &mut d
     let projections = all();
     let mut overlay = Overlay::for_replay(view.clone());
     let mut read = 0;
-    reader.scan_from(from, &mut |envelope: Envelope, location: Location| {
+    reader.scan_from(from, &mut |envelope: Envelope, position: Position| {
         for (tree, projection) in projections.iter().enumerate() {
             if checkpoints[tree] < envelope.seq {
                 projection.apply(&mut overlay, &envelope)?;
             }
         }
         if checkpoints[index::TREE] < envelope.seq {
-            index::apply_location(&mut overlay, &envelope, location)?;
+            index::apply_position(&mut overlay, &envelope, position)?;
         }
         read += 1;
         if read % CATCH_UP_BATCH == 0 {

@@ -210,9 +210,9 @@ impl Writer {
             return;
         }
         match self.log.append(&group.records) {
-            Ok(locations) => {
-                for (record, location) in group.records.iter().zip(locations) {
-                    if let Err(error) = index::apply_location(&mut self.overlay, &record.envelope, location) {
+            Ok(positions) => {
+                for (record, position) in group.records.iter().zip(positions) {
+                    if let Err(error) = index::apply_position(&mut self.overlay, &record.envelope, position) {
                         // The events are durable, so they are acknowledged; but the derived
                         // trees may lag them, and deciding on stale state could break invariants.
                         self.broken = Some(error.to_string());
