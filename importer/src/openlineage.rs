@@ -608,7 +608,10 @@ impl Importer<'_> {
             return Ok(());
         }
         let creates = batch.creates.clone();
-        let appended = self.store.execute_batch(batch.envelopes(&self.target.actor)?)?;
+        let appended = self
+            .store
+            .execute_batch(self.target.batch(batch.envelopes(&self.target.actor)?))?;
+        self.target.appended();
         for kind in creates {
             self.summary.count(kind, Outcome::Created);
         }

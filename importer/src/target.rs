@@ -1,12 +1,16 @@
 //! Where an import lands: an experimentation account and workspace, a project in it, a
 //! compute target for imported runs, and the model management account for models.
-//! Missing projects and compute targets are made; accounts and workspaces must exist.
+//! Accounts and workspaces must exist. Missing projects and compute targets are made by
+//! the import itself: their commands (derived ids, expected version 0) go first in its
+//! first batch, so preparing a target appends nothing, and an import that appends nothing
+//! leaves no project or target behind.
 
 use crate::error::{Error, Result};
 use lineage_schema::entity::Detail;
 use lineage_schema::event::{ComputeKind, ComputeTargetAttached, ProjectCreated};
 use lineage_schema::*;
 use lineage_store::Store;
+use std::sync::{Arc, Mutex};
 
 /// What the caller asked for, as given on the command line or in a request.
 #[derive(Clone, Debug)]
@@ -21,7 +25,8 @@ pub struct TargetSpec {
     pub model_account: Option<String>,
 }
 
-/// Resolved and ready: every id here exists in the store.
+/// Resolved and ready: every id here exists in the store, or is made by the commands in
+/// `setup`, which go ahead of the import's first batch.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub actor: PrincipalId,
@@ -33,6 +38,8 @@ pub struct Target {
     pub compute_target: ComputeTargetId,
     /// None when the subscription has no model management account (models are then skipped).
     pub model_account: Option<AccountId>,
+    /// Commands that make the project(s) and compute target, until a batch carries them.
+    setup: Arc<Mutex<Vec<CommandEnvelope>>>,
 }
 
 /// A short, stable id for something imported: `prefix-` and 20 hex digits of blake3 over
@@ -83,12 +90,13 @@ impl Target {
             }
             None => return Err(Error::Target(format!("no workspace `{workspace}`"))),
         }
+        let mut setup = Vec::new();
         let project = if spec.project.is_some() || default_project {
-            Some(Self::project(store, spec, &workspace_ref, source, &access)?)
+            Some(Self::project(store, spec, &workspace_ref, source, &access, &mut setup)?)
         } else {
             None
         };
-        let compute_target = Self::compute_target(store, spec, &account, &account_ref, source)?;
+        let compute_target = Self::compute_target(store, spec, &account, &account_ref, source, &mut setup)?;
         let model_account = match &spec.model_account {
             Some(id) => {
                 let id: AccountId = parse_id("--model-account", id)?;
@@ -130,7 +138,32 @@ impl Target {
             project,
             compute_target,
             model_account,
+            setup: Arc::new(Mutex::new(setup)),
         })
+    }
+
+    /// `commands` with what still has to make the target ahead of them (nothing once a
+    /// batch carrying it was appended; see [`Target::appended`]).
+    pub fn batch(&self, commands: Vec<CommandEnvelope>) -> Vec<CommandEnvelope> {
+        let mut batch = self.setup.lock().expect("target setup lock").clone();
+        batch.extend(commands);
+        batch
+    }
+
+    /// A batch from [`Target::batch`] was appended: the target is made.
+    pub fn appended(&self) {
+        self.setup.lock().expect("target setup lock").clear();
+    }
+
+    /// A command that makes part of the target: idempotent for its principal (a second
+    /// import racing this one appends it once), and only if the entity is new.
+    fn setup_command(actor: &PrincipalId, command: Command) -> Result<CommandEnvelope> {
+        let stream = command.stream();
+        let key = EventId::new(derived_id("target", &[&stream.to_string()]))
+            .map_err(|rejection| Error::Target(rejection.to_string()))?;
+        Ok(CommandEnvelope::new(actor.clone(), command)
+            .with_event_id(key)
+            .expecting(0))
     }
 
     fn project(
@@ -139,6 +172,7 @@ impl Target {
         workspace_ref: &EntityRef,
         source: &str,
         access: &lineage_store::access::Access,
+        setup: &mut Vec<CommandEnvelope>,
     ) -> Result<ProjectId> {
         let workspace = &workspace_ref.id;
         let existing = match &spec.project {
@@ -168,8 +202,8 @@ impl Target {
         };
         let project: ProjectId = parse_id("project", &id)?;
         let name = Name::new(name).map_err(|rejection| Error::Target(format!("--project: {rejection}")))?;
-        store.execute(CommandEnvelope::new(
-            spec.actor.clone(),
+        setup.push(Self::setup_command(
+            &spec.actor,
             Command::CreateProject(ProjectCreated {
                 project: project.clone(),
                 workspace: parse_id("--workspace", workspace)?,
@@ -177,11 +211,12 @@ impl Target {
                 path: format!("{source}/"),
                 repository: None,
             }),
-        ))?;
+        )?);
         Ok(project)
     }
 
-    /// The project of this name in the workspace, made (with a derived id) if missing.
+    /// The project of this name in the workspace, made (with a derived id) by the next
+    /// batch if missing.
     pub fn project_named(&self, store: &Store, name: &str, source: &str) -> Result<ProjectId> {
         let workspace_ref = EntityRef::new(EntityKind::Workspace, &self.workspace);
         if let Some(project) = store.find_by_name(Some(&workspace_ref), EntityKind::Project, name)? {
@@ -191,16 +226,22 @@ impl Target {
             "project",
             &derived_id(&format!("p-{source}"), &[self.workspace.as_str(), name]),
         )?;
-        store.execute(CommandEnvelope::new(
-            self.actor.clone(),
-            Command::CreateProject(ProjectCreated {
-                project: project.clone(),
-                workspace: self.workspace.clone(),
-                name: Name::new(name).map_err(|rejection| Error::Target(rejection.to_string()))?,
-                path: format!("{source}/{name}"),
-                repository: None,
-            }),
-        ))?;
+        let mut setup = self.setup.lock().expect("target setup lock");
+        let planned = setup
+            .iter()
+            .any(|command| matches!(&command.command, Command::CreateProject(created) if created.project == project));
+        if !planned {
+            setup.push(Self::setup_command(
+                &self.actor,
+                Command::CreateProject(ProjectCreated {
+                    project: project.clone(),
+                    workspace: self.workspace.clone(),
+                    name: Name::new(name).map_err(|rejection| Error::Target(rejection.to_string()))?,
+                    path: format!("{source}/{name}"),
+                    repository: None,
+                }),
+            )?);
+        }
         Ok(project)
     }
 
@@ -210,6 +251,7 @@ impl Target {
         account: &AccountId,
         account_ref: &EntityRef,
         source: &str,
+        setup: &mut Vec<CommandEnvelope>,
     ) -> Result<ComputeTargetId> {
         if let Some(target) = store
             .find_by_name(Some(account_ref), EntityKind::ComputeTarget, source)?
@@ -221,15 +263,15 @@ impl Target {
             "compute target",
             &derived_id(&format!("ct-{source}"), &[account.as_str()]),
         )?;
-        store.execute(CommandEnvelope::new(
-            spec.actor.clone(),
+        setup.push(Self::setup_command(
+            &spec.actor,
             Command::AttachComputeTarget(ComputeTargetAttached {
                 target: target.clone(),
                 account: account.clone(),
                 name: Name::new(source).map_err(|rejection| Error::Target(rejection.to_string()))?,
                 kind: ComputeKind::Local,
             }),
-        ))?;
+        )?);
         Ok(target)
     }
 }

@@ -372,9 +372,43 @@ fn a_malformed_record_is_named_and_skipped_whole_or_stops_a_strict_import() {
     );
     assert_eq!(
         strict_store.head().seq,
-        head.seq + 2,
-        "a strict import stops at once: only the project and compute target were made"
+        head.seq,
+        "a strict import stops at once and appends nothing, not even its project and compute target"
     );
+}
+
+/// Preparing where an import lands appends nothing: the project and compute target it
+/// needs go ahead of the import's first batch, so an import with nothing to import (or
+/// one that fails) leaves no trace, and the first batch makes them.
+#[test]
+fn an_import_appends_its_project_and_compute_target_only_with_what_it_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    demo::fill(&store).unwrap();
+    let head = store.head().seq;
+    let target = Target::prepare(&store, &spec(), "mlflow").unwrap();
+    assert_eq!(store.head().seq, head, "preparing a target appends nothing");
+    let project = EntityRef::new(EntityKind::Project, target.project.as_ref().unwrap());
+    assert!(store.entity(&project).unwrap().is_none(), "the project is not made yet");
+
+    let events: Vec<lineage_importer::openlineage::Checked> = Vec::new();
+    let ol_target = Target::prepare_with(&store, &spec(), "openlineage", false).unwrap();
+    let summary = lineage_importer::openlineage::import(&store, &ol_target, &events, true, &mut |_, _| {}).unwrap();
+    assert_eq!(summary.events, 0);
+    assert_eq!(
+        store.head().seq,
+        head,
+        "an import with nothing to import appends nothing"
+    );
+
+    let summary = import(&store, &fixture("file"), false).unwrap();
+    assert!(summary.events > 0);
+    assert!(
+        store.entity(&project).unwrap().is_some(),
+        "the first batch made the project"
+    );
+    let target_ref = EntityRef::new(EntityKind::ComputeTarget, &target.compute_target);
+    assert!(store.entity(&target_ref).unwrap().is_some(), "and the compute target");
 }
 
 #[test]

@@ -220,8 +220,9 @@ impl Importer<'_> {
             self.summary.count(kind, Outcome::Unchanged);
             return Ok(true);
         }
-        match self.store.execute_batch(batch) {
+        match self.store.execute_batch(self.target.batch(batch)) {
             Ok(appended) => {
+                self.target.appended();
                 self.summary.events += appended.iter().filter(|event| !event.duplicate).count() as u64;
                 self.summary.count(kind, outcome);
                 Ok(true)
