@@ -32,6 +32,7 @@ impl Story {
     }
 
     /// A training run from start to finish with a metric history of `epochs` points.
+    // One call tells one run of the story; its arguments are that run's facts.
     #[allow(clippy::too_many_arguments)]
     fn train(
         &mut self,

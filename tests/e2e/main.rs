@@ -18,3 +18,4 @@ mod process;
 mod rejections;
 mod support;
 mod tamper;
+mod tidy;

@@ -228,6 +228,7 @@ impl Query {
 
     /// Runs, filtered: by experiment, status, start time, a param's value, a metric's
     /// latest value.
+    // Each argument is one of the field's filters, as GraphQL clients name them.
     #[allow(clippy::too_many_arguments)]
     async fn runs(
         &self,
@@ -349,6 +350,7 @@ impl Query {
     /// A walk of the lineage graph from `id` (`kind/id`, or `kind/id@version` for model,
     /// manifest and image versions). `edgeKinds` and `nodeKinds` limit what the walk may
     /// follow and reach; `asOf` looks at the graph as it was.
+    // Each argument is one of the walk's GraphQL arguments.
     #[allow(clippy::too_many_arguments)]
     async fn lineage(
         &self,
@@ -593,6 +595,7 @@ impl Query {
 
     /// The audit trail: who did what, when, to which entity, with each event's position
     /// and hash; every given filter must match. The cursor is the log position.
+    // Each argument is one of the audit trail's GraphQL filters.
     #[allow(clippy::too_many_arguments)]
     async fn audit(
         &self,
