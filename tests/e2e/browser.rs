@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A Chromium session behind a chromedriver child process.
-pub struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     session: String,
     driver: Child,
@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 }
 
 impl Browser {
-    pub async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -85,18 +85,18 @@ impl Browser {
         answer["value"].clone()
     }
 
-    pub async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.post("url", json!({ "url": url })).await;
     }
 
     /// Runs a script in the page (`arguments[0]`, … are `args`) and returns its value.
-    pub async fn run(&self, script: &str, args: Value) -> Value {
+    pub(crate) async fn run(&self, script: &str, args: Value) -> Value {
         self.post("execute/sync", json!({ "script": script, "args": args }))
             .await
     }
 
     /// Polls `script` until it returns something truthy; panics after 15 s with `what`.
-    pub async fn wait_for(&self, what: &str, script: &str, args: Value) -> Value {
+    pub(crate) async fn wait_for(&self, what: &str, script: &str, args: Value) -> Value {
         let started = Instant::now();
         loop {
             let value = self.run(script, args.clone()).await;
@@ -115,7 +115,7 @@ impl Browser {
     }
 
     /// The page as a PNG.
-    pub async fn screenshot(&self) -> Vec<u8> {
+    pub(crate) async fn screenshot(&self) -> Vec<u8> {
         let answer: Value = self
             .client
             .get(format!("{}/screenshot", self.session))
@@ -128,7 +128,7 @@ impl Browser {
         decode_base64(answer["value"].as_str().unwrap())
     }
 
-    pub async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         let _ = self.client.delete(&self.session).send().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();

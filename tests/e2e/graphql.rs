@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// A server on 127.0.0.1:0 over a store in a temporary directory.
-pub struct Server {
+pub(crate) struct Server {
     pub url: String,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -25,7 +25,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start(fill: bool, actor: &str, limits: Limits, server_limits: ServerLimits) -> Server {
+    pub(crate) async fn start(fill: bool, actor: &str, limits: Limits, server_limits: ServerLimits) -> Server {
         Self::start_with(
             |store| {
                 if fill {
@@ -40,7 +40,7 @@ impl Server {
     }
 
     /// A server over a store that `prepare` filled before it opened its port.
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         prepare: impl FnOnce(&Store),
         actor: &str,
         limits: Limits,
@@ -86,17 +86,17 @@ impl Server {
         }
     }
 
-    pub async fn demo() -> Server {
+    pub(crate) async fn demo() -> Server {
         Self::start(true, "u-alex", Limits::default(), ServerLimits::default()).await
     }
 
     /// The demo store served to `actor` with the default API limits and these server limits.
-    pub async fn demo_with(actor: &str, server_limits: ServerLimits) -> Server {
+    pub(crate) async fn demo_with(actor: &str, server_limits: ServerLimits) -> Server {
         Self::start(true, actor, Limits::default(), server_limits).await
     }
 
     /// Posts a query; returns the whole JSON answer.
-    pub async fn query(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn query(&self, query: &str, variables: Value) -> Value {
         let response = self
             .client
             .post(format!("{}/graphql", self.url))
@@ -109,14 +109,14 @@ impl Server {
     }
 
     /// Posts a query that must succeed; returns its `data`.
-    pub async fn data(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn data(&self, query: &str, variables: Value) -> Value {
         let answer = self.query(query, variables).await;
         assert!(answer.get("errors").is_none(), "{query}: {answer}");
         answer["data"].clone()
     }
 
     /// Stops the server gracefully and waits until the store is closed.
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    pub(crate) async fn stop(mut self) -> tempfile::TempDir {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.take().unwrap().await.unwrap().unwrap();
         self.dir

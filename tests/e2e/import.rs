@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub fn fixture(form: &str) -> PathBuf {
+pub(crate) fn fixture(form: &str) -> PathBuf {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mlflow").join(form);
     match form {
         "file" => folder.join("mlruns"),
@@ -40,7 +40,7 @@ fn spec() -> TargetSpec {
     }
 }
 
-pub fn import(store: &Store, path: &Path, strict: bool) -> lineage_importer::Result<Summary> {
+pub(crate) fn import(store: &Store, path: &Path, strict: bool) -> lineage_importer::Result<Summary> {
     let target = Target::prepare(store, &spec(), "mlflow")?;
     let tracking = mlflow::read(path)?;
     mlflow::import(store, tracking, &target, strict, &mut |_, _| {})

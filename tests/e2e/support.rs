@@ -4,10 +4,10 @@ use lineage_store::segment::{self, Frame, HEADER_LEN};
 use lineage_store::{demo, Options, Store};
 use std::path::{Path, PathBuf};
 
-pub use lineage_schema::literal as id;
+pub(crate) use lineage_schema::literal as id;
 
 /// A closed store holding the demo story, in segments small enough that there are several.
-pub fn demo_store() -> tempfile::TempDir {
+pub(crate) fn demo_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(
         dir.path(),
@@ -24,14 +24,14 @@ pub fn demo_store() -> tempfile::TempDir {
 
 /// One record in a segment file: which file, where its frame starts and ends.
 #[derive(Debug, Clone)]
-pub struct RecordSpot {
+pub(crate) struct RecordSpot {
     pub path: PathBuf,
     pub start: usize,
     pub end: usize,
 }
 
 /// Finds the frame of `seq` in the log of a data directory.
-pub fn find_record(dir: &Path, seq: u64) -> RecordSpot {
+pub(crate) fn find_record(dir: &Path, seq: u64) -> RecordSpot {
     for file in segment::list(&dir.join("log")).unwrap() {
         let bytes = std::fs::read(&file.path).unwrap();
         let mut offset = HEADER_LEN;
@@ -50,10 +50,10 @@ pub fn find_record(dir: &Path, seq: u64) -> RecordSpot {
 }
 
 /// Copies a directory tree (a closed store) so it can be changed without touching the original.
-pub use lineage_tests::files::copy_dir;
+pub(crate) use lineage_tests::files::copy_dir;
 
 /// The corruption a check reported: its first bad seq.
-pub fn corrupt_seq(error: lineage_store::Error) -> u64 {
+pub(crate) fn corrupt_seq(error: lineage_store::Error) -> u64 {
     match error {
         lineage_store::Error::Corruption { seq, .. } => seq,
         other => panic!("expected corruption, got {other}"),

@@ -70,12 +70,12 @@ edge_kinds!(
 
 /// A point in the past: a log position, or a time (RFC 3339) when facts happened.
 #[derive(InputObject, Clone, Debug)]
-pub struct AsOfInput {
+pub(super) struct AsOfInput {
     pub seq: Option<u64>,
     pub time: Option<String>,
 }
 
-pub fn as_of(input: Option<AsOfInput>) -> async_graphql::Result<Option<AsOf>> {
+pub(super) fn as_of(input: Option<AsOfInput>) -> async_graphql::Result<Option<AsOf>> {
     match input {
         None => Ok(None),
         Some(AsOfInput {
@@ -93,7 +93,7 @@ pub fn as_of(input: Option<AsOfInput>) -> async_graphql::Result<Option<AsOf>> {
 }
 
 /// Node kinds for filters: entity kinds by their labels, plus the version kinds.
-pub fn node_kind(label: &str) -> async_graphql::Result<NodeKind> {
+pub(super) fn node_kind(label: &str) -> async_graphql::Result<NodeKind> {
     match label {
         "model-version" => Ok(NodeKind::ModelVersion),
         "manifest-version" => Ok(NodeKind::ManifestVersion),
@@ -105,7 +105,7 @@ pub fn node_kind(label: &str) -> async_graphql::Result<NodeKind> {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct GraphNode {
+pub(super) struct GraphNode {
     /// `kind/id`, or `kind/id@version` for model, manifest and image versions.
     pub id: ID,
     pub kind: String,
@@ -130,7 +130,7 @@ impl From<&FoundNode> for GraphNode {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct SpanInfo {
+pub(super) struct SpanInfo {
     pub from_seq: u64,
     pub from_time: String,
     pub until_seq: Option<u64>,
@@ -138,7 +138,7 @@ pub struct SpanInfo {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct GraphEdge {
+pub(super) struct GraphEdge {
     pub from: ID,
     pub kind: EdgeKind,
     pub to: ID,
@@ -170,7 +170,7 @@ impl From<&Edge> for GraphEdge {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct LineageGraph {
+pub(super) struct LineageGraph {
     pub nodes: Vec<GraphNode>,
     pub edges: Vec<GraphEdge>,
     /// The walk reached `maxNodes` before it was done.
@@ -178,7 +178,7 @@ pub struct LineageGraph {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct RunLink {
+pub(super) struct RunLink {
     pub run: ID,
     pub experiment: Option<ID>,
     /// The code revision the run executed.
@@ -190,7 +190,7 @@ pub struct RunLink {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ModelLink {
+pub(super) struct ModelLink {
     pub model_version: ID,
     pub run: Option<RunLink>,
     /// The version this one was retrained from, with its own chain.
@@ -198,20 +198,20 @@ pub struct ModelLink {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ManifestLink {
+pub(super) struct ManifestLink {
     pub manifest_version: ID,
     pub models: Vec<ModelLink>,
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ImageLink {
+pub(super) struct ImageLink {
     pub image_version: ID,
     pub manifest: Option<ManifestLink>,
 }
 
 /// A service's chain back to the data it came from.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct TraceResult {
+pub(super) struct TraceResult {
     pub service: ID,
     pub environment: Option<ID>,
     pub image: Option<ImageLink>,
@@ -266,7 +266,7 @@ impl From<&Trace> for TraceResult {
 
 /// What depends on a dataset, run or model version.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ImpactResult {
+pub(super) struct ImpactResult {
     pub model_versions: Vec<ID>,
     pub image_versions: Vec<ID>,
     pub services: Vec<ID>,
@@ -274,7 +274,7 @@ pub struct ImpactResult {
 
 /// A signed checkpoint: the log's size and Merkle root at a moment.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct CheckpointInfo {
+pub(super) struct CheckpointInfo {
     pub size: u64,
     /// The Merkle root (RFC 9162 hashing with blake3), hex.
     pub root: String,
@@ -305,7 +305,7 @@ impl From<&lineage_schema::checkpoint::Checkpoint> for CheckpointInfo {
 
 /// That event `seq` is leaf `seq - 1` of the tree of `treeSize` events.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct InclusionProof {
+pub(super) struct InclusionProof {
     pub seq: u64,
     pub tree_size: u64,
     pub event_hash: String,
@@ -316,7 +316,7 @@ pub struct InclusionProof {
 
 /// That the tree of `from` events is a prefix of the tree of `to` events.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ConsistencyProof {
+pub(super) struct ConsistencyProof {
     pub from: u64,
     pub to: u64,
     pub from_root: String,
@@ -327,7 +327,7 @@ pub struct ConsistencyProof {
 
 /// One line of a bill, in minor units (cents).
 #[derive(SimpleObject, Clone, Debug)]
-pub struct BillLineInfo {
+pub(super) struct BillLineInfo {
     pub description: String,
     pub quantity: String,
     /// Per month (seats, plans, overage) or per hour (compute).
@@ -338,7 +338,7 @@ pub struct BillLineInfo {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct SeatDaysInfo {
+pub(super) struct SeatDaysInfo {
     pub principal: String,
     /// Days of the month the principal held a seat.
     pub days: Vec<u32>,
@@ -346,7 +346,7 @@ pub struct SeatDaysInfo {
 
 /// An account's bill for a calendar month (UTC).
 #[derive(SimpleObject, Clone, Debug)]
-pub struct BillInfo {
+pub(super) struct BillInfo {
     pub account: String,
     pub month: String,
     pub currency: String,

@@ -12,7 +12,7 @@ macro_rules! inputs {
         $(
             $(#[$doc])*
             #[derive(InputObject, Serialize, Clone, Debug)]
-            pub struct $name { $(pub $field: $ty,)* }
+            pub(crate) struct $name { $(pub(crate) $field: $ty,)* }
         )*
     };
 }
@@ -59,7 +59,7 @@ pub enum EnvironmentKindName {
 /// Where runs execute: `LOCAL`; `DOCKER` with `image`; `REMOTE_VM` with `address`;
 /// `SPARK_CLUSTER` with `master`.
 #[derive(InputObject, Clone, Debug)]
-pub struct ComputeKindInput {
+pub(super) struct ComputeKindInput {
     pub kind: ComputeKindName,
     pub image: Option<String>,
     pub address: Option<String>,
@@ -86,7 +86,7 @@ impl Serialize for ComputeKindInput {
 
 /// Where services run: `LOCAL`; `VM` with `address`; `KUBERNETES` with `cluster`.
 #[derive(InputObject, Clone, Debug)]
-pub struct EnvironmentKindInput {
+pub(super) struct EnvironmentKindInput {
     pub kind: EnvironmentKindName,
     pub address: Option<String>,
     pub cluster: Option<String>,
@@ -105,7 +105,7 @@ impl Serialize for EnvironmentKindInput {
 /// Where a model version came from: a `run` (with the `artifactPath` of the model file in
 /// it), or, with no run, the location it was `uploadedFrom` (and its blake3 `digest`).
 #[derive(InputObject, Clone, Debug)]
-pub struct ModelSourceInput {
+pub(super) struct ModelSourceInput {
     pub run: Option<String>,
     pub artifact_path: Option<String>,
     pub uploaded_from: Option<String>,

@@ -16,7 +16,7 @@ pub struct Mutation;
 
 /// Where a mutation's event landed.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct MutationResult {
+pub(super) struct MutationResult {
     /// The event's position in the log.
     pub seq: u64,
     /// The entity it changed, `kind/id`.
@@ -62,7 +62,7 @@ async fn execute(
 
 /// A token as `issueToken` answers it.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct IssuedToken {
+pub(super) struct IssuedToken {
     /// The token's id (for listing and revoking).
     pub token: String,
     /// The bearer secret. Shown only now; the store keeps its hash.

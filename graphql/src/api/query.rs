@@ -92,14 +92,14 @@ fn scan(
 
 /// A key that must have a value.
 #[derive(InputObject, Clone, Debug)]
-pub struct KeyValueFilter {
+pub(super) struct KeyValueFilter {
     pub key: String,
     pub value: String,
 }
 
 /// A metric whose latest value lies in a range.
 #[derive(InputObject, Clone, Debug)]
-pub struct MetricFilter {
+pub(super) struct MetricFilter {
     pub name: String,
     pub min: Option<f64>,
     pub max: Option<f64>,

@@ -9,13 +9,13 @@ use lineage_schema::event::{MetricPoint, ModelSource};
 use lineage_schema::{EntityKind, EntityRef, Envelope};
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct KeyValue {
+pub(super) struct KeyValue {
     pub key: String,
     pub value: String,
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct Metric {
+pub(super) struct Metric {
     pub name: String,
     pub value: f64,
     pub step: i64,
@@ -34,7 +34,7 @@ impl From<&MetricPoint> for Metric {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ArtifactInfo {
+pub(super) struct ArtifactInfo {
     pub path: String,
     pub size: u64,
     pub digest: String,
@@ -70,7 +70,7 @@ pub enum ServiceState {
 /// Any entity: the fields every kind shares, its kind-specific detail as JSON, and
 /// typed views for runs, models and services.
 #[derive(Clone, Debug)]
-pub struct EntityObject(pub Entity);
+pub(super) struct EntityObject(pub Entity);
 
 #[Object(name = "Entity")]
 impl EntityObject {
@@ -170,7 +170,7 @@ fn key_values(map: &std::collections::BTreeMap<String, String>) -> Vec<KeyValue>
 
 /// One execution of an experiment.
 #[derive(Clone, Debug)]
-pub struct RunObject(pub Entity);
+pub(super) struct RunObject(pub Entity);
 
 impl RunObject {
     fn detail(&self) -> &lineage_schema::entity::RunDetail {
@@ -267,7 +267,7 @@ impl RunObject {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ModelVersionInfo {
+pub(super) struct ModelVersionInfo {
     /// `model/id@version`
     pub id: ID,
     pub version: u32,
@@ -285,14 +285,14 @@ pub struct ModelVersionInfo {
 
 /// An alias and the version it names.
 #[derive(SimpleObject, Clone, Debug)]
-pub struct ModelAlias {
+pub(super) struct ModelAlias {
     pub alias: String,
     pub version: u32,
 }
 
 /// A managed model and its versions.
 #[derive(Clone, Debug)]
-pub struct ModelObject(pub Entity);
+pub(super) struct ModelObject(pub Entity);
 
 #[Object(name = "Model")]
 impl ModelObject {
@@ -358,7 +358,7 @@ impl ModelObject {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct DriftAlert {
+pub(super) struct DriftAlert {
     pub feature: String,
     pub score: f64,
     pub threshold: f64,
@@ -366,14 +366,14 @@ pub struct DriftAlert {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
-pub struct Signal {
+pub(super) struct Signal {
     pub name: String,
     pub value: f64,
 }
 
 /// A web service.
 #[derive(Clone, Debug)]
-pub struct ServiceObject(pub Entity);
+pub(super) struct ServiceObject(pub Entity);
 
 impl ServiceObject {
     fn detail(&self) -> &lineage_schema::entity::ServiceDetail {
@@ -442,7 +442,7 @@ impl ServiceObject {
 
 /// One event of the log, with what an auditor needs to check it.
 #[derive(Clone, Debug)]
-pub struct EventObject(pub Envelope);
+pub(super) struct EventObject(pub Envelope);
 
 #[Object(name = "Event")]
 impl EventObject {

@@ -43,7 +43,7 @@ impl Flusher {
 
     /// Freezes what is layered (bringing the trees up to seq `through`) and has it
     /// written in the background, once the layer frozen before is written.
-    pub fn begin(&mut self, through: u64) -> Result<()> {
+    pub(crate) fn begin(&mut self, through: u64) -> Result<()> {
         self.wait()?;
         if self.view.freeze(through) {
             self.start
@@ -57,7 +57,7 @@ impl Flusher {
     }
 
     /// Waits until the layer handed over last is in sled.
-    pub fn wait(&mut self) -> Result<()> {
+    pub(crate) fn wait(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.in_flight) {
             return Ok(());
         }

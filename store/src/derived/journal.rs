@@ -16,13 +16,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The journal's name in the data directory.
-pub const FILE: &str = "derived-journal";
+pub(crate) const FILE: &str = "derived-journal";
 
 /// One journalled change: a key of a tree and its new value (`None`: removed).
-pub type Entry = (TreeId, Vec<u8>, Option<Vec<u8>>);
+pub(crate) type Entry = (TreeId, Vec<u8>, Option<Vec<u8>>);
 
 /// A journalled change, borrowed from a layer.
-pub type EntryRef<'a> = (TreeId, &'a [u8], Option<&'a [u8]>);
+pub(crate) type EntryRef<'a> = (TreeId, &'a [u8], Option<&'a [u8]>);
 
 /// An entry as stored: the tree id at a fixed width.
 type Stored = (u64, Vec<u8>, Option<Vec<u8>>);
@@ -59,7 +59,7 @@ fn sync_parent(path: &Path) -> Result<()> {
 }
 
 /// Writes and syncs a journal of `entries`, which bring the trees up to seq `through`.
-pub fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterator<Item = EntryRef<'a>>) -> Result<()> {
+pub(crate) fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterator<Item = EntryRef<'a>>) -> Result<()> {
     let staging = temporary(path);
     let io = Error::io("writing the flush journal", &staging);
     let file = File::create(&staging).map_err(io)?;
@@ -88,7 +88,7 @@ pub fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterator<Item
 /// The journal at `path`, if there is one: the seq it brings the trees up to, and its
 /// entries. A journal that fails its hash is an error: the flush it describes may have
 /// reached sled in part, and only a rebuild can say what the trees should hold.
-pub fn read(path: &Path) -> Result<Option<(u64, Vec<Entry>)>> {
+pub(crate) fn read(path: &Path) -> Result<Option<(u64, Vec<Entry>)>> {
     // A journal still under its temporary name was never complete, so never applied.
     let _ = std::fs::remove_file(temporary(path));
     let bytes = match std::fs::read(path) {
@@ -128,7 +128,7 @@ pub fn read(path: &Path) -> Result<Option<(u64, Vec<Entry>)>> {
 
 /// Removes the journal once sled holds all of it durably; synced, so that an old journal
 /// is never applied over a newer flush.
-pub fn remove(path: &Path) -> Result<()> {
+pub(crate) fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => sync_parent(path),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -18,11 +18,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// Which derived tree a key belongs to. Each projection owns exactly one tree.
-pub type TreeId = usize;
+pub(crate) type TreeId = usize;
 
 /// The key under which each tree keeps the last seq applied to it. It sorts after every
 /// data key (data keys start with an ASCII letter).
-pub const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
+pub(crate) const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
 type Key = (TreeId, Vec<u8>);
 type Changes = BTreeMap<Key, Option<Vec<u8>>>;
@@ -505,22 +505,22 @@ impl Overlay {
 }
 
 /// The seq a tree has applied up to.
-pub fn checkpoint(tree: &sled::Tree) -> Result<u64> {
+pub(crate) fn checkpoint(tree: &sled::Tree) -> Result<u64> {
     Ok(tree.get(CHECKPOINT_KEY)?.map(|bytes| be_u64(&bytes)).unwrap_or(0))
 }
 
-pub fn be_u64(bytes: &[u8]) -> u64 {
+pub(crate) fn be_u64(bytes: &[u8]) -> u64 {
     let mut buffer = [0u8; 8];
     let len = bytes.len().min(8);
     buffer[8 - len..].copy_from_slice(&bytes[..len]);
     u64::from_be_bytes(buffer)
 }
 
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     bincode::serde::encode_to_vec(value, BINCODE).expect("derived values always encode")
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     bincode::serde::decode_from_slice(bytes, BINCODE)
         .map(|(value, _)| value)
         .map_err(|error| Error::Derived(format!("undecodable derived value: {error}")))

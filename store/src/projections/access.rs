@@ -324,7 +324,12 @@ pub(crate) struct Sight {
 
 impl Sight {
     /// Whether `principal` may read `account`, from memory or worked out on `overlay`.
-    pub fn reads_account(&self, overlay: &Overlay, principal: &PrincipalId, account: &AccountId) -> Result<bool> {
+    pub(crate) fn reads_account(
+        &self,
+        overlay: &Overlay,
+        principal: &PrincipalId,
+        account: &AccountId,
+    ) -> Result<bool> {
         let key = (principal.clone(), account.clone());
         if let Some(known) = self.known.borrow().get(&key) {
             return Ok(*known);
@@ -338,7 +343,7 @@ impl Sight {
         Ok(seen)
     }
 
-    pub fn forget(&self) {
+    pub(crate) fn forget(&self) {
         self.known.borrow_mut().clear();
     }
 }

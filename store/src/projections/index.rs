@@ -17,7 +17,7 @@ use crate::log::Position;
 use crate::log::ANCHOR_EVERY;
 use lineage_schema::{EntityRef, Envelope, EventId, PrincipalId};
 
-pub const TREE: TreeId = 0;
+pub(crate) const TREE: TreeId = 0;
 /// Events per history chunk.
 const CHUNK: u64 = 256;
 const ENTRY: usize = 8 + Position::LEN;
@@ -42,26 +42,26 @@ fn anchor_key(seq: u64) -> Vec<u8> {
     key(b'a', &[&seq.to_be_bytes()])
 }
 
-pub fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
+pub(crate) fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
     Ok(overlay
         .get(TREE, &version_key(stream))?
         .map(|bytes| be_u64(&bytes))
         .unwrap_or(0))
 }
 
-pub fn seq_of_event(overlay: &Overlay, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
+pub(crate) fn seq_of_event(overlay: &Overlay, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
     Ok(overlay
         .get(TREE, &event_key(actor, event_id))?
         .map(|bytes| be_u64(&bytes)))
 }
 
-pub fn seq_of_event_in(view: &Trees, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
+pub(crate) fn seq_of_event_in(view: &Trees, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
     Ok(view.get(TREE, &event_key(actor, event_id))?.map(|bytes| be_u64(&bytes)))
 }
 
 /// Records what the index knows of an event before it is written: its stream's new
 /// version and its idempotency key.
-pub fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
+pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
     overlay.insert(
         TREE,
         version_key(&envelope.stream),
@@ -77,7 +77,7 @@ pub fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
 }
 
 /// Records where an event was written.
-pub fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
+pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
     let mut entry = envelope.seq.to_be_bytes().to_vec();
     entry.extend_from_slice(&position.to_bytes());
     let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
@@ -95,7 +95,7 @@ fn decode_position(bytes: &[u8]) -> Result<Position> {
 }
 
 /// The seqs and log positions of a stream's events from version `from` (1-based), at most `limit`.
-pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Result<Vec<(u64, Position)>> {
+pub(crate) fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Result<Vec<(u64, Position)>> {
     let from = from.max(1);
     let prefix = history_prefix(stream);
     let start = chunk_key(stream, (from - 1) / CHUNK);
@@ -113,7 +113,7 @@ pub fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Res
 }
 
 /// The nearest anchor at or before `seq`: a position the log can read forward from to it.
-pub fn anchor(view: &Trees, seq: u64) -> Result<Option<(u64, Position)>> {
+pub(crate) fn anchor(view: &Trees, seq: u64) -> Result<Option<(u64, Position)>> {
     view.floor(TREE, b"a", &anchor_key(seq))?
         .map(|(key, value)| Ok((be_u64(&key[1..]), decode_position(&value)?)))
         .transpose()

@@ -14,7 +14,7 @@ use lineage_schema::merkle::{self, Frontier, Subtrees};
 use lineage_schema::{Digest, Envelope, Rejection};
 use std::path::Path;
 
-pub const TREE: TreeId = 3;
+pub(crate) const TREE: TreeId = 3;
 /// Subtrees of 2^STORED_LEVEL leaves and more are stored.
 const STORED_LEVEL: u8 = 8;
 
@@ -27,7 +27,7 @@ fn subtree_key(level: u8, index: u64) -> Vec<u8> {
 }
 
 /// Adds one event's hash to the tree.
-pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     let mut frontier: Frontier = overlay.get_value(TREE, &frontier_key())?.unwrap_or_default();
     if frontier.size + 1 != envelope.seq {
         return Err(Error::Derived(format!(
@@ -87,13 +87,19 @@ fn check_size(size: u64, head: u64) -> Result<()> {
 }
 
 /// The root of the first `size` events.
-pub fn root(view: &Trees, reader: &dyn LogRead, size: u64, head: u64) -> Result<Digest> {
+pub(crate) fn root(view: &Trees, reader: &dyn LogRead, size: u64, head: u64) -> Result<Digest> {
     check_size(size, head)?;
     merkle::root(&mut StoredTree { view, reader }, size)
 }
 
 /// The audit path of event `seq` in the tree of `size` events.
-pub fn inclusion_proof(view: &Trees, reader: &dyn LogRead, seq: u64, size: u64, head: u64) -> Result<Vec<Digest>> {
+pub(crate) fn inclusion_proof(
+    view: &Trees,
+    reader: &dyn LogRead,
+    seq: u64,
+    size: u64,
+    head: u64,
+) -> Result<Vec<Digest>> {
     check_size(size, head)?;
     if seq == 0 || seq > size {
         return Err(Rejection::invalid("seq", format!("seq {seq} is not within a tree of {size} events")).into());
@@ -102,7 +108,13 @@ pub fn inclusion_proof(view: &Trees, reader: &dyn LogRead, seq: u64, size: u64, 
 }
 
 /// The proof that the tree of `old` events is a prefix of the tree of `new` events.
-pub fn consistency_proof(view: &Trees, reader: &dyn LogRead, old: u64, new: u64, head: u64) -> Result<Vec<Digest>> {
+pub(crate) fn consistency_proof(
+    view: &Trees,
+    reader: &dyn LogRead,
+    old: u64,
+    new: u64,
+    head: u64,
+) -> Result<Vec<Digest>> {
     check_size(new, head)?;
     if old == 0 || old > new {
         return Err(Rejection::invalid("tree sizes", format!("cannot prove {old} events a prefix of {new}")).into());
@@ -121,7 +133,7 @@ pub struct CheckpointCheck {
 }
 
 /// Recomputes, from the log files alone, the root at `size` (and checks every record).
-pub fn root_from_log(log_dir: &Path, size: u64) -> Result<(log::ScanReport, Option<Digest>)> {
+pub(crate) fn root_from_log(log_dir: &Path, size: u64) -> Result<(log::ScanReport, Option<Digest>)> {
     let report = log::scan(log_dir)?;
     if report.head.seq < size {
         return Ok((report, None));

@@ -8,25 +8,25 @@ use lineage_schema::entity::*;
 use lineage_schema::event::*;
 use lineage_schema::*;
 
-pub const TREE: TreeId = 1;
+pub(crate) const TREE: TreeId = 1;
 
-pub fn entity_key(reference: &EntityRef) -> Vec<u8> {
+pub(crate) fn entity_key(reference: &EntityRef) -> Vec<u8> {
     key(b'e', &[&entity_part(reference)])
 }
 
-pub fn kind_prefix(kind: EntityKind) -> Vec<u8> {
+pub(crate) fn kind_prefix(kind: EntityKind) -> Vec<u8> {
     key(b'e', &[&kind_part(kind)])
 }
 
 /// The scope names are unique in: `None` is the root. Principals and subscriptions are
 /// unique within the principal that registered or created them, so a name taken
 /// elsewhere tells nothing.
-pub fn name_key(scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Vec<u8> {
+pub(crate) fn name_key(scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Vec<u8> {
     let scope = scope.map(entity_part).unwrap_or_default();
     key(b'n', &[&scope, &kind_part(kind), &text_part(name)])
 }
 
-pub fn children_prefix(parent: &EntityRef, kind: EntityKind) -> Vec<u8> {
+pub(crate) fn children_prefix(parent: &EntityRef, kind: EntityKind) -> Vec<u8> {
     key(b'c', &[&entity_part(parent), &kind_part(kind)])
 }
 
@@ -34,7 +34,7 @@ fn child_key(parent: &EntityRef, child: &EntityRef) -> Vec<u8> {
     key(b'c', &[&entity_part(parent), &entity_part(child)])
 }
 
-pub fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
+pub(crate) fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
     key(
         b's',
         &[&text_part(subscription.as_str()), &text_part(principal.as_str())],
@@ -42,7 +42,7 @@ pub fn subscription_seats_key(subscription: &SubscriptionId, principal: &Princip
 }
 
 /// The name an entity is unique under in its scope (datasets are unique per version).
-pub fn scoped_name(name: &str, dataset_version: Option<&str>) -> String {
+pub(crate) fn scoped_name(name: &str, dataset_version: Option<&str>) -> String {
     match dataset_version {
         Some(version) => format!("{name}@{version}"),
         None => name.to_string(),
@@ -50,12 +50,12 @@ pub fn scoped_name(name: &str, dataset_version: Option<&str>) -> String {
 }
 
 /// Finds a token's principal by the hash of its secret (present only while the token is live).
-pub fn token_hash_key(hash: &Digest) -> Vec<u8> {
+pub(crate) fn token_hash_key(hash: &Digest) -> Vec<u8> {
     key(b'h', &[&hash.0])
 }
 
 /// A token id, to keep ids unique and find the principal of a token.
-pub fn token_key(token: &TokenId) -> Vec<u8> {
+pub(crate) fn token_key(token: &TokenId) -> Vec<u8> {
     key(b'k', &[&text_part(token.as_str())])
 }
 
@@ -65,12 +65,12 @@ fn token_secret_key(token: &TokenId) -> Vec<u8> {
 }
 
 /// A seat a principal holds, by principal (for its access).
-pub fn principal_seat_key(principal: &PrincipalId, account: &AccountId) -> Vec<u8> {
+pub(crate) fn principal_seat_key(principal: &PrincipalId, account: &AccountId) -> Vec<u8> {
     key(b'S', &[&text_part(principal.as_str()), &text_part(account.as_str())])
 }
 
 /// A subscription a principal owns, by principal (for its access).
-pub fn owned_subscription_key(principal: &PrincipalId, subscription: &SubscriptionId) -> Vec<u8> {
+pub(crate) fn owned_subscription_key(principal: &PrincipalId, subscription: &SubscriptionId) -> Vec<u8> {
     key(
         b'O',
         &[&text_part(principal.as_str()), &text_part(subscription.as_str())],
@@ -78,14 +78,14 @@ pub fn owned_subscription_key(principal: &PrincipalId, subscription: &Subscripti
 }
 
 /// The keys of the subscriptions a principal owns.
-pub fn owned_subscriptions_prefix(principal: &PrincipalId) -> Vec<u8> {
+pub(crate) fn owned_subscriptions_prefix(principal: &PrincipalId) -> Vec<u8> {
     key(b'O', &[&text_part(principal.as_str())])
 }
 
 /// How many administrators there are.
-pub const ADMINISTRATORS_KEY: &[u8] = b"A";
+pub(crate) const ADMINISTRATORS_KEY: &[u8] = b"A";
 
-pub fn load(overlay: &Overlay, reference: &EntityRef) -> Result<Option<Entity>> {
+pub(crate) fn load(overlay: &Overlay, reference: &EntityRef) -> Result<Option<Entity>> {
     overlay.get_value(TREE, &entity_key(reference))
 }
 
@@ -243,7 +243,7 @@ fn experiment_ref(experiment: &ExperimentId) -> EntityRef {
 }
 
 /// Folds one event into the state.
-pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     let at = envelope.effective_time();
     let account_ref = |kind: EntityKind, account: &AccountId| EntityRef::new(kind, account);
     match &envelope.event {

@@ -12,13 +12,13 @@ use lineage_schema::event::*;
 use lineage_schema::*;
 
 /// The largest list a single command may carry (metric points, params, tags, …).
-pub const MAX_ITEMS: usize = 10_000;
+pub(crate) const MAX_ITEMS: usize = 10_000;
 /// The longest free-text field a command may carry, in bytes.
-pub const MAX_TEXT: usize = 64 * 1024;
+pub(crate) const MAX_TEXT: usize = 64 * 1024;
 
 /// What a command becomes: its event and the account it is billed and audited under.
 #[derive(Debug)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub event: Event,
     pub account: Option<AccountId>,
 }
@@ -1007,7 +1007,7 @@ fn subscription_of(account: &Entity) -> &SubscriptionId {
 }
 
 /// The roles a principal holds in an account.
-pub fn roles_of(check_principal: Option<&Entity>, account: &AccountId) -> std::collections::BTreeSet<Role> {
+pub(crate) fn roles_of(check_principal: Option<&Entity>, account: &AccountId) -> std::collections::BTreeSet<Role> {
     match check_principal.map(|entity| &entity.detail) {
         Some(Detail::Principal { roles, .. }) => roles.get(account).cloned().unwrap_or_default(),
         _ => Default::default(),

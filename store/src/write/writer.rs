@@ -96,7 +96,7 @@ struct Group {
 }
 
 impl Writer {
-    pub fn run(mut self, jobs: Receiver<Job>) {
+    pub(crate) fn run(mut self, jobs: Receiver<Job>) {
         loop {
             let first = match jobs.recv_timeout(FLUSH_AFTER) {
                 Ok(job) => job,
