@@ -8,7 +8,7 @@ const MAX_LINES: usize = 600;
 
 /// Files already past [`MAX_LINES`], with the length each may not exceed: split them and
 /// lower (or remove) their entry; never raise one.
-const OVERSIZED: [(&str, usize); 13] = [
+const OVERSIZED: [(&str, usize); 12] = [
     ("graphql/src/api/query.rs", 703),
     ("graphql/src/cli.rs", 940),
     ("importer/src/mlflow/mod.rs", 782),
@@ -21,7 +21,6 @@ const OVERSIZED: [(&str, usize); 13] = [
     ("store/src/projections/lineage.rs", 648),
     ("store/src/projections/state.rs", 798),
     ("store/src/store.rs", 690),
-    ("store/src/write/decide.rs", 1240),
 ];
 
 fn root() -> PathBuf {

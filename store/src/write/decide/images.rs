@@ -1,0 +1,135 @@
+//! Rules for manifests and images: versions and builds.
+
+use super::check::*;
+use crate::error::Result;
+use lineage_schema::command::*;
+use lineage_schema::entity::*;
+use lineage_schema::event::*;
+use lineage_schema::*;
+use EntityKind as K;
+
+/// `CreateManifest`.
+pub(super) fn create_manifest(check: &Check<'_>, e: ManifestCreated) -> Result<Decided> {
+    versioned_id(K::Manifest, e.manifest.as_str())?;
+    check.absent(K::Manifest, &e.manifest)?;
+    let account = check.mm_account(&e.account)?;
+    check.unique_name(Some(&account.reference), K::Manifest, e.name.as_str())?;
+    let account = e.account.clone();
+    Ok((e.into(), Some(account)))
+}
+
+/// `AddManifestVersion`.
+pub(super) fn add_manifest_version(check: &Check<'_>, c: AddManifestVersion) -> Result<Decided> {
+    let manifest = check.live(K::Manifest, &c.manifest)?;
+    let account = check.seat_in_account_of(&manifest)?;
+    if c.models.is_empty() {
+        return reject(Rejection::invalid(
+            "models",
+            "a manifest version includes at least one model version",
+        ));
+    }
+    limit("models", c.models.len())?;
+    for reference in &c.models {
+        let model = check.model_version(reference)?;
+        check.same_account(&model, &account)?;
+    }
+    limit("dependencies", c.dependencies.len())?;
+    nonempty("scoring script", &c.scoring_script)?;
+    text("schema", c.schema.as_deref().unwrap_or_default())?;
+    text("sample data", c.sample_data.as_deref().unwrap_or_default())?;
+    let Detail::Manifest { versions } = &manifest.detail else {
+        return Err(mismatch(&manifest));
+    };
+    let event = ManifestVersionAdded {
+        manifest: c.manifest,
+        version: next_version(versions.len()),
+        models: c.models,
+        dependencies: c.dependencies,
+        scoring_script: c.scoring_script,
+        schema: c.schema,
+        sample_data: c.sample_data,
+    };
+    Ok((event.into(), Some(account)))
+}
+
+/// `CreateImage`.
+pub(super) fn create_image(check: &Check<'_>, e: ImageCreated) -> Result<Decided> {
+    versioned_id(K::Image, e.image.as_str())?;
+    check.absent(K::Image, &e.image)?;
+    let account = check.mm_account(&e.account)?;
+    check.unique_name(Some(&account.reference), K::Image, e.name.as_str())?;
+    let account = e.account.clone();
+    Ok((e.into(), Some(account)))
+}
+
+/// `StartImageBuild`.
+pub(super) fn start_image_build(check: &Check<'_>, c: StartImageBuild) -> Result<Decided> {
+    let image = check.live(K::Image, &c.image)?;
+    let account = check.seat_in_account_of(&image)?;
+    let manifest = check.live(K::Manifest, &c.manifest.manifest)?;
+    check.same_account(&manifest, &account)?;
+    let Detail::Manifest {
+        versions: manifest_versions,
+    } = &manifest.detail
+    else {
+        return Err(mismatch(&manifest));
+    };
+    if !manifest_versions
+        .iter()
+        .any(|version| version.version == c.manifest.version)
+    {
+        return reject(Rejection::invalid(
+            "manifest version",
+            format!("manifest {} has no version {}", c.manifest.manifest, c.manifest.version),
+        ));
+    }
+    let Detail::Image { versions } = &image.detail else {
+        return Err(mismatch(&image));
+    };
+    let event = ImageBuildStarted {
+        image: c.image,
+        version: next_version(versions.len()),
+        manifest: c.manifest,
+    };
+    Ok((event.into(), Some(account)))
+}
+
+/// `RecordImageBuilt`.
+pub(super) fn record_image_built(check: &Check<'_>, e: ImageBuilt) -> Result<Decided> {
+    let account = building_checks(check, &e.image, e.version)?;
+    nonempty("digest", &e.digest)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `RecordImageBuildFailed`.
+pub(super) fn record_image_build_failed(check: &Check<'_>, e: ImageBuildFailed) -> Result<Decided> {
+    let account = building_checks(check, &e.image, e.version)?;
+    text("reason", &e.reason)?;
+    Ok((e.into(), Some(account)))
+}
+
+fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<AccountId> {
+    let entity = check.live(EntityKind::Image, image)?;
+    let account = check.seat_in_account_of(&entity)?;
+    let Detail::Image { versions } = &entity.detail else {
+        return Err(mismatch(&entity));
+    };
+    match versions.iter().find(|version| version.version == number) {
+        None => reject(Rejection::invalid(
+            "image version",
+            format!("image {image} has no version {number}"),
+        )),
+        Some(version) if version.status != BuildStatus::Building => {
+            let state = match &version.status {
+                BuildStatus::Succeeded { .. } => format!("version {number} already built"),
+                _ => format!("version {number} already failed"),
+            };
+            reject(Rejection::transition(
+                entity.reference,
+                state,
+                "record the build's outcome again",
+            ))
+        }
+        Some(_) => Ok(account),
+    }
+}

@@ -1,0 +1,95 @@
+//! Rules for models, their versions, tags and aliases.
+
+use super::check::*;
+use crate::error::Result;
+use lineage_schema::command::*;
+use lineage_schema::entity::*;
+use lineage_schema::event::*;
+use lineage_schema::*;
+use EntityKind as K;
+
+/// `CreateModel`.
+pub(super) fn create_model(check: &Check<'_>, e: ModelCreated) -> Result<Decided> {
+    versioned_id(K::Model, e.model.as_str())?;
+    check.absent(K::Model, &e.model)?;
+    let account = check.mm_account(&e.account)?;
+    check.unique_name(Some(&account.reference), K::Model, e.name.as_str())?;
+    text("description", &e.description)?;
+    let account = e.account.clone();
+    Ok((e.into(), Some(account)))
+}
+
+/// `RegisterModelVersion`.
+pub(super) fn register_model_version(check: &Check<'_>, c: RegisterModelVersion) -> Result<Decided> {
+    let model = check.live(K::Model, &c.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    match &c.source {
+        ModelSource::Run { run, artifact_path } => {
+            check.run(run)?;
+            nonempty("artifact path", artifact_path)?;
+        }
+        ModelSource::Uploaded { location, .. } => nonempty("location", location)?,
+    }
+    if let Some(earlier) = &c.derived_from {
+        let origin = check.model_version(earlier)?;
+        check.same_account(&origin, &account)?;
+    }
+    tags(&c.tags)?;
+    let Detail::Model { versions, .. } = &model.detail else {
+        return Err(mismatch(&model));
+    };
+    let event = ModelVersionRegistered {
+        model: c.model,
+        version: next_version(versions.len()),
+        source: c.source,
+        derived_from: c.derived_from,
+        tags: c.tags,
+    };
+    Ok((event.into(), Some(account)))
+}
+
+/// `SetModelVersionTags`.
+pub(super) fn set_model_version_tags(check: &Check<'_>, e: ModelVersionTagsSet) -> Result<Decided> {
+    let model = check.model_version(&ModelVersionRef {
+        model: e.model.clone(),
+        version: e.version,
+    })?;
+    let account = check.seat_in_account_of(&model)?;
+    tags(&e.tags)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `SetModelTags`.
+pub(super) fn set_model_tags(check: &Check<'_>, e: ModelTagsSet) -> Result<Decided> {
+    let model = check.live(K::Model, &e.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    tags(&e.tags)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `SetModelAlias`.
+pub(super) fn set_model_alias(check: &Check<'_>, e: ModelAliasSet) -> Result<Decided> {
+    let model = check.model_version(&ModelVersionRef {
+        model: e.model.clone(),
+        version: e.version,
+    })?;
+    let account = check.seat_in_account_of(&model)?;
+    alias(&e.alias)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `RemoveModelAlias`.
+pub(super) fn remove_model_alias(check: &Check<'_>, e: ModelAliasRemoved) -> Result<Decided> {
+    let model = check.live(K::Model, &e.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    let Detail::Model { aliases, .. } = &model.detail else {
+        return Err(mismatch(&model));
+    };
+    if !aliases.contains_key(&e.alias) {
+        return reject(Rejection::invalid(
+            "alias",
+            format!("model {} has no alias `{}`", e.model, e.alias),
+        ));
+    }
+    Ok((e.into(), Some(account)))
+}

@@ -1,0 +1,179 @@
+//! Rules for runs: queued, started, logging params, metrics, tags, artifacts, inputs and
+//! outputs, finished, deleted and restored.
+
+use super::check::*;
+use crate::error::Result;
+use lineage_schema::entity::*;
+use lineage_schema::event::*;
+use lineage_schema::*;
+use EntityKind as K;
+
+/// `QueueRun`.
+pub(super) fn queue_run(check: &Check<'_>, e: RunQueued) -> Result<Decided> {
+    check.absent(K::Run, &e.run)?;
+    let account = new_run_checks(check, &e.experiment, &e.compute_target, e.parent.as_ref())?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `StartRun`.
+pub(super) fn start_run(check: &Check<'_>, e: RunStarted) -> Result<Decided> {
+    nonempty("revision", &e.revision)?;
+    let account = match check.find(K::Run, &e.run)? {
+        None => new_run_checks(check, &e.experiment, &e.compute_target, e.parent.as_ref())?,
+        Some(existing) if !check.visible(&existing)? => {
+            return reject(Rejection::AlreadyExists {
+                entity: existing.reference,
+            })
+        }
+        Some(existing) => {
+            let (_, account) = check.run(&e.run)?;
+            let status = run_status(&existing)?;
+            if status != RunStatus::Queued {
+                return reject(Rejection::transition(existing.reference, status.label(), "start it"));
+            }
+            let Detail::Run(run) = &existing.detail else {
+                return Err(mismatch(&existing));
+            };
+            if run.experiment != e.experiment || run.parent != e.parent {
+                return reject(Rejection::invalid(
+                    "run",
+                    format!("run {} was queued for another experiment or parent", e.run),
+                ));
+            }
+            check.compute_target(&e.compute_target, &account)?;
+            account
+        }
+    };
+    Ok((e.into(), Some(account)))
+}
+
+/// `LogParams`.
+pub(super) fn log_params(check: &Check<'_>, e: ParamsLogged) -> Result<Decided> {
+    let (entity, account) = check.run(&e.run)?;
+    limit("params", e.params.len())?;
+    let Detail::Run(run) = &entity.detail else {
+        return Err(mismatch(&entity));
+    };
+    for param in &e.params {
+        nonempty("param key", &param.key)?;
+        text("param value", &param.value)?;
+        if let Some(logged) = run.params.get(&param.key).filter(|logged| **logged != param.value) {
+            return reject(Rejection::invalid(
+                "param",
+                format!(
+                    "param `{}` of run {} is already `{logged}`; params cannot change",
+                    param.key, e.run
+                ),
+            ));
+        }
+    }
+    Ok((e.into(), Some(account)))
+}
+
+/// `LogMetrics`.
+pub(super) fn log_metrics(check: &Check<'_>, e: MetricsLogged) -> Result<Decided> {
+    let (_, account) = check.run(&e.run)?;
+    limit("metric points", e.points.len())?;
+    if e.points.is_empty() {
+        return reject(Rejection::invalid("points", "log at least one metric point"));
+    }
+    e.points
+        .iter()
+        .try_for_each(|point| nonempty("metric name", &point.name))?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `SetRunTags`.
+pub(super) fn set_run_tags(check: &Check<'_>, e: RunTagsSet) -> Result<Decided> {
+    let (_, account) = check.run(&e.run)?;
+    tags(&e.tags)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `RecordArtifacts`.
+pub(super) fn record_artifacts(check: &Check<'_>, e: ArtifactsRecorded) -> Result<Decided> {
+    let (_, account) = check.run(&e.run)?;
+    limit("artifacts", e.artifacts.len())?;
+    e.artifacts
+        .iter()
+        .try_for_each(|artifact| nonempty("artifact path", &artifact.path))?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `RecordRunInputs`.
+pub(super) fn record_run_inputs(check: &Check<'_>, e: RunInputsRecorded) -> Result<Decided> {
+    let (_, account) = check.run(&e.run)?;
+    check.datasets(&e.datasets, &account)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `RecordRunOutputs`.
+pub(super) fn record_run_outputs(check: &Check<'_>, e: RunOutputsRecorded) -> Result<Decided> {
+    let (_, account) = check.run(&e.run)?;
+    check.datasets(&e.datasets, &account)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `CompleteRun`.
+pub(super) fn complete_run(check: &Check<'_>, e: RunCompleted) -> Result<Decided> {
+    let account = finish_checks(check, &e.run, "complete it", &[RunStatus::Running])?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `FailRun`.
+pub(super) fn fail_run(check: &Check<'_>, e: RunFailed) -> Result<Decided> {
+    text("reason", &e.reason)?;
+    let account = finish_checks(check, &e.run, "fail it", &[RunStatus::Queued, RunStatus::Running])?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `CancelRun`.
+pub(super) fn cancel_run(check: &Check<'_>, e: RunCanceled) -> Result<Decided> {
+    let account = finish_checks(check, &e.run, "cancel it", &[RunStatus::Queued, RunStatus::Running])?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `DeleteRun`.
+pub(super) fn delete_run(check: &Check<'_>, e: RunDeleted) -> Result<Decided> {
+    let (_, account) = check.run(&e.run)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `RestoreRun`.
+pub(super) fn restore_run(check: &Check<'_>, e: RunRestored) -> Result<Decided> {
+    let run = check.deleted(K::Run, &e.run, "restore it")?;
+    let account = check.access_via(&run)?;
+    Ok((e.into(), Some(account)))
+}
+
+fn run_status(entity: &Entity) -> Result<RunStatus> {
+    match &entity.detail {
+        Detail::Run(run) => Ok(run.status),
+        _ => Err(mismatch(entity)),
+    }
+}
+
+fn new_run_checks(
+    check: &Check<'_>,
+    experiment: &ExperimentId,
+    target: &ComputeTargetId,
+    parent: Option<&RunId>,
+) -> Result<AccountId> {
+    let experiment = check.live(EntityKind::Experiment, experiment)?;
+    let account = check.access_via(&experiment)?;
+    check.compute_target(target, &account)?;
+    if let Some(parent) = parent {
+        let (parent, _) = check.run(parent)?;
+        check.same_account(&parent, &account)?;
+    }
+    Ok(account)
+}
+
+fn finish_checks(check: &Check<'_>, run: &RunId, action: &str, from: &[RunStatus]) -> Result<AccountId> {
+    let (entity, account) = check.run(run)?;
+    let status = run_status(&entity)?;
+    if !from.contains(&status) {
+        return reject(Rejection::transition(entity.reference, status.label(), action));
+    }
+    Ok(account)
+}
