@@ -8,7 +8,7 @@ const MAX_LINES: usize = 600;
 
 /// Files already past [`MAX_LINES`], with the length each may not exceed: split them and
 /// lower (or remove) their entry; never raise one.
-const OVERSIZED: [(&str, usize); 12] = [
+const OVERSIZED: [(&str, usize); 11] = [
     ("graphql/src/api/query.rs", 703),
     ("graphql/src/cli.rs", 940),
     ("importer/src/mlflow/mod.rs", 782),
@@ -19,7 +19,6 @@ const OVERSIZED: [(&str, usize); 12] = [
     ("store/src/log/mod.rs", 626),
     ("store/src/projections/billing.rs", 671),
     ("store/src/projections/lineage.rs", 648),
-    ("store/src/projections/state.rs", 798),
     ("store/src/store.rs", 690),
 ];
 
