@@ -262,7 +262,7 @@ impl Store {
     }
 
     pub fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>> {
-        self.view.get_value(state::TREE, &state::entity_key(reference))
+        state::entity(&self.view, reference)
     }
 
     /// Entities of one kind in id order, after `after`, at most `limit`.
@@ -285,17 +285,7 @@ impl Store {
 
     /// The entities of one kind directly inside `parent`.
     pub fn children(&self, parent: &EntityRef, kind: EntityKind) -> Result<Vec<Entity>> {
-        let prefix = state::children_prefix(parent, kind);
-        let skip = 1 + crate::derived::keys::entity_part(parent).len();
-        let mut found = Vec::new();
-        for (key, _) in self.view.range(state::TREE, &prefix, &prefix, usize::MAX)? {
-            let (child, _) = crate::derived::keys::parse_entity_part(&key[skip..])
-                .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
-            if let Some(entity) = self.entity(&child)? {
-                found.push(entity);
-            }
-        }
-        Ok(found)
+        state::children(&self.view, parent, kind)
     }
 
     /// The entity with this name in a scope (`None`: principals and subscriptions).
@@ -574,7 +564,7 @@ impl Store {
         if let Some(access) = self.access.get(principal, generation) {
             return Ok(access);
         }
-        let access = crate::projections::access::of(self, &self.view, principal)?;
+        let access = crate::projections::access::of(&self.view, principal)?;
         self.access.put(principal, generation, &access);
         Ok(access)
     }

@@ -131,3 +131,32 @@ fn source_files_stay_short_and_the_long_ones_only_shrink() {
         );
     }
 }
+
+/// The store's folders are its pipeline's layers: a module reaches only into layers
+/// below its own (`log` ← `derived` ← `projections` ← `write` ← the handle).
+#[test]
+fn the_stores_layers_point_one_way() {
+    let layers = ["log", "derived", "projections", "write"];
+    let mut upward = Vec::new();
+    for path in sources() {
+        let name = relative(&path);
+        let Some(rest) = name.strip_prefix("store/src/") else {
+            continue;
+        };
+        let Some(own) = layers.iter().position(|layer| rest.starts_with(&format!("{layer}/"))) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        for higher in &layers[own + 1..] {
+            if text.contains(&format!("crate::{higher}::")) || text.contains(&format!("crate::{higher};")) {
+                upward.push(format!("{name} uses crate::{higher}"));
+            }
+        }
+        for top in ["crate::store::", "crate::demo::", "crate::Store"] {
+            if text.contains(top) && !rest.ends_with("tests.rs") {
+                upward.push(format!("{name} uses {top}"));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "arrows pointing up: {upward:?}");
+}

@@ -155,11 +155,11 @@ fn ids_after(view: &Trees, table: u8, principal: &PrincipalId) -> Result<Vec<Str
         .collect())
 }
 
-fn accounts_of_subscription(store: &crate::Store, subscription: &SubscriptionId) -> Result<Vec<AccountId>> {
+fn accounts_of_subscription(view: &Trees, subscription: &SubscriptionId) -> Result<Vec<AccountId>> {
     let reference = EntityRef::new(EntityKind::Subscription, subscription);
     let mut accounts = Vec::new();
     for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
-        for account in store.children(&reference, kind)? {
+        for account in state::children(view, &reference, kind)? {
             accounts.push(AccountId::new(account.reference.id)?);
         }
     }
@@ -167,16 +167,14 @@ fn accounts_of_subscription(store: &crate::Store, subscription: &SubscriptionId)
 }
 
 /// Works out a principal's access from the state projection.
-pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result<Access> {
+pub fn of(view: &Trees, principal: &PrincipalId) -> Result<Access> {
     let mut access = Access {
         principal: Some(principal.clone()),
         ..Access::default()
     };
     if let Some(Detail::Principal {
         administrator, roles, ..
-    }) = store
-        .entity(&EntityRef::new(EntityKind::Principal, principal))?
-        .map(|entity| entity.detail)
+    }) = state::entity(view, &EntityRef::new(EntityKind::Principal, principal))?.map(|entity| entity.detail)
     {
         access.administrator = administrator;
         access.roles = roles;
@@ -184,7 +182,7 @@ pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result
     let mut subscriptions: BTreeSet<SubscriptionId> = BTreeSet::new();
     for owned in ids_after(view, b'O', principal)? {
         let owned = SubscriptionId::new(owned)?;
-        let accounts = accounts_of_subscription(store, &owned)?;
+        let accounts = accounts_of_subscription(view, &owned)?;
         access.owned.extend(accounts.iter().cloned());
         access.readable.extend(accounts);
         subscriptions.insert(owned);
@@ -199,14 +197,14 @@ pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result
         .extend(reading.map(|(account, _)| account.clone()).collect::<Vec<_>>());
     for seat in ids_after(view, b'S', principal)? {
         let account = AccountId::new(seat)?;
-        if let Some(Detail::ExperimentationAccount { subscription, .. }) = store
-            .entity(&EntityRef::new(EntityKind::ExperimentationAccount, &account))?
-            .map(|entity| entity.detail)
+        if let Some(Detail::ExperimentationAccount { subscription, .. }) =
+            state::entity(view, &EntityRef::new(EntityKind::ExperimentationAccount, &account))?
+                .map(|entity| entity.detail)
         {
             // A seat in an experimentation account lets its holder use the subscription's
             // model management accounts too (as acting there already does).
             let reference = EntityRef::new(EntityKind::Subscription, &subscription);
-            for mm in store.children(&reference, EntityKind::ModelManagementAccount)? {
+            for mm in state::children(view, &reference, EntityKind::ModelManagementAccount)? {
                 access.readable.insert(AccountId::new(mm.reference.id)?);
             }
         }
@@ -214,7 +212,7 @@ pub fn of(store: &crate::Store, view: &Trees, principal: &PrincipalId) -> Result
     }
     for account in access.readable.clone() {
         for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
-            if let Some(entity) = store.entity(&EntityRef::new(kind, &account))? {
+            if let Some(entity) = state::entity(view, &EntityRef::new(kind, &account))? {
                 if let Some(parent) = entity.parent {
                     subscriptions.insert(SubscriptionId::new(parent.id)?);
                 }

@@ -10,7 +10,7 @@ mod services;
 mod workspaces;
 
 use crate::derived::keys::{entity_part, key, kind_part, text_part};
-use crate::derived::overlay::{be_u64, Overlay, TreeId};
+use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
 use crate::error::{Error, Result};
 use lineage_schema::entity::*;
 use lineage_schema::event::*;
@@ -95,6 +95,26 @@ pub(crate) const ADMINISTRATORS_KEY: &[u8] = b"A";
 
 pub(crate) fn load(overlay: &Overlay, reference: &EntityRef) -> Result<Option<Entity>> {
     overlay.get_value(TREE, &entity_key(reference))
+}
+
+/// An entity as readers see it (flushed and layered changes, not a writer's pending ones).
+pub(crate) fn entity(view: &Trees, reference: &EntityRef) -> Result<Option<Entity>> {
+    view.get_value(TREE, &entity_key(reference))
+}
+
+/// The entities of one kind directly inside `parent`, as readers see them.
+pub(crate) fn children(view: &Trees, parent: &EntityRef, kind: EntityKind) -> Result<Vec<Entity>> {
+    let prefix = children_prefix(parent, kind);
+    let skip = 1 + entity_part(parent).len();
+    let mut found = Vec::new();
+    for (key, _) in view.range(TREE, &prefix, &prefix, usize::MAX)? {
+        let (child, _) = crate::derived::keys::parse_entity_part(&key[skip..])
+            .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
+        if let Some(entity) = entity(view, &child)? {
+            found.push(entity);
+        }
+    }
+    Ok(found)
 }
 
 fn load_existing(overlay: &Overlay, reference: &EntityRef) -> Result<Entity> {
