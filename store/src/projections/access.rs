@@ -317,7 +317,8 @@ const MAX_SIGHTS: usize = 65_536;
 /// a request back.
 #[derive(Debug, Default)]
 pub(crate) struct Sight {
-    known: RefCell<HashMap<(PrincipalId, AccountId), bool>>,
+    /// By principal, then account: looked up by reference, so a hit allocates nothing.
+    known: RefCell<HashMap<PrincipalId, HashMap<AccountId, bool>>>,
 }
 
 impl Sight {
@@ -328,16 +329,23 @@ impl Sight {
         principal: &PrincipalId,
         account: &AccountId,
     ) -> Result<bool> {
-        let key = (principal.clone(), account.clone());
-        if let Some(known) = self.known.borrow().get(&key) {
+        if let Some(known) = self
+            .known
+            .borrow()
+            .get(principal)
+            .and_then(|accounts| accounts.get(account))
+        {
             return Ok(*known);
         }
         let seen = reads_account(overlay, principal, account)?;
         let mut known = self.known.borrow_mut();
-        if known.len() >= MAX_SIGHTS {
+        if known.values().map(HashMap::len).sum::<usize>() >= MAX_SIGHTS {
             known.clear();
         }
-        known.insert(key, seen);
+        known
+            .entry(principal.clone())
+            .or_default()
+            .insert(account.clone(), seen);
         Ok(seen)
     }
 
