@@ -2,6 +2,7 @@
 //! event or an array — from any emitter pointed at Lineage. The bearer token's principal
 //! acts; `?account=…&workspace=…` (and optionally `&project=…`) say where events land.
 
+use crate::api::error::http_status;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -23,16 +24,6 @@ pub struct Placement {
 
 fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into(), "code": code }))).into_response()
-}
-
-/// The HTTP status of a store's refusal.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "NOT_FOUND" => StatusCode::NOT_FOUND,
-        "NO_SEAT" | "FORBIDDEN" => StatusCode::FORBIDDEN,
-        "ALREADY_EXISTS" | "DUPLICATE_NAME" | "INVALID_TRANSITION" | "CONFLICT" => StatusCode::CONFLICT,
-        _ => StatusCode::BAD_REQUEST,
-    }
 }
 
 pub async fn receive(
@@ -105,7 +96,7 @@ pub async fn receive(
             .into_response(),
         Ok(Err(Error::Target(reason))) => refuse(StatusCode::NOT_FOUND, "NOT_FOUND", reason),
         Ok(Err(Error::Store(error))) => match error.rejection() {
-            Some(rejection) => refuse(status_of(rejection.code()), rejection.code(), rejection.to_string()),
+            Some(rejection) => refuse(http_status(rejection.code()), rejection.code(), rejection.to_string()),
             None => {
                 tracing::error!(%error, "OpenLineage import failed");
                 refuse(
