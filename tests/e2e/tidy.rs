@@ -8,9 +8,8 @@ const MAX_LINES: usize = 600;
 
 /// Files already past [`MAX_LINES`], with the length each may not exceed: split them and
 /// lower (or remove) their entry; never raise one.
-const OVERSIZED: [(&str, usize); 11] = [
+const OVERSIZED: [(&str, usize); 10] = [
     ("graphql/src/api/query.rs", 703),
-    ("graphql/src/cli.rs", 940),
     ("importer/src/mlflow/mod.rs", 782),
     ("importer/src/openlineage.rs", 622),
     ("schema/src/event.rs", 678),

@@ -1,0 +1,204 @@
+//! The log's own commands: `demo`, `verify`, `checkpoint`, `proof`, `rebuild`,
+//! `events`, `stats`.
+
+use super::*;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ProofCommand {
+    /// Event `--seq` is leaf `seq - 1` of the tree of `--size` events (default: all).
+    Inclusion {
+        #[arg(long)]
+        seq: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// The tree of `--from` events is a prefix of the tree of `--to` events (default: all).
+    Consistency {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: Option<u64>,
+    },
+}
+
+pub(super) fn run_demo(dir: &Path) -> Result<()> {
+    let store = open(dir)?;
+    let appended = demo::fill(&store).context("the demo story was refused")?;
+    let head = store.head().seq;
+    store.close()?;
+    if appended == 0 {
+        println!(
+            "The demo story is already in {} (log at seq {head}); nothing appended.",
+            dir.display()
+        );
+    } else {
+        println!(
+            "Appended the demo story to {}: {appended} events, log now at seq {head}.",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn run_verify(dir: &Path) -> Result<()> {
+    if !dir.join("log").is_dir() {
+        bail!("no Lineage log in {}", dir.display());
+    }
+    match Store::verify(dir) {
+        Ok(report) => {
+            println!(
+                "ok: {} events in {} segments ({} bytes), chain intact",
+                report.records, report.segments, report.bytes
+            );
+            println!("head: seq {} hash {}", report.head.seq, report.head.hash);
+            if report.torn_tail_bytes > 0 {
+                println!(
+                    "note: {} bytes of an unacknowledged, torn last record will be cut off when the store next opens",
+                    report.torn_tail_bytes
+                );
+            }
+            Ok(())
+        }
+        Err(lineage_store::Error::Corruption {
+            seq,
+            segment,
+            offset,
+            reason,
+        }) => {
+            bail!(
+                "first bad position: seq {seq} ({}, byte {offset}): {reason}",
+                segment.display()
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub(super) fn run_verify_checkpoint(dir: &Path, file: &Path, public_key: Option<&str>) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let checkpoint: lineage_schema::checkpoint::Checkpoint =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
+    run_verify(dir)?;
+    let check = match Store::verify_checkpoint(dir, &checkpoint, public_key) {
+        Ok(check) => check,
+        Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
+        Err(other) => return Err(other.into()),
+    };
+    if !check.matches {
+        bail!(
+            "history was rewritten: the first {} events have root {}, but the checkpoint of {} saw {}",
+            checkpoint.size,
+            check.root,
+            checkpoint.time,
+            checkpoint.root
+        );
+    }
+    println!(
+        "ok: the first {} events are the history the checkpoint of {} saw (root {})",
+        checkpoint.size, checkpoint.time, checkpoint.root
+    );
+    Ok(())
+}
+
+pub(super) fn run_checkpoint(dir: &Path, out: Option<&Path>) -> Result<()> {
+    let store = open_existing(dir)?;
+    let checkpoint = store.checkpoint()?;
+    let json = serde_json::to_string_pretty(&checkpoint)?;
+    match out {
+        Some(path) => {
+            std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "checkpoint of {} events (root {}) written to {}",
+                checkpoint.size,
+                checkpoint.root,
+                path.display()
+            );
+        }
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+pub(super) fn hexes(proof: &[lineage_schema::Digest]) -> Vec<String> {
+    proof.iter().map(|digest| digest.to_hex()).collect()
+}
+
+pub(super) fn run_proof(dir: &Path, proof: ProofCommand) -> Result<()> {
+    let store = open_existing(dir)?;
+    let head = store.head().seq;
+    let answer = match proof {
+        ProofCommand::Inclusion { seq, size } => {
+            let size = size.unwrap_or(head);
+            let path = store.inclusion_proof(seq, size)?;
+            let event = store.event(seq)?.context("no such event")?;
+            serde_json::json!({ "seq": seq, "treeSize": size, "eventHash": event.hash, "root": store.merkle_root(size)?, "path": hexes(&path) })
+        }
+        ProofCommand::Consistency { from, to } => {
+            let to = to.unwrap_or(head);
+            let path = store.consistency_proof(from, to)?;
+            serde_json::json!({ "from": from, "to": to, "fromRoot": store.merkle_root(from)?, "toRoot": store.merkle_root(to)?, "path": hexes(&path) })
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+pub(super) fn run_rebuild(dir: &Path) -> Result<()> {
+    if !dir.join("log").is_dir() {
+        bail!("no Lineage log in {}", dir.display());
+    }
+    let started = std::time::Instant::now();
+    let store = Store::rebuild(dir, &Options::default(), &mut progress_printer("rebuilding"))
+        .with_context(|| format!("cannot rebuild {}", dir.display()))?;
+    let events = store.opened().caught_up;
+    store.close()?;
+    println!("rebuilt derived data from {events} events in {:.2?}", started.elapsed());
+    Ok(())
+}
+
+pub(super) fn run_events(
+    dir: &Path,
+    after: u64,
+    limit: usize,
+    account: Option<String>,
+    stream: Option<String>,
+) -> Result<()> {
+    let filter = EventFilter {
+        account: account.map(AccountId::new).transpose()?,
+        stream: stream.as_deref().map(EntityRef::parse).transpose()?,
+    };
+    let store = open_existing(dir)?;
+    let mut position = after;
+    let mut remaining = limit;
+    // Page through the log so a large limit does not hold every event in memory.
+    while remaining > 0 {
+        let page = store.events(position, remaining.min(1000), &filter)?;
+        let Some(last) = page.last() else { break };
+        position = last.seq;
+        remaining -= page.len();
+        let mut lines = String::new();
+        for envelope in &page {
+            lines.push_str(&serde_json::to_string(envelope)?);
+            lines.push('\n');
+        }
+        print!("{lines}");
+    }
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+pub(super) fn run_stats(dir: &Path) -> Result<()> {
+    let store = open_existing(dir)?;
+    let stats = store.stats()?;
+    println!("events        {}", stats.head);
+    println!("log           {} bytes in {} segments", stats.log_bytes, stats.segments);
+    println!("derived       {} bytes", stats.derived_bytes);
+    if let Some(per_event) = stats.log_bytes.checked_div(stats.head) {
+        println!("per event     {per_event} bytes of log");
+    }
+    println!("entities:");
+    for (kind, count) in stats.entities.iter().filter(|(_, count)| *count > 0) {
+        println!("  {:<26} {count}", kind.label());
+    }
+    Ok(())
+}
