@@ -8,7 +8,7 @@
 //! - [`export`]: audit exports as CSV and NDJSON;
 //! - [`openlineage`]: `POST /api/v1/lineage`, OpenLineage events over HTTP;
 //! - [`cli`]: the commands and their output;
-//! - [`bench`], [`bench_graph`], [`bench_peers`]: `lineage bench`, throughput and latency
+//! - [`bench`] (with `bench::graph` and `bench::peers`): `lineage bench`, throughput and latency
 //!   measurements, and Lineage's side of the benchmark beside MLflow and ML Metadata.
 //!
 //! Architecture invariant: this is the only crate that knows about the command line,
@@ -17,8 +17,6 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
-pub mod bench_graph;
-pub mod bench_peers;
 pub mod budget;
 pub mod cli;
 pub mod documents;

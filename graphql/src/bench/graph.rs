@@ -278,7 +278,7 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
     println!("| trace, in-process | p50 {p50:.3} ms | p99 {p99:.3} ms |");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let served = crate::bench_peers::serve(&runtime, &store)?;
+    let served = crate::bench::peers::serve(&runtime, &store)?;
     let (address, token) = (served.address, served.token.clone());
     let mut http = Http::connect(address, &token)?;
     let mut samples = Vec::new();

@@ -5,7 +5,7 @@
 //! the registry (model versions from runs; a version's source run), memory and disk.
 
 use crate::api::Limits;
-use crate::bench_graph::{chain, percentiles, trace_body, Http};
+use crate::bench::graph::{chain, percentiles, trace_body, Http};
 use crate::server::{serve_until, ServeOptions, ServerLimits};
 use anyhow::{bail, Result};
 use lineage_schema::command::RegisterModelVersion;
@@ -29,7 +29,7 @@ fn act(command: Command) -> CommandEnvelope {
 
 /// Peak resident memory of this process so far (VmHWM), MiB.
 fn peak_rss_mib() -> f64 {
-    crate::bench_graph::status_mib("VmHWM:")
+    crate::bench::graph::status_mib("VmHWM:")
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

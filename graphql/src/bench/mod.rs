@@ -3,6 +3,9 @@
 //!
 //! Each figure is the median of `--repeat` runs; the machines are shared and noisy.
 
+pub mod graph;
+pub mod peers;
+
 use anyhow::{Context, Result};
 use lineage_schema::command::CommandEnvelope;
 use lineage_schema::event::*;
@@ -197,10 +200,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let base = args.scratch.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
     if args.peers {
-        return crate::bench_peers::run(&base, args.runs, args.chains);
+        return crate::bench::peers::run(&base, args.runs, args.chains);
     }
     if args.graph {
-        return crate::bench_graph::run(&base, args.chains, args.events, args.seconds);
+        return crate::bench::graph::run(&base, args.chains, args.events, args.seconds);
     }
     let repeat = args.repeat.max(1);
     println!(
