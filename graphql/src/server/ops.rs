@@ -1,0 +1,111 @@
+//! The operator's routes: the audit export, health, readiness and metrics.
+
+use super::*;
+
+/// Filters for `GET /audit`, as query-string parameters.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct AuditQuery {
+    account: Option<String>,
+    actor: Option<String>,
+    entity: Option<String>,
+    kind: Option<String>,
+    r#type: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// `csv` (default) or `ndjson`.
+    format: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The audit trail as a CSV or NDJSON download.
+pub(super) async fn audit_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> Response {
+    let access = match authenticate(&state, &headers)
+        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
+    {
+        Ok(access) => access,
+        Err(denied) => return denied.into_response(),
+    };
+    let format = match query.format.as_deref().unwrap_or("csv") {
+        "csv" => crate::export::Format::Csv,
+        "ndjson" => crate::export::Format::Ndjson,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown format `{other}`: use csv or ndjson\n"),
+            )
+                .into_response()
+        }
+    };
+    let filter = match crate::export::filter(
+        query.account.as_deref(),
+        query.actor.as_deref(),
+        query.entity.as_deref(),
+        query.kind.as_deref(),
+        query.r#type.as_deref(),
+        query.from.as_deref(),
+        query.to.as_deref(),
+    ) {
+        Ok(filter) => filter,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error:#}\n")).into_response(),
+    };
+    let store = Arc::clone(&state.store);
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut body = String::new();
+        crate::export::write(
+            &store,
+            &filter,
+            &|event| access.can_audit(event),
+            format,
+            limit,
+            &mut |text| {
+                body.push_str(text);
+                Ok(())
+            },
+        )
+        .map(|_| body)
+    })
+    .await;
+    let content_type = match format {
+        crate::export::Format::Csv => "text/csv; charset=utf-8",
+        crate::export::Format::Ndjson => "application/x-ndjson",
+    };
+    match body {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "the export failed\n").into_response(),
+    }
+}
+
+pub(super) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers: its log is open and its writer running.
+pub(super) async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.flushed_seq() {
+        Ok(_) if state.store.is_open() => (StatusCode::OK, "ready\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response(),
+    }
+}
+
+pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // Request counts and the log's size are the whole store's business: administrators only.
+    match authenticate(&state, &headers)
+        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
+    {
+        Ok(access) if access.administrator => {}
+        Ok(_) => return (StatusCode::FORBIDDEN, "metrics are for administrators\n").into_response(),
+        Err(denied) => return denied.into_response(),
+    }
+    let head = state.store.head().seq;
+    let flushed = state.store.flushed_seq().unwrap_or(0);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(head, flushed),
+    )
+        .into_response()
+}

@@ -1,0 +1,123 @@
+//! The GraphQL routes: each principal's budget and in-flight cap around a request,
+//! queries and mutations over HTTP, and the WebSocket upgrade.
+
+use super::*;
+
+/// A response whose request was refused as a whole (it did not parse, or broke a limit).
+#[derive(Clone, Copy, Debug)]
+pub struct Refused;
+
+/// Lets a request in only while its principal has server time left (429 otherwise,
+/// before the body is read), and charges it the time it took.
+pub(super) async fn within_budget(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let principal = match authenticate(&state, request.headers()) {
+        Ok(principal) => principal,
+        Err(denied) => return denied.into_response(),
+    };
+    let admitted = match state.budgets.admit(&principal) {
+        Ok(admitted) => admitted,
+        Err(retry_after) => {
+            let millis = retry_after.as_millis().max(1);
+            let body = serde_json::json!({ "errors": [{ "message": format!("{principal} has used its share of the server's time; retry in {millis} ms"), "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterMs": millis as u64 } }] });
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after.as_secs().max(1).to_string())],
+                axum::Json(body),
+            )
+                .into_response();
+        }
+    };
+    let (response, mut spent) = crate::budget::metered(next.run(request)).await;
+    let status = response.status();
+    let refused = response.extensions().get::<Refused>().is_some()
+        || (status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS);
+    if refused {
+        spent = spent.max(crate::budget::REFUSAL_COST);
+    }
+    state.budgets.settle(&principal, admitted, spent);
+    response
+}
+
+/// GraphQL over WebSocket (graphql-transport-ws; see `live`). The token comes in the
+/// upgrade request's `Authorization` header or, from browsers, in `connection_init`'s payload.
+pub(super) async fn subscriptions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::auth::bearer)
+        .map(str::to_string);
+    upgrade
+        .protocols(["graphql-transport-ws"])
+        .on_upgrade(move |socket| crate::live::serve(state, socket, from_header))
+        .into_response()
+}
+
+pub(super) async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+    let principal = match authenticate(&state, &headers) {
+        Ok(principal) => principal,
+        Err(denied) => return denied.into_response(),
+    };
+    let started = Instant::now();
+    let Some(_turn) = state.turn(&principal).await else {
+        let body = serde_json::json!({ "errors": [{ "message": format!("more than {} requests of this principal are running; retry later", state.limits.max_in_flight_per_principal), "extensions": { "code": "TOO_MANY_REQUESTS" } }] });
+        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    };
+    let mut request = request.into_inner();
+    // Parsed once, here, for the operation's name and for execution.
+    let document = state.documents.parse(&request.query);
+    let operation = crate::documents::operation_name(request.operation_name.as_deref(), document.as_ref());
+    if let Some(document) = document {
+        request.set_parsed_query(document);
+    }
+    let request = request
+        .data(api::Deadline(started + state.limits.request_timeout))
+        .data(Acting(principal.clone()));
+    let request = match state.store.access(&principal) {
+        Ok(access) => request.data(api::Viewer(access)),
+        Err(error) => {
+            tracing::error!(%error, "working out access failed");
+            return Denied::Unavailable.into_response();
+        }
+    };
+    let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+            format!(
+                "the request took longer than {:?} and was stopped",
+                state.limits.request_timeout
+            ),
+            None,
+        )])
+        .tap_code("LIMIT_EXCEEDED"),
+    };
+    api::error::classify(&mut response);
+    state.metrics.record(&operation, started.elapsed(), response.is_err());
+    let refused = response.is_err() && response.data == async_graphql::Value::Null;
+    let mut response = GraphQLResponse::from(response).into_response();
+    if refused {
+        response.extensions_mut().insert(Refused);
+    }
+    response
+}
+
+/// Sets a code on every error of a response built here.
+pub(super) trait TapCode {
+    fn tap_code(self, code: &'static str) -> Self;
+}
+
+impl TapCode for async_graphql::Response {
+    fn tap_code(mut self, code: &'static str) -> Self {
+        for error in &mut self.errors {
+            error.extensions.get_or_insert_with(Default::default).set("code", code);
+        }
+        self
+    }
+}
