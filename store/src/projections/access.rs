@@ -3,9 +3,10 @@
 //! management accounts of subscriptions where it holds a seat.
 
 use crate::derived::keys::{key, text_part};
-use crate::derived::overlay::{be_u64, Overlay, Trees};
+use crate::derived::overlay::Trees;
 use crate::error::Result;
 use crate::projections::state;
+use crate::projections::state::StateRead;
 use lineage_schema::entity::{Detail, Entity};
 use lineage_schema::event::Role;
 use lineage_schema::*;
@@ -226,10 +227,12 @@ pub fn of(view: &Trees, principal: &PrincipalId) -> Result<Access> {
 /// Whether `principal` may read `account`, judged on the writer's view (pending changes
 /// included): the single-account form of the rule [`of`] works out for every account,
 /// which decide asks of each entity a command names. A test checks the two agree.
-pub(crate) fn reads_account(overlay: &Overlay, principal: &PrincipalId, account: &AccountId) -> Result<bool> {
+pub(crate) fn reads_account(state: &dyn StateRead, principal: &PrincipalId, account: &AccountId) -> Result<bool> {
     if let Some(Detail::Principal {
         administrator, roles, ..
-    }) = state::load(overlay, &EntityRef::new(EntityKind::Principal, principal))?.map(|entity| entity.detail)
+    }) = state
+        .entity(&EntityRef::new(EntityKind::Principal, principal))?
+        .map(|entity| entity.detail)
     {
         // A billing reader sees the bill, not the account's work.
         let reading = roles
@@ -239,10 +242,10 @@ pub(crate) fn reads_account(overlay: &Overlay, principal: &PrincipalId, account:
             return Ok(true);
         }
     }
-    let experimentation = state::load(overlay, &EntityRef::new(EntityKind::ExperimentationAccount, account))?;
+    let experimentation = state.entity(&EntityRef::new(EntityKind::ExperimentationAccount, account))?;
     let entity = match experimentation {
         Some(entity) => Some(entity),
-        None => state::load(overlay, &EntityRef::new(EntityKind::ModelManagementAccount, account))?,
+        None => state.entity(&EntityRef::new(EntityKind::ModelManagementAccount, account))?,
     };
     let (subscription, seated) = match entity.map(|entity| entity.detail) {
         Some(Detail::ExperimentationAccount {
@@ -252,25 +255,27 @@ pub(crate) fn reads_account(overlay: &Overlay, principal: &PrincipalId, account:
             (subscription, seated)
         }
         Some(Detail::ModelManagementAccount { subscription, .. }) => {
-            let seated = seated_in_subscription(overlay, &subscription, principal)?;
+            let seated = seated_in_subscription(state, &subscription, principal)?;
             (subscription, seated)
         }
         _ => return Ok(false),
     };
-    Ok(seated || owner_of(overlay, &subscription)?.as_ref() == Some(principal))
+    Ok(seated || owner_of(state, &subscription)?.as_ref() == Some(principal))
 }
 
 /// Whether `principal` may see a subscription: it owns it, or reads one of its accounts.
-pub(crate) fn sees_subscription(overlay: &Overlay, principal: &PrincipalId, subscription: &Entity) -> Result<bool> {
+pub(crate) fn sees_subscription(state: &dyn StateRead, principal: &PrincipalId, subscription: &Entity) -> Result<bool> {
     let id = SubscriptionId::new(subscription.reference.id.clone())?;
     if matches!(&subscription.detail, Detail::Subscription { owner } if owner == principal)
-        || seated_in_subscription(overlay, &id, principal)?
+        || seated_in_subscription(state, &id, principal)?
     {
         return Ok(true);
     }
     let Some(Detail::Principal {
         administrator, roles, ..
-    }) = state::load(overlay, &EntityRef::new(EntityKind::Principal, principal))?.map(|entity| entity.detail)
+    }) = state
+        .entity(&EntityRef::new(EntityKind::Principal, principal))?
+        .map(|entity| entity.detail)
     else {
         return Ok(false);
     };
@@ -282,7 +287,7 @@ pub(crate) fn sees_subscription(overlay: &Overlay, principal: &PrincipalId, subs
             continue;
         }
         for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
-            if let Some(entity) = state::load(overlay, &EntityRef::new(kind, account))? {
+            if let Some(entity) = state.entity(&EntityRef::new(kind, account))? {
                 if entity.parent.as_ref() == Some(&subscription.reference) {
                     return Ok(true);
                 }
@@ -292,14 +297,19 @@ pub(crate) fn sees_subscription(overlay: &Overlay, principal: &PrincipalId, subs
     Ok(false)
 }
 
-fn seated_in_subscription(overlay: &Overlay, subscription: &SubscriptionId, principal: &PrincipalId) -> Result<bool> {
-    let key = state::subscription_seats_key(subscription, principal);
-    Ok(overlay.get(state::TREE, &key)?.is_some_and(|bytes| be_u64(&bytes) > 0))
+fn seated_in_subscription(
+    state: &dyn StateRead,
+    subscription: &SubscriptionId,
+    principal: &PrincipalId,
+) -> Result<bool> {
+    Ok(state.seats_in_subscription(subscription, principal)? > 0)
 }
 
-fn owner_of(overlay: &Overlay, subscription: &SubscriptionId) -> Result<Option<PrincipalId>> {
+fn owner_of(state: &dyn StateRead, subscription: &SubscriptionId) -> Result<Option<PrincipalId>> {
     Ok(
-        match state::load(overlay, &EntityRef::new(EntityKind::Subscription, subscription))?.map(|entity| entity.detail)
+        match state
+            .entity(&EntityRef::new(EntityKind::Subscription, subscription))?
+            .map(|entity| entity.detail)
         {
             Some(Detail::Subscription { owner }) => Some(owner),
             _ => None,
@@ -325,7 +335,7 @@ impl Sight {
     /// Whether `principal` may read `account`, from memory or worked out on `overlay`.
     pub(crate) fn reads_account(
         &self,
-        overlay: &Overlay,
+        state: &dyn StateRead,
         principal: &PrincipalId,
         account: &AccountId,
     ) -> Result<bool> {
@@ -337,7 +347,7 @@ impl Sight {
         {
             return Ok(*known);
         }
-        let seen = reads_account(overlay, principal, account)?;
+        let seen = reads_account(state, principal, account)?;
         let mut known = self.known.borrow_mut();
         if known.values().map(HashMap::len).sum::<usize>() >= MAX_SIGHTS {
             known.clear();

@@ -117,6 +117,60 @@ pub(crate) fn children(view: &Trees, parent: &EntityRef, kind: EntityKind) -> Re
     Ok(found)
 }
 
+/// What the rules ask of current state — and nothing else: the command handler and the
+/// single-account access rule read through it, the writer answers from its view with
+/// pending changes included.
+pub(crate) trait StateRead {
+    fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>>;
+    /// Whether a `kind` named `name` already exists in `scope`.
+    fn name_taken(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<bool>;
+    /// How many events the stream holds (0: it does not exist).
+    fn stream_version(&self, stream: &EntityRef) -> Result<u64>;
+    /// How many seats `principal` holds in the subscription's experimentation accounts.
+    fn seats_in_subscription(&self, subscription: &SubscriptionId, principal: &PrincipalId) -> Result<u64>;
+    fn token_id_taken(&self, token: &TokenId) -> Result<bool>;
+    fn token_secret_taken(&self, hash: &Digest) -> Result<bool>;
+    fn has_administrator(&self) -> Result<bool>;
+    fn owns_a_subscription(&self, principal: &PrincipalId) -> Result<bool>;
+}
+
+impl StateRead for Overlay {
+    fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>> {
+        load(self, reference)
+    }
+
+    fn name_taken(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<bool> {
+        self.contains(TREE, &name_key(scope, kind, name))
+    }
+
+    fn stream_version(&self, stream: &EntityRef) -> Result<u64> {
+        crate::projections::index::stream_version(self, stream)
+    }
+
+    fn seats_in_subscription(&self, subscription: &SubscriptionId, principal: &PrincipalId) -> Result<u64> {
+        Ok(self
+            .get(TREE, &subscription_seats_key(subscription, principal))?
+            .map(|bytes| be_u64(&bytes))
+            .unwrap_or(0))
+    }
+
+    fn token_id_taken(&self, token: &TokenId) -> Result<bool> {
+        self.contains(TREE, &token_key(token))
+    }
+
+    fn token_secret_taken(&self, hash: &Digest) -> Result<bool> {
+        self.contains(TREE, &token_hash_key(hash))
+    }
+
+    fn has_administrator(&self) -> Result<bool> {
+        self.contains(TREE, ADMINISTRATORS_KEY)
+    }
+
+    fn owns_a_subscription(&self, principal: &PrincipalId) -> Result<bool> {
+        self.any_with_prefix(TREE, &owned_subscriptions_prefix(principal))
+    }
+}
+
 fn load_existing(overlay: &Overlay, reference: &EntityRef) -> Result<Entity> {
     load(overlay, reference)?.ok_or_else(|| Error::Derived(format!("{reference} missing from state")))
 }

@@ -2,7 +2,6 @@
 
 use super::check::*;
 use crate::error::Result;
-use crate::projections::state;
 use lineage_schema::entity::*;
 use lineage_schema::event::*;
 use lineage_schema::*;
@@ -184,12 +183,12 @@ fn self_or_administrator(check: &Check<'_>, principal: &PrincipalId, action: &st
 pub(super) fn issue_token(check: &Check<'_>, e: TokenIssued) -> Result<Decided> {
     self_or_administrator(check, &e.principal, "issue tokens")?;
     check.live(K::Principal, &e.principal)?;
-    if check.overlay.contains(state::TREE, &state::token_key(&e.token))? {
+    if check.state.token_id_taken(&e.token)? {
         return reject(Rejection::AlreadyExists {
             entity: EntityRef::new(K::Principal, format!("{}#{}", e.principal, e.token)),
         });
     }
-    if check.overlay.contains(state::TREE, &state::token_hash_key(&e.hash))? {
+    if check.state.token_secret_taken(&e.hash)? {
         return reject(Rejection::invalid("token", "a token with this secret already exists"));
     }
     text("label", &e.label)?;
@@ -224,7 +223,7 @@ pub(super) fn revoke_token(check: &Check<'_>, e: TokenRevoked) -> Result<Decided
 
 /// `DesignateAdministrator`: by an administrator; the first designates itself.
 pub(super) fn designate_administrator(check: &Check<'_>, e: AdministratorDesignated) -> Result<Decided> {
-    let any = check.overlay.contains(state::TREE, state::ADMINISTRATORS_KEY)?;
+    let any = check.state.has_administrator()?;
     // The first administrator designates itself; later ones are designated by one.
     // Permission comes first, so a refusal does not tell whether the principal exists.
     let allowed = if any {
@@ -265,6 +264,5 @@ fn seat_holder(check: &Check<'_>, account: &AccountId, principal: &PrincipalId) 
 
 /// Whether the actor owns any subscription (and so may register principals to seat).
 fn owns_a_subscription(check: &Check<'_>) -> Result<bool> {
-    let prefix = state::owned_subscriptions_prefix(check.actor);
-    check.overlay.any_with_prefix(state::TREE, &prefix)
+    check.state.owns_a_subscription(check.actor)
 }

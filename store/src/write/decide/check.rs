@@ -1,10 +1,9 @@
 //! What every rule asks of current state: entities the actor may know of (`Check`), and
 //! the checks of a command's own fields (limits, names, tags, aliases).
 
-use crate::derived::overlay::{be_u64, Overlay};
 use crate::error::Result;
 use crate::projections::access;
-use crate::projections::state;
+use crate::projections::state::StateRead;
 use lineage_schema::entity::{BuildStatus, Detail, Entity};
 use lineage_schema::event::*;
 use lineage_schema::*;
@@ -28,7 +27,7 @@ pub(super) fn mismatch(entity: &Entity) -> crate::error::Error {
 pub(super) type Decided = (Event, Option<AccountId>);
 
 pub(super) struct Check<'a> {
-    pub(super) overlay: &'a Overlay,
+    pub(super) state: &'a dyn StateRead,
     pub(super) actor: &'a PrincipalId,
     /// Accounts already judged readable by principals, or not: one command asks about
     /// the same account several times on its way up from a run, and the next commands too.
@@ -39,7 +38,7 @@ impl Check<'_> {
     /// The entity, whether or not the actor may know of it: only for checks whose
     /// answer tells nothing of what it holds (is an id taken, is the actor an administrator).
     pub(super) fn find(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Option<Entity>> {
-        state::load(self.overlay, &EntityRef::new(kind, id))
+        self.state.entity(&EntityRef::new(kind, id))
     }
 
     /// Whether the actor may know this entity exists. Everything in an account it cannot
@@ -48,8 +47,8 @@ impl Check<'_> {
         match (&entity.account, entity.reference.kind) {
             // Principal ids are a directory shared by design (owners seat people by id).
             (_, EntityKind::Principal) => Ok(true),
-            (Some(account), _) => self.sight.reads_account(self.overlay, self.actor, account),
-            (None, EntityKind::Subscription) => access::sees_subscription(self.overlay, self.actor, entity),
+            (Some(account), _) => self.sight.reads_account(self.state, self.actor, account),
+            (None, EntityKind::Subscription) => access::sees_subscription(self.state, self.actor, entity),
             (None, _) => Ok(true),
         }
     }
@@ -57,7 +56,7 @@ impl Check<'_> {
     /// The entity, which must exist, not be deleted, and be visible to the actor.
     pub(super) fn live(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
-        match state::load(self.overlay, &reference)? {
+        match self.state.entity(&reference)? {
             Some(entity) if !entity.deleted && self.visible(&entity)? => Ok(entity),
             _ => reject(Rejection::not_found(reference)),
         }
@@ -66,7 +65,7 @@ impl Check<'_> {
     /// The entity, which must exist, be visible, and be deleted (to be restored).
     pub(super) fn deleted(&self, kind: EntityKind, id: impl std::fmt::Display, action: &str) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
-        match state::load(self.overlay, &reference)? {
+        match self.state.entity(&reference)? {
             Some(entity) if self.visible(&entity)? => {
                 if !entity.deleted {
                     return reject(Rejection::transition(reference, "not deleted", action));
@@ -79,7 +78,7 @@ impl Check<'_> {
 
     pub(super) fn absent(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<()> {
         let reference = EntityRef::new(kind, id);
-        if state::load(self.overlay, &reference)?.is_some() {
+        if self.state.entity(&reference)?.is_some() {
             return reject(Rejection::AlreadyExists { entity: reference });
         }
         Ok(())
@@ -92,10 +91,7 @@ impl Check<'_> {
     }
 
     pub(super) fn unique_name(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<()> {
-        if self
-            .overlay
-            .contains(state::TREE, &state::name_key(scope, kind, name))?
-        {
+        if self.state.name_taken(scope, kind, name)? {
             let scope = scope.map_or_else(|| "Lineage".to_string(), ToString::to_string);
             return reject(Rejection::DuplicateName {
                 kind,
@@ -133,12 +129,7 @@ impl Check<'_> {
                 subscription, seats, ..
             } => (subscription, seats.contains(self.actor)),
             Detail::ModelManagementAccount { subscription, .. } => {
-                let key = state::subscription_seats_key(subscription, self.actor);
-                let held = self
-                    .overlay
-                    .get(state::TREE, &key)?
-                    .map(|bytes| be_u64(&bytes))
-                    .unwrap_or(0);
+                let held = self.state.seats_in_subscription(subscription, self.actor)?;
                 (subscription, held > 0)
             }
             _ => return Err(mismatch(account)),

@@ -13,10 +13,9 @@ mod services;
 mod tests;
 mod workspaces;
 
-use crate::derived::overlay::Overlay;
 use crate::error::Result;
 use crate::projections::access;
-use crate::projections::index;
+use crate::projections::state::StateRead;
 use check::*;
 use lineage_schema::*;
 
@@ -28,9 +27,9 @@ pub(crate) struct Decision {
 }
 
 /// Decides the event a command appends, or why it is refused.
-pub(crate) fn decide(overlay: &Overlay, sight: &access::Sight, envelope: &CommandEnvelope) -> Result<Decision> {
+pub(crate) fn decide(state: &dyn StateRead, sight: &access::Sight, envelope: &CommandEnvelope) -> Result<Decision> {
     let check = Check {
-        overlay,
+        state,
         actor: &envelope.actor,
         sight,
     };
@@ -127,8 +126,7 @@ fn check_expected_version(check: &Check<'_>, envelope: &CommandEnvelope) -> Resu
             return Ok(());
         }
     }
-    let overlay = check.overlay;
-    let actual = index::stream_version(overlay, &stream)?;
+    let actual = check.state.stream_version(&stream)?;
     if actual != expected {
         return reject(Rejection::VersionConflict {
             stream,
