@@ -40,6 +40,18 @@ pub struct StartImageBuild {
 
 macro_rules! commands {
     (
+        same: { $($same:ident($same_event:ident)),* $(,)? }
+        access: { $($access:ident($access_event:ident)),* $(,)? }
+        numbered: { $($ncommand:ident => $nkind:ident . $nfield:ident),* $(,)? }
+    ) => {
+        commands! {
+            @all
+            same: { $($same($same_event),)* $($access($access_event),)* }
+            numbered: { $($ncommand => $nkind . $nfield),* }
+        }
+    };
+    (
+        @all
         same: { $($command:ident($event:ident)),* $(,)? }
         numbered: { $($ncommand:ident => $nkind:ident . $nfield:ident),* $(,)? }
     ) => {
@@ -96,70 +108,84 @@ macro_rules! commands {
     };
 }
 
-commands! {
-    same: {
-        RegisterPrincipal(PrincipalRegistered),
-        CreateSubscription(SubscriptionCreated),
-        CreateExperimentationAccount(ExperimentationAccountCreated),
-        AssignSeat(SeatAssigned),
-        RevokeSeat(SeatRevoked),
-        CreateModelManagementAccount(ModelManagementAccountCreated),
-        ChangeModelManagementPlan(ModelManagementPlanChanged),
-        CreateWorkspace(WorkspaceCreated),
-        GrantWorkspaceAccess(WorkspaceAccessGranted),
-        RevokeWorkspaceAccess(WorkspaceAccessRevoked),
-        CreateProject(ProjectCreated),
-        CreateExperiment(ExperimentCreated),
-        ReviseExperiment(ExperimentRevised),
-        AttachComputeTarget(ComputeTargetAttached),
-        DetachComputeTarget(ComputeTargetDetached),
-        RegisterDataset(DatasetRegistered),
-        QueueRun(RunQueued),
-        StartRun(RunStarted),
-        LogParams(ParamsLogged),
-        LogMetrics(MetricsLogged),
-        SetRunTags(RunTagsSet),
-        RecordArtifacts(ArtifactsRecorded),
-        RecordRunInputs(RunInputsRecorded),
-        RecordRunOutputs(RunOutputsRecorded),
-        CompleteRun(RunCompleted),
-        FailRun(RunFailed),
-        CancelRun(RunCanceled),
-        CreateModel(ModelCreated),
-        SetModelVersionTags(ModelVersionTagsSet),
-        CreateManifest(ManifestCreated),
-        CreateImage(ImageCreated),
-        RecordImageBuilt(ImageBuilt),
-        RecordImageBuildFailed(ImageBuildFailed),
-        CreateEnvironment(EnvironmentCreated),
-        DeleteEnvironment(EnvironmentDeleted),
-        DeployService(ServiceDeployed),
-        UpdateService(ServiceUpdated),
-        ScaleService(ServiceScaled),
-        DeleteService(ServiceDeleted),
-        RecordServiceMetric(ServiceMetricRecorded),
-        RaiseDriftAlert(DriftAlertRaised),
-        IssueToken(TokenIssued),
-        RevokeToken(TokenRevoked),
-        DesignateAdministrator(AdministratorDesignated),
-        GrantRole(RoleGranted),
-        RevokeRole(RoleRevoked),
-        SetExperimentTags(ExperimentTagsSet),
-        DeleteExperiment(ExperimentDeleted),
-        RestoreExperiment(ExperimentRestored),
-        DeleteRun(RunDeleted),
-        RestoreRun(RunRestored),
-        SetModelTags(ModelTagsSet),
-        SetModelAlias(ModelAliasSet),
-        RemoveModelAlias(ModelAliasRemoved),
-        RecordDatasetSchema(DatasetSchemaRecorded),
-    }
-    numbered: {
-        RegisterModelVersion => Model.model,
-        AddManifestVersion => Manifest.manifest,
-        StartImageBuild => Image.image,
-    }
+/// The command list, the one place commands are named: hands every command to
+/// `$callback` in three groups — those that carry exactly their event's payload, the
+/// access commands among them (which the API offers with answers of their own), and those
+/// whose version number the store assigns (with the entity kind and field of their
+/// stream). This crate builds `Command` from it; the API builds its mutations.
+#[macro_export]
+macro_rules! for_each_command {
+    ($callback:ident) => {
+        $callback! {
+            same: {
+                RegisterPrincipal(PrincipalRegistered),
+                CreateSubscription(SubscriptionCreated),
+                CreateExperimentationAccount(ExperimentationAccountCreated),
+                AssignSeat(SeatAssigned),
+                RevokeSeat(SeatRevoked),
+                CreateModelManagementAccount(ModelManagementAccountCreated),
+                ChangeModelManagementPlan(ModelManagementPlanChanged),
+                CreateWorkspace(WorkspaceCreated),
+                GrantWorkspaceAccess(WorkspaceAccessGranted),
+                RevokeWorkspaceAccess(WorkspaceAccessRevoked),
+                CreateProject(ProjectCreated),
+                CreateExperiment(ExperimentCreated),
+                ReviseExperiment(ExperimentRevised),
+                AttachComputeTarget(ComputeTargetAttached),
+                DetachComputeTarget(ComputeTargetDetached),
+                RegisterDataset(DatasetRegistered),
+                QueueRun(RunQueued),
+                StartRun(RunStarted),
+                LogParams(ParamsLogged),
+                LogMetrics(MetricsLogged),
+                SetRunTags(RunTagsSet),
+                RecordArtifacts(ArtifactsRecorded),
+                RecordRunInputs(RunInputsRecorded),
+                RecordRunOutputs(RunOutputsRecorded),
+                CompleteRun(RunCompleted),
+                FailRun(RunFailed),
+                CancelRun(RunCanceled),
+                CreateModel(ModelCreated),
+                SetModelVersionTags(ModelVersionTagsSet),
+                CreateManifest(ManifestCreated),
+                CreateImage(ImageCreated),
+                RecordImageBuilt(ImageBuilt),
+                RecordImageBuildFailed(ImageBuildFailed),
+                CreateEnvironment(EnvironmentCreated),
+                DeleteEnvironment(EnvironmentDeleted),
+                DeployService(ServiceDeployed),
+                UpdateService(ServiceUpdated),
+                ScaleService(ServiceScaled),
+                DeleteService(ServiceDeleted),
+                RecordServiceMetric(ServiceMetricRecorded),
+                RaiseDriftAlert(DriftAlertRaised),
+                GrantRole(RoleGranted),
+                RevokeRole(RoleRevoked),
+                SetExperimentTags(ExperimentTagsSet),
+                DeleteExperiment(ExperimentDeleted),
+                RestoreExperiment(ExperimentRestored),
+                DeleteRun(RunDeleted),
+                RestoreRun(RunRestored),
+                SetModelTags(ModelTagsSet),
+                SetModelAlias(ModelAliasSet),
+                RemoveModelAlias(ModelAliasRemoved),
+                RecordDatasetSchema(DatasetSchemaRecorded),
+            }
+            access: {
+                IssueToken(TokenIssued),
+                RevokeToken(TokenRevoked),
+                DesignateAdministrator(AdministratorDesignated),
+            }
+            numbered: {
+                RegisterModelVersion => Model.model,
+                AddManifestVersion => Manifest.manifest,
+                StartImageBuild => Image.image,
+            }
+        }
+    };
 }
+
+for_each_command!(commands);
 
 /// A command with who sends it and how it may be appended.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]

@@ -129,72 +129,8 @@ pub(crate) fn code(answer: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error code in {answer}"))
 }
 
-/// `StartRun` → `startRun`.
-pub(crate) fn field_name(command: &Command) -> String {
-    let name = command.name();
-    name[..1].to_lowercase() + &name[1..]
-}
-
-/// `RemoteVm` → `REMOTE_VM`: a Rust variant name as a GraphQL enum value.
-fn screaming(variant: &str) -> String {
-    let mut out = String::new();
-    let mut previous: Option<char> = None;
-    for c in variant.chars() {
-        if c.is_uppercase() && previous.is_some_and(|p| p.is_lowercase()) {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-        previous = Some(c);
-    }
-    out
-}
-
-fn camel(key: &str) -> String {
-    let mut parts = key.split('_');
-    let mut out = parts.next().unwrap_or_default().to_string();
-    for part in parts {
-        out.push_str(&part[..1].to_uppercase());
-        out.push_str(&part[1..]);
-    }
-    out
-}
-
-/// A payload's serde JSON as a GraphQL input object: camelCase keys, enums as GraphQL
-/// enum values, tagged variants as the input objects the API defines for them.
-pub(crate) fn graphql_input(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| {
-                    let converted = match (key.as_str(), value) {
-                        ("kind", Value::String(variant)) => json!({ "kind": screaming(variant) }),
-                        ("kind", Value::Object(tagged)) => {
-                            let (variant, fields) = tagged.iter().next().unwrap();
-                            let mut object = graphql_input(fields);
-                            object["kind"] = json!(screaming(variant));
-                            object
-                        }
-                        ("source", Value::Object(tagged)) => match tagged.iter().next().unwrap() {
-                            (variant, fields) if variant == "Run" => graphql_input(fields),
-                            (_, fields) => json!({ "uploadedFrom": fields["location"], "digest": fields["digest"] }),
-                        },
-                        ("language" | "tier", Value::String(variant)) => json!(screaming(variant)),
-                        _ => graphql_input(value),
-                    };
-                    (camel(key), converted)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(graphql_input).collect()),
-        other => other.clone(),
-    }
-}
-
-/// The command's fields as the mutation's `input`.
-pub(crate) fn input(command: &Command) -> Value {
-    let tagged = serde_json::to_value(command).unwrap();
-    graphql_input(tagged.as_object().unwrap().values().next().unwrap())
-}
+// The one command → GraphQL translation, shared with the benchmarks.
+pub(crate) use lineage_graphql::api::translate::{mutation_field as field_name, mutation_input as input};
 
 /// A mutation document for one field, with all its arguments as variables.
 pub(crate) fn mutation(field: &str) -> String {

@@ -7,6 +7,7 @@ mod inputs;
 mod mutation;
 mod query;
 mod subscription;
+pub mod translate;
 mod types;
 
 use async_graphql::{Context, Schema};

@@ -97,8 +97,19 @@ async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async
     })
 }
 
+/// One mutation per command of the schema crate's list (`for_each_command!`), named after
+/// it (`StartRun` → `startRun`, input `StartRunInput`); the access commands have
+/// hand-made mutations of their own above the generated ones.
 macro_rules! mutations {
-    ($($field:ident => $variant:ident($payload:ident, $input:ident)),* $(,)?) => {
+    (
+        same: { $($variant:ident($payload:ident)),* $(,)? }
+        access: { $($access:ident($access_payload:ident)),* $(,)? }
+        numbered: { $($numbered:ident => $kind:ident . $field:ident),* $(,)? }
+    ) => {
+        mutations! { @fields $($variant($payload),)* $($numbered($numbered),)* }
+    };
+    (@fields $($variant:ident($payload:ident),)*) => {
+        pastey::paste! {
         #[Object]
         impl Mutation {
             /// Issues an API token to a principal (itself, or any as an administrator). The
@@ -124,76 +135,21 @@ macro_rules! mutations {
             }
             $(
                 #[doc = concat!("Records `", stringify!($payload), "` if the store accepts the command.")]
-                async fn $field(
+                async fn [<$variant:snake>](
                     &self,
                     ctx: &Context<'_>,
-                    input: inputs::$input,
+                    input: inputs::[<$variant Input>],
                     #[graphql(desc = "The stream version the caller saw (0: the entity must not exist yet).")] expected_version: Option<u64>,
                     #[graphql(desc = "An idempotency key: a retry with the same key appends nothing.")] event_id: Option<String>,
                     #[graphql(desc = "When the fact happened, if not now (RFC 3339).")] occurred_at: Option<String>,
                 ) -> async_graphql::Result<MutationResult> {
-                    let payload: $payload = decode(stringify!($field), &input)?;
+                    let payload: $payload = decode(stringify!([<$variant:snake>]), &input)?;
                     execute(ctx, Command::$variant(payload), expected_version, event_id, occurred_at).await
                 }
             )*
         }
+        }
     };
 }
 
-mutations! {
-    register_principal => RegisterPrincipal(PrincipalRegistered, RegisterPrincipalInput),
-    grant_role => GrantRole(RoleGranted, GrantRoleInput),
-    revoke_role => RevokeRole(RoleRevoked, RevokeRoleInput),
-    create_subscription => CreateSubscription(SubscriptionCreated, CreateSubscriptionInput),
-    create_experimentation_account => CreateExperimentationAccount(ExperimentationAccountCreated, CreateExperimentationAccountInput),
-    assign_seat => AssignSeat(SeatAssigned, AssignSeatInput),
-    revoke_seat => RevokeSeat(SeatRevoked, RevokeSeatInput),
-    create_model_management_account => CreateModelManagementAccount(ModelManagementAccountCreated, CreateModelManagementAccountInput),
-    change_model_management_plan => ChangeModelManagementPlan(ModelManagementPlanChanged, ChangeModelManagementPlanInput),
-    create_workspace => CreateWorkspace(WorkspaceCreated, CreateWorkspaceInput),
-    grant_workspace_access => GrantWorkspaceAccess(WorkspaceAccessGranted, GrantWorkspaceAccessInput),
-    revoke_workspace_access => RevokeWorkspaceAccess(WorkspaceAccessRevoked, RevokeWorkspaceAccessInput),
-    create_project => CreateProject(ProjectCreated, CreateProjectInput),
-    create_experiment => CreateExperiment(ExperimentCreated, CreateExperimentInput),
-    revise_experiment => ReviseExperiment(ExperimentRevised, ReviseExperimentInput),
-    attach_compute_target => AttachComputeTarget(ComputeTargetAttached, AttachComputeTargetInput),
-    detach_compute_target => DetachComputeTarget(ComputeTargetDetached, DetachComputeTargetInput),
-    register_dataset => RegisterDataset(DatasetRegistered, RegisterDatasetInput),
-    queue_run => QueueRun(RunQueued, QueueRunInput),
-    start_run => StartRun(RunStarted, StartRunInput),
-    log_params => LogParams(ParamsLogged, LogParamsInput),
-    log_metrics => LogMetrics(MetricsLogged, LogMetricsInput),
-    set_run_tags => SetRunTags(RunTagsSet, SetRunTagsInput),
-    record_artifacts => RecordArtifacts(ArtifactsRecorded, RecordArtifactsInput),
-    record_run_inputs => RecordRunInputs(RunInputsRecorded, RecordRunInputsInput),
-    record_run_outputs => RecordRunOutputs(RunOutputsRecorded, RecordRunOutputsInput),
-    complete_run => CompleteRun(RunCompleted, CompleteRunInput),
-    fail_run => FailRun(RunFailed, FailRunInput),
-    cancel_run => CancelRun(RunCanceled, CancelRunInput),
-    create_model => CreateModel(ModelCreated, CreateModelInput),
-    register_model_version => RegisterModelVersion(RegisterModelVersion, RegisterModelVersionInput),
-    set_model_version_tags => SetModelVersionTags(ModelVersionTagsSet, SetModelVersionTagsInput),
-    create_manifest => CreateManifest(ManifestCreated, CreateManifestInput),
-    add_manifest_version => AddManifestVersion(AddManifestVersion, AddManifestVersionInput),
-    create_image => CreateImage(ImageCreated, CreateImageInput),
-    start_image_build => StartImageBuild(StartImageBuild, StartImageBuildInput),
-    record_image_built => RecordImageBuilt(ImageBuilt, RecordImageBuiltInput),
-    record_image_build_failed => RecordImageBuildFailed(ImageBuildFailed, RecordImageBuildFailedInput),
-    create_environment => CreateEnvironment(EnvironmentCreated, CreateEnvironmentInput),
-    delete_environment => DeleteEnvironment(EnvironmentDeleted, DeleteEnvironmentInput),
-    deploy_service => DeployService(ServiceDeployed, DeployServiceInput),
-    update_service => UpdateService(ServiceUpdated, UpdateServiceInput),
-    scale_service => ScaleService(ServiceScaled, ScaleServiceInput),
-    delete_service => DeleteService(ServiceDeleted, DeleteServiceInput),
-    record_service_metric => RecordServiceMetric(ServiceMetricRecorded, RecordServiceMetricInput),
-    raise_drift_alert => RaiseDriftAlert(DriftAlertRaised, RaiseDriftAlertInput),
-    set_experiment_tags => SetExperimentTags(ExperimentTagsSet, SetExperimentTagsInput),
-    delete_experiment => DeleteExperiment(ExperimentDeleted, DeleteExperimentInput),
-    restore_experiment => RestoreExperiment(ExperimentRestored, RestoreExperimentInput),
-    delete_run => DeleteRun(RunDeleted, DeleteRunInput),
-    restore_run => RestoreRun(RunRestored, RestoreRunInput),
-    set_model_tags => SetModelTags(ModelTagsSet, SetModelTagsInput),
-    set_model_alias => SetModelAlias(ModelAliasSet, SetModelAliasInput),
-    remove_model_alias => RemoveModelAlias(ModelAliasRemoved, RemoveModelAliasInput),
-    record_dataset_schema => RecordDatasetSchema(DatasetSchemaRecorded, RecordDatasetSchemaInput),
-}
+lineage_schema::for_each_command!(mutations);

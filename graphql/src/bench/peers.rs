@@ -102,45 +102,14 @@ fn run_commands(run: &str, per_point: bool) -> Vec<Command> {
 
 /// The GraphQL request of a command: the mutation field and its input, as the API takes them.
 fn mutation_body(command: &Command) -> String {
-    let field = {
-        let name = command.name();
-        name[..1].to_lowercase() + &name[1..]
-    };
+    let field = crate::api::translate::mutation_field(command);
     let input_type = command.name().to_string() + "Input";
-    let payload = serde_json::to_value(command).expect("commands serialize");
-    let input = graphql_input(payload.as_object().and_then(|o| o.values().next()).expect("tagged"));
+    let input = crate::api::translate::mutation_input(command);
     json!({
         "query": format!("mutation($input: {input_type}!) {{ {field}(input: $input) {{ seq }} }}"),
         "variables": { "input": input },
     })
     .to_string()
-}
-
-/// serde's snake_case payload as GraphQL's camelCase input.
-fn graphql_input(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| {
-                    let mut camel = String::new();
-                    let mut upper = false;
-                    for c in key.chars() {
-                        if c == '_' {
-                            upper = true;
-                        } else if upper {
-                            camel.extend(c.to_uppercase());
-                            upper = false;
-                        } else {
-                            camel.push(c);
-                        }
-                    }
-                    (camel, graphql_input(value))
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(graphql_input).collect()),
-        other => other.clone(),
-    }
 }
 
 /// W1 over one path (in-process or HTTP): runs/s, points/s and write latencies.
