@@ -2,7 +2,7 @@
 
 use super::error::invalid;
 use async_graphql::{Enum, InputObject, SimpleObject, ID};
-use lineage_schema::lineage::{AsOf, Direction as StoredDirection, Edge, EdgeKind as StoredEdgeKind, NodeKind};
+use lineage_schema::lineage::{AsOf, Direction as StoredDirection, Edge, NodeKind};
 use lineage_schema::Timestamp;
 use lineage_store::lineage::{FoundNode, ImageTrace, ManifestTrace, ModelTrace, RunTrace, Trace};
 
@@ -24,7 +24,10 @@ impl From<Direction> for StoredDirection {
 }
 
 /// Edge kinds; every edge points from the derived thing to what it came from.
+// The schema crate's enum seen by GraphQL: `remote` derives the conversions both ways,
+// so the two cannot drift apart.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "lineage_schema::lineage::EdgeKind")]
 pub enum EdgeKind {
     Used,
     Executed,
@@ -38,35 +41,6 @@ pub enum EdgeKind {
     DeployedTo,
     VersionOf,
 }
-
-macro_rules! edge_kinds {
-    ($($kind:ident),*) => {
-        impl From<EdgeKind> for StoredEdgeKind {
-            fn from(kind: EdgeKind) -> Self {
-                match kind { $(EdgeKind::$kind => StoredEdgeKind::$kind,)* }
-            }
-        }
-        impl From<StoredEdgeKind> for EdgeKind {
-            fn from(kind: StoredEdgeKind) -> Self {
-                match kind { $(StoredEdgeKind::$kind => EdgeKind::$kind,)* }
-            }
-        }
-    };
-}
-
-edge_kinds!(
-    Used,
-    Executed,
-    RanOn,
-    ChildOf,
-    GeneratedBy,
-    DerivedFrom,
-    Includes,
-    BuiltFrom,
-    Runs,
-    DeployedTo,
-    VersionOf
-);
 
 /// A point in the past: a log position, or a time (RFC 3339) when facts happened.
 #[derive(InputObject, Clone, Debug)]

@@ -17,7 +17,10 @@ macro_rules! inputs {
     };
 }
 
+// The schema crate's enum seen by GraphQL: `remote` derives the conversions both
+// ways, so a variant added there and not here (or the reverse) does not compile.
 #[derive(Enum, Serialize, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "lineage_schema::event::Tier")]
 pub enum Tier {
     DevTest,
     S1,
@@ -26,7 +29,10 @@ pub enum Tier {
 }
 
 /// What a principal may do in an account.
+// The schema crate's enum seen by GraphQL: `remote` derives the conversions both
+// ways, so a variant added there and not here (or the reverse) does not compile.
 #[derive(Enum, Serialize, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "lineage_schema::event::Role")]
 pub enum Role {
     Owner,
     Contributor,
@@ -35,7 +41,10 @@ pub enum Role {
     BillingReader,
 }
 
+// The schema crate's enum seen by GraphQL: `remote` derives the conversions both
+// ways, so a variant added there and not here (or the reverse) does not compile.
 #[derive(Enum, Serialize, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "lineage_schema::event::Language")]
 pub enum Language {
     Python,
     PySpark,
