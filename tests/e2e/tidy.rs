@@ -158,3 +158,44 @@ fn the_stores_layers_point_one_way() {
     }
     assert!(upward.is_empty(), "arrows pointing up: {upward:?}");
 }
+
+/// The dependencies a crate's manifest lists, normal and dev (the names its code uses).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut listing = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            listing = line == "[dependencies]" || line == "[dev-dependencies]";
+            continue;
+        }
+        if listing && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+            names.push(name.replace('-', "_"));
+        }
+    }
+    names
+}
+
+/// Every dependency a crate lists is named somewhere in its code: one no code mentions
+/// is weight in every build.
+#[test]
+fn every_dependency_is_used() {
+    let mut unused = Vec::new();
+    for crate_dir in ["schema", "store", "importer", "graphql", "tests"] {
+        let manifest = std::fs::read_to_string(root().join(crate_dir).join("Cargo.toml")).unwrap();
+        let code: String = sources()
+            .into_iter()
+            .filter(|path| relative(path).starts_with(&format!("{crate_dir}/")))
+            .filter(|path| !relative(path).starts_with("tests/fuzz/"))
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .collect();
+        for name in dependencies(&manifest) {
+            let named = code.contains(&format!("{name}::")) || code.contains(&format!("use {name}"));
+            if !named {
+                unused.push(format!("{crate_dir}: {name}"));
+            }
+        }
+    }
+    assert!(unused.is_empty(), "dependencies no code names: {unused:?}");
+}
