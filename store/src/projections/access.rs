@@ -1,6 +1,11 @@
 //! What a principal may read: the accounts where it holds a role or a seat, every
 //! account of the subscriptions it owns (or of all, for an administrator), and the model
 //! management accounts of subscriptions where it holds a seat.
+//!
+//! Two forms of one rule: [`of`], a principal's whole reach, kept per principal until an
+//! event on a principal, subscription or account is appended (the writer bumps a
+//! generation), for reads; and `reads_account`, one account at a time on the writer's
+//! view, for decide, remembered between commands by the writer's `Sight`.
 
 use crate::derived::keys::{key, text_part};
 use crate::derived::overlay::Trees;

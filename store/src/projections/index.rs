@@ -3,9 +3,9 @@
 //! - `v` stream → version (for optimistic concurrency);
 //! - `i` actor + event id → seq (idempotency, per principal: the same key from another
 //!   principal is another key; only events whose sender gave an id);
-//! - `h` stream + chunk → the seq and location of each of the stream's events, 256 per
+//! - `h` stream + chunk → the seq and log position of each of the stream's events, 256 per
 //!   chunk, so a history reads no more keys than it needs and appends touch one key;
-//! - `a` seq → location, for every 64th seq and the first seq of each segment: a sparse
+//! - `a` seq → log position, for every 64th seq and every position that starts a run: a sparse
 //!   map from which any seq is found by reading forward at most 63 records.
 
 use crate::derived::keys::text_part;
