@@ -111,6 +111,22 @@ fn refilled(bucket: &Bucket, now: Instant, rate: f64, capacity: f64) -> f64 {
     (bucket.left + elapsed * rate).min(capacity)
 }
 
+/// Why a request of `who` is turned away when its bucket is empty (HTTP and WebSocket).
+pub fn spent_message(who: &PrincipalId, retry_after: Duration) -> String {
+    let millis = retry_after.as_millis().max(1);
+    format!("{who} has used its share of the server's time; retry in {millis} ms")
+}
+
+/// Why a request waited its whole time for a turn among its principal's running ones.
+pub fn crowded_message(max_in_flight: usize) -> String {
+    format!("more than {max_in_flight} requests of this principal are running; retry later")
+}
+
+/// Why a request was stopped at its time limit.
+pub fn too_long_message(limit: Duration) -> String {
+    format!("the request took longer than {limit:?} and was stopped")
+}
+
 /// Runs `future` and measures the time spent inside its polls: the time it occupied a
 /// thread, without the time it waited.
 pub async fn metered<F: Future>(future: F) -> (F::Output, Duration) {

@@ -48,7 +48,7 @@ pub struct Session {
     secret: String,
     principal: PrincipalId,
     /// The access generation last checked and what was found then (None: revoked).
-    checked: Mutex<(u64, Option<Access>)>,
+    checked: Mutex<(u64, Option<Arc<Access>>)>,
 }
 
 impl Session {
@@ -60,19 +60,19 @@ impl Session {
             store,
             secret,
             principal,
-            checked: Mutex::new((generation, Some(access))),
+            checked: Mutex::new((generation, Some(Arc::new(access)))),
         })
     }
 
     /// The principal's access now, or None once its token is revoked (or its access
     /// cannot be read). Looks again only after events that may change access.
-    pub fn current(&self) -> Option<Access> {
+    pub fn current(&self) -> Option<Arc<Access>> {
         let generation = self.store.access_generation();
         let mut checked = self.checked.lock().expect("session lock");
         if checked.0 != generation {
             let still = self.store.authenticate(&self.secret).ok().flatten().as_ref() == Some(&self.principal);
             let access = still.then(|| self.store.access(&self.principal).ok()).flatten();
-            *checked = (generation, access);
+            *checked = (generation, access.map(Arc::new));
         }
         checked.1.clone()
     }
@@ -80,7 +80,7 @@ impl Session {
 
 /// The principal's access now, or why the connection must end: its token was revoked, or
 /// it lost something it could read at the last look (`baseline`).
-fn verdict(session: &Session, baseline: &Access) -> Result<Access, (u16, &'static str)> {
+fn verdict(session: &Session, baseline: &Access) -> Result<Arc<Access>, (u16, &'static str)> {
     match session.current() {
         None => Err((CLOSE_REVOKED, "the token was revoked")),
         Some(now)
@@ -289,7 +289,7 @@ async fn operation(
     let subscribing = crate::documents::is_subscription(request.operation_name.as_deref(), document.as_ref());
     let mut request = request
         .data(Acting(principal.clone()))
-        .data(api::Viewer(access))
+        .data(api::Viewer(Access::clone(&access)))
         .data(Arc::clone(&session));
     if let Some(document) = document {
         request.set_parsed_query(document);
@@ -314,20 +314,14 @@ async fn single(
     let admitted = match state.budgets.admit(principal) {
         Ok(admitted) => admitted,
         Err(retry_after) => {
-            let message = format!(
-                "{principal} has used its share of the server's time; retry in {} ms",
-                retry_after.as_millis().max(1)
-            );
+            let message = crate::budget::spent_message(principal, retry_after);
             let _ = outgoing.send(refusal(id, "TOO_MANY_REQUESTS", message)).await;
             return;
         }
     };
     let Some(_turn) = state.turn(principal).await else {
         state.budgets.settle(principal, admitted, crate::budget::REFUSAL_COST);
-        let message = format!(
-            "more than {} requests of this principal are running; retry later",
-            state.limits.max_in_flight_per_principal
-        );
+        let message = crate::budget::crowded_message(state.limits.max_in_flight_per_principal);
         let _ = outgoing.send(refusal(id, "TOO_MANY_REQUESTS", message)).await;
         return;
     };
@@ -338,10 +332,7 @@ async fn single(
         Ok(response) => response,
         Err(_) => {
             state.budgets.settle(principal, admitted, spent);
-            let message = format!(
-                "the request took longer than {:?} and was stopped",
-                state.limits.request_timeout
-            );
+            let message = crate::budget::too_long_message(state.limits.request_timeout);
             let _ = outgoing.send(refusal(id, "LIMIT_EXCEEDED", message)).await;
             return;
         }

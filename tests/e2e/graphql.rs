@@ -97,10 +97,15 @@ impl Server {
 
     /// Posts a query; returns the whole JSON answer.
     pub(crate) async fn query(&self, query: &str, variables: Value) -> Value {
+        self.query_as(&self.token, query, variables).await
+    }
+
+    /// Posts a query with another principal's token; returns the whole JSON answer.
+    pub(crate) async fn query_as(&self, token: &str, query: &str, variables: Value) -> Value {
         let response = self
             .client
             .post(format!("{}/graphql", self.url))
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

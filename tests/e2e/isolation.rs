@@ -116,20 +116,6 @@ async fn token_for(server: &Server, principal: &str) -> String {
     issued["issueToken"]["secret"].as_str().unwrap().to_string()
 }
 
-async fn query_as(server: &Server, token: &str, query: &str, variables: Value) -> Value {
-    server
-        .client
-        .post(format!("{}/graphql", server.url))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The refusal a mutation answered: its code and its message.
 fn refusal(answer: &Value) -> (String, String) {
     let error = &answer["errors"][0];
@@ -184,8 +170,12 @@ async fn every_mutation_refuses_another_tenants_ids_as_it_refuses_unknown_ones()
         let mut pairs = BTreeMap::new();
         let missing = with_missing_ids(&theirs, &secret, &mut pairs);
         assert!(!pairs.is_empty(), "{field} names a Contoso id");
-        let tenant = query_as(&server, &grace, &mutation(&field), json!({ "input": theirs })).await;
-        let unknown = query_as(&server, &grace, &mutation(&field), json!({ "input": missing })).await;
+        let tenant = server
+            .query_as(&grace, &mutation(&field), json!({ "input": theirs }))
+            .await;
+        let unknown = server
+            .query_as(&grace, &mutation(&field), json!({ "input": missing }))
+            .await;
         assert!(
             tenant["data"].is_null() || tenant["data"][&field].is_null(),
             "{field}: {tenant}"
@@ -288,7 +278,7 @@ async fn mutation_answers_show_only_what_the_caller_may_read() {
     let grace = token_for(&server, "u-grace").await;
     let ada = token_for(&server, "u-ada").await;
     let grant = "mutation { grantRole(input: { principal: \"u-ada\", account: \"acct-fabrikam-exp\", role: READER }) { seq stream version entity { id detail } } }";
-    let answer = query_as(&server, &grace, grant, json!({})).await;
+    let answer = server.query_as(&grace, grant, json!({})).await;
     assert!(answer["errors"].is_null(), "{answer}");
     assert_eq!(answer["data"]["grantRole"]["stream"], "principal/u-ada");
     assert!(
@@ -300,7 +290,7 @@ async fn mutation_answers_show_only_what_the_caller_may_read() {
         "the size of Ada's record shown to Grace: {answer}"
     );
     let revoke = "mutation { revokeRole(input: { principal: \"u-ada\", account: \"acct-fabrikam-exp\", role: READER }) { entity { id detail } } }";
-    let answer = query_as(&server, &grace, revoke, json!({})).await;
+    let answer = server.query_as(&grace, revoke, json!({})).await;
     assert!(answer["errors"].is_null(), "{answer}");
     assert!(answer["data"]["revokeRole"]["entity"].is_null(), "{answer}");
 
@@ -309,16 +299,16 @@ async fn mutation_answers_show_only_what_the_caller_may_read() {
         format!("mutation {{ registerPrincipal(input: {{ principal: \"{principal}\", name: \"{name}\", email: \"\" }}) {{ stream entity {{ id }} }} }}")
     };
     for principal in ["u-alex", "u-nobody"] {
-        let answer = query_as(&server, &ada, &register(principal, "Someone"), json!({})).await;
+        let answer = server.query_as(&ada, &register(principal, "Someone"), json!({})).await;
         assert_eq!(code(&answer), "FORBIDDEN", "{answer}");
     }
     // Grace owns Fabrikam: she registers a colleague under a name Contoso uses too.
-    let answer = query_as(&server, &grace, &register("u-ada-2", "Ada Lovelace"), json!({})).await;
+    let answer = server
+        .query_as(&grace, &register("u-ada-2", "Ada Lovelace"), json!({}))
+        .await;
     assert!(answer["errors"].is_null(), "{answer}");
     assert!(answer["data"]["registerPrincipal"]["entity"].is_null(), "{answer}");
-    let answer = query_as(
-        &server,
-        &grace,
+    let answer = server.query_as(&grace,
         "mutation { createSubscription(input: { subscription: \"sub-grace-2\", name: \"Contoso ML\" }) { entity { id name } } }",
         json!({}),
     )
@@ -328,13 +318,13 @@ async fn mutation_answers_show_only_what_the_caller_may_read() {
         "a name taken elsewhere is free here: {answer}"
     );
     assert_eq!(answer["data"]["createSubscription"]["entity"]["name"], "Contoso ML");
-    let again = query_as(
-        &server,
-        &grace,
-        "mutation { createSubscription(input: { subscription: \"sub-grace-3\", name: \"Contoso ML\" }) { seq } }",
-        json!({}),
-    )
-    .await;
+    let again = server
+        .query_as(
+            &grace,
+            "mutation { createSubscription(input: { subscription: \"sub-grace-3\", name: \"Contoso ML\" }) { seq } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         code(&again),
         "DUPLICATE_NAME",
@@ -343,13 +333,13 @@ async fn mutation_answers_show_only_what_the_caller_may_read() {
 
     // Tokens of another principal: refused alike whether it exists or not.
     for principal in ["u-alex", "u-nobody"] {
-        let answer = query_as(
-            &server,
-            &grace,
-            &format!("mutation {{ issueToken(principal: \"{principal}\") {{ secret }} }}"),
-            json!({}),
-        )
-        .await;
+        let answer = server
+            .query_as(
+                &grace,
+                &format!("mutation {{ issueToken(principal: \"{principal}\") {{ secret }} }}"),
+                json!({}),
+            )
+            .await;
         assert_eq!(code(&answer), "FORBIDDEN", "{answer}");
         assert!(answer["data"].is_null(), "{answer}");
     }
@@ -369,13 +359,13 @@ async fn answers_leave_out_what_the_caller_may_not_read() {
         )
         .await;
     let grace = token_for(&server, "u-grace").await;
-    let model = query_as(
-        &server,
-        &grace,
-        r#"{ model(id: "m-churn") { versions { id run } entity { detail } } }"#,
-        json!({}),
-    )
-    .await;
+    let model = server
+        .query_as(
+            &grace,
+            r#"{ model(id: "m-churn") { versions { id run } entity { detail } } }"#,
+            json!({}),
+        )
+        .await;
     let versions = model["data"]["model"]["versions"].as_array().unwrap();
     assert!(!versions.is_empty(), "{model}");
     assert!(versions.iter().all(|version| version["run"].is_null()), "{model}");
@@ -400,20 +390,20 @@ async fn answers_leave_out_what_the_caller_may_not_read() {
         format!(r#"{{ lineage(id: "service/svc-churn", depth: 10, maxNodes: {max}) {{ nodes {{ id }} truncated }} }}"#)
     };
     let everything = server.data(&walk(1000), json!({})).await;
-    let seen = query_as(&server, &grace, &walk(1000), json!({})).await;
+    let seen = server.query_as(&grace, &walk(1000), json!({})).await;
     let seen_nodes = seen["data"]["lineage"]["nodes"].as_array().unwrap().len();
     let all_nodes = everything["lineage"]["nodes"].as_array().unwrap().len();
     assert!(
         seen_nodes < all_nodes,
         "Grace sees part of the graph ({seen_nodes} of {all_nodes})"
     );
-    let exact = query_as(&server, &grace, &walk(seen_nodes), json!({})).await;
+    let exact = server.query_as(&grace, &walk(seen_nodes), json!({})).await;
     assert_eq!(
         exact["data"]["lineage"]["truncated"], false,
         "hidden nodes counted: {exact}"
     );
     assert_eq!(exact["data"]["lineage"]["nodes"].as_array().unwrap().len(), seen_nodes);
-    let short = query_as(&server, &grace, &walk(seen_nodes - 1), json!({})).await;
+    let short = server.query_as(&grace, &walk(seen_nodes - 1), json!({})).await;
     assert_eq!(short["data"]["lineage"]["truncated"], true, "{short}");
     server.stop().await;
 }
@@ -428,13 +418,13 @@ async fn event_ids_belong_to_the_principal_that_sent_them() {
     let tags = |run: &str, value: &str| json!({ "input": { "run": run, "tags": [{ "key": "k", "value": value }] }, "eventId": "shared-key" });
     let set_tags = mutation("setRunTags");
 
-    let first = query_as(&server, &alex, &set_tags, tags("r-churn-1", "alex")).await;
+    let first = server.query_as(&alex, &set_tags, tags("r-churn-1", "alex")).await;
     assert!(first["errors"].is_null(), "{first}");
     let first = &first["data"]["setRunTags"];
     assert_eq!(first["duplicate"], false);
 
     // Grace's write with Alex's key is hers, appended, and shows nothing of his.
-    let hers = query_as(&server, &grace, &set_tags, tags("r-fraud-1", "grace")).await;
+    let hers = server.query_as(&grace, &set_tags, tags("r-fraud-1", "grace")).await;
     assert!(hers["errors"].is_null(), "{hers}");
     let hers = &hers["data"]["setRunTags"];
     assert_eq!(
@@ -446,13 +436,13 @@ async fn event_ids_belong_to_the_principal_that_sent_them() {
 
     // The demo's own keys (demo-1 …) are its actors' and tell Grace nothing.
     for key in ["demo-1", "demo-20", "demo-60"] {
-        let answer = query_as(
-            &server,
-            &grace,
-            &set_tags,
-            json!({ "input": { "run": "r-fraud-1", "tags": [{ "key": key, "value": "v" }] }, "eventId": key }),
-        )
-        .await;
+        let answer = server
+            .query_as(
+                &grace,
+                &set_tags,
+                json!({ "input": { "run": "r-fraud-1", "tags": [{ "key": key, "value": "v" }] }, "eventId": key }),
+            )
+            .await;
         assert!(answer["errors"].is_null(), "{answer}");
         assert_eq!(answer["data"]["setRunTags"]["duplicate"], false, "{key}: {answer}");
         assert_eq!(
@@ -462,27 +452,27 @@ async fn event_ids_belong_to_the_principal_that_sent_them() {
     }
 
     // Alex retrying: the original position, once.
-    let retry = query_as(&server, &alex, &set_tags, tags("r-churn-1", "alex")).await;
+    let retry = server.query_as(&alex, &set_tags, tags("r-churn-1", "alex")).await;
     assert_eq!(retry["data"]["setRunTags"]["duplicate"], true, "{retry}");
     assert_eq!(retry["data"]["setRunTags"]["seq"], first["seq"]);
 
     // Alex reusing the key for another command: refused, nothing appended.
     let head = server.data("{ head }", json!({})).await["head"].clone();
     for variables in [tags("r-churn-1", "changed"), tags("r-churn-2", "alex")] {
-        let conflict = query_as(&server, &alex, &set_tags, variables).await;
+        let conflict = server.query_as(&alex, &set_tags, variables).await;
         assert_eq!(code(&conflict), "CONFLICT", "{conflict}");
         assert_eq!(
             conflict["errors"][0]["message"],
             "event id shared-key was used for another command"
         );
     }
-    let other_kind = query_as(
-        &server,
-        &alex,
-        &mutation("scaleService"),
-        json!({ "input": { "service": "svc-churn", "replicas": 3 }, "eventId": "shared-key" }),
-    )
-    .await;
+    let other_kind = server
+        .query_as(
+            &alex,
+            &mutation("scaleService"),
+            json!({ "input": { "service": "svc-churn", "replicas": 3 }, "eventId": "shared-key" }),
+        )
+        .await;
     assert_eq!(code(&other_kind), "CONFLICT", "{other_kind}");
     assert_eq!(
         server.data("{ head }", json!({})).await["head"],
@@ -577,7 +567,9 @@ async fn revocation_reaches_open_sockets() {
         )
         .await;
     let revoked_at = revoked["revokeToken"]["seq"].as_u64().unwrap();
-    query_as(&server, &alex, &mutation("setRunTags"), contoso_write("token")).await;
+    server
+        .query_as(&alex, &mutation("setRunTags"), contoso_write("token"))
+        .await;
     // An operation sent after the revocation is not answered: the socket closes instead.
     let late = json!({ "id": "late", "type": "subscribe", "payload": { "query": "mutation { issueToken(principal: \"u-ada\") { secret } }" } });
     let _ = socket.send(Message::Text(late.to_string().into())).await;
@@ -592,15 +584,17 @@ async fn revocation_reaches_open_sockets() {
     //    token); the socket ends with 4403 and delivers nothing of Contoso after.
     let ada = token_for(&server, "u-ada").await;
     let mut socket = subscribed(&server, &ada).await;
-    let revoked = query_as(
-        &server,
-        &alex,
-        "mutation { revokeSeat(input: { account: \"acct-contoso-exp\", principal: \"u-ada\" }) { seq } }",
-        json!({}),
-    )
-    .await;
+    let revoked = server
+        .query_as(
+            &alex,
+            "mutation { revokeSeat(input: { account: \"acct-contoso-exp\", principal: \"u-ada\" }) { seq } }",
+            json!({}),
+        )
+        .await;
     let revoked_at = revoked["data"]["revokeSeat"]["seq"].as_u64().expect("seat revoked");
-    query_as(&server, &alex, &mutation("setRunTags"), contoso_write("seat")).await;
+    server
+        .query_as(&alex, &mutation("setRunTags"), contoso_write("seat"))
+        .await;
     let late =
         json!({ "id": "late", "type": "subscribe", "payload": { "query": "{ run(id: \"r-churn-1\") { id } }" } });
     let _ = socket.send(Message::Text(late.to_string().into())).await;
@@ -623,7 +617,9 @@ async fn revocation_reaches_open_sockets() {
         .await;
     // Past one look of the connection's watcher, so the role is part of what it holds.
     tokio::time::sleep(lineage_graphql::live::WATCH_EVERY * 2).await;
-    query_as(&server, &alex, &mutation("setRunTags"), contoso_write("before")).await;
+    server
+        .query_as(&alex, &mutation("setRunTags"), contoso_write("before"))
+        .await;
     let revoked = server
         .data(
             "mutation { revokeRole(input: { principal: \"u-grace\", account: \"acct-contoso-exp\", role: READER }) { seq } }",
@@ -631,7 +627,9 @@ async fn revocation_reaches_open_sockets() {
         )
         .await;
     let revoked_at = revoked["revokeRole"]["seq"].as_u64().unwrap();
-    query_as(&server, &alex, &mutation("setRunTags"), contoso_write("role")).await;
+    server
+        .query_as(&alex, &mutation("setRunTags"), contoso_write("role"))
+        .await;
     let (code, events) = until_closed(&mut socket, Duration::from_secs(1)).await;
     assert_eq!(code, lineage_graphql::live::CLOSE_ACCESS_LOST);
     assert!(
@@ -719,13 +717,13 @@ async fn openlineage_events_of_two_tenants_stay_apart() {
     let runs = |token: String| {
         let server = &server;
         async move {
-            let answer = query_as(
-                server,
-                &token,
-                r#"{ runs(first: 500) { edges { node { id entity { account } } } } }"#,
-                json!({}),
-            )
-            .await;
+            let answer = server
+                .query_as(
+                    &token,
+                    r#"{ runs(first: 500) { edges { node { id entity { account } } } } }"#,
+                    json!({}),
+                )
+                .await;
             answer["data"]["runs"]["edges"]
                 .as_array()
                 .unwrap()

@@ -22,25 +22,23 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = EventObject>> {
         let kind = kind.map(|kind| super::parse_kind(&kind)).transpose()?;
         let stream_filter = stream.map(|stream| super::parse_ref(&stream)).transpose()?;
-        let fixed = super::viewer(ctx)?.clone();
+        let fixed = std::sync::Arc::new(super::viewer(ctx)?.clone());
         // Over a live connection, each event is judged by the principal's access as it is
         // when the event is delivered; the stream ends once its token is revoked.
         let session = ctx.data_opt::<std::sync::Arc<crate::live::Session>>().cloned();
-        let feed = BroadcastStream::new(store(ctx).subscribe());
-        let feed = feed.take_while({
-            let session = session.clone();
-            move |_| {
-                let live = session.as_ref().is_none_or(|session| session.current().is_some());
-                async move { live }
-            }
-        });
-        Ok(feed.filter_map(move |item| {
-            let access = match &session {
-                Some(session) => session.current().unwrap_or_default(),
-                None => fixed.clone(),
-            };
+        let feed = BroadcastStream::new(store(ctx).subscribe())
+            .map(move |item| {
+                let access = match &session {
+                    Some(session) => session.current(),
+                    None => Some(std::sync::Arc::clone(&fixed)),
+                };
+                (item, access)
+            })
+            .take_while(|(_, access)| std::future::ready(access.is_some()));
+        Ok(feed.filter_map(move |(item, access)| {
+            // The stream ends where access does, so `access` is there for every item here.
             let keep = item.ok().filter(|event| {
-                access.can_read_event(event)
+                access.as_ref().is_some_and(|access| access.can_read_event(event))
                     && account
                         .as_deref()
                         .is_none_or(|account| event.account.as_ref().is_some_and(|a| a.as_str() == account))

@@ -22,7 +22,7 @@ pub(super) async fn within_budget(
         Ok(admitted) => admitted,
         Err(retry_after) => {
             let millis = retry_after.as_millis().max(1);
-            let body = serde_json::json!({ "errors": [{ "message": format!("{principal} has used its share of the server's time; retry in {millis} ms"), "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterMs": millis as u64 } }] });
+            let body = serde_json::json!({ "errors": [{ "message": crate::budget::spent_message(&principal, retry_after), "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterMs": millis as u64 } }] });
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry_after.as_secs().max(1).to_string())],
@@ -67,7 +67,7 @@ pub(super) async fn graphql(State(state): State<AppState>, headers: HeaderMap, r
     };
     let started = Instant::now();
     let Some(_turn) = state.turn(&principal).await else {
-        let body = serde_json::json!({ "errors": [{ "message": format!("more than {} requests of this principal are running; retry later", state.limits.max_in_flight_per_principal), "extensions": { "code": "TOO_MANY_REQUESTS" } }] });
+        let body = serde_json::json!({ "errors": [{ "message": crate::budget::crowded_message(state.limits.max_in_flight_per_principal), "extensions": { "code": "TOO_MANY_REQUESTS" } }] });
         return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     };
     let mut request = request.into_inner();
@@ -90,10 +90,7 @@ pub(super) async fn graphql(State(state): State<AppState>, headers: HeaderMap, r
     let mut response = match tokio::time::timeout(state.limits.request_timeout, state.schema.execute(request)).await {
         Ok(response) => response,
         Err(_) => async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
-            format!(
-                "the request took longer than {:?} and was stopped",
-                state.limits.request_timeout
-            ),
+            crate::budget::too_long_message(state.limits.request_timeout),
             None,
         )])
         .tap_code("LIMIT_EXCEEDED"),

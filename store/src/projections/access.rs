@@ -334,6 +334,9 @@ const MAX_SIGHTS: usize = 65_536;
 pub(crate) struct Sight {
     /// By principal, then account: looked up by reference, so a hit allocates nothing.
     known: RefCell<HashMap<PrincipalId, HashMap<AccountId, bool>>>,
+    /// How many times it forgot: what it learnt since a count rests on no change older
+    /// than that count.
+    forgotten: std::cell::Cell<u64>,
 }
 
 impl Sight {
@@ -366,5 +369,12 @@ impl Sight {
 
     pub(crate) fn forget(&self) {
         self.known.borrow_mut().clear();
+        self.forgotten.set(self.forgotten.get() + 1);
+    }
+
+    /// A mark to compare with later: unchanged means nothing that can change access was
+    /// folded in between.
+    pub(crate) fn mark(&self) -> u64 {
+        self.forgotten.get()
     }
 }

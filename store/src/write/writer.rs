@@ -188,14 +188,18 @@ impl Writer {
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
             let savepoint = self.overlay.savepoint();
+            let sight_mark = self.sight.mark();
             let (records_before, head_before) = (group.records.len(), group.head);
             let outcome = match &job.work {
                 Work::Commands(commands) => self.prepare(commands, &mut group),
                 Work::Records(records) => self.prepare_restored(records, &mut group),
             };
             if outcome.is_err() {
-                // What the sight learnt may rest on the undone changes.
-                self.sight.forget();
+                // What the sight learnt since an access-changing event of this job rests on
+                // changes now undone; without one, everything it knows still holds.
+                if self.sight.mark() != sight_mark {
+                    self.sight.forget();
+                }
                 self.overlay.rollback(savepoint);
                 group.records.truncate(records_before);
                 group.head = head_before;
