@@ -11,31 +11,35 @@ use crate::ids::*;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// Register a new version of a model; the store numbers it.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct RegisterModelVersion {
-    pub model: ModelId,
-    pub source: ModelSource,
-    pub derived_from: Option<ModelVersionRef>,
-    pub tags: Vec<Tag>,
-}
+payloads! {
+    $ command_fields;
 
-/// Add a new version to a manifest; the store numbers it.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct AddManifestVersion {
-    pub manifest: ManifestId,
-    pub models: Vec<ModelVersionRef>,
-    pub dependencies: Vec<String>,
-    pub scoring_script: String,
-    pub schema: Option<String>,
-    pub sample_data: Option<String>,
-}
+    /// Register a new version of a model; the store numbers it.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct RegisterModelVersion {
+        pub model: ModelId,
+        pub source: ModelSource,
+        pub derived_from: Option<ModelVersionRef>,
+        pub tags: Vec<Tag>,
+    }
 
-/// Start building a new version of an image from a manifest version; the store numbers it.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct StartImageBuild {
-    pub image: ImageId,
-    pub manifest: ManifestVersionRef,
+    /// Add a new version to a manifest; the store numbers it.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct AddManifestVersion {
+        pub manifest: ManifestId,
+        pub models: Vec<ModelVersionRef>,
+        pub dependencies: Vec<String>,
+        pub scoring_script: String,
+        pub schema: Option<String>,
+        pub sample_data: Option<String>,
+    }
+
+    /// Start building a new version of an image from a manifest version; the store numbers it.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct StartImageBuild {
+        pub image: ImageId,
+        pub manifest: ManifestVersionRef,
+    }
 }
 
 macro_rules! commands {

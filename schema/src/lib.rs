@@ -12,6 +12,9 @@
 //! Architecture invariant: this crate does no I/O and knows nothing of storage,
 //! HTTP or GraphQL. Everything else depends on it.
 
+#[macro_use]
+mod payload;
+
 pub mod checkpoint;
 pub mod command;
 pub mod entity;

@@ -8,11 +8,10 @@ const MAX_LINES: usize = 600;
 
 /// Files already past [`MAX_LINES`], with the length each may not exceed: split them and
 /// lower (or remove) their entry; never raise one.
-const OVERSIZED: [(&str, usize); 9] = [
+const OVERSIZED: [(&str, usize); 8] = [
     ("graphql/src/api/query.rs", 703),
     ("importer/src/mlflow/mod.rs", 782),
     ("importer/src/openlineage.rs", 622),
-    ("schema/src/event.rs", 678),
     ("store/src/derived/overlay.rs", 696),
     ("store/src/log/mod.rs", 626),
     ("store/src/projections/billing.rs", 671),

@@ -53,31 +53,13 @@ pub fn not_found(what: impl std::fmt::Display) -> async_graphql::Error {
     coded("NOT_FOUND", format!("{what} does not exist"))
 }
 
-/// Gives every error in a response a code: parse and validation failures, and the
-/// depth and complexity limits, come from async-graphql without one.
+/// Gives a code to any error no phase claimed (`api::phases` codes the rest): what is left
+/// is a request that names no operation the document holds.
 pub fn classify(response: &mut Response) {
     for error in &mut response.errors {
-        let message = error.message.to_lowercase();
-        let existing = error
-            .extensions
-            .as_ref()
-            .and_then(|extensions| extensions.get("code"))
-            .map(|code| code.to_string());
-        let code = match existing.as_deref() {
-            // async-graphql calls a wrongly typed argument a validation failure; to the
-            // caller it is bad input, like every other.
-            Some("\"GRAPHQL_VALIDATION_FAILED\"") if message.contains("invalid value") => "INVALID_INPUT",
-            Some(_) => continue,
-            None if message.contains("nested too deep")
-                || message.contains("too complex")
-                || message.contains("too many") =>
-            {
-                "LIMIT_EXCEEDED"
-            }
-            None if message.contains("invalid value") || message.contains("failed to parse") => "INVALID_INPUT",
-            None if message.contains("parse") => "GRAPHQL_PARSE_FAILED",
-            None => "GRAPHQL_VALIDATION_FAILED",
-        };
-        error.extensions.get_or_insert_with(Default::default).set("code", code);
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! The GraphQL input objects, one per command. Each serializes (serde) to exactly the
-//! JSON shape of the command's payload, so turning an input into a command is one
-//! `serde_json` round trip through the schema crate's own checks (ids, names, digests).
+//! The GraphQL input objects, one per command, built from the schema crate's payload
+//! structs field for field. Each serializes (serde) to exactly the JSON shape of the
+//! command's payload, so turning an input into a command is one `serde_json` round trip
+//! through the schema crate's own checks (ids, names, digests).
 
-use async_graphql::{Enum, InputObject};
+use async_graphql::{Enum, InputObject, InputType};
+use lineage_schema::{event, ids};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
@@ -68,7 +70,7 @@ pub enum EnvironmentKindName {
 /// Where runs execute: `LOCAL`; `DOCKER` with `image`; `REMOTE_VM` with `address`;
 /// `SPARK_CLUSTER` with `master`.
 #[derive(InputObject, Clone, Debug)]
-pub(super) struct ComputeKindInput {
+pub(crate) struct ComputeKindInput {
     pub kind: ComputeKindName,
     pub image: Option<String>,
     pub address: Option<String>,
@@ -95,7 +97,7 @@ impl Serialize for ComputeKindInput {
 
 /// Where services run: `LOCAL`; `VM` with `address`; `KUBERNETES` with `cluster`.
 #[derive(InputObject, Clone, Debug)]
-pub(super) struct EnvironmentKindInput {
+pub(crate) struct EnvironmentKindInput {
     pub kind: EnvironmentKindName,
     pub address: Option<String>,
     pub cluster: Option<String>,
@@ -114,7 +116,7 @@ impl Serialize for EnvironmentKindInput {
 /// Where a model version came from: a `run` (with the `artifactPath` of the model file in
 /// it), or, with no run, the location it was `uploadedFrom` (and its blake3 `digest`).
 #[derive(InputObject, Clone, Debug)]
-pub(super) struct ModelSourceInput {
+pub(crate) struct ModelSourceInput {
     pub run: Option<String>,
     pub artifact_path: Option<String>,
     pub uploaded_from: Option<String>,
@@ -141,70 +143,88 @@ inputs! {
     ModelVersionRefInput { model: String, version: u32 }
     ManifestVersionRefInput { manifest: String, version: u32 }
     ImageVersionRefInput { image: String, version: u32 }
-
-    RegisterPrincipalInput { principal: String, name: String, email: String }
-    /// By an administrator, the owner of the account's subscription, or an owner of the account.
-    GrantRoleInput { principal: String, account: String, role: Role }
-    RevokeRoleInput { principal: String, account: String, role: Role }
-    /// The acting principal becomes the subscription's owner.
-    CreateSubscriptionInput { subscription: String, name: String }
-    CreateExperimentationAccountInput { account: String, subscription: String, name: String, region: String }
-    AssignSeatInput { account: String, principal: String }
-    RevokeSeatInput { account: String, principal: String }
-    CreateModelManagementAccountInput { account: String, subscription: String, name: String, region: String, plan: PlanInput }
-    ChangeModelManagementPlanInput { account: String, plan: PlanInput }
-    CreateWorkspaceInput { workspace: String, account: String, name: String, description: String }
-    GrantWorkspaceAccessInput { workspace: String, principal: String }
-    RevokeWorkspaceAccessInput { workspace: String, principal: String }
-    CreateProjectInput { project: String, workspace: String, name: String, path: String, repository: Option<String> }
-    /// `source_digest` is blake3 over the experiment's source files, 64 hexadecimal digits.
-    CreateExperimentInput { experiment: String, project: String, name: String, entry_point: String, language: Language, source_digest: String }
-    ReviseExperimentInput { experiment: String, entry_point: String, source_digest: String }
-    AttachComputeTargetInput { target: String, account: String, name: String, kind: ComputeKindInput }
-    DetachComputeTargetInput { target: String }
-    RegisterDatasetInput { dataset: String, account: String, name: String, location: String, version: Option<String>, digest: Option<String> }
-    QueueRunInput { run: String, experiment: String, compute_target: String, parent: Option<String> }
-    StartRunInput { run: String, experiment: String, compute_target: String, revision: String, parent: Option<String> }
-    LogParamsInput { run: String, params: Vec<KeyValueInput> }
-    LogMetricsInput { run: String, points: Vec<MetricPointInput> }
-    SetRunTagsInput { run: String, tags: Vec<KeyValueInput> }
-    RecordArtifactsInput { run: String, artifacts: Vec<ArtifactInput> }
-    RecordRunInputsInput { run: String, datasets: Vec<String> }
-    RecordRunOutputsInput { run: String, datasets: Vec<String> }
-    CompleteRunInput { run: String }
-    FailRunInput { run: String, reason: String }
-    CancelRunInput { run: String }
-    CreateModelInput { model: String, account: String, name: String, description: String }
-    RegisterModelVersionInput { model: String, source: ModelSourceInput, derived_from: Option<ModelVersionRefInput>, tags: Vec<KeyValueInput> }
-    SetModelVersionTagsInput { model: String, version: u32, tags: Vec<KeyValueInput> }
-    CreateManifestInput { manifest: String, account: String, name: String }
-    AddManifestVersionInput { manifest: String, models: Vec<ModelVersionRefInput>, dependencies: Vec<String>, scoring_script: String, schema: Option<String>, sample_data: Option<String> }
-    CreateImageInput { image: String, account: String, name: String }
-    StartImageBuildInput { image: String, manifest: ManifestVersionRefInput }
-    RecordImageBuiltInput { image: String, version: u32, digest: String }
-    RecordImageBuildFailedInput { image: String, version: u32, reason: String }
-    CreateEnvironmentInput { environment: String, account: String, name: String, kind: EnvironmentKindInput }
-    DeleteEnvironmentInput { environment: String }
-    DeployServiceInput { service: String, account: String, name: String, image: ImageVersionRefInput, environment: String, url: String, replicas: u32 }
-    UpdateServiceInput { service: String, image: ImageVersionRefInput }
-    ScaleServiceInput { service: String, replicas: u32 }
-    DeleteServiceInput { service: String }
-    /// `observed_at` is RFC 3339.
-    RecordServiceMetricInput { service: String, name: String, value: f64, observed_at: String }
-    /// `observed_at` is RFC 3339.
-    RaiseDriftAlertInput { service: String, feature: String, score: f64, threshold: f64, observed_at: String }
-    SetExperimentTagsInput { experiment: String, tags: Vec<KeyValueInput> }
-    /// The experiment and its runs stay in history and lineage; its name stays taken.
-    DeleteExperimentInput { experiment: String }
-    RestoreExperimentInput { experiment: String }
-    /// The run stays in history and lineage, hidden from live lists.
-    DeleteRunInput { run: String }
-    RestoreRunInput { run: String }
-    SetModelTagsInput { model: String, tags: Vec<KeyValueInput> }
-    /// Points `alias` at `version`, moving it from any other version.
-    SetModelAliasInput { model: String, alias: String, version: u32 }
-    RemoveModelAliasInput { model: String, alias: String }
     SchemaFieldInput { name: String, data_type: String, description: Option<String> }
-    /// Replaces the dataset's recorded schema.
-    RecordDatasetSchemaInput { dataset: String, fields: Vec<SchemaFieldInput> }
 }
+
+/// The GraphQL input type that stands for a schema-crate type in a command's fields: ids,
+/// names, digests and times are strings (checked when the input becomes the command).
+pub(crate) trait AsInput {
+    type Input: InputType + Serialize + Clone + std::fmt::Debug;
+}
+
+macro_rules! as_input {
+    ($($schema:ty => $input:ty),* $(,)?) => {
+        $(impl AsInput for $schema { type Input = $input; })*
+    };
+}
+
+as_input! {
+    String => String, u32 => u32, u64 => u64, i64 => i64, f64 => f64,
+    ids::AccountId => String, ids::ComputeTargetId => String, ids::DatasetId => String,
+    ids::EnvironmentId => String, ids::ExperimentId => String, ids::ImageId => String,
+    ids::ManifestId => String, ids::ModelId => String, ids::Name => String,
+    ids::PrincipalId => String, ids::ProjectId => String, ids::RunId => String,
+    ids::ServiceId => String, ids::SubscriptionId => String, ids::WorkspaceId => String,
+    ids::Digest => String, lineage_schema::Timestamp => String,
+    event::Tier => Tier, event::Role => Role, event::Language => Language,
+    event::Plan => PlanInput, event::Param => KeyValueInput, event::Tag => KeyValueInput,
+    event::MetricPoint => MetricPointInput, event::Artifact => ArtifactInput,
+    event::SchemaField => SchemaFieldInput, event::ModelSource => ModelSourceInput,
+    event::ComputeKind => ComputeKindInput, event::EnvironmentKind => EnvironmentKindInput,
+    ids::ModelVersionRef => ModelVersionRefInput, ids::ManifestVersionRef => ManifestVersionRefInput,
+    ids::ImageVersionRef => ImageVersionRefInput,
+}
+
+impl<T: AsInput> AsInput for Option<T> {
+    type Input = Option<T::Input>;
+}
+
+impl<T: AsInput> AsInput for Vec<T> {
+    type Input = Vec<T::Input>;
+}
+
+/// One command's input object, its fields those of the command's payload struct (handed
+/// over by the schema crate's `event_fields!`/`command_fields!`), each as its `AsInput`.
+macro_rules! command_input {
+    ($command:ident $doc:expr, { $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* }) => {
+        pastey::paste! {
+            #[doc = $doc]
+            #[derive(InputObject, Serialize, Clone, Debug)]
+            pub(crate) struct [<$command Input>] {
+                $( $(#[$field_meta])* pub(crate) $field: <$ty as AsInput>::Input, )*
+            }
+        }
+    };
+}
+
+/// An input object per command of the schema crate's list; the access commands have
+/// hand-made mutations and no input object.
+macro_rules! command_inputs {
+    (
+        same: { $($variant:ident($payload:ident)),* $(,)? }
+        access: { $($access:ident($access_payload:ident)),* $(,)? }
+        numbered: { $($numbered:ident => $kind:ident . $field:ident),* $(,)? }
+    ) => {
+        $( lineage_schema::event_fields!($payload, command_input! {
+            $variant concat!("The `", stringify!($variant), "` command: the fields of the `", stringify!($payload), "` event it records."),
+        }); )*
+        $( lineage_schema::command_fields!($numbered, command_input! {
+            $numbered concat!("The `", stringify!($numbered), "` command; the store numbers the new version."),
+        }); )*
+    };
+}
+
+/// The payloads' field types are named as the schema crate names them, so the inputs are
+/// made where those names are in scope (and the GraphQL enums of the same names are not).
+mod commands {
+    use super::AsInput;
+    use async_graphql::InputObject;
+    use lineage_schema::event::*;
+    use lineage_schema::ids::*;
+    use lineage_schema::Timestamp;
+    use serde::Serialize;
+
+    lineage_schema::for_each_command!(command_inputs);
+}
+
+pub(crate) use commands::*;

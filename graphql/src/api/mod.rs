@@ -5,6 +5,7 @@ pub mod error;
 mod graph;
 mod inputs;
 mod mutation;
+mod phases;
 mod query;
 mod subscription;
 pub mod translate;
@@ -51,8 +52,7 @@ pub fn build(store: Arc<Store>, limits: Limits, prices: lineage_store::billing::
         .data(store)
         .data(prices)
         .data(limits.clone())
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
+        .extension(phases::PhaseCodes(limits.clone()))
         .finish()
 }
 
