@@ -72,16 +72,13 @@ impl Target {
         let account_ref = EntityRef::new(EntityKind::ExperimentationAccount, &account);
         // What the actor may not read is not there: the refusal is that of a missing id.
         let access = store.access(&spec.actor)?;
-        let visible = |entity: &lineage_schema::Entity| access.can_read_entity(entity);
-        let Some(account_entity) = store
-            .entity(&account_ref)?
-            .filter(|entity| !entity.deleted && visible(entity))
-        else {
+        let view = store.view(&access);
+        let Some(account_entity) = view.entity(&account_ref)?.filter(|entity| !entity.deleted) else {
             return Err(Error::Target(format!("no experimentation account `{account}`")));
         };
         let workspace: WorkspaceId = parse_id("--workspace", &spec.workspace)?;
         let workspace_ref = EntityRef::new(EntityKind::Workspace, &workspace);
-        match store.entity(&workspace_ref)?.filter(visible) {
+        match view.entity(&workspace_ref)? {
             Some(entity) if entity.parent.as_ref() == Some(&account_ref) => {}
             Some(_) => {
                 return Err(Error::Target(format!(
@@ -92,7 +89,7 @@ impl Target {
         }
         let mut setup = Vec::new();
         let project = if spec.project.is_some() || default_project {
-            Some(Self::project(store, spec, &workspace_ref, source, &access, &mut setup)?)
+            Some(Self::project(&view, spec, &workspace_ref, source, &mut setup)?)
         } else {
             None
         };
@@ -100,9 +97,8 @@ impl Target {
         let model_account = match &spec.model_account {
             Some(id) => {
                 let id: AccountId = parse_id("--model-account", id)?;
-                if store
+                if view
                     .entity(&EntityRef::new(EntityKind::ModelManagementAccount, &id))?
-                    .filter(visible)
                     .is_none()
                 {
                     return Err(Error::Target(format!("no model management account `{id}`")));
@@ -117,7 +113,7 @@ impl Target {
                 let candidates: Vec<_> = store
                     .children(&subscription_ref, EntityKind::ModelManagementAccount)?
                     .into_iter()
-                    .filter(|entity| !entity.deleted)
+                    .filter(|entity| !entity.deleted && view.sees(entity))
                     .collect();
                 match candidates.as_slice() {
                     [] => None,
@@ -167,22 +163,19 @@ impl Target {
     }
 
     fn project(
-        store: &Store,
+        view: &lineage_store::View<'_>,
         spec: &TargetSpec,
         workspace_ref: &EntityRef,
         source: &str,
-        access: &lineage_store::access::Access,
         setup: &mut Vec<CommandEnvelope>,
     ) -> Result<ProjectId> {
         let workspace = &workspace_ref.id;
         let existing = match &spec.project {
-            Some(id) => store
-                .entity(&EntityRef::new(
-                    EntityKind::Project,
-                    parse_id::<ProjectId>("--project", id)?,
-                ))?
-                .filter(|project| access.can_read_entity(project)),
-            None => store.find_by_name(Some(workspace_ref), EntityKind::Project, source)?,
+            Some(id) => view.entity(&EntityRef::new(
+                EntityKind::Project,
+                parse_id::<ProjectId>("--project", id)?,
+            ))?,
+            None => view.find_by_name(Some(workspace_ref), EntityKind::Project, source)?,
         };
         if let Some(project) = existing {
             if project.parent.as_ref() != Some(workspace_ref) {

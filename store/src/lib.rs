@@ -11,7 +11,8 @@
 //!   [`access`], what a principal may read;
 //! - `write`: the write path — `decide` (command validation, one event or a typed
 //!   rejection) and the group-committing writer thread;
-//! - [`store`]: `Store`, the one handle users hold; [`demo`]: the demo story.
+//! - [`store`]: `Store`, the one handle users hold; [`view`]: `View`, the store as one
+//!   principal may read it, through which every answer passes; [`demo`]: the demo story.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
 //! rebuilt from it. sled is written after the log is synced, never before, so derived
@@ -23,6 +24,7 @@ pub mod error;
 pub mod log;
 pub mod projections;
 pub mod store;
+pub mod view;
 mod write;
 
 pub use log::{disk, segment};
@@ -31,6 +33,7 @@ pub use projections::{access, audit, billing, lineage};
 pub use error::{Error, Result};
 pub use log::{EventLog, Head, LogRead, ScanReport};
 pub use store::{EventFilter, Options, Stats, Store};
+pub use view::View;
 pub use write::writer::Appended;
 
 #[cfg(test)]

@@ -571,7 +571,7 @@ impl Store {
 
     /// The derived trees as readers see them.
     #[cfg(test)]
-    pub(crate) fn view(&self) -> &Trees {
+    pub(crate) fn trees(&self) -> &Trees {
         &self.view
     }
 

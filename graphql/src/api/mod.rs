@@ -86,18 +86,10 @@ fn viewer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a lineage_store::acc
         .ok_or_else(|| error::coded("UNAUTHENTICATED", "a valid bearer token is required"))
 }
 
-/// Whether the request's principal may see an entity.
-fn sees(ctx: &Context<'_>, entity: &lineage_schema::Entity) -> bool {
-    viewer(ctx).is_ok_and(|access| access.can_read_entity(entity))
-}
-
-/// The entity a reference names, if it exists and the viewer may see it; NOT_FOUND
-/// otherwise, alike, so nothing tells the two apart.
-fn visible_entity(ctx: &Context<'_>, reference: &EntityRef) -> async_graphql::Result<lineage_schema::Entity> {
-    match store(ctx).entity(reference).map_err(error::from_store)? {
-        Some(entity) if sees(ctx, &entity) => Ok(entity),
-        _ => Err(error::not_found(reference)),
-    }
+/// The store as the request's principal may read it: every entity, list, walk and log
+/// read of a resolver goes through this, so none can forget the visibility check.
+fn view<'a>(ctx: &Context<'a>) -> async_graphql::Result<lineage_store::View<'a>> {
+    Ok(store(ctx).view(viewer(ctx)?))
 }
 
 fn acting<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PrincipalId> {

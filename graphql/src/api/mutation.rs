@@ -79,9 +79,7 @@ async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async
     let (appended, entity) = tokio::task::spawn_blocking(move || {
         let appended = store.execute(envelope)?;
         let access = store.access(&actor)?;
-        let entity = store
-            .entity(&appended.stream)?
-            .filter(|entity| access.can_read_entity(entity));
+        let entity = store.view(&access).entity(&appended.stream)?;
         Ok::<_, lineage_store::Error>((appended, entity))
     })
     .await

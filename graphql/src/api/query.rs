@@ -4,7 +4,7 @@
 use super::error::{from_store, invalid, not_found};
 use super::graph::{self, AsOfInput, Direction, ImpactResult, LineageGraph, TraceResult};
 use super::types::{EntityObject, EventObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState};
-use super::{page_size, parse_kind, parse_node, parse_ref, sees, store, viewer, visible_entity, within_deadline};
+use super::{page_size, parse_kind, parse_node, parse_ref, store, view, within_deadline};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, InputObject, Object, ID};
 use lineage_schema::entity::{Detail, Entity};
@@ -71,17 +71,16 @@ fn scan(
     first: usize,
     keep: impl Fn(&Entity) -> bool,
 ) -> async_graphql::Result<Slice<Entity>> {
-    let store = store(ctx);
+    let view = view(ctx)?;
     let mut found = Vec::new();
     let mut position = after.clone();
     loop {
         within_deadline(ctx)?;
-        let chunk = store.entities(kind, position.as_deref(), 1000).map_err(from_store)?;
-        let Some(last) = chunk.last() else { break };
-        position = Some(last.reference.id.clone());
-        let ended = chunk.len() < 1000;
-        found.extend(chunk.into_iter().filter(|entity| keep(entity) && sees(ctx, entity)));
-        if found.len() > first || ended {
+        let chunk = view.entities(kind, position.as_deref(), 1000).map_err(from_store)?;
+        let Some(last) = chunk.last else { break };
+        position = Some(last);
+        found.extend(chunk.visible.into_iter().filter(|entity| keep(entity)));
+        if found.len() > first || chunk.ended {
             break;
         }
     }
@@ -129,60 +128,12 @@ fn typed(ctx: &Context<'_>, kind: EntityKind, id: &str) -> async_graphql::Result
     if reference.kind != kind {
         return Err(invalid(format!("`{id}` is not a {}", kind.label())));
     }
-    Ok(store(ctx)
-        .entity(&reference)
-        .map_err(from_store)?
-        .filter(|entity| sees(ctx, entity)))
+    view(ctx)?.entity(&reference).map_err(from_store)
 }
 
 /// Visible children of a visible parent.
 fn visible_children(ctx: &Context<'_>, parent: &EntityRef, kind: EntityKind) -> async_graphql::Result<Vec<Entity>> {
-    visible_entity(ctx, parent)?;
-    let children = store(ctx).children(parent, kind).map_err(from_store)?;
-    Ok(children.into_iter().filter(|entity| sees(ctx, entity)).collect())
-}
-
-/// Which lineage nodes the viewer may see (a node is visible when its entity is),
-/// remembered across one answer.
-#[derive(Default)]
-struct NodeVisibility(std::collections::HashMap<EntityRef, bool>);
-
-impl NodeVisibility {
-    fn check(&mut self, ctx: &Context<'_>, node: &NodeRef) -> bool {
-        if let Some(known) = self.0.get(&node.entity) {
-            return *known;
-        }
-        let seen = store(ctx)
-            .entity(&node.entity)
-            .ok()
-            .flatten()
-            .is_some_and(|entity| sees(ctx, &entity));
-        self.0.insert(node.entity.clone(), seen);
-        seen
-    }
-}
-
-/// Cuts from a trace whatever the viewer may not see (a run in an experimentation
-/// account it has no access to, with its data and target).
-fn prune_trace(ctx: &Context<'_>, trace: &mut lineage_store::lineage::Trace, visible: &mut NodeVisibility) {
-    if trace
-        .environment
-        .as_ref()
-        .is_some_and(|environment| !visible.check(ctx, environment))
-    {
-        trace.environment = None;
-    }
-    let Some(image) = &mut trace.image else { return };
-    let Some(manifest) = &mut image.manifest else { return };
-    for model in &mut manifest.models {
-        let mut current = Some(model);
-        while let Some(model) = current {
-            if model.run.as_ref().is_some_and(|run| !visible.check(ctx, &run.run)) {
-                model.run = None;
-            }
-            current = model.derived_from.as_deref_mut();
-        }
-    }
+    view(ctx)?.children(parent, kind).map_err(from_store)
 }
 
 #[Object]
@@ -191,11 +142,7 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<EntityObject>> {
         within_deadline(ctx)?;
         let reference = parse_ref(&id)?;
-        Ok(store(ctx)
-            .entity(&reference)
-            .map_err(from_store)?
-            .filter(|entity| sees(ctx, entity))
-            .map(EntityObject))
+        Ok(view(ctx)?.entity(&reference).map_err(from_store)?.map(EntityObject))
     }
 
     /// Entities of one kind, in id order; with `parent`, only those directly inside it.
@@ -389,20 +336,9 @@ impl Query {
                     .collect::<async_graphql::Result<_>>()
             })
             .transpose()?;
-        visible_entity(ctx, &walk.start.entity)?;
-        // Hidden nodes are left out of the walk itself: they count against no limit.
-        let mut visible = NodeVisibility::default();
-        let found = store(ctx)
-            .lineage()
-            .walk_visible(&walk, &mut |node| visible.check(ctx, node))
-            .map_err(from_store)?;
+        let found = view(ctx)?.walk(&walk).map_err(from_store)?;
         let nodes = found.nodes.iter().map(Into::into).collect();
-        let edges = found
-            .edges
-            .iter()
-            .filter(|edge| visible.check(ctx, &edge.from) && visible.check(ctx, &edge.to))
-            .map(Into::into)
-            .collect();
+        let edges = found.edges.iter().map(Into::into).collect();
         Ok(LineageGraph {
             nodes,
             edges,
@@ -421,12 +357,7 @@ impl Query {
         within_deadline(ctx)?;
         let id = service.trim_start_matches("service/");
         let service = ServiceId::new(id).map_err(|rejection| invalid(rejection.to_string()))?;
-        visible_entity(ctx, &EntityRef::new(EntityKind::Service, &service))?;
-        let mut trace = store(ctx)
-            .lineage()
-            .trace(&service, graph::as_of(as_of)?)
-            .map_err(from_store)?;
-        prune_trace(ctx, &mut trace, &mut NodeVisibility::default());
+        let trace = view(ctx)?.trace(&service, graph::as_of(as_of)?).map_err(from_store)?;
         Ok((&trace).into())
     }
 
@@ -435,19 +366,10 @@ impl Query {
     async fn impact(&self, ctx: &Context<'_>, id: ID, as_of: Option<AsOfInput>) -> async_graphql::Result<ImpactResult> {
         within_deadline(ctx)?;
         let start: NodeRef = parse_node(&id)?;
-        visible_entity(ctx, &start.entity)?;
-        let found = store(ctx)
-            .lineage()
-            .impact(&start, graph::as_of(as_of)?)
-            .map_err(from_store)?;
-        let mut visible = NodeVisibility::default();
-        let shown: Vec<&lineage_store::lineage::FoundNode> = found
-            .nodes
-            .iter()
-            .filter(|found| visible.check(ctx, &found.node))
-            .collect();
+        let found = view(ctx)?.impact(&start, graph::as_of(as_of)?).map_err(from_store)?;
         let of_kind = |kind: NodeKind| {
-            shown
+            found
+                .nodes
                 .iter()
                 .filter(|found| found.node.kind() == kind && found.node != start)
                 .map(|found| ID(found.node.to_string()))
@@ -471,7 +393,6 @@ impl Query {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let stream = parse_ref(&id)?;
-        visible_entity(ctx, &stream)?;
         let from = match &after {
             Some(after) => {
                 after
@@ -481,7 +402,7 @@ impl Query {
             }
             None => 1,
         };
-        let events = store(ctx).history_page(&stream, from, first + 1).map_err(from_store)?;
+        let events = view(ctx)?.history_page(&stream, from, first + 1).map_err(from_store)?;
         let has_next = events.len() > first;
         let mut connection = Connection::new(from > 1, has_next);
         connection.edges.extend(
@@ -510,20 +431,20 @@ impl Query {
             account: account_arg(account)?,
             stream: stream.map(|stream| parse_ref(&stream)).transpose()?,
         };
-        let store = store(ctx);
-        let access = viewer(ctx)?;
+        let view = view(ctx)?;
         let mut found = Vec::new();
         let mut position = after;
         // Kinds are filtered here; read on until the page is full or the log ends.
         loop {
             within_deadline(ctx)?;
-            let chunk = store.events(position, first + 1, &filter).map_err(from_store)?;
-            let Some(last) = chunk.last() else { break };
-            position = last.seq;
+            let chunk = view.events(position, first + 1, &filter).map_err(from_store)?;
+            let Some(last) = chunk.last else { break };
+            position = last;
             found.extend(
                 chunk
+                    .visible
                     .into_iter()
-                    .filter(|event| kind.is_none_or(|kind| event.stream.kind == kind) && access.can_read_event(event)),
+                    .filter(|event| kind.is_none_or(|kind| event.stream.kind == kind)),
             );
             if found.len() > first {
                 break;
@@ -558,10 +479,9 @@ impl Query {
         let store = store(ctx);
         let size = tree_size.unwrap_or_else(|| store.head().seq);
         let path = store.inclusion_proof(seq, size).map_err(from_store)?;
-        let event = store
+        let event = view(ctx)?
             .event(seq)
             .map_err(from_store)?
-            .filter(|event| viewer(ctx).is_ok_and(|access| access.can_read_event(event)))
             .ok_or_else(|| not_found(format!("event {seq}")))?;
         Ok(graph::InclusionProof {
             seq,
@@ -629,15 +549,15 @@ impl Query {
             None => 0,
         };
         // Read on until the page is full of entries this viewer may audit.
-        let access = viewer(ctx)?;
+        let view = view(ctx)?;
         let mut events = Vec::new();
         let mut position = after_seq;
         loop {
             within_deadline(ctx)?;
-            let chunk = store(ctx).audit(&filter, position, first + 1).map_err(from_store)?;
-            let Some(last) = chunk.last() else { break };
-            position = last.seq;
-            events.extend(chunk.into_iter().filter(|event| access.can_audit(event)));
+            let chunk = view.audit(&filter, position, first + 1).map_err(from_store)?;
+            let Some(last) = chunk.last else { break };
+            position = last;
+            events.extend(chunk.visible);
             if events.len() > first {
                 break;
             }
@@ -673,20 +593,7 @@ impl Query {
         let account = lineage_schema::AccountId::new(account).map_err(|rejection| invalid(rejection.to_string()))?;
         let month = lineage_store::billing::Month::parse(&month)
             .ok_or_else(|| invalid(format!("`{month}` is not a month like 2026-03")))?;
-        let access = viewer(ctx)?;
-        let allowed = access.owned.contains(&account)
-            || access.has_role(
-                &account,
-                &[
-                    lineage_schema::event::Role::Owner,
-                    lineage_schema::event::Role::Auditor,
-                    lineage_schema::event::Role::BillingReader,
-                ],
-            );
-        if !allowed {
-            return Err(not_found(format!("account {account}")));
-        }
-        let bill = store(ctx)
+        let bill = view(ctx)?
             .bill(
                 &account,
                 month,

@@ -2,7 +2,6 @@
 //! events, and the small value types they share.
 
 use super::error::from_store;
-use super::store;
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use lineage_schema::entity::{Detail, Entity, RunStatus as StoredRunStatus};
 use lineage_schema::event::{MetricPoint, ModelSource};
@@ -141,12 +140,10 @@ impl EntityObject {
     /// The entities of one kind directly inside this one.
     async fn children(&self, ctx: &Context<'_>, kind: String) -> async_graphql::Result<Vec<EntityObject>> {
         let kind = super::parse_kind(&kind)?;
-        let children = store(ctx).children(&self.0.reference, kind).map_err(from_store)?;
-        Ok(children
-            .into_iter()
-            .filter(|child| super::sees(ctx, child))
-            .map(EntityObject)
-            .collect())
+        let children = super::view(ctx)?
+            .children(&self.0.reference, kind)
+            .map_err(from_store)?;
+        Ok(children.into_iter().map(EntityObject).collect())
     }
     async fn as_run(&self) -> Option<RunObject> {
         matches!(self.0.detail, Detail::Run(_)).then(|| RunObject(self.0.clone()))
@@ -219,7 +216,9 @@ impl RunObject {
     async fn metric_history(&self, ctx: &Context<'_>, name: Option<String>) -> async_graphql::Result<Vec<Metric>> {
         let run = lineage_schema::RunId::new(self.0.reference.id.clone())
             .map_err(|error| super::error::invalid(error.to_string()))?;
-        let points = store(ctx).metric_history(&run, name.as_deref()).map_err(from_store)?;
+        let points = super::view(ctx)?
+            .metric_history(&run, name.as_deref())
+            .map_err(from_store)?;
         Ok(points.iter().map(Metric::from).collect())
     }
     async fn tags(&self) -> Vec<KeyValue> {
@@ -495,9 +494,5 @@ impl EventObject {
 /// Whether the viewer may see a run another entity names (a model version's source run
 /// lives in an experimentation account, the model in a model management account).
 fn run_visible(ctx: &Context<'_>, run: &lineage_schema::RunId) -> bool {
-    store(ctx)
-        .entity(&EntityRef::new(EntityKind::Run, run))
-        .ok()
-        .flatten()
-        .is_some_and(|entity| super::sees(ctx, &entity))
+    super::view(ctx).is_ok_and(|view| view.visible(&EntityRef::new(EntityKind::Run, run)))
 }

@@ -1,6 +1,7 @@
 //! Rules for principals, subscriptions, accounts, seats, roles and tokens.
 
 use super::check::*;
+use super::policy::{is_administrator, roles_of};
 use crate::error::Result;
 use lineage_schema::entity::*;
 use lineage_schema::event::*;

@@ -1,17 +1,21 @@
 //! Command handling: checks a command against current state and decides the one event it
 //! appends, or rejects it. Deciding writes nothing. One file per aggregate holds its
-//! rules, one function per command; `check` holds what they share.
+//! rules, one function per command; `check` holds what they share, `policy` who may act
+//! where.
 
 mod accounts;
 mod check;
 mod datasets;
 mod images;
 mod models;
+mod policy;
 mod runs;
 mod services;
 #[cfg(test)]
 mod tests;
 mod workspaces;
+
+use policy::is_administrator;
 
 use crate::error::Result;
 use crate::projections::access;
