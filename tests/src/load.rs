@@ -336,9 +336,27 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         return Err(error);
     }
 
-    // The check: every acknowledged mutation in the log, exactly once, where it was said.
-    Store::verify(&options.dir).context("the log does not verify")?;
-    let store = Store::open(&options.dir, &Options::default())?;
+    let (acknowledged, lost, events_in_log) = check_log(&options.dir, &tally)?;
+    Ok(LoadReport {
+        seconds,
+        kills,
+        answered: tally.answered.load(Ordering::Relaxed),
+        mutations_acknowledged: acknowledged,
+        queries_answered: tally.queries.load(Ordering::Relaxed),
+        unreachable: tally.unreachable.load(Ordering::Relaxed),
+        retries_answered: tally.retries.load(Ordering::Relaxed),
+        throttled: tally.throttled.load(Ordering::Relaxed),
+        lost,
+        events_in_log,
+    })
+}
+
+/// The check after the load: every acknowledged mutation in the log, exactly once, where
+/// it was said; no event id twice; the projections equal to a replay. Answers how many
+/// mutations were acknowledged, how many of them are lost, and the log's length.
+fn check_log(dir: &std::path::Path, tally: &Tally) -> Result<(u64, u64, u64)> {
+    Store::verify(dir).context("the log does not verify")?;
+    let store = Store::open(dir, &Options::default())?;
     let mut acknowledged = std::collections::BTreeMap::new();
     for (key, seq) in std::mem::take(&mut *tally.acknowledged.lock().expect("tally lock")) {
         if let Some(earlier) = acknowledged.insert(key.clone(), seq) {
@@ -372,20 +390,9 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
     let digest = store.projection_digest()?;
     let events_in_log = store.head().seq;
     drop(store);
-    let rebuilt = Store::rebuild(&options.dir, &Options::default(), &mut |_, _| {})?;
+    let rebuilt = Store::rebuild(dir, &Options::default(), &mut |_, _| {})?;
     if rebuilt.projection_digest()? != digest {
         bail!("the projections differ from a replay of the log");
     }
-    Ok(LoadReport {
-        seconds,
-        kills,
-        answered: tally.answered.load(Ordering::Relaxed),
-        mutations_acknowledged: acknowledged.len() as u64,
-        queries_answered: tally.queries.load(Ordering::Relaxed),
-        unreachable: tally.unreachable.load(Ordering::Relaxed),
-        retries_answered: tally.retries.load(Ordering::Relaxed),
-        throttled: tally.throttled.load(Ordering::Relaxed),
-        lost,
-        events_in_log,
-    })
+    Ok((acknowledged.len() as u64, lost, events_in_log))
 }

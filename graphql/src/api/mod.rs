@@ -48,7 +48,7 @@ impl Default for Limits {
 pub struct Acting(pub PrincipalId);
 
 pub fn build(store: Arc<Store>, limits: Limits, prices: lineage_store::billing::PriceBook) -> LineageSchema {
-    Schema::build(Query, Mutation, Subscription)
+    Schema::build(Query::default(), Mutation, Subscription)
         .data(store)
         .data(prices)
         .data(limits.clone())
@@ -58,7 +58,7 @@ pub fn build(store: Arc<Store>, limits: Limits, prices: lineage_store::billing::
 
 /// The SDL of the schema, as committed in `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(Query::default(), Mutation, Subscription).finish().sdl()
 }
 
 /// When the request must be done by; resolvers check it before and during long work,

@@ -202,7 +202,20 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut report = serde_json::Map::new();
 
-    // W1 and the registry, in-process.
+    w1_in_process(&base, runs, &mut report)?;
+    w1_http(&base, &runtime, runs, &mut report)?;
+    w2(&base, &runtime, chains, &mut report)?;
+    let _ = std::fs::remove_dir_all(&base);
+    report.insert("runs".into(), json!(runs));
+    report.insert("chains".into(), json!(chains));
+    println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
+    Ok(())
+}
+
+type Report = serde_json::Map<String, Value>;
+
+/// W1 and the registry, in-process.
+fn w1_in_process(base: &Path, runs: usize, report: &mut Report) -> Result<()> {
     let dir = base.join("w1-in-process");
     let store = Arc::new(Store::open(&dir, &Options::default())?);
     store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
@@ -262,11 +275,15 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
     report.insert("w1_in_process_peak_rss_mib".into(), json!(peak_rss_mib()));
     drop(store);
 
-    // W1 and the registry over GraphQL/HTTP, one connection, one request at a time.
+    Ok(())
+}
+
+/// W1 and the registry over GraphQL/HTTP, one connection, one request at a time.
+fn w1_http(base: &Path, runtime: &tokio::runtime::Runtime, runs: usize, report: &mut Report) -> Result<()> {
     let dir = base.join("w1-http");
     let store = Arc::new(Store::open(&dir, &Options::default())?);
     store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
-    let served = serve(&runtime, &store)?;
+    let served = serve(runtime, &store)?;
     let mut http = Http::connect(served.address, &served.token)?;
     let mut write = |command: Command| -> Result<()> {
         checked(http.post(&mutation_body(&command))?)?;
@@ -317,12 +334,17 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
         registry_figures(runs, seconds, latencies, lookups),
     );
     drop(http);
-    served.stop(&runtime)?;
+    served.stop(runtime)?;
     report.insert("w1_http_disk_mib".into(), json!(dir_bytes(&dir) as f64 / 1048576.0));
     report.insert("w1_http_peak_rss_mib".into(), json!(peak_rss_mib()));
     drop(store);
 
-    // W2: chains, inserted one at a time (each chain all or none), then traced.
+    Ok(())
+}
+
+/// W2: chains, inserted one at a time (each chain all or none), then traced in-process
+/// and over HTTP.
+fn w2(base: &Path, runtime: &tokio::runtime::Runtime, chains: usize, report: &mut Report) -> Result<()> {
     let dir = base.join("w2");
     let store = Arc::new(Store::open(&dir, &Options::default())?);
     store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
@@ -352,7 +374,7 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
         }
     }
     let (in_p50, in_p99) = percentiles(samples);
-    let served = serve(&runtime, &store)?;
+    let served = serve(runtime, &store)?;
     let mut http = Http::connect(served.address, &served.token)?;
     let mut samples = Vec::new();
     for service in &services {
@@ -366,7 +388,7 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
     let (http_p50, http_p99) = percentiles(samples);
     drop(http);
     // Stopping the server closes the store, which writes what it held to disk.
-    served.stop(&runtime)?;
+    served.stop(runtime)?;
     report.insert(
         "w2".into(),
         json!({ "chains_per_s": chains as f64 / seconds, "insert_seconds": seconds,
@@ -375,9 +397,5 @@ pub fn run(scratch: &Path, runs: usize, chains: usize) -> Result<()> {
                 "disk_mib": dir_bytes(&dir) as f64 / 1048576.0, "peak_rss_mib": peak_rss_mib() }),
     );
     drop(store);
-    let _ = std::fs::remove_dir_all(&base);
-    report.insert("runs".into(), json!(runs));
-    report.insert("chains".into(), json!(chains));
-    println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
     Ok(())
 }

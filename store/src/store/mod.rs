@@ -1,6 +1,9 @@
 //! `Store`: the one handle to a data directory — the log, the group-commit writer, the
 //! derived trees, and the reads over them.
 
+mod accounting;
+mod proofs;
+
 use crate::derived::overlay::{decode, Overlay, Trees};
 use crate::error::{Error, Result};
 use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport};
@@ -376,214 +379,10 @@ impl Store {
         Ok(if lowest == u64::MAX { 0 } else { lowest })
     }
 
-    /// The Merkle root over the first `size` events.
-    pub fn merkle_root(&self, size: u64) -> Result<Digest> {
-        crate::projections::merkle::root(&self.view, self.reader.as_ref(), size, self.head().seq)
-    }
-
-    /// The audit path proving event `seq` is in the tree of `size` events.
-    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Digest>> {
-        crate::projections::merkle::inclusion_proof(&self.view, self.reader.as_ref(), seq, size, self.head().seq)
-    }
-
-    /// The proof that the tree of `old` events is a prefix of the tree of `new` events.
-    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Digest>> {
-        crate::projections::merkle::consistency_proof(&self.view, self.reader.as_ref(), old, new, self.head().seq)
-    }
-
-    /// A checkpoint of the log as it stands, signed with the data directory's key.
-    pub fn checkpoint(&self) -> Result<lineage_schema::checkpoint::Checkpoint> {
-        let head = self.head();
-        let root = self.merkle_root(head.seq)?;
-        let key = signing_key(&self.dir)?;
-        Ok(lineage_schema::checkpoint::Checkpoint::sign(
-            &key,
-            head.seq,
-            root,
-            Timestamp::now(),
-        ))
-    }
-
-    /// The public half of the checkpoint key, hex (made on first use).
-    pub fn public_key(dir: &Path) -> Result<String> {
-        Ok(lineage_schema::checkpoint::hex(
-            signing_key(dir)?.verifying_key().as_bytes(),
-        ))
-    }
-
-    /// Checks the log in `dir` offline against a checkpoint saved earlier: every record,
-    /// the signature (against `trusted_key` if given), and that the first `size` events
-    /// still have the checkpoint's root.
-    pub fn verify_checkpoint(
-        dir: &Path,
-        checkpoint: &lineage_schema::checkpoint::Checkpoint,
-        trusted_key: Option<&str>,
-    ) -> Result<crate::projections::merkle::CheckpointCheck> {
-        if !checkpoint.signature_holds(trusted_key) {
-            return Err(Rejection::invalid("checkpoint", "its signature does not hold for the key").into());
-        }
-        let (log, root) = crate::projections::merkle::root_from_log(&log_dir(dir), checkpoint.size)?;
-        let Some(root) = root else {
-            return Err(Rejection::invalid(
-                "checkpoint",
-                format!(
-                    "it covers {} events but the log holds only {}: history was removed",
-                    checkpoint.size, log.head.seq
-                ),
-            )
-            .into());
-        };
-        Ok(crate::projections::merkle::CheckpointCheck {
-            matches: root == checkpoint.root,
-            log,
-            root,
-        })
-    }
-
-    /// Up to `limit` events after position `after` that pass `filter`, in log order,
-    /// read through the narrowest index the filter allows.
-    pub fn audit(
-        &self,
-        filter: &crate::projections::audit::AuditFilter,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Envelope>> {
-        let head = self.head().seq;
-        let after = match filter.from {
-            Some(from) => after.max(crate::projections::audit::first_seq_at(&self.view, from)?),
-            None => after,
-        };
-        let candidates: Option<Vec<u64>> = if let Some(entity) = &filter.entity {
-            Some(
-                self.stream_seqs(entity)?
-                    .into_iter()
-                    .filter(|seq| *seq > after)
-                    .collect(),
-            )
-        } else if let Some(actor) = &filter.actor {
-            Some(crate::projections::audit::postings(
-                &self.view,
-                b'p',
-                actor.as_str(),
-                after,
-            )?)
-        } else if let Some(account) = &filter.account {
-            Some(crate::projections::audit::postings(
-                &self.view,
-                b'a',
-                account.as_str(),
-                after,
-            )?)
-        } else {
-            None
-        };
-        let mut found = Vec::new();
-        match candidates {
-            Some(seqs) => {
-                for seq in seqs {
-                    if found.len() >= limit || seq > head {
-                        break;
-                    }
-                    let envelope = self
-                        .event(seq)?
-                        .ok_or_else(|| Error::Derived(format!("audit index names missing seq {seq}")))?;
-                    if filter.to.is_some_and(|to| envelope.recorded_at >= to) {
-                        break;
-                    }
-                    if filter.matches(&envelope) {
-                        found.push(envelope);
-                    }
-                }
-            }
-            None if after < head && limit > 0 => self.reader.scan_from(after + 1, &mut |envelope, _| {
-                let seq = envelope.seq;
-                if filter.to.is_some_and(|to| envelope.recorded_at >= to) {
-                    return Ok(false);
-                }
-                if filter.matches(&envelope) {
-                    found.push(envelope);
-                }
-                Ok(found.len() < limit && seq < head)
-            })?,
-            None => {}
-        }
-        Ok(found)
-    }
-
-    /// The principal a token secret belongs to, if the token is live.
-    pub fn authenticate(&self, secret: &str) -> Result<Option<PrincipalId>> {
-        let hash = Digest::of(secret.as_bytes());
-        let Some(holder) = self.view.get(state::TREE, &state::token_hash_key(&hash))? else {
-            return Ok(None);
-        };
-        let principal = holder.splitn(2, |byte| *byte == 0).nth(1).unwrap_or_default();
-        Ok(PrincipalId::new(String::from_utf8_lossy(principal).into_owned()).ok())
-    }
-
-    /// The bill of `account` for `month`, priced by `prices`, from the account's events.
-    pub fn bill(
-        &self,
-        account: &AccountId,
-        month: crate::projections::billing::Month,
-        prices: &crate::projections::billing::PriceBook,
-    ) -> Result<crate::projections::billing::Bill> {
-        let exists = [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount]
-            .into_iter()
-            .any(|kind| self.entity(&EntityRef::new(kind, account)).ok().flatten().is_some());
-        if !exists {
-            return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
-        }
-        let mut events = Vec::new();
-        for seq in crate::projections::billing::billed_events(&self.view, account)? {
-            events.push(
-                self.event(seq)?
-                    .ok_or_else(|| Error::Derived(format!("billing index names missing seq {seq}")))?,
-            );
-        }
-        let mut compute_kinds = std::collections::HashMap::new();
-        for target in self.children(
-            &EntityRef::new(EntityKind::ExperimentationAccount, account),
-            EntityKind::ComputeTarget,
-        )? {
-            if let lineage_schema::entity::Detail::ComputeTarget { kind } = &target.detail {
-                compute_kinds.insert(target.reference.id.clone(), kind.label().to_string());
-            }
-        }
-        Ok(crate::projections::billing::compute(
-            account,
-            &events,
-            &compute_kinds,
-            month,
-            prices,
-        ))
-    }
-
-    /// What `principal` may read.
-    pub fn access(&self, principal: &PrincipalId) -> Result<crate::projections::access::Access> {
-        let generation = self.shared.access_generation.load(std::sync::atomic::Ordering::Acquire);
-        if let Some(access) = self.access.get(principal, generation) {
-            return Ok(access);
-        }
-        let access = crate::projections::access::of(&self.view, principal)?;
-        self.access.put(principal, generation, &access);
-        Ok(access)
-    }
-
     /// The derived trees as readers see them.
     #[cfg(test)]
     pub(crate) fn trees(&self) -> &Trees {
         &self.view
-    }
-
-    /// Grows after every append of events that may change who may read what: access
-    /// worked out at an older generation may be stale.
-    pub fn access_generation(&self) -> u64 {
-        self.shared.access_generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Whether any principal is an administrator yet.
-    pub fn has_administrator(&self) -> Result<bool> {
-        Ok(self.view.get(state::TREE, state::ADMINISTRATORS_KEY)?.is_some())
     }
 
     /// The lineage graph.
@@ -644,33 +443,6 @@ impl Store {
     pub fn verify(dir: &Path) -> Result<ScanReport> {
         log::scan(&log_dir(dir))
     }
-}
-
-/// The data directory's checkpoint key: 32 random bytes in `checkpoint.key`, readable
-/// only by its owner, made the first time a checkpoint is signed.
-fn signing_key(dir: &Path) -> Result<ed25519_dalek::SigningKey> {
-    let path = dir.join("checkpoint.key");
-    if !path.exists() {
-        let mut seed = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut seed))
-            .map_err(Error::io("reading randomness for the checkpoint key", "/dev/urandom"))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
-            .map_err(Error::io("creating the checkpoint key", &path))?;
-        std::io::Write::write_all(&mut file, &seed).map_err(Error::io("writing the checkpoint key", &path))?;
-        file.sync_all()
-            .map_err(Error::io("syncing the checkpoint key", &path))?;
-    }
-    let bytes = std::fs::read(&path).map_err(Error::io("reading the checkpoint key", &path))?;
-    let seed: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| Error::Derived(format!("{} is not a 32-byte key", path.display())))?;
-    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
 }
 
 impl Drop for Store {

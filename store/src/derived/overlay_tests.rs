@@ -1,0 +1,167 @@
+//! The overlay's savepoints, rollbacks, journal replay and reads through layers.
+
+use super::*;
+
+fn journal_path() -> PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    dir.join("derived-journal")
+}
+
+fn tree() -> sled::Tree {
+    sled::Config::new()
+        .temporary(true)
+        .open()
+        .unwrap()
+        .open_tree("t")
+        .unwrap()
+}
+
+#[test]
+fn rollback_undoes_only_later_changes() {
+    let tree = tree();
+    tree.insert("a", "sled").unwrap();
+    let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
+    overlay.insert(0, b"b".to_vec(), b"1".to_vec());
+    let savepoint = overlay.savepoint();
+    overlay.insert(0, b"b".to_vec(), b"2".to_vec());
+    overlay.remove(0, b"a".to_vec());
+    assert_eq!(overlay.get(0, b"a").unwrap(), None);
+    overlay.rollback(savepoint);
+    assert_eq!(overlay.get(0, b"a").unwrap(), Some(b"sled".to_vec()));
+    assert_eq!(overlay.get(0, b"b").unwrap(), Some(b"1".to_vec()));
+}
+
+#[test]
+fn layered_changes_are_read_before_flush_and_stored_after() {
+    let tree = tree();
+    tree.insert("k1", "old").unwrap();
+    tree.insert("k3", "gone soon").unwrap();
+    let view = Trees::new(vec![tree.clone()], journal_path());
+    let mut overlay = Overlay::new(view.clone());
+    overlay.insert(0, b"k1".to_vec(), b"new".to_vec());
+    overlay.insert(0, b"k2".to_vec(), b"added".to_vec());
+    overlay.remove(0, b"k3".to_vec());
+    overlay.commit_to_layer();
+    let keys = |found: Vec<(Vec<u8>, Vec<u8>)>| {
+        found
+            .into_iter()
+            .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let merged = keys(view.range(0, b"k", b"k", 10).unwrap());
+    assert_eq!(merged, [("k1".into(), "new".into()), ("k2".into(), "added".into())]);
+    assert_eq!(tree.get("k1").unwrap().unwrap().as_ref(), b"old");
+    assert_eq!(view.floor(0, b"k", b"k9").unwrap().unwrap().0, b"k2");
+    view.flush_layer(9).unwrap();
+    assert!(view.layer_is_empty());
+    assert_eq!(keys(view.range(0, b"k", b"k", 10).unwrap()), merged);
+    assert_eq!(checkpoint(&tree).unwrap(), 9);
+}
+
+#[test]
+fn recent_changes_win_over_a_frozen_layer_which_wins_over_sled() {
+    let tree = tree();
+    for key in ["k1", "k2", "k3", "k4"] {
+        tree.insert(key, "sled").unwrap();
+    }
+    let view = Trees::new(vec![tree.clone()], journal_path());
+    let mut overlay = Overlay::new(view.clone());
+    overlay.insert(0, b"k1".to_vec(), b"frozen".to_vec());
+    overlay.insert(0, b"k2".to_vec(), b"frozen".to_vec());
+    overlay.remove(0, b"k3".to_vec());
+    overlay.insert(0, b"k5".to_vec(), b"frozen".to_vec());
+    overlay.commit_to_layer();
+    assert!(view.freeze(5));
+    overlay.insert(0, b"k2".to_vec(), b"recent".to_vec());
+    overlay.insert(0, b"k3".to_vec(), b"recent".to_vec());
+    overlay.remove(0, b"k5".to_vec());
+    overlay.insert(0, b"k6".to_vec(), b"recent".to_vec());
+    overlay.commit_to_layer();
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = [
+        ("k1", "frozen"),
+        ("k2", "recent"),
+        ("k3", "recent"),
+        ("k4", "sled"),
+        ("k6", "recent"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+    .collect();
+    let read = |view: &Trees| {
+        assert_eq!(view.range(0, b"k", b"k", 10).unwrap(), expected);
+        assert_eq!(view.get(0, b"k5").unwrap(), None);
+        assert_eq!(view.get(0, b"k1").unwrap().unwrap(), b"frozen");
+        assert_eq!(view.floor(0, b"k", b"k5").unwrap().unwrap().0, b"k4");
+        assert_eq!(view.floor(0, b"k", b"k9").unwrap().unwrap().0, b"k6");
+        assert_eq!(view.range(0, b"k", b"k2", 2).unwrap(), expected[1..3]);
+    };
+    read(&view);
+    view.write_frozen().unwrap();
+    assert_eq!(checkpoint(&tree).unwrap(), 5);
+    assert_eq!(tree.get("k5").unwrap().unwrap().as_ref(), b"frozen");
+    read(&view);
+    view.flush_layer(9).unwrap();
+    assert!(view.layer_is_empty());
+    assert_eq!(checkpoint(&tree).unwrap(), 9);
+    read(&view);
+}
+
+#[test]
+fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal_file = dir.path().join(journal::FILE);
+    let open = || {
+        let db = sled::Config::new().path(dir.path().join("derived")).open().unwrap();
+        let trees = vec![db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
+        (db, Trees::new(trees, journal_file.clone()))
+    };
+    let entries: Vec<journal::Entry> = (0..100u32)
+        .map(|n| {
+            (
+                (n % 2) as TreeId,
+                format!("k{n:03}").into_bytes(),
+                Some(n.to_be_bytes().to_vec()),
+            )
+        })
+        .collect();
+    fn as_slices(entries: &[journal::Entry]) -> Vec<journal::EntryRef<'_>> {
+        entries
+            .iter()
+            .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref()))
+            .collect()
+    }
+    {
+        let (db, view) = open();
+        view.write_keys(std::iter::empty(), 3).unwrap();
+        journal::write(&journal_file, 8, as_slices(&entries).into_iter()).unwrap();
+        // The crash: a third of the keys reached sled, the checkpoints did not.
+        for (tree, key, value) in &entries[..33] {
+            view.trees[*tree].insert(key, value.clone().unwrap()).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let (db, view) = open();
+    assert!(view.recover_journal().unwrap());
+    assert!(!journal_file.exists());
+    for (tree, key, value) in &entries {
+        assert_eq!(view.get(*tree, key).unwrap(), *value);
+    }
+    assert!(view.trees.iter().all(|tree| checkpoint(tree).unwrap() == 8));
+    assert!(!view.recover_journal().unwrap(), "nothing left to recover");
+
+    // A journal older than the trees puts nothing back.
+    journal::write(&journal_file, 5, [(0, &b"k000"[..], Some(&b"old"[..]))].into_iter()).unwrap();
+    assert!(view.recover_journal().unwrap());
+    assert_eq!(view.get(0, b"k000").unwrap(), entries[0].2);
+
+    // A damaged one empties the trees, to be rebuilt from the log.
+    journal::write(&journal_file, 9, as_slices(&entries).into_iter()).unwrap();
+    let mut bytes = std::fs::read(&journal_file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&journal_file, bytes).unwrap();
+    assert!(view.recover_journal().unwrap());
+    assert!(view.trees.iter().all(|tree| tree.is_empty()));
+    assert!(!journal_file.exists());
+    drop(db);
+}

@@ -1,0 +1,146 @@
+//! Reading a log directory through: every record checked (checksum, seq, hash chain),
+//! a tail cut short by a crash found, and the log's size without reading records.
+
+use super::*;
+
+/// What a full scan of the log found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanReport {
+    pub head: Head,
+    pub records: u64,
+    pub segments: usize,
+    pub bytes: u64,
+    /// Bytes past the last whole record of the last segment: a tail cut by a crash.
+    pub torn_tail_bytes: u64,
+}
+
+/// Scans and checks every record of the log in `dir` without changing anything.
+pub fn scan(dir: &Path) -> Result<ScanReport> {
+    scan_on(dir, &RealDisk)
+}
+
+/// As [`scan`], reading through `disk`.
+pub fn scan_on(dir: &Path, disk: &dyn Disk) -> Result<ScanReport> {
+    let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
+    let mut report = ScanReport {
+        head: Head::EMPTY,
+        records: 0,
+        segments: segments.len(),
+        bytes: 0,
+        torn_tail_bytes: 0,
+    };
+    for (index, segment) in segments.iter().enumerate() {
+        let is_last = index + 1 == segments.len();
+        let bytes = disk
+            .read_all(&segment.path)
+            .map_err(Error::io("reading a segment", &segment.path))?;
+        report.bytes += bytes.len() as u64;
+        let end = scan_segment(segment, &bytes, is_last, &mut report.head, &mut report.records)?;
+        report.torn_tail_bytes += bytes.len() as u64 - end;
+    }
+    Ok(report)
+}
+
+pub(super) fn corruption(segment: &SegmentFile, seq: u64, offset: u64, reason: impl Into<String>) -> Error {
+    Error::Corruption {
+        seq,
+        segment: segment.path.clone(),
+        offset,
+        reason: reason.into(),
+    }
+}
+
+/// Checks one segment's records against the chain so far; returns where its valid
+/// records end. Damage is an error, except a torn tail in the last segment.
+fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut Head, records: &mut u64) -> Result<u64> {
+    let expected_first = head.seq + 1;
+    if bytes.len() < HEADER_LEN as usize {
+        // A segment whose creation was cut short holds nothing acknowledged.
+        return if is_last {
+            Ok(0)
+        } else {
+            Err(corruption(segment, expected_first, 0, "segment header cut short"))
+        };
+    }
+    if &bytes[..8] != segment::HEADER_MAGIC {
+        return Err(corruption(
+            segment,
+            expected_first,
+            0,
+            "not a segment file (bad header)",
+        ));
+    }
+    let header_seq = u64::from_le_bytes(bytes[8..16].try_into().expect("eight bytes"));
+    if header_seq != segment.first_seq || segment.first_seq != expected_first {
+        return Err(corruption(
+            segment,
+            expected_first,
+            0,
+            format!(
+                "segment starts at seq {header_seq} (named {}), expected {expected_first}",
+                segment.first_seq
+            ),
+        ));
+    }
+    let mut offset = HEADER_LEN;
+    while (offset as usize) < bytes.len() {
+        let seq = head.seq + 1;
+        match segment::read_frame(bytes, offset) {
+            Frame::Record { envelope, next } => {
+                let hash = lineage_schema::envelope::hash_of_body(&bytes[segment::body_of(offset, next)]);
+                check_chain(&envelope, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
+                *head = Head {
+                    seq: envelope.seq,
+                    hash: envelope.hash,
+                    recorded_at: envelope.recorded_at,
+                };
+                *records += 1;
+                offset = next;
+            }
+            Frame::Truncated if is_last => return Ok(offset),
+            Frame::Truncated => {
+                return Err(corruption(
+                    segment,
+                    seq,
+                    offset,
+                    "record cut short inside a closed segment",
+                ))
+            }
+            Frame::Bad { reason } => {
+                if is_last && segment::valid_record_after(bytes, offset).is_none() {
+                    return Ok(offset);
+                }
+                return Err(corruption(segment, seq, offset, reason));
+            }
+        }
+    }
+    Ok(offset)
+}
+
+fn check_chain(envelope: &Envelope, hash: Digest, head: &Head) -> std::result::Result<(), String> {
+    if envelope.seq != head.seq + 1 {
+        return Err(format!("found seq {} where seq {} belongs", envelope.seq, head.seq + 1));
+    }
+    if envelope.prev_hash != head.hash {
+        return Err("previous-hash link broken: an earlier record was changed, removed or moved".into());
+    }
+    if hash != envelope.hash {
+        return Err("record hash does not match its contents".into());
+    }
+    if envelope.recorded_at < head.recorded_at {
+        return Err("recorded time goes backwards".into());
+    }
+    Ok(())
+}
+
+/// The log's size on disk and its number of segments, without reading records.
+pub fn scan_sizes(dir: &Path) -> Result<(u64, usize)> {
+    let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
+    let mut bytes = 0;
+    for segment in &segments {
+        bytes += std::fs::metadata(&segment.path)
+            .map_err(Error::io("reading segment size", &segment.path))?
+            .len();
+    }
+    Ok((bytes, segments.len()))
+}

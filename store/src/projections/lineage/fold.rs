@@ -1,0 +1,227 @@
+//! Folding events into the lineage tree: nodes with the moments they appeared and were
+//! deleted, edges opened and closed, a service's current image and environment repointed.
+
+use super::*;
+
+struct Fold<'a> {
+    overlay: &'a mut Overlay,
+    moment: Moment,
+}
+
+impl Fold<'_> {
+    fn node(&mut self, node: &NodeRef) -> Result<()> {
+        let key = node_key(node);
+        if !self.overlay.contains(TREE, &key)? {
+            self.overlay.put_value(
+                TREE,
+                key,
+                &NodeInfo {
+                    created: self.moment,
+                    deleted: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn delete_node(&mut self, node: &NodeRef) -> Result<()> {
+        let key = node_key(node);
+        if let Some(mut info) = self.overlay.get_value::<NodeInfo>(TREE, &key)? {
+            info.deleted = Some(self.moment);
+            self.overlay.put_value(TREE, key, &info);
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef, revision: Option<&str>) -> Result<()> {
+        self.node(to)?;
+        let key = out_key(from, kind, to);
+        let mut edge = self.overlay.get_value::<Edge>(TREE, &key)?.unwrap_or_else(|| Edge {
+            from: from.clone(),
+            kind,
+            to: to.clone(),
+            spans: Vec::new(),
+            revision: None,
+        });
+        if edge.spans.last().is_none_or(|span| span.until.is_some()) {
+            edge.spans.push(Span {
+                from: self.moment,
+                until: None,
+            });
+        }
+        if let Some(revision) = revision {
+            edge.revision = Some(revision.to_string());
+        }
+        self.overlay.put_value(TREE, key, &edge);
+        self.overlay.insert(TREE, in_key(to, kind, from), Vec::new());
+        Ok(())
+    }
+
+    fn close(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<()> {
+        let key = out_key(from, kind, to);
+        if let Some(mut edge) = self.overlay.get_value::<Edge>(TREE, &key)? {
+            if let Some(span) = edge.spans.last_mut().filter(|span| span.until.is_none()) {
+                span.until = Some(self.moment);
+                self.overlay.put_value(TREE, key, &edge);
+            }
+        }
+        Ok(())
+    }
+
+    /// Points a service's single open edge of `kind` at `to`, closing the previous one.
+    fn repoint(&mut self, service: &NodeRef, kind: EdgeKind, to: Option<&NodeRef>) -> Result<()> {
+        let key = current_key(service, kind);
+        if let Some(bytes) = self.overlay.get(TREE, &key)? {
+            let (previous, _) =
+                parse_node_part(&bytes).ok_or_else(|| Error::Derived("undecodable lineage key".into()))?;
+            self.close(service, kind, &previous)?;
+        }
+        match to {
+            Some(to) => {
+                self.open(service, kind, to, None)?;
+                self.overlay.insert(TREE, key, node_part(to));
+            }
+            None => self.overlay.remove(TREE, key),
+        }
+        Ok(())
+    }
+}
+
+fn run_edges(
+    fold: &mut Fold<'_>,
+    run: &NodeRef,
+    experiment: &ExperimentId,
+    target: &ComputeTargetId,
+    parent: Option<&RunId>,
+    revision: Option<&str>,
+) -> Result<()> {
+    fold.open(
+        run,
+        EdgeKind::Executed,
+        &entity(EntityKind::Experiment, experiment),
+        revision,
+    )?;
+    fold.open(run, EdgeKind::RanOn, &entity(EntityKind::ComputeTarget, target), None)?;
+    if let Some(parent) = parent {
+        fold.open(run, EdgeKind::ChildOf, &entity(EntityKind::Run, parent), None)?;
+    }
+    Ok(())
+}
+
+/// Folds one event into the lineage graph.
+pub fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    let mut fold = Fold {
+        overlay,
+        moment: Moment {
+            seq: envelope.seq,
+            at: envelope.effective_time(),
+        },
+    };
+    let subject = NodeRef::entity(envelope.stream.clone());
+    fold.node(&subject)?;
+    use EntityKind as K;
+    match &envelope.event {
+        Event::RunQueued(e) => run_edges(
+            &mut fold,
+            &subject,
+            &e.experiment,
+            &e.compute_target,
+            e.parent.as_ref(),
+            None,
+        )?,
+        Event::RunStarted(e) => run_edges(
+            &mut fold,
+            &subject,
+            &e.experiment,
+            &e.compute_target,
+            e.parent.as_ref(),
+            Some(&e.revision),
+        )?,
+        Event::RunInputsRecorded(e) => {
+            for dataset in &e.datasets {
+                fold.open(&subject, EdgeKind::Used, &entity(K::Dataset, dataset), None)?;
+            }
+        }
+        Event::RunOutputsRecorded(e) => {
+            for dataset in &e.datasets {
+                fold.open(&entity(K::Dataset, dataset), EdgeKind::GeneratedBy, &subject, None)?;
+            }
+        }
+        Event::ModelVersionRegistered(_) | Event::ManifestVersionAdded(_) | Event::ImageBuildStarted(_) => {
+            version_edges(&mut fold, &subject, &envelope.event)?
+        }
+        Event::ServiceDeployed(e) => {
+            fold.repoint(
+                &subject,
+                EdgeKind::Runs,
+                Some(&NodeRef::version(K::Image, &e.image.image, e.image.version)),
+            )?;
+            fold.repoint(
+                &subject,
+                EdgeKind::DeployedTo,
+                Some(&entity(K::Environment, &e.environment)),
+            )?;
+        }
+        Event::ServiceUpdated(e) => {
+            fold.repoint(
+                &subject,
+                EdgeKind::Runs,
+                Some(&NodeRef::version(K::Image, &e.image.image, e.image.version)),
+            )?;
+        }
+        Event::ServiceDeleted(_) => {
+            fold.repoint(&subject, EdgeKind::Runs, None)?;
+            fold.repoint(&subject, EdgeKind::DeployedTo, None)?;
+            fold.delete_node(&subject)?;
+        }
+        Event::EnvironmentDeleted(_) | Event::ComputeTargetDetached(_) => fold.delete_node(&subject)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A new model, manifest or image version: its node, `VersionOf` its entity, and the edges
+/// to what it was made from.
+fn version_edges(fold: &mut Fold<'_>, subject: &NodeRef, event: &Event) -> Result<()> {
+    use EntityKind as K;
+    match event {
+        Event::ModelVersionRegistered(e) => {
+            let version = NodeRef::version(K::Model, &e.model, e.version);
+            fold.node(&version)?;
+            fold.open(&version, EdgeKind::VersionOf, subject, None)?;
+            if let ModelSource::Run { run, .. } = &e.source {
+                fold.open(&version, EdgeKind::GeneratedBy, &entity(K::Run, run), None)?;
+            }
+            if let Some(earlier) = &e.derived_from {
+                fold.open(
+                    &version,
+                    EdgeKind::DerivedFrom,
+                    &NodeRef::version(K::Model, &earlier.model, earlier.version),
+                    None,
+                )?;
+            }
+        }
+        Event::ManifestVersionAdded(e) => {
+            let version = NodeRef::version(K::Manifest, &e.manifest, e.version);
+            fold.node(&version)?;
+            fold.open(&version, EdgeKind::VersionOf, subject, None)?;
+            for model in &e.models {
+                fold.open(
+                    &version,
+                    EdgeKind::Includes,
+                    &NodeRef::version(K::Model, &model.model, model.version),
+                    None,
+                )?;
+            }
+        }
+        Event::ImageBuildStarted(e) => {
+            let version = NodeRef::version(K::Image, &e.image, e.version);
+            fold.node(&version)?;
+            fold.open(&version, EdgeKind::VersionOf, subject, None)?;
+            let manifest = NodeRef::version(K::Manifest, &e.manifest.manifest, e.manifest.version);
+            fold.open(&version, EdgeKind::BuiltFrom, &manifest, None)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
