@@ -1,5 +1,11 @@
 //! The GraphQL API: queries, one mutation per command, and subscriptions over the live
 //! feed. `build` assembles the schema with its limits.
+//!
+//! `query/` the reads (entities, lineage, log), each through the request's `View`;
+//! `mutation` and `inputs`, generated from the schema crate's command list and payload
+//! fields; `subscription` the live feed, judged by the subscriber's access at delivery;
+//! `graph` and `types` the answers' shapes; `error` and `phases` every error's code;
+//! `translate` a command as its mutation, for tests and benchmarks.
 
 pub mod error;
 mod graph;
