@@ -67,6 +67,9 @@ macro_rules! commands {
         }
 
         impl Command {
+            /// Every command's name, in the list's order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($command),)* $(stringify!($ncommand),)*];
+
             /// The command's name (`StartRun`).
             pub fn name(&self) -> &'static str {
                 match self {
@@ -174,6 +177,8 @@ macro_rules! for_each_command {
                 SetModelAlias(ModelAliasSet),
                 RemoveModelAlias(ModelAliasRemoved),
                 RecordDatasetSchema(DatasetSchemaRecorded),
+                RenameExperiment(ExperimentRenamed),
+                DeleteRunTag(RunTagDeleted),
             }
             access: {
                 IssueToken(TokenIssued),

@@ -376,6 +376,16 @@ pub fn events() -> Vec<Event> {
             }],
         }
         .into(),
+        ExperimentRenamed {
+            experiment: id("e-1"),
+            name: id("churn, renamed"),
+        }
+        .into(),
+        RunTagDeleted {
+            run: id("r-1"),
+            key: "team".into(),
+        }
+        .into(),
     ]
 }
 

@@ -215,6 +215,21 @@ fn every_command() -> Vec<CommandEnvelope> {
                 description: Some("minutes used in the month".into()),
             }],
         }),
+        Command::RenameExperiment(ExperimentRenamed {
+            experiment: id("e-train"),
+            name: id("training, renamed"),
+        }),
+        Command::SetRunTags(RunTagsSet {
+            run: id("r-later"),
+            tags: vec![Tag {
+                key: "stage".into(),
+                value: "review".into(),
+            }],
+        }),
+        Command::DeleteRunTag(RunTagDeleted {
+            run: id("r-later"),
+            key: "stage".into(),
+        }),
     ];
     commands.extend(
         extra

@@ -107,4 +107,6 @@ events! {
     ModelAliasSet => Model.model,
     ModelAliasRemoved => Model.model,
     DatasetSchemaRecorded => Dataset.dataset,
+    ExperimentRenamed => Experiment.experiment,
+    RunTagDeleted => Run.run,
 }

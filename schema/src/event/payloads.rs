@@ -460,4 +460,20 @@ payloads! {
         pub dataset: DatasetId,
         pub fields: Vec<SchemaField>,
     }
+
+    // --- Added in format 1, later: what MLflow clients do ---------------------------------
+
+    /// An experiment got a new name; its id, runs and history stay.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ExperimentRenamed {
+        pub experiment: ExperimentId,
+        pub name: Name,
+    }
+
+    /// A tag was taken off a run.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct RunTagDeleted {
+        pub run: RunId,
+        pub key: String,
+    }
 }

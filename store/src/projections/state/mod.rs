@@ -240,6 +240,22 @@ fn update(overlay: &mut Overlay, envelope: &Envelope, change: impl FnOnce(&mut E
     Ok(())
 }
 
+/// Gives the event's entity a new name in its scope, freeing the old one.
+fn rename(overlay: &mut Overlay, envelope: &Envelope, name: &str) -> Result<()> {
+    let entity = load_existing(overlay, &envelope.stream)?;
+    let scope = name_scope(entity.reference.kind, entity.parent.as_ref(), &entity.created.actor);
+    overlay.remove(TREE, name_key(scope.as_ref(), entity.reference.kind, &entity.name));
+    overlay.insert(
+        TREE,
+        name_key(scope.as_ref(), entity.reference.kind, name),
+        entity.reference.id.as_bytes().to_vec(),
+    );
+    update(overlay, envelope, |entity| {
+        entity.name = name.to_string();
+        Ok(())
+    })
+}
+
 /// Marks the event's entity deleted and frees its name for reuse.
 fn delete(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     let entity = load_existing(overlay, &envelope.stream)?;
@@ -384,6 +400,8 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::ModelAliasSet(e) => models::model_alias_set(overlay, envelope, e)?,
         Event::ModelAliasRemoved(e) => models::model_alias_removed(overlay, envelope, e)?,
         Event::DatasetSchemaRecorded(e) => datasets::dataset_schema_recorded(overlay, envelope, e)?,
+        Event::ExperimentRenamed(e) => rename(overlay, envelope, e.name.as_str())?,
+        Event::RunTagDeleted(e) => runs::run_tag_deleted(overlay, envelope, e)?,
     }
     Ok(())
 }

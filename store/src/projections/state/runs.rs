@@ -92,6 +92,13 @@ pub(super) fn run_tags_set(overlay: &mut Overlay, envelope: &Envelope, e: &RunTa
     Ok(())
 }
 
+pub(super) fn run_tag_deleted(overlay: &mut Overlay, envelope: &Envelope, e: &RunTagDeleted) -> Result<()> {
+    update(overlay, envelope, |entity| {
+        run_detail(entity)?.tags.remove(&e.key);
+        Ok(())
+    })
+}
+
 pub(super) fn artifacts_recorded(overlay: &mut Overlay, envelope: &Envelope, e: &ArtifactsRecorded) -> Result<()> {
     update(overlay, envelope, |entity| {
         let run = run_detail(entity)?;

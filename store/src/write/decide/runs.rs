@@ -90,6 +90,21 @@ pub(super) fn set_run_tags(check: &Check<'_>, e: RunTagsSet) -> Result<Decided> 
     Ok((e.into(), Some(account)))
 }
 
+/// `DeleteRunTag`: the run must hold the tag.
+pub(super) fn delete_run_tag(check: &Check<'_>, e: RunTagDeleted) -> Result<Decided> {
+    let (entity, account) = check.run(&e.run)?;
+    let Detail::Run(run) = &entity.detail else {
+        return Err(mismatch(&entity));
+    };
+    if !run.tags.contains_key(&e.key) {
+        return reject(Rejection::invalid(
+            "tag",
+            format!("run {} has no tag `{}`", e.run, e.key),
+        ));
+    }
+    Ok((e.into(), Some(account)))
+}
+
 /// `RecordArtifacts`.
 pub(super) fn record_artifacts(check: &Check<'_>, e: ArtifactsRecorded) -> Result<Decided> {
     let (_, account) = check.run(&e.run)?;

@@ -179,10 +179,63 @@ mod workspaces {
         ));
         world.accepted(by("u-owner", Command::GrantWorkspaceAccess(share)));
     }
+
+    #[test]
+    fn a_renamed_experiment_frees_its_old_name_and_takes_only_a_free_one() {
+        let mut world = World::given();
+        let rename = |name: &str| ExperimentRenamed {
+            experiment: literal("e"),
+            name: literal(name),
+        };
+        world.accepted(by("u-owner", Command::RenameExperiment(rename("sweep"))));
+        let again = ExperimentCreated {
+            experiment: literal("e-2"),
+            project: literal("p"),
+            name: literal("train"),
+            entry_point: "train.py".into(),
+            language: Language::Python,
+            source_digest: Digest::ZERO,
+        };
+        let created = world.accepted(by("u-owner", Command::CreateExperiment(again)));
+        assert_eq!(created.name(), "ExperimentCreated", "the old name is free again");
+        let refused = world.refused(by(
+            "u-owner",
+            Command::RenameExperiment(ExperimentRenamed {
+                experiment: literal("e-2"),
+                name: literal("sweep"),
+            }),
+        ));
+        assert_eq!(refused.0, "DUPLICATE_NAME", "{}", refused.1);
+        world.accepted(by("u-owner", Command::RenameExperiment(rename("sweep"))));
+    }
 }
 
 mod runs {
     use super::*;
+
+    #[test]
+    fn a_run_tag_is_deleted_only_where_it_is() {
+        let mut world = World::given();
+        let delete = Command::DeleteRunTag(RunTagDeleted {
+            run: literal("r-0"),
+            key: "stage".into(),
+        });
+        let refused = world.refused(by("u-owner", delete.clone()));
+        assert_eq!(refused.0, "INVALID_INPUT", "{}", refused.1);
+        world.accepted(by(
+            "u-owner",
+            Command::SetRunTags(RunTagsSet {
+                run: literal("r-0"),
+                tags: vec![Tag {
+                    key: "stage".into(),
+                    value: "review".into(),
+                }],
+            }),
+        ));
+        world.accepted(by("u-owner", delete.clone()));
+        let refused = world.refused(by("u-owner", delete));
+        assert_eq!(refused.0, "INVALID_INPUT", "deleted once: {}", refused.1);
+    }
 
     #[test]
     fn params_are_logged_once_and_never_changed() {

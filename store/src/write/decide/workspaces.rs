@@ -113,6 +113,17 @@ pub(super) fn set_experiment_tags(check: &Check<'_>, e: ExperimentTagsSet) -> Re
     Ok((e.into(), Some(account)))
 }
 
+/// `RenameExperiment`: the new name must be free in the experiment's project (a deleted
+/// experiment's name stays taken, so it can be restored).
+pub(super) fn rename_experiment(check: &Check<'_>, e: ExperimentRenamed) -> Result<Decided> {
+    let experiment = check.live(K::Experiment, &e.experiment)?;
+    let account = check.access_via(&experiment)?;
+    if experiment.name != e.name.as_str() {
+        check.unique_name(experiment.parent.as_ref(), K::Experiment, e.name.as_str())?;
+    }
+    Ok((e.into(), Some(account)))
+}
+
 /// `DeleteExperiment`.
 pub(super) fn delete_experiment(check: &Check<'_>, e: ExperimentDeleted) -> Result<Decided> {
     let experiment = check.live(K::Experiment, &e.experiment)?;
