@@ -7,6 +7,7 @@
 //! - [`metrics`]: request counts and latencies in the Prometheus text format;
 //! - [`export`]: audit exports as CSV and NDJSON;
 //! - [`openlineage`]: `POST /api/v1/lineage`, OpenLineage events over HTTP;
+//! - [`mlflow`]: MLflow's REST API at `/mlflow/<account>/<workspace>/api/2.0/mlflow/…`;
 //! - [`cli`]: the commands and their output;
 //! - [`bench`] (with `bench::graph` and `bench::peers`): `lineage bench`, throughput and latency
 //!   measurements, and Lineage's side of the benchmark beside MLflow and ML Metadata.
@@ -23,5 +24,6 @@ pub mod documents;
 pub mod export;
 pub mod live;
 pub mod metrics;
+pub mod mlflow;
 pub mod openlineage;
 pub mod server;

@@ -35,11 +35,30 @@ pub enum Error {
     #[error("{0}")]
     Target(String),
 
+    /// A request of MLflow's tracking API refused in MLflow's terms: `code` is MLflow's
+    /// error code (`RESOURCE_DOES_NOT_EXIST`, `INVALID_PARAMETER_VALUE`, …).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+
     #[error(transparent)]
     Store(#[from] lineage_store::Error),
 }
 
+impl From<lineage_schema::Rejection> for Error {
+    fn from(rejection: lineage_schema::Rejection) -> Self {
+        Error::Store(rejection.into())
+    }
+}
+
 impl Error {
+    /// The code of the store's rejection behind this error, if a rejection it is.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Error::Store(error) => error.rejection().map(|rejection| rejection.code()),
+            _ => None,
+        }
+    }
+
     pub fn malformed(place: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Malformed {
             place: place.into(),

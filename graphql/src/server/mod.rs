@@ -155,6 +155,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/lineage",
             axum::routing::post(crate::openlineage::receive).route_layer(budgeted),
         )
+        .merge(crate::mlflow::routes(state.clone()))
         // async-graphql-axum reads the body itself, past axum's default limit; this layer
         // bounds it for every route (413 when the declared or actual size is over).
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))

@@ -11,6 +11,7 @@ pub mod model;
 mod registry;
 mod runs;
 pub mod sqlite;
+pub mod tracking;
 
 use crate::error::{Error, Result};
 use crate::summary::{Outcome, Summary};

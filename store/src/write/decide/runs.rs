@@ -77,9 +77,10 @@ pub(super) fn log_metrics(check: &Check<'_>, e: MetricsLogged) -> Result<Decided
     if e.points.is_empty() {
         return reject(Rejection::invalid("points", "log at least one metric point"));
     }
-    e.points
-        .iter()
-        .try_for_each(|point| nonempty("metric name", &point.name))?;
+    e.points.iter().try_for_each(|point| {
+        nonempty("metric name", &point.name)?;
+        finite(&format!("metric `{}`", point.name), point.value)
+    })?;
     Ok((e.into(), Some(account)))
 }
 

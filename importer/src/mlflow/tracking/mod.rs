@@ -1,0 +1,251 @@
+//! MLflow's tracking API as Lineage commands and answers, with no HTTP in it: the server
+//! hands each request here as JSON, with the endpoint's path (`runs/log-metric`), and
+//! sends back the JSON or the refusal this answers.
+//!
+//! One tracking URI (`/mlflow/<account>/<workspace>[/<project>]`) is one `Tracking`: its
+//! experiments live in the project (default: the workspace's project `mlflow`, the one
+//! `lineage import mlflow` fills too), its runs on the account's compute target
+//! `mlflow`, both made by the first request that needs them. MLflow's ids are Lineage's
+//! ids, except the default experiment, `0` to MLflow. Every write is one all-or-none
+//! batch of commands through the store's rules; every read goes through the principal's
+//! `View`, so access and isolation are exactly those of GraphQL.
+
+mod answers;
+mod experiments;
+mod runs;
+pub mod search;
+
+use crate::error::{Error, Result};
+use crate::target::{derived_id, Target, TargetSpec};
+use lineage_schema::*;
+use lineage_store::access::Access;
+use lineage_store::{Appended, Store, View};
+use serde_json::Value;
+
+/// The tracking API of one tracking URI, for one principal.
+#[derive(Debug)]
+pub struct Tracking<'a> {
+    store: &'a Store,
+    target: Target,
+    access: Access,
+}
+
+/// MLflow's error codes, as its clients read them.
+pub mod codes {
+    pub const NOT_FOUND: &str = "RESOURCE_DOES_NOT_EXIST";
+    pub const EXISTS: &str = "RESOURCE_ALREADY_EXISTS";
+    pub const INVALID: &str = "INVALID_PARAMETER_VALUE";
+    pub const ENDPOINT: &str = "ENDPOINT_NOT_FOUND";
+}
+
+/// A refusal in MLflow's terms.
+pub(crate) fn refused(code: &'static str, message: impl Into<String>) -> Error {
+    Error::Refused {
+        code,
+        message: message.into(),
+    }
+}
+
+/// A request's fields, read as MLflow's clients send them (numbers may come as strings:
+/// GET requests carry their fields in the query string).
+pub(crate) struct Fields<'a>(&'a Value);
+
+impl<'a> Fields<'a> {
+    pub(crate) fn text(&self, name: &str) -> Result<&'a str> {
+        self.optional_text(name).filter(|text| !text.is_empty()).ok_or_else(|| {
+            refused(
+                codes::INVALID,
+                format!("Missing value for required parameter '{name}'."),
+            )
+        })
+    }
+
+    pub(crate) fn optional_text(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+
+    pub(crate) fn integer(&self, name: &str) -> Result<Option<i64>> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| refused(codes::INVALID, format!("'{name}' must be an integer, not {number}"))),
+            Some(Value::String(text)) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| refused(codes::INVALID, format!("'{name}' must be an integer, not '{text}'"))),
+            Some(other) => Err(refused(
+                codes::INVALID,
+                format!("'{name}' must be an integer, not {other}"),
+            )),
+        }
+    }
+
+    pub(crate) fn float(&self, name: &str) -> Result<f64> {
+        let value = match self.0.get(name) {
+            Some(Value::Number(number)) => number.as_f64(),
+            Some(Value::String(text)) => text.parse().ok(),
+            _ => None,
+        };
+        value.ok_or_else(|| {
+            refused(
+                codes::INVALID,
+                format!("Missing or non-numeric value for parameter '{name}'."),
+            )
+        })
+    }
+
+    pub(crate) fn list(&self, name: &str) -> &'a [Value] {
+        self.0.get(name).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    }
+
+    /// `[{key, value}, …]` as pairs.
+    pub(crate) fn pairs(&self, name: &str) -> Result<Vec<(String, String)>> {
+        self.list(name)
+            .iter()
+            .map(|pair| {
+                let pair = Fields(pair);
+                Ok((
+                    pair.text("key")?.to_string(),
+                    pair.optional_text("value").unwrap_or_default().to_string(),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// `max_results`, checked against MLflow's bound, and `page_token`, an offset.
+pub(crate) fn page(fields: &Fields<'_>, default: i64) -> Result<(usize, usize)> {
+    let max = fields.integer("max_results")?.unwrap_or(default);
+    if !(1..=50_000).contains(&max) {
+        return Err(refused(
+            codes::INVALID,
+            format!("Invalid value {max} for parameter 'max_results': it must be between 1 and 50000."),
+        ));
+    }
+    let offset = match fields.optional_text("page_token").filter(|token| !token.is_empty()) {
+        None => 0,
+        Some(token) => token
+            .parse()
+            .map_err(|_| refused(codes::INVALID, format!("Invalid page token '{token}'.")))?,
+    };
+    Ok((max as usize, offset))
+}
+
+impl<'a> Tracking<'a> {
+    /// The tracking API where `spec` says (account, workspace, optional project), for its
+    /// actor. An account or workspace the actor may not read is one that does not exist.
+    pub fn open(store: &'a Store, spec: &TargetSpec) -> Result<Self> {
+        let target = Target::prepare(store, spec, "mlflow")?;
+        let access = store.access(&spec.actor)?;
+        Ok(Tracking { store, target, access })
+    }
+
+    /// Answers one request of MLflow's REST API: `endpoint` is the path after
+    /// `/api/2.0/mlflow/`, `request` the body (or the query string's fields).
+    pub fn call(&self, endpoint: &str, request: &Value) -> Result<Value> {
+        let fields = Fields(request);
+        match endpoint {
+            "experiments/create" => self.create_experiment(&fields),
+            "experiments/get" => self.get_experiment(&fields),
+            "experiments/get-by-name" => self.get_experiment_by_name(&fields),
+            "experiments/search" => self.search_experiments(&fields),
+            "experiments/update" => self.update_experiment(&fields),
+            "experiments/delete" => self.delete_experiment(&fields),
+            "experiments/restore" => self.restore_experiment(&fields),
+            "experiments/set-experiment-tag" => self.set_experiment_tag(&fields),
+            "runs/create" => self.create_run(&fields),
+            "runs/get" => self.get_run(&fields),
+            "runs/update" => self.update_run(&fields),
+            "runs/delete" => self.delete_run(&fields),
+            "runs/restore" => self.restore_run(&fields),
+            "runs/set-tag" => self.set_tag(&fields),
+            "runs/delete-tag" => self.delete_tag(&fields),
+            "runs/log-parameter" => self.log_param(&fields),
+            "runs/log-metric" => self.log_metric(&fields),
+            "runs/log-batch" => self.log_batch(&fields),
+            "runs/log-inputs" => self.log_inputs(&fields),
+            "runs/search" => self.search_runs(&fields),
+            "metrics/get-history" => self.metric_history(&fields),
+            other => Err(refused(
+                codes::ENDPOINT,
+                format!("Lineage's MLflow API has no endpoint `{other}`."),
+            )),
+        }
+    }
+
+    fn view(&self) -> View<'_> {
+        self.store.view(&self.access)
+    }
+
+    fn project(&self) -> Result<&ProjectId> {
+        self.target
+            .project
+            .as_ref()
+            .ok_or_else(|| Error::Target("the tracking URI names no project".into()))
+    }
+
+    /// Appends `commands` as one batch (after whatever the target still needs made).
+    fn execute(&self, commands: Vec<Command>, at: Option<Timestamp>) -> Result<Vec<Appended>> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let envelopes = commands
+            .into_iter()
+            .map(|command| {
+                let envelope = CommandEnvelope::new(self.target.actor.clone(), command);
+                match at {
+                    Some(at) => envelope.occurred_at(at),
+                    None => envelope,
+                }
+            })
+            .collect();
+        let appended = self.store.execute_batch(self.target.batch(envelopes))?;
+        self.target.appended();
+        Ok(appended)
+    }
+
+    /// The Lineage id of the experiment MLflow calls `id` (`0` is the default experiment).
+    fn experiment_id(&self, id: &str) -> Result<ExperimentId> {
+        let id = match id {
+            "0" => self.default_experiment()?.to_string(),
+            other => other.to_string(),
+        };
+        ExperimentId::new(id.clone())
+            .map_err(|_| refused(codes::NOT_FOUND, format!("No Experiment with id={id} exists")))
+    }
+
+    /// The id MLflow knows an experiment by.
+    fn mlflow_experiment_id(&self, id: &ExperimentId) -> String {
+        match self.default_experiment() {
+            Ok(default) if &default == id => "0".into(),
+            _ => id.to_string(),
+        }
+    }
+
+    fn default_experiment(&self) -> Result<ExperimentId> {
+        crate::target::parse(&derived_id("mlflow-default", &[self.project()?.as_str()]))
+    }
+}
+
+/// Milliseconds since the epoch, as MLflow counts time.
+pub(crate) fn millis(at: Timestamp) -> i64 {
+    at.micros().div_euclid(1000)
+}
+
+/// A fresh id: `prefix` and 32 hex digits of blake3 over the parts, the time and a count,
+/// so two made in the same microsecond differ.
+pub(crate) fn fresh_id(prefix: &str, parts: &[&str]) -> String {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut hasher = blake3::Hasher::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0x1f]);
+    }
+    hasher.update(&Timestamp::now().micros().to_le_bytes());
+    hasher.update(&count.to_le_bytes());
+    hasher.update(&std::process::id().to_le_bytes());
+    format!("{prefix}{}", &hasher.finalize().to_hex()[..32])
+}
