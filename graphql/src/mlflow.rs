@@ -202,3 +202,210 @@ async fn within_budget(State(state): State<AppState>, request: Request, next: Ne
     state.budgets.settle(&principal, admitted, spent);
     response
 }
+
+/// The artifact proxy's routes (`mlflow-artifacts`), outside the API's body limit: uploads
+/// stream to disk under `max_artifact_bytes`, downloads stream from it.
+pub fn artifact_routes(state: AppState) -> Router<AppState> {
+    let budgeted = axum::middleware::from_fn_with_state(state, within_budget);
+    let files = || -> MethodRouter<AppState> {
+        get(download)
+            .put(upload)
+            .delete(delete_artifacts)
+            .route_layer(budgeted.clone())
+    };
+    let listing = || -> MethodRouter<AppState> { get(list).route_layer(budgeted.clone()) };
+    let mut router = Router::new();
+    for prefix in [
+        "/mlflow/{account}/{workspace}",
+        "/mlflow/{account}/{workspace}/{project}",
+    ] {
+        router = router
+            .route(&format!("{prefix}/api/2.0/mlflow-artifacts/artifacts"), listing())
+            .route(
+                &format!("{prefix}/api/2.0/mlflow-artifacts/artifacts/{{*path}}"),
+                files(),
+            );
+    }
+    router
+}
+
+/// Who asks, and where: the tracking URI's placement and the principal, or the refusal.
+fn placement(
+    state: &AppState,
+    path: &HashMap<String, String>,
+    headers: &axum::http::HeaderMap,
+) -> Result<TargetSpec, Response> {
+    let principal = authenticate(state, headers).map_err(denied_response)?;
+    Ok(TargetSpec {
+        actor: principal,
+        account: path.get("account").cloned().unwrap_or_default(),
+        workspace: path.get("workspace").cloned().unwrap_or_default(),
+        project: path.get("project").cloned(),
+        model_account: None,
+    })
+}
+
+/// Runs `work` on the blocking pool with the tracking API of `spec`.
+fn with_tracking<T: Send + 'static>(
+    state: &AppState,
+    spec: TargetSpec,
+    work: impl FnOnce(&Tracking<'_>) -> lineage_importer::Result<T> + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, Response>> + Send + 'static {
+    let store = Arc::clone(&state.store);
+    async move {
+        match tokio::task::spawn_blocking(move || work(&Tracking::open(&store, &spec)?)).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(error)) => Err(from_error(error)),
+            Err(_) => Err(refusal("INTERNAL_ERROR", "the request was interrupted")),
+        }
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let spec = match placement(&state, &path, &headers) {
+        Ok(spec) => spec,
+        Err(refused) => return refused,
+    };
+    let wanted = query.get("path").cloned().unwrap_or_default();
+    match with_tracking(&state, spec, move |tracking| tracking.list_artifacts(&wanted)).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+async fn delete_artifacts(
+    State(state): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let spec = match placement(&state, &path, &headers) {
+        Ok(spec) => spec,
+        Err(refused) => return refused,
+    };
+    let wanted = path.get("path").cloned().unwrap_or_default();
+    match with_tracking(&state, spec, move |tracking| tracking.delete_artifacts(&wanted)).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let spec = match placement(&state, &path, &headers) {
+        Ok(spec) => spec,
+        Err(refused) => return refused,
+    };
+    let wanted = path.get("path").cloned().unwrap_or_default();
+    let (file, size) = match with_tracking(&state, spec, move |tracking| tracking.artifact_file(&wanted)).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut reader = match std::fs::File::open(&file) {
+            Ok(reader) => reader,
+            Err(error) => return drop(sender.blocking_send(Err(error))),
+        };
+        let mut buffer = vec![0u8; 256 * 1024];
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(read) => {
+                    if sender
+                        .blocking_send(Ok(Bytes::copy_from_slice(&buffer[..read])))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(error) => return drop(sender.blocking_send(Err(error))),
+            }
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, size.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// What the body reader hands the writer: bytes, then the end (a stream that stops
+/// without it was cut short, and what was written is dropped).
+enum Piece {
+    Bytes(Bytes),
+    End,
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    use futures_util::StreamExt;
+    let spec = match placement(&state, &path, &headers) {
+        Ok(spec) => spec,
+        Err(refused) => return refused,
+    };
+    let wanted = path.get("path").cloned().unwrap_or_default();
+    let limit = state.limits.max_artifact_bytes;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Piece>(8);
+    let writer = with_tracking(&state, spec, move |tracking| {
+        let mut upload = tracking.begin_upload(&wanted, limit)?;
+        loop {
+            match receiver.blocking_recv() {
+                Some(Piece::Bytes(bytes)) => {
+                    if let Err(error) = upload.write(&bytes) {
+                        upload.abandon();
+                        return Err(error);
+                    }
+                }
+                Some(Piece::End) => return tracking.finish_upload(upload),
+                None => {
+                    upload.abandon();
+                    return Err(lineage_importer::Error::Refused {
+                        code: "BAD_REQUEST",
+                        message: "the upload was cut short".into(),
+                    });
+                }
+            }
+        }
+    });
+    let writer = tokio::spawn(writer);
+    let mut stream = body.into_data_stream();
+    let idle = state.limits.body_timeout;
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(bytes))) => {
+                // The writer stopped (refused the path or the size): its answer says why.
+                if sender.send(Piece::Bytes(bytes)).await.is_err() {
+                    break;
+                }
+            }
+            Ok(None) => {
+                let _ = sender.send(Piece::End).await;
+                break;
+            }
+            Ok(Some(Err(_))) | Err(_) => break,
+        }
+    }
+    drop(sender);
+    match writer.await {
+        Ok(Ok(answer)) => (StatusCode::OK, Json(answer)).into_response(),
+        Ok(Err(refused)) => refused,
+        Err(_) => refusal("INTERNAL_ERROR", "the upload was interrupted"),
+    }
+}

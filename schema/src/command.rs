@@ -179,6 +179,7 @@ macro_rules! for_each_command {
                 RecordDatasetSchema(DatasetSchemaRecorded),
                 RenameExperiment(ExperimentRenamed),
                 DeleteRunTag(RunTagDeleted),
+                DeleteArtifacts(ArtifactsDeleted),
             }
             access: {
                 IssueToken(TokenIssued),

@@ -59,6 +59,13 @@ impl RunStatus {
     }
 }
 
+/// Whether an artifact at `path` is `folder` itself or inside it (`a/b` is under `a`, not
+/// under `a/b2`'s `a/b`).
+pub fn under(path: &str, folder: &str) -> bool {
+    let folder = folder.trim_end_matches('/');
+    folder.is_empty() || path == folder || path.strip_prefix(folder).is_some_and(|rest| rest.starts_with('/'))
+}
+
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct RunDetail {
     pub experiment: ExperimentId,

@@ -386,6 +386,11 @@ pub fn events() -> Vec<Event> {
             key: "team".into(),
         }
         .into(),
+        ArtifactsDeleted {
+            run: id("r-1"),
+            paths: vec!["model".into()],
+        }
+        .into(),
     ]
 }
 

@@ -230,6 +230,18 @@ fn every_command() -> Vec<CommandEnvelope> {
             run: id("r-later"),
             key: "stage".into(),
         }),
+        Command::RecordArtifacts(ArtifactsRecorded {
+            run: id("r-later"),
+            artifacts: vec![Artifact {
+                path: "scratch/notes.txt".into(),
+                size: 5,
+                digest: lineage_schema::Digest::of(b"notes"),
+            }],
+        }),
+        Command::DeleteArtifacts(ArtifactsDeleted {
+            run: id("r-later"),
+            paths: vec!["scratch".into()],
+        }),
     ];
     commands.extend(
         extra

@@ -900,6 +900,10 @@ pub(crate) fn every_command_script() -> Vec<Command> {
             run: id("r-x"),
             key: tag.key.clone(),
         }),
+        Command::DeleteArtifacts(ArtifactsDeleted {
+            run: id("r-x"),
+            paths: vec!["m.pkl".into()],
+        }),
         Command::GrantRole(RoleGranted {
             principal: id("u-margaret"),
             account: id("acct-contoso-mm"),
@@ -1070,6 +1074,7 @@ fn the_role_matrix_for_every_command() {
         RecordDatasetSchema            NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         RenameExperiment               NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         DeleteRunTag                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        DeleteArtifacts                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         GrantRole                      NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         RevokeRole                     NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         IssueToken                     yes               yes               yes               yes               yes               yes

@@ -15,6 +15,10 @@ import urllib.request
 import pytest
 
 
+# The server's artifact size bound in these tests (the default is 1 GiB).
+ARTIFACT_LIMIT = 4 * 1024 * 1024
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -24,13 +28,28 @@ def free_port():
 class Lineage:
     """The running server: its address, tokens, and GraphQL for checking what MLflow wrote."""
 
-    def __init__(self, url, tokens):
+    def __init__(self, url, tokens, data):
         self.url = url
         self.tokens = tokens
+        self.data = data
 
     def tracking_uri(self, account="acct-contoso-exp", workspace="ws-churn", project=None):
         uri = f"{self.url}/mlflow/{account}/{workspace}"
         return f"{uri}/{project}" if project else uri
+
+    def raw(self, method, path, data=None, principal="u-alex"):
+        """A raw request under the tracking URI, answering (status, body bytes)."""
+        request = urllib.request.Request(
+            f"{self.tracking_uri()}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.tokens[principal]}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read()
 
     def post(self, endpoint, body, principal="u-alex"):
         """A raw request to the MLflow API (for what MLflow's client would not send)."""
@@ -75,7 +94,7 @@ def lineage(tmp_path_factory):
         tokens[principal] = [word for word in printed.split() if word.startswith("lin_")][-1]
     port = free_port()
     server = subprocess.Popen(
-        [binary, "serve", "--data-dir", data, "--bind", f"127.0.0.1:{port}"],
+        [binary, "serve", "--data-dir", data, "--bind", f"127.0.0.1:{port}", "--max-artifact-bytes", str(ARTIFACT_LIMIT)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -90,7 +109,7 @@ def lineage(tmp_path_factory):
             assert server.poll() is None, server.stderr.read()
             assert time.monotonic() < deadline, "lineage serve did not come up"
             time.sleep(0.1)
-    yield Lineage(url, tokens)
+    yield Lineage(url, tokens, data)
     server.terminate()
     server.wait(timeout=30)
 

@@ -25,6 +25,9 @@ pub(super) struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "LINEAGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub(super) max_body_bytes: usize,
+    /// The largest artifact an MLflow client may upload, in bytes.
+    #[arg(long, env = "LINEAGE_MAX_ARTIFACT_BYTES", default_value_t = 1 << 30)]
+    pub(super) max_artifact_bytes: u64,
     /// The longest a request may run, in milliseconds.
     #[arg(long, env = "LINEAGE_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub(super) request_timeout_ms: u64,
@@ -119,6 +122,7 @@ pub(super) fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
         },
         server_limits: crate::server::ServerLimits {
             max_body_bytes: args.max_body_bytes,
+            max_artifact_bytes: args.max_artifact_bytes,
             request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
             max_connections: args.max_connections,
             header_timeout: std::time::Duration::from_millis(args.client_timeout_ms),

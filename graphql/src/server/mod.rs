@@ -42,6 +42,8 @@ pub const EXPLORER: &str = include_str!("../explorer.html");
 #[derive(Clone, Debug)]
 pub struct ServerLimits {
     pub max_body_bytes: usize,
+    /// The largest artifact an MLflow client may upload (streamed to disk, not held).
+    pub max_artifact_bytes: u64,
     pub request_timeout: Duration,
     /// Connections open at once; more wait in the listen queue.
     pub max_connections: usize,
@@ -61,6 +63,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_artifact_bytes: 1 << 30,
             request_timeout: Duration::from_secs(10),
             max_connections: 1024,
             header_timeout: Duration::from_secs(5),
@@ -162,6 +165,9 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             state.limits.body_timeout,
         ))
+        // Artifacts stream to and from disk under their own size bound and an idle
+        // timeout per chunk, not the API's body limit and deadline.
+        .merge(crate::mlflow::artifact_routes(state.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -302,7 +302,9 @@ fn run(
     })
 }
 
-/// One file per metric, a line per point: `timestamp value step` (older stores: no step).
+/// One file per metric, a line per point: `timestamp value step`, with
+/// `dataset_name dataset_digest` after them when the point was logged with a dataset
+/// (MLflow 3), and without a step in old stores.
 fn metrics(dir: &Path) -> Result<Vec<MetricRow>> {
     let mut rows = Vec::new();
     for (key, text) in key_files(dir)? {
@@ -316,8 +318,10 @@ fn metrics(dir: &Path) -> Result<Vec<MetricRow>> {
                 reason: reason.to_string(),
             };
             let parts: Vec<&str> = line.split_whitespace().collect();
-            if !(2..=3).contains(&parts.len()) {
-                return Err(broken("expected `timestamp value step`"));
+            if ![2, 3, 5].contains(&parts.len()) {
+                return Err(broken(
+                    "expected `timestamp value step`, optionally followed by `dataset_name dataset_digest`",
+                ));
             }
             rows.push(MetricRow {
                 key: key.clone(),
@@ -326,6 +330,10 @@ fn metrics(dir: &Path) -> Result<Vec<MetricRow>> {
                 step: match parts.get(2) {
                     Some(step) => step.parse().map_err(|_| broken("the step is not a number"))?,
                     None => 0,
+                },
+                dataset: match parts.as_slice() {
+                    [_, _, _, name, digest] => Some((name.to_string(), digest.to_string())),
+                    _ => None,
                 },
             });
         }
@@ -396,4 +404,38 @@ fn registered_model(dir: &Path) -> Result<RegisteredModel> {
         versions,
         origin: meta_path.display().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lines_of_every_mlflow_version_are_read() {
+        let dir = std::env::temp_dir().join(format!("lineage-metric-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("acc"),
+            "1700000000000 0.5\n1700000000001 0.6 1\n1700000000002 0.7 2 customers 5c4b9e1a\n",
+        )
+        .unwrap();
+        let rows = metrics(&dir).unwrap();
+        assert_eq!(
+            rows.iter()
+                .map(|row| (row.step, row.value, row.dataset.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                (0, 0.5, None),
+                (1, 0.6, None),
+                (2, 0.7, Some(("customers".to_string(), "5c4b9e1a".to_string()))),
+            ]
+        );
+        std::fs::write(dir.join("acc"), "1700000000000 0.5 1 customers\n").unwrap();
+        let error = metrics(&dir).unwrap_err().to_string();
+        assert!(
+            error.contains("line 1") && error.contains("dataset_name dataset_digest"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

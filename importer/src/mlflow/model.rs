@@ -57,6 +57,9 @@ pub struct MetricRow {
     pub step: i64,
     /// Milliseconds since the Unix epoch.
     pub timestamp: i64,
+    /// The dataset (name, digest) the point was logged with, if any (MLflow 3). Lineage's
+    /// metric points carry none: the run's dataset inputs say what it read.
+    pub dataset: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

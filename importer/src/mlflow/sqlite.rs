@@ -107,6 +107,8 @@ impl Reader<'_> {
                     value: if is_nan { f64::NAN } else { row.get(2)? },
                     step: row.get::<_, Option<i64>>(3)?.unwrap_or(0),
                     timestamp: row.get(4)?,
+                    // The SQL store keeps a point's dataset only for logged models' metrics.
+                    dataset: None,
                 });
             }
         }

@@ -109,4 +109,5 @@ events! {
     DatasetSchemaRecorded => Dataset.dataset,
     ExperimentRenamed => Experiment.experiment,
     RunTagDeleted => Run.run,
+    ArtifactsDeleted => Run.run,
 }

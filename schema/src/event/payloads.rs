@@ -476,4 +476,12 @@ payloads! {
         pub run: RunId,
         pub key: String,
     }
+
+    /// A run's artifacts at these paths, and under them, were deleted; the events that
+    /// recorded them, with their digests, stay in history.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ArtifactsDeleted {
+        pub run: RunId,
+        pub paths: Vec<String>,
+    }
 }

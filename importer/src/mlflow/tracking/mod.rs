@@ -11,6 +11,7 @@
 //! `View`, so access and isolation are exactly those of GraphQL.
 
 mod answers;
+pub mod artifacts;
 mod experiments;
 mod runs;
 pub mod search;
@@ -168,6 +169,10 @@ impl<'a> Tracking<'a> {
             "runs/log-inputs" => self.log_inputs(&fields),
             "runs/search" => self.search_runs(&fields),
             "metrics/get-history" => self.metric_history(&fields),
+            // MLflow 3's client asks, to resolve `runs:/…` URIs, whether a run logged
+            // models; this API records none (logged models are not served yet), which is
+            // the true answer.
+            "logged-models/search" => Ok(serde_json::json!({ "models": [] })),
             other => Err(refused(
                 codes::ENDPOINT,
                 format!("Lineage's MLflow API has no endpoint `{other}`."),

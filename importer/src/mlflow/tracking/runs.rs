@@ -27,6 +27,11 @@ impl Tracking<'_> {
             .filter(|id| !id.is_empty())
             .or_else(|| fields.optional_text("run_uuid"))
             .ok_or_else(|| refused(codes::INVALID, "Missing value for required parameter 'run_id'."))?;
+        self.run_by_id(id)
+    }
+
+    /// The run with this id, if it is one of this tracking URI's experiments'.
+    pub(super) fn run_by_id(&self, id: &str) -> Result<(RunId, Entity)> {
         let missing = || refused(codes::NOT_FOUND, format!("Run with id={id} not found"));
         let run = RunId::new(id).map_err(|_| missing())?;
         let entity = self

@@ -402,6 +402,7 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::DatasetSchemaRecorded(e) => datasets::dataset_schema_recorded(overlay, envelope, e)?,
         Event::ExperimentRenamed(e) => rename(overlay, envelope, e.name.as_str())?,
         Event::RunTagDeleted(e) => runs::run_tag_deleted(overlay, envelope, e)?,
+        Event::ArtifactsDeleted(e) => runs::artifacts_deleted(overlay, envelope, e)?,
     }
     Ok(())
 }

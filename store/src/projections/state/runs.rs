@@ -99,6 +99,18 @@ pub(super) fn run_tag_deleted(overlay: &mut Overlay, envelope: &Envelope, e: &Ru
     })
 }
 
+pub(super) fn artifacts_deleted(overlay: &mut Overlay, envelope: &Envelope, e: &ArtifactsDeleted) -> Result<()> {
+    update(overlay, envelope, |entity| {
+        let run = run_detail(entity)?;
+        run.artifacts.retain(|artifact| {
+            !e.paths
+                .iter()
+                .any(|path| lineage_schema::entity::under(&artifact.path, path))
+        });
+        Ok(())
+    })
+}
+
 pub(super) fn artifacts_recorded(overlay: &mut Overlay, envelope: &Envelope, e: &ArtifactsRecorded) -> Result<()> {
     update(overlay, envelope, |entity| {
         let run = run_detail(entity)?;

@@ -105,6 +105,7 @@ pub(crate) fn decide(state: &dyn StateRead, sight: &access::Sight, envelope: &Co
         Command::RecordDatasetSchema(e) => datasets::record_dataset_schema(&check, e)?,
         Command::RenameExperiment(e) => workspaces::rename_experiment(&check, e)?,
         Command::DeleteRunTag(e) => runs::delete_run_tag(&check, e)?,
+        Command::DeleteArtifacts(e) => runs::delete_artifacts(&check, e)?,
         Command::IssueToken(e) => accounts::issue_token(&check, e)?,
         Command::RevokeToken(e) => accounts::revoke_token(&check, e)?,
         Command::DesignateAdministrator(e) => accounts::designate_administrator(&check, e)?,

@@ -116,6 +116,31 @@ pub(super) fn record_artifacts(check: &Check<'_>, e: ArtifactsRecorded) -> Resul
     Ok((e.into(), Some(account)))
 }
 
+/// `DeleteArtifacts`: every path must name at least one of the run's artifacts.
+pub(super) fn delete_artifacts(check: &Check<'_>, e: ArtifactsDeleted) -> Result<Decided> {
+    let (entity, account) = check.run(&e.run)?;
+    limit("paths", e.paths.len())?;
+    let Detail::Run(run) = &entity.detail else {
+        return Err(mismatch(&entity));
+    };
+    if e.paths.is_empty() {
+        return reject(Rejection::invalid("paths", "name at least one artifact path"));
+    }
+    for path in &e.paths {
+        if !run
+            .artifacts
+            .iter()
+            .any(|artifact| lineage_schema::entity::under(&artifact.path, path))
+        {
+            return reject(Rejection::invalid(
+                "artifact path",
+                format!("run {} has no artifact at `{path}`", e.run),
+            ));
+        }
+    }
+    Ok((e.into(), Some(account)))
+}
+
 /// `RecordRunInputs`.
 pub(super) fn record_run_inputs(check: &Check<'_>, e: RunInputsRecorded) -> Result<Decided> {
     let (_, account) = check.run(&e.run)?;

@@ -214,6 +214,36 @@ mod runs {
     use super::*;
 
     #[test]
+    fn artifacts_are_deleted_by_path_and_folder_only_where_they_are() {
+        let mut world = World::given();
+        let artifact = |path: &str| Artifact {
+            path: path.into(),
+            size: 1,
+            digest: Digest::of(path.as_bytes()),
+        };
+        world.accepted(by(
+            "u-owner",
+            Command::RecordArtifacts(ArtifactsRecorded {
+                run: literal("r-0"),
+                artifacts: vec![artifact("model/model.pkl"), artifact("model2/x"), artifact("notes.txt")],
+            }),
+        ));
+        let delete = |path: &str| {
+            Command::DeleteArtifacts(ArtifactsDeleted {
+                run: literal("r-0"),
+                paths: vec![path.into()],
+            })
+        };
+        let refused = world.refused(by("u-owner", delete("mod")));
+        assert_eq!(refused.0, "INVALID_INPUT", "a prefix is not a folder: {}", refused.1);
+        world.accepted(by("u-owner", delete("model")));
+        let refused = world.refused(by("u-owner", delete("model/model.pkl")));
+        assert_eq!(refused.0, "INVALID_INPUT", "deleted with its folder: {}", refused.1);
+        world.accepted(by("u-owner", delete("model2/x")));
+        world.accepted(by("u-owner", delete("notes.txt")));
+    }
+
+    #[test]
     fn a_run_tag_is_deleted_only_where_it_is() {
         let mut world = World::given();
         let delete = Command::DeleteRunTag(RunTagDeleted {
