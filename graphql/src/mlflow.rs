@@ -269,7 +269,7 @@ async fn list(
 ) -> Response {
     let spec = match placement(&state, &path, &headers) {
         Ok(spec) => spec,
-        Err(refused) => return refused,
+        Err(denied) => return denied_response(denied),
     };
     let wanted = query.get("path").cloned().unwrap_or_default();
     match with_tracking(&state, spec, move |tracking| tracking.list_artifacts(&wanted)).await {
@@ -285,7 +285,7 @@ async fn delete_artifacts(
 ) -> Response {
     let spec = match placement(&state, &path, &headers) {
         Ok(spec) => spec,
-        Err(refused) => return refused,
+        Err(denied) => return denied_response(denied),
     };
     let wanted = path.get("path").cloned().unwrap_or_default();
     match with_tracking(&state, spec, move |tracking| tracking.delete_artifacts(&wanted)).await {
@@ -301,7 +301,7 @@ async fn download(
 ) -> Response {
     let spec = match placement(&state, &path, &headers) {
         Ok(spec) => spec,
-        Err(refused) => return refused,
+        Err(denied) => return denied_response(denied),
     };
     let wanted = path.get("path").cloned().unwrap_or_default();
     let (file, size) = match with_tracking(&state, spec, move |tracking| tracking.artifact_file(&wanted)).await {
@@ -358,7 +358,7 @@ async fn upload(
     use futures_util::StreamExt;
     let spec = match placement(&state, &path, &headers) {
         Ok(spec) => spec,
-        Err(refused) => return refused,
+        Err(denied) => return denied_response(denied),
     };
     let wanted = path.get("path").cloned().unwrap_or_default();
     let limit = state.limits.max_artifact_bytes;
