@@ -234,8 +234,8 @@ fn placement(
     state: &AppState,
     path: &HashMap<String, String>,
     headers: &axum::http::HeaderMap,
-) -> Result<TargetSpec, Response> {
-    let principal = authenticate(state, headers).map_err(denied_response)?;
+) -> Result<TargetSpec, Denied> {
+    let principal = authenticate(state, headers)?;
     Ok(TargetSpec {
         actor: principal,
         account: path.get("account").cloned().unwrap_or_default(),
