@@ -7,7 +7,8 @@
 //! - [`command`]: the `Command` enum, one imperative request per action;
 //! - [`envelope`]: the stored record around an event, its encoding and its hash;
 //! - [`entity`]: the current-state read model that projections build;
-//! - [`error`]: `Rejection`, why a command was refused.
+//! - [`error`]: `Rejection`, why a command was refused;
+//! - [`demo`] and [`samples`]: data — the demo story as commands, one event of each kind.
 //!
 //! Architecture invariant: this crate does no I/O and knows nothing of storage,
 //! HTTP or GraphQL. Everything else depends on it.
@@ -17,6 +18,7 @@ mod payload;
 
 pub mod checkpoint;
 pub mod command;
+pub mod demo;
 pub mod entity;
 pub mod envelope;
 pub mod error;

@@ -12,7 +12,8 @@
 //! - `write`: the write path — `decide` (command validation, one event or a typed
 //!   rejection) and the group-committing writer thread;
 //! - [`store`]: `Store`, the one handle users hold; [`view`]: `View`, the store as one
-//!   principal may read it, through which every answer passes; [`demo`]: the demo story.
+//!   principal may read it, through which every answer passes; [`demo`]: the schema
+//!   crate's demo story appended to a store.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
 //! rebuilt from it. sled is written after the log is synced, never before, so derived

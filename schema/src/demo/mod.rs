@@ -1,18 +1,17 @@
 //! The demo story: two subscriptions of realistic ML work, as commands, so a first-time
-//! user (and every test that wants a populated store) sees a full graph at once.
+//! user (and every test that wants a populated store) sees a full graph at once. Plain
+//! data: the store appends it (`lineage_store::demo::fill`), the tests and benches too.
 //!
 //! Event ids are fixed (`demo-1`, `demo-2`, …), so telling the story again appends nothing.
 
 mod contoso;
 mod fabrikam;
 
-use crate::error::Result;
-use crate::store::Store;
-use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
-use lineage_schema::event::*;
-use lineage_schema::literal as id;
-use lineage_schema::literal as name;
-use lineage_schema::*;
+use crate::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
+use crate::event::*;
+use crate::literal as id;
+use crate::literal as name;
+use crate::*;
 
 struct Story {
     commands: Vec<CommandEnvelope>,
@@ -224,12 +223,6 @@ fn people(s: &mut Story) {
             }),
         );
     }
-}
-
-/// Tells the story into a store, all or nothing; returns how many events were new.
-pub fn fill(store: &Store) -> Result<usize> {
-    let appended = store.execute_batch(story())?;
-    Ok(appended.iter().filter(|appended| !appended.duplicate).count())
 }
 
 /// A minimal place to work, for benchmarks and load tests: principal `actor` owning
