@@ -133,29 +133,33 @@ async fn call(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    let principal = match authenticate(&state, &headers) {
-        Ok(principal) => principal,
-        Err(denied) => return denied_response(denied),
-    };
     let request = match fields(&method, query, &body) {
         Ok(request) => request,
         Err(reason) => return refusal("MALFORMED_REQUEST", reason),
     };
-    let spec = TargetSpec {
-        actor: principal,
-        account: path.get("account").cloned().unwrap_or_default(),
-        workspace: path.get("workspace").cloned().unwrap_or_default(),
-        project: path.get("project").cloned(),
-        model_account: None,
-    };
     let endpoint = path.get("endpoint").cloned().unwrap_or_default();
-    let store = Arc::clone(&state.store);
-    // Appending waits for a disk sync: keep it off the async workers.
-    let answered = tokio::task::spawn_blocking(move || Tracking::open(&store, &spec)?.call(&endpoint, &request)).await;
-    match answered {
-        Ok(Ok(answer)) => Json(answer).into_response(),
-        Ok(Err(error)) => from_error(error),
-        Err(_) => refusal("INTERNAL_ERROR", "the request was interrupted"),
+    answer(&state, &path, &headers, move |tracking| {
+        tracking.call(&endpoint, &request)
+    })
+    .await
+}
+
+/// The JSON `work` answers with the tracking API of the request's placement, or the
+/// refusal in MLflow's shape. Appending waits for a disk sync: `work` runs off the async
+/// workers.
+async fn answer(
+    state: &AppState,
+    path: &HashMap<String, String>,
+    headers: &axum::http::HeaderMap,
+    work: impl FnOnce(&Tracking<'_>) -> lineage_importer::Result<Value> + Send + 'static,
+) -> Response {
+    let spec = match placement(state, path, headers) {
+        Ok(spec) => spec,
+        Err(denied) => return denied_response(denied),
+    };
+    match with_tracking(state, spec, work).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refused) => refused,
     }
 }
 
@@ -267,15 +271,11 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let spec = match placement(&state, &path, &headers) {
-        Ok(spec) => spec,
-        Err(denied) => return denied_response(denied),
-    };
     let wanted = query.get("path").cloned().unwrap_or_default();
-    match with_tracking(&state, spec, move |tracking| tracking.list_artifacts(&wanted)).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(refused) => refused,
-    }
+    answer(&state, &path, &headers, move |tracking| {
+        tracking.list_artifacts(&wanted)
+    })
+    .await
 }
 
 async fn delete_artifacts(
@@ -283,15 +283,11 @@ async fn delete_artifacts(
     Path(path): Path<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let spec = match placement(&state, &path, &headers) {
-        Ok(spec) => spec,
-        Err(denied) => return denied_response(denied),
-    };
     let wanted = path.get("path").cloned().unwrap_or_default();
-    match with_tracking(&state, spec, move |tracking| tracking.delete_artifacts(&wanted)).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(refused) => refused,
-    }
+    answer(&state, &path, &headers, move |tracking| {
+        tracking.delete_artifacts(&wanted)
+    })
+    .await
 }
 
 async fn download(
