@@ -224,3 +224,27 @@ def test_another_tenant_learns_nothing(tracking, lineage, monkeypatch):
     assert str(foreign_run.value.message).replace(run.info.run_id, "X") == str(unknown_run.value.message).replace(
         "mlflow-run-11111111111111111111111111111111", "X"
     )
+
+
+def test_the_uis_sampled_history_spans_runs(tracking, lineage):
+    import json
+
+    tracking.set_experiment(unique("charts"))
+    runs = []
+    for offset in [0, 100]:
+        with tracking.start_run() as run:
+            for step in range(50):
+                tracking.log_metrics({"loss": offset + step}, step=step)
+        runs.append(run.info.run_id)
+    query = "&".join(f"run_ids={run}" for run in runs)
+    status, body = lineage.raw(
+        "GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{query}&metric_key=loss&max_results=5"
+    )
+    assert status == 200, body
+    metrics = json.loads(body)["metrics"]
+    assert [(metric["run_id"], metric["step"]) for metric in metrics] == [
+        (run, step) for run in runs for step in [0, 12, 24, 36, 49]
+    ]
+    assert metrics[5]["value"] == 100
+    status, body = lineage.raw("GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?metric_key=loss")
+    assert (status, json.loads(body)["error_code"]) == (400, "INVALID_PARAMETER_VALUE")

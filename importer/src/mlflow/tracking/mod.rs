@@ -97,6 +97,15 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// A repeated text field: a JSON list, or one value (or several, repeated) of a
+    /// query string.
+    pub(crate) fn texts(&self, name: &str) -> Vec<&'a str> {
+        match self.0.get(name) {
+            Some(Value::String(text)) => vec![text.as_str()],
+            _ => self.list(name).iter().filter_map(Value::as_str).collect(),
+        }
+    }
+
     pub(crate) fn list(&self, name: &str) -> &'a [Value] {
         self.0.get(name).and_then(Value::as_array).map_or(&[], Vec::as_slice)
     }
@@ -169,6 +178,7 @@ impl<'a> Tracking<'a> {
             "runs/log-inputs" => self.log_inputs(&fields),
             "runs/search" => self.search_runs(&fields),
             "metrics/get-history" => self.metric_history(&fields),
+            "metrics/get-history-bulk-interval" => self.metric_history_bulk_interval(&fields),
             // MLflow 3's client asks, to resolve `runs:/…` URIs, whether a run logged
             // models; this API records none (logged models are not served yet), which is
             // the true answer.

@@ -309,6 +309,53 @@ impl Tracking<'_> {
         Ok(answer)
     }
 
+    /// One metric of up to 100 runs, sampled to at most `max_results` steps per run (the
+    /// first and last step always among them) between `start_step` and `end_step`, as
+    /// MLflow's charts ask for it.
+    pub(super) fn metric_history_bulk_interval(&self, fields: &Fields<'_>) -> Result<Value> {
+        let runs = fields.texts("run_ids");
+        if runs.is_empty() || runs.len() > 100 {
+            return Err(refused(
+                codes::INVALID,
+                format!("'run_ids' must name 1 to 100 runs, not {}.", runs.len()),
+            ));
+        }
+        let key = fields.text("metric_key")?;
+        let most = fields.integer("max_results")?.unwrap_or(320);
+        if !(1..=1000).contains(&most) {
+            return Err(refused(
+                codes::INVALID,
+                format!("'max_results' must be between 1 and 1000, not {most}."),
+            ));
+        }
+        let (start, end) = (fields.integer("start_step")?, fields.integer("end_step")?);
+        let mut metrics = Vec::new();
+        for id in runs {
+            let (run, _) = self.run_by_id(id)?;
+            let points: Vec<MetricPoint> = self
+                .view()
+                .metric_history(&run, Some(key))?
+                .into_iter()
+                .filter(|point| {
+                    start.is_none_or(|start| point.step >= start) && end.is_none_or(|end| point.step <= end)
+                })
+                .collect();
+            let steps: Vec<i64> = points
+                .iter()
+                .map(|point| point.step)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let chosen = sampled(&steps, most as usize);
+            for point in points.iter().filter(|point| chosen.contains(&point.step)) {
+                let mut metric = super::answers::metric_json(point);
+                metric["run_id"] = json!(run.to_string());
+                metrics.push(metric);
+            }
+        }
+        Ok(json!({ "metrics": metrics }))
+    }
+
     pub(super) fn search_runs(&self, fields: &Fields<'_>) -> Result<Value> {
         let keep = wanted_stage(fields, "run_view_type")?;
         let filter = search::parse_filter(fields.optional_text("filter").unwrap_or_default())
@@ -379,6 +426,34 @@ impl Tracking<'_> {
             };
             comparison.holds(held.map(search::Held::Text).as_ref())
         })
+    }
+}
+
+/// At most `most` of `steps` (sorted, distinct), evenly spread, the first and last kept
+/// (only the last when one is asked for).
+fn sampled(steps: &[i64], most: usize) -> std::collections::BTreeSet<i64> {
+    if steps.len() <= most {
+        return steps.iter().copied().collect();
+    }
+    let last = steps.len() - 1;
+    if most == 1 {
+        return [steps[last]].into_iter().collect();
+    }
+    let mut chosen: std::collections::BTreeSet<i64> =
+        (0..most - 1).map(|index| steps[index * last / (most - 1)]).collect();
+    chosen.insert(steps[last]);
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sampling_keeps_the_ends_and_spreads_the_rest() {
+        let steps: Vec<i64> = (0..100).collect();
+        let chosen = super::sampled(&steps, 5);
+        assert_eq!(chosen.into_iter().collect::<Vec<_>>(), vec![0, 24, 49, 74, 99]);
+        assert_eq!(super::sampled(&steps[..3], 5).len(), 3);
+        assert_eq!(super::sampled(&steps, 1).into_iter().collect::<Vec<_>>(), vec![99]);
     }
 }
 
