@@ -142,23 +142,48 @@ fn assert_matches_truth(store: &Store, form: &str) {
             run["parent"].as_str().map(mlflow::run_id),
             "{what}: parent"
         );
-        let history: BTreeSet<(String, u64, i64, i64)> = store
+        // Every point, as many times as MLflow holds it. MLflow's file store reads the step
+        // of a point logged with a dataset (a five-field line) as 0, though the line holds
+        // it (`FileStore._get_metric_from_line`): for those the step is left out here, and
+        // the SQL store's read-back of the same story checks it.
+        let file_store_step_unread = |point: &serde_json::Value| what.starts_with("file") && !point[3].is_null();
+        let mut history: Vec<(String, u64, Option<i64>, i64)> = store
             .metric_history(&id(&mlflow::run_id(mlflow_id)), None)
             .unwrap()
             .into_iter()
-            .map(|point| (point.name, point.value.to_bits(), point.step, point.timestamp.micros()))
+            .map(|point| {
+                (
+                    point.name,
+                    point.value.to_bits(),
+                    Some(point.step),
+                    point.timestamp.micros(),
+                )
+            })
             .collect();
-        let mut expected = BTreeSet::new();
+        let mut expected = Vec::new();
         for (name, points) in run["metrics"].as_object().unwrap() {
             for point in points.as_array().unwrap() {
-                expected.insert((
+                let step = (!file_store_step_unread(point)).then(|| point[1].as_i64().unwrap());
+                if step.is_none() {
+                    let value = point[0].as_f64().unwrap().to_bits();
+                    let at = point[2].as_i64().unwrap() * 1000;
+                    if let Some(held) = history
+                        .iter_mut()
+                        .find(|held| held.0 == *name && held.1 == value && held.3 == at && held.2.is_some())
+                    {
+                        held.2 = None;
+                    }
+                }
+                expected.push((
                     name.clone(),
                     point[0].as_f64().unwrap().to_bits(),
-                    point[1].as_i64().unwrap(),
+                    step,
                     point[2].as_i64().unwrap() * 1000,
                 ));
             }
         }
+        history.sort();
+        expected.sort();
         assert_eq!(history, expected, "{what}: every metric point, with its step and time");
         let inputs: BTreeSet<(String, Option<String>)> = detail
             .inputs
