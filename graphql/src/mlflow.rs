@@ -22,7 +22,13 @@ use std::sync::Arc;
 /// The routes under `/mlflow/`.
 pub fn routes(state: AppState) -> Router<AppState> {
     let budgeted = axum::middleware::from_fn_with_state(state, within_budget);
-    let tracking = || -> MethodRouter<AppState> { get(call).post(call).route_layer(budgeted.clone()) };
+    let tracking = || -> MethodRouter<AppState> {
+        get(call)
+            .post(call)
+            .patch(call)
+            .delete(call)
+            .route_layer(budgeted.clone())
+    };
     let mut router = Router::new();
     for api in ["api", "ajax-api"] {
         router = router
@@ -138,8 +144,9 @@ async fn call(
         Err(reason) => return refusal("MALFORMED_REQUEST", reason),
     };
     let endpoint = path.get("endpoint").cloned().unwrap_or_default();
+    let verb = method.as_str().to_string();
     answer(&state, &path, &headers, move |tracking| {
-        tracking.call(&endpoint, &request)
+        tracking.call(&verb, &endpoint, &request)
     })
     .await
 }

@@ -13,6 +13,7 @@
 mod answers;
 pub mod artifacts;
 mod experiments;
+mod registry;
 mod runs;
 pub mod search;
 
@@ -153,10 +154,33 @@ impl<'a> Tracking<'a> {
     }
 
     /// Answers one request of MLflow's REST API: `endpoint` is the path after
-    /// `/api/2.0/mlflow/`, `request` the body (or the query string's fields).
-    pub fn call(&self, endpoint: &str, request: &Value) -> Result<Value> {
+    /// `/api/2.0/mlflow/`, `verb` the HTTP method (one endpoint of the registry takes
+    /// three), `request` the body (or the query string's fields).
+    pub fn call(&self, verb: &str, endpoint: &str, request: &Value) -> Result<Value> {
         let fields = Fields(request);
         match endpoint {
+            "registered-models/create" => self.create_registered_model(&fields),
+            "registered-models/get" => self.get_registered_model(&fields),
+            "registered-models/search" => self.search_registered_models(&fields),
+            "registered-models/set-tag" => self.set_registered_model_tag(&fields),
+            "registered-models/alias" => self.alias(verb, &fields),
+            "registered-models/get-latest-versions" => self.get_latest_versions(&fields),
+            "model-versions/create" => self.create_model_version(&fields),
+            "model-versions/get" => self.get_model_version(&fields),
+            "model-versions/search" => self.search_model_versions(&fields),
+            "model-versions/set-tag" => self.set_model_version_tag(&fields),
+            "model-versions/get-download-uri" => self.model_version_download_uri(&fields),
+            "registered-models/rename"
+            | "registered-models/update"
+            | "registered-models/delete"
+            | "registered-models/delete-tag"
+            | "model-versions/update"
+            | "model-versions/delete"
+            | "model-versions/delete-tag"
+            | "model-versions/transition-stage" => Err(refused(
+                codes::INVALID,
+                format!("`{endpoint}` is not served yet: Lineage's models cannot be renamed, described again or deleted through MLflow's API, and have no stages."),
+            )),
             "experiments/create" => self.create_experiment(&fields),
             "experiments/get" => self.get_experiment(&fields),
             "experiments/get-by-name" => self.get_experiment_by_name(&fields),

@@ -1,0 +1,393 @@
+//! MLflow's model registry as Lineage's models: a registered model is a model of the
+//! account's model management account (id derived from its name, as `lineage import
+//! mlflow` derives it), a model version a version of it produced by its run (or uploaded,
+//! when it names no run of this tracking URI), numbered by the store as MLflow numbers
+//! them; tags and aliases are the model's own. `trace` and `impact` see them at once.
+
+use super::search;
+use super::{codes, page, refused, Fields, Tracking};
+use crate::error::Result;
+use crate::target::derived_id;
+use lineage_schema::command::RegisterModelVersion;
+use lineage_schema::entity::{Detail, Entity, ModelVersion};
+use lineage_schema::event::*;
+use lineage_schema::*;
+use serde_json::{json, Value};
+
+fn pairs<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<Value> {
+    pairs
+        .into_iter()
+        .map(|(key, value)| json!({ "key": key, "value": value }))
+        .collect()
+}
+
+/// A registry filter's comparison: as elsewhere, except that a model or version without
+/// the tag is "not equal" to any value — how MLflow's client leaves prompts out
+/// (`tag.mlflow.prompt.is_prompt != 'true'`) without leaving out every model.
+fn registry_holds(comparison: &search::Comparison, held: Option<String>) -> bool {
+    match held {
+        None => comparison.op == search::Op::Ne,
+        held => comparison.holds(held.map(search::Held::Text).as_ref()),
+    }
+}
+
+/// A version number as MLflow sends it (a string, or a number).
+fn version_number(fields: &Fields<'_>) -> Result<u32> {
+    let text = match fields.0.get("version") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => {
+            return Err(refused(
+                codes::INVALID,
+                "Missing value for required parameter 'version'.",
+            ))
+        }
+    };
+    text.parse().map_err(|_| {
+        refused(
+            codes::INVALID,
+            format!("Model version must be an integer, not '{text}'."),
+        )
+    })
+}
+
+impl Tracking<'_> {
+    fn model_account(&self) -> Result<&AccountId> {
+        self.target.model_account.as_ref().ok_or_else(|| {
+            refused(
+                codes::INVALID,
+                "The account's subscription has no model management account to hold registered models.",
+            )
+        })
+    }
+
+    fn model_id(&self, name: &str) -> Result<ModelId> {
+        crate::target::parse(&derived_id("mlflow-model", &[self.model_account()?.as_str(), name]))
+    }
+
+    /// The registered model named `name`.
+    fn registered(&self, name: &str) -> Result<Entity> {
+        let account = EntityRef::new(EntityKind::ModelManagementAccount, self.model_account()?);
+        self.view()
+            .find_by_name(Some(&account), EntityKind::Model, name)?
+            .filter(|entity| !entity.deleted)
+            .ok_or_else(|| refused(codes::NOT_FOUND, format!("Registered Model with name={name} not found")))
+    }
+
+    fn model_version_json(&self, model: &Entity, version: &ModelVersion) -> Value {
+        let (aliases, updated) = match &model.detail {
+            Detail::Model { aliases, .. } => (
+                aliases
+                    .iter()
+                    .filter(|(_, number)| **number == version.version)
+                    .map(|(alias, _)| alias.clone())
+                    .collect::<Vec<_>>(),
+                model.updated.at,
+            ),
+            _ => (Vec::new(), model.updated.at),
+        };
+        let (source, run_id) = match &version.source {
+            ModelSource::Run { run, artifact_path } => (artifact_path.clone(), run.to_string()),
+            ModelSource::Uploaded { location, .. } => (location.clone(), String::new()),
+        };
+        json!({
+            "name": model.name,
+            "version": version.version.to_string(),
+            "creation_timestamp": super::millis(version.registered.at),
+            "last_updated_timestamp": super::millis(updated),
+            "current_stage": "None",
+            "description": "",
+            "source": source,
+            "run_id": run_id,
+            "status": "READY",
+            "tags": pairs(&version.tags),
+            "aliases": aliases,
+        })
+    }
+
+    fn registered_model_json(&self, model: &Entity) -> Value {
+        let Detail::Model {
+            description,
+            versions,
+            tags,
+            aliases,
+        } = &model.detail
+        else {
+            return Value::Null;
+        };
+        let latest: Vec<Value> = versions
+            .last()
+            .map(|version| self.model_version_json(model, version))
+            .into_iter()
+            .collect();
+        let aliases: Vec<Value> = aliases
+            .iter()
+            .map(|(alias, version)| json!({ "alias": alias, "version": version.to_string() }))
+            .collect();
+        json!({
+            "name": model.name,
+            "creation_timestamp": super::millis(model.created.at),
+            "last_updated_timestamp": super::millis(model.updated.at),
+            "description": description,
+            "latest_versions": latest,
+            "tags": pairs(tags),
+            "aliases": aliases,
+        })
+    }
+
+    fn version_of<'e>(&self, model: &'e Entity, number: u32) -> Result<&'e ModelVersion> {
+        match &model.detail {
+            Detail::Model { versions, .. } => versions.iter().find(|version| version.version == number),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            refused(
+                codes::NOT_FOUND,
+                format!("Model Version (name={}, version={number}) not found", model.name),
+            )
+        })
+    }
+
+    pub(super) fn create_registered_model(&self, fields: &Fields<'_>) -> Result<Value> {
+        let name = fields.text("name")?;
+        let model = self.model_id(name)?;
+        let mut commands = vec![Command::CreateModel(ModelCreated {
+            model: model.clone(),
+            account: self.model_account()?.clone(),
+            name: Name::new(name).map_err(|rejection| refused(codes::INVALID, rejection.to_string()))?,
+            description: fields.optional_text("description").unwrap_or_default().into(),
+        })];
+        let tags = super::experiments::tag_list(fields.pairs("tags")?);
+        if !tags.is_empty() {
+            commands.push(Command::SetModelTags(ModelTagsSet { model, tags }));
+        }
+        self.execute(commands, None).map_err(|error| match error.code() {
+            Some("ALREADY_EXISTS" | "DUPLICATE_NAME") => {
+                refused(codes::EXISTS, format!("Registered Model (name={name}) already exists."))
+            }
+            _ => error,
+        })?;
+        Ok(json!({ "registered_model": self.registered_model_json(&self.registered(name)?) }))
+    }
+
+    pub(super) fn get_registered_model(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        Ok(json!({ "registered_model": self.registered_model_json(&model) }))
+    }
+
+    /// The account's registered models, filtered (`name LIKE '…'`, `tags.k = '…'`).
+    pub(super) fn search_registered_models(&self, fields: &Fields<'_>) -> Result<Value> {
+        let filter = search::parse_filter(fields.optional_text("filter").unwrap_or_default())
+            .map_err(|error| refused(codes::INVALID, format!("Invalid filter: {error}")))?;
+        let (max, offset) = page(fields, 100)?;
+        let account = EntityRef::new(EntityKind::ModelManagementAccount, self.model_account()?);
+        let mut found: Vec<Entity> = self
+            .view()
+            .children(&account, EntityKind::Model)?
+            .into_iter()
+            .filter(|model| !model.deleted)
+            .filter(|model| {
+                filter.iter().all(|comparison| {
+                    let held = match (comparison.field, &model.detail) {
+                        (search::Field::Attribute, _) if comparison.key == "name" => Some(model.name.clone()),
+                        (search::Field::Tag, Detail::Model { tags, .. }) => tags.get(&comparison.key).cloned(),
+                        _ => None,
+                    };
+                    registry_holds(comparison, held)
+                })
+            })
+            .collect();
+        found.sort_by(|left, right| left.name.cmp(&right.name));
+        let next = (found.len() > offset + max).then(|| (offset + max).to_string());
+        let models: Vec<Value> = found
+            .iter()
+            .skip(offset)
+            .take(max)
+            .map(|model| self.registered_model_json(model))
+            .collect();
+        let mut answer = json!({ "registered_models": models });
+        if let Some(next) = next {
+            answer["next_page_token"] = json!(next);
+        }
+        Ok(answer)
+    }
+
+    pub(super) fn set_registered_model_tag(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let tags = super::experiments::tag_list(vec![(
+            fields.text("key")?.into(),
+            fields.optional_text("value").unwrap_or_default().into(),
+        )]);
+        let model = ModelId::new(model.reference.id.clone())?;
+        self.execute(vec![Command::SetModelTags(ModelTagsSet { model, tags })], None)?;
+        Ok(json!({}))
+    }
+
+    /// `registered-models/alias`: GET names the version, POST points the alias, DELETE
+    /// removes it.
+    pub(super) fn alias(&self, verb: &str, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let alias = fields.text("alias")?;
+        let id = ModelId::new(model.reference.id.clone())?;
+        match verb {
+            "POST" => {
+                let version = version_number(fields)?;
+                self.version_of(&model, version)?;
+                let command = Command::SetModelAlias(ModelAliasSet {
+                    model: id,
+                    alias: alias.into(),
+                    version,
+                });
+                self.execute(vec![command], None)?;
+                Ok(json!({}))
+            }
+            "DELETE" => {
+                let command = Command::RemoveModelAlias(ModelAliasRemoved {
+                    model: id,
+                    alias: alias.into(),
+                });
+                self.execute(vec![command], None)?;
+                Ok(json!({}))
+            }
+            _ => {
+                let number = match &model.detail {
+                    Detail::Model { aliases, .. } => aliases.get(alias).copied(),
+                    _ => None,
+                }
+                .ok_or_else(|| refused(codes::NOT_FOUND, format!("Registered model alias {alias} not found.")))?;
+                let version = self.version_of(&model, number)?;
+                Ok(json!({ "model_version": self.model_version_json(&model, version) }))
+            }
+        }
+    }
+
+    /// The newest version (Lineage's versions have no stages: every one is `None`).
+    pub(super) fn get_latest_versions(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let stages = fields.texts("stages");
+        let versions: Vec<Value> = match &model.detail {
+            Detail::Model { versions, .. }
+                if stages.is_empty() || stages.iter().any(|stage| stage.eq_ignore_ascii_case("none")) =>
+            {
+                versions
+                    .last()
+                    .map(|version| self.model_version_json(&model, version))
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(json!({ "model_versions": versions }))
+    }
+
+    /// A new version: produced by its run when the run is one of this tracking URI's,
+    /// otherwise uploaded from its source.
+    pub(super) fn create_model_version(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let location = fields.text("source")?;
+        let run = fields.optional_text("run_id").filter(|run| !run.is_empty());
+        let source = match run {
+            Some(run) => ModelSource::Run {
+                run: self.run_by_id(run)?.0,
+                artifact_path: location.into(),
+            },
+            None => ModelSource::Uploaded {
+                location: location.into(),
+                digest: None,
+            },
+        };
+        let id = ModelId::new(model.reference.id.clone())?;
+        let command = Command::RegisterModelVersion(RegisterModelVersion {
+            model: id,
+            source,
+            derived_from: None,
+            tags: super::experiments::tag_list(fields.pairs("tags")?),
+        });
+        self.execute(vec![command], None)?;
+        let model = self.registered(&model.name)?;
+        let newest = match &model.detail {
+            Detail::Model { versions, .. } => versions.last(),
+            _ => None,
+        }
+        .ok_or_else(|| refused(codes::NOT_FOUND, "the new version is not there"))?;
+        Ok(json!({ "model_version": self.model_version_json(&model, newest) }))
+    }
+
+    pub(super) fn get_model_version(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let version = self.version_of(&model, version_number(fields)?)?;
+        Ok(json!({ "model_version": self.model_version_json(&model, version) }))
+    }
+
+    pub(super) fn model_version_download_uri(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let version = self.version_of(&model, version_number(fields)?)?;
+        let uri = match &version.source {
+            ModelSource::Run { artifact_path, .. } => artifact_path.clone(),
+            ModelSource::Uploaded { location, .. } => location.clone(),
+        };
+        Ok(json!({ "artifact_uri": uri }))
+    }
+
+    /// Versions of the account's models, filtered by `name = '…'` or `run_id = '…'`.
+    pub(super) fn search_model_versions(&self, fields: &Fields<'_>) -> Result<Value> {
+        let filter = search::parse_filter(fields.optional_text("filter").unwrap_or_default())
+            .map_err(|error| refused(codes::INVALID, format!("Invalid filter: {error}")))?;
+        let (max, offset) = page(fields, 10_000)?;
+        let account = EntityRef::new(EntityKind::ModelManagementAccount, self.model_account()?);
+        let mut found = Vec::new();
+        for model in self
+            .view()
+            .children(&account, EntityKind::Model)?
+            .into_iter()
+            .filter(|model| !model.deleted)
+        {
+            let Detail::Model { versions, .. } = &model.detail else {
+                continue;
+            };
+            for version in versions {
+                let answer = self.model_version_json(&model, version);
+                let keep = filter.iter().all(|comparison| {
+                    let held = match comparison.field {
+                        search::Field::Attribute => {
+                            answer.get(&comparison.key).and_then(Value::as_str).map(str::to_string)
+                        }
+                        search::Field::Tag => version.tags.get(&comparison.key).cloned(),
+                        _ => None,
+                    };
+                    registry_holds(comparison, held)
+                });
+                if keep {
+                    found.push(answer);
+                }
+            }
+        }
+        let next = (found.len() > offset + max).then(|| (offset + max).to_string());
+        let versions: Vec<Value> = found.into_iter().skip(offset).take(max).collect();
+        let mut answer = json!({ "model_versions": versions });
+        if let Some(next) = next {
+            answer["next_page_token"] = json!(next);
+        }
+        Ok(answer)
+    }
+
+    pub(super) fn set_model_version_tag(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let version = version_number(fields)?;
+        self.version_of(&model, version)?;
+        let tags = super::experiments::tag_list(vec![(
+            fields.text("key")?.into(),
+            fields.optional_text("value").unwrap_or_default().into(),
+        )]);
+        let model = ModelId::new(model.reference.id.clone())?;
+        self.execute(
+            vec![Command::SetModelVersionTags(ModelVersionTagsSet {
+                model,
+                version,
+                tags,
+            })],
+            None,
+        )?;
+        Ok(json!({}))
+    }
+}

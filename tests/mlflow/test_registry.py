@@ -1,0 +1,84 @@
+"""MLflow's model registry with MLflow's own client: registered models and versions are
+Lineage's models and versions, produced by their runs, so lineage walks reach them."""
+
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+
+def test_registered_models_versions_aliases_and_tags(tracking, lineage):
+    client = MlflowClient()
+    tracking.set_experiment(f"registry-{uuid.uuid4().hex[:8]}")
+    with tracking.start_run() as run:
+        tracking.log_metric("auc", 0.9)
+    name = f"churn-classifier-{uuid.uuid4().hex[:8]}"
+    model = client.create_registered_model(name, tags={"domain": "churn"}, description="Predicts churn")
+    assert (model.name, model.description, model.tags) == (name, "Predicts churn", {"domain": "churn"})
+    source = f"runs:/{run.info.run_id}/model"
+    first = client.create_model_version(name, source, run_id=run.info.run_id, tags={"trained_on": "usage"})
+    second = client.create_model_version(name, source, run_id=run.info.run_id)
+    assert (first.version, second.version) == ("1", "2")
+    assert (first.source, first.run_id, first.status, first.tags) == (source, run.info.run_id, "READY", {"trained_on": "usage"})
+
+    client.set_registered_model_alias(name, "champion", "2")
+    assert client.get_model_version_by_alias(name, "champion").version == "2"
+    assert client.get_registered_model(name).aliases == {"champion": "2"}
+    client.delete_registered_model_alias(name, "champion")
+    with pytest.raises(MlflowException) as gone:
+        client.get_model_version_by_alias(name, "champion")
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+    client.set_model_version_tag(name, "1", "validated", "true")
+    assert client.get_model_version(name, "1").tags == {"trained_on": "usage", "validated": "true"}
+    client.set_registered_model_tag(name, "owner", "growth")
+    assert [found.name for found in client.search_registered_models(filter_string=f"name = '{name}'")] == [name]
+    assert [found.name for found in client.search_registered_models(filter_string=f"name LIKE '{name[:14]}%' and tags.owner = 'growth'")] == [name]
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert sorted(version.version for version in versions) == ["1", "2"]
+    assert len(client.search_model_versions(f"run_id = '{run.info.run_id}'")) == 2
+    assert client.get_model_version_download_uri(name, "1") == source
+    assert [version.version for version in client.get_latest_versions(name)] == ["2"]
+
+    # The same facts in Lineage: the model's versions came from the run.
+    model_id = lineage.graphql(
+        "query($name: String) { models(name: $name) { edges { node { id versions { id version run } } } } }",
+        {"name": name},
+    )["models"]["edges"][0]["node"]
+    assert [version["run"] for version in model_id["versions"]] == [f"run/{run.info.run_id}"] * 2
+    impact = lineage.graphql("query($id: ID!) { impact(id: $id) { modelVersions } }", {"id": f"run/{run.info.run_id}"})
+    assert sorted(impact["impact"]["modelVersions"]) == sorted(version["id"] for version in model_id["versions"])
+
+
+def test_register_model_from_a_run_uri(tracking):
+    tracking.set_experiment(f"registry-{uuid.uuid4().hex[:8]}")
+    with tracking.start_run() as run:
+        # A model folder, as log_model writes one: MLflow registers a runs:/ URI whose
+        # folder holds an MLmodel file from the run's artifact location.
+        tracking.log_text("flavors: {}\n", "model/MLmodel")
+    name = f"forecaster-{uuid.uuid4().hex[:8]}"
+    version = tracking.register_model(f"runs:/{run.info.run_id}/model", name)
+    assert (version.name, version.version, version.run_id) == (name, "1", run.info.run_id)
+    assert version.source == f"mlflow-artifacts:/{run.info.experiment_id}/{run.info.run_id}/artifacts/model"
+    downloaded = tracking.artifacts.download_artifacts(f"models:/{name}/1")
+    assert open(f"{downloaded}/MLmodel").read() == "flavors: {}\n"
+
+
+def test_registry_refusals(tracking):
+    client = MlflowClient()
+    name = f"taken-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+    with pytest.raises(MlflowException) as taken:
+        client.create_registered_model(name)
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    with pytest.raises(MlflowException) as missing:
+        client.get_registered_model("no-such-model")
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as no_version:
+        client.get_model_version(name, "7")
+    assert no_version.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as not_yet:
+        client.rename_registered_model(name, name + "-2")
+    assert not_yet.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "not served yet" in not_yet.value.message
