@@ -19,29 +19,51 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The routes under `/mlflow/`.
+/// Everything under `/mlflow/`: the tracking and registry API (under the API's body
+/// limit and body deadline), the artifact proxy (under its own), and, for anything else,
+/// ENDPOINT_NOT_FOUND in MLflow's shape.
 pub fn routes(state: AppState) -> Router<AppState> {
-    let budgeted = axum::middleware::from_fn_with_state(state, within_budget);
+    let limits = state.limits.clone();
+    let budgeted = axum::middleware::from_fn_with_state(state.clone(), within_budget);
     let tracking = || -> MethodRouter<AppState> {
         get(call)
             .post(call)
             .patch(call)
             .delete(call)
+            .fallback(wrong_method)
             .route_layer(budgeted.clone())
+            .route_layer(tower_http::limit::RequestBodyLimitLayer::new(limits.max_body_bytes))
+            .route_layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_timeout))
     };
     let mut router = Router::new();
     for api in ["api", "ajax-api"] {
         router = router
             .route(
-                &format!("/mlflow/{{account}}/{{workspace}}/{api}/2.0/mlflow/{{*endpoint}}"),
+                &format!("/{{account}}/{{workspace}}/{api}/2.0/mlflow/{{*endpoint}}"),
                 tracking(),
             )
             .route(
-                &format!("/mlflow/{{account}}/{{workspace}}/{{project}}/{api}/2.0/mlflow/{{*endpoint}}"),
+                &format!("/{{account}}/{{workspace}}/{{project}}/{api}/2.0/mlflow/{{*endpoint}}"),
                 tracking(),
             );
     }
-    router
+    Router::new().nest("/mlflow", router.merge(artifact_routes(state)).fallback(no_endpoint))
+}
+
+async fn no_endpoint(uri: axum::http::Uri) -> Response {
+    refusal(
+        "ENDPOINT_NOT_FOUND",
+        format!("{} is not an endpoint of Lineage's MLflow API (a tracking URI is /mlflow/<account>/<workspace>[/<project>])", uri.path()),
+    )
+}
+
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> Response {
+    let mut response = refusal(
+        "ENDPOINT_NOT_FOUND",
+        format!("{method} is not served at {}", uri.path()),
+    );
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
 }
 
 /// MLflow's HTTP status for one of its error codes (its `ERROR_CODE_TO_HTTP_STATUS`).
@@ -216,20 +238,18 @@ async fn within_budget(State(state): State<AppState>, request: Request, next: Ne
 
 /// The artifact proxy's routes (`mlflow-artifacts`), outside the API's body limit: uploads
 /// stream to disk under `max_artifact_bytes`, downloads stream from it.
-pub fn artifact_routes(state: AppState) -> Router<AppState> {
+fn artifact_routes(state: AppState) -> Router<AppState> {
     let budgeted = axum::middleware::from_fn_with_state(state, within_budget);
     let files = || -> MethodRouter<AppState> {
         get(download)
             .put(upload)
             .delete(delete_artifacts)
+            .fallback(wrong_method)
             .route_layer(budgeted.clone())
     };
-    let listing = || -> MethodRouter<AppState> { get(list).route_layer(budgeted.clone()) };
+    let listing = || -> MethodRouter<AppState> { get(list).fallback(wrong_method).route_layer(budgeted.clone()) };
     let mut router = Router::new();
-    for prefix in [
-        "/mlflow/{account}/{workspace}",
-        "/mlflow/{account}/{workspace}/{project}",
-    ] {
+    for prefix in ["/{account}/{workspace}", "/{account}/{workspace}/{project}"] {
         router = router
             .route(&format!("{prefix}/api/2.0/mlflow-artifacts/artifacts"), listing())
             .route(

@@ -242,6 +242,190 @@ async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
     server.stop().await;
 }
 
+/// Requests MLflow's clients (or anyone) may send the MLflow API: every endpoint, every
+/// method, fields of the wrong type or missing, random bodies and paths — every one is
+/// answered below 500, and every refusal in MLflow's shape (`error_code`, `message`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mlflow_api_answers_any_request_without_a_server_error() {
+    let server = crate::graphql::Server::demo_with(
+        "u-alex",
+        lineage_graphql::server::ServerLimits {
+            principal_budget: std::time::Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await;
+    let runs: u32 = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(300);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: runs,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let endpoints = [
+        "experiments/create",
+        "experiments/get",
+        "experiments/get-by-name",
+        "experiments/search",
+        "experiments/update",
+        "experiments/delete",
+        "experiments/restore",
+        "experiments/set-experiment-tag",
+        "runs/create",
+        "runs/get",
+        "runs/update",
+        "runs/delete",
+        "runs/restore",
+        "runs/set-tag",
+        "runs/delete-tag",
+        "runs/log-parameter",
+        "runs/log-metric",
+        "runs/log-batch",
+        "runs/log-inputs",
+        "runs/search",
+        "metrics/get-history",
+        "metrics/get-history-bulk-interval",
+        "registered-models/create",
+        "registered-models/get",
+        "registered-models/search",
+        "registered-models/alias",
+        "model-versions/create",
+        "model-versions/get",
+        "model-versions/search",
+        "no/such-endpoint",
+    ];
+    let fields = [
+        "name",
+        "experiment_id",
+        "experiment_name",
+        "run_id",
+        "key",
+        "value",
+        "step",
+        "timestamp",
+        "status",
+        "filter",
+        "order_by",
+        "max_results",
+        "page_token",
+        "metrics",
+        "params",
+        "tags",
+        "datasets",
+        "new_name",
+        "source",
+        "version",
+        "alias",
+        "run_ids",
+        "metric_key",
+        "view_type",
+    ];
+    let values = [
+        serde_json::json!("0"),
+        serde_json::json!(""),
+        serde_json::json!("r-churn-1"),
+        serde_json::json!("metrics.acc > 'x' and"),
+        serde_json::json!("params.a = 'b'"),
+        serde_json::json!(-1),
+        serde_json::json!(1e300),
+        serde_json::json!(null),
+        serde_json::json!(true),
+        serde_json::json!([]),
+        serde_json::json!([{ "key": "k" }]),
+        serde_json::json!({ "key": 1 }),
+        serde_json::json!("NaN"),
+        serde_json::json!("../../x"),
+        serde_json::json!("é\u{0}"),
+        serde_json::json!(["metrics.acc DESC", 3]),
+        serde_json::json!(50001),
+    ];
+    let methods = [
+        reqwest::Method::GET,
+        reqwest::Method::POST,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ];
+    let strategy = (
+        prop::sample::select(endpoints.to_vec()),
+        prop::sample::select(methods.to_vec()),
+        prop::collection::vec(
+            (
+                prop::sample::select(fields.to_vec()),
+                prop::sample::select(values.to_vec()),
+            ),
+            0..6,
+        ),
+        prop::collection::vec(any::<u8>(), 0..48),
+        0u8..4,
+    );
+    let client = &server.client;
+    let base = format!("{}/mlflow/acct-contoso-exp/ws-churn", server.url);
+    for _ in 0..runs {
+        use proptest::strategy::ValueTree;
+        let (endpoint, method, pairs, bytes, shape) = strategy.new_tree(&mut runner).unwrap().current();
+        let object: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(field, value)| (field.to_string(), value.clone()))
+            .collect();
+        let (url, body) = match shape {
+            0 => (
+                format!("{base}/api/2.0/mlflow/{endpoint}"),
+                serde_json::Value::Object(object).to_string().into_bytes(),
+            ),
+            1 => (format!("{base}/ajax-api/2.0/mlflow/{endpoint}"), bytes),
+            2 => (
+                format!(
+                    "{base}/api/2.0/mlflow-artifacts/artifacts/{}",
+                    String::from_utf8_lossy(&bytes).replace(['?', '#'], "")
+                ),
+                bytes.clone(),
+            ),
+            _ => {
+                let query: Vec<String> = pairs
+                    .iter()
+                    .map(|(field, value)| format!("{field}={}", value.to_string().replace(['&', '#'], "")))
+                    .collect();
+                (
+                    format!("{base}/api/2.0/mlflow/{endpoint}?{}", query.join("&")),
+                    Vec::new(),
+                )
+            }
+        };
+        let Ok(request) = client
+            .request(method.clone(), &url)
+            .bearer_auth(&server.token)
+            .body(body.clone())
+            .build()
+        else {
+            continue;
+        };
+        let response = client.execute(request).await.unwrap();
+        let status = response.status();
+        let answer = response.bytes().await.unwrap();
+        let what = format!("{method} {url} {}", String::from_utf8_lossy(&body));
+        assert!(
+            status.as_u16() < 500,
+            "{status} for {what}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        if status.is_client_error() {
+            let refusal: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_else(|_| {
+                panic!(
+                    "{status} without MLflow's shape for {what}: {}",
+                    String::from_utf8_lossy(&answer)
+                )
+            });
+            assert!(
+                refusal["error_code"].is_string() && refusal["message"].is_string(),
+                "{what}: {refusal}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
 /// The coverage-guided fuzzers' corpus (`tests/fuzz/corpus/`, minimised) and the seeds it
 /// grew from, each through its target: the regression test for whatever a fuzzer finds.
 /// `UPDATE_CORPUS=1` writes the seeds into the corpus first.

@@ -158,16 +158,15 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/lineage",
             axum::routing::post(crate::openlineage::receive).route_layer(budgeted),
         )
-        .merge(crate::mlflow::routes(state.clone()))
         // async-graphql-axum reads the body itself, past axum's default limit; this layer
         // bounds it for every route (413 when the declared or actual size is over).
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             state.limits.body_timeout,
         ))
-        // Artifacts stream to and from disk under their own size bound and an idle
-        // timeout per chunk, not the API's body limit and deadline.
-        .merge(crate::mlflow::artifact_routes(state.clone()))
+        // MLflow's routes bound their own bodies: the API's by the same limit and deadline,
+        // artifacts streamed to and from disk by their size bound and a per-chunk timeout.
+        .merge(crate::mlflow::routes(state.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
