@@ -445,18 +445,6 @@ fn sampled(steps: &[i64], most: usize) -> std::collections::BTreeSet<i64> {
     chosen
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sampling_keeps_the_ends_and_spreads_the_rest() {
-        let steps: Vec<i64> = (0..100).collect();
-        let chosen = super::sampled(&steps, 5);
-        assert_eq!(chosen.into_iter().collect::<Vec<_>>(), vec![0, 24, 49, 74, 99]);
-        assert_eq!(super::sampled(&steps[..3], 5).len(), 3);
-        assert_eq!(super::sampled(&steps, 1).into_iter().collect::<Vec<_>>(), vec![99]);
-    }
-}
-
 /// One metric point from `{key, value, timestamp, step}`.
 fn metric_point(fields: &Fields<'_>) -> Result<MetricPoint> {
     Ok(MetricPoint {
@@ -497,4 +485,16 @@ fn finish(status: Option<&str>, run: &RunId, detail: &RunDetail) -> Result<Optio
         }),
         _ => Command::CancelRun(RunCanceled { run }),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sampling_keeps_the_ends_and_spreads_the_rest() {
+        let steps: Vec<i64> = (0..100).collect();
+        let chosen = super::sampled(&steps, 5);
+        assert_eq!(chosen.into_iter().collect::<Vec<_>>(), vec![0, 24, 49, 74, 99]);
+        assert_eq!(super::sampled(&steps[..3], 5).len(), 3);
+        assert_eq!(super::sampled(&steps, 1).into_iter().collect::<Vec<_>>(), vec![99]);
+    }
 }
