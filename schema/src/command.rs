@@ -180,6 +180,10 @@ macro_rules! for_each_command {
                 RenameExperiment(ExperimentRenamed),
                 DeleteRunTag(RunTagDeleted),
                 DeleteArtifacts(ArtifactsDeleted),
+                RenameModel(ModelRenamed),
+                DescribeModel(ModelDescribed),
+                DeleteModelTag(ModelTagDeleted),
+                DeleteModelVersionTag(ModelVersionTagDeleted),
             }
             access: {
                 IssueToken(TokenIssued),

@@ -391,6 +391,27 @@ pub fn events() -> Vec<Event> {
             paths: vec!["model".into()],
         }
         .into(),
+        ModelRenamed {
+            model: id("m-churn"),
+            name: id("churn, renamed"),
+        }
+        .into(),
+        ModelDescribed {
+            model: id("m-churn"),
+            description: "Predicts churn".into(),
+        }
+        .into(),
+        ModelTagDeleted {
+            model: id("m-churn"),
+            key: "owner".into(),
+        }
+        .into(),
+        ModelVersionTagDeleted {
+            model: id("m-churn"),
+            version: 1,
+            key: "validated".into(),
+        }
+        .into(),
     ]
 }
 

@@ -242,6 +242,31 @@ fn every_command() -> Vec<CommandEnvelope> {
             run: id("r-later"),
             paths: vec!["scratch".into()],
         }),
+        Command::RenameModel(ModelRenamed {
+            model: id("m-churn"),
+            name: id("churn model, renamed"),
+        }),
+        Command::DescribeModel(ModelDescribed {
+            model: id("m-churn"),
+            description: "Predicts churn".into(),
+        }),
+        Command::DeleteModelTag(ModelTagDeleted {
+            model: id("m-churn"),
+            key: "domain".into(),
+        }),
+        Command::SetModelVersionTags(ModelVersionTagsSet {
+            model: id("m-churn"),
+            version: 1,
+            tags: vec![Tag {
+                key: "review".into(),
+                value: "pending".into(),
+            }],
+        }),
+        Command::DeleteModelVersionTag(ModelVersionTagDeleted {
+            model: id("m-churn"),
+            version: 1,
+            key: "review".into(),
+        }),
     ];
     commands.extend(
         extra

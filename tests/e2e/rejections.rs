@@ -904,6 +904,27 @@ pub(crate) fn every_command_script() -> Vec<Command> {
             run: id("r-x"),
             paths: vec!["m.pkl".into()],
         }),
+        Command::RenameModel(ModelRenamed {
+            model: id("m-x"),
+            name: name("x, renamed"),
+        }),
+        Command::DescribeModel(ModelDescribed {
+            model: id("m-x"),
+            description: "described".into(),
+        }),
+        Command::DeleteModelVersionTag(ModelVersionTagDeleted {
+            model: id("m-x"),
+            version: 1,
+            key: tag.key.clone(),
+        }),
+        Command::SetModelTags(ModelTagsSet {
+            model: id("m-x"),
+            tags: vec![tag.clone()],
+        }),
+        Command::DeleteModelTag(ModelTagDeleted {
+            model: id("m-x"),
+            key: tag.key.clone(),
+        }),
         Command::GrantRole(RoleGranted {
             principal: id("u-margaret"),
             account: id("acct-contoso-mm"),
@@ -1075,6 +1096,11 @@ fn the_role_matrix_for_every_command() {
         RenameExperiment               NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         DeleteRunTag                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteArtifacts                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RenameModel                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
+        DescribeModel                  NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
+        DeleteModelVersionTag          NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        SetModelTags                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
+        DeleteModelTag                 NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
         GrantRole                      NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         RevokeRole                     NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         IssueToken                     yes               yes               yes               yes               yes               yes

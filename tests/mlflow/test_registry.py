@@ -79,6 +79,39 @@ def test_registry_refusals(tracking):
         client.get_model_version(name, "7")
     assert no_version.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     with pytest.raises(MlflowException) as not_yet:
-        client.rename_registered_model(name, name + "-2")
+        client.delete_registered_model(name)
     assert not_yet.value.error_code == "INVALID_PARAMETER_VALUE"
     assert "not served yet" in not_yet.value.message
+    with pytest.raises(MlflowException) as no_tag:
+        client.delete_registered_model_tag(name, "never-set")
+    assert no_tag.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_registered_models_are_renamed_described_and_untagged(tracking, lineage):
+    client = MlflowClient()
+    name = f"renamed-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name, tags={"owner": "growth", "stage": "draft"})
+    version = client.create_model_version(name, "s3://models/churn/1", tags={"review": "pending"})
+    client.rename_registered_model(name, name + "-v2")
+    with pytest.raises(MlflowException) as old_name:
+        client.get_registered_model(name)
+    assert old_name.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    client.update_registered_model(name + "-v2", description="Predicts churn, monthly")
+    client.delete_registered_model_tag(name + "-v2", "stage")
+    client.delete_model_version_tag(name + "-v2", version.version, "review")
+    model = client.get_registered_model(name + "-v2")
+    assert (model.description, model.tags) == ("Predicts churn, monthly", {"owner": "growth"})
+    assert client.get_model_version(name + "-v2", "1").tags == {}
+    # The old name is free again, for a model of its own.
+    assert client.create_registered_model(name).name == name
+    history = lineage.graphql(
+        "query($name: String) { models(name: $name) { edges { node { id } } } }", {"name": name + "-v2"}
+    )["models"]["edges"][0]["node"]["id"]
+    kinds = [
+        edge["node"]["type"]
+        for edge in lineage.graphql(
+            "query($id: ID!) { auditTrail(entity: $id, first: 50) { edges { node { type } } } }",
+            {"id": history if "/" in history else f"model/{history}"},
+        )["auditTrail"]["edges"]
+    ]
+    assert {"ModelRenamed", "ModelDescribed", "ModelTagDeleted", "ModelVersionTagDeleted"} <= set(kinds), kinds

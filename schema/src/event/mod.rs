@@ -110,4 +110,8 @@ events! {
     ExperimentRenamed => Experiment.experiment,
     RunTagDeleted => Run.run,
     ArtifactsDeleted => Run.run,
+    ModelRenamed => Model.model,
+    ModelDescribed => Model.model,
+    ModelTagDeleted => Model.model,
+    ModelVersionTagDeleted => Model.model,
 }

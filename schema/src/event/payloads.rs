@@ -477,6 +477,35 @@ payloads! {
         pub key: String,
     }
 
+    /// A model got a new name in its account; its id, versions and history stay.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelRenamed {
+        pub model: ModelId,
+        pub name: Name,
+    }
+
+    /// A model's description was replaced.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelDescribed {
+        pub model: ModelId,
+        pub description: String,
+    }
+
+    /// A tag was taken off a model (not off one of its versions).
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelTagDeleted {
+        pub model: ModelId,
+        pub key: String,
+    }
+
+    /// A tag was taken off one version of a model.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelVersionTagDeleted {
+        pub model: ModelId,
+        pub version: u32,
+        pub key: String,
+    }
+
     /// A run's artifacts at these paths, and under them, were deleted; the events that
     /// recorded them, with their digests, stay in history.
     #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -170,17 +170,16 @@ impl<'a> Tracking<'a> {
             "model-versions/search" => self.search_model_versions(&fields),
             "model-versions/set-tag" => self.set_model_version_tag(&fields),
             "model-versions/get-download-uri" => self.model_version_download_uri(&fields),
-            "registered-models/rename"
-            | "registered-models/update"
-            | "registered-models/delete"
-            | "registered-models/delete-tag"
-            | "model-versions/update"
-            | "model-versions/delete"
-            | "model-versions/delete-tag"
-            | "model-versions/transition-stage" => Err(refused(
-                codes::INVALID,
-                format!("`{endpoint}` is not served yet: Lineage's models cannot be renamed, described again or deleted through MLflow's API, and have no stages."),
-            )),
+            "registered-models/rename" => self.rename_registered_model(&fields),
+            "registered-models/update" => self.update_registered_model(&fields),
+            "registered-models/delete-tag" => self.delete_registered_model_tag(&fields),
+            "model-versions/delete-tag" => self.delete_model_version_tag(&fields),
+            "registered-models/delete" | "model-versions/update" | "model-versions/delete" | "model-versions/transition-stage" => {
+                Err(refused(
+                    codes::INVALID,
+                    format!("`{endpoint}` is not served yet: Lineage's models and versions cannot be deleted through MLflow's API, versions have no description of their own, and there are no stages."),
+                ))
+            }
             "experiments/create" => self.create_experiment(&fields),
             "experiments/get" => self.get_experiment(&fields),
             "experiments/get-by-name" => self.get_experiment_by_name(&fields),

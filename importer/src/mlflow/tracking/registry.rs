@@ -1,13 +1,12 @@
 //! MLflow's model registry as Lineage's models: a registered model is a model of the
-//! account's model management account (id derived from its name, as `lineage import
-//! mlflow` derives it), a model version a version of it produced by its run (or uploaded,
+//! account's model management account (found by its name), a model version a version of
+//! it produced by its run (or uploaded,
 //! when it names no run of this tracking URI), numbered by the store as MLflow numbers
 //! them; tags and aliases are the model's own. `trace` and `impact` see them at once.
 
 use super::search;
 use super::{codes, page, refused, Fields, Tracking};
 use crate::error::Result;
-use crate::target::derived_id;
 use lineage_schema::command::RegisterModelVersion;
 use lineage_schema::entity::{Detail, Entity, ModelVersion};
 use lineage_schema::event::*;
@@ -61,8 +60,13 @@ impl Tracking<'_> {
         })
     }
 
+    /// A new model's id: fresh, not derived from the name, since a renamed model keeps
+    /// its id and its old name may be taken again.
     fn model_id(&self, name: &str) -> Result<ModelId> {
-        crate::target::parse(&derived_id("mlflow-model", &[self.model_account()?.as_str(), name]))
+        crate::target::parse(&super::fresh_id(
+            "mlflow-model-",
+            &[self.model_account()?.as_str(), name],
+        ))
     }
 
     /// The registered model named `name`.
@@ -369,6 +373,75 @@ impl Tracking<'_> {
             answer["next_page_token"] = json!(next);
         }
         Ok(answer)
+    }
+
+    pub(super) fn rename_registered_model(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let new_name = fields.text("new_name")?;
+        let command = Command::RenameModel(ModelRenamed {
+            model: ModelId::new(model.reference.id.clone())?,
+            name: Name::new(new_name).map_err(|rejection| refused(codes::INVALID, rejection.to_string()))?,
+        });
+        self.execute(vec![command], None).map_err(|error| match error.code() {
+            Some("DUPLICATE_NAME") => refused(
+                codes::EXISTS,
+                format!("Registered Model (name={new_name}) already exists."),
+            ),
+            _ => error,
+        })?;
+        Ok(json!({ "registered_model": self.registered_model_json(&self.registered(new_name)?) }))
+    }
+
+    pub(super) fn update_registered_model(&self, fields: &Fields<'_>) -> Result<Value> {
+        let name = fields.text("name")?;
+        let model = self.registered(name)?;
+        let command = Command::DescribeModel(ModelDescribed {
+            model: ModelId::new(model.reference.id.clone())?,
+            description: fields.optional_text("description").unwrap_or_default().into(),
+        });
+        self.execute(vec![command], None)?;
+        Ok(json!({ "registered_model": self.registered_model_json(&self.registered(name)?) }))
+    }
+
+    pub(super) fn delete_registered_model_tag(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let key = fields.text("key")?;
+        let held = matches!(&model.detail, Detail::Model { tags, .. } if tags.contains_key(key));
+        if !held {
+            return Err(refused(
+                codes::NOT_FOUND,
+                format!("No tag with key '{key}' on registered model {}.", model.name),
+            ));
+        }
+        let model = ModelId::new(model.reference.id.clone())?;
+        self.execute(
+            vec![Command::DeleteModelTag(ModelTagDeleted { model, key: key.into() })],
+            None,
+        )?;
+        Ok(json!({}))
+    }
+
+    pub(super) fn delete_model_version_tag(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let version = version_number(fields)?;
+        let key = fields.text("key")?;
+        if !self.version_of(&model, version)?.tags.contains_key(key) {
+            return Err(refused(
+                codes::NOT_FOUND,
+                format!(
+                    "No tag with key '{key}' on version {version} of registered model {}.",
+                    model.name
+                ),
+            ));
+        }
+        let model = ModelId::new(model.reference.id.clone())?;
+        let command = Command::DeleteModelVersionTag(ModelVersionTagDeleted {
+            model,
+            version,
+            key: key.into(),
+        });
+        self.execute(vec![command], None)?;
+        Ok(json!({}))
     }
 
     pub(super) fn set_model_version_tag(&self, fields: &Fields<'_>) -> Result<Value> {

@@ -403,6 +403,10 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::ExperimentRenamed(e) => rename(overlay, envelope, e.name.as_str())?,
         Event::RunTagDeleted(e) => runs::run_tag_deleted(overlay, envelope, e)?,
         Event::ArtifactsDeleted(e) => runs::artifacts_deleted(overlay, envelope, e)?,
+        Event::ModelRenamed(e) => rename(overlay, envelope, e.name.as_str())?,
+        Event::ModelDescribed(e) => models::model_described(overlay, envelope, e)?,
+        Event::ModelTagDeleted(e) => models::model_tag_deleted(overlay, envelope, e)?,
+        Event::ModelVersionTagDeleted(e) => models::model_version_tag_deleted(overlay, envelope, e)?,
     }
     Ok(())
 }

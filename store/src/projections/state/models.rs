@@ -71,6 +71,42 @@ pub(super) fn model_tags_set(overlay: &mut Overlay, envelope: &Envelope, e: &Mod
     Ok(())
 }
 
+pub(super) fn model_described(overlay: &mut Overlay, envelope: &Envelope, e: &ModelDescribed) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Model { description, .. } => {
+            description.clone_from(&e.description);
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
+}
+
+pub(super) fn model_tag_deleted(overlay: &mut Overlay, envelope: &Envelope, e: &ModelTagDeleted) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Model { tags, .. } => {
+            tags.remove(&e.key);
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
+}
+
+pub(super) fn model_version_tag_deleted(
+    overlay: &mut Overlay,
+    envelope: &Envelope,
+    e: &ModelVersionTagDeleted,
+) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Model { versions, .. } => {
+            if let Some(version) = versions.iter_mut().find(|version| version.version == e.version) {
+                version.tags.remove(&e.key);
+            }
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
+}
+
 pub(super) fn model_alias_set(overlay: &mut Overlay, envelope: &Envelope, e: &ModelAliasSet) -> Result<()> {
     update(overlay, envelope, |entity| match &mut entity.detail {
         Detail::Model { aliases, .. } => {

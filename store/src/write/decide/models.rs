@@ -67,6 +67,62 @@ pub(super) fn set_model_tags(check: &Check<'_>, e: ModelTagsSet) -> Result<Decid
     Ok((e.into(), Some(account)))
 }
 
+/// `RenameModel`: the new name must be free in the model's account.
+pub(super) fn rename_model(check: &Check<'_>, e: ModelRenamed) -> Result<Decided> {
+    let model = check.live(K::Model, &e.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    if model.name != e.name.as_str() {
+        check.unique_name(model.parent.as_ref(), K::Model, e.name.as_str())?;
+    }
+    Ok((e.into(), Some(account)))
+}
+
+/// `DescribeModel`.
+pub(super) fn describe_model(check: &Check<'_>, e: ModelDescribed) -> Result<Decided> {
+    let model = check.live(K::Model, &e.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    text("description", &e.description)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `DeleteModelTag`: the model must hold the tag.
+pub(super) fn delete_model_tag(check: &Check<'_>, e: ModelTagDeleted) -> Result<Decided> {
+    let model = check.live(K::Model, &e.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    let Detail::Model { tags, .. } = &model.detail else {
+        return Err(mismatch(&model));
+    };
+    if !tags.contains_key(&e.key) {
+        return reject(Rejection::invalid(
+            "tag",
+            format!("model {} has no tag `{}`", e.model, e.key),
+        ));
+    }
+    Ok((e.into(), Some(account)))
+}
+
+/// `DeleteModelVersionTag`: the version must hold the tag.
+pub(super) fn delete_model_version_tag(check: &Check<'_>, e: ModelVersionTagDeleted) -> Result<Decided> {
+    let model = check.model_version(&ModelVersionRef {
+        model: e.model.clone(),
+        version: e.version,
+    })?;
+    let account = check.seat_in_account_of(&model)?;
+    let Detail::Model { versions, .. } = &model.detail else {
+        return Err(mismatch(&model));
+    };
+    let held = versions
+        .iter()
+        .any(|version| version.version == e.version && version.tags.contains_key(&e.key));
+    if !held {
+        return reject(Rejection::invalid(
+            "tag",
+            format!("version {} of model {} has no tag `{}`", e.version, e.model, e.key),
+        ));
+    }
+    Ok((e.into(), Some(account)))
+}
+
 /// `SetModelAlias`.
 pub(super) fn set_model_alias(check: &Check<'_>, e: ModelAliasSet) -> Result<Decided> {
     let model = check.model_version(&ModelVersionRef {
