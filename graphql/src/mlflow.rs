@@ -211,29 +211,13 @@ fn denied_response(denied: Denied) -> Response {
 /// Each principal's budget of server time, as for GraphQL, refused in MLflow's shape
 /// (429 with `Retry-After`, which MLflow's client waits out and retries).
 async fn within_budget(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let principal = match authenticate(&state, request.headers()) {
-        Ok(principal) => principal,
-        Err(denied) => return denied_response(denied),
+    let spent = |principal: &lineage_schema::PrincipalId, retry_after: std::time::Duration| {
+        refusal(
+            "REQUEST_LIMIT_EXCEEDED",
+            crate::budget::spent_message(principal, retry_after),
+        )
     };
-    let admitted = match state.budgets.admit(&principal) {
-        Ok(admitted) => admitted,
-        Err(retry_after) => {
-            let mut response = refusal(
-                "REQUEST_LIMIT_EXCEEDED",
-                crate::budget::spent_message(&principal, retry_after),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-    };
-    let (response, mut spent) = crate::budget::metered(next.run(request)).await;
-    if response.status().is_client_error() {
-        spent = spent.max(crate::budget::REFUSAL_COST);
-    }
-    state.budgets.settle(&principal, admitted, spent);
-    response
+    crate::server::budgeted(&state, request, next, denied_response, spent).await
 }
 
 /// The artifact proxy's routes (`mlflow-artifacts`), outside the API's body limit: uploads

@@ -137,11 +137,9 @@ fn fixture_event() -> Vec<u8> {
     fixture_lines()[2].clone()
 }
 
-/// Requests a GraphQL endpoint may meet: random bytes, broken JSON, wrong types, odd
-/// queries; every one is answered with a status below 500.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
-    // No budget: every fuzzed request must reach the handler, not a 429.
+/// The demo server with no budget (every fuzzed request must reach its handler, not a
+/// 429), the number of cases (`FUZZ_CASES`, default 300) and a runner for them.
+async fn fuzzed_server() -> (crate::graphql::Server, u32, proptest::test_runner::TestRunner) {
     let server = crate::graphql::Server::demo_with(
         "u-alex",
         lineage_graphql::server::ServerLimits {
@@ -154,11 +152,19 @@ async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(300);
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+    let runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: runs,
         failure_persistence: None,
         ..ProptestConfig::default()
     });
+    (server, runs, runner)
+}
+
+/// Requests a GraphQL endpoint may meet: random bytes, broken JSON, wrong types, odd
+/// queries; every one is answered with a status below 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
+    let (server, runs, mut runner) = fuzzed_server().await;
     let fragments = [
         "{",
         "}",
@@ -247,23 +253,7 @@ async fn the_graphql_endpoint_answers_any_request_without_a_server_error() {
 /// answered below 500, and every refusal in MLflow's shape (`error_code`, `message`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mlflow_api_answers_any_request_without_a_server_error() {
-    let server = crate::graphql::Server::demo_with(
-        "u-alex",
-        lineage_graphql::server::ServerLimits {
-            principal_budget: std::time::Duration::ZERO,
-            ..Default::default()
-        },
-    )
-    .await;
-    let runs: u32 = std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(300);
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: runs,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    });
+    let (server, runs, mut runner) = fuzzed_server().await;
     let endpoints = [
         "experiments/create",
         "experiments/get",

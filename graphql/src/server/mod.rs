@@ -28,6 +28,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::{authenticate, Denied};
 pub use listen::{serve, serve_until, ServeOptions};
 use ops::*;
+pub(crate) use requests::budgeted;
 pub use requests::Refused;
 use requests::*;
 

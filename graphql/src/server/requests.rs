@@ -14,31 +14,46 @@ pub(super) async fn within_budget(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let principal = match authenticate(&state, request.headers()) {
+    let spent = |principal: &lineage_schema::PrincipalId, retry_after: std::time::Duration| {
+        let millis = retry_after.as_millis().max(1);
+        let body = serde_json::json!({ "errors": [{ "message": crate::budget::spent_message(principal, retry_after), "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterMs": millis as u64 } }] });
+        (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+    };
+    budgeted(&state, request, next, IntoResponse::into_response, spent).await
+}
+
+/// The budget around one request, its refusals shaped by the API it serves: `denied`
+/// for a request without a valid token, `spent` for one past its principal's budget
+/// (`Retry-After` is added here).
+pub(crate) async fn budgeted(
+    state: &AppState,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    denied: impl FnOnce(Denied) -> Response,
+    spent: impl FnOnce(&lineage_schema::PrincipalId, std::time::Duration) -> Response,
+) -> Response {
+    let principal = match authenticate(state, request.headers()) {
         Ok(principal) => principal,
-        Err(denied) => return denied.into_response(),
+        Err(why) => return denied(why),
     };
     let admitted = match state.budgets.admit(&principal) {
         Ok(admitted) => admitted,
         Err(retry_after) => {
-            let millis = retry_after.as_millis().max(1);
-            let body = serde_json::json!({ "errors": [{ "message": crate::budget::spent_message(&principal, retry_after), "extensions": { "code": "TOO_MANY_REQUESTS", "retryAfterMs": millis as u64 } }] });
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, retry_after.as_secs().max(1).to_string())],
-                axum::Json(body),
-            )
-                .into_response();
+            let mut response = spent(&principal, retry_after);
+            if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
         }
     };
-    let (response, mut spent) = crate::budget::metered(next.run(request)).await;
+    let (response, mut used) = crate::budget::metered(next.run(request)).await;
     let status = response.status();
     let refused = response.extensions().get::<Refused>().is_some()
         || (status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS);
     if refused {
-        spent = spent.max(crate::budget::REFUSAL_COST);
+        used = used.max(crate::budget::REFUSAL_COST);
     }
-    state.budgets.settle(&principal, admitted, spent);
+    state.budgets.settle(&principal, admitted, used);
     response
 }
 

@@ -26,7 +26,7 @@ fn lifecycle(entity: &Entity) -> &'static str {
     }
 }
 
-fn pairs<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<Value> {
+pub(super) fn pairs<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<Value> {
     pairs
         .into_iter()
         .map(|(key, value)| json!({ "key": key, "value": value }))

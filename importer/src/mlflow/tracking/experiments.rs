@@ -176,18 +176,9 @@ impl Tracking<'_> {
                 .find(|ordering| ordering.is_ne())
                 .unwrap_or_else(|| right.created.seq.cmp(&left.created.seq))
         });
-        let next = (found.len() > offset + max).then(|| (offset + max).to_string());
-        let experiments: Vec<Value> = found
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(|entity| self.experiment_json(entity))
-            .collect();
-        let mut answer = json!({ "experiments": experiments });
-        if let Some(next) = next {
-            answer["next_page_token"] = json!(next);
-        }
-        Ok(answer)
+        Ok(super::paged("experiments", &found, offset, max, |entity| {
+            self.experiment_json(entity)
+        }))
     }
 
     pub(super) fn update_experiment(&self, fields: &Fields<'_>) -> Result<Value> {

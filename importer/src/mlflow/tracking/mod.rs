@@ -126,6 +126,17 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// One page of `items` under `field`, from `offset`, at most `max`, with the token of the
+/// next page when there is one (the offset it starts at).
+pub(crate) fn paged<T>(field: &str, items: &[T], offset: usize, max: usize, answer: impl Fn(&T) -> Value) -> Value {
+    let page: Vec<Value> = items.iter().skip(offset).take(max).map(answer).collect();
+    let mut paged = serde_json::json!({ field: page });
+    if items.len() > offset + max {
+        paged["next_page_token"] = serde_json::json!((offset + max).to_string());
+    }
+    paged
+}
+
 /// `max_results`, checked against MLflow's bound, and `page_token`, an offset.
 pub(crate) fn page(fields: &Fields<'_>, default: i64) -> Result<(usize, usize)> {
     let max = fields.integer("max_results")?.unwrap_or(default);

@@ -4,6 +4,7 @@
 //! when it names no run of this tracking URI), numbered by the store as MLflow numbers
 //! them; tags and aliases are the model's own. `trace` and `impact` see them at once.
 
+use super::answers::pairs;
 use super::search;
 use super::{codes, page, refused, Fields, Tracking};
 use crate::error::Result;
@@ -12,13 +13,6 @@ use lineage_schema::entity::{Detail, Entity, ModelVersion};
 use lineage_schema::event::*;
 use lineage_schema::*;
 use serde_json::{json, Value};
-
-fn pairs<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<Value> {
-    pairs
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect()
-}
 
 /// A registry filter's comparison: as elsewhere, except that a model or version without
 /// the tag is "not equal" to any value — how MLflow's client leaves prompts out
@@ -202,18 +196,9 @@ impl Tracking<'_> {
             })
             .collect();
         found.sort_by(|left, right| left.name.cmp(&right.name));
-        let next = (found.len() > offset + max).then(|| (offset + max).to_string());
-        let models: Vec<Value> = found
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(|model| self.registered_model_json(model))
-            .collect();
-        let mut answer = json!({ "registered_models": models });
-        if let Some(next) = next {
-            answer["next_page_token"] = json!(next);
-        }
-        Ok(answer)
+        Ok(super::paged("registered_models", &found, offset, max, |model| {
+            self.registered_model_json(model)
+        }))
     }
 
     pub(super) fn set_registered_model_tag(&self, fields: &Fields<'_>) -> Result<Value> {
@@ -366,13 +351,7 @@ impl Tracking<'_> {
                 }
             }
         }
-        let next = (found.len() > offset + max).then(|| (offset + max).to_string());
-        let versions: Vec<Value> = found.into_iter().skip(offset).take(max).collect();
-        let mut answer = json!({ "model_versions": versions });
-        if let Some(next) = next {
-            answer["next_page_token"] = json!(next);
-        }
-        Ok(answer)
+        Ok(super::paged("model_versions", &found, offset, max, Value::clone))
     }
 
     pub(super) fn rename_registered_model(&self, fields: &Fields<'_>) -> Result<Value> {

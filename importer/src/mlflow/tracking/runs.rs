@@ -269,7 +269,7 @@ impl Tracking<'_> {
                 "mlflow-dataset",
                 &[account.as_str(), name, digest],
             ))?;
-            if self.store.entity(&EntityRef::new(EntityKind::Dataset, &id))?.is_none() && !datasets.contains(&id) {
+            if self.view().entity(&EntityRef::new(EntityKind::Dataset, &id))?.is_none() && !datasets.contains(&id) {
                 commands.push(Command::RegisterDataset(DatasetRegistered {
                     dataset: id.clone(),
                     account: account.clone(),
@@ -295,18 +295,13 @@ impl Tracking<'_> {
         let key = fields.text("metric_key")?;
         let (max, offset) = page(fields, 25_000)?;
         let points = self.view().metric_history(&run, Some(key))?;
-        let next = (points.len() > offset + max).then(|| (offset + max).to_string());
-        let metrics: Vec<Value> = points
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(super::answers::metric_json)
-            .collect();
-        let mut answer = json!({ "metrics": metrics });
-        if let Some(next) = next {
-            answer["next_page_token"] = json!(next);
-        }
-        Ok(answer)
+        Ok(super::paged(
+            "metrics",
+            &points,
+            offset,
+            max,
+            super::answers::metric_json,
+        ))
     }
 
     /// One metric of up to 100 runs, sampled to at most `max_results` steps per run (the
@@ -398,18 +393,9 @@ impl Tracking<'_> {
                         .then(left.reference.id.cmp(&right.reference.id))
                 })
         });
-        let next = (found.len() > offset + max).then(|| (offset + max).to_string());
-        let runs: Vec<Value> = found
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(|(entity, _)| self.run_json(entity))
-            .collect();
-        let mut answer = json!({ "runs": runs });
-        if let Some(next) = next {
-            answer["next_page_token"] = json!(next);
-        }
-        Ok(answer)
+        Ok(super::paged("runs", &found, offset, max, |(entity, _)| {
+            self.run_json(entity)
+        }))
     }
 
     /// A `datasets.name`/`datasets.digest` comparison: some dataset the run read matches.
