@@ -184,6 +184,13 @@ macro_rules! for_each_command {
                 DescribeModel(ModelDescribed),
                 DeleteModelTag(ModelTagDeleted),
                 DeleteModelVersionTag(ModelVersionTagDeleted),
+                LogModel(ModelLogged),
+                FinalizeLoggedModel(LoggedModelFinalized),
+                SetLoggedModelTags(LoggedModelTagsSet),
+                DeleteLoggedModelTag(LoggedModelTagDeleted),
+                LogLoggedModelParams(LoggedModelParamsLogged),
+                RecordModelOutput(ModelOutputRecorded),
+                DeleteLoggedModel(LoggedModelDeleted),
             }
             access: {
                 IssueToken(TokenIssued),

@@ -85,6 +85,45 @@ pub struct RunDetail {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub failure_reason: Option<String>,
+    /// Models the run logged (MLflow 3's logged models), by their number in the run.
+    pub logged_models: BTreeMap<u32, LoggedModel>,
+    /// How many models the run has logged, deleted ones included: the next number is one more.
+    pub models_logged: u32,
+}
+
+/// A model a run logged: its files are the run's artifacts under `models/<id>/`, where the
+/// id is `logged_model_id(run, number)`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LoggedModel {
+    pub name: String,
+    pub model_type: String,
+    /// `None` while its files are being uploaded.
+    pub status: Option<LoggedModelStatus>,
+    pub params: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// The step at which the run named it an output, if it did.
+    pub output_step: Option<i64>,
+    pub logged: Stamp,
+    pub updated: Stamp,
+}
+
+/// The id MLflow knows a run's `number`-th logged model by: `m-<run>-<number>`.
+pub fn logged_model_id(run: &RunId, number: u32) -> String {
+    format!("m-{run}-{number}")
+}
+
+/// The run and number a logged model id names, if it is one.
+pub fn parse_logged_model_id(id: &str) -> Option<(RunId, u32)> {
+    let (run, number) = id.strip_prefix("m-")?.rsplit_once('-')?;
+    let number: u32 = number.parse().ok()?;
+    let run = RunId::new(run.to_string()).ok()?;
+    // One spelling per model: `m-r-01` is not `m-r-1`.
+    (logged_model_id(&run, number) == id).then_some((run, number))
+}
+
+/// Where a logged model's files are among its run's artifacts.
+pub fn logged_model_folder(run: &RunId, number: u32) -> String {
+    format!("models/{}", logged_model_id(run, number))
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

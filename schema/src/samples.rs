@@ -412,6 +412,62 @@ pub fn events() -> Vec<Event> {
             key: "validated".into(),
         }
         .into(),
+        ModelLogged {
+            run: id("r-1"),
+            number: 1,
+            name: "model".into(),
+            model_type: "sklearn".into(),
+            params: vec![Param {
+                key: "alpha".into(),
+                value: "0.5".into(),
+            }],
+            tags: vec![Tag {
+                key: "mlflow.source.name".into(),
+                value: "train.py".into(),
+            }],
+        }
+        .into(),
+        LoggedModelFinalized {
+            run: id("r-1"),
+            number: 1,
+            status: LoggedModelStatus::Ready,
+        }
+        .into(),
+        LoggedModelTagsSet {
+            run: id("r-1"),
+            number: 1,
+            tags: vec![Tag {
+                key: "stage".into(),
+                value: "candidate".into(),
+            }],
+        }
+        .into(),
+        LoggedModelTagDeleted {
+            run: id("r-1"),
+            number: 1,
+            key: "stage".into(),
+        }
+        .into(),
+        LoggedModelParamsLogged {
+            run: id("r-1"),
+            number: 1,
+            params: vec![Param {
+                key: "l1_ratio".into(),
+                value: "0.1".into(),
+            }],
+        }
+        .into(),
+        ModelOutputRecorded {
+            run: id("r-1"),
+            number: 1,
+            step: 3,
+        }
+        .into(),
+        LoggedModelDeleted {
+            run: id("r-1"),
+            number: 1,
+        }
+        .into(),
     ]
 }
 

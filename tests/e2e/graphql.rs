@@ -242,6 +242,52 @@ fn every_command() -> Vec<CommandEnvelope> {
             run: id("r-later"),
             paths: vec!["scratch".into()],
         }),
+        Command::LogModel(ModelLogged {
+            run: id("r-later"),
+            number: 1,
+            name: "model".into(),
+            model_type: "sklearn".into(),
+            params: vec![Param {
+                key: "alpha".into(),
+                value: "0.5".into(),
+            }],
+            tags: vec![],
+        }),
+        Command::FinalizeLoggedModel(LoggedModelFinalized {
+            run: id("r-later"),
+            number: 1,
+            status: LoggedModelStatus::Ready,
+        }),
+        Command::SetLoggedModelTags(LoggedModelTagsSet {
+            run: id("r-later"),
+            number: 1,
+            tags: vec![Tag {
+                key: "stage".into(),
+                value: "candidate".into(),
+            }],
+        }),
+        Command::DeleteLoggedModelTag(LoggedModelTagDeleted {
+            run: id("r-later"),
+            number: 1,
+            key: "stage".into(),
+        }),
+        Command::LogLoggedModelParams(LoggedModelParamsLogged {
+            run: id("r-later"),
+            number: 1,
+            params: vec![Param {
+                key: "l1_ratio".into(),
+                value: "0.1".into(),
+            }],
+        }),
+        Command::RecordModelOutput(ModelOutputRecorded {
+            run: id("r-later"),
+            number: 1,
+            step: 3,
+        }),
+        Command::DeleteLoggedModel(LoggedModelDeleted {
+            run: id("r-later"),
+            number: 1,
+        }),
         Command::RenameModel(ModelRenamed {
             model: id("m-churn"),
             name: id("churn model, renamed"),

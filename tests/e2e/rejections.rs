@@ -904,6 +904,49 @@ pub(crate) fn every_command_script() -> Vec<Command> {
             run: id("r-x"),
             paths: vec!["m.pkl".into()],
         }),
+        Command::LogModel(ModelLogged {
+            run: id("r-x"),
+            number: 1,
+            name: "model".into(),
+            model_type: "sklearn".into(),
+            params: vec![Param {
+                key: "alpha".into(),
+                value: "0.5".into(),
+            }],
+            tags: vec![],
+        }),
+        Command::FinalizeLoggedModel(LoggedModelFinalized {
+            run: id("r-x"),
+            number: 1,
+            status: LoggedModelStatus::Ready,
+        }),
+        Command::SetLoggedModelTags(LoggedModelTagsSet {
+            run: id("r-x"),
+            number: 1,
+            tags: vec![tag.clone()],
+        }),
+        Command::DeleteLoggedModelTag(LoggedModelTagDeleted {
+            run: id("r-x"),
+            number: 1,
+            key: tag.key.clone(),
+        }),
+        Command::LogLoggedModelParams(LoggedModelParamsLogged {
+            run: id("r-x"),
+            number: 1,
+            params: vec![Param {
+                key: "l1_ratio".into(),
+                value: "0.1".into(),
+            }],
+        }),
+        Command::RecordModelOutput(ModelOutputRecorded {
+            run: id("r-x"),
+            number: 1,
+            step: 3,
+        }),
+        Command::DeleteLoggedModel(LoggedModelDeleted {
+            run: id("r-x"),
+            number: 1,
+        }),
         Command::RenameModel(ModelRenamed {
             model: id("m-x"),
             name: name("x, renamed"),
@@ -1096,6 +1139,13 @@ fn the_role_matrix_for_every_command() {
         RenameExperiment               NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT
         DeleteRunTag                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         DeleteArtifacts                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        LogModel                       NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        FinalizeLoggedModel            NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        SetLoggedModelTags             NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        DeleteLoggedModelTag           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        LogLoggedModelParams           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        RecordModelOutput              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        DeleteLoggedModel              NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RenameModel                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
         DescribeModel                  NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
         DeleteModelVersionTag          NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT

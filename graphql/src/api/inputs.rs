@@ -52,6 +52,16 @@ pub enum Language {
     PySpark,
 }
 
+/// How a logged model's upload ended.
+// The schema crate's enum seen by GraphQL: `remote` derives the conversions both
+// ways, so a variant added there and not here (or the reverse) does not compile.
+#[derive(Enum, Serialize, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "lineage_schema::event::LoggedModelStatus")]
+pub enum LoggedModelStatus {
+    Ready,
+    Failed,
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ComputeKindName {
     Local,
@@ -167,6 +177,7 @@ as_input! {
     ids::ServiceId => String, ids::SubscriptionId => String, ids::WorkspaceId => String,
     ids::Digest => String, lineage_schema::Timestamp => String,
     event::Tier => Tier, event::Role => Role, event::Language => Language,
+    event::LoggedModelStatus => LoggedModelStatus,
     event::Plan => PlanInput, event::Param => KeyValueInput, event::Tag => KeyValueInput,
     event::MetricPoint => MetricPointInput, event::Artifact => ArtifactInput,
     event::SchemaField => SchemaFieldInput, event::ModelSource => ModelSourceInput,

@@ -58,7 +58,7 @@ pub fn input_object(value: &Value) -> Value {
                             }
                             None => Value::Null,
                         },
-                        ("language" | "tier", Value::String(variant)) => json!(screaming(variant)),
+                        ("language" | "tier" | "status" | "role", Value::String(variant)) => json!(screaming(variant)),
                         _ => input_object(value),
                     };
                     (camel(key), converted)

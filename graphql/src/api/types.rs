@@ -39,6 +39,25 @@ pub(super) struct ArtifactInfo {
     pub digest: String,
 }
 
+/// A model a run logged (MLflow 3's logged model); its files are the run's artifacts
+/// under `folder`.
+#[derive(SimpleObject, Clone, Debug)]
+pub(super) struct LoggedModelInfo {
+    /// The id MLflow knows it by (`m-<run>-<number>`).
+    pub id: String,
+    pub number: u32,
+    pub name: String,
+    pub model_type: String,
+    /// `READY` or `FAILED` once finalized; none while its files are uploaded.
+    pub status: Option<super::inputs::LoggedModelStatus>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+    pub folder: String,
+    /// The step at which the run named it an output, if it did.
+    pub output_step: Option<i64>,
+    pub logged_at: String,
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum RunStatus {
     Queued,
@@ -232,6 +251,27 @@ impl RunObject {
                 path: a.path.clone(),
                 size: a.size,
                 digest: a.digest.to_hex(),
+            })
+            .collect()
+    }
+    /// Models it logged (MLflow 3's logged models), by number.
+    async fn logged_models(&self) -> Vec<LoggedModelInfo> {
+        let run = lineage_schema::RunId::new(self.0.reference.id.clone()).ok();
+        let Some(run) = run else { return Vec::new() };
+        self.detail()
+            .logged_models
+            .iter()
+            .map(|(number, model)| LoggedModelInfo {
+                id: lineage_schema::entity::logged_model_id(&run, *number),
+                number: *number,
+                name: model.name.clone(),
+                model_type: model.model_type.clone(),
+                status: model.status.map(Into::into),
+                params: key_values(&model.params),
+                tags: key_values(&model.tags),
+                folder: lineage_schema::entity::logged_model_folder(&run, *number),
+                output_step: model.output_step,
+                logged_at: model.logged.at.to_string(),
             })
             .collect()
     }

@@ -43,6 +43,8 @@ impl Importer<'_> {
             started_at: None,
             finished_at: None,
             failure_reason: None,
+            logged_models: Default::default(),
+            models_logged: 0,
         };
         let held = match &existing {
             None => empty,

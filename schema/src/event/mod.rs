@@ -114,4 +114,11 @@ events! {
     ModelDescribed => Model.model,
     ModelTagDeleted => Model.model,
     ModelVersionTagDeleted => Model.model,
+    ModelLogged => Run.run,
+    LoggedModelFinalized => Run.run,
+    LoggedModelTagsSet => Run.run,
+    LoggedModelTagDeleted => Run.run,
+    LoggedModelParamsLogged => Run.run,
+    ModelOutputRecorded => Run.run,
+    LoggedModelDeleted => Run.run,
 }

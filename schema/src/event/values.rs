@@ -105,6 +105,13 @@ pub enum ModelSource {
     Uploaded { location: String, digest: Option<Digest> },
 }
 
+/// How a logged model's upload ended.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub enum LoggedModelStatus {
+    Ready,
+    Failed,
+}
+
 /// What a principal may do in one account.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 pub enum Role {

@@ -67,7 +67,9 @@ impl Tracking<'_> {
             "experiment_id": self.mlflow_experiment_id(&run.experiment),
             "user_id": run.tags.get("mlflow.user").cloned().unwrap_or_else(|| entity.created.actor.to_string()),
             "status": status(run.status),
-            "artifact_uri": format!("mlflow-artifacts:/{}/{}/artifacts", run.experiment, entity.reference.id),
+            "artifact_uri": RunId::new(entity.reference.id.clone())
+                .map(|id| artifact_uri(&run.experiment, &id, ""))
+                .unwrap_or_default(),
             "lifecycle_stage": lifecycle(entity),
         });
         if let Some(started) = run.started_at.or(run.queued_at) {
@@ -99,6 +101,7 @@ impl Tracking<'_> {
             "info": self.run_info(entity, run),
             "data": { "metrics": metrics, "params": pairs(&run.params), "tags": pairs(&run.tags) },
             "inputs": { "dataset_inputs": datasets },
+            "outputs": { "model_outputs": model_outputs(entity, run) },
         })
     }
 
@@ -139,6 +142,29 @@ impl Tracking<'_> {
             },
             Field::Metric | Field::Param | Field::Dataset => None,
         }
+    }
+}
+
+/// The logged models a run named as its outputs, with their steps.
+fn model_outputs(entity: &Entity, run: &RunDetail) -> Vec<Value> {
+    let Ok(id) = RunId::new(entity.reference.id.clone()) else {
+        return Vec::new();
+    };
+    run.logged_models
+        .iter()
+        .filter_map(|(number, model)| {
+            let step = model.output_step?;
+            Some(json!({ "model_id": lineage_schema::entity::logged_model_id(&id, *number), "step": step }))
+        })
+        .collect()
+}
+
+/// Where MLflow's clients find a run's artifact `path` (empty: the run's root).
+pub(super) fn artifact_uri(experiment: &ExperimentId, run: &RunId, path: &str) -> String {
+    let root = format!("mlflow-artifacts:/{experiment}/{run}/artifacts");
+    match path.trim_matches('/') {
+        "" => root,
+        path => format!("{root}/{path}"),
     }
 }
 

@@ -13,6 +13,7 @@
 mod answers;
 pub mod artifacts;
 mod experiments;
+mod logged_models;
 mod registry;
 mod runs;
 pub mod search;
@@ -213,10 +214,11 @@ impl<'a> Tracking<'a> {
             "runs/search" => self.search_runs(&fields),
             "metrics/get-history" => self.metric_history(&fields),
             "metrics/get-history-bulk-interval" => self.metric_history_bulk_interval(&fields),
-            // MLflow 3's client asks, to resolve `runs:/…` URIs, whether a run logged
-            // models; this API records none (logged models are not served yet), which is
-            // the true answer.
-            "logged-models/search" => Ok(serde_json::json!({ "models": [] })),
+            "runs/outputs" => self.log_outputs(&fields),
+            "logged-models" => self.logged_models(verb, None, &fields),
+            other if other.starts_with("logged-models/") => {
+                self.logged_models(verb, other.strip_prefix("logged-models/"), &fields)
+            }
             other => Err(refused(
                 codes::ENDPOINT,
                 format!("Lineage's MLflow API has no endpoint `{other}`."),

@@ -4,12 +4,12 @@
 //! when it names no run of this tracking URI), numbered by the store as MLflow numbers
 //! them; tags and aliases are the model's own. `trace` and `impact` see them at once.
 
-use super::answers::pairs;
+use super::answers::{artifact_uri, pairs};
 use super::search;
 use super::{codes, page, refused, Fields, Tracking};
 use crate::error::Result;
 use lineage_schema::command::RegisterModelVersion;
-use lineage_schema::entity::{Detail, Entity, ModelVersion};
+use lineage_schema::entity::{parse_logged_model_id, Detail, Entity, ModelVersion};
 use lineage_schema::event::*;
 use lineage_schema::*;
 use serde_json::{json, Value};
@@ -84,9 +84,18 @@ impl Tracking<'_> {
             ),
             _ => (Vec::new(), model.updated.at),
         };
-        let (source, run_id) = match &version.source {
-            ModelSource::Run { run, artifact_path } => (artifact_path.clone(), run.to_string()),
-            ModelSource::Uploaded { location, .. } => (location.clone(), String::new()),
+        let (source, run_id, model_id) = match &version.source {
+            ModelSource::Run { run, artifact_path } => {
+                let model_id = artifact_path
+                    .strip_prefix("models/")
+                    .filter(|id| parse_logged_model_id(id).is_some_and(|(model_run, _)| &model_run == run));
+                (
+                    self.run_source_uri(run, artifact_path),
+                    run.to_string(),
+                    model_id.unwrap_or_default().to_string(),
+                )
+            }
+            ModelSource::Uploaded { location, .. } => (location.clone(), String::new(), String::new()),
         };
         json!({
             "name": model.name,
@@ -97,6 +106,7 @@ impl Tracking<'_> {
             "description": "",
             "source": source,
             "run_id": run_id,
+            "model_id": model_id,
             "status": "READY",
             "tags": pairs(&version.tags),
             "aliases": aliases,
@@ -273,18 +283,7 @@ impl Tracking<'_> {
     /// otherwise uploaded from its source.
     pub(super) fn create_model_version(&self, fields: &Fields<'_>) -> Result<Value> {
         let model = self.registered(fields.text("name")?)?;
-        let location = fields.text("source")?;
-        let run = fields.optional_text("run_id").filter(|run| !run.is_empty());
-        let source = match run {
-            Some(run) => ModelSource::Run {
-                run: self.run_by_id(run)?.0,
-                artifact_path: location.into(),
-            },
-            None => ModelSource::Uploaded {
-                location: location.into(),
-                digest: None,
-            },
-        };
+        let source = self.version_source(fields)?;
         let id = ModelId::new(model.reference.id.clone())?;
         let command = Command::RegisterModelVersion(RegisterModelVersion {
             model: id,
@@ -302,6 +301,69 @@ impl Tracking<'_> {
         Ok(json!({ "model_version": self.model_version_json(&model, newest) }))
     }
 
+    /// Where a new version comes from: a logged model (`models:/<id>` or `model_id`) is
+    /// its run's files under the model's folder; a `run_id` with a location among that
+    /// run's artifacts is the run's artifact at that path; anything else is uploaded.
+    fn version_source(&self, fields: &Fields<'_>) -> Result<ModelSource> {
+        let location = fields.text("source")?;
+        let run = fields.optional_text("run_id").filter(|run| !run.is_empty());
+        let logged = fields
+            .optional_text("model_id")
+            .filter(|id| !id.is_empty())
+            .or_else(|| {
+                location
+                    .strip_prefix("models:/")
+                    .filter(|id| !id.contains('/') && !id.contains('@'))
+            });
+        if let Some(id) = logged {
+            let (model_run, folder) = self.logged_model_files(id)?;
+            if run.is_some_and(|run| run != model_run.as_str()) {
+                return Err(refused(
+                    codes::INVALID,
+                    format!(
+                        "Logged model {id} was logged by run {model_run}, not {}.",
+                        run.unwrap_or_default()
+                    ),
+                ));
+            }
+            return Ok(ModelSource::Run {
+                run: model_run,
+                artifact_path: folder,
+            });
+        }
+        let Some(run) = run else {
+            return Ok(ModelSource::Uploaded {
+                location: location.into(),
+                digest: None,
+            });
+        };
+        let (run, entity) = self.run_by_id(run)?;
+        let root = super::answers::run_detail(&entity).map(|detail| artifact_uri(&detail.experiment, &run, ""));
+        let inside = root.and_then(|root| location.strip_prefix(&format!("{root}/")).map(str::to_string));
+        Ok(ModelSource::Run {
+            artifact_path: inside.unwrap_or_else(|| location.into()),
+            run,
+        })
+    }
+
+    /// Where MLflow's clients read a run-made version's files: the run's artifact path
+    /// as an `mlflow-artifacts` URI (a location recorded as given stays as it is).
+    fn run_source_uri(&self, run: &RunId, artifact_path: &str) -> String {
+        if artifact_path.contains(":/") {
+            return artifact_path.to_string();
+        }
+        let experiment = self
+            .view()
+            .entity(&EntityRef::new(EntityKind::Run, run))
+            .ok()
+            .flatten()
+            .and_then(|entity| super::answers::run_detail(&entity).map(|detail| detail.experiment.clone()));
+        match experiment {
+            Some(experiment) => artifact_uri(&experiment, run, artifact_path),
+            None => artifact_path.to_string(),
+        }
+    }
+
     pub(super) fn get_model_version(&self, fields: &Fields<'_>) -> Result<Value> {
         let model = self.registered(fields.text("name")?)?;
         let version = self.version_of(&model, version_number(fields)?)?;
@@ -312,7 +374,7 @@ impl Tracking<'_> {
         let model = self.registered(fields.text("name")?)?;
         let version = self.version_of(&model, version_number(fields)?)?;
         let uri = match &version.source {
-            ModelSource::Run { artifact_path, .. } => artifact_path.clone(),
+            ModelSource::Run { run, artifact_path } => self.run_source_uri(run, artifact_path),
             ModelSource::Uploaded { location, .. } => location.clone(),
         };
         Ok(json!({ "artifact_uri": uri }))

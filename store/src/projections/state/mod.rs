@@ -4,6 +4,7 @@
 mod accounts;
 mod datasets;
 mod images;
+mod logged_models;
 mod models;
 mod runs;
 mod services;
@@ -333,6 +334,8 @@ fn new_run(event: &RunStarted, queued: Option<&RunQueued>, at: Timestamp) -> Run
         started_at: Some(at),
         finished_at: None,
         failure_reason: None,
+        logged_models: Default::default(),
+        models_logged: 0,
     }
 }
 
@@ -407,6 +410,13 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::ModelDescribed(e) => models::model_described(overlay, envelope, e)?,
         Event::ModelTagDeleted(e) => models::model_tag_deleted(overlay, envelope, e)?,
         Event::ModelVersionTagDeleted(e) => models::model_version_tag_deleted(overlay, envelope, e)?,
+        Event::ModelLogged(e) => logged_models::model_logged(overlay, envelope, e)?,
+        Event::LoggedModelFinalized(e) => logged_models::finalized(overlay, envelope, e)?,
+        Event::LoggedModelTagsSet(e) => logged_models::tags_set(overlay, envelope, e)?,
+        Event::LoggedModelTagDeleted(e) => logged_models::tag_deleted(overlay, envelope, e)?,
+        Event::LoggedModelParamsLogged(e) => logged_models::params_logged(overlay, envelope, e)?,
+        Event::ModelOutputRecorded(e) => logged_models::output_recorded(overlay, envelope, e)?,
+        Event::LoggedModelDeleted(e) => logged_models::deleted(overlay, envelope, e)?,
     }
     Ok(())
 }

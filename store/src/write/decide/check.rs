@@ -264,3 +264,26 @@ pub(super) fn alias(alias: &str) -> Result<()> {
 pub(super) fn next_version(count: usize) -> u32 {
     count as u32 + 1
 }
+
+/// Params with keys, within the limits, none changing one already logged (`held`).
+pub(super) fn immutable_params(
+    params: &[Param],
+    held: &std::collections::BTreeMap<String, String>,
+    owner: &str,
+) -> Result<()> {
+    limit("params", params.len())?;
+    for param in params {
+        nonempty("param key", &param.key)?;
+        text("param value", &param.value)?;
+        if let Some(logged) = held.get(&param.key).filter(|logged| **logged != param.value) {
+            return reject(Rejection::invalid(
+                "param",
+                format!(
+                    "param `{}` of {owner} is already `{logged}`; params cannot change",
+                    param.key
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@ mod accounts;
 mod check;
 mod datasets;
 mod images;
+mod logged_models;
 mod models;
 mod policy;
 mod runs;
@@ -110,6 +111,13 @@ pub(crate) fn decide(state: &dyn StateRead, sight: &access::Sight, envelope: &Co
         Command::DescribeModel(e) => models::describe_model(&check, e)?,
         Command::DeleteModelTag(e) => models::delete_model_tag(&check, e)?,
         Command::DeleteModelVersionTag(e) => models::delete_model_version_tag(&check, e)?,
+        Command::LogModel(e) => logged_models::log_model(&check, e)?,
+        Command::FinalizeLoggedModel(e) => logged_models::finalize_logged_model(&check, e)?,
+        Command::SetLoggedModelTags(e) => logged_models::set_logged_model_tags(&check, e)?,
+        Command::DeleteLoggedModelTag(e) => logged_models::delete_logged_model_tag(&check, e)?,
+        Command::LogLoggedModelParams(e) => logged_models::log_logged_model_params(&check, e)?,
+        Command::RecordModelOutput(e) => logged_models::record_model_output(&check, e)?,
+        Command::DeleteLoggedModel(e) => logged_models::delete_logged_model(&check, e)?,
         Command::IssueToken(e) => accounts::issue_token(&check, e)?,
         Command::RevokeToken(e) => accounts::revoke_token(&check, e)?,
         Command::DesignateAdministrator(e) => accounts::designate_administrator(&check, e)?,

@@ -47,26 +47,13 @@ pub(super) fn start_run(check: &Check<'_>, e: RunStarted) -> Result<Decided> {
     Ok((e.into(), Some(account)))
 }
 
-/// `LogParams`.
+/// `LogParams`: params cannot change once logged.
 pub(super) fn log_params(check: &Check<'_>, e: ParamsLogged) -> Result<Decided> {
     let (entity, account) = check.run(&e.run)?;
-    limit("params", e.params.len())?;
     let Detail::Run(run) = &entity.detail else {
         return Err(mismatch(&entity));
     };
-    for param in &e.params {
-        nonempty("param key", &param.key)?;
-        text("param value", &param.value)?;
-        if let Some(logged) = run.params.get(&param.key).filter(|logged| **logged != param.value) {
-            return reject(Rejection::invalid(
-                "param",
-                format!(
-                    "param `{}` of run {} is already `{logged}`; params cannot change",
-                    param.key, e.run
-                ),
-            ));
-        }
-    }
+    immutable_params(&e.params, &run.params, &format!("run {}", e.run))?;
     Ok((e.into(), Some(account)))
 }
 
