@@ -191,6 +191,9 @@ macro_rules! for_each_command {
                 LogLoggedModelParams(LoggedModelParamsLogged),
                 RecordModelOutput(ModelOutputRecorded),
                 DeleteLoggedModel(LoggedModelDeleted),
+                DeleteModel(ModelDeleted),
+                DeleteModelVersion(ModelVersionDeleted),
+                DescribeModelVersion(ModelVersionDescribed),
             }
             access: {
                 IssueToken(TokenIssued),

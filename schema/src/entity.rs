@@ -132,6 +132,7 @@ pub struct ModelVersion {
     pub source: ModelSource,
     pub derived_from: Option<ModelVersionRef>,
     pub tags: BTreeMap<String, String>,
+    pub description: String,
     pub registered: Stamp,
 }
 
@@ -234,6 +235,9 @@ pub enum Detail {
         tags: BTreeMap<String, String>,
         /// Which version each alias (`champion`) names.
         aliases: BTreeMap<String, u32>,
+        /// How many versions were ever registered, deleted ones included: numbers are
+        /// never reused.
+        versions_registered: u32,
     },
     Manifest {
         versions: Vec<ManifestVersion>,

@@ -468,6 +468,18 @@ pub fn events() -> Vec<Event> {
             number: 1,
         }
         .into(),
+        ModelDeleted { model: id("m-churn") }.into(),
+        ModelVersionDeleted {
+            model: id("m-churn"),
+            version: 1,
+        }
+        .into(),
+        ModelVersionDescribed {
+            model: id("m-churn"),
+            version: 1,
+            description: "Trained on October's usage".into(),
+        }
+        .into(),
     ]
 }
 

@@ -288,6 +288,22 @@ fn every_command() -> Vec<CommandEnvelope> {
             run: id("r-later"),
             number: 1,
         }),
+        Command::DescribeModelVersion(ModelVersionDescribed {
+            model: id("m-churn"),
+            version: 1,
+            description: "Trained on October's usage".into(),
+        }),
+        Command::DeleteModelVersion(ModelVersionDeleted {
+            model: id("m-churn"),
+            version: 2,
+        }),
+        Command::CreateModel(ModelCreated {
+            model: id("m-retired"),
+            account: id("acct-contoso-mm"),
+            name: id("retired"),
+            description: String::new(),
+        }),
+        Command::DeleteModel(ModelDeleted { model: id("m-retired") }),
         Command::RenameModel(ModelRenamed {
             model: id("m-churn"),
             name: id("churn model, renamed"),

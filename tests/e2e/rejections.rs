@@ -968,6 +968,16 @@ pub(crate) fn every_command_script() -> Vec<Command> {
             model: id("m-x"),
             key: tag.key.clone(),
         }),
+        Command::DescribeModelVersion(ModelVersionDescribed {
+            model: id("m-x"),
+            version: 1,
+            description: "described".into(),
+        }),
+        Command::DeleteModelVersion(ModelVersionDeleted {
+            model: id("m-x"),
+            version: 1,
+        }),
+        Command::DeleteModel(ModelDeleted { model: id("m-x") }),
         Command::GrantRole(RoleGranted {
             principal: id("u-margaret"),
             account: id("acct-contoso-mm"),
@@ -1151,6 +1161,9 @@ fn the_role_matrix_for_every_command() {
         DeleteModelVersionTag          NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
         SetModelTags                   NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
         DeleteModelTag                 NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
+        DescribeModelVersion           NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        DeleteModelVersion             NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         INVALID_INPUT     INVALID_INPUT
+        DeleteModel                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         yes               yes
         GrantRole                      NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         RevokeRole                     NOT_FOUND         FORBIDDEN         FORBIDDEN         NOT_FOUND         FORBIDDEN         yes
         IssueToken                     yes               yes               yes               yes               yes               yes

@@ -62,9 +62,9 @@ def test_a_pyfunc_model_is_logged_registered_aliased_and_loaded(tracking, lineag
     content = open(os.path.join(downloaded, "MLmodel"), "rb").read()
     assert (mlmodel["size"], mlmodel["digest"]) == (len(content), blake3.blake3(content).hexdigest())
     versions = lineage.graphql(
-        "query($name: String) { models(name: $name) { edges { node { versions { run } } } } }", {"name": name}
+        "query($name: String) { models(name: $name) { edges { node { versions { run artifactPath } } } } }", {"name": name}
     )["models"]["edges"][0]["node"]["versions"]
-    assert versions == [{"run": f"run/{run.info.run_id}"}]
+    assert versions == [{"run": f"run/{run.info.run_id}", "artifactPath": f"models/{info.model_id}"}]
 
 
 def test_logged_models_are_searched_tagged_finalized_and_deleted(tracking):

@@ -78,10 +78,12 @@ def test_registry_refusals(tracking):
     with pytest.raises(MlflowException) as no_version:
         client.get_model_version(name, "7")
     assert no_version.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    with pytest.raises(MlflowException) as not_yet:
-        client.delete_registered_model(name)
-    assert not_yet.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert "not served yet" in not_yet.value.message
+    with pytest.raises(MlflowException) as no_stages:
+        client.transition_model_version_stage(name, "1", "Production")
+    assert no_stages.value.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
+    with pytest.raises(MlflowException) as never_made:
+        client.delete_model_version(name, "1")
+    assert never_made.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     with pytest.raises(MlflowException) as no_tag:
         client.delete_registered_model_tag(name, "never-set")
     assert no_tag.value.error_code == "RESOURCE_DOES_NOT_EXIST"
@@ -115,3 +117,45 @@ def test_registered_models_are_renamed_described_and_untagged(tracking, lineage)
         )["auditTrail"]["edges"]
     ]
     assert {"ModelRenamed", "ModelDescribed", "ModelTagDeleted", "ModelVersionTagDeleted"} <= set(kinds), kinds
+
+
+def test_versions_are_described_and_deleted_and_models_deleted(tracking, lineage):
+    client = MlflowClient()
+    tracking.set_experiment(f"registry-{uuid.uuid4().hex[:8]}")
+    with tracking.start_run() as run:
+        tracking.log_text("flavors: {}\n", "model/MLmodel")
+    name = f"retired-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+    for _ in range(3):
+        client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    described = client.update_model_version(name, "2", description="October's retrain")
+    assert described.description == "October's retrain"
+    assert client.get_model_version(name, "2").description == "October's retrain"
+    client.set_registered_model_alias(name, "champion", "3")
+    client.delete_model_version(name, "3")
+    with pytest.raises(MlflowException) as gone:
+        client.get_model_version(name, "3")
+    assert gone.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # Its alias went with it, and its number is not given out again.
+    assert client.get_registered_model(name).aliases == {}
+    assert client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id).version == "4"
+    assert sorted(version.version for version in client.search_model_versions(f"name = '{name}'")) == ["1", "2", "4"]
+
+    model_id = lineage.graphql(
+        "query($name: String) { models(name: $name) { edges { node { id } } } }", {"name": name}
+    )["models"]["edges"][0]["node"]["id"]
+    client.delete_registered_model(name)
+    with pytest.raises(MlflowException) as deleted:
+        client.get_registered_model(name)
+    assert deleted.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert client.search_registered_models(filter_string=f"name = '{name}'") == []
+    # The name is free again; the deleted model's history stays in the audit trail.
+    assert client.create_registered_model(name).name == name
+    kinds = [
+        edge["node"]["type"]
+        for edge in lineage.graphql(
+            "query($id: ID!) { auditTrail(entity: $id, first: 50) { edges { node { type } } } }",
+            {"id": model_id if "/" in model_id else f"model/{model_id}"},
+        )["auditTrail"]["edges"]
+    ]
+    assert {"ModelVersionDescribed", "ModelVersionDeleted", "ModelDeleted"} <= set(kinds), kinds

@@ -314,6 +314,9 @@ pub(super) struct ModelVersionInfo {
     pub run: Option<ID>,
     /// Where it was uploaded from, if no run produced it.
     pub uploaded_from: Option<String>,
+    /// The run's artifact path holding it, if a run produced it.
+    pub artifact_path: Option<String>,
+    pub description: String,
     pub derived_from: Option<ID>,
     pub tags: Vec<KeyValue>,
     /// The aliases (`champion`) that name this version.
@@ -382,6 +385,11 @@ impl ModelObject {
                     ModelSource::Uploaded { location, .. } => Some(location.clone()),
                     ModelSource::Run { .. } => None,
                 },
+                artifact_path: match &version.source {
+                    ModelSource::Run { artifact_path, .. } => Some(artifact_path.clone()),
+                    ModelSource::Uploaded { .. } => None,
+                },
+                description: version.description.clone(),
                 derived_from: version.derived_from.as_ref().map(|from| ID(format!("model/{from}"))),
                 tags: key_values(&version.tags),
                 aliases: aliases

@@ -121,4 +121,7 @@ events! {
     LoggedModelParamsLogged => Run.run,
     ModelOutputRecorded => Run.run,
     LoggedModelDeleted => Run.run,
+    ModelDeleted => Model.model,
+    ModelVersionDeleted => Model.model,
+    ModelVersionDescribed => Model.model,
 }

@@ -514,6 +514,28 @@ payloads! {
         pub paths: Vec<String>,
     }
 
+    /// A registered model was deleted: its name is free again; its history, and the
+    /// lineage of what used its versions, stay.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelDeleted {
+        pub model: ModelId,
+    }
+
+    /// One version of a model was deleted (its number is not reused; aliases naming it go).
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelVersionDeleted {
+        pub model: ModelId,
+        pub version: u32,
+    }
+
+    /// A model version's description was replaced.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct ModelVersionDescribed {
+        pub model: ModelId,
+        pub version: u32,
+        pub description: String,
+    }
+
     // --- Logged models (MLflow 3): a run's models, numbered in the run ----------------------
 
     /// A run logged its `number`-th model (numbers are never reused in a run); its files

@@ -186,12 +186,13 @@ impl<'a> Tracking<'a> {
             "registered-models/update" => self.update_registered_model(&fields),
             "registered-models/delete-tag" => self.delete_registered_model_tag(&fields),
             "model-versions/delete-tag" => self.delete_model_version_tag(&fields),
-            "registered-models/delete" | "model-versions/update" | "model-versions/delete" | "model-versions/transition-stage" => {
-                Err(refused(
-                    codes::INVALID,
-                    format!("`{endpoint}` is not served yet: Lineage's models and versions cannot be deleted through MLflow's API, versions have no description of their own, and there are no stages."),
-                ))
-            }
+            "registered-models/delete" => self.delete_registered_model(&fields),
+            "model-versions/update" => self.update_model_version(&fields),
+            "model-versions/delete" => self.delete_model_version(&fields),
+            "model-versions/transition-stage" => Err(refused(
+                codes::INVALID,
+                "Lineage's model versions have no stages (MLflow deprecated them): name versions with aliases instead (registered-models/alias).",
+            )),
             "experiments/create" => self.create_experiment(&fields),
             "experiments/get" => self.get_experiment(&fields),
             "experiments/get-by-name" => self.get_experiment_by_name(&fields),

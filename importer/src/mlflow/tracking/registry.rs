@@ -103,7 +103,7 @@ impl Tracking<'_> {
             "creation_timestamp": super::millis(version.registered.at),
             "last_updated_timestamp": super::millis(updated),
             "current_stage": "None",
-            "description": "",
+            "description": version.description,
             "source": source,
             "run_id": run_id,
             "model_id": model_id,
@@ -119,6 +119,7 @@ impl Tracking<'_> {
             versions,
             tags,
             aliases,
+            ..
         } = &model.detail
         else {
             return Value::Null;
@@ -500,6 +501,41 @@ impl Tracking<'_> {
                 version,
                 tags,
             })],
+            None,
+        )?;
+        Ok(json!({}))
+    }
+
+    /// `registered-models/delete`: the model's name is free again.
+    pub(super) fn delete_registered_model(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = ModelId::new(self.registered(fields.text("name")?)?.reference.id)?;
+        self.execute(vec![Command::DeleteModel(ModelDeleted { model })], None)?;
+        Ok(json!({}))
+    }
+
+    /// `model-versions/update`: a new description for the version.
+    pub(super) fn update_model_version(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let version = self.version_of(&model, version_number(fields)?)?.version;
+        let description = fields.optional_text("description").unwrap_or_default().to_string();
+        let id = ModelId::new(model.reference.id.clone())?;
+        let command = Command::DescribeModelVersion(ModelVersionDescribed {
+            model: id,
+            version,
+            description,
+        });
+        self.execute(vec![command], None)?;
+        let model = self.registered(&model.name)?;
+        Ok(json!({ "model_version": self.model_version_json(&model, self.version_of(&model, version)?) }))
+    }
+
+    /// `model-versions/delete`: its number is not reused; aliases naming it go.
+    pub(super) fn delete_model_version(&self, fields: &Fields<'_>) -> Result<Value> {
+        let model = self.registered(fields.text("name")?)?;
+        let version = self.version_of(&model, version_number(fields)?)?.version;
+        let model = ModelId::new(model.reference.id)?;
+        self.execute(
+            vec![Command::DeleteModelVersion(ModelVersionDeleted { model, version })],
             None,
         )?;
         Ok(json!({}))

@@ -417,6 +417,9 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::LoggedModelParamsLogged(e) => logged_models::params_logged(overlay, envelope, e)?,
         Event::ModelOutputRecorded(e) => logged_models::output_recorded(overlay, envelope, e)?,
         Event::LoggedModelDeleted(e) => logged_models::deleted(overlay, envelope, e)?,
+        Event::ModelDeleted(_) => delete(overlay, envelope)?,
+        Event::ModelVersionDeleted(e) => models::model_version_deleted(overlay, envelope, e)?,
+        Event::ModelVersionDescribed(e) => models::model_version_described(overlay, envelope, e)?,
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ pub(super) fn model_created(overlay: &mut Overlay, envelope: &Envelope, e: &Mode
                 versions: Vec::new(),
                 tags: Default::default(),
                 aliases: Default::default(),
+                versions_registered: 0,
             },
         },
     );
@@ -28,14 +29,20 @@ pub(super) fn model_version_registered(
     e: &ModelVersionRegistered,
 ) -> Result<()> {
     update(overlay, envelope, |entity| match &mut entity.detail {
-        Detail::Model { versions, .. } => {
+        Detail::Model {
+            versions,
+            versions_registered,
+            ..
+        } => {
             versions.push(ModelVersion {
                 version: e.version,
                 source: e.source.clone(),
                 derived_from: e.derived_from.clone(),
                 tags: e.tags.iter().map(|tag| (tag.key.clone(), tag.value.clone())).collect(),
+                description: String::new(),
                 registered: stamp(envelope),
             });
+            *versions_registered = (*versions_registered).max(e.version);
             Ok(())
         }
         _ => Err(mismatch(entity)),
@@ -127,4 +134,31 @@ pub(super) fn model_alias_removed(overlay: &mut Overlay, envelope: &Envelope, e:
         _ => Err(mismatch(entity)),
     })?;
     Ok(())
+}
+
+pub(super) fn model_version_deleted(overlay: &mut Overlay, envelope: &Envelope, e: &ModelVersionDeleted) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Model { versions, aliases, .. } => {
+            versions.retain(|version| version.version != e.version);
+            aliases.retain(|_, version| *version != e.version);
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
+}
+
+pub(super) fn model_version_described(
+    overlay: &mut Overlay,
+    envelope: &Envelope,
+    e: &ModelVersionDescribed,
+) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Model { versions, .. } => {
+            if let Some(version) = versions.iter_mut().find(|version| version.version == e.version) {
+                version.description = e.description.clone();
+            }
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
 }

@@ -35,12 +35,15 @@ pub(super) fn register_model_version(check: &Check<'_>, c: RegisterModelVersion)
         check.same_account(&origin, &account)?;
     }
     tags(&c.tags)?;
-    let Detail::Model { versions, .. } = &model.detail else {
+    let Detail::Model {
+        versions_registered, ..
+    } = &model.detail
+    else {
         return Err(mismatch(&model));
     };
     let event = ModelVersionRegistered {
         model: c.model,
-        version: next_version(versions.len()),
+        version: next_version(*versions_registered as usize),
         source: c.source,
         derived_from: c.derived_from,
         tags: c.tags,
@@ -120,6 +123,34 @@ pub(super) fn delete_model_version_tag(check: &Check<'_>, e: ModelVersionTagDele
             format!("version {} of model {} has no tag `{}`", e.version, e.model, e.key),
         ));
     }
+    Ok((e.into(), Some(account)))
+}
+
+/// `DeleteModel`: its name is freed; its versions go with it.
+pub(super) fn delete_model(check: &Check<'_>, e: ModelDeleted) -> Result<Decided> {
+    let model = check.live(K::Model, &e.model)?;
+    let account = check.seat_in_account_of(&model)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `DeleteModelVersion`: the version must exist.
+pub(super) fn delete_model_version(check: &Check<'_>, e: ModelVersionDeleted) -> Result<Decided> {
+    let model = check.model_version(&ModelVersionRef {
+        model: e.model.clone(),
+        version: e.version,
+    })?;
+    let account = check.seat_in_account_of(&model)?;
+    Ok((e.into(), Some(account)))
+}
+
+/// `DescribeModelVersion`.
+pub(super) fn describe_model_version(check: &Check<'_>, e: ModelVersionDescribed) -> Result<Decided> {
+    let model = check.model_version(&ModelVersionRef {
+        model: e.model.clone(),
+        version: e.version,
+    })?;
+    let account = check.seat_in_account_of(&model)?;
+    text("description", &e.description)?;
     Ok((e.into(), Some(account)))
 }
 
