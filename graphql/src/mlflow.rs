@@ -232,9 +232,22 @@ fn artifact_routes(state: AppState) -> Router<AppState> {
             .route_layer(budgeted.clone())
     };
     let listing = || -> MethodRouter<AppState> { get(list).fallback(wrong_method).route_layer(budgeted.clone()) };
-    let mut router = Router::new();
+    let multipart = || -> MethodRouter<AppState> {
+        axum::routing::post(multipart_step)
+            .fallback(wrong_method)
+            .route_layer(budgeted.clone())
+    };
+    // A part names its upload by an id only its creator was given; no principal is sent.
+    let mut router = Router::new().route(
+        &format!("{PARTS}/{{upload}}/{{number}}"),
+        axum::routing::put(upload_part).fallback(wrong_method),
+    );
     for prefix in ["/{account}/{workspace}", "/{account}/{workspace}/{project}"] {
         router = router
+            .route(
+                &format!("{prefix}/api/2.0/mlflow-artifacts/mpu/{{step}}/{{*path}}"),
+                multipart(),
+            )
             .route(&format!("{prefix}/api/2.0/mlflow-artifacts/artifacts"), listing())
             .route(
                 &format!("{prefix}/api/2.0/mlflow-artifacts/artifacts/{{*path}}"),
@@ -242,6 +255,97 @@ fn artifact_routes(state: AppState) -> Router<AppState> {
             );
     }
     router
+}
+
+/// Where the parts of multipart uploads are sent, under `/mlflow`.
+const PARTS: &str = "/mpu-parts";
+
+/// `mpu/create`, `mpu/complete` or `mpu/abort` of a multipart upload to `path`.
+async fn multipart_step(
+    State(state): State<AppState>,
+    Path(path): Path<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = match fields(&Method::POST, Vec::new(), &body) {
+        Ok(request) => request,
+        Err(reason) => return refusal("MALFORMED_REQUEST", reason),
+    };
+    let step = path.get("step").cloned().unwrap_or_default();
+    let wanted = path.get("path").cloned().unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let parts_url = format!("http://{host}/mlflow{PARTS}");
+    let limit = state.limits.max_artifact_bytes;
+    answer(&state, &path, &headers, move |tracking| match step.as_str() {
+        "create" => tracking.create_multipart(&wanted, &request, &parts_url),
+        "complete" => tracking.complete_multipart(&wanted, &request, limit),
+        "abort" => tracking.abort_multipart(&wanted, &request),
+        other => Err(lineage_importer::Error::Refused {
+            code: lineage_importer::mlflow::tracking::codes::ENDPOINT,
+            message: format!("mpu/{other} is not a step of a multipart upload (create, complete, abort)"),
+        }),
+    })
+    .await
+}
+
+/// One part of a multipart upload, streamed to disk under the artifact size limit; the
+/// answer's ETag is the part's blake3 digest.
+async fn upload_part(
+    State(state): State<AppState>,
+    Path((upload, number)): Path<(String, u32)>,
+    body: axum::body::Body,
+) -> Response {
+    use futures_util::StreamExt;
+    let data_dir = state.store.dir().to_path_buf();
+    let limit = state.limits.max_artifact_bytes;
+    let part = match lineage_importer::mlflow::tracking::multipart::begin_part(&data_dir, &upload, number, limit) {
+        Ok(part) => Arc::new(std::sync::Mutex::new(Some(part))),
+        Err(error) => return from_error(error),
+    };
+    let mut stream = body.into_data_stream();
+    let idle = state.limits.body_timeout;
+    let take = |part: &Arc<std::sync::Mutex<Option<lineage_importer::mlflow::tracking::multipart::Part>>>| {
+        part.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    };
+    loop {
+        let bytes = match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(bytes))) => bytes,
+            Ok(None) => break,
+            Ok(Some(Err(_))) | Err(_) => {
+                if let Some(part) = take(&part) {
+                    part.abandon();
+                }
+                return refusal("BAD_REQUEST", "the part was cut short");
+            }
+        };
+        let writing = Arc::clone(&part);
+        let written = tokio::task::spawn_blocking(move || {
+            let mut guard = writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            guard.as_mut().map_or(Ok(()), |part| part.write(&bytes))
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            if let Some(part) = take(&part) {
+                part.abandon();
+            }
+            return match written {
+                Ok(Err(error)) => from_error(error),
+                _ => refusal("INTERNAL_ERROR", "the part was interrupted"),
+            };
+        }
+    }
+    let Some(part) = take(&part) else {
+        return refusal("INTERNAL_ERROR", "the part was interrupted");
+    };
+    match tokio::task::spawn_blocking(move || part.finish()).await {
+        Ok(Ok(etag)) => ([(header::ETAG, format!("\"{etag}\""))], Json(json!({}))).into_response(),
+        Ok(Err(error)) => from_error(error),
+        Err(_) => refusal("INTERNAL_ERROR", "the part was interrupted"),
+    }
 }
 
 /// Who asks, and where: the tracking URI's placement and the principal, or the refusal.

@@ -107,3 +107,66 @@ def test_another_tenants_run_has_no_artifacts_to_show(tracking, lineage):
     assert (status, json.loads(body)["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
     status, body = lineage.raw("GET", f"{base}/secret.txt")
     assert (status, body) == (200, b"secret")
+
+
+def incoming(lineage):
+    folder = os.path.join(lineage.data, "artifacts", "incoming")
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_multipart_uploads_join_their_parts_into_one_recorded_artifact(tracking, lineage, tmp_path, monkeypatch):
+    # MLflow's client uploads in parts when told to, for files over a minimum size.
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(1024 * 1024))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(1024 * 1024))
+    tracking.set_experiment(f"artifacts-{uuid.uuid4().hex[:8]}")
+    content = os.urandom(3 * 1024 * 1024 + 12345)
+    (tmp_path / "weights.bin").write_bytes(content)
+    before = incoming(lineage)
+    with tracking.start_run() as run:
+        tracking.log_artifact(str(tmp_path / "weights.bin"), artifact_path="model")
+    seen = lineage.graphql(
+        "query($id: ID!) { run(id: $id) { artifacts { path size digest } } }", {"id": run.info.run_id}
+    )["run"]["artifacts"]
+    assert seen == [{"path": "model/weights.bin", "size": len(content), "digest": blake3.blake3(content).hexdigest()}]
+    back = MlflowClient().download_artifacts(run.info.run_id, "model/weights.bin", str(tmp_path / "back"))
+    assert open(back, "rb").read() == content
+    # The parts are gone once joined.
+    assert incoming(lineage) == before
+
+
+def test_multipart_refusals_keep_nothing(tracking, lineage):
+    tracking.set_experiment(f"artifacts-{uuid.uuid4().hex[:8]}")
+    with tracking.start_run() as run:
+        pass
+    place = f"{run.info.experiment_id}/{run.info.run_id}/artifacts/model"
+    mpu = "/api/2.0/mlflow-artifacts/mpu"
+    status, body = lineage.raw("POST", f"{mpu}/create/{place}", json.dumps({"path": "/tmp/big.bin", "num_parts": 2}).encode())
+    assert status == 200, body
+    created = json.loads(body)
+    upload_id, urls = created["upload_id"], [credential["url"] for credential in created["credentials"]]
+    assert len(urls) == 2
+    # Parts go to the URLs handed out; an id this server did not make admits nothing.
+    import urllib.request
+
+    def put(url, data):
+        request = urllib.request.Request(url, data=data, method="PUT")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, answer.headers.get("ETag")
+        except urllib.error.HTTPError as refused:
+            return refused.code, None
+
+    assert put(urls[0], b"first part")[0] == 200
+    assert put(urls[0].replace(upload_id, "mpu-" + "0" * 32), b"x")[0] == 404
+    assert put(urls[1].rsplit("/", 1)[0] + "/3", b"x")[0] == 400
+    # Another principal cannot complete it; a missing part is refused; both keep nothing.
+    complete = json.dumps({"path": "/tmp/big.bin", "upload_id": upload_id, "parts": [{"part_number": 1}, {"part_number": 2}]}).encode()
+    assert lineage.raw("POST", f"{mpu}/complete/{place}", complete, principal="u-grace")[0] == 404
+    assert lineage.raw("POST", f"{mpu}/complete/{place}", complete)[0] == 400
+    assert lineage.graphql("query($id: ID!) { run(id: $id) { artifacts { path } } }", {"id": run.info.run_id})["run"]["artifacts"] == []
+    # A path that could leave the run is refused at create; abort drops the parts.
+    assert lineage.raw("POST", f"{mpu}/create/{run.info.experiment_id}/{run.info.run_id}/artifacts/..", b'{"path": "x"}')[0] in (400, 404)
+    assert upload_id in incoming(lineage)
+    assert lineage.raw("POST", f"{mpu}/abort/{place}", json.dumps({"path": "big.bin", "upload_id": upload_id}).encode())[0] == 200
+    assert upload_id not in incoming(lineage)

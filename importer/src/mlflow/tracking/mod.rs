@@ -14,6 +14,7 @@ mod answers;
 pub mod artifacts;
 mod experiments;
 mod logged_models;
+pub mod multipart;
 mod registry;
 mod runs;
 pub mod search;
