@@ -4,7 +4,9 @@
 # and `hey` (16 connections, log-metric and log-batch of 100 points) against a null
 # server, `mlflow server` (gunicorn, SQLite), FastTrackML (SQLite) and Lineage. Needs
 # python3, network access to PyPI the first time (a virtual environment is kept in
-# target/side-venv) and `hey` (apt-get install hey). Not part of CI.
+# target/side-venv) and `hey` (apt-get install hey). Not part of CI. mlflow-go-backend
+# is not among the peers: it pins mlflow<3 (pip downgrades MLflow to 2.22 to install it),
+# so it cannot serve MLflow 3.17's client.
 #
 #   tests/peers/mlflow_api.sh [RUNS] [SECONDS]      (defaults 20 runs, 10 s of load each)
 set -euo pipefail
@@ -21,7 +23,7 @@ if [ ! -x "$venv/bin/fml" ]; then
   "$venv/bin/pip" install --quiet mlflow==3.17.2 gunicorn fasttrackml
 fi
 python=$venv/bin/python
-cargo build --release --locked --quiet --bin lineage
+cargo build --release --locked --quiet --bin lineage && cargo build --release --locked --quiet -p lineage-tests --bin mlflow-null
 lineage=target/release/lineage
 port=18765
 uri=http://127.0.0.1:$port
@@ -75,7 +77,7 @@ measure() { # measure NAME TRACKING-URI [TOKEN]
 }
 
 # The null server: what MLflow's client and hey cost by themselves.
-start null "$uri/health" "$python" $here/mlflow_api.py null $port
+start null "$uri/health" target/release/mlflow-null --bind 127.0.0.1:$port
 measure null "$uri"
 
 # mlflow server on SQLite, with gunicorn (its default uvicorn stalls on keep-alive).

@@ -41,7 +41,7 @@ for name in servers:
         "hey_log_batch_failed": batch_failed,
     }
 
-fmt = lambda value: f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+fmt = lambda value: "n/a" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 columns = [
     ("MLflow client: ms per `log_metric`", "log_metric_ms", False),
     ("MLflow client: points/s, `log_batch` of 100", "batched_points_per_s", True),
@@ -60,8 +60,13 @@ for label, key, higher in columns:
         if failed:
             cell += f" ({failed} failed)"
         cells.append(cell)
-    ratio = lambda peer: (lineage[key] / rows[peer][key]) if higher else (rows[peer][key] / lineage[key])
-    print(f"| {label} | " + " | ".join(cells) + f" | **{ratio('mlflow'):,.1f}×** | **{ratio('fasttrackml'):,.1f}×** |")
+    def ratio(peer):
+        ours, theirs = lineage[key], rows[peer][key]
+        if ours is None or theirs is None:
+            return "n/a"
+        return f"**{(ours / theirs) if higher else (theirs / ours):,.1f}×**"
+
+    print(f"| {label} | " + " | ".join(cells) + f" | {ratio('mlflow')} | {ratio('fasttrackml')} |")
 null = rows["null"]
 print()
 print(
