@@ -371,8 +371,9 @@ fn with_tracking<T: Send + 'static>(
     work: impl FnOnce(&Tracking<'_>) -> lineage_importer::Result<T> + Send + 'static,
 ) -> impl std::future::Future<Output = Result<T, Response>> + Send + 'static {
     let store = Arc::clone(&state.store);
+    let targets = Arc::clone(&state.tracking_targets);
     async move {
-        match tokio::task::spawn_blocking(move || work(&Tracking::open(&store, &spec)?)).await {
+        match tokio::task::spawn_blocking(move || work(&Tracking::open_reusing(&store, &spec, &targets)?)).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(from_error(error)),
             Err(_) => Err(refusal("INTERNAL_ERROR", "the request was interrupted")),

@@ -12,6 +12,13 @@ use lineage_schema::*;
 use lineage_store::Store;
 use std::sync::{Arc, Mutex};
 
+/// Whether a target must name its model management account.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Models {
+    Required,
+    Optional,
+}
+
 /// What the caller asked for, as given on the command line or in a request.
 #[derive(Clone, Debug)]
 pub struct TargetSpec {
@@ -68,6 +75,23 @@ impl Target {
     /// As `prepare`; without `default_project`, a spec that names no project leaves
     /// `project` empty (each namespace of the source gets its own).
     pub fn prepare_with(store: &Store, spec: &TargetSpec, source: &str, default_project: bool) -> Result<Target> {
+        Self::resolve(store, spec, source, default_project, Models::Required)
+    }
+
+    /// As `prepare`, for MLflow's tracking API: a subscription with several model
+    /// management accounts leaves `model_account` empty (tracking works; the registry
+    /// says why it cannot) instead of refusing.
+    pub fn prepare_for_tracking(store: &Store, spec: &TargetSpec) -> Result<Target> {
+        Self::resolve(store, spec, "mlflow", true, Models::Optional)
+    }
+
+    fn resolve(
+        store: &Store,
+        spec: &TargetSpec,
+        source: &str,
+        default_project: bool,
+        models: Models,
+    ) -> Result<Target> {
         let account: AccountId = parse_id("--account", &spec.account)?;
         let account_ref = EntityRef::new(EntityKind::ExperimentationAccount, &account);
         // What the actor may not read is not there: the refusal is that of a missing id.
@@ -118,6 +142,7 @@ impl Target {
                 match candidates.as_slice() {
                     [] => None,
                     [only] => Some(parse_id("model management account", &only.reference.id)?),
+                    _ if models == Models::Optional => None,
                     _ => {
                         return Err(Error::Target(format!(
                             "subscription `{subscription}` has {} model management accounts; choose one with --model-account",

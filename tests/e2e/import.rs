@@ -703,3 +703,50 @@ async fn imported_models_trace_to_their_runs_and_datasets_over_graphql() {
     );
     server.stop().await;
 }
+
+/// A subscription with two model management accounts: an import must be told which one
+/// holds its models, but MLflow's tracking API still tracks, and only its registry says
+/// why it cannot hold registered models.
+#[test]
+fn a_second_model_management_account_stops_the_registry_not_tracking() {
+    use lineage_importer::mlflow::tracking::Tracking;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    demo::fill(&store).unwrap();
+    let owner = store
+        .entity(&EntityRef::new(EntityKind::Subscription, "sub-contoso"))
+        .unwrap()
+        .unwrap()
+        .created
+        .actor;
+    store
+        .execute(CommandEnvelope::new(
+            owner,
+            Command::CreateModelManagementAccount(event::ModelManagementAccountCreated {
+                account: id("acct-contoso-mm-2"),
+                subscription: id("sub-contoso"),
+                name: id("contoso-serving-2"),
+                region: "eastus2".into(),
+                plan: event::Plan {
+                    tier: event::Tier::S1,
+                    units: 1,
+                },
+            }),
+        ))
+        .unwrap();
+    let error = Target::prepare(&store, &spec(), "mlflow").unwrap_err().to_string();
+    assert!(error.contains("--model-account"), "{error}");
+    let tracking = Tracking::open(&store, &spec()).unwrap();
+    let made = tracking
+        .call("POST", "experiments/create", &json!({ "name": "tracked anyway" }))
+        .unwrap();
+    assert!(
+        made["experiment_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{made}"
+    );
+    let refused = tracking
+        .call("POST", "registered-models/create", &json!({ "name": "nowhere" }))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("no single model management account"), "{refused}");
+}

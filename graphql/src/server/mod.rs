@@ -87,6 +87,8 @@ pub struct AppState {
         Arc<std::sync::Mutex<std::collections::HashMap<lineage_schema::PrincipalId, Arc<tokio::sync::Semaphore>>>>,
     pub(crate) documents: crate::documents::Documents,
     pub(crate) budgets: Arc<crate::budget::Budgets>,
+    /// MLflow tracking URIs' targets, reused for a second.
+    pub(crate) tracking_targets: Arc<lineage_importer::mlflow::tracking::Targets>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,6 +116,7 @@ impl AppState {
             limits: server_limits,
             in_flight: Arc::default(),
             documents: Default::default(),
+            tracking_targets: Arc::default(),
         }
     }
 }

@@ -25,6 +25,9 @@ use lineage_schema::*;
 use lineage_store::access::Access;
 use lineage_store::{Appended, Store, View};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// The tracking API of one tracking URI, for one principal.
 #[derive(Debug)]
@@ -157,11 +160,60 @@ pub(crate) fn page(fields: &Fields<'_>, default: i64) -> Result<(usize, usize)> 
     Ok((max as usize, offset))
 }
 
+/// How long a prepared target is reused.
+const TARGET_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Targets prepared for recent requests, by who asked and where, each reused for a
+/// second. A target is the ids a tracking URI names (and the commands that make what is
+/// missing); every read and every write is checked again against the principal's access
+/// of the moment, so reusing one changes no answer — it saves resolving the same ids on
+/// every call of a busy client.
+#[derive(Debug, Default)]
+pub struct Targets(Mutex<HashMap<TargetKey, (Instant, Target)>>);
+
+type TargetKey = (PrincipalId, String, String, Option<String>);
+
+impl Targets {
+    /// At most this many are kept; past it, the oldest go first (all, being a second old).
+    const MAX: usize = 10_000;
+
+    fn prepared(&self, store: &Store, spec: &TargetSpec) -> Result<Target> {
+        let key = (
+            spec.actor.clone(),
+            spec.account.clone(),
+            spec.workspace.clone(),
+            spec.project.clone(),
+        );
+        let now = Instant::now();
+        let mut kept = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((at, target)) = kept.get(&key) {
+            if now.duration_since(*at) < TARGET_REUSE {
+                return Ok(target.clone());
+            }
+        }
+        drop(kept);
+        let target = Target::prepare_for_tracking(store, spec)?;
+        kept = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if kept.len() >= Self::MAX {
+            kept.retain(|_, (at, _)| now.duration_since(*at) < TARGET_REUSE);
+        }
+        kept.insert(key, (now, target.clone()));
+        Ok(target)
+    }
+}
+
 impl<'a> Tracking<'a> {
     /// The tracking API where `spec` says (account, workspace, optional project), for its
     /// actor. An account or workspace the actor may not read is one that does not exist.
     pub fn open(store: &'a Store, spec: &TargetSpec) -> Result<Self> {
-        let target = Target::prepare(store, spec, "mlflow")?;
+        let target = Target::prepare_for_tracking(store, spec)?;
+        let access = store.access(&spec.actor)?;
+        Ok(Tracking { store, target, access })
+    }
+
+    /// As `open`, reusing a target `targets` prepared in the last second.
+    pub fn open_reusing(store: &'a Store, spec: &TargetSpec, targets: &Targets) -> Result<Self> {
+        let target = targets.prepared(store, spec)?;
         let access = store.access(&spec.actor)?;
         Ok(Tracking { store, target, access })
     }

@@ -49,7 +49,7 @@ impl Tracking<'_> {
         self.target.model_account.as_ref().ok_or_else(|| {
             refused(
                 codes::INVALID,
-                "The account's subscription has no model management account to hold registered models.",
+                "The account's subscription has no single model management account to hold registered models (it has none, or several).",
             )
         })
     }
