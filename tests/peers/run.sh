@@ -18,7 +18,7 @@ mkdir -p "$work"
 # Separate environments: ML Metadata pins protobuf versions MLflow does not accept.
 if [ ! -x "$here/.venv-mlflow/bin/python" ]; then
   python3 -m venv "$here/.venv-mlflow"
-  "$here/.venv-mlflow/bin/pip" install -q "mlflow>=3,<4"
+  "$here/.venv-mlflow/bin/pip" install -q mlflow==3.17.2 gunicorn
 fi
 if [ ! -x "$here/.venv-mlmd/bin/python" ]; then
   python3 -m venv "$here/.venv-mlmd"
