@@ -284,6 +284,23 @@ async fn the_mlflow_api_answers_any_request_without_a_server_error() {
         "model-versions/create",
         "model-versions/get",
         "model-versions/search",
+        "model-versions/update",
+        "model-versions/delete",
+        "model-versions/transition-stage",
+        "registered-models/rename",
+        "registered-models/update",
+        "registered-models/delete",
+        "logged-models",
+        "logged-models/search",
+        "logged-models/m-r-churn-1-1",
+        "logged-models/m-r-churn-1-1/tags",
+        "logged-models/m-r-churn-1-1/tags/k",
+        "logged-models/m-r-churn-1-1/params",
+        "logged-models/m-r-churn-1-1/artifacts/directories",
+        "runs/outputs",
+        "mpu/create/e-train/r-churn-1/artifacts/model",
+        "mpu/complete/e-train/r-churn-1/artifacts/model",
+        "mpu/abort/e-train/r-churn-1/artifacts",
         "no/such-endpoint",
     ];
     let fields = [
@@ -311,6 +328,14 @@ async fn the_mlflow_api_answers_any_request_without_a_server_error() {
         "run_ids",
         "metric_key",
         "view_type",
+        "source_run_id",
+        "model_id",
+        "models",
+        "description",
+        "path",
+        "num_parts",
+        "upload_id",
+        "parts",
     ];
     let values = [
         serde_json::json!("0"),
@@ -360,6 +385,11 @@ async fn the_mlflow_api_answers_any_request_without_a_server_error() {
             .map(|(field, value)| (field.to_string(), value.clone()))
             .collect();
         let (url, body) = match shape {
+            // The multipart steps live beside the artifacts, under mlflow-artifacts.
+            0 if endpoint.starts_with("mpu/") => (
+                format!("{base}/api/2.0/mlflow-artifacts/{endpoint}"),
+                serde_json::Value::Object(object).to_string().into_bytes(),
+            ),
             0 => (
                 format!("{base}/api/2.0/mlflow/{endpoint}"),
                 serde_json::Value::Object(object).to_string().into_bytes(),
