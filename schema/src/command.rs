@@ -194,6 +194,7 @@ macro_rules! for_each_command {
                 DeleteModel(ModelDeleted),
                 DeleteModelVersion(ModelVersionDeleted),
                 DescribeModelVersion(ModelVersionDescribed),
+                TagRunInput(RunInputTagged),
             }
             access: {
                 IssueToken(TokenIssued),

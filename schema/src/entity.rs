@@ -80,6 +80,8 @@ pub struct RunDetail {
     pub tags: BTreeMap<String, String>,
     pub artifacts: Vec<Artifact>,
     pub inputs: BTreeSet<DatasetId>,
+    /// Tags on inputs (MLflow's `mlflow.data.context`), by dataset.
+    pub input_tags: BTreeMap<DatasetId, BTreeMap<String, String>>,
     pub outputs: BTreeSet<DatasetId>,
     pub queued_at: Option<Timestamp>,
     pub started_at: Option<Timestamp>,

@@ -480,6 +480,15 @@ pub fn events() -> Vec<Event> {
             description: "Trained on October's usage".into(),
         }
         .into(),
+        RunInputTagged {
+            run: id("r-1"),
+            dataset: id("d-1"),
+            tags: vec![Tag {
+                key: "mlflow.data.context".into(),
+                value: "training".into(),
+            }],
+        }
+        .into(),
     ]
 }
 

@@ -304,6 +304,18 @@ fn every_command() -> Vec<CommandEnvelope> {
             description: String::new(),
         }),
         Command::DeleteModel(ModelDeleted { model: id("m-retired") }),
+        Command::RecordRunInputs(RunInputsRecorded {
+            run: id("r-later"),
+            datasets: vec![id("d-usage")],
+        }),
+        Command::TagRunInput(RunInputTagged {
+            run: id("r-later"),
+            dataset: id("d-usage"),
+            tags: vec![Tag {
+                key: "mlflow.data.context".into(),
+                value: "training".into(),
+            }],
+        }),
         Command::RenameModel(ModelRenamed {
             model: id("m-churn"),
             name: id("churn model, renamed"),

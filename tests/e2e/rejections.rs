@@ -733,6 +733,11 @@ pub(crate) fn every_command_script() -> Vec<Command> {
             run: id("r-x"),
             datasets: vec![id("d-usage")],
         }),
+        Command::TagRunInput(RunInputTagged {
+            run: id("r-x"),
+            dataset: id("d-usage"),
+            tags: vec![tag.clone()],
+        }),
         Command::RecordRunOutputs(RunOutputsRecorded {
             run: id("r-x"),
             datasets: vec![id("d-x")],
@@ -1113,6 +1118,7 @@ fn the_role_matrix_for_every_command() {
         SetRunTags                     NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RecordArtifacts                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RecordRunInputs                NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
+        TagRunInput                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         RecordRunOutputs               NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         CompleteRun                    NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND         NOT_FOUND
         QueueRun                       NOT_FOUND         NO_SEAT           NO_SEAT           NOT_FOUND         NO_SEAT           NO_SEAT

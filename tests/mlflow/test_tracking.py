@@ -172,6 +172,10 @@ def test_datasets_logged_as_inputs_become_lineage(tracking, lineage):
     inputs = client.get_run(run.info.run_id).inputs.dataset_inputs
     assert [(found.dataset.name, found.dataset.digest) for found in inputs] == [("usage", "d41d8cd9")]
     assert len(client.search_runs([experiment], filter_string="datasets.name = 'usage'")) == 1
+    # The context is kept with the input, shown back and searchable.
+    assert [(tag.key, tag.value) for tag in inputs[0].tags] == [("mlflow.data.context", "training")]
+    assert len(client.search_runs([experiment], filter_string="datasets.context = 'training'")) == 1
+    assert client.search_runs([experiment], filter_string="datasets.context = 'eval'") == []
     walk = lineage.graphql(
         "query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 1) { nodes { id kind } } }",
         {"id": f"run/{run.info.run_id}"},

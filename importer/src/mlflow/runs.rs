@@ -38,6 +38,7 @@ impl Importer<'_> {
             tags: BTreeMap::new(),
             artifacts: Vec::new(),
             inputs: BTreeSet::new(),
+            input_tags: BTreeMap::new(),
             outputs: BTreeSet::new(),
             queued_at: None,
             started_at: None,

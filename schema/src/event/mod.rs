@@ -5,9 +5,11 @@
 //! is upcast when read (see `envelope::decode_record`).
 
 mod payloads;
+mod tracking;
 mod values;
 
 pub use payloads::*;
+pub use tracking::*;
 pub use values::*;
 
 use crate::ids::*;
@@ -124,4 +126,5 @@ events! {
     ModelDeleted => Model.model,
     ModelVersionDeleted => Model.model,
     ModelVersionDescribed => Model.model,
+    RunInputTagged => Run.run,
 }

@@ -1,5 +1,6 @@
 //! The event payload structs, one per fact. They are written inside `payloads!`, which
-//! also exports `event_fields!`: the GraphQL input objects are built from these fields.
+//! also exports `event_fields!` (which asks `tracking_fields!` of those in `tracking`): the
+//! GraphQL input objects are built from these fields.
 
 use super::values::*;
 use crate::ids::*;
@@ -7,7 +8,7 @@ use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 payloads! {
-    $ event_fields;
+    $ event_fields else tracking_fields;
 
     // --- Principals, subscriptions and accounts -------------------------------------------
 
@@ -534,66 +535,5 @@ payloads! {
         pub model: ModelId,
         pub version: u32,
         pub description: String,
-    }
-
-    // --- Logged models (MLflow 3): a run's models, numbered in the run ----------------------
-
-    /// A run logged its `number`-th model (numbers are never reused in a run); its files
-    /// are the run's artifacts under `models/<model id>/`.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct ModelLogged {
-        pub run: RunId,
-        pub number: u32,
-        pub name: String,
-        pub model_type: String,
-        pub params: Vec<Param>,
-        pub tags: Vec<Tag>,
-    }
-
-    /// A logged model's upload ended, as ready or failed.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct LoggedModelFinalized {
-        pub run: RunId,
-        pub number: u32,
-        pub status: LoggedModelStatus,
-    }
-
-    /// Tags were set on a logged model (last write wins).
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct LoggedModelTagsSet {
-        pub run: RunId,
-        pub number: u32,
-        pub tags: Vec<Tag>,
-    }
-
-    /// A tag was taken off a logged model.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct LoggedModelTagDeleted {
-        pub run: RunId,
-        pub number: u32,
-        pub key: String,
-    }
-
-    /// Params were logged on a logged model (immutable, as a run's are).
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct LoggedModelParamsLogged {
-        pub run: RunId,
-        pub number: u32,
-        pub params: Vec<Param>,
-    }
-
-    /// The run named its logged model as an output at `step`.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct ModelOutputRecorded {
-        pub run: RunId,
-        pub number: u32,
-        pub step: i64,
-    }
-
-    /// A logged model was deleted; its files stay among the run's artifacts.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct LoggedModelDeleted {
-        pub run: RunId,
-        pub number: u32,
     }
 }

@@ -95,7 +95,7 @@ impl Tracking<'_> {
                     .ok()
                     .flatten()
             })
-            .map(|dataset| dataset_input(&dataset))
+            .map(|dataset| dataset_input(&dataset, run))
             .collect();
         json!({
             "info": self.run_info(entity, run),
@@ -177,14 +177,20 @@ pub(super) fn metric_json(point: &lineage_schema::event::MetricPoint) -> Value {
     })
 }
 
-/// A dataset as MLflow's `DatasetInput`: its name, digest and source.
-fn dataset_input(dataset: &Entity) -> Value {
+/// A dataset as MLflow's `DatasetInput`: its name, digest and source, with the run's
+/// tags on it (its context).
+fn dataset_input(dataset: &Entity, run: &RunDetail) -> Value {
     let (location, digest) = match &dataset.detail {
         Detail::Dataset { location, digest, .. } => (location.clone(), digest.clone().unwrap_or_default()),
         _ => (String::new(), String::new()),
     };
+    let tags = DatasetId::new(dataset.reference.id.clone())
+        .ok()
+        .and_then(|id| run.input_tags.get(&id))
+        .map(pairs)
+        .unwrap_or_default();
     json!({
-        "tags": [],
+        "tags": tags,
         "dataset": {
             "name": dataset.name,
             "digest": digest,

@@ -261,6 +261,7 @@ impl Tracking<'_> {
             .ok_or_else(|| refused(codes::NOT_FOUND, format!("Run with id={run} not found")))?;
         let mut commands = Vec::new();
         let mut datasets = Vec::new();
+        let mut tagged = Vec::new();
         for input in fields.list("datasets") {
             let dataset = Fields(input.get("dataset").unwrap_or(&Value::Null));
             let name = dataset.text("name")?;
@@ -279,6 +280,14 @@ impl Tracking<'_> {
                     digest: Some(digest.into()),
                 }));
             }
+            let tags = super::experiments::tag_list(Fields(input).pairs("tags")?);
+            if !tags.is_empty() {
+                tagged.push(Command::TagRunInput(RunInputTagged {
+                    run: run.clone(),
+                    dataset: id.clone(),
+                    tags,
+                }));
+            }
             if !datasets.contains(&id) {
                 datasets.push(id);
             }
@@ -286,6 +295,8 @@ impl Tracking<'_> {
         if !datasets.is_empty() {
             commands.push(Command::RecordRunInputs(RunInputsRecorded { run, datasets }));
         }
+        // The context (`mlflow.data.context`) and other input tags, once the run reads them.
+        commands.extend(tagged);
         self.execute(commands, None)?;
         Ok(json!({}))
     }
@@ -408,6 +419,11 @@ impl Tracking<'_> {
             let held = match (comparison.key.as_str(), &entity.detail) {
                 ("name", _) => Some(entity.name.clone()),
                 ("digest", lineage_schema::entity::Detail::Dataset { digest, .. }) => digest.clone(),
+                ("context", _) => run
+                    .input_tags
+                    .get(dataset)
+                    .and_then(|tags| tags.get("mlflow.data.context"))
+                    .cloned(),
                 _ => None,
             };
             comparison.holds(held.map(search::Held::Text).as_ref())

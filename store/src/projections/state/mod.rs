@@ -329,6 +329,7 @@ fn new_run(event: &RunStarted, queued: Option<&RunQueued>, at: Timestamp) -> Run
         tags: Default::default(),
         artifacts: Vec::new(),
         inputs: Default::default(),
+        input_tags: Default::default(),
         outputs: Default::default(),
         queued_at: queued.map(|_| at),
         started_at: Some(at),
@@ -420,6 +421,7 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::ModelDeleted(_) => delete(overlay, envelope)?,
         Event::ModelVersionDeleted(e) => models::model_version_deleted(overlay, envelope, e)?,
         Event::ModelVersionDescribed(e) => models::model_version_described(overlay, envelope, e)?,
+        Event::RunInputTagged(e) => runs::run_input_tagged(overlay, envelope, e)?,
     }
     Ok(())
 }

@@ -143,3 +143,11 @@ pub(super) fn run_failed(overlay: &mut Overlay, envelope: &Envelope, e: &RunFail
     finish_run(overlay, envelope, RunStatus::Failed, Some(e.reason.clone()))?;
     Ok(())
 }
+
+pub(super) fn run_input_tagged(overlay: &mut Overlay, envelope: &Envelope, e: &RunInputTagged) -> Result<()> {
+    update(overlay, envelope, |entity| {
+        let run = run_detail(entity)?;
+        tags_into(run.input_tags.entry(e.dataset.clone()).or_default(), &e.tags);
+        Ok(())
+    })
+}

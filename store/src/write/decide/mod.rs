@@ -121,6 +121,7 @@ pub(crate) fn decide(state: &dyn StateRead, sight: &access::Sight, envelope: &Co
         Command::DeleteModel(e) => models::delete_model(&check, e)?,
         Command::DeleteModelVersion(e) => models::delete_model_version(&check, e)?,
         Command::DescribeModelVersion(e) => models::describe_model_version(&check, e)?,
+        Command::TagRunInput(e) => runs::tag_run_input(&check, e)?,
         Command::IssueToken(e) => accounts::issue_token(&check, e)?,
         Command::RevokeToken(e) => accounts::revoke_token(&check, e)?,
         Command::DesignateAdministrator(e) => accounts::designate_administrator(&check, e)?,

@@ -135,6 +135,22 @@ pub(super) fn record_run_inputs(check: &Check<'_>, e: RunInputsRecorded) -> Resu
     Ok((e.into(), Some(account)))
 }
 
+/// `TagRunInput`: the dataset must be one the run read.
+pub(super) fn tag_run_input(check: &Check<'_>, e: RunInputTagged) -> Result<Decided> {
+    let (entity, account) = check.run(&e.run)?;
+    let Detail::Run(run) = &entity.detail else {
+        return Err(mismatch(&entity));
+    };
+    if !run.inputs.contains(&e.dataset) {
+        return reject(Rejection::invalid(
+            "dataset",
+            format!("run {} did not read dataset {}", e.run, e.dataset),
+        ));
+    }
+    tags(&e.tags)?;
+    Ok((e.into(), Some(account)))
+}
+
 /// `RecordRunOutputs`.
 pub(super) fn record_run_outputs(check: &Check<'_>, e: RunOutputsRecorded) -> Result<Decided> {
     let (_, account) = check.run(&e.run)?;
