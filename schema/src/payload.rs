@@ -9,7 +9,7 @@ macro_rules! payloads {
     // `$ lookup else next;`: a name `lookup!` does not know is asked of `next!` (payloads
     // defined in another module), so one lookup answers for all of them.
     (
-        $d:tt $lookup:ident else $next:ident;
+        $d:tt $lookup:ident $(else $next:ident)?;
         $(
             $(#[$meta:meta])*
             pub struct $name:ident {
@@ -32,35 +32,11 @@ macro_rules! payloads {
                     $d callback! { $d ($d args)* { $( $(#[$field_meta])* $field : $ty ),* } }
                 };
             )*
-            ($d other:ident, $d ($d rest:tt)*) => {
-                $d crate::$next! { $d other, $d ($d rest)* }
-            };
-        }
-    };
-    (
-        $d:tt $lookup:ident;
-        $(
-            $(#[$meta:meta])*
-            pub struct $name:ident {
-                $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty ),* $(,)?
-            }
-        )*
-    ) => {
-        $(
-            $(#[$meta])*
-            pub struct $name {
-                $( $(#[$field_meta])* pub $field: $ty, )*
-            }
-        )*
-
-        /// The fields of a payload struct, by name, handed to a callback macro.
-        #[macro_export]
-        macro_rules! $lookup {
             $(
-                ($name, $d callback:ident ! { $d ($d args:tt)* }) => {
-                    $d callback! { $d ($d args)* { $( $(#[$field_meta])* $field : $ty ),* } }
+                ($d other:ident, $d ($d rest:tt)*) => {
+                    $d crate::$next! { $d other, $d ($d rest)* }
                 };
-            )*
+            )?
         }
     };
 }
