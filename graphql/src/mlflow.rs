@@ -5,7 +5,7 @@
 //! MLflow's shape — `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": …}` — and the
 //! HTTP status MLflow's clients expect of that code.
 
-use crate::server::{authenticate, AppState, Denied};
+use crate::server::{authenticate, AppState, BlockingTime, Denied};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -186,10 +186,12 @@ async fn answer(
         Ok(spec) => spec,
         Err(denied) => return denied_response(denied),
     };
-    match with_tracking(state, spec, work).await {
+    let (outcome, spent) = with_tracking(state, spec, work).await;
+    let response = match outcome {
         Ok(answer) => Json(answer).into_response(),
         Err(refused) => refused,
-    }
+    };
+    charged(response, spent)
 }
 
 fn denied_response(denied: Denied) -> Response {
@@ -369,16 +371,38 @@ fn with_tracking<T: Send + 'static>(
     state: &AppState,
     spec: TargetSpec,
     work: impl FnOnce(&Tracking<'_>) -> lineage_importer::Result<T> + Send + 'static,
-) -> impl std::future::Future<Output = Result<T, Response>> + Send + 'static {
+) -> impl std::future::Future<Output = (Result<T, Response>, BlockingTime)> + Send + 'static {
     let store = Arc::clone(&state.store);
     let targets = Arc::clone(&state.tracking_targets);
     async move {
-        match tokio::task::spawn_blocking(move || work(&Tracking::open_reusing(&store, &spec, &targets)?)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(error)) => Err(from_error(error)),
-            Err(_) => Err(refusal("INTERNAL_ERROR", "the request was interrupted")),
+        let done = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let outcome = Tracking::open_reusing(&store, &spec, &targets).map(|tracking| {
+                let outcome = work(&tracking);
+                (outcome, tracking.waited_for_log())
+            });
+            let (outcome, waited) = match outcome {
+                Ok((outcome, waited)) => (outcome, waited),
+                Err(error) => (Err(error), std::time::Duration::ZERO),
+            };
+            (outcome, BlockingTime(started.elapsed().saturating_sub(waited)))
+        })
+        .await;
+        match done {
+            Ok((Ok(answer), spent)) => (Ok(answer), spent),
+            Ok((Err(error), spent)) => (Err(from_error(error)), spent),
+            Err(_) => (
+                Err(refusal("INTERNAL_ERROR", "the request was interrupted")),
+                BlockingTime(std::time::Duration::ZERO),
+            ),
         }
     }
+}
+
+/// `response`, carrying the blocking time its principal is charged for.
+fn charged(mut response: Response, spent: BlockingTime) -> Response {
+    response.extensions_mut().insert(spent);
+    response
 }
 
 async fn list(
@@ -416,9 +440,10 @@ async fn download(
         Err(denied) => return denied_response(denied),
     };
     let wanted = path.get("path").cloned().unwrap_or_default();
-    let (file, size) = match with_tracking(&state, spec, move |tracking| tracking.artifact_file(&wanted)).await {
+    let (found, spent) = with_tracking(&state, spec, move |tracking| tracking.artifact_file(&wanted)).await;
+    let (file, size) = match found {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return charged(refused, spent),
     };
     let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
@@ -444,14 +469,15 @@ async fn download(
         }
     });
     let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
-    (
+    let response = (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, size.to_string()),
         ],
         body,
     )
-        .into_response()
+        .into_response();
+    charged(response, spent)
 }
 
 /// What the body reader hands the writer: bytes, then the end (a stream that stops
@@ -515,9 +541,11 @@ async fn upload(
         }
     }
     drop(sender);
+    // An upload's blocking thread mostly waits for the body to arrive; its time is not
+    // charged (the artifact size limit and the body timeout bound it instead).
     match writer.await {
-        Ok(Ok(answer)) => (StatusCode::OK, Json(answer)).into_response(),
-        Ok(Err(refused)) => refused,
+        Ok((Ok(answer), _)) => (StatusCode::OK, Json(answer)).into_response(),
+        Ok((Err(refused), _)) => refused,
         Err(_) => refusal("INTERNAL_ERROR", "the upload was interrupted"),
     }
 }

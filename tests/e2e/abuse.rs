@@ -383,3 +383,45 @@ async fn a_principal_with_too_many_requests_running_is_told_to_retry() {
     );
     server.stop().await;
 }
+
+/// MLflow's API does its reads and decisions on blocking threads, outside the request's
+/// polls: that time is charged to the principal too, so searches that keep those threads
+/// busy are throttled like expensive GraphQL queries (429 in MLflow's shape).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mlflow_requests_are_charged_their_blocking_time() {
+    let server = crate::graphql::Server::demo_with(
+        "u-alex",
+        lineage_graphql::server::ServerLimits {
+            principal_budget: Duration::from_millis(40),
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = format!("{}/mlflow/acct-contoso-exp/ws-churn/api/2.0/mlflow", server.url);
+    let post = |endpoint: &str, body: Value| {
+        server
+            .client
+            .post(format!("{api}/{endpoint}"))
+            .bearer_auth(&server.token)
+            .json(&body)
+            .send()
+    };
+    let made = post("runs/create", json!({ "experiment_id": "0" })).await.unwrap();
+    assert!(made.status().is_success(), "{}", made.status());
+    // A small body (cheap to parse in the poll) whose search walks the experiment's runs a
+    // thousand times on a blocking thread.
+    let heavy = json!({ "experiment_ids": vec!["0"; 1000], "max_results": 1 });
+    for sent in 1..=20 {
+        let answer = post("runs/search", heavy.clone()).await.unwrap();
+        if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            assert!(answer.headers().contains_key("retry-after"));
+            let body: Value = answer.json().await.unwrap();
+            assert_eq!(body["error_code"], "REQUEST_LIMIT_EXCEEDED", "{body}");
+            assert!(sent > 1, "the first request is admitted");
+            server.stop().await;
+            return;
+        }
+        assert!(answer.status().is_success(), "{}", answer.status());
+    }
+    panic!("20 searches, each far over the principal's share of server time, and never a 429");
+}

@@ -29,8 +29,8 @@ pub use auth::{authenticate, Denied};
 pub use listen::{serve, serve_until, ServeOptions};
 use ops::*;
 pub(crate) use requests::budgeted;
-pub use requests::Refused;
 use requests::*;
+pub use requests::{BlockingTime, Refused};
 
 /// The page served at `GET /graphql`: self-contained, no network needed.
 pub const CONSOLE: &str = include_str!("../console.html");

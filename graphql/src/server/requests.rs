@@ -7,6 +7,12 @@ use super::*;
 #[derive(Clone, Copy, Debug)]
 pub struct Refused;
 
+/// Server time a request spent on a blocking thread, outside its future's polls (the
+/// MLflow API's reads and decisions run there): charged to its principal as well. Waits
+/// for the log are not in it.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockingTime(pub std::time::Duration);
+
 /// Lets a request in only while its principal has server time left (429 otherwise,
 /// before the body is read), and charges it the time it took.
 pub(super) async fn within_budget(
@@ -47,6 +53,9 @@ pub(crate) async fn budgeted(
         }
     };
     let (response, mut used) = crate::budget::metered(next.run(request)).await;
+    if let Some(BlockingTime(blocking)) = response.extensions().get::<BlockingTime>() {
+        used += *blocking;
+    }
     let status = response.status();
     let refused = response.extensions().get::<Refused>().is_some()
         || (status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS);

@@ -35,6 +35,9 @@ pub struct Tracking<'a> {
     store: &'a Store,
     target: Target,
     access: Access,
+    /// How long this request's appends waited for the log (their group's sync): time the
+    /// request held a thread without working.
+    log_wait: std::cell::Cell<std::time::Duration>,
 }
 
 /// MLflow's error codes, as its clients read them.
@@ -208,14 +211,24 @@ impl<'a> Tracking<'a> {
     pub fn open(store: &'a Store, spec: &TargetSpec) -> Result<Self> {
         let target = Target::prepare_for_tracking(store, spec)?;
         let access = store.access(&spec.actor)?;
-        Ok(Tracking { store, target, access })
+        Ok(Tracking {
+            store,
+            target,
+            access,
+            log_wait: Default::default(),
+        })
     }
 
     /// As `open`, reusing a target `targets` prepared in the last second.
     pub fn open_reusing(store: &'a Store, spec: &TargetSpec, targets: &Targets) -> Result<Self> {
         let target = targets.prepared(store, spec)?;
         let access = store.access(&spec.actor)?;
-        Ok(Tracking { store, target, access })
+        Ok(Tracking {
+            store,
+            target,
+            access,
+            log_wait: Default::default(),
+        })
     }
 
     /// Answers one request of MLflow's REST API: `endpoint` is the path after
@@ -280,6 +293,11 @@ impl<'a> Tracking<'a> {
         }
     }
 
+    /// How long this request has waited for the log so far.
+    pub fn waited_for_log(&self) -> std::time::Duration {
+        self.log_wait.get()
+    }
+
     fn view(&self) -> View<'_> {
         self.store.view(&self.access)
     }
@@ -306,7 +324,10 @@ impl<'a> Tracking<'a> {
                 }
             })
             .collect();
-        let appended = self.store.execute_batch(self.target.batch(envelopes))?;
+        let started = Instant::now();
+        let appended = self.store.execute_batch(self.target.batch(envelopes));
+        self.log_wait.set(self.log_wait.get() + started.elapsed());
+        let appended = appended?;
         self.target.appended();
         Ok(appended)
     }
