@@ -209,24 +209,19 @@ impl<'a> Tracking<'a> {
     /// The tracking API where `spec` says (account, workspace, optional project), for its
     /// actor. An account or workspace the actor may not read is one that does not exist.
     pub fn open(store: &'a Store, spec: &TargetSpec) -> Result<Self> {
-        let target = Target::prepare_for_tracking(store, spec)?;
-        let access = store.access(&spec.actor)?;
-        Ok(Tracking {
-            store,
-            target,
-            access,
-            log_wait: Default::default(),
-        })
+        Self::with_target(store, spec, Target::prepare_for_tracking(store, spec)?)
     }
 
     /// As `open`, reusing a target `targets` prepared in the last second.
     pub fn open_reusing(store: &'a Store, spec: &TargetSpec, targets: &Targets) -> Result<Self> {
-        let target = targets.prepared(store, spec)?;
-        let access = store.access(&spec.actor)?;
+        Self::with_target(store, spec, targets.prepared(store, spec)?)
+    }
+
+    fn with_target(store: &'a Store, spec: &TargetSpec, target: Target) -> Result<Self> {
         Ok(Tracking {
             store,
             target,
-            access,
+            access: store.access(&spec.actor)?,
             log_wait: Default::default(),
         })
     }
