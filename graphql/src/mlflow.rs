@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
+use lineage_importer::mlflow::tracking::artifacts::Upload;
 use lineage_importer::mlflow::tracking::Tracking;
 use lineage_importer::{Error, TargetSpec};
 use serde_json::{json, Map, Value};
@@ -301,49 +302,16 @@ async fn upload_part(
     Path((upload, number)): Path<(String, u32)>,
     body: axum::body::Body,
 ) -> Response {
-    use futures_util::StreamExt;
+    use lineage_importer::mlflow::tracking::multipart::{begin_part, Part};
     let data_dir = state.store.dir().to_path_buf();
     let limit = state.limits.max_artifact_bytes;
-    let part = match lineage_importer::mlflow::tracking::multipart::begin_part(&data_dir, &upload, number, limit) {
-        Ok(part) => Arc::new(std::sync::Mutex::new(Some(part))),
-        Err(error) => return from_error(error),
-    };
-    let mut stream = body.into_data_stream();
-    let idle = state.limits.body_timeout;
-    let take = |part: &Arc<std::sync::Mutex<Option<lineage_importer::mlflow::tracking::multipart::Part>>>| {
-        part.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
-    };
-    loop {
-        let bytes = match tokio::time::timeout(idle, stream.next()).await {
-            Ok(Some(Ok(bytes))) => bytes,
-            Ok(None) => break,
-            Ok(Some(Err(_))) | Err(_) => {
-                if let Some(part) = take(&part) {
-                    part.abandon();
-                }
-                return refusal("BAD_REQUEST", "the part was cut short");
-            }
-        };
-        let writing = Arc::clone(&part);
-        let written = tokio::task::spawn_blocking(move || {
-            let mut guard = writing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            guard.as_mut().map_or(Ok(()), |part| part.write(&bytes))
-        })
-        .await;
-        if !matches!(written, Ok(Ok(()))) {
-            if let Some(part) = take(&part) {
-                part.abandon();
-            }
-            return match written {
-                Ok(Err(error)) => from_error(error),
-                _ => refusal("INTERNAL_ERROR", "the part was interrupted"),
-            };
-        }
-    }
-    let Some(part) = take(&part) else {
-        return refusal("INTERNAL_ERROR", "the part was interrupted");
-    };
-    match tokio::task::spawn_blocking(move || part.finish()).await {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Piece>(8);
+    let writer = tokio::task::spawn_blocking(move || {
+        let part = begin_part(&data_dir, &upload, number, limit)?;
+        received(&mut receiver, part, Part::write, Part::abandon)?.finish()
+    });
+    pump(body, state.limits.body_timeout, sender).await;
+    match writer.await {
         Ok(Ok(etag)) => ([(header::ETAG, format!("\"{etag}\""))], Json(json!({}))).into_response(),
         Ok(Err(error)) => from_error(error),
         Err(_) => refusal("INTERNAL_ERROR", "the part was interrupted"),
@@ -487,13 +455,62 @@ enum Piece {
     End,
 }
 
+/// Hands `body` to a writer as pieces, then the end; stops early when the body breaks,
+/// falls silent for `idle`, or the writer stops listening (it refused the path or the
+/// size, and its answer says why).
+async fn pump(body: axum::body::Body, idle: std::time::Duration, sender: tokio::sync::mpsc::Sender<Piece>) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(bytes))) => {
+                if sender.send(Piece::Bytes(bytes)).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {
+                let _ = sender.send(Piece::End).await;
+                return;
+            }
+            Ok(Some(Err(_))) | Err(_) => return,
+        }
+    }
+}
+
+/// On the writer's side: writes each piece into `sink`, and hands it back whole once the
+/// end arrives; on a refused write or a body cut short, `sink` is abandoned (nothing kept).
+fn received<S>(
+    receiver: &mut tokio::sync::mpsc::Receiver<Piece>,
+    mut sink: S,
+    write: fn(&mut S, &[u8]) -> lineage_importer::Result<()>,
+    abandon: fn(S),
+) -> lineage_importer::Result<S> {
+    loop {
+        match receiver.blocking_recv() {
+            Some(Piece::Bytes(bytes)) => {
+                if let Err(error) = write(&mut sink, &bytes) {
+                    abandon(sink);
+                    return Err(error);
+                }
+            }
+            Some(Piece::End) => return Ok(sink),
+            None => {
+                abandon(sink);
+                return Err(lineage_importer::Error::Refused {
+                    code: "BAD_REQUEST",
+                    message: "the upload was cut short".into(),
+                });
+            }
+        }
+    }
+}
+
 async fn upload(
     State(state): State<AppState>,
     Path(path): Path<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    use futures_util::StreamExt;
     let spec = match placement(&state, &path, &headers) {
         Ok(spec) => spec,
         Err(denied) => return denied_response(denied),
@@ -501,46 +518,12 @@ async fn upload(
     let wanted = path.get("path").cloned().unwrap_or_default();
     let limit = state.limits.max_artifact_bytes;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Piece>(8);
-    let writer = with_tracking(&state, spec, move |tracking| {
-        let mut upload = tracking.begin_upload(&wanted, limit)?;
-        loop {
-            match receiver.blocking_recv() {
-                Some(Piece::Bytes(bytes)) => {
-                    if let Err(error) = upload.write(&bytes) {
-                        upload.abandon();
-                        return Err(error);
-                    }
-                }
-                Some(Piece::End) => return tracking.finish_upload(upload),
-                None => {
-                    upload.abandon();
-                    return Err(lineage_importer::Error::Refused {
-                        code: "BAD_REQUEST",
-                        message: "the upload was cut short".into(),
-                    });
-                }
-            }
-        }
-    });
-    let writer = tokio::spawn(writer);
-    let mut stream = body.into_data_stream();
-    let idle = state.limits.body_timeout;
-    loop {
-        match tokio::time::timeout(idle, stream.next()).await {
-            Ok(Some(Ok(bytes))) => {
-                // The writer stopped (refused the path or the size): its answer says why.
-                if sender.send(Piece::Bytes(bytes)).await.is_err() {
-                    break;
-                }
-            }
-            Ok(None) => {
-                let _ = sender.send(Piece::End).await;
-                break;
-            }
-            Ok(Some(Err(_))) | Err(_) => break,
-        }
-    }
-    drop(sender);
+    let writer = tokio::spawn(with_tracking(&state, spec, move |tracking| {
+        let upload = tracking.begin_upload(&wanted, limit)?;
+        let upload = received(&mut receiver, upload, Upload::write, Upload::abandon)?;
+        tracking.finish_upload(upload)
+    }));
+    pump(body, state.limits.body_timeout, sender).await;
     // An upload's blocking thread mostly waits for the body to arrive; its time is not
     // charged (the artifact size limit and the body timeout bound it instead).
     match writer.await {

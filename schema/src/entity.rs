@@ -128,6 +128,13 @@ pub fn logged_model_folder(run: &RunId, number: u32) -> String {
     format!("models/{}", logged_model_id(run, number))
 }
 
+/// The id of the logged model of `run` whose folder `path` is, if it is one.
+pub fn logged_model_at(run: &RunId, path: &str) -> Option<String> {
+    let id = path.strip_prefix("models/")?;
+    let (model_run, _) = parse_logged_model_id(id)?;
+    (&model_run == run).then(|| id.to_string())
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ModelVersion {
     pub version: u32,

@@ -9,7 +9,7 @@ use super::search;
 use super::{codes, page, refused, Fields, Tracking};
 use crate::error::Result;
 use lineage_schema::command::RegisterModelVersion;
-use lineage_schema::entity::{parse_logged_model_id, Detail, Entity, ModelVersion};
+use lineage_schema::entity::{logged_model_at, Detail, Entity, ModelVersion};
 use lineage_schema::event::*;
 use lineage_schema::*;
 use serde_json::{json, Value};
@@ -85,16 +85,11 @@ impl Tracking<'_> {
             _ => (Vec::new(), model.updated.at),
         };
         let (source, run_id, model_id) = match &version.source {
-            ModelSource::Run { run, artifact_path } => {
-                let model_id = artifact_path
-                    .strip_prefix("models/")
-                    .filter(|id| parse_logged_model_id(id).is_some_and(|(model_run, _)| &model_run == run));
-                (
-                    self.run_source_uri(run, artifact_path),
-                    run.to_string(),
-                    model_id.unwrap_or_default().to_string(),
-                )
-            }
+            ModelSource::Run { run, artifact_path } => (
+                self.run_source_uri(run, artifact_path),
+                run.to_string(),
+                logged_model_at(run, artifact_path).unwrap_or_default(),
+            ),
             ModelSource::Uploaded { location, .. } => (location.clone(), String::new(), String::new()),
         };
         json!({
