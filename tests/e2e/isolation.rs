@@ -106,7 +106,7 @@ fn normalized(text: &str, pairs: &BTreeMap<String, String>) -> String {
 }
 
 /// A token for `principal`, issued by the administrator the server acts as.
-async fn token_for(server: &Server, principal: &str) -> String {
+pub(crate) async fn token_for(server: &Server, principal: &str) -> String {
     let issued = server
         .data(
             "mutation($p: String!) { issueToken(principal: $p, label: \"isolation\") { secret } }",

@@ -12,6 +12,7 @@ mod golden;
 mod graphql;
 mod import;
 mod isolation;
+mod mlflow;
 mod model;
 mod openlineage;
 mod process;

@@ -228,6 +228,15 @@ def test_another_tenant_learns_nothing(tracking, lineage, monkeypatch):
     assert str(foreign_run.value.message).replace(run.info.run_id, "X") == str(unknown_run.value.message).replace(
         "mlflow-run-11111111111111111111111111111111", "X"
     )
+    # Writing to it reads the same: the endpoints that only append answer on a path of their own.
+    with pytest.raises(MlflowException) as foreign_write:
+        own.log_metric(run.info.run_id, "loss", 0.5)
+    with pytest.raises(MlflowException) as unknown_write:
+        own.log_metric("mlflow-run-11111111111111111111111111111111", "loss", 0.5)
+    assert error_code(foreign_write) == error_code(unknown_write) == "RESOURCE_DOES_NOT_EXIST"
+    assert str(foreign_write.value.message).replace(run.info.run_id, "X") == str(unknown_write.value.message).replace(
+        "mlflow-run-11111111111111111111111111111111", "X"
+    )
 
 
 def test_the_uis_sampled_history_spans_runs(tracking, lineage):

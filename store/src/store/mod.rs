@@ -10,7 +10,7 @@ use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport}
 use crate::projections;
 use crate::projections::index;
 use crate::projections::state;
-use crate::write::writer::{Appended, Job, Shared, Writer};
+use crate::write::writer::{Appended, Job, Reply, Shared, Writer};
 use lineage_schema::event::MetricPoint;
 use lineage_schema::*;
 use std::path::{Path, PathBuf};
@@ -226,8 +226,25 @@ impl Store {
             return Ok(Vec::new());
         }
         let (reply, answer) = mpsc::sync_channel(1);
-        self.send(Job::Append { commands, reply })?;
+        self.send(Job::Append {
+            commands,
+            reply: Reply::Blocking(reply),
+        })?;
         answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// As [`Store::execute_batch`], awaited rather than blocking a thread: an async server
+    /// waits for the group's sync without handing the request to another thread and back.
+    pub async fn execute_batch_awaited(&self, commands: Vec<CommandEnvelope>) -> Result<Vec<Appended>> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Job::Append {
+            commands,
+            reply: Reply::Awaited(reply),
+        })?;
+        answer.await.map_err(|_| Error::Closed)?
     }
 
     /// Appends events exported from another store, exactly as they were, continuing this
@@ -237,7 +254,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let (reply, answer) = mpsc::sync_channel(1);
-        self.send(Job::Restore { records, reply })?;
+        self.send(Job::Restore {
+            records,
+            reply: Reply::Blocking(reply),
+        })?;
         answer.recv().map_err(|_| Error::Closed)?
     }
 

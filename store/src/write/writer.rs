@@ -15,6 +15,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
+use tokio::sync::oneshot;
 
 /// Flush derived changes to sled once this many events are layered…
 const FLUSH_EVENTS: u64 = 16_384;
@@ -37,14 +38,11 @@ pub(crate) enum Job {
     /// Append a batch of commands' events, all together or not at all.
     Append {
         commands: Vec<CommandEnvelope>,
-        reply: SyncSender<Result<Vec<Appended>>>,
+        reply: Reply,
     },
     /// Append events restored from an export, exactly as they were (same positions, times
     /// and hashes), after checking that they continue the chain.
-    Restore {
-        records: Vec<Envelope>,
-        reply: SyncSender<Result<Vec<Appended>>>,
-    },
+    Restore { records: Vec<Envelope>, reply: Reply },
     /// Write every layered derived change to sled.
     Flush { reply: SyncSender<Result<()>> },
 }
@@ -57,7 +55,24 @@ enum Work {
 
 struct Append {
     work: Work,
-    reply: SyncSender<Result<Vec<Appended>>>,
+    reply: Reply,
+}
+
+/// Where an append's outcome goes: a thread blocked on it, or a task awaiting it (which
+/// then needs no thread of its own while the group syncs).
+pub(crate) enum Reply {
+    Blocking(SyncSender<Result<Vec<Appended>>>),
+    Awaited(oneshot::Sender<Result<Vec<Appended>>>),
+}
+
+impl Reply {
+    /// Hands over the outcome; one whose asker has gone is dropped.
+    fn send(self, outcome: Result<Vec<Appended>>) {
+        match self {
+            Reply::Blocking(sender) => drop(sender.send(outcome)),
+            Reply::Awaited(sender) => drop(sender.send(outcome)),
+        }
+    }
 }
 
 /// What the writer shares with readers.
@@ -177,7 +192,7 @@ impl Writer {
         }
         if let Some(reason) = &self.broken {
             for job in jobs {
-                let _ = job.reply.send(Err(Error::Poisoned(reason.clone())));
+                job.reply.send(Err(Error::Poisoned(reason.clone())));
             }
             return;
         }
@@ -209,7 +224,7 @@ impl Writer {
         if group.records.is_empty() {
             self.overlay.discard();
             for (reply, outcome) in outcomes {
-                let _ = reply.send(outcome);
+                reply.send(outcome);
             }
             return;
         }
@@ -243,14 +258,14 @@ impl Writer {
                     let _ = self.shared.feed.send(Arc::new(record.envelope));
                 }
                 for (reply, outcome) in outcomes {
-                    let _ = reply.send(outcome);
+                    reply.send(outcome);
                 }
             }
             Err(error) => {
                 self.sight.forget();
                 self.overlay.discard();
                 for (reply, outcome) in outcomes {
-                    let _ = reply.send(outcome.and_then(|_| Err(copy_error(&error))));
+                    reply.send(outcome.and_then(|_| Err(copy_error(&error))));
                 }
             }
         }

@@ -40,6 +40,27 @@ pub struct Tracking<'a> {
     log_wait: std::cell::Cell<std::time::Duration>,
 }
 
+/// A request decided into commands, waiting to be appended (see
+/// [`Tracking::decide_appending`]).
+#[derive(Debug)]
+pub struct Pending {
+    batch: Vec<CommandEnvelope>,
+    target: Target,
+}
+
+impl Pending {
+    /// The batch to append, all or none: the request's commands, after whatever the
+    /// tracking URI's target still needs made.
+    pub fn batch(&mut self) -> Vec<CommandEnvelope> {
+        std::mem::take(&mut self.batch)
+    }
+
+    /// The batch was appended: the target is made.
+    pub fn appended(&self) {
+        self.target.appended();
+    }
+}
+
 /// MLflow's error codes, as its clients read them.
 pub mod codes {
     pub const NOT_FOUND: &str = "RESOURCE_DOES_NOT_EXIST";
@@ -230,6 +251,10 @@ impl<'a> Tracking<'a> {
     /// `/api/2.0/mlflow/`, `verb` the HTTP method (one endpoint of the registry takes
     /// three), `request` the body (or the query string's fields).
     pub fn call(&self, verb: &str, endpoint: &str, request: &Value) -> Result<Value> {
+        if let Some(commands) = self.only_appending(endpoint, request) {
+            self.execute(commands?, None)?;
+            return Ok(serde_json::json!({}));
+        }
         let fields = Fields(request);
         match endpoint {
             "registered-models/create" => self.create_registered_model(&fields),
@@ -267,11 +292,7 @@ impl<'a> Tracking<'a> {
             "runs/update" => self.update_run(&fields),
             "runs/delete" => self.delete_run(&fields),
             "runs/restore" => self.restore_run(&fields),
-            "runs/set-tag" => self.set_tag(&fields),
             "runs/delete-tag" => self.delete_tag(&fields),
-            "runs/log-parameter" => self.log_param(&fields),
-            "runs/log-metric" => self.log_metric(&fields),
-            "runs/log-batch" => self.log_batch(&fields),
             "runs/log-inputs" => self.log_inputs(&fields),
             "runs/search" => self.search_runs(&fields),
             "metrics/get-history" => self.metric_history(&fields),
@@ -286,6 +307,38 @@ impl<'a> Tracking<'a> {
                 format!("Lineage's MLflow API has no endpoint `{other}`."),
             )),
         }
+    }
+
+    /// Whether `endpoint` only appends: its answer is `{}` once its commands are in the log.
+    pub fn only_appends(endpoint: &str) -> bool {
+        matches!(
+            endpoint,
+            "runs/log-metric" | "runs/log-batch" | "runs/log-parameter" | "runs/set-tag"
+        )
+    }
+
+    /// The commands of a request to an endpoint that [only appends](Self::only_appends),
+    /// or None for another endpoint.
+    fn only_appending(&self, endpoint: &str, request: &Value) -> Option<Result<Vec<Command>>> {
+        let fields = Fields(request);
+        Some(match endpoint {
+            "runs/log-metric" => self.log_metric(&fields),
+            "runs/log-batch" => self.log_batch(&fields),
+            "runs/log-parameter" => self.log_param(&fields),
+            "runs/set-tag" => self.set_tag(&fields),
+            _ => return None,
+        })
+    }
+
+    /// A request to an endpoint that [only appends](Self::only_appends), decided but not
+    /// appended: the caller appends its batch as it likes (an async server awaits the
+    /// writer without holding a thread) and answers `{}`. What `call` does, in two steps.
+    pub fn decide_appending(&self, endpoint: &str, request: &Value) -> Option<Result<Pending>> {
+        let commands = self.only_appending(endpoint, request)?;
+        Some(commands.map(|commands| Pending {
+            batch: self.target.batch(self.envelopes(commands, None)),
+            target: self.target.clone(),
+        }))
     }
 
     /// How long this request has waited for the log so far.
@@ -309,7 +362,18 @@ impl<'a> Tracking<'a> {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let envelopes = commands
+        let envelopes = self.envelopes(commands, at);
+        let started = Instant::now();
+        let appended = self.store.execute_batch(self.target.batch(envelopes));
+        self.log_wait.set(self.log_wait.get() + started.elapsed());
+        let appended = appended?;
+        self.target.appended();
+        Ok(appended)
+    }
+
+    /// `commands` as the principal's, happened at `at` if given.
+    fn envelopes(&self, commands: Vec<Command>, at: Option<Timestamp>) -> Vec<CommandEnvelope> {
+        commands
             .into_iter()
             .map(|command| {
                 let envelope = CommandEnvelope::new(self.target.actor.clone(), command);
@@ -318,13 +382,7 @@ impl<'a> Tracking<'a> {
                     None => envelope,
                 }
             })
-            .collect();
-        let started = Instant::now();
-        let appended = self.store.execute_batch(self.target.batch(envelopes));
-        self.log_wait.set(self.log_wait.get() + started.elapsed());
-        let appended = appended?;
-        self.target.appended();
-        Ok(appended)
+            .collect()
     }
 
     /// The Lineage id of the experiment MLflow calls `id` (`0` is the default experiment).

@@ -143,14 +143,13 @@ impl Tracking<'_> {
         Ok(json!({}))
     }
 
-    pub(super) fn set_tag(&self, fields: &Fields<'_>) -> Result<Value> {
+    pub(super) fn set_tag(&self, fields: &Fields<'_>) -> Result<Vec<Command>> {
         let (run, _) = self.run(fields)?;
         let tags = tag_list(vec![(
             fields.text("key")?.to_string(),
             fields.optional_text("value").unwrap_or_default().to_string(),
         )]);
-        self.execute(vec![Command::SetRunTags(RunTagsSet { run, tags })], None)?;
-        Ok(json!({}))
+        Ok(vec![Command::SetRunTags(RunTagsSet { run, tags })])
     }
 
     pub(super) fn delete_tag(&self, fields: &Fields<'_>) -> Result<Value> {
@@ -169,26 +168,24 @@ impl Tracking<'_> {
         Ok(json!({}))
     }
 
-    pub(super) fn log_param(&self, fields: &Fields<'_>) -> Result<Value> {
+    pub(super) fn log_param(&self, fields: &Fields<'_>) -> Result<Vec<Command>> {
         let (run, _) = self.run(fields)?;
         let params = vec![Param {
             key: fields.text("key")?.into(),
             value: fields.optional_text("value").unwrap_or_default().into(),
         }];
-        self.execute(vec![Command::LogParams(ParamsLogged { run, params })], None)?;
-        Ok(json!({}))
+        Ok(vec![Command::LogParams(ParamsLogged { run, params })])
     }
 
-    pub(super) fn log_metric(&self, fields: &Fields<'_>) -> Result<Value> {
+    pub(super) fn log_metric(&self, fields: &Fields<'_>) -> Result<Vec<Command>> {
         let (run, _) = self.run(fields)?;
         let points = vec![metric_point(fields)?];
-        self.execute(vec![Command::LogMetrics(MetricsLogged { run, points })], None)?;
-        Ok(json!({}))
+        Ok(vec![Command::LogMetrics(MetricsLogged { run, points })])
     }
 
     /// Params, metrics and tags in one all-or-none batch, within MLflow's limits: params
     /// never change, metrics add points, tags take the last value given.
-    pub(super) fn log_batch(&self, fields: &Fields<'_>) -> Result<Value> {
+    pub(super) fn log_batch(&self, fields: &Fields<'_>) -> Result<Vec<Command>> {
         let (run, _) = self.run(fields)?;
         let (metrics, params, tags) = (fields.list("metrics"), fields.list("params"), fields.list("tags"));
         for (what, count, most) in [
@@ -248,8 +245,7 @@ impl Tracking<'_> {
         if !tags.is_empty() {
             commands.push(Command::SetRunTags(RunTagsSet { run, tags }));
         }
-        self.execute(commands, None)?;
-        Ok(json!({}))
+        Ok(commands)
     }
 
     /// Datasets the run read: each registered in the account (by name and digest) if new.
