@@ -9,19 +9,41 @@ use lineage_store::{EventFilter, Store};
 use std::io::BufRead;
 use std::path::Path;
 
+/// What an export wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exported {
+    pub events: u64,
+    /// The log's head when the export began: it holds what passed the filter up to here
+    /// and nothing after, however much is appended meanwhile (a consistent backup of a
+    /// store that is serving).
+    pub upto: u64,
+}
+
 /// Writes the events after `since` that pass `filter`, one JSON object a line, page by
-/// page. A whole account's export (`filter.account`, `since` 0) also carries, in log
-/// order, what its history needs elsewhere: the registrations of the principals who
-/// acted in it or were given seats, access or roles there, and the creation of its
-/// subscription (see [`replay`]).
+/// page, up to the head as it stands when it begins. A whole account's export
+/// (`filter.account`, `since` 0) also carries, in log order, what its history needs
+/// elsewhere: the registrations of the principals who acted in it or were given seats,
+/// access or roles there, and the creation of its subscription (see [`replay`]).
 pub fn export(
     store: &Store,
     filter: &EventFilter,
     since: u64,
     out: &mut dyn FnMut(&str) -> std::io::Result<()>,
-) -> Result<u64> {
+) -> Result<Exported> {
+    export_upto(store, filter, since, store.head().seq, out)
+}
+
+/// As [`export`], up to `upto` (a position the caller took from the head, to announce it
+/// before the export begins).
+pub fn export_upto(
+    store: &Store,
+    filter: &EventFilter,
+    since: u64,
+    upto: u64,
+    out: &mut dyn FnMut(&str) -> std::io::Result<()>,
+) -> Result<Exported> {
     let mut needed = match &filter.account {
-        Some(_) if since == 0 && filter.stream.is_none() => prerequisites(store, filter)?,
+        Some(_) if since == 0 && filter.stream.is_none() => prerequisites(store, filter, upto)?,
         _ => Vec::new(),
     }
     .into_iter()
@@ -41,7 +63,7 @@ pub fn export(
         })
     };
     loop {
-        let page = store.events(position, 1000, filter)?;
+        let page = events_upto(store, position, filter, upto)?;
         let Some(last) = page.last() else { break };
         position = last.seq;
         let mut merged = Vec::with_capacity(page.len());
@@ -54,18 +76,25 @@ pub fn export(
         write(&merged)?;
     }
     write(&needed.collect::<Vec<_>>())?;
-    Ok(written)
+    Ok(Exported { events: written, upto })
+}
+
+/// A page of the events after `position` that pass `filter`, none past `upto`.
+fn events_upto(store: &Store, position: u64, filter: &EventFilter, upto: u64) -> Result<Vec<Envelope>> {
+    let mut page = store.events(position, 1000, filter)?;
+    page.retain(|envelope| envelope.seq <= upto);
+    Ok(page)
 }
 
 /// The events outside an account that its history needs: principal registrations and
 /// subscription creations, in log order.
-fn prerequisites(store: &Store, filter: &EventFilter) -> Result<Vec<Envelope>> {
+fn prerequisites(store: &Store, filter: &EventFilter, upto: u64) -> Result<Vec<Envelope>> {
     use lineage_schema::{EntityKind, EntityRef, Event};
     let mut principals = std::collections::BTreeSet::new();
     let mut subscriptions = std::collections::BTreeSet::new();
     let mut position = 0;
     loop {
-        let page = store.events(position, 1000, filter)?;
+        let page = events_upto(store, position, filter, upto)?;
         let Some(last) = page.last() else { break };
         position = last.seq;
         for envelope in page {
@@ -110,7 +139,7 @@ fn prerequisites(store: &Store, filter: &EventFilter) -> Result<Vec<Envelope>> {
             needed.push(registered);
         }
     }
-    needed.retain(|envelope| !filter.matches(envelope));
+    needed.retain(|envelope| envelope.seq <= upto && !filter.matches(envelope));
     needed.sort_by_key(|envelope| envelope.seq);
     Ok(needed)
 }

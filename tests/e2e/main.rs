@@ -15,6 +15,7 @@ mod isolation;
 mod mlflow;
 mod model;
 mod openlineage;
+mod operate;
 mod process;
 mod rejections;
 mod support;

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/openlineage/pipeline.ndjson")
 }
 
@@ -42,8 +42,9 @@ fn import_file(store: &Store) -> Summary {
         model_account: None,
     };
     let target = Target::prepare_with(store, &spec, "openlineage", false).unwrap();
-    let events = openlineage::read_file(&fixture()).unwrap();
-    openlineage::import(store, &target, &events, true, &mut |_, _| {}).unwrap()
+    let read = openlineage::read_file(&fixture()).unwrap();
+    assert!(read.malformed.is_empty(), "{:?}", read.malformed);
+    openlineage::import(store, &target, &read.events, true, &mut |_, _| {}).unwrap()
 }
 
 /// The run, experiment, parent, datasets and schemas each run of the pipeline left.
@@ -152,14 +153,17 @@ fn an_openlineage_file_imports_as_the_pipeline_ran_and_again_adds_nothing() {
 }
 
 #[test]
-fn a_bad_line_is_named_before_anything_is_imported() {
+fn a_bad_line_is_named_and_set_aside_from_the_rest() {
     let scratch = tempfile::tempdir().unwrap();
     let mut events = lines();
     events[5]["run"]["runId"] = json!("not-a-uuid");
     let text: String = events.iter().map(|event| format!("{event}\n")).collect();
     let file = scratch.path().join("broken.ndjson");
     std::fs::write(&file, text).unwrap();
-    let error = openlineage::read_file(&file).unwrap_err().to_string();
+    let read = openlineage::read_file(&file).unwrap();
+    assert_eq!(read.events.len(), events.len() - 1, "every other line is an event");
+    assert_eq!(read.malformed.len(), 1);
+    let error = read.malformed[0].to_string();
     assert!(
         error.contains("broken.ndjson, line 6") && error.contains("not a UUID"),
         "{error}"

@@ -32,7 +32,7 @@ pub(super) struct AuditArgs {
     pub(super) limit: usize,
 }
 
-pub(super) fn run_audit(dir: &Path, args: AuditArgs) -> Result<()> {
+pub(super) fn run_audit(store: &Store, args: AuditArgs, out: &mut dyn Write) -> Result<()> {
     let filter = crate::export::filter(
         args.account.as_deref(),
         args.actor.as_deref(),
@@ -42,13 +42,12 @@ pub(super) fn run_audit(dir: &Path, args: AuditArgs) -> Result<()> {
         args.from.as_deref(),
         args.to.as_deref(),
     )?;
-    let store = open_existing(dir)?;
     // The command line runs on the store's own machine, with its files: it sees everything.
-    crate::export::write(&store, &filter, &|_| true, args.format, args.limit, &mut |text| {
-        print!("{text}");
+    crate::export::write(store, &filter, &|_| true, args.format, args.limit, &mut |text| {
+        write!(out, "{text}")?;
         Ok(())
     })?;
-    std::io::stdout().flush()?;
+    out.flush()?;
     Ok(())
 }
 
@@ -68,61 +67,69 @@ pub(super) fn money(cents: i64) -> String {
 }
 
 pub(super) fn run_bill(
-    dir: &Path,
+    store: &Store,
     account: &str,
     month: &str,
     format: BillFormat,
     prices: &lineage_store::billing::PriceBook,
+    out: &mut dyn Write,
 ) -> Result<()> {
     let account = AccountId::new(account)?;
     let month = lineage_store::billing::Month::parse(month)
         .with_context(|| format!("`{month}` is not a month like 2026-03"))?;
-    let store = open_existing(dir)?;
     let bill = store.bill(&account, month, prices)?;
     let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
     match format {
         BillFormat::Csv => {
-            println!("description,quantity,unit_price,amount,events");
+            writeln!(out, "description,quantity,unit_price,amount,events")?;
             for line in &bill.lines {
-                println!(
+                writeln!(
+                    out,
                     "\"{}\",{},{},{},{}",
                     line.description,
                     line.quantity,
                     money(line.unit_price),
                     money(line.amount),
                     events(&line.events)
-                );
+                )?;
             }
-            println!("\"total\",,,{},", money(bill.total));
+            writeln!(out, "\"total\",,,{},", money(bill.total))?;
         }
         BillFormat::Table => {
-            println!("Bill for account {} — {} ({})", bill.account, bill.month, bill.currency);
-            println!();
-            println!(
+            writeln!(
+                out,
+                "Bill for account {} — {} ({})",
+                bill.account, bill.month, bill.currency
+            )?;
+            writeln!(out)?;
+            writeln!(
+                out,
                 "{:<50} {:>20} {:>12} {:>12}  events",
                 "line", "quantity", "unit price", "amount"
-            );
+            )?;
             for line in &bill.lines {
-                println!(
+                writeln!(
+                    out,
                     "{:<50} {:>20} {:>12} {:>12}  {}",
                     line.description,
                     line.quantity,
                     money(line.unit_price),
                     money(line.amount),
                     events(&line.events)
-                );
+                )?;
             }
-            println!("{:<50} {:>20} {:>12} {:>12}", "total", "", "", money(bill.total));
+            writeln!(out, "{:<50} {:>20} {:>12} {:>12}", "total", "", "", money(bill.total))?;
             if !bill.seats.is_empty() {
-                println!();
-                println!("seats held (days of the month):");
+                writeln!(out)?;
+                writeln!(out, "seats held (days of the month):")?;
                 for seat in &bill.seats {
-                    println!(
+                    writeln!(
+                        out,
                         "  {:<16} {} days: {}",
                         seat.principal.as_str(),
                         seat.days.len(),
                         seat.days.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-                    );
+                    )?;
                 }
             }
         }

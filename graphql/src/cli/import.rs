@@ -66,28 +66,36 @@ pub(super) enum ImportSource {
     },
 }
 
-pub(super) fn run_export(dir: &Path, account: Option<String>, since: u64) -> Result<()> {
+pub(super) fn run_export(
+    store: &Store,
+    account: Option<String>,
+    since: u64,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<()> {
     let filter = EventFilter {
         account: account.map(AccountId::new).transpose()?,
         stream: None,
     };
-    let store = open_existing(dir)?;
-    lineage_importer::lineage_format::export(&store, &filter, since, &mut |lines| {
-        print!("{lines}");
-        Ok(())
-    })?;
-    std::io::stdout().flush()?;
+    let exported =
+        lineage_importer::lineage_format::export(store, &filter, since, &mut |lines| out.write_all(lines.as_bytes()))?;
+    out.flush()?;
+    // Beside the export (stderr), which stays pure NDJSON.
+    writeln!(
+        notes,
+        "exported {} events: the log after seq {since} up to seq {} (the next incremental export: --since {})",
+        exported.events, exported.upto, exported.upto
+    )?;
     Ok(())
 }
 
-pub(super) fn run_import_lineage(dir: &Path, file: &Path) -> Result<()> {
-    let store = open(dir)?;
-    let restored = lineage_importer::lineage_format::restore(&store, file, &mut progress_printer("restoring"))?;
-    store.close()?;
-    println!(
+pub(super) fn run_import_lineage(store: &Store, file: &Path, out: &mut dyn Write) -> Result<()> {
+    let restored = lineage_importer::lineage_format::restore(store, file, &mut progress_printer("restoring"))?;
+    writeln!(
+        out,
         "restored {} events; the log ends at seq {} with hash {}",
         restored.events, restored.head.seq, restored.head.hash
-    );
+    )?;
     Ok(())
 }
 
@@ -118,50 +126,78 @@ pub(super) fn import_target(
 }
 
 pub(super) fn run_import_mlflow(
-    dir: &Path,
+    store: &Store,
     path: &Path,
     target: &ImportTarget,
     model_account: Option<String>,
+    out: &mut dyn Write,
 ) -> Result<()> {
     let tracking = lineage_importer::mlflow::read(path)?;
-    let store = open_existing(dir)?;
-    let resolved = import_target(&store, target, model_account, "mlflow")?;
+    let resolved = import_target(store, target, model_account, "mlflow")?;
     let summary = lineage_importer::mlflow::import(
-        &store,
+        store,
         tracking,
         &resolved,
         target.strict,
         &mut progress_printer_of("importing", "records"),
     )?;
-    store.close()?;
-    print!("Imported {} into {}:\n{summary}", path.display(), dir.display());
+    write!(
+        out,
+        "Imported {} into {}:\n{summary}",
+        path.display(),
+        store.dir().display()
+    )?;
     Ok(())
 }
 
-pub(super) fn run_import_openlineage(dir: &Path, file: &Path, target: &ImportTarget) -> Result<()> {
-    let events = lineage_importer::openlineage::read_file(file)?;
-    let store = open_existing(dir)?;
-    let resolved = import_target(&store, target, None, "openlineage")?;
-    let summary = lineage_importer::openlineage::import(
-        &store,
+pub(super) fn run_import_openlineage(
+    store: &Store,
+    file: &Path,
+    target: &ImportTarget,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut read = lineage_importer::openlineage::read_file(file)?;
+    if target.strict && !read.malformed.is_empty() {
+        return Err(read.malformed.swap_remove(0).into());
+    }
+    if read.events.is_empty() {
+        bail!(
+            "{} holds no OpenLineage event{}: nothing to import",
+            file.display(),
+            if read.malformed.is_empty() {
+                ""
+            } else {
+                " that can be read"
+            }
+        );
+    }
+    let resolved = import_target(store, target, None, "openlineage")?;
+    let mut summary = lineage_importer::openlineage::import(
+        store,
         &resolved,
-        &events,
+        &read.events,
         target.strict,
         &mut progress_printer_of("importing", "events"),
     )?;
-    store.close()?;
-    print!("Imported {} into {}:\n{summary}", file.display(), dir.display());
+    for line in read.malformed {
+        summary.skip("a malformed line", line.to_string());
+    }
+    write!(
+        out,
+        "Imported {} into {}:\n{summary}",
+        file.display(),
+        store.dir().display()
+    )?;
     Ok(())
 }
 
-pub(super) fn run_replay_lineage(dir: &Path, file: &Path) -> Result<()> {
-    let store = open(dir)?;
-    let replayed = lineage_importer::lineage_format::replay(&store, file)?;
+pub(super) fn run_replay_lineage(store: &Store, file: &Path, out: &mut dyn Write) -> Result<()> {
+    let replayed = lineage_importer::lineage_format::replay(store, file)?;
     let head = store.head();
-    store.close()?;
-    println!(
+    writeln!(
+        out,
         "replayed {} events ({} already here); the log ends at seq {} with hash {}",
         replayed.appended, replayed.already_here, head.seq, head.hash
-    );
+    )?;
     Ok(())
 }

@@ -21,41 +21,44 @@ pub(super) enum ProofCommand {
     },
 }
 
-pub(super) fn run_demo(dir: &Path) -> Result<()> {
-    let store = open(dir)?;
-    let appended = demo::fill(&store).context("the demo story was refused")?;
+pub(super) fn run_demo(store: &Store, out: &mut dyn Write) -> Result<()> {
+    let dir = store.dir();
+    let appended = demo::fill(store).context("the demo story was refused")?;
     let head = store.head().seq;
-    store.close()?;
     if appended == 0 {
-        println!(
+        writeln!(
+            out,
             "The demo story is already in {} (log at seq {head}); nothing appended.",
             dir.display()
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "Appended the demo story to {}: {appended} events, log now at seq {head}.",
             dir.display()
-        );
+        )?;
     }
     Ok(())
 }
 
-pub(super) fn run_verify(dir: &Path) -> Result<()> {
+pub(super) fn run_verify(dir: &Path, out: &mut dyn Write) -> Result<()> {
     if !dir.join("log").is_dir() {
         bail!("no Lineage log in {}", dir.display());
     }
     match Store::verify(dir) {
         Ok(report) => {
-            println!(
+            writeln!(
+                out,
                 "ok: {} events in {} segments ({} bytes), chain intact",
                 report.records, report.segments, report.bytes
-            );
-            println!("head: seq {} hash {}", report.head.seq, report.head.hash);
+            )?;
+            writeln!(out, "head: seq {} hash {}", report.head.seq, report.head.hash)?;
             if report.torn_tail_bytes > 0 {
-                println!(
+                writeln!(
+                    out,
                     "note: {} bytes of an unacknowledged, torn last record will be cut off when the store next opens",
                     report.torn_tail_bytes
-                );
+                )?;
             }
             Ok(())
         }
@@ -74,11 +77,16 @@ pub(super) fn run_verify(dir: &Path) -> Result<()> {
     }
 }
 
-pub(super) fn run_verify_checkpoint(dir: &Path, file: &Path, public_key: Option<&str>) -> Result<()> {
+pub(super) fn run_verify_checkpoint(
+    dir: &Path,
+    file: &Path,
+    public_key: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let checkpoint: lineage_schema::checkpoint::Checkpoint =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
-    run_verify(dir)?;
+    run_verify(dir, out)?;
     let check = match Store::verify_checkpoint(dir, &checkpoint, public_key) {
         Ok(check) => check,
         Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
@@ -93,28 +101,29 @@ pub(super) fn run_verify_checkpoint(dir: &Path, file: &Path, public_key: Option<
             checkpoint.root
         );
     }
-    println!(
+    writeln!(
+        out,
         "ok: the first {} events are the history the checkpoint of {} saw (root {})",
         checkpoint.size, checkpoint.time, checkpoint.root
-    );
+    )?;
     Ok(())
 }
 
-pub(super) fn run_checkpoint(dir: &Path, out: Option<&Path>) -> Result<()> {
-    let store = open_existing(dir)?;
+pub(super) fn run_checkpoint(store: &Store, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     let checkpoint = store.checkpoint()?;
     let json = serde_json::to_string_pretty(&checkpoint)?;
-    match out {
+    match file {
         Some(path) => {
             std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
-            println!(
+            writeln!(
+                out,
                 "checkpoint of {} events (root {}) written to {}",
                 checkpoint.size,
                 checkpoint.root,
                 path.display()
-            );
+            )?;
         }
-        None => println!("{json}"),
+        None => writeln!(out, "{json}")?,
     }
     Ok(())
 }
@@ -123,8 +132,7 @@ pub(super) fn hexes(proof: &[lineage_schema::Digest]) -> Vec<String> {
     proof.iter().map(|digest| digest.to_hex()).collect()
 }
 
-pub(super) fn run_proof(dir: &Path, proof: ProofCommand) -> Result<()> {
-    let store = open_existing(dir)?;
+pub(super) fn run_proof(store: &Store, proof: ProofCommand, out: &mut dyn Write) -> Result<()> {
     let head = store.head().seq;
     let answer = match proof {
         ProofCommand::Inclusion { seq, size } => {
@@ -139,37 +147,52 @@ pub(super) fn run_proof(dir: &Path, proof: ProofCommand) -> Result<()> {
             serde_json::json!({ "from": from, "to": to, "fromRoot": store.merkle_root(from)?, "toRoot": store.merkle_root(to)?, "path": hexes(&path) })
         }
     };
-    println!("{}", serde_json::to_string_pretty(&answer)?);
+    writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
     Ok(())
 }
 
-pub(super) fn run_rebuild(dir: &Path) -> Result<()> {
+pub(super) fn run_rebuild(dir: &Path, out: &mut dyn Write) -> Result<()> {
     if !dir.join("log").is_dir() {
         bail!("no Lineage log in {}", dir.display());
     }
+    let held = || {
+        anyhow::anyhow!(
+            "cannot rebuild {}: a server (or another command) holds it; stop `lineage serve` first — a rebuild replaces the derived data it serves from",
+            dir.display()
+        )
+    };
+    if super::admin::connect(dir).is_some() {
+        return Err(held());
+    }
     let started = std::time::Instant::now();
-    let store = Store::rebuild(dir, &Options::default(), &mut progress_printer("rebuilding"))
-        .with_context(|| format!("cannot rebuild {}", dir.display()))?;
+    let store = match Store::rebuild(dir, &Options::default(), &mut progress_printer("rebuilding")) {
+        Err(lineage_store::Error::Locked(_)) => return Err(held()),
+        opened => opened.with_context(|| format!("cannot rebuild {}", dir.display()))?,
+    };
     let events = store.opened().caught_up;
     store.close()?;
-    println!("rebuilt derived data from {events} events in {:.2?}", started.elapsed());
+    writeln!(
+        out,
+        "rebuilt derived data from {events} events in {:.2?}",
+        started.elapsed()
+    )?;
     Ok(())
 }
 
 pub(super) fn run_events(
-    dir: &Path,
+    store: &Store,
     after: u64,
-    limit: usize,
+    limit: Option<usize>,
     account: Option<String>,
     stream: Option<String>,
+    out: &mut dyn Write,
 ) -> Result<()> {
     let filter = EventFilter {
         account: account.map(AccountId::new).transpose()?,
         stream: stream.as_deref().map(EntityRef::parse).transpose()?,
     };
-    let store = open_existing(dir)?;
     let mut position = after;
-    let mut remaining = limit;
+    let mut remaining = limit.unwrap_or(usize::MAX);
     // Page through the log so a large limit does not hold every event in memory.
     while remaining > 0 {
         let page = store.events(position, remaining.min(1000), &filter)?;
@@ -181,24 +204,27 @@ pub(super) fn run_events(
             lines.push_str(&serde_json::to_string(envelope)?);
             lines.push('\n');
         }
-        print!("{lines}");
+        write!(out, "{lines}")?;
     }
-    std::io::stdout().flush()?;
+    out.flush()?;
     Ok(())
 }
 
-pub(super) fn run_stats(dir: &Path) -> Result<()> {
-    let store = open_existing(dir)?;
+pub(super) fn run_stats(store: &Store, out: &mut dyn Write) -> Result<()> {
     let stats = store.stats()?;
-    println!("events        {}", stats.head);
-    println!("log           {} bytes in {} segments", stats.log_bytes, stats.segments);
-    println!("derived       {} bytes", stats.derived_bytes);
+    writeln!(out, "events        {}", stats.head)?;
+    writeln!(
+        out,
+        "log           {} bytes in {} segments",
+        stats.log_bytes, stats.segments
+    )?;
+    writeln!(out, "derived       {} bytes", stats.derived_bytes)?;
     if let Some(per_event) = stats.log_bytes.checked_div(stats.head) {
-        println!("per event     {per_event} bytes of log");
+        writeln!(out, "per event     {per_event} bytes of log")?;
     }
-    println!("entities:");
+    writeln!(out, "entities:")?;
     for (kind, count) in stats.entities.iter().filter(|(_, count)| *count > 0) {
-        println!("  {:<26} {count}", kind.label());
+        writeln!(out, "  {:<26} {count}", kind.label())?;
     }
     Ok(())
 }

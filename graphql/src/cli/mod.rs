@@ -4,6 +4,7 @@
 //! bill), `tokens`, `log` (demo, verify, checkpoint, proof, rebuild, events, stats).
 
 mod accounting;
+pub mod admin;
 mod import;
 mod log;
 mod serve;
@@ -88,9 +89,9 @@ enum Command {
         /// Print events after this position (0: from the start).
         #[arg(long, default_value_t = 0)]
         after: u64,
-        /// Print at most this many events.
-        #[arg(long, default_value_t = 1000)]
-        limit: usize,
+        /// Print at most this many events [default: all].
+        #[arg(long)]
+        limit: Option<usize>,
         /// Only events billed and audited under this account.
         #[arg(long)]
         account: Option<String>,
@@ -140,55 +141,133 @@ enum Command {
     Bench(crate::bench::BenchArgs),
 }
 
+/// The `lineage` program: runs the command line it was given and says how it went — exit
+/// code 0 when it did what was asked, 1 with `error: …` on stderr when it could not, 2
+/// for a command line it could not read. A reader that stops reading (`lineage events |
+/// head -1`) ends it quietly, with 0.
+pub fn main() -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::parse_from(&args);
+    match run(cli, &args, &mut std::io::stdout().lock(), &mut std::io::stderr()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) if is_closed_pipe(&error) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", plain_words(&error));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes in one line, each said once: a cause whose words the message
+/// already holds is not repeated ("cannot read x: no such file", not "…: no such file:
+/// no such file").
+pub fn plain_words(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let words = cause.to_string();
+        if !text.contains(&words) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&words);
+        }
+    }
+    text
+}
+
+/// Whether `error` is the reader of the output having gone away.
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Parses `args` (the program name first) and runs the command, as `main` does.
 pub fn run_from<I, T>(args: I) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    run(Cli::try_parse_from(args)?)
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = Cli::try_parse_from(&args)?;
+    run(cli, &args, &mut std::io::stdout().lock(), &mut std::io::stderr())
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs a parsed command line, printing its output to `out` and notes about it to
+/// `notes`. `args` are the words it was parsed from: a command the server holding the
+/// data directory must run is sent there as they are (see `admin`).
+pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &mut dyn Write) -> Result<()> {
+    let dir = cli.data_dir.as_path();
     match cli.command {
-        Command::Serve(args) => run_serve(&cli.data_dir, args),
-        Command::Demo => run_demo(&cli.data_dir),
-        Command::Verify { checkpoint: None, .. } => run_verify(&cli.data_dir),
+        Command::Serve(serve) => run_serve(dir, serve),
+        Command::Verify { checkpoint: None, .. } => run_verify(dir, out),
         Command::Verify {
             checkpoint: Some(file),
             public_key,
-        } => run_verify_checkpoint(&cli.data_dir, &file, public_key.as_deref()),
+        } => run_verify_checkpoint(dir, &file, public_key.as_deref(), out),
         Command::Key => {
-            if !cli.data_dir.join("log").is_dir() {
-                bail!("no Lineage store in {}", cli.data_dir.display());
+            if !dir.join("log").is_dir() {
+                bail!("no Lineage store in {}", dir.display());
             }
-            println!("{}", Store::public_key(&cli.data_dir)?);
+            writeln!(out, "{}", Store::public_key(dir)?)?;
             Ok(())
         }
-        Command::Token { token } => run_token(&cli.data_dir, token),
-        Command::Checkpoint { out } => run_checkpoint(&cli.data_dir, out.as_deref()),
-        Command::Proof { proof } => run_proof(&cli.data_dir, proof),
-        Command::Rebuild => run_rebuild(&cli.data_dir),
+        Command::Rebuild => run_rebuild(dir, out),
+        Command::Bench(bench) => crate::bench::run(&bench),
+        command => {
+            // A server holding the directory runs the command on its open store.
+            if let Some(server) = admin::connect(dir) {
+                return admin::ask(server, &explicit(args, &command), out, notes);
+            }
+            let creates = matches!(
+                command,
+                Command::Demo
+                    | Command::Import {
+                        source: ImportSource::Lineage { .. }
+                    }
+            );
+            let store = match open_store(dir, creates) {
+                Ok(store) => store,
+                Err(error) if is_locked(&error) => return Err(admin::unanswered(dir)),
+                Err(error) => return Err(error),
+            };
+            run_on(&store, command, out, notes)?;
+            store.close()?;
+            Ok(())
+        }
+    }
+}
+
+/// Runs a command that works on an open store: the CLI's own, or the server's for a CLI
+/// beside it. Serve, verify, key, rebuild and bench are not among them.
+fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn Write) -> Result<()> {
+    match command {
+        Command::Demo => run_demo(store, out),
+        Command::Token { token } => run_token(store, token, out),
+        Command::Checkpoint { out: file } => run_checkpoint(store, file.as_deref(), out),
+        Command::Proof { proof } => run_proof(store, proof, out),
         Command::Events {
             after,
             limit,
             account,
             stream,
-        } => run_events(&cli.data_dir, after, limit, account, stream),
-        Command::Audit(args) => run_audit(&cli.data_dir, args),
+        } => run_events(store, after, limit, account, stream, out),
+        Command::Audit(args) => run_audit(store, args, out),
         Command::Bill {
             account,
             month,
             format,
             price_book: book,
-        } => run_bill(&cli.data_dir, &account, &month, format, &price_book(book.as_deref())?),
-        Command::Export { account, since } => run_export(&cli.data_dir, account, since),
+        } => run_bill(store, &account, &month, format, &price_book(book.as_deref())?, out),
+        Command::Export { account, since } => run_export(store, account, since, out, notes),
         Command::Import {
             source: ImportSource::Lineage { file, replay: false },
-        } => run_import_lineage(&cli.data_dir, &file),
+        } => run_import_lineage(store, &file, out),
         Command::Import {
             source: ImportSource::Lineage { file, replay: true },
-        } => run_replay_lineage(&cli.data_dir, &file),
+        } => run_replay_lineage(store, &file, out),
         Command::Import {
             source:
                 ImportSource::Mlflow {
@@ -196,12 +275,48 @@ pub fn run(cli: Cli) -> Result<()> {
                     target,
                     model_account,
                 },
-        } => run_import_mlflow(&cli.data_dir, &path, &target, model_account),
+        } => run_import_mlflow(store, &path, &target, model_account, out),
         Command::Import {
             source: ImportSource::Openlineage { file, target },
-        } => run_import_openlineage(&cli.data_dir, &file, &target),
-        Command::Stats => run_stats(&cli.data_dir),
-        Command::Bench(args) => crate::bench::run(&args),
+        } => run_import_openlineage(store, &file, &target, out),
+        Command::Stats => run_stats(store, out),
+        Command::Serve(_) | Command::Verify { .. } | Command::Key | Command::Rebuild | Command::Bench(_) => {
+            bail!("this command does not run on an open store")
+        }
+    }
+}
+
+/// `args` with what the command took from this process's environment made explicit,
+/// for a server that has an environment of its own.
+fn explicit(args: &[std::ffi::OsString], command: &Command) -> Vec<std::ffi::OsString> {
+    let mut args = args.to_vec();
+    if let Command::Bill {
+        price_book: Some(book), ..
+    } = command
+    {
+        if !args
+            .iter()
+            .any(|arg| arg.to_str().is_some_and(|arg| arg.starts_with("--price-book")))
+        {
+            args.extend(["--price-book".into(), book.clone().into_os_string()]);
+        }
+    }
+    args
+}
+
+/// Whether opening failed because another process holds the data directory.
+fn is_locked(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref(), Some(lineage_store::Error::Locked(_))))
+}
+
+/// Opens the store in `dir`; only commands that `create` one may find none there.
+fn open_store(dir: &Path, create: bool) -> Result<Store> {
+    if create {
+        open(dir)
+    } else {
+        open_existing(dir)
     }
 }
 

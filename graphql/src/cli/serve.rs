@@ -61,12 +61,22 @@ pub(super) fn price_book(path: Option<&Path>) -> Result<lineage_store::billing::
     lineage_store::billing::PriceBook::from_json(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))
 }
 
+/// Prints a line for whoever started the server; a closed stdout (`serve | head -1`) is
+/// no reason to stop serving.
+macro_rules! say {
+    ($($words:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($words)*);
+    }};
+}
+
 pub(super) fn init_logging(format: &str) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LINEAGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: not in files, pipes or journald.
+        .with_ansi(std::io::stderr().is_terminal());
     let installed = match format {
         "json" => builder.json().try_init(),
         "text" => builder.try_init(),
@@ -105,12 +115,12 @@ pub(super) fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
         }
     }
     if !tokens.is_empty() {
-        println!("API tokens (shown only now; send them as `Authorization: Bearer <token>`):");
+        say!("API tokens (shown only now; send them as `Authorization: Bearer <token>`):");
         for token in &tokens {
-            println!("  {:<12} {}", token.principal.as_str(), token.secret);
+            say!("  {:<12} {}", token.principal.as_str(), token.secret);
         }
     } else if args.demo {
-        println!("The demo story was already here; make a token with `lineage token create --principal u-alex`.");
+        say!("The demo story was already here; make a token with `lineage token create --principal u-alex`.");
     }
     let options = crate::server::ServeOptions {
         prices: price_book(args.price_book.as_deref())?,
@@ -140,12 +150,12 @@ pub(super) fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(crate::server::serve(store, options, |address| {
         match &explorer_token {
-            Some(secret) => println!(
+            Some(secret) => say!(
                 "Lineage explorer: http://{address}/#token={secret} (signed in as {})",
                 DEMO_USERS[0]
             ),
-            None => println!("Lineage explorer: http://{address}/ (sign in with an API token)"),
+            None => say!("Lineage explorer: http://{address}/ (sign in with an API token)"),
         }
-        println!("Lineage is serving GraphQL at http://{address}/graphql");
+        say!("Lineage is serving GraphQL at http://{address}/graphql");
     }))
 }

@@ -25,23 +25,24 @@ pub(super) enum TokenCommand {
     },
 }
 
-pub(super) fn run_token(dir: &Path, command: TokenCommand) -> Result<()> {
-    let store = open_existing(dir)?;
-    let admin = crate::auth::administrator(&store)?;
+pub(super) fn run_token(store: &Store, command: TokenCommand, out: &mut dyn Write) -> Result<()> {
+    let admin = crate::auth::administrator(store)?;
     match command {
         TokenCommand::Create { principal, label } => {
-            let issued = crate::auth::issue(&store, &admin, &lineage_schema::PrincipalId::new(principal)?, &label)?;
-            println!(
+            let issued = crate::auth::issue(store, &admin, &lineage_schema::PrincipalId::new(principal)?, &label)?;
+            writeln!(
+                out,
                 "token {} for {} (the secret is shown only now):\n{}",
                 issued.token, issued.principal, issued.secret
-            );
+            )?;
         }
         TokenCommand::List { principal } => {
             let mut after: Option<String> = None;
-            println!(
+            writeln!(
+                out,
                 "{:<16} {:<20} {:<28} {:<28} label",
                 "principal", "token", "issued", "revoked"
-            );
+            )?;
             loop {
                 let page = store.entities(lineage_schema::EntityKind::Principal, after.as_deref(), 500)?;
                 let Some(last) = page.last() else { break };
@@ -57,14 +58,15 @@ pub(super) fn run_token(dir: &Path, command: TokenCommand) -> Result<()> {
                                 .as_ref()
                                 .map(|stamp| stamp.at.to_string())
                                 .unwrap_or_else(|| "-".into());
-                            println!(
+                            writeln!(
+                                out,
                                 "{:<16} {:<20} {:<28} {:<28} {}",
                                 entity.reference.id,
                                 token.token,
                                 token.issued.at.to_string(),
                                 revoked,
                                 token.label
-                            );
+                            )?;
                         }
                     }
                 }
@@ -79,9 +81,8 @@ pub(super) fn run_token(dir: &Path, command: TokenCommand) -> Result<()> {
                 }),
             );
             let appended = store.execute(command)?;
-            println!("revoked (log position {})", appended.seq);
+            writeln!(out, "revoked (log position {})", appended.seq)?;
         }
     }
-    store.close()?;
     Ok(())
 }

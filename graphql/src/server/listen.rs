@@ -33,6 +33,14 @@ pub async fn serve_until(
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.bind))?;
     let address = listener.local_addr()?;
+    // Up before the server says it is: a CLI started on that word finds it.
+    let admin = match super::admin::listen(&store) {
+        Ok(admin) => Some(admin),
+        Err(error) => {
+            tracing::warn!(%error, "no administration socket: the CLI cannot run beside this server");
+            None
+        }
+    };
     ready(address);
     tracing::info!(%address, head = store.head().seq, "serving GraphQL at /graphql");
     let state = AppState::new(
@@ -42,6 +50,7 @@ pub async fn serve_until(
         options.prices,
     );
     serve_connections(listener, app(state.clone()), &state.limits, stop).await;
+    drop(admin);
     tracing::info!("shutting down: requests drained, closing the store");
     let closing = Arc::clone(&store);
     tokio::task::spawn_blocking(move || closing.close()).await??;

@@ -4,6 +4,7 @@
 //! `auth`: tokens; `requests`: the GraphQL routes with budgets and caps; `ops`: audit
 //! export, health, readiness, metrics; `listen`: serving connections.
 
+mod admin;
 mod auth;
 mod listen;
 mod ops;
@@ -158,6 +159,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/audit", get(audit_export))
+        .route("/export", get(ops::export))
         .route(
             "/api/v1/lineage",
             axum::routing::post(crate::openlineage::receive).route_layer(budgeted),

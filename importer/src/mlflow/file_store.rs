@@ -9,6 +9,15 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// Reads the whole store. A malformed experiment, run or model is left out whole and
 /// named in `unreadable`; only an unreadable root is an error.
+/// Whether `root` has the shape of an MLflow file store: an experiment folder (with its
+/// meta.yaml), a model registry (`models/`) or MLflow's `.trash/`.
+pub fn looks_like_one(root: &Path) -> bool {
+    root.join(".trash").is_dir()
+        || root.join("models").is_dir()
+        || std::fs::read_dir(root)
+            .is_ok_and(|entries| entries.flatten().any(|entry| entry.path().join("meta.yaml").is_file()))
+}
+
 pub fn read(root: &Path) -> Result<Tracking> {
     let mut tracking = Tracking::default();
     let mut experiment_dirs = Vec::new();

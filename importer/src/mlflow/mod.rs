@@ -35,22 +35,40 @@ pub const UNKNOWN_REVISION: &str = "unknown";
 /// Reads a tracking store in either form: a folder is a file store (`mlruns/`, or a
 /// folder holding one), a file a SQLite database.
 pub fn read(path: &Path) -> Result<Tracking> {
-    if path.is_dir() {
+    let tracking = if path.is_dir() {
         let nested = path.join("mlruns");
         let root = if nested.is_dir() && !path.join("0").is_dir() {
             nested
         } else {
             path.to_path_buf()
         };
-        file_store::read(&root)
+        if !file_store::looks_like_one(&root) {
+            return Err(Error::Malformed {
+                place: path.display().to_string(),
+                reason: "this is not an MLflow store: no experiment folder (one with a meta.yaml) and no model registry (models/) in it; name the `mlruns` folder or the `mlflow.db` file".into(),
+            });
+        }
+        file_store::read(&root)?
     } else if path.is_file() {
-        sqlite::read(path)
+        sqlite::read(path)?
     } else {
-        Err(Error::Read {
+        return Err(Error::Read {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
-        })
+        });
+    };
+    if tracking.experiments.is_empty()
+        && tracking.runs.is_empty()
+        && tracking.registered_models.is_empty()
+        && tracking.unreadable.is_empty()
+    {
+        return Err(Error::Malformed {
+            place: path.display().to_string(),
+            reason: "this MLflow store holds no experiments, runs or registered models: there is nothing to import"
+                .into(),
+        });
     }
+    Ok(tracking)
 }
 
 /// Imports what was read. `progress` hears (done, total) entities. With `strict`, the

@@ -194,13 +194,25 @@ pub fn check(value: Value) -> std::result::Result<Checked, String> {
     Err("an event needs a `run` and `job` (run event), a `job` (job event) or a `dataset` (dataset event)".into())
 }
 
-/// Reads an NDJSON file of events, checking every line before returning any.
-pub fn read_file(path: &Path) -> Result<Vec<Checked>> {
+/// The events of an NDJSON file: those that passed `check`, in order, and the lines
+/// that did not, each named by its line (`FILE, line 6: …`).
+#[derive(Debug)]
+pub struct FileEvents {
+    pub events: Vec<Checked>,
+    pub malformed: Vec<Error>,
+}
+
+/// Reads one event a line; a line that is not an event is kept aside in `malformed`
+/// (the caller skips it or stops, as asked), a file that cannot be read is an error.
+pub fn read_file(path: &Path) -> Result<FileEvents> {
     let file = std::fs::File::open(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut events = Vec::new();
+    let mut read = FileEvents {
+        events: Vec::new(),
+        malformed: Vec::new(),
+    };
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|source| Error::Read {
             path: path.to_path_buf(),
@@ -209,15 +221,19 @@ pub fn read_file(path: &Path) -> Result<Vec<Checked>> {
         if line.trim().is_empty() {
             continue;
         }
-        let broken = |reason: String| Error::Line {
-            path: path.to_path_buf(),
-            line: index + 1,
-            reason,
-        };
-        let value: Value = serde_json::from_str(&line).map_err(|error| broken(format!("not JSON: {error}")))?;
-        events.push(check(value).map_err(broken)?);
+        let checked = serde_json::from_str::<Value>(&line)
+            .map_err(|error| format!("not JSON: {error}"))
+            .and_then(check);
+        match checked {
+            Ok(event) => read.events.push(event),
+            Err(reason) => read.malformed.push(Error::Line {
+                path: path.to_path_buf(),
+                line: index + 1,
+                reason,
+            }),
+        }
     }
-    Ok(events)
+    Ok(read)
 }
 
 /// Checks a request body: one event or an array of them. The error names the event.
