@@ -1136,7 +1136,7 @@ async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bill_adds_up_and_every_line_names_its_events() {
     let server = Server::demo().await;
-    let bill = server.data(r#"{ bill(account: "acct-contoso-exp", month: "2026-03") { currency total lines { description quantity amount events } seats { principal days } } }"#, json!({})).await["bill"].clone();
+    let bill = server.data(r#"{ bill(account: "acct-contoso-exp", month: "2026-03") { currency total running lines { description quantity unit unitPrice pricePer daysInMonth amount events } seats { principal days } } }"#, json!({})).await["bill"].clone();
     let lines = bill["lines"].as_array().unwrap();
     let sum: i64 = lines.iter().map(|line| line["amount"].as_i64().unwrap()).sum();
     assert_eq!(bill["total"].as_i64().unwrap(), sum);
@@ -1148,6 +1148,12 @@ async fn a_bill_adds_up_and_every_line_names_its_events() {
         .iter()
         .find(|line| line["description"].as_str().unwrap().starts_with("seats"))
         .unwrap();
+    assert_eq!(bill["running"], false, "March is over");
+    assert_eq!(
+        (&seats["quantity"], &seats["unit"], &seats["pricePer"], &seats["daysInMonth"]),
+        (&json!("6"), &json!("seat-days"), &json!("seat-month"), &json!(31)),
+        "the seat line's unit price is a month's, billed for 6/31 of it"
+    );
     // The events behind the seat line are the seat assignments and the revocation.
     for seq in seats["events"].as_array().unwrap() {
         let event = server

@@ -359,3 +359,40 @@ async fn administrators_take_an_online_backup_over_http() {
     assert_eq!(get(None, "").await.unwrap().status(), 401);
     server.stop().await;
 }
+
+#[test]
+fn bills_say_what_their_quantities_and_prices_count() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_store(dir.path(), 0);
+    let csv = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", "2026-03", "--format", "csv"]);
+    assert!(csv.ok, "{csv:?}");
+    let mut rows = csv.stdout.lines();
+    assert_eq!(
+        rows.next(),
+        Some("description,quantity,unit,unit_price,price_per,days_in_month,amount,events")
+    );
+    let seats = rows.next().unwrap();
+    assert!(
+        seats.starts_with("\"seats beyond the first 2 (pro-rated by day)\",6,seat-days,50.00,seat-month,31,9.68,"),
+        "a numeric quantity, its unit, and the month's price with the month's days: {seats}"
+    );
+    for row in rows.filter(|row| row.starts_with("\"run compute")) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert!(cells[1].parse::<f64>().is_ok(), "numeric hours: {row}");
+        assert_eq!((cells[2], cells[4], cells[5]), ("hours", "hour", ""), "{row}");
+    }
+    let table = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", "2026-03"]);
+    assert!(table.stdout.contains("6 seat-days (6/31 month)") && table.stdout.contains("50.00 per seat-month"));
+
+    let latest = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp"]);
+    assert!(latest.ok, "{latest:?}");
+    assert!(latest.stdout.starts_with("Bill for account acct-contoso-exp — 2026-03 (USD)\n"));
+    assert!(latest.stderr.contains("no --month given: the bill for 2026-03, the latest month with activity"));
+    let future = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", "2999-01"]);
+    assert!(!future.ok && future.stderr.contains("2999-01 has not begun"), "{future:?}");
+    let this_month = lineage_store::billing::Month::containing(lineage_schema::Timestamp::now()).to_string();
+    let running = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", &this_month]);
+    assert!(running.stdout.contains("month running: the bill so far"), "{running:?}");
+    let unknown = lineage(dir.path(), &["bill", "--account", "acct-nope"]);
+    assert!(!unknown.ok && unknown.stderr.contains("acct-nope does not exist"), "{unknown:?}");
+}

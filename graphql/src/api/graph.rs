@@ -303,9 +303,16 @@ pub(super) struct ConsistencyProof {
 #[derive(SimpleObject, Clone, Debug)]
 pub(super) struct BillLineInfo {
     pub description: String,
+    /// A number of `unit`s: whole days, or hours to the thousandth.
     pub quantity: String,
-    /// Per month (seats, plans, overage) or per hour (compute).
+    /// What `quantity` counts: `seat-days`, `unit-days`, `model-days`, `deployment-days`, `hours`.
+    pub unit: String,
+    /// The price of one `pricePer`.
     pub unit_price: i64,
+    /// What `unitPrice` buys: `seat-month` (and the other `…-month`s), or `hour`.
+    pub price_per: String,
+    /// For a line priced by the month, its days: `quantity / daysInMonth` months are billed.
+    pub days_in_month: Option<u32>,
     pub amount: i64,
     /// The log positions of the events behind the line.
     pub events: Vec<u64>,
@@ -328,6 +335,8 @@ pub(super) struct BillInfo {
     pub total: i64,
     pub lines: Vec<BillLineInfo>,
     pub seats: Vec<SeatDaysInfo>,
+    /// The month is not over: the bill so far.
+    pub running: bool,
 }
 
 impl From<&lineage_store::billing::Bill> for BillInfo {
@@ -343,7 +352,10 @@ impl From<&lineage_store::billing::Bill> for BillInfo {
                 .map(|line| BillLineInfo {
                     description: line.description.clone(),
                     quantity: line.quantity.clone(),
+                    unit: line.unit.to_string(),
                     unit_price: line.unit_price,
+                    price_per: line.price_per.to_string(),
+                    days_in_month: line.days_in_month,
                     amount: line.amount,
                     events: line.events.clone(),
                 })
@@ -356,6 +368,7 @@ impl From<&lineage_store::billing::Bill> for BillInfo {
                     days: seat.days.clone(),
                 })
                 .collect(),
+            running: bill.running,
         }
     }
 }

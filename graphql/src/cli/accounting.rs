@@ -69,69 +69,95 @@ pub(super) fn money(cents: i64) -> String {
 pub(super) fn run_bill(
     store: &Store,
     account: &str,
-    month: &str,
+    month: Option<&str>,
     format: BillFormat,
     prices: &lineage_store::billing::PriceBook,
     out: &mut dyn Write,
+    notes: &mut dyn Write,
 ) -> Result<()> {
     let account = AccountId::new(account)?;
-    let month = lineage_store::billing::Month::parse(month)
-        .with_context(|| format!("`{month}` is not a month like 2026-03"))?;
+    let month = match month {
+        Some(month) => lineage_store::billing::Month::parse(month)
+            .with_context(|| format!("`{month}` is not a month like 2026-03"))?,
+        None => {
+            let latest = store
+                .latest_billed_month(&account)?
+                .with_context(|| format!("nothing has been billed to {account} yet: name a month with --month 2026-03"))?;
+            writeln!(
+                notes,
+                "no --month given: the bill for {latest}, the latest month with activity in {account} (--month YYYY-MM for another)"
+            )?;
+            latest
+        }
+    };
     let bill = store.bill(&account, month, prices)?;
+    let running = bill.running;
     let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
     match format {
         BillFormat::Csv => {
-            writeln!(out, "description,quantity,unit_price,amount,events")?;
+            writeln!(out, "description,quantity,unit,unit_price,price_per,days_in_month,amount,events")?;
             for line in &bill.lines {
                 writeln!(
                     out,
-                    "\"{}\",{},{},{},{}",
+                    "\"{}\",{},{},{},{},{},{},{}",
                     line.description,
                     line.quantity,
+                    line.unit,
                     money(line.unit_price),
+                    line.price_per,
+                    line.days_in_month.map(|days| days.to_string()).unwrap_or_default(),
                     money(line.amount),
                     events(&line.events)
                 )?;
             }
-            writeln!(out, "\"total\",,,{},", money(bill.total))?;
+            let total = if running { "total so far (month running)" } else { "total" };
+            writeln!(out, "\"{total}\",,,,,,{},", money(bill.total))?;
         }
-        BillFormat::Table => {
+        BillFormat::Table => bill_table(&bill, running, out)?,
+    }
+    Ok(())
+}
+
+/// A bill as a table for people: each line's quantity with its unit, and its price with
+/// what it buys (and, for a month's price, the share of the month billed).
+fn bill_table(bill: &lineage_store::billing::Bill, running: bool, out: &mut dyn Write) -> Result<()> {
+    let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+    let status = if running { ", month running: the bill so far" } else { "" };
+    writeln!(out, "Bill for account {} — {} ({}{status})", bill.account, bill.month, bill.currency)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<50} {:>30} {:>24} {:>10}  events",
+        "line", "quantity", "unit price", "amount"
+    )?;
+    for line in &bill.lines {
+        let quantity = match line.days_in_month {
+            Some(days) => format!("{} {} ({}/{days} month)", line.quantity, line.unit, line.quantity),
+            None => format!("{} {}", line.quantity, line.unit),
+        };
+        let price = format!("{} per {}", money(line.unit_price), line.price_per);
+        writeln!(
+            out,
+            "{:<50} {:>30} {:>24} {:>10}  {}",
+            line.description,
+            quantity,
+            price,
+            money(line.amount),
+            events(&line.events)
+        )?;
+    }
+    writeln!(out, "{:<50} {:>30} {:>24} {:>10}", "total", "", "", money(bill.total))?;
+    if !bill.seats.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "seats held (days of the month):")?;
+        for seat in &bill.seats {
             writeln!(
                 out,
-                "Bill for account {} — {} ({})",
-                bill.account, bill.month, bill.currency
+                "  {:<16} {} days: {}",
+                seat.principal.as_str(),
+                seat.days.len(),
+                seat.days.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
             )?;
-            writeln!(out)?;
-            writeln!(
-                out,
-                "{:<50} {:>20} {:>12} {:>12}  events",
-                "line", "quantity", "unit price", "amount"
-            )?;
-            for line in &bill.lines {
-                writeln!(
-                    out,
-                    "{:<50} {:>20} {:>12} {:>12}  {}",
-                    line.description,
-                    line.quantity,
-                    money(line.unit_price),
-                    money(line.amount),
-                    events(&line.events)
-                )?;
-            }
-            writeln!(out, "{:<50} {:>20} {:>12} {:>12}", "total", "", "", money(bill.total))?;
-            if !bill.seats.is_empty() {
-                writeln!(out)?;
-                writeln!(out, "seats held (days of the month):")?;
-                for seat in &bill.seats {
-                    writeln!(
-                        out,
-                        "  {:<16} {} days: {}",
-                        seat.principal.as_str(),
-                        seat.days.len(),
-                        seat.days.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-                    )?;
-                }
-            }
         }
     }
     Ok(())

@@ -108,9 +108,11 @@ enum Command {
     Bill {
         #[arg(long)]
         account: String,
-        /// The calendar month, UTC: `2026-03`.
+        /// The calendar month, UTC: `2026-03` [default: the latest month with activity in
+        /// the account, named on stderr]. A month that has not begun is refused; the
+        /// current one is marked as running.
         #[arg(long)]
-        month: String,
+        month: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: BillFormat,
         /// A JSON price book (prices left out keep their defaults).
@@ -260,7 +262,7 @@ fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn 
             month,
             format,
             price_book: book,
-        } => run_bill(store, &account, &month, format, &price_book(book.as_deref())?, out),
+        } => run_bill(store, &account, month.as_deref(), format, &price_book(book.as_deref())?, out, notes),
         Command::Export { account, since } => run_export(store, account, since, out, notes),
         Command::Import {
             source: ImportSource::Lineage { file, replay: false },

@@ -90,11 +90,14 @@ impl Store {
         month: crate::projections::billing::Month,
         prices: &crate::projections::billing::PriceBook,
     ) -> Result<crate::projections::billing::Bill> {
-        let exists = [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount]
-            .into_iter()
-            .any(|kind| self.entity(&EntityRef::new(kind, account)).ok().flatten().is_some());
-        if !exists {
-            return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
+        self.billed_account(account)?;
+        let now = Timestamp::now();
+        if !month.has_begun(now) {
+            return Err(Rejection::invalid(
+                "month",
+                format!("{month} has not begun: there is nothing to bill yet"),
+            )
+            .into());
         }
         let mut events = Vec::new();
         for seq in crate::projections::billing::billed_events(&self.view, account)? {
@@ -112,13 +115,33 @@ impl Store {
                 compute_kinds.insert(target.reference.id.clone(), kind.label().to_string());
             }
         }
-        Ok(crate::projections::billing::compute(
-            account,
-            &events,
-            &compute_kinds,
-            month,
-            prices,
-        ))
+        let mut bill = crate::projections::billing::compute(account, &events, &compute_kinds, month, prices);
+        bill.running = month.is_running(now);
+        Ok(bill)
+    }
+
+    /// An account bills can be asked of (either kind), or the refusal for a missing one.
+    fn billed_account(&self, account: &AccountId) -> Result<()> {
+        let exists = [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount]
+            .into_iter()
+            .any(|kind| self.entity(&EntityRef::new(kind, account)).ok().flatten().is_some());
+        if !exists {
+            return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
+        }
+        Ok(())
+    }
+
+    /// The latest month in which something billed to `account` happened, if anything did.
+    pub fn latest_billed_month(&self, account: &AccountId) -> Result<Option<crate::projections::billing::Month>> {
+        self.billed_account(account)?;
+        let seqs = crate::projections::billing::billed_events(&self.view, account)?;
+        let mut latest = None;
+        for seq in seqs {
+            if let Some(event) = self.event(seq)? {
+                latest = latest.max(Some(event.effective_time()));
+            }
+        }
+        Ok(latest.map(crate::projections::billing::Month::containing))
     }
 
     /// What `principal` may read.

@@ -68,6 +68,7 @@ pub fn compute(
         lines,
         total,
         seats,
+        running: false,
     }
 }
 
@@ -110,8 +111,11 @@ fn seat_lines(events: &[Envelope], month: Month, prices: &PriceBook, lines: &mut
         seat_seqs.sort_unstable();
         lines.push(BillLine {
             description: format!("seats beyond the first {} (pro-rated by day)", prices.free_seats),
-            quantity: format!("{billable_seat_days} seat-days"),
+            quantity: billable_seat_days.to_string(),
+            unit: "seat-days",
             unit_price: prices.seat_per_month,
+            price_per: "seat-month",
+            days_in_month: Some(month.days()),
             amount: round_div(
                 billable_seat_days as i128 * prices.seat_per_month as i128,
                 month.days() as i128,
@@ -191,10 +195,13 @@ fn plan_lines(events: &[Envelope], month: Month, prices: &PriceBook, lines: &mut
         overage.add_day(events, end, plan, allowance);
     }
     let days_in_month = month.days() as i128;
-    let daily = |description: String, days: u64, unit: &str, price: i64, events: BTreeSet<u64>| BillLine {
+    let daily = |description: String, days: u64, (unit, price_per): (&'static str, &'static str), price: i64, events: BTreeSet<u64>| BillLine {
         description,
-        quantity: format!("{days} {unit}"),
+        quantity: days.to_string(),
+        unit,
         unit_price: price,
+        price_per,
+        days_in_month: Some(month.days()),
         amount: round_div(days as i128 * price as i128, days_in_month),
         events: events.into_iter().collect(),
     };
@@ -203,7 +210,7 @@ fn plan_lines(events: &[Envelope], month: Month, prices: &PriceBook, lines: &mut
         lines.push(daily(
             format!("model management plan {tier} (pro-rated by day)"),
             unit_days,
-            "unit-days",
+            ("unit-days", "unit-month"),
             price,
             seqs,
         ));
@@ -212,7 +219,7 @@ fn plan_lines(events: &[Envelope], month: Month, prices: &PriceBook, lines: &mut
         lines.push(daily(
             "managed models beyond the plan's allowance".into(),
             overage.model_days,
-            "model-days",
+            ("model-days", "model-month"),
             prices.extra_model_per_month,
             overage.model_seqs,
         ));
@@ -221,7 +228,7 @@ fn plan_lines(events: &[Envelope], month: Month, prices: &PriceBook, lines: &mut
         lines.push(daily(
             "active deployments beyond the plan's allowance".into(),
             overage.deployment_days,
-            "deployment-days",
+            ("deployment-days", "deployment-month"),
             prices.extra_deployment_per_month,
             overage.deployment_seqs,
         ));
@@ -283,8 +290,11 @@ fn compute_lines(
         seqs.sort_unstable();
         lines.push(BillLine {
             description: format!("run compute on {kind} targets"),
-            quantity: format!("{:.3} hours", micros as f64 / 3.6e9),
+            quantity: format!("{:.3}", micros as f64 / 3.6e9),
+            unit: "hours",
             unit_price: price,
+            price_per: "hour",
+            days_in_month: None,
             amount: round_div(micros * price as i128, 3_600_000_000),
             events: seqs,
         });

@@ -6,7 +6,7 @@
 
 use crate::derived::overlay::{Overlay, TreeId};
 use crate::error::Result;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use lineage_schema::event::*;
 use lineage_schema::*;
 use std::collections::BTreeMap;
@@ -63,6 +63,25 @@ impl Month {
             month: month.parse().ok()?,
         };
         NaiveDate::from_ymd_opt(month.year, month.month, 1).map(|_| month)
+    }
+
+    /// The month (UTC) that holds `time`.
+    pub fn containing(time: Timestamp) -> Month {
+        let date = time.datetime().date_naive();
+        Month {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    /// Whether the month has begun by `now`.
+    pub fn has_begun(self, now: Timestamp) -> bool {
+        self.start() <= now
+    }
+
+    /// Whether the month is still under way at `now` (its bill can still grow).
+    pub fn is_running(self, now: Timestamp) -> bool {
+        self.has_begun(now) && now < self.end()
     }
 
     fn first_day(self) -> NaiveDate {
@@ -165,9 +184,20 @@ impl PriceBook {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BillLine {
     pub description: String,
-    /// How much was used, in `unit`s (seat-days, unit-days, model-days, hours × 1000 …).
+    /// How much was used, a number of `unit`s: whole days, or hours to the thousandth.
     pub quantity: String,
+    /// What `quantity` counts: `seat-days`, `unit-days`, `model-days`, `deployment-days`
+    /// or `hours`.
+    pub unit: &'static str,
+    /// The price of one `price_per`, in minor units.
     pub unit_price: i64,
+    /// What `unit_price` buys: a month of a seat, a plan unit, a model or a deployment
+    /// (`seat-month`, …; the line's days are that many days' share of the month's
+    /// `days_in_month`), or an `hour`.
+    pub price_per: &'static str,
+    /// For a line priced by the month, the days of that month (`quantity / days_in_month`
+    /// months are billed); none for a line priced by the hour.
+    pub days_in_month: Option<u32>,
     pub amount: i64,
     /// The events that justify the line.
     pub events: Vec<u64>,
@@ -188,6 +218,8 @@ pub struct Bill {
     pub lines: Vec<BillLine>,
     pub total: i64,
     pub seats: Vec<SeatDays>,
+    /// The month is not over: this is the bill so far.
+    pub running: bool,
 }
 
 mod compute;
