@@ -92,7 +92,7 @@ impl Target {
         default_project: bool,
         models: Models,
     ) -> Result<Target> {
-        let account: AccountId = parse_id("--account", &spec.account)?;
+        let account: AccountId = parse_id("account", &spec.account)?;
         let account_ref = EntityRef::new(EntityKind::ExperimentationAccount, &account);
         // What the actor may not read is not there: the refusal is that of a missing id.
         let access = store.access(&spec.actor)?;
@@ -100,7 +100,7 @@ impl Target {
         let Some(account_entity) = view.entity(&account_ref)?.filter(|entity| !entity.deleted) else {
             return Err(Error::Target(format!("no experimentation account `{account}`")));
         };
-        let workspace: WorkspaceId = parse_id("--workspace", &spec.workspace)?;
+        let workspace: WorkspaceId = parse_id("workspace", &spec.workspace)?;
         let workspace_ref = EntityRef::new(EntityKind::Workspace, &workspace);
         match view.entity(&workspace_ref)? {
             Some(entity) if entity.parent.as_ref() == Some(&account_ref) => {}
@@ -120,7 +120,7 @@ impl Target {
         let compute_target = Self::compute_target(store, spec, &account, &account_ref, source, &mut setup)?;
         let model_account = match &spec.model_account {
             Some(id) => {
-                let id: AccountId = parse_id("--model-account", id)?;
+                let id: AccountId = parse_id("model management account", id)?;
                 if view
                     .entity(&EntityRef::new(EntityKind::ModelManagementAccount, &id))?
                     .is_none()
@@ -224,7 +224,7 @@ impl Target {
             &spec.actor,
             Command::CreateProject(ProjectCreated {
                 project: project.clone(),
-                workspace: parse_id("--workspace", workspace)?,
+                workspace: parse_id("workspace", workspace)?,
                 name,
                 path: format!("{source}/"),
                 repository: None,

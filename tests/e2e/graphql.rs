@@ -1150,7 +1150,12 @@ async fn a_bill_adds_up_and_every_line_names_its_events() {
         .unwrap();
     assert_eq!(bill["running"], false, "March is over");
     assert_eq!(
-        (&seats["quantity"], &seats["unit"], &seats["pricePer"], &seats["daysInMonth"]),
+        (
+            &seats["quantity"],
+            &seats["unit"],
+            &seats["pricePer"],
+            &seats["daysInMonth"]
+        ),
         (&json!("6"), &json!("seat-days"), &json!("seat-month"), &json!(31)),
         "the seat line's unit price is a month's, billed for 6/31 of it"
     );

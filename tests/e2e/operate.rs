@@ -364,7 +364,18 @@ async fn administrators_take_an_online_backup_over_http() {
 fn bills_say_what_their_quantities_and_prices_count() {
     let dir = tempfile::tempdir().unwrap();
     demo_store(dir.path(), 0);
-    let csv = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", "2026-03", "--format", "csv"]);
+    let csv = lineage(
+        dir.path(),
+        &[
+            "bill",
+            "--account",
+            "acct-contoso-exp",
+            "--month",
+            "2026-03",
+            "--format",
+            "csv",
+        ],
+    );
     assert!(csv.ok, "{csv:?}");
     let mut rows = csv.stdout.lines();
     assert_eq!(
@@ -381,18 +392,117 @@ fn bills_say_what_their_quantities_and_prices_count() {
         assert!(cells[1].parse::<f64>().is_ok(), "numeric hours: {row}");
         assert_eq!((cells[2], cells[4], cells[5]), ("hours", "hour", ""), "{row}");
     }
-    let table = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", "2026-03"]);
+    let table = lineage(
+        dir.path(),
+        &["bill", "--account", "acct-contoso-exp", "--month", "2026-03"],
+    );
     assert!(table.stdout.contains("6 seat-days (6/31 month)") && table.stdout.contains("50.00 per seat-month"));
 
     let latest = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp"]);
     assert!(latest.ok, "{latest:?}");
-    assert!(latest.stdout.starts_with("Bill for account acct-contoso-exp — 2026-03 (USD)\n"));
-    assert!(latest.stderr.contains("no --month given: the bill for 2026-03, the latest month with activity"));
-    let future = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", "2999-01"]);
-    assert!(!future.ok && future.stderr.contains("2999-01 has not begun"), "{future:?}");
+    assert!(latest
+        .stdout
+        .starts_with("Bill for account acct-contoso-exp — 2026-03 (USD)\n"));
+    assert!(latest
+        .stderr
+        .contains("no --month given: the bill for 2026-03, the latest month with activity"));
+    let future = lineage(
+        dir.path(),
+        &["bill", "--account", "acct-contoso-exp", "--month", "2999-01"],
+    );
+    assert!(
+        !future.ok && future.stderr.contains("2999-01 has not begun"),
+        "{future:?}"
+    );
     let this_month = lineage_store::billing::Month::containing(lineage_schema::Timestamp::now()).to_string();
-    let running = lineage(dir.path(), &["bill", "--account", "acct-contoso-exp", "--month", &this_month]);
+    let running = lineage(
+        dir.path(),
+        &["bill", "--account", "acct-contoso-exp", "--month", &this_month],
+    );
     assert!(running.stdout.contains("month running: the bill so far"), "{running:?}");
     let unknown = lineage(dir.path(), &["bill", "--account", "acct-nope"]);
-    assert!(!unknown.ok && unknown.stderr.contains("acct-nope does not exist"), "{unknown:?}");
+    assert!(
+        !unknown.ok && unknown.stderr.contains("acct-nope does not exist"),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_in_plain_words_without_cli_flags() {
+    let server = crate::graphql::Server::demo().await;
+    let get = |path: &str, token: Option<&str>| {
+        let mut request = server.client.get(format!("{}{path}", server.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let token = server.token.clone();
+    for (path, token, status, code) in [
+        ("/audit?format=xml", Some(token.as_str()), 400, "INVALID_INPUT"),
+        ("/audit?from=yesterday", Some(token.as_str()), 400, "INVALID_INPUT"),
+        ("/metrics", Some(token.as_str()), 403, "FORBIDDEN"),
+        ("/export", Some(token.as_str()), 403, "FORBIDDEN"),
+        ("/audit", None, 401, "UNAUTHENTICATED"),
+        ("/export", Some("lin_not-a-token"), 401, "UNAUTHENTICATED"),
+    ] {
+        let answer = get(path, token).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{path}");
+        let body: serde_json::Value = answer
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("{path}: not JSON: {error}"));
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{path}: {body}");
+        assert!(body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|text| !text.is_empty()));
+    }
+    // An id the API cannot take is named by what it is, not by a command-line flag.
+    let posted = server
+        .client
+        .post(format!(
+            "{}/api/v1/lineage?account=has%20space&workspace=ws-churn",
+            server.url
+        ))
+        .bearer_auth(&server.token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!posted.contains("--"), "{posted}");
+    server.stop().await;
+}
+
+#[test]
+fn the_cli_refuses_unknown_accounts_and_malformed_keys_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_store(dir.path(), 0);
+    let audit = lineage(dir.path(), &["audit", "--account", "acct-nope"]);
+    let bill = lineage(dir.path(), &["bill", "--account", "acct-nope", "--month", "2026-03"]);
+    assert!(!audit.ok && !bill.ok);
+    assert_eq!(
+        audit.stderr, bill.stderr,
+        "audit refuses an unknown account as bill does"
+    );
+    let checkpoint = dir.path().join("checkpoint.json");
+    assert!(lineage(dir.path(), &["checkpoint", "--out", checkpoint.to_str().unwrap()]).ok);
+    let bad_key = lineage(
+        dir.path(),
+        &[
+            "verify",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--public-key",
+            "not-hex",
+        ],
+    );
+    assert!(
+        !bad_key.ok && bad_key.stderr.contains("`not-hex` is not a public key"),
+        "{bad_key:?}"
+    );
+    let usage = Command::new(BIN).args(["bill", "--bogus"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2), "a command line it cannot read exits 2");
 }

@@ -42,6 +42,9 @@ pub(super) fn run_audit(store: &Store, args: AuditArgs, out: &mut dyn Write) -> 
         args.from.as_deref(),
         args.to.as_deref(),
     )?;
+    if let Some(account) = &args.account {
+        store.known_account(&AccountId::new(account.as_str())?)?;
+    }
     // The command line runs on the store's own machine, with its files: it sees everything.
     crate::export::write(store, &filter, &|_| true, args.format, args.limit, &mut |text| {
         write!(out, "{text}")?;
@@ -80,9 +83,9 @@ pub(super) fn run_bill(
         Some(month) => lineage_store::billing::Month::parse(month)
             .with_context(|| format!("`{month}` is not a month like 2026-03"))?,
         None => {
-            let latest = store
-                .latest_billed_month(&account)?
-                .with_context(|| format!("nothing has been billed to {account} yet: name a month with --month 2026-03"))?;
+            let latest = store.latest_billed_month(&account)?.with_context(|| {
+                format!("nothing has been billed to {account} yet: name a month with --month 2026-03")
+            })?;
             writeln!(
                 notes,
                 "no --month given: the bill for {latest}, the latest month with activity in {account} (--month YYYY-MM for another)"
@@ -95,7 +98,10 @@ pub(super) fn run_bill(
     let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
     match format {
         BillFormat::Csv => {
-            writeln!(out, "description,quantity,unit,unit_price,price_per,days_in_month,amount,events")?;
+            writeln!(
+                out,
+                "description,quantity,unit,unit_price,price_per,days_in_month,amount,events"
+            )?;
             for line in &bill.lines {
                 writeln!(
                     out,
@@ -110,7 +116,11 @@ pub(super) fn run_bill(
                     events(&line.events)
                 )?;
             }
-            let total = if running { "total so far (month running)" } else { "total" };
+            let total = if running {
+                "total so far (month running)"
+            } else {
+                "total"
+            };
             writeln!(out, "\"{total}\",,,,,,{},", money(bill.total))?;
         }
         BillFormat::Table => bill_table(&bill, running, out)?,
@@ -122,8 +132,16 @@ pub(super) fn run_bill(
 /// what it buys (and, for a month's price, the share of the month billed).
 fn bill_table(bill: &lineage_store::billing::Bill, running: bool, out: &mut dyn Write) -> Result<()> {
     let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
-    let status = if running { ", month running: the bill so far" } else { "" };
-    writeln!(out, "Bill for account {} — {} ({}{status})", bill.account, bill.month, bill.currency)?;
+    let status = if running {
+        ", month running: the bill so far"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "Bill for account {} — {} ({}{status})",
+        bill.account, bill.month, bill.currency
+    )?;
     writeln!(out)?;
     writeln!(
         out,

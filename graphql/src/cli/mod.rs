@@ -262,7 +262,15 @@ fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn 
             month,
             format,
             price_book: book,
-        } => run_bill(store, &account, month.as_deref(), format, &price_book(book.as_deref())?, out, notes),
+        } => run_bill(
+            store,
+            &account,
+            month.as_deref(),
+            format,
+            &price_book(book.as_deref())?,
+            out,
+            notes,
+        ),
         Command::Export { account, since } => run_export(store, account, since, out, notes),
         Command::Import {
             source: ImportSource::Lineage { file, replay: false },

@@ -23,11 +23,11 @@ impl IntoResponse for Denied {
                 )
                     .into_response()
             }
-            Denied::Unavailable => (
+            Denied::Unavailable => super::ops::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the store cannot check tokens right now\n",
-            )
-                .into_response(),
+                "UNAVAILABLE",
+                "the store cannot check tokens right now",
+            ),
         }
     }
 }

@@ -33,11 +33,11 @@ pub(super) async fn audit_export(
         "csv" => crate::export::Format::Csv,
         "ndjson" => crate::export::Format::Ndjson,
         other => {
-            return (
+            return plain(
                 StatusCode::BAD_REQUEST,
-                format!("unknown format `{other}`: use csv or ndjson\n"),
+                "INVALID_INPUT",
+                &format!("unknown format `{other}`: use csv or ndjson"),
             )
-                .into_response()
         }
     };
     let filter = match crate::export::filter(
@@ -50,7 +50,13 @@ pub(super) async fn audit_export(
         query.to.as_deref(),
     ) {
         Ok(filter) => filter,
-        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error:#}\n")).into_response(),
+        Err(error) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "INVALID_INPUT",
+                &crate::cli::plain_words(&error),
+            )
+        }
     };
     let store = Arc::clone(&state.store);
     let limit = query.limit.unwrap_or(usize::MAX);
@@ -76,7 +82,7 @@ pub(super) async fn audit_export(
     };
     match body {
         Ok(Ok(body)) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "the export failed\n").into_response(),
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the export failed"),
     }
 }
 
@@ -134,7 +140,7 @@ pub(super) async fn export(
 }
 
 /// A refusal in the API's JSON shape: a message and its code, as GraphQL's errors carry them.
-fn plain(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn plain(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
 }
@@ -147,7 +153,11 @@ pub(super) async fn healthz() -> &'static str {
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.flushed_seq() {
         Ok(_) if state.store.is_open() => (StatusCode::OK, "ready\n").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response(),
+        _ => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "not ready: the store is not open",
+        ),
     }
 }
 
@@ -157,7 +167,7 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
         .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
     {
         Ok(access) if access.administrator => {}
-        Ok(_) => return (StatusCode::FORBIDDEN, "metrics are for administrators\n").into_response(),
+        Ok(_) => return plain(StatusCode::FORBIDDEN, "FORBIDDEN", "metrics are for administrators"),
         Err(denied) => return denied.into_response(),
     }
     let head = state.store.head().seq;

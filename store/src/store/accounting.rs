@@ -90,14 +90,12 @@ impl Store {
         month: crate::projections::billing::Month,
         prices: &crate::projections::billing::PriceBook,
     ) -> Result<crate::projections::billing::Bill> {
-        self.billed_account(account)?;
+        self.known_account(account)?;
         let now = Timestamp::now();
         if !month.has_begun(now) {
-            return Err(Rejection::invalid(
-                "month",
-                format!("{month} has not begun: there is nothing to bill yet"),
-            )
-            .into());
+            return Err(
+                Rejection::invalid("month", format!("{month} has not begun: there is nothing to bill yet")).into(),
+            );
         }
         let mut events = Vec::new();
         for seq in crate::projections::billing::billed_events(&self.view, account)? {
@@ -120,8 +118,8 @@ impl Store {
         Ok(bill)
     }
 
-    /// An account bills can be asked of (either kind), or the refusal for a missing one.
-    fn billed_account(&self, account: &AccountId) -> Result<()> {
+    /// An account of either kind, or the refusal for a missing one (NOT_FOUND).
+    pub fn known_account(&self, account: &AccountId) -> Result<()> {
         let exists = [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount]
             .into_iter()
             .any(|kind| self.entity(&EntityRef::new(kind, account)).ok().flatten().is_some());
@@ -133,7 +131,7 @@ impl Store {
 
     /// The latest month in which something billed to `account` happened, if anything did.
     pub fn latest_billed_month(&self, account: &AccountId) -> Result<Option<crate::projections::billing::Month>> {
-        self.billed_account(account)?;
+        self.known_account(account)?;
         let seqs = crate::projections::billing::billed_events(&self.view, account)?;
         let mut latest = None;
         for seq in seqs {

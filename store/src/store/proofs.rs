@@ -47,6 +47,13 @@ impl Store {
         checkpoint: &lineage_schema::checkpoint::Checkpoint,
         trusted_key: Option<&str>,
     ) -> Result<crate::projections::merkle::CheckpointCheck> {
+        if let Some(key) = trusted_key.filter(|key| lineage_schema::checkpoint::unhex::<32>(key).is_none()) {
+            return Err(Rejection::invalid(
+                "public key",
+                format!("`{key}` is not a public key: one is 64 hex digits, as `lineage key` prints it"),
+            )
+            .into());
+        }
         if !checkpoint.signature_holds(trusted_key) {
             return Err(Rejection::invalid("checkpoint", "its signature does not hold for the key").into());
         }

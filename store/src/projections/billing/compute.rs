@@ -195,7 +195,11 @@ fn plan_lines(events: &[Envelope], month: Month, prices: &PriceBook, lines: &mut
         overage.add_day(events, end, plan, allowance);
     }
     let days_in_month = month.days() as i128;
-    let daily = |description: String, days: u64, (unit, price_per): (&'static str, &'static str), price: i64, events: BTreeSet<u64>| BillLine {
+    let daily = |description: String,
+                 days: u64,
+                 (unit, price_per): (&'static str, &'static str),
+                 price: i64,
+                 events: BTreeSet<u64>| BillLine {
         description,
         quantity: days.to_string(),
         unit,

@@ -67,11 +67,17 @@ fn seats_are_pro_rated_by_day_across_a_month_boundary() {
         seat(3, "2026-02-25T10:00:00Z", "c", true),
     ];
     let march = bill(&events, "2026-03");
-    assert_eq!((march.lines[0].quantity.as_str(), march.lines[0].unit), ("31", "seat-days"));
+    assert_eq!(
+        (march.lines[0].quantity.as_str(), march.lines[0].unit),
+        ("31", "seat-days")
+    );
     assert_eq!(march.lines[0].amount, 5_000);
     // February: c held a seat from the 25th to the 28th (4 days of 28).
     let february = bill(&events, "2026-02");
-    assert_eq!((february.lines[0].quantity.as_str(), february.lines[0].unit), ("4", "seat-days"));
+    assert_eq!(
+        (february.lines[0].quantity.as_str(), february.lines[0].unit),
+        ("4", "seat-days")
+    );
     assert_eq!(february.lines[0].amount, round_div(4 * 5_000, 28));
     assert_eq!(
         february.seats.iter().map(|s| s.days.len()).collect::<Vec<_>>(),
@@ -88,7 +94,10 @@ fn a_leap_february_has_29_days() {
     ];
     let leap = bill(&events, "2028-02");
     assert_eq!(Month::parse("2028-02").unwrap().days(), 29);
-    assert_eq!((leap.lines[0].quantity.as_str(), leap.lines[0].unit), ("1", "seat-days"));
+    assert_eq!(
+        (leap.lines[0].quantity.as_str(), leap.lines[0].unit),
+        ("1", "seat-days")
+    );
     assert_eq!(leap.lines[0].amount, round_div(5_000, 29));
     assert_eq!(leap.seats[2].days, [29]);
 }
@@ -105,7 +114,10 @@ fn a_seat_revoked_and_granted_again_the_same_day_counts_that_day_once() {
     ];
     let march = bill(&events, "2026-03");
     assert_eq!(march.seats[2].days, [10, 11, 12]);
-    assert_eq!((march.lines[0].quantity.as_str(), march.lines[0].unit), ("3", "seat-days"));
+    assert_eq!(
+        (march.lines[0].quantity.as_str(), march.lines[0].unit),
+        ("3", "seat-days")
+    );
     assert_eq!(march.lines[0].events, [1, 2, 3, 4, 5, 6]);
 }
 
