@@ -324,3 +324,24 @@ fn the_peers_benchmark_answers_every_figure() {
         assert!(report["w2"][key].as_f64().unwrap() > 0.0, "w2 {key}");
     }
 }
+
+/// README's "Configure" table is the command line's own list of flags: made from it, and
+/// checked against it (`UPDATE_README=1` writes it back).
+#[test]
+fn readme_configure_table_is_the_command_lines_own() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- configure:begin -->\n", "<!-- configure:end -->");
+    let start = readme.find(begin).expect("README marks the Configure table") + begin.len();
+    let stop = readme[start..].find(end).expect("…and its end") + start;
+    let table = lineage_graphql::cli::configuration_table();
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &readme[..start], &readme[stop..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        readme[start..stop],
+        table,
+        "run with UPDATE_README=1 and commit README.md"
+    );
+}

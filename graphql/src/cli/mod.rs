@@ -177,6 +177,41 @@ pub fn plain_words(error: &anyhow::Error) -> String {
     text
 }
 
+/// README's "Configure" table, made from the command line's own definitions: every flag
+/// of `serve` and the global ones, with its environment variable, default and meaning.
+pub fn configuration_table() -> String {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let serve = cli.find_subcommand("serve").expect("serve is a command").clone();
+    let mut table = String::from("| flag | environment variable | default | what it sets |\n|---|---|---|---|\n");
+    for arg in cli.get_arguments().chain(serve.get_arguments()) {
+        let Some(long) = arg.get_long() else { continue };
+        if ["help", "version"].contains(&long) {
+            continue;
+        }
+        let env = arg
+            .get_env()
+            .map(|env| format!("`{}`", env.to_string_lossy()))
+            .unwrap_or_default();
+        // The one default that depends on the machine is said in words.
+        let default = if long == "principal-budget-ms" {
+            "half the machine's threads' time".to_string()
+        } else {
+            arg.get_default_values()
+                .iter()
+                .map(|value| format!("`{}`", value.to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let help = arg.get_help().map(|help| help.to_string()).unwrap_or_default();
+        table.push_str(&format!(
+            "| `--{long}` | {env} | {default} | {} |\n",
+            help.replace('\n', " ")
+        ));
+    }
+    table
+}
+
 /// Whether `error` is the reader of the output having gone away.
 fn is_closed_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
