@@ -1269,3 +1269,39 @@ async fn an_auditor_reads_its_accounts_audit_trail_and_bill_and_nothing_else() {
     assert_eq!(code(&answer), "NO_SEAT");
     auditor.stop().await;
 }
+
+/// One meaning per clock: `createdAt`, `updatedAt` and `registeredAt` are when the facts
+/// happened — the audit trail's clock beside them —, and the store's own clock is there
+/// too, named `…RecordedAt`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_times_use_the_audit_trails_clock_and_name_the_other() {
+    let server = Server::demo().await;
+    let answer = server
+        .data(
+            r#"{ node(id: "run/r-churn-1") { createdAt createdRecordedAt updatedAt updatedRecordedAt }
+                auditTrail(entity: "run/r-churn-1", first: 1) { nodes { occurredAt recordedAt } }
+                model(id: "model/m-churn") { versions { registeredAt registeredRecordedAt } } }"#,
+            json!({}),
+        )
+        .await;
+    let node = &answer["node"];
+    let first = &answer["auditTrail"]["nodes"][0];
+    assert_eq!(node["createdAt"], first["occurredAt"], "{answer}");
+    assert_eq!(node["createdRecordedAt"], first["recordedAt"], "{answer}");
+    assert!(
+        node["createdAt"].as_str().unwrap().starts_with("2026-03"),
+        "the story's time: {answer}"
+    );
+    assert_ne!(
+        node["createdAt"], node["createdRecordedAt"],
+        "the demo is recorded now, happened in March"
+    );
+    assert_ne!(node["updatedAt"], node["updatedRecordedAt"]);
+    let version = &answer["model"]["versions"][0];
+    assert!(
+        version["registeredAt"].as_str().unwrap().starts_with("2026-0"),
+        "{version}"
+    );
+    assert_ne!(version["registeredAt"], version["registeredRecordedAt"]);
+    server.stop().await;
+}

@@ -55,6 +55,7 @@ pub(super) struct LoggedModelInfo {
     pub folder: String,
     /// The step at which the run named it an output, if it did.
     pub output_step: Option<i64>,
+    /// When the store recorded it (logged through MLflow's API, live: also when it happened).
     pub logged_at: String,
 }
 
@@ -114,7 +115,13 @@ impl EntityObject {
     async fn version(&self) -> u64 {
         self.0.version
     }
-    async fn created_at(&self) -> String {
+    /// When it was created, as it happened (the event's `occurredAt`, else when it was
+    /// recorded): the clock of the audit trail and of `asOf { time }`.
+    async fn created_at(&self, ctx: &Context<'_>) -> String {
+        happened(ctx, &self.0.created)
+    }
+    /// When the store recorded its creation (`recordedAt`).
+    async fn created_recorded_at(&self) -> String {
         self.0.created.at.to_string()
     }
     async fn created_by(&self) -> String {
@@ -123,7 +130,12 @@ impl EntityObject {
     async fn created_seq(&self) -> u64 {
         self.0.created.seq
     }
-    async fn updated_at(&self) -> String {
+    /// When it last changed, as it happened (`occurredAt`, else `recordedAt`).
+    async fn updated_at(&self, ctx: &Context<'_>) -> String {
+        happened(ctx, &self.0.updated)
+    }
+    /// When the store recorded its last change.
+    async fn updated_recorded_at(&self) -> String {
         self.0.updated.at.to_string()
     }
     async fn updated_by(&self) -> String {
@@ -321,7 +333,10 @@ pub(super) struct ModelVersionInfo {
     pub tags: Vec<KeyValue>,
     /// The aliases (`champion`) that name this version.
     pub aliases: Vec<String>,
+    /// When it was registered, as it happened (`occurredAt`, else `recordedAt`).
     pub registered_at: String,
+    /// When the store recorded its registration.
+    pub registered_recorded_at: String,
     pub registered_by: String,
 }
 
@@ -397,7 +412,8 @@ impl ModelObject {
                     .filter(|(_, named)| **named == version.version)
                     .map(|(alias, _)| alias.clone())
                     .collect(),
-                registered_at: version.registered.at.to_string(),
+                registered_at: happened(ctx, &version.registered),
+                registered_recorded_at: version.registered.at.to_string(),
                 registered_by: version.registered.actor.to_string(),
             })
             .collect()
@@ -543,4 +559,15 @@ impl EventObject {
 /// lives in an experimentation account, the model in a model management account).
 fn run_visible(ctx: &Context<'_>, run: &lineage_schema::RunId) -> bool {
     super::view(ctx).is_ok_and(|view| view.visible(&EntityRef::new(EntityKind::Run, run)))
+}
+
+/// When the event behind `stamp` happened: its `occurredAt` (imported facts carry the
+/// time they happened elsewhere), else when it was recorded, the stamp's own time.
+fn happened(ctx: &Context<'_>, stamp: &lineage_schema::entity::Stamp) -> String {
+    super::store(ctx)
+        .event(stamp.seq)
+        .ok()
+        .flatten()
+        .map_or(stamp.at, |event| event.effective_time())
+        .to_string()
 }
