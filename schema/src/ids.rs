@@ -33,17 +33,52 @@ where
     T::try_from(text.to_string()).unwrap_or_else(|error| panic!("`{text}` is not valid: {error:?}"))
 }
 
+/// An id as given — bare (`r-1`) or as an entity's global id (`run/r-1`), for one of the
+/// `kinds` the id may name — without its kind. Another kind's global id is refused,
+/// saying which kinds fit.
+fn without_kind(label: &'static str, kinds: &[&str], text: String) -> Result<String, Rejection> {
+    let Some((kind, id)) = text.split_once('/') else {
+        return Ok(text);
+    };
+    if kinds.contains(&kind) {
+        return Ok(id.to_string());
+    }
+    if EntityKind::from_label(kind).is_some() && !kinds.is_empty() {
+        let fits: Vec<String> = kinds.iter().map(|kind| format!("`{kind}/…`")).collect();
+        return Err(Rejection::InvalidInput {
+            field: label.to_string(),
+            reason: format!(
+                "`{text}` names {} {kind}, not {} {label}: give the bare id or {}",
+                article(kind),
+                article(label),
+                fits.join(" or ")
+            ),
+        });
+    }
+    Ok(text)
+}
+
+/// `a` or `an`, as `word` wants.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $label:literal) => {
+    ($(#[$doc:meta])* $name:ident, $label:literal, [$($kind:literal),*]) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
-            /// Checks and wraps an id.
+            /// Checks and wraps an id, given bare or as the global id of its kind
+            /// (`run/r-1` for a run id: one form of id everywhere).
             pub fn new(text: impl Into<String>) -> Result<Self, Rejection> {
-                let text = text.into();
+                let text = without_kind($label, &[$($kind),*], text.into())?;
                 check_id($label, &text)?;
                 Ok(Self(text))
             }
@@ -81,37 +116,37 @@ macro_rules! id_type {
 }
 
 id_type!(/// A user or service principal that acts.
-    PrincipalId, "principal");
+    PrincipalId, "principal", ["principal"]);
 id_type!(/// A subscription: the root of ownership.
-    SubscriptionId, "subscription");
+    SubscriptionId, "subscription", ["subscription"]);
 id_type!(/// An experimentation account or a model management account.
-    AccountId, "account");
+    AccountId, "account", ["experimentation-account", "model-management-account"]);
 id_type!(/// A workspace inside an experimentation account.
-    WorkspaceId, "workspace");
+    WorkspaceId, "workspace", ["workspace"]);
 id_type!(/// A project inside a workspace.
-    ProjectId, "project");
+    ProjectId, "project", ["project"]);
 id_type!(/// An experiment inside a project.
-    ExperimentId, "experiment");
+    ExperimentId, "experiment", ["experiment"]);
 id_type!(/// A compute target attached to an experimentation account.
-    ComputeTargetId, "compute target");
+    ComputeTargetId, "compute target", ["compute-target"]);
 id_type!(/// One execution of an experiment.
-    RunId, "run");
+    RunId, "run", ["run"]);
 id_type!(/// A dataset or data source that runs read and write.
-    DatasetId, "dataset");
+    DatasetId, "dataset", ["dataset"]);
 id_type!(/// A managed model (its versions are numbered inside it).
-    ModelId, "model");
+    ModelId, "model", ["model"]);
 id_type!(/// A manifest (its versions are numbered inside it).
-    ManifestId, "manifest");
+    ManifestId, "manifest", ["manifest"]);
 id_type!(/// A container image (its versions are numbered inside it).
-    ImageId, "image");
+    ImageId, "image", ["image"]);
 id_type!(/// An environment that services run in.
-    EnvironmentId, "environment");
+    EnvironmentId, "environment", ["environment"]);
 id_type!(/// A web service.
-    ServiceId, "service");
+    ServiceId, "service", ["service"]);
 id_type!(/// An idempotency key: appending the same event id twice stores it once.
-    EventId, "event id");
+    EventId, "event id", []);
 id_type!(/// An API token (its id; the secret itself is never stored).
-    TokenId, "token");
+    TokenId, "token", []);
 
 /// A checked human-readable name: 1 to 256 characters, no control characters,
 /// no leading or trailing white space.
@@ -413,6 +448,26 @@ version_ref!(/// One version of an image.
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_is_taken_bare_or_as_its_kinds_global_id() {
+        assert_eq!(RunId::new("run/r-1").unwrap(), RunId::new("r-1").unwrap());
+        assert_eq!(
+            AccountId::new("experimentation-account/acct-1").unwrap().as_str(),
+            "acct-1"
+        );
+        assert_eq!(
+            AccountId::new("model-management-account/acct-1").unwrap().as_str(),
+            "acct-1"
+        );
+        let wrong = AccountId::new("model/m-1").unwrap_err().to_string();
+        assert!(
+            wrong.contains("`model/m-1` names a model, not an account")
+                && wrong.contains("`experimentation-account/…` or `model-management-account/…`"),
+            "{wrong}"
+        );
+        assert!(EventId::new("run/r-1").is_err(), "keys have no kind");
+    }
 
     #[test]
     fn ids_are_checked() {

@@ -507,7 +507,7 @@ mod bills {
     }
 
     fn commands(steps: &[(Step, i64)]) -> Vec<CommandEnvelope> {
-        let start = Timestamp::parse("2028-02-01T00:00:00Z").unwrap();
+        let start = Timestamp::parse("2024-02-01T00:00:00Z").unwrap();
         let mut out = demo::scaffold("u-owner", 0);
         out.push(CommandEnvelope::new(
             literal("u-owner"),
@@ -600,7 +600,7 @@ mod bills {
             }
             let all = store.events(0, usize::MAX, &Default::default()).unwrap();
             let kinds: std::collections::HashMap<String, String> = [("ct".to_string(), "local".to_string()), ("ct-vm".to_string(), "remote-vm".to_string())].into();
-            let months = ["2028-02", "2028-03", "2028-04"].map(|month| Month::parse(month).unwrap());
+            let months = ["2024-02", "2024-03", "2024-04"].map(|month| Month::parse(month).unwrap());
             let prices = PriceBook::default();
             let mut incremental = Vec::new();
             for account in ["acct", "mm"] {

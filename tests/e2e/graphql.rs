@@ -1305,3 +1305,59 @@ async fn entity_times_use_the_audit_trails_clock_and_name_the_other() {
     assert_ne!(version["registeredAt"], version["registeredRecordedAt"]);
     server.stop().await;
 }
+
+/// One form of id everywhere: an argument that takes an entity takes its global id
+/// `kind/id` or, where the kind is implied, the bare id; a wrong kind says which fit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_are_taken_bare_or_global_and_a_wrong_kind_says_what_fits() {
+    let server = Server::demo().await;
+    let pairs = [
+        (
+            r#"{ audit(account: "acct-contoso-exp", first: 5) { nodes { seq } } }"#,
+            r#"{ audit(account: "experimentation-account/acct-contoso-exp", first: 5) { nodes { seq } } }"#,
+        ),
+        (
+            r#"{ bill(account: "acct-contoso-exp", month: "2026-03") { total } }"#,
+            r#"{ bill(account: "experimentation-account/acct-contoso-exp", month: "2026-03") { total } }"#,
+        ),
+        (
+            r#"{ trace(service: "svc-churn") { service environment } }"#,
+            r#"{ trace(service: "service/svc-churn") { service environment } }"#,
+        ),
+        (
+            r#"{ run(id: "r-churn-1") { id } }"#,
+            r#"{ run(id: "run/r-churn-1") { id } }"#,
+        ),
+    ];
+    for (bare, global) in pairs {
+        let (bare, global) = (server.data(bare, json!({})).await, server.data(global, json!({})).await);
+        assert_eq!(bare, global);
+    }
+    let tagged = server
+        .data(
+            r#"mutation { setRunTags(input: { run: "run/r-churn-1", tags: [{ key: "form", value: "global" }] }) { seq } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(tagged["setRunTags"]["seq"].is_u64(), "{tagged}");
+    for (query, expected) in [
+        (
+            r#"{ audit(account: "model/m-churn", first: 1) { nodes { seq } } }"#,
+            "`model/m-churn` names a model, not an account: give the bare id or `experimentation-account/…` or `model-management-account/…`",
+        ),
+        (
+            r#"{ run(id: "model/m-churn") { id } }"#,
+            "`model/m-churn` names a model, not the run asked for",
+        ),
+        (
+            r#"{ trace(service: "run/r-churn-1") { service } }"#,
+            "`run/r-churn-1` names a run, not a service",
+        ),
+    ] {
+        let answer = server.query(query, json!({})).await;
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{query}: {answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "INVALID_INPUT", "{answer}");
+    }
+    server.stop().await;
+}

@@ -148,7 +148,10 @@ impl EntityQueries {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
         let account = account_arg(account)?;
-        let environment = environment.map(|environment| environment.trim_start_matches("environment/").to_string());
+        let environment = environment
+            .map(|environment| lineage_schema::EnvironmentId::new(environment.0))
+            .transpose()
+            .map_err(|rejection| invalid(rejection.to_string()))?;
         let keep = |entity: &Entity| {
             let Detail::Service(service) = &entity.detail else {
                 return false;
@@ -158,7 +161,7 @@ impl EntityQueries {
                 .is_none_or(|account| entity.account.as_ref() == Some(account))
                 && environment
                     .as_ref()
-                    .is_none_or(|environment| service.environment.as_str() == environment)
+                    .is_none_or(|environment| &service.environment == environment)
                 && state.is_none_or(|state| (state == ServiceState::Deleted) == entity.deleted)
         };
         Ok(scan(ctx, EntityKind::Service, after, first, keep)?.into_page(ServiceObject))

@@ -68,8 +68,7 @@ impl LineageQueries {
         as_of: Option<AsOfInput>,
     ) -> async_graphql::Result<TraceResult> {
         within_deadline(ctx)?;
-        let id = service.trim_start_matches("service/");
-        let service = ServiceId::new(id).map_err(|rejection| invalid(rejection.to_string()))?;
+        let service = ServiceId::new(service.0).map_err(|rejection| invalid(rejection.to_string()))?;
         let trace = view(ctx)?.trace(&service, graph::as_of(as_of)?).map_err(from_store)?;
         Ok((&trace).into())
     }

@@ -133,7 +133,11 @@ fn typed(ctx: &Context<'_>, kind: EntityKind, id: &str) -> async_graphql::Result
         EntityRef::new(kind, id)
     };
     if reference.kind != kind {
-        return Err(invalid(format!("`{id}` is not a {}", kind.label())));
+        return Err(invalid(format!(
+            "`{id}` names a {}, not the {kind} asked for: give the bare id or `{kind}/…`",
+            reference.kind.label(),
+            kind = kind.label()
+        )));
     }
     view(ctx)?.entity(&reference).map_err(from_store)
 }
