@@ -1037,8 +1037,9 @@ async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
         ("node", r#"{ node(id: "service/svc-churn") { id name } }"#.into()),
         ("entities", r#"{ a: entities(kind: "run") { edges { node { id account } } } b: entities(kind: "run", parent: "experiment/e-train") { edges { node { id } } } c: entities(kind: "subscription") { edges { node { id name } } } d: entities(kind: "principal") { edges { node { id } } } }"#.into()),
         ("run", r#"{ run(id: "r-churn-1") { id metrics { name } } }"#.into()),
-        ("runs", r#"{ a: runs { edges { node { id } } } b: runs(experiment: "e-train") { edges { node { id } } } }"#.into()),
-        ("model", r#"{ model(id: "m-churn") { id versions { id } } }"#.into()),
+        ("runs", r#"{ a: runs { edges { node { id } } } b: runs(experiment: "e-train") { edges { node { id } } } c: runs(account: "acct-contoso-exp", tag: { key: "k", value: "v" }) { edges { node { id } } } }"#.into()),
+        ("experiment", r#"{ a: experiment(id: "e-train") { id name runs { id } } b: run(id: "r-churn-1") { experiment { name } } }"#.into()),
+        ("model", r#"{ model(id: "m-churn") { id versions { id runId run { id params { key } } } } }"#.into()),
         ("models", r#"{ models { edges { node { id } } } }"#.into()),
         ("service", r#"{ service(id: "svc-churn") { id url } }"#.into()),
         ("services", r#"{ services { edges { node { id } } } }"#.into()),
@@ -1358,6 +1359,107 @@ async fn ids_are_taken_bare_or_global_and_a_wrong_kind_says_what_fits() {
         let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{query}: {answer}");
         assert_eq!(answer["errors"][0]["extensions"]["code"], "INVALID_INPUT", "{answer}");
+    }
+    server.stop().await;
+}
+
+/// References followed in one query: a model version's run with its params, metrics and
+/// experiment, the experiment's runs; runs filtered by account, tag and name and ordered
+/// by a metric; a filter naming what no run has is an error, not an empty list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_resolve_in_one_query_and_runs_sort_by_a_metric() {
+    let server = Server::demo().await;
+    let model = server
+        .data(
+            r#"{ model(id: "m-churn") { versions { runId run { id params { key value } metrics { name value }
+                 experiment { id name entryPoint runs { id } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let version = &model["model"]["versions"][0];
+    let run = &version["run"];
+    assert_eq!(run["id"], version["runId"], "{model}");
+    assert!(!run["params"].as_array().unwrap().is_empty(), "{model}");
+    assert!(!run["metrics"].as_array().unwrap().is_empty(), "{model}");
+    let runs_of_experiment: Vec<&Value> = run["experiment"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| &run["id"])
+        .collect();
+    assert!(
+        runs_of_experiment.contains(&&run["id"]),
+        "the run is among its experiment's runs: {model}"
+    );
+    let experiment = server
+        .data(
+            r#"{ experiment(id: "experiment/e-train") { name runs { id experimentId } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(experiment["experiment"]["name"], "train");
+    assert!(experiment["experiment"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|run| run["experimentId"] == "experiment/e-train"));
+
+    let sorted = server
+        .data(
+            r#"{ runs(account: "acct-contoso-exp", orderBy: { metric: "auc", descending: true }) { edges { node { id metrics { name value } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let auc: Vec<f64> = sorted["runs"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|edge| {
+            edge["node"]["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|metric| metric["name"] == "auc")
+                .and_then(|metric| metric["value"].as_f64())
+        })
+        .collect();
+    assert!(
+        auc.len() > 1 && auc.windows(2).all(|pair| pair[0] >= pair[1]),
+        "highest auc first: {auc:?}"
+    );
+    let elsewhere = server
+        .data(
+            r#"{ runs(account: "acct-fabrikam-exp") { edges { node { id } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(elsewhere["runs"]["edges"], json!([]), "alex sees no run of Fabrikam's");
+    server
+        .data(r#"mutation { setRunTags(input: { run: "r-churn-1", tags: [{ key: "team", value: "retention" }] }) { seq } }"#, json!({}))
+        .await;
+    let tagged = server
+        .data(
+            r#"{ runs(tag: { key: "team", value: "retention" }) { edges { node { id } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(tagged["runs"]["edges"], json!([{ "node": { "id": "run/r-churn-1" } }]));
+    for (query, expected) in [
+        (
+            r#"{ runs(metric: { name: "acuracy", min: 0.5 }) { edges { node { id } } } }"#,
+            "no run here has a metric named `acuracy`",
+        ),
+        (
+            r#"{ runs(param: { key: "lr", value: "1" }) { edges { node { id } } } }"#,
+            "no run here has a param named `lr`",
+        ),
+        (
+            r#"{ runs(orderBy: { metric: "nope" }) { edges { node { id } } } }"#,
+            "no run here has a metric named `nope`",
+        ),
+    ] {
+        let answer = server.query(query, json!({})).await;
+        assert_eq!(answer["errors"][0]["message"], expected, "{answer}");
     }
     server.stop().await;
 }

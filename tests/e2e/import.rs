@@ -536,7 +536,7 @@ async fn imported_models_trace_to_their_runs_and_datasets_over_graphql() {
     let source_run = model["versions"][0]["run_id"].as_str().unwrap();
     let data = server
         .data(
-            "{ models(name: \"usage-forecaster\") { nodes { id versions { id version run } } } }",
+            "{ models(name: \"usage-forecaster\") { nodes { id versions { id version runId } } } }",
             json!({}),
         )
         .await;
@@ -547,7 +547,7 @@ async fn imported_models_trace_to_their_runs_and_datasets_over_graphql() {
         .trim_start_matches("model/")
         .to_string();
     let version = &imported["versions"][0];
-    assert_eq!(version["run"], json!(format!("run/{}", mlflow::run_id(source_run))));
+    assert_eq!(version["runId"], json!(format!("run/{}", mlflow::run_id(source_run))));
 
     let mutation = |field: &str, input: Value| {
         let query = format!(
@@ -668,7 +668,7 @@ async fn imported_models_trace_to_their_runs_and_datasets_over_graphql() {
         .collect();
     let versions = server
         .data(
-            "{ models(account: \"acct-contoso-mm\") { nodes { versions { id run } } } }",
+            "{ models(account: \"acct-contoso-mm\") { nodes { versions { id runId } } } }",
             json!({}),
         )
         .await;
@@ -678,7 +678,7 @@ async fn imported_models_trace_to_their_runs_and_datasets_over_graphql() {
         .iter()
         .flat_map(|model| model["versions"].as_array().unwrap().clone())
         .filter(|version| {
-            version["run"]
+            version["runId"]
                 .as_str()
                 .and_then(|run| run.strip_prefix("run/mlflow-run-"))
                 .is_some_and(|run| readers.contains(run))

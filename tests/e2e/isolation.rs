@@ -362,20 +362,25 @@ async fn answers_leave_out_what_the_caller_may_not_read() {
     let model = server
         .query_as(
             &grace,
-            r#"{ model(id: "m-churn") { versions { id run } entity { detail } } }"#,
+            r#"{ model(id: "m-churn") { versions { id runId run { id } } entity { detail } } }"#,
             json!({}),
         )
         .await;
     let versions = model["data"]["model"]["versions"].as_array().unwrap();
     assert!(!versions.is_empty(), "{model}");
-    assert!(versions.iter().all(|version| version["run"].is_null()), "{model}");
+    assert!(
+        versions
+            .iter()
+            .all(|version| version["run"].is_null() && version["runId"].is_null()),
+        "{model}"
+    );
     let detail = model["data"]["model"]["entity"]["detail"].to_string();
     assert!(
         !detail.contains("r-churn"),
         "the detail names a run Grace cannot read: {detail}"
     );
     let admin_view = server
-        .data(r#"{ model(id: "m-churn") { versions { run } } }"#, json!({}))
+        .data(r#"{ model(id: "m-churn") { versions { run { id } } } }"#, json!({}))
         .await;
     assert!(
         admin_view["model"]["versions"]

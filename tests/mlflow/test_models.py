@@ -62,9 +62,12 @@ def test_a_pyfunc_model_is_logged_registered_aliased_and_loaded(tracking, lineag
     content = open(os.path.join(downloaded, "MLmodel"), "rb").read()
     assert (mlmodel["size"], mlmodel["digest"]) == (len(content), blake3.blake3(content).hexdigest())
     versions = lineage.graphql(
-        "query($name: String) { models(name: $name) { edges { node { versions { run artifactPath } } } } }", {"name": name}
+        "query($name: String) { models(name: $name) { edges { node { versions { runId artifactPath run { experiment { name } } } } } } }", {"name": name}
     )["models"]["edges"][0]["node"]["versions"]
-    assert versions == [{"run": f"run/{run.info.run_id}", "artifactPath": f"models/{info.model_id}"}]
+    assert [(version["runId"], version["artifactPath"]) for version in versions] == [
+        (f"run/{run.info.run_id}", f"models/{info.model_id}")
+    ]
+    assert versions[0]["run"]["experiment"]["name"], "the version's run and its experiment, in one query"
 
 
 def test_logged_models_are_searched_tagged_finalized_and_deleted(tracking):

@@ -43,10 +43,10 @@ def test_registered_models_versions_aliases_and_tags(tracking, lineage):
 
     # The same facts in Lineage: the model's versions came from the run.
     model_id = lineage.graphql(
-        "query($name: String) { models(name: $name) { edges { node { id versions { id version run } } } } }",
+        "query($name: String) { models(name: $name) { edges { node { id versions { id version runId } } } } }",
         {"name": name},
     )["models"]["edges"][0]["node"]
-    assert [version["run"] for version in model_id["versions"]] == [f"run/{run.info.run_id}"] * 2
+    assert [version["runId"] for version in model_id["versions"]] == [f"run/{run.info.run_id}"] * 2
     impact = lineage.graphql("query($id: ID!) { impact(id: $id) { modelVersions } }", {"id": f"run/{run.info.run_id}"})
     assert sorted(impact["impact"]["modelVersions"]) == sorted(version["id"] for version in model_id["versions"])
 

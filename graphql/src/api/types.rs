@@ -220,8 +220,15 @@ impl RunObject {
     async fn status(&self) -> RunStatus {
         self.detail().status.into()
     }
-    async fn experiment(&self) -> ID {
+    /// Its experiment's global id.
+    async fn experiment_id(&self) -> ID {
         ID(EntityRef::new(EntityKind::Experiment, &self.detail().experiment).to_string())
+    }
+    /// The experiment it executed (none if the reader may not see it).
+    async fn experiment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentObject>> {
+        let reference = EntityRef::new(EntityKind::Experiment, &self.detail().experiment);
+        let found = super::view(ctx)?.entity(&reference).map_err(from_store)?;
+        Ok(found.map(ExperimentObject))
     }
     async fn compute_target(&self) -> ID {
         ID(EntityRef::new(EntityKind::ComputeTarget, &self.detail().compute_target).to_string())
@@ -318,12 +325,13 @@ impl RunObject {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub(super) struct ModelVersionInfo {
     /// `model/id@version`
     pub id: ID,
     pub version: u32,
-    /// The run that produced it, if any.
-    pub run: Option<ID>,
+    /// The global id of the run that produced it, if any (and the reader may see it).
+    pub run_id: Option<ID>,
     /// Where it was uploaded from, if no run produced it.
     pub uploaded_from: Option<String>,
     /// The run's artifact path holding it, if a run produced it.
@@ -338,6 +346,58 @@ pub(super) struct ModelVersionInfo {
     /// When the store recorded its registration.
     pub registered_recorded_at: String,
     pub registered_by: String,
+}
+
+#[async_graphql::ComplexObject]
+impl ModelVersionInfo {
+    /// The run that produced it — its params, metrics, experiment… — if any (and the
+    /// reader may see it).
+    async fn run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RunObject>> {
+        let Some(id) = &self.run_id else { return Ok(None) };
+        let reference = EntityRef::parse(id).map_err(|rejection| super::error::invalid(rejection.to_string()))?;
+        let found = super::view(ctx)?.entity(&reference).map_err(from_store)?;
+        Ok(found.map(RunObject))
+    }
+}
+
+/// An experiment: source files and one entry point, run again and again.
+#[derive(Clone, Debug)]
+pub(super) struct ExperimentObject(pub Entity);
+
+#[Object(name = "Experiment")]
+impl ExperimentObject {
+    async fn id(&self) -> ID {
+        ID(self.0.reference.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn entity(&self) -> EntityObject {
+        EntityObject(self.0.clone())
+    }
+    /// The project it belongs to.
+    async fn project(&self) -> Option<ID> {
+        self.0.parent.as_ref().map(|parent| ID(parent.to_string()))
+    }
+    async fn entry_point(&self) -> Option<&str> {
+        match &self.0.detail {
+            Detail::Experiment { entry_point, .. } => Some(entry_point),
+            _ => None,
+        }
+    }
+    async fn tags(&self) -> Vec<KeyValue> {
+        match &self.0.detail {
+            Detail::Experiment { tags, .. } => key_values(tags),
+            _ => Vec::new(),
+        }
+    }
+    /// Its runs the reader may see, oldest id first.
+    async fn runs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RunObject>> {
+        let runs = super::view(ctx)?
+            .children(&self.0.reference, EntityKind::Run)
+            .map_err(from_store)?;
+        Ok(runs.into_iter().map(RunObject).collect())
+    }
 }
 
 /// An alias and the version it names.
@@ -390,7 +450,7 @@ impl ModelObject {
             .map(|version| ModelVersionInfo {
                 id: ID(format!("{}@{}", self.0.reference, version.version)),
                 version: version.version,
-                run: match &version.source {
+                run_id: match &version.source {
                     ModelSource::Run { run, .. } if run_visible(ctx, run) => {
                         Some(ID(EntityRef::new(EntityKind::Run, run).to_string()))
                     }

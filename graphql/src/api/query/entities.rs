@@ -43,24 +43,31 @@ impl EntityQueries {
         Ok(typed(ctx, EntityKind::Run, &id)?.map(RunObject))
     }
 
-    /// Runs, filtered: by experiment, status, start time, a param's value, a metric's
-    /// latest value.
+    /// Runs, filtered: by experiment, account, status, start time, name, a tag's or a
+    /// param's value, a metric's latest value; in id order, or by a metric's latest value
+    /// (`orderBy`). A param, metric or order that names what no run in scope has is an
+    /// error, not an empty list.
     // Each argument is one of the field's filters, as GraphQL clients name them.
     #[allow(clippy::too_many_arguments)]
     async fn runs(
         &self,
         ctx: &Context<'_>,
         experiment: Option<ID>,
+        account: Option<String>,
         status: Option<RunStatus>,
         started_after: Option<String>,
         started_before: Option<String>,
+        name: Option<String>,
+        tag: Option<KeyValueFilter>,
         param: Option<KeyValueFilter>,
         metric: Option<MetricFilter>,
+        order_by: Option<MetricOrder>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<RunObject>> {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
+        let account = account_arg(account)?;
         let (from, until) = (
             time("startedAfter", started_after)?,
             time("startedBefore", started_before)?,
@@ -68,8 +75,15 @@ impl EntityQueries {
         let keep = |entity: &Entity| {
             let Detail::Run(run) = &entity.detail else { return false };
             status.is_none_or(|status| RunStatus::from(run.status) == status)
+                && account
+                    .as_ref()
+                    .is_none_or(|account| entity.account.as_ref() == Some(account))
+                && name.as_ref().is_none_or(|name| &entity.name == name)
                 && from.is_none_or(|from| run.started_at.is_some_and(|at| at >= from))
                 && until.is_none_or(|until| run.started_at.is_some_and(|at| at < until))
+                && tag
+                    .as_ref()
+                    .is_none_or(|tag| run.tags.get(&tag.key) == Some(&tag.value))
                 && param
                     .as_ref()
                     .is_none_or(|param| run.params.get(&param.key) == Some(&param.value))
@@ -80,19 +94,47 @@ impl EntityQueries {
                     })
                 })
         };
-        let runs = match experiment {
+        let scope = match experiment {
             Some(experiment) => {
-                let experiment = if experiment.contains('/') {
-                    parse_ref(&experiment)?
-                } else {
-                    EntityRef::new(EntityKind::Experiment, experiment.as_str())
-                };
-                let runs = visible_children(ctx, &experiment, EntityKind::Run)?;
-                Slice::of(by_id(runs.into_iter().filter(keep).collect()), after, first)
+                let experiment = lineage_schema::ExperimentId::new(experiment.0)
+                    .map_err(|rejection| invalid(rejection.to_string()))?;
+                Some(visible_children(
+                    ctx,
+                    &EntityRef::new(EntityKind::Experiment, &experiment),
+                    EntityKind::Run,
+                )?)
             }
-            None => scan(ctx, EntityKind::Run, after, first, keep)?,
+            None => None,
+        };
+        let named = [
+            param.as_ref().map(|param| ("param", param.key.as_str())),
+            metric.as_ref().map(|metric| ("metric", metric.name.as_str())),
+            order_by.as_ref().map(|order| ("metric", order.metric.as_str())),
+        ];
+        let runs = if scope.is_none() && named.iter().all(Option::is_none) {
+            scan(ctx, EntityKind::Run, after, first, keep)?
+        } else {
+            // Every run in scope is read: to know the names it has, and to sort.
+            let all = match scope {
+                Some(runs) => runs,
+                None => scan(ctx, EntityKind::Run, None, usize::MAX - 1, |_| true)?.into_items(),
+            };
+            for (what, wanted) in named.into_iter().flatten() {
+                known_name(&all, what, wanted)?;
+            }
+            let kept: Vec<Entity> = all.into_iter().filter(keep).collect();
+            match &order_by {
+                Some(order) => Slice::of(by_metric(kept, order), after, first),
+                None => Slice::of(by_id(kept), after, first),
+            }
         };
         Ok(runs.into_page(RunObject))
+    }
+
+    /// One experiment by id (`e-train` or `experiment/e-train`), with its runs.
+    async fn experiment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ExperimentObject>> {
+        within_deadline(ctx)?;
+        Ok(typed(ctx, EntityKind::Experiment, &id)?.map(ExperimentObject))
     }
 
     async fn model(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<ModelObject>> {

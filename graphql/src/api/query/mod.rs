@@ -8,7 +8,9 @@ mod log;
 
 use super::error::{from_store, invalid, not_found};
 use super::graph::{self, AsOfInput, Direction, ImpactResult, LineageGraph, TraceResult};
-use super::types::{EntityObject, EventObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState};
+use super::types::{
+    EntityObject, EventObject, ExperimentObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState,
+};
 use super::{page_size, parse_kind, parse_node, parse_ref, store, view, within_deadline};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, InputObject, Object, ID};
@@ -49,6 +51,10 @@ impl<T> Slice<T> {
             has_previous: start > 0 || after.is_some(),
             has_next,
         }
+    }
+
+    fn into_items(self) -> Vec<T> {
+        self.items.into_iter().map(|(_, item)| item).collect()
     }
 
     fn into_page<U: async_graphql::OutputType>(self, map: impl Fn(T) -> U) -> Page<U> {
@@ -101,6 +107,49 @@ fn scan(
 pub(super) struct KeyValueFilter {
     pub key: String,
     pub value: String,
+}
+
+/// Runs in order of a metric's latest value (runs without it last).
+#[derive(InputObject, Clone, Debug)]
+pub(super) struct MetricOrder {
+    pub metric: String,
+    /// Highest first (default: lowest first).
+    #[graphql(default)]
+    pub descending: bool,
+}
+
+/// `runs` in `order`, with cursors that keep it (their rank, zero-padded).
+fn by_metric(runs: Vec<Entity>, order: &MetricOrder) -> Vec<(String, Entity)> {
+    let value = |entity: &Entity| match &entity.detail {
+        Detail::Run(run) => run.latest_metrics.get(&order.metric).map(|point| point.value),
+        _ => None,
+    };
+    let mut runs: Vec<(Option<f64>, Entity)> = runs.into_iter().map(|run| (value(&run), run)).collect();
+    runs.sort_by(|(a, _), (b, _)| match (a, b) {
+        (Some(a), Some(b)) if order.descending => b.total_cmp(a),
+        (Some(a), Some(b)) => a.total_cmp(b),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    runs.into_iter()
+        .enumerate()
+        .map(|(rank, (_, run))| (format!("{rank:010}"), run))
+        .collect()
+}
+
+/// Refuses a param or metric name that no run in `runs` has: a typo answers with an
+/// error, not an empty list.
+fn known_name(runs: &[Entity], what: &str, name: &str) -> async_graphql::Result<()> {
+    let has = |entity: &Entity| match &entity.detail {
+        Detail::Run(run) if what == "param" => run.params.contains_key(name),
+        Detail::Run(run) => run.latest_metrics.contains_key(name),
+        _ => false,
+    };
+    if runs.iter().any(has) {
+        return Ok(());
+    }
+    Err(invalid(format!("no run here has a {what} named `{name}`")))
 }
 
 /// A metric whose latest value lies in a range.
