@@ -523,7 +523,7 @@ async fn pages_of_runs_and_events_cover_everything_once() {
     let mut ids = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let data = server.data("query($after: String) { entities(kind: \"run\", first: 3, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }", json!({ "after": after })).await;
+        let data = server.data("query($after: String) { entities(kind: RUN, first: 3, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }", json!({ "after": after })).await;
         let page = &data["entities"];
         ids.extend(
             page["edges"]
@@ -806,10 +806,7 @@ async fn each_limit_rejects_an_abusive_request_with_a_clear_message() {
     );
     assert_eq!(code(&server.query(&wide, json!({})).await), "LIMIT_EXCEEDED");
     let answer = server
-        .query(
-            "{ entities(kind: \"run\", first: 1000) { edges { cursor } } }",
-            json!({}),
-        )
+        .query("{ entities(kind: RUN, first: 1000) { edges { cursor } } }", json!({}))
         .await;
     assert_eq!(code(&answer), "LIMIT_EXCEEDED");
     assert!(answer["errors"][0]["message"].as_str().unwrap().contains("at most 20"));
@@ -1035,7 +1032,7 @@ async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
     };
     let probes: Vec<(&str, String)> = vec![
         ("node", r#"{ node(id: "service/svc-churn") { id name } }"#.into()),
-        ("entities", r#"{ a: entities(kind: "run") { edges { node { id account } } } b: entities(kind: "run", parent: "experiment/e-train") { edges { node { id } } } c: entities(kind: "subscription") { edges { node { id name } } } d: entities(kind: "principal") { edges { node { id } } } }"#.into()),
+        ("entities", r#"{ a: entities(kind: RUN) { edges { node { id account } } } b: entities(kind: RUN, parent: "experiment/e-train") { edges { node { id } } } c: entities(kind: SUBSCRIPTION) { edges { node { id name } } } d: entities(kind: PRINCIPAL) { edges { node { id } } } }"#.into()),
         ("run", r#"{ run(id: "r-churn-1") { id metrics { name } } }"#.into()),
         ("runs", r#"{ a: runs { edges { node { id } } } b: runs(experiment: "e-train") { edges { node { id } } } c: runs(account: "acct-contoso-exp", tag: { key: "k", value: "v" }) { edges { node { id } } } }"#.into()),
         ("experiment", r#"{ a: experiment(id: "e-train") { id name runs { id } } b: run(id: "r-churn-1") { experiment { name } } }"#.into()),
@@ -1461,5 +1458,42 @@ async fn references_resolve_in_one_query_and_runs_sort_by_a_metric() {
         let answer = server.query(query, json!({})).await;
         assert_eq!(answer["errors"][0]["message"], expected, "{answer}");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_names_its_nodes() {
+    let server = Server::demo().await;
+    let traced = server
+        .data(
+            r#"{ trace(service: "svc-churn") { service image { manifest { models { modelVersion run { run experiment } } } } names { id name } } }"#,
+            json!({}),
+        )
+        .await;
+    let names: std::collections::BTreeMap<String, String> = traced["trace"]["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| {
+            (
+                node["id"].as_str().unwrap().to_string(),
+                node["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let model = &traced["trace"]["image"]["manifest"]["models"][0];
+    for id in [
+        &traced["trace"]["service"],
+        &model["modelVersion"],
+        &model["run"]["run"],
+        &model["run"]["experiment"],
+    ] {
+        let id = id.as_str().unwrap();
+        assert!(
+            names.get(id).is_some_and(|name| !name.is_empty()),
+            "{id} is named: {names:?}"
+        );
+    }
+    assert_eq!(names["experiment/e-train"], "train");
     server.stop().await;
 }

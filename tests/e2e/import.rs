@@ -635,7 +635,7 @@ async fn imported_models_trace_to_their_runs_and_datasets_over_graphql() {
     // Every version trained on `customers` (by a run that read it) is in its impact.
     let customers = server
         .data(
-            "{ entities(kind: \"dataset\", parent: \"experimentation-account/acct-contoso-exp\", first: 100) { nodes { id name } } }",
+            "{ entities(kind: DATASET, parent: \"experimentation-account/acct-contoso-exp\", first: 100) { nodes { id name } } }",
             json!({}),
         )
         .await;

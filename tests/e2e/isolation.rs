@@ -226,7 +226,7 @@ async fn every_query_answers_for_another_tenants_ids_as_for_unknown_ones() {
     let secret = contoso_ids(demo_only);
     let probes = [
         r#"{ node(id: "service/svc-churn") { id } }"#,
-        r#"{ entities(kind: "run", parent: "experiment/e-train") { edges { node { id } } } }"#,
+        r#"{ entities(kind: RUN, parent: "experiment/e-train") { edges { node { id } } } }"#,
         r#"{ run(id: "r-churn-1") { id } }"#,
         r#"{ runs(experiment: "e-train") { edges { node { id } } } }"#,
         r#"{ model(id: "m-churn") { id } }"#,

@@ -266,7 +266,7 @@ async fn the_endpoint_takes_events_as_an_emitter_sends_them_and_honours_access()
     let truth = truth();
     let datasets = server
         .data(
-            "{ entities(kind: \"dataset\", parent: \"experimentation-account/acct-contoso-exp\", first: 100) { nodes { id name } } }",
+            "{ entities(kind: DATASET, parent: \"experimentation-account/acct-contoso-exp\", first: 100) { nodes { id name } } }",
             json!({}),
         )
         .await;

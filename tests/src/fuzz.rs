@@ -217,7 +217,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             r#"{"query":"query Trace($service: ID!) { trace(service: $service) { environment image { imageVersion manifest { models { modelVersion run { run revision datasets } } } } } }","variables":{"service":"service/svc-churn"}}"#,
             r#"{"query":"{ lineage(id: "run/r-churn-1", depth: 3) { nodes { id kind } edges { from to kind } truncated } }"}"#,
             r#"{"query":"mutation($input: ScaleServiceInput!) { scaleService(input: $input) { seq } }","variables":{"input":{"service":"svc-churn","replicas":2}}}"#,
-            r#"[{"query":"{ head }"},{"query":"{ entities(kind: "run", first: 3) { edges { cursor } } }"}]"#,
+            r#"[{"query":"{ head }"},{"query":"{ entities(kind: RUN, first: 3) { edges { cursor } } }"}]"#,
             r#"{"query":"{ head "}"#,
         ]
         .iter()

@@ -185,6 +185,7 @@ pub(super) struct ImageLink {
 
 /// A service's chain back to the data it came from.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub(super) struct TraceResult {
     pub service: ID,
     pub environment: Option<ID>,

@@ -13,6 +13,7 @@ mod inputs;
 mod mutation;
 mod phases;
 mod query;
+mod references;
 mod subscription;
 pub mod translate;
 mod types;
@@ -106,6 +107,28 @@ fn acting<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PrincipalId> {
 
 fn store<'a>(ctx: &Context<'a>) -> &'a Arc<Store> {
     ctx.data_unchecked::<Arc<Store>>()
+}
+
+/// An entity's kind, as arguments take it (`RUN`, `EXPERIMENTATION_ACCOUNT`); ids and the
+/// `kind` fields of answers spell it as in global ids (`run`, `experimentation-account`).
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "EntityKind", remote = "lineage_schema::EntityKind")]
+pub(crate) enum Kind {
+    Principal,
+    Subscription,
+    ExperimentationAccount,
+    ModelManagementAccount,
+    Workspace,
+    Project,
+    Experiment,
+    ComputeTarget,
+    Run,
+    Dataset,
+    Model,
+    Manifest,
+    Image,
+    Environment,
+    Service,
 }
 
 fn parse_kind(text: &str) -> async_graphql::Result<EntityKind> {

@@ -17,10 +17,10 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         account: Option<String>,
-        kind: Option<String>,
+        kind: Option<super::Kind>,
         stream: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = EventObject>> {
-        let kind = kind.map(|kind| super::parse_kind(&kind)).transpose()?;
+        let kind = kind.map(lineage_schema::EntityKind::from);
         let stream_filter = stream.map(|stream| super::parse_ref(&stream)).transpose()?;
         let fixed = std::sync::Arc::new(super::viewer(ctx)?.clone());
         // Over a live connection, each event is judged by the principal's access as it is

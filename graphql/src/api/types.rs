@@ -2,6 +2,7 @@
 //! events, and the small value types they share.
 
 use super::error::from_store;
+use super::references::ExperimentObject;
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use lineage_schema::entity::{Detail, Entity, RunStatus as StoredRunStatus};
 use lineage_schema::event::{MetricPoint, ModelSource};
@@ -169,8 +170,8 @@ impl EntityObject {
         async_graphql::Json(detail)
     }
     /// The entities of one kind directly inside this one.
-    async fn children(&self, ctx: &Context<'_>, kind: String) -> async_graphql::Result<Vec<EntityObject>> {
-        let kind = super::parse_kind(&kind)?;
+    async fn children(&self, ctx: &Context<'_>, kind: super::Kind) -> async_graphql::Result<Vec<EntityObject>> {
+        let kind = EntityKind::from(kind);
         let children = super::view(ctx)?
             .children(&self.0.reference, kind)
             .map_err(from_store)?;
@@ -187,7 +188,7 @@ impl EntityObject {
     }
 }
 
-fn key_values(map: &std::collections::BTreeMap<String, String>) -> Vec<KeyValue> {
+pub(super) fn key_values(map: &std::collections::BTreeMap<String, String>) -> Vec<KeyValue> {
     map.iter()
         .map(|(key, value)| KeyValue {
             key: key.clone(),
@@ -346,58 +347,6 @@ pub(super) struct ModelVersionInfo {
     /// When the store recorded its registration.
     pub registered_recorded_at: String,
     pub registered_by: String,
-}
-
-#[async_graphql::ComplexObject]
-impl ModelVersionInfo {
-    /// The run that produced it — its params, metrics, experiment… — if any (and the
-    /// reader may see it).
-    async fn run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RunObject>> {
-        let Some(id) = &self.run_id else { return Ok(None) };
-        let reference = EntityRef::parse(id).map_err(|rejection| super::error::invalid(rejection.to_string()))?;
-        let found = super::view(ctx)?.entity(&reference).map_err(from_store)?;
-        Ok(found.map(RunObject))
-    }
-}
-
-/// An experiment: source files and one entry point, run again and again.
-#[derive(Clone, Debug)]
-pub(super) struct ExperimentObject(pub Entity);
-
-#[Object(name = "Experiment")]
-impl ExperimentObject {
-    async fn id(&self) -> ID {
-        ID(self.0.reference.to_string())
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn entity(&self) -> EntityObject {
-        EntityObject(self.0.clone())
-    }
-    /// The project it belongs to.
-    async fn project(&self) -> Option<ID> {
-        self.0.parent.as_ref().map(|parent| ID(parent.to_string()))
-    }
-    async fn entry_point(&self) -> Option<&str> {
-        match &self.0.detail {
-            Detail::Experiment { entry_point, .. } => Some(entry_point),
-            _ => None,
-        }
-    }
-    async fn tags(&self) -> Vec<KeyValue> {
-        match &self.0.detail {
-            Detail::Experiment { tags, .. } => key_values(tags),
-            _ => Vec::new(),
-        }
-    }
-    /// Its runs the reader may see, oldest id first.
-    async fn runs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RunObject>> {
-        let runs = super::view(ctx)?
-            .children(&self.0.reference, EntityKind::Run)
-            .map_err(from_store)?;
-        Ok(runs.into_iter().map(RunObject).collect())
-    }
 }
 
 /// An alias and the version it names.

@@ -19,13 +19,13 @@ impl EntityQueries {
     async fn entities(
         &self,
         ctx: &Context<'_>,
-        kind: String,
+        kind: super::super::Kind,
         parent: Option<ID>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<EntityObject>> {
         within_deadline(ctx)?;
-        let kind = parse_kind(&kind)?;
+        let kind = EntityKind::from(kind);
         let first = page_size(ctx, first)?;
         let entities = match parent {
             Some(parent) => {

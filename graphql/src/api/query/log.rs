@@ -46,13 +46,13 @@ impl LogQueries {
         ctx: &Context<'_>,
         #[graphql(default = 0)] after: u64,
         account: Option<String>,
-        kind: Option<String>,
+        kind: Option<super::super::Kind>,
         stream: Option<ID>,
         first: Option<i32>,
     ) -> async_graphql::Result<Page<EventObject>> {
         within_deadline(ctx)?;
         let first = page_size(ctx, first)?;
-        let kind = kind.map(|kind| parse_kind(&kind)).transpose()?;
+        let kind = kind.map(EntityKind::from);
         let filter = EventFilter {
             account: account_arg(account)?,
             stream: stream.map(|stream| parse_ref(&stream)).transpose()?,
@@ -149,7 +149,7 @@ impl LogQueries {
         account: Option<String>,
         actor: Option<String>,
         entity: Option<ID>,
-        kind: Option<String>,
+        kind: Option<super::super::Kind>,
         r#type: Option<String>,
         from: Option<String>,
         to: Option<String>,
@@ -162,7 +162,7 @@ impl LogQueries {
             account.as_deref(),
             actor.as_deref(),
             entity.as_ref().map(|id| id.as_str()),
-            kind.as_deref(),
+            kind.map(|kind| EntityKind::from(kind).label()),
             r#type.as_deref(),
             from.as_deref(),
             to.as_deref(),

@@ -8,10 +8,9 @@ mod log;
 
 use super::error::{from_store, invalid, not_found};
 use super::graph::{self, AsOfInput, Direction, ImpactResult, LineageGraph, TraceResult};
-use super::types::{
-    EntityObject, EventObject, ExperimentObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState,
-};
-use super::{page_size, parse_kind, parse_node, parse_ref, store, view, within_deadline};
+use super::references::ExperimentObject;
+use super::types::{EntityObject, EventObject, ModelObject, RunObject, RunStatus, ServiceObject, ServiceState};
+use super::{page_size, parse_node, parse_ref, store, view, within_deadline};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, InputObject, Object, ID};
 use lineage_schema::entity::{Detail, Entity};
