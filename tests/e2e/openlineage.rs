@@ -234,7 +234,7 @@ async fn the_endpoint_takes_events_as_an_emitter_sends_them_and_honours_access()
     let (status, answer) = post(&server, &server.token, place, &Value::Array(broken)).await;
     assert_eq!(status, 400, "{answer}");
     assert!(
-        answer["error"].as_str().unwrap().starts_with("event 4: `eventTime`"),
+        answer["error"].as_str().unwrap().starts_with("event 5: `eventTime`"),
         "{answer}"
     );
     let (status, answer) = post(&server, &server.token, "", &events[0]).await;

@@ -242,7 +242,7 @@ pub fn check_body(body: Value) -> std::result::Result<Vec<Checked>, String> {
         Value::Array(events) => events
             .into_iter()
             .enumerate()
-            .map(|(index, event)| check(event).map_err(|reason| format!("event {index}: {reason}")))
+            .map(|(index, event)| check(event).map_err(|reason| format!("event {}: {reason}", index + 1)))
             .collect(),
         event => Ok(vec![check(event)?]),
     }
