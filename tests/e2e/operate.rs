@@ -170,6 +170,34 @@ fn the_cli_beside_a_live_server_answers_as_on_a_stopped_store() {
         stats.ok && stats.stdout.starts_with(&format!("events        {}", head + 2)),
         "a token issued and revoked through the server: {stats:?}"
     );
+    // An import through the server, its file named relative to the CLI's folder.
+    let events = dir.path().join("events.ndjson");
+    std::fs::copy(crate::openlineage::fixture(), &events).unwrap();
+    let imported = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "import",
+            "openlineage",
+            "events.ndjson",
+            "--account",
+            "acct-contoso-exp",
+            "--workspace",
+            "ws-churn",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        imported.status.success() && said.contains("events.ndjson into") && said.contains("created:"),
+        "{said}"
+    );
+    let grown = lineage(&data, &["stats"]);
+    assert!(
+        !grown.stdout.starts_with(&format!("events        {}", head + 2)),
+        "the import appended"
+    );
     let checkpoint = dir.path().join("checkpoint.json");
     let written = lineage(&data, &["checkpoint", "--out", checkpoint.to_str().unwrap()]);
     assert!(written.ok && checkpoint.is_file(), "{written:?}");
