@@ -235,6 +235,8 @@ impl Store {
 
     /// As [`Store::execute_batch`], awaited rather than blocking a thread: an async server
     /// waits for the group's sync without handing the request to another thread and back.
+    /// Handing the job over blocks only while the writer's queue is full (backpressure):
+    /// the queue holds at least as many jobs as the server has connections by default.
     pub async fn execute_batch_awaited(&self, commands: Vec<CommandEnvelope>) -> Result<Vec<Appended>> {
         if commands.is_empty() {
             return Ok(Vec::new());
