@@ -577,3 +577,71 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
     browser.quit().await;
     server.stop().await;
 }
+
+/// GraphiQL at `/graphql`, built into the binary: it loads nothing from elsewhere, signs
+/// in with the explorer's token (or one typed in), runs a query and shows the schema docs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_runs_queries_and_shows_the_schema_offline() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    // The explorer's sign-in is kept for the tab; GraphiQL uses it.
+    browser.goto(&format!("{}/", server.url)).await;
+    browser
+        .run(
+            "sessionStorage.setItem('lineage-token', arguments[0])",
+            json!([server.token]),
+        )
+        .await;
+    browser.goto(&format!("{}/graphql", server.url)).await;
+    browser
+        .wait_for(
+            "GraphiQL",
+            "return document.querySelector('.graphiql-container .graphiql-execute-button') !== null",
+            json!([]),
+        )
+        .await;
+    let status = browser
+        .run("return document.getElementById('status').textContent", json!([]))
+        .await;
+    assert_eq!(status, "signed in");
+    browser
+        .run("document.querySelector('.graphiql-execute-button').click()", json!([]))
+        .await;
+    let answer = browser
+        .wait_for(
+            "the default query's answer",
+            "const text = document.querySelector('.graphiql-response')?.innerText || ''; return text.includes('svc-churn') && text.includes('names') ? text : ''",
+            json!([]),
+        )
+        .await;
+    assert!(answer.as_str().unwrap().contains("\"name\""), "{answer}");
+    browser
+        .run(
+            "document.querySelector('[aria-label=\"Show Documentation Explorer\"]').click()",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for(
+            "the schema's docs",
+            "const docs = document.querySelector('.graphiql-doc-explorer'); return docs && docs.innerText.includes('Query')",
+            json!([]),
+        )
+        .await;
+    let elsewhere = browser
+        .run(
+            "return performance.getEntriesByType('resource').map((entry) => entry.name).filter((name) => !name.startsWith(location.origin))",
+            json!([]),
+        )
+        .await;
+    assert_eq!(elsewhere, json!([]), "nothing is fetched from elsewhere");
+    let png = browser.screenshot().await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphiql.png"),
+        &png,
+    )
+    .unwrap();
+    browser.quit().await;
+    server.stop().await;
+}

@@ -868,10 +868,27 @@ async fn health_readiness_metrics_and_the_console_are_served() {
     let head = server.data("{ head }", json!({})).await["head"].as_u64().unwrap();
     assert!(metrics.contains(&format!("lineage_log_head_seq {head}")));
     let console = get("/graphql").await.unwrap().text().await.unwrap();
-    assert!(console.contains("<textarea id=\"query\""));
-    assert!(
-        !console.contains("<script src") && !console.contains("<link"),
-        "the console loads nothing from elsewhere"
+    assert!(console.contains("<div id=\"graphiql\""), "GraphiQL's page");
+    let loaded: Vec<&str> = console
+        .split(['"', '\''])
+        .filter(|word| word.ends_with(".js") || word.ends_with(".css"))
+        .collect();
+    assert_eq!(loaded.len(), 4, "{loaded:?}");
+    for asset in loaded {
+        assert!(
+            asset.starts_with("/assets/graphiql/"),
+            "the console loads nothing from elsewhere: {asset}"
+        );
+        let served = get(asset).await.unwrap();
+        assert_eq!(served.status(), reqwest::StatusCode::OK, "{asset}");
+        assert!(served.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable"));
+    }
+    assert_eq!(
+        get("/assets/graphiql/other.js").await.unwrap().status(),
+        reqwest::StatusCode::NOT_FOUND
     );
     server.stop().await;
 }

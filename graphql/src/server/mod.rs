@@ -5,6 +5,7 @@
 //! export, health, readiness, metrics; `listen`: serving connections.
 
 mod admin;
+mod assets;
 mod auth;
 mod listen;
 mod ops;
@@ -33,7 +34,7 @@ pub(crate) use requests::budgeted;
 use requests::*;
 pub use requests::{BlockingTime, Refused};
 
-/// The page served at `GET /graphql`: self-contained, no network needed.
+/// The page served at `GET /graphql`: GraphiQL, loading only `/assets/graphiql/`.
 pub const CONSOLE: &str = include_str!("../console.html");
 
 /// The lineage explorer served at `GET /`: one self-contained page on the GraphQL API.
@@ -155,6 +156,7 @@ pub fn app(state: AppState) -> Router {
             get(console).merge(axum::routing::post(graphql).route_layer(budgeted.clone())),
         )
         .route("/graphql/ws", get(subscriptions))
+        .route("/assets/graphiql/{file}", get(assets::graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
