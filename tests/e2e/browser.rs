@@ -85,6 +85,12 @@ impl Browser {
         answer["value"].clone()
     }
 
+    /// Sets the window's size, as a person dragging its edge would.
+    pub(crate) async fn resize(&self, width: u32, height: u32) {
+        self.post("window/rect", json!({ "width": width, "height": height }))
+            .await;
+    }
+
     pub(crate) async fn goto(&self, url: &str) {
         self.post("url", json!({ "url": url })).await;
     }
@@ -639,6 +645,60 @@ async fn graphiql_runs_queries_and_shows_the_schema_offline() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     std::fs::write(
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphiql.png"),
+        &png,
+    )
+    .unwrap();
+    browser.quit().await;
+    server.stop().await;
+}
+
+/// Below ~1000 px the details move under the graph, which keeps most of the window's
+/// height; the toolbar wraps without a horizontal scrollbar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrow_window_puts_the_details_under_the_graph() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.resize(800, 900).await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    let layout = browser
+        .run(
+            "const box = (id) => document.getElementById(id).getBoundingClientRect();
+             const toolbar = document.getElementById('toolbar');
+             return { viewport: window.innerHeight, width: window.innerWidth, canvasTop: box('canvas').top, canvasBottom: box('canvas').bottom,
+                      canvasWidth: box('canvas').width, detailsTop: box('details').top, detailsLeft: box('details').left,
+                      toolbarOverflow: toolbar.scrollWidth - toolbar.clientWidth, pageOverflow: document.documentElement.scrollWidth - window.innerWidth };",
+            json!([]),
+        )
+        .await;
+    let number = |key: &str| layout[key].as_f64().unwrap();
+    assert!(number("width") <= 800.0, "{layout}");
+    assert!(
+        number("detailsTop") >= number("canvasBottom") - 1.0,
+        "details under the graph: {layout}"
+    );
+    assert!(number("detailsLeft") < 20.0, "details as wide as the window: {layout}");
+    assert!(
+        number("canvasBottom") - number("canvasTop") >= 0.6 * number("viewport"),
+        "the graph keeps most of the height: {layout}"
+    );
+    assert!(
+        number("canvasWidth") >= number("width") - 20.0,
+        "the graph as wide as the window: {layout}"
+    );
+    assert!(
+        number("toolbarOverflow") <= 0.0 && number("pageOverflow") <= 0.0,
+        "nothing scrolls sideways: {layout}"
+    );
+    let png = browser.screenshot().await;
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("explorer-narrow.png"),
         &png,
     )
     .unwrap();
