@@ -27,29 +27,9 @@ cargo build --release --locked --quiet --bin lineage && cargo build --release --
 lineage=target/release/lineage
 port=18765
 uri=http://127.0.0.1:$port
-server=
-
-stop() {
-  if [ -n "$server" ]; then
-    kill -- "-$server" 2>/dev/null || kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
-  fi
-}
+# shellcheck source=servers.sh
+. "$here/servers.sh"
 trap stop EXIT
-
-start() { # start NAME HEALTH-URL COMMAND… : in its own process group, until it answers
-  local name=$1 health=$2
-  shift 2
-  setsid "$@" >"$work/$name.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "$health" 2>/dev/null; then return 0; fi
-    sleep 0.2
-  done
-  echo "$name did not come up; see $work/$name.log" >&2
-  exit 1
-}
 
 load() { # load NAME TRACKING-URI [TOKEN]: hey on log-metric and log-batch of 100 points
   local name=$1 tracking=$2 token=${3:-}

@@ -22,35 +22,17 @@ for needed in "$python" "$lineage" "$null"; do
 done
 port=18766
 uri=http://127.0.0.1:$port
-server=
-stop() {
-  if [ -n "$server" ]; then
-    kill -- "-$server" 2>/dev/null || kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
-  fi
-}
+# shellcheck source=servers.sh
+. "$here/servers.sh"
 trap stop EXIT
-start() { # start HEALTH-URL COMMAND…
-  local health=$1
-  shift
-  setsid "$@" >"$work/server.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "$health" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  echo "the server did not come up; see $work/server.log" >&2
-  exit 1
-}
 data=$work/lineage
 "$lineage" demo --data-dir "$data" >/dev/null
 token=$("$lineage" token create --data-dir "$data" --principal u-alex --label rounds | grep -o 'lin_[0-9a-f]*' | tail -1)
 for round in $(seq 1 "$rounds"); do
-  start "$uri/health" "$null" --bind 127.0.0.1:$port
+  start null "$uri/health" "$null" --bind 127.0.0.1:$port
   "$python" $here/mlflow_api.py client "$uri" "$runs" "$work/null-$round.json" >/dev/null 2>&1
   stop
-  start "$uri/healthz" "$lineage" serve --data-dir "$data" --bind 127.0.0.1:$port
+  start lineage "$uri/healthz" "$lineage" serve --data-dir "$data" --bind 127.0.0.1:$port
   MLFLOW_TRACKING_TOKEN=$token "$python" $here/mlflow_api.py client "$uri/mlflow/acct-contoso-exp/ws-churn" "$runs" "$work/lineage-$round.json" >/dev/null 2>&1
   stop
 done
