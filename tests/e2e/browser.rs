@@ -120,6 +120,16 @@ impl Browser {
         }
     }
 
+    /// Keeps a screenshot of the page as a test artifact (`target/tmp/NAME.png`) and
+    /// returns it, checked to be a PNG.
+    pub(crate) async fn keep_screenshot(&self, name: &str) -> Vec<u8> {
+        let png = self.screenshot().await;
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+        std::fs::write(&shot, &png).unwrap();
+        png
+    }
+
     /// The page as a PNG.
     pub(crate) async fn screenshot(&self) -> Vec<u8> {
         let answer: Value = self
@@ -358,10 +368,7 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
         .run("document.getElementById('asof-now').click()", json!([]))
         .await;
     wait_drawn(&browser, "service/svc-churn", &now).await;
-    let png = browser.screenshot().await;
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("explorer.png");
-    std::fs::write(&shot, &png).unwrap();
+    let png = browser.keep_screenshot("explorer").await;
     assert!(
         png.len() > 20_000,
         "a drawn page, not a blank one ({} bytes)",
@@ -641,13 +648,7 @@ async fn graphiql_runs_queries_and_shows_the_schema_offline() {
         )
         .await;
     assert_eq!(elsewhere, json!([]), "nothing is fetched from elsewhere");
-    let png = browser.screenshot().await;
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphiql.png"),
-        &png,
-    )
-    .unwrap();
+    browser.keep_screenshot("graphiql").await;
     browser.quit().await;
     server.stop().await;
 }
@@ -696,12 +697,7 @@ async fn a_narrow_window_puts_the_details_under_the_graph() {
         number("toolbarOverflow") <= 0.0 && number("pageOverflow") <= 0.0,
         "nothing scrolls sideways: {layout}"
     );
-    let png = browser.screenshot().await;
-    std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("explorer-narrow.png"),
-        &png,
-    )
-    .unwrap();
+    browser.keep_screenshot("explorer-narrow").await;
     browser.quit().await;
     server.stop().await;
 }
