@@ -701,3 +701,68 @@ async fn a_narrow_window_puts_the_details_under_the_graph() {
     browser.quit().await;
     server.stop().await;
 }
+
+/// The address names the view: a link opens it (after a reload too), double-clicking
+/// another node makes a new entry, and back returns to the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_open_the_view_they_name_and_back_returns() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    let address = browser.run("return location.hash", json!([])).await;
+    assert!(
+        address.as_str().unwrap().starts_with("#/service/svc-") && !address.as_str().unwrap().contains("token"),
+        "the first view is named, without the token: {address}"
+    );
+    let link = format!("{}/#/run/r-churn-1?direction=UPSTREAM&depth=2", server.url);
+    browser.goto(&link).await;
+    let centred = "return document.getElementById('canvas').dataset.state === 'ready' && document.getElementById('canvas').dataset.centre === arguments[0] && document.getElementById('canvas').dataset.direction === arguments[1]";
+    browser
+        .wait_for("the linked run", centred, json!(["run/r-churn-1", "UPSTREAM"]))
+        .await;
+    let depth = browser
+        .run("return document.getElementById('depth').value", json!([]))
+        .await;
+    assert_eq!(depth, "2");
+    browser.run("location.reload()", json!([])).await;
+    browser
+        .wait_for("the run after a reload", centred, json!(["run/r-churn-1", "UPSTREAM"]))
+        .await;
+    let details = browser
+        .wait_for(
+            "its details",
+            "return document.getElementById('details').dataset.node",
+            json!([]),
+        )
+        .await;
+    assert_eq!(details, "run/r-churn-1");
+
+    // Double-clicking a dataset centres on it: a new entry; back returns to the run.
+    browser
+        .run(
+            "const node = [...document.querySelectorAll('#graph .node')].find((n) => n.dataset.node.startsWith('dataset/'));
+             node.dispatchEvent(new MouseEvent('dblclick', { bubbles: true })); return node.dataset.node;",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for(
+            "the dataset's view",
+            "return location.hash.startsWith('#/dataset/') && document.getElementById('canvas').dataset.centre.startsWith('dataset/')",
+            json!([]),
+        )
+        .await;
+    browser.run("history.back()", json!([])).await;
+    browser
+        .wait_for("the run again", centred, json!(["run/r-churn-1", "UPSTREAM"]))
+        .await;
+    browser.quit().await;
+    server.stop().await;
+}
