@@ -287,7 +287,7 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
     let suggested = browser
         .wait_for(
             "suggestions",
-            "return [...document.querySelectorAll('#suggestions li[data-service]')].map(li => li.dataset.service)",
+            "return [...document.querySelectorAll('#suggestions li[data-entity]')].map(li => li.dataset.entity)",
             json!([]),
         )
         .await;
@@ -297,7 +297,7 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
     );
     browser
         .run(
-            "document.querySelector('#suggestions li[data-service=\"service/svc-churn\"]').dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));",
+            "document.querySelector('#suggestions li[data-entity=\"service/svc-churn\"]').dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));",
             json!([]),
         )
         .await;
@@ -586,7 +586,7 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
             json!([]),
         )
         .await;
-    assert_eq!(nothing, json!("No service matches."));
+    assert_eq!(nothing, json!("Nothing matches “no-such-service”."));
     browser.quit().await;
     server.stop().await;
 }
@@ -763,6 +763,82 @@ async fn links_open_the_view_they_name_and_back_returns() {
     browser
         .wait_for("the run again", centred, json!(["run/r-churn-1", "UPSTREAM"]))
         .await;
+    browser.quit().await;
+    server.stop().await;
+}
+
+/// One search box finds any kind by name or id, grouped by kind; the arrow keys and Enter
+/// pick a suggestion, which becomes the centre of the graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_finds_any_kind_by_name_or_id() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    let search = "const s = document.getElementById('search'); s.focus(); s.value = arguments[0]; s.dispatchEvent(new Event('input'));
+                  return [...document.querySelectorAll('#suggestions li')].map((li) => li.dataset.entity || ('# ' + li.textContent))";
+    let churn = browser.run(search, json!(["churn"])).await;
+    let found: Vec<&str> = churn.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for expected in [
+        "# Services",
+        "service/svc-churn",
+        "# Models",
+        "model/m-churn",
+        "# Runs",
+        "run/r-churn-1",
+        "# Images",
+        "# Manifests",
+    ] {
+        assert!(
+            found.iter().any(|item| item.starts_with(expected)),
+            "`churn` finds {expected}, grouped by kind: {found:?}"
+        );
+    }
+    let by_id = browser.run(search, json!(["r-churn-1"])).await;
+    assert!(
+        by_id.as_array().unwrap().contains(&json!("run/r-churn-1")),
+        "by id: {by_id}"
+    );
+    let experiment = browser.run(search, json!(["train"])).await;
+    assert!(
+        experiment.as_array().unwrap().contains(&json!("experiment/e-train")),
+        "an experiment by name: {experiment}"
+    );
+    let by_name = browser.run(search, json!(["usage"])).await;
+    assert!(
+        by_name.as_array().unwrap().contains(&json!("dataset/d-usage")),
+        "a dataset by name: {by_name}"
+    );
+    // Down once from the first suggestion, then Enter.
+    browser.run(search, json!(["churn"])).await;
+    let picked = browser
+        .run(
+            "const s = document.getElementById('search');
+             const key = (key) => s.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+             const items = [...document.querySelectorAll('#suggestions li[data-entity]')];
+             key('ArrowDown'); const active = document.querySelector('#suggestions li.active').dataset.entity; key('Enter');
+             return [items[1].dataset.entity, active];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        picked[0], picked[1],
+        "ArrowDown moves to the second suggestion: {picked}"
+    );
+    browser
+        .wait_for(
+            "the picked entity at the centre",
+            "const canvas = document.getElementById('canvas'); return ['ready', 'empty'].includes(canvas.dataset.state) && canvas.dataset.centre === arguments[0]",
+            json!([picked[0]]),
+        )
+        .await;
+    browser.keep_screenshot("explorer-search").await;
     browser.quit().await;
     server.stop().await;
 }
