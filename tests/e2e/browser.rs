@@ -842,3 +842,53 @@ async fn the_search_finds_any_kind_by_name_or_id() {
     browser.quit().await;
     server.stop().await;
 }
+
+/// Moving the as-of slider redraws the details too: a run's params and metrics as they
+/// were at that event, and back at "now" as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_details_follow_the_as_of_slider() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    browser
+        .goto(&format!("{}/#/run/r-churn-1?direction=UPSTREAM", server.url))
+        .await;
+    let details_now = "const d = document.getElementById('details'); return d.dataset.node === 'run/r-churn-1' && !d.querySelector('[data-then]') && d.querySelector('svg.chart') ? d.innerText : ''";
+    let now = browser.wait_for("the run's details now", details_now, json!([])).await;
+    assert!(now.as_str().unwrap().contains("learning_rate"), "{now}");
+    // The first step of its history: started, nothing logged yet.
+    browser
+        .run("const s = document.getElementById('asof'); s.value = '0'; s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));", json!([]))
+        .await;
+    let then = browser
+        .wait_for(
+            "the run's details then",
+            "const d = document.getElementById('details'); return d.querySelector('[data-then]') ? d.innerText : ''",
+            json!([]),
+        )
+        .await;
+    let then = then.as_str().unwrap();
+    assert!(
+        then.contains("As it was after event") && then.contains("running"),
+        "{then}"
+    );
+    assert!(
+        then.contains("No params yet.") && !then.contains("learning_rate"),
+        "{then}"
+    );
+    browser
+        .run("document.getElementById('asof-now').click()", json!([]))
+        .await;
+    browser
+        .wait_for("the run's details now again", details_now, json!([]))
+        .await;
+    browser.quit().await;
+    server.stop().await;
+}
