@@ -531,10 +531,10 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
         result,
         json!({
             "nodes": 13, "edges": 16,
-            "order": [0, 1, 2, 3, 4, 5],
+            "order": [5, 4, 3, 2, 1, 0],
             "environmentWithImage": true, "retrainedInOneColumn": true,
             "overlaps": false, "inside": true,
-            "walkOrder": [20, 252, 484],
+            "walkOrder": [484, 252, 20],
             "money": ["$1,234.56", "-$0.05", "EUR 1,000,000.00"],
             "time": "2026-03-07 03:35 UTC", "badTime": "soon",
             "days": "1–3, 7, 9–10",
@@ -781,6 +781,28 @@ async fn the_search_finds_any_kind_by_name_or_id() {
             json!([]),
         )
         .await;
+    // The service's trace reads left to right: every edge drawn from producer to consumer
+    // goes rightwards (or loops within a column), labelled in words no smaller than 11 px.
+    let flow = browser
+        .run(
+            "const edges = [...document.querySelectorAll('#graph path.edge')].map((p) => p.getAttribute('d').match(/-?[\\d.]+/g).map(Number));
+             const labels = [...document.querySelectorAll('#graph .edge-label')];
+             const service = document.querySelector('#graph .node[data-kind=\"service\"]').getBoundingClientRect().left;
+             const dataset = document.querySelector('#graph .node[data-kind=\"dataset\"]').getBoundingClientRect().left;
+             return { edges: edges.length, rightwards: edges.every((n) => n[n.length - 2] >= n[0] || n[n.length - 2] === n[0]),
+                      labels: labels.length, smallest: Math.min(...labels.map((l) => parseFloat(getComputedStyle(l).fontSize))),
+                      datasetLeftOfService: dataset < service, produced: labels.some((l) => l.textContent === 'produced') };",
+            json!([]),
+        )
+        .await;
+    assert!(flow["edges"].as_u64().unwrap() > 5, "{flow}");
+    assert_eq!(flow["rightwards"], true, "{flow}");
+    assert_eq!(flow["datasetLeftOfService"], true, "sources on the left: {flow}");
+    assert!(
+        flow["labels"].as_u64().unwrap() > 5 && flow["smallest"].as_f64().unwrap() >= 11.0,
+        "{flow}"
+    );
+    assert_eq!(flow["produced"], true, "a run produced its model version: {flow}");
     let search = "const s = document.getElementById('search'); s.focus(); s.value = arguments[0]; s.dispatchEvent(new Event('input'));
                   return [...document.querySelectorAll('#suggestions li')].map((li) => li.dataset.entity || ('# ' + li.textContent))";
     let churn = browser.run(search, json!(["churn"])).await;
