@@ -803,6 +803,23 @@ async fn the_search_finds_any_kind_by_name_or_id() {
         "{flow}"
     );
     assert_eq!(flow["produced"], true, "a run produced its model version: {flow}");
+    let shown = browser
+        .run(
+            "return [...document.querySelectorAll('#graph .node')].map((n) => [n.dataset.node, n.querySelectorAll('text')[1].textContent])",
+            json!([]),
+        )
+        .await;
+    let shown: Vec<(String, String)> = serde_json::from_value(shown).unwrap();
+    assert!(
+        shown.contains(&("service/svc-churn".to_string(), "churn-prod".to_string())),
+        "nodes show names, ids are in the details: {shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|(id, name)| id.starts_with("model/m-churn@") && name.contains(" v")),
+        "{shown:?}"
+    );
     let search = "const s = document.getElementById('search'); s.focus(); s.value = arguments[0]; s.dispatchEvent(new Event('input'));
                   return [...document.querySelectorAll('#suggestions li')].map((li) => li.dataset.entity || ('# ' + li.textContent))";
     let churn = browser.run(search, json!(["churn"])).await;
