@@ -429,7 +429,7 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
     wait_drawn(&browser, &model, &model_now).await;
     let walk = server
         .data(
-            "query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 4) { nodes { id } } }",
+            "query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 6) { nodes { id } } }",
             json!({ "id": model }),
         )
         .await;
@@ -523,6 +523,8 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
                time: L.formatTime('2026-03-07T03:35:00Z'), badTime: L.formatTime('soon'),
                days: L.dayRanges([7, 1, 2, 3, 9, 10]),
                labels: [L.labelOf('revision/9e0d7b3c0ffee1234567'), L.labelOf('model/m-churn@2'), L.entityOf('model/m-churn@2')],
+               kindLabels: [L.kindLabel('model/m@2'), L.kindLabel('model/m'), L.kindLabel('image/i@1'), L.kindLabel('run/r')],
+               flow: [L.flowLabel('PRODUCED_BY'), L.flowLabel('READ'), L.flowLabel('SOMETHING_NEW')],
              };",
             json!([]),
         )
@@ -539,6 +541,8 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
             "time": "2026-03-07 03:35 UTC", "badTime": "soon",
             "days": "1–3, 7, 9–10",
             "labels": ["9e0d7b3c0ffe", "m-churn@2", "model/m-churn"],
+            "kindLabels": ["Model version", "Model", "Image version", "Run"],
+            "flow": ["produced", "read by", "something new"],
         })
     );
 
