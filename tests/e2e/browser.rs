@@ -935,3 +935,81 @@ async fn the_details_follow_the_as_of_slider() {
     browser.quit().await;
     server.stop().await;
 }
+
+/// An experiment's details list its runs as a table — a column per param and metric —
+/// sorted by the column clicked (again: the other way) and filtered by the text typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_experiments_runs_sort_and_filter() {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    browser
+        .goto(&format!("{}/#/experiment/e-sweep?direction=DOWNSTREAM", server.url))
+        .await;
+    let runs = browser
+        .wait_for(
+            "the experiment's runs",
+            "const t = document.querySelector('#details .runs'); return t && document.getElementById('details').dataset.node === 'experiment/e-sweep' ? t.dataset.runs : ''",
+            json!([]),
+        )
+        .await;
+    let expected = server
+        .data(
+            r#"{ experiment(id: "e-sweep") { runs { id metrics { name value } } } }"#,
+            json!({}),
+        )
+        .await;
+    let all = expected["experiment"]["runs"].as_array().unwrap();
+    assert_eq!(runs, json!(all.len().to_string()));
+    let metric = all
+        .iter()
+        .flat_map(|run| run["metrics"].as_array().unwrap())
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .next()
+        .expect("the sweep logs metrics");
+    let column = "const rows = () => [...document.querySelectorAll('#details .runs tbody tr')].map((tr) => tr.dataset.run);
+                  const th = document.querySelector(`#details .runs th[data-column=\"${arguments[0]}\"]`);
+                  th.click(); const up = rows(); document.querySelector(`#details .runs th[data-column=\"${arguments[0]}\"]`).click(); return [up, rows()];";
+    let sorted = browser.run(column, json!([metric])).await;
+    let value = |id: &Value| {
+        all.iter()
+            .find(|run| &run["id"] == id)
+            .and_then(|run| {
+                run["metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|m| m["name"] == metric.as_str())
+            })
+            .and_then(|m| m["value"].as_f64())
+    };
+    let ascending: Vec<Option<f64>> = sorted[0].as_array().unwrap().iter().map(value).collect();
+    let descending: Vec<Option<f64>> = sorted[1].as_array().unwrap().iter().map(value).collect();
+    let known = |values: &[Option<f64>]| values.iter().flatten().copied().collect::<Vec<f64>>();
+    assert!(
+        known(&ascending).windows(2).all(|pair| pair[0] <= pair[1]),
+        "{ascending:?}"
+    );
+    assert!(
+        known(&descending).windows(2).all(|pair| pair[0] >= pair[1]),
+        "{descending:?}"
+    );
+    let filtered = browser
+        .run(
+            "const f = document.querySelector('#details .runs input'); f.value = arguments[0]; f.dispatchEvent(new Event('input'));
+             return [...document.querySelectorAll('#details .runs tbody tr')].map((tr) => tr.dataset.run);",
+            json!(["r-sweep-2"]),
+        )
+        .await;
+    assert_eq!(filtered, json!(["run/r-sweep-2"]));
+    browser.keep_screenshot("explorer-experiment").await;
+    browser.quit().await;
+    server.stop().await;
+}
