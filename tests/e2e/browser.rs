@@ -710,16 +710,7 @@ async fn a_narrow_window_puts_the_details_under_the_graph() {
 /// another node makes a new entry, and back returns to the one before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_open_the_view_they_name_and_back_returns() {
-    let server = Server::demo().await;
-    let browser = Browser::start().await;
-    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
-    browser
-        .wait_for(
-            "a first graph",
-            "return document.getElementById('canvas').dataset.state === 'ready'",
-            json!([]),
-        )
-        .await;
+    let (server, browser) = signed_in_on_the_demo().await;
     let address = browser.run("return location.hash", json!([])).await;
     assert!(
         address.as_str().unwrap().starts_with("#/service/svc-") && !address.as_str().unwrap().contains("token"),
@@ -775,16 +766,7 @@ async fn links_open_the_view_they_name_and_back_returns() {
 /// pick a suggestion, which becomes the centre of the graph.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_search_finds_any_kind_by_name_or_id() {
-    let server = Server::demo().await;
-    let browser = Browser::start().await;
-    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
-    browser
-        .wait_for(
-            "a first graph",
-            "return document.getElementById('canvas').dataset.state === 'ready'",
-            json!([]),
-        )
-        .await;
+    let (server, browser) = signed_in_on_the_demo().await;
     // The service's trace reads left to right: every edge drawn from producer to consumer
     // goes rightwards (or loops within a column), labelled in words no smaller than 11 px.
     let flow = browser
@@ -890,16 +872,7 @@ async fn the_search_finds_any_kind_by_name_or_id() {
 /// were at that event, and back at "now" as they are.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_details_follow_the_as_of_slider() {
-    let server = Server::demo().await;
-    let browser = Browser::start().await;
-    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
-    browser
-        .wait_for(
-            "a first graph",
-            "return document.getElementById('canvas').dataset.state === 'ready'",
-            json!([]),
-        )
-        .await;
+    let (server, browser) = signed_in_on_the_demo().await;
     browser
         .goto(&format!("{}/#/run/r-churn-1?direction=UPSTREAM", server.url))
         .await;
@@ -940,16 +913,7 @@ async fn the_details_follow_the_as_of_slider() {
 /// sorted by the column clicked (again: the other way) and filtered by the text typed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_experiments_runs_sort_and_filter() {
-    let server = Server::demo().await;
-    let browser = Browser::start().await;
-    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
-    browser
-        .wait_for(
-            "a first graph",
-            "return document.getElementById('canvas').dataset.state === 'ready'",
-            json!([]),
-        )
-        .await;
+    let (server, browser) = signed_in_on_the_demo().await;
     browser
         .goto(&format!("{}/#/experiment/e-sweep?direction=DOWNSTREAM", server.url))
         .await;
@@ -1012,4 +976,20 @@ async fn an_experiments_runs_sort_and_filter() {
     browser.keep_screenshot("explorer-experiment").await;
     browser.quit().await;
     server.stop().await;
+}
+
+/// The demo served, a browser signed in through the address's fragment, its first graph
+/// drawn.
+async fn signed_in_on_the_demo() -> (Server, Browser) {
+    let server = Server::demo().await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    (server, browser)
 }
