@@ -408,7 +408,7 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
         .await;
     assert!(audit.as_array().unwrap().contains(&json!("Audit trail")), "{audit}");
 
-    // Double-click re-centres on a node: the model version, walked upstream.
+    // Double-click re-centres on a node: the model version, walked both ways.
     let model = trace["trace"]["image"]["manifest"]["models"][0]["modelVersion"]
         .as_str()
         .unwrap()
@@ -429,14 +429,14 @@ async fn the_explorer_draws_the_demo_service_as_trace_has_it_now_and_in_the_past
     wait_drawn(&browser, &model, &model_now).await;
     let walk = server
         .data(
-            "query($id: ID!) { lineage(id: $id, direction: UPSTREAM, depth: 6) { nodes { id } } }",
+            "query($id: ID!) { up: lineage(id: $id, direction: UPSTREAM, depth: 6) { nodes { id } }
+                               down: lineage(id: $id, direction: DOWNSTREAM, depth: 6) { nodes { id } } }",
             json!({ "id": model }),
         )
         .await;
-    let walked: BTreeSet<String> = walk["lineage"]["nodes"]
-        .as_array()
-        .unwrap()
+    let walked: BTreeSet<String> = ["up", "down"]
         .iter()
+        .flat_map(|way| walk[way]["nodes"].as_array().unwrap().iter())
         .map(|node| node["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(drawn(&browser).await, walked);
@@ -505,20 +505,31 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
                  { modelVersion: 'model/a@2', run: { run: 'run/r2', experiment: 'experiment/x', revision: 'abc', computeTarget: 'compute-target/c', datasets: ['dataset/d1', 'dataset/d2'], parent: null },
                    derivedFrom: { modelVersion: 'model/a@1', run: { run: 'run/r1', experiment: 'experiment/x', revision: 'abc', computeTarget: 'compute-target/c', datasets: ['dataset/d1'], parent: null } } } ] } } };
              const g = L.traceGraph(trace);
-             const box = L.layout(g, 'trace');
-             const column = (id) => box.positions[id].column;
-             const overlaps = Object.entries(box.positions).some(([a, p]) => Object.entries(box.positions).some(([b, q]) =>
-               a !== b && p.column === q.column && Math.abs(p.y - q.y) < box.nodeHeight));
+             const box = L.layout(g);
+             const at = (id) => box.positions[id];
+             const nodeBox = (p) => ({ left: p.x, top: p.y, right: p.x + box.nodeWidth, bottom: p.y + box.nodeHeight });
+             const labelBox = (e) => ({ left: e.labelAt.x - e.labelAt.width / 2, top: e.labelAt.y - e.labelAt.height / 2,
+                                        right: e.labelAt.x + e.labelAt.width / 2, bottom: e.labelAt.y + e.labelAt.height / 2 });
+             const boxes = [...Object.values(box.positions).map(nodeBox), ...box.edges.map(labelBox)];
              const walk = L.walkGraph('run/r', { nodes: [{ id: 'run/r', depth: 0 }, { id: 'dataset/d', depth: 1 }], edges: [{ from: 'run/r', to: 'dataset/d', kind: 'READ' }] },
                { nodes: [{ id: 'run/r', depth: 0 }, { id: 'model/m@1', depth: 1 }], edges: [{ from: 'model/m@1', to: 'run/r', kind: 'PRODUCED_BY' }] });
-             const walkBox = L.layout(walk, 'walk');
+             const walkBox = L.layout(walk);
+             const compared = L.compareParams([{ params: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] },
+                                               { params: [{ key: 'a', value: '1' }, { key: 'b', value: '3' }, { key: 'c', value: '4' }] }]);
              return {
-               nodes: g.nodes.size, edges: g.edges.length,
-               order: ['service/s', 'image/i@2', 'manifest/m@1', 'model/a@2', 'run/r2', 'dataset/d1'].map(column),
-               environmentWithImage: column('environment/e') === column('image/i@2'),
-               retrainedInOneColumn: column('model/a@1') === column('model/a@2'),
-               overlaps, inside: Object.values(box.positions).every(p => p.x >= 0 && p.y >= 0 && p.x + box.nodeWidth <= box.width && p.y + box.nodeHeight <= box.height),
-               walkOrder: ['model/m@1', 'run/r', 'dataset/d'].map(id => walkBox.positions[id].x),
+               nodes: g.nodes.size, edges: g.edges.length, laidOut: box.edges.length,
+               rightwards: box.edges.every((e) => at(e.to).x + box.nodeWidth <= at(e.from).x),
+               serviceRightmost: Object.entries(box.positions).every(([id, p]) => id === 'service/s' || p.x < at('service/s').x),
+               datasetLeftOfRun: at('dataset/d1').x < at('run/r2').x,
+               overlaps: L.overlapping(boxes).length,
+               inside: boxes.every((b) => b.left >= 0 && b.top >= 0 && b.right <= box.width && b.bottom <= box.height),
+               walkOrder: ['dataset/d', 'run/r', 'model/m@1'].map((id) => walkBox.positions[id].x).every((x, i, xs) => i === 0 || xs[i - 1] < x),
+               curve: [L.curve([{ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 20, y: 10 }]).startsWith('M0,0'), L.curve([{ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 20, y: 10 }]).endsWith('L20,10')],
+               overlapping: L.overlapping([{ left: 0, top: 0, right: 10, bottom: 10 }, { left: 9, top: 9, right: 20, bottom: 20 }, { left: 10, top: 0, right: 20, bottom: 5 }]),
+               compared: compared.map((row) => [row.key, row.values, row.differs]),
+               routes: [L.parseRoute('#/run/r-1?direction=UPSTREAM&depth=2&asof=42&panel=wide'), L.parseRoute('#/compare?runs=r-1,run/r-2'), L.parseRoute('#token=x'), L.parseRoute('#/run/r-1?asof=soon').asof],
+               directions: ['service', 'dataset', 'run'].map(L.defaultDirection),
+               bytes: [L.formatBytes(512), L.formatBytes(1536), L.formatBytes(5 * 1024 * 1024)],
                money: [L.formatMoney(123456, 'USD'), L.formatMoney(-5, 'USD'), L.formatMoney(100000000, 'EUR')],
                time: L.formatTime('2026-03-07T03:35:00Z'), badTime: L.formatTime('soon'),
                days: L.dayRanges([7, 1, 2, 3, 9, 10]),
@@ -532,11 +543,19 @@ async fn the_explorers_layout_formatting_and_its_empty_and_refused_states() {
     assert_eq!(
         result,
         json!({
-            "nodes": 13, "edges": 16,
-            "order": [5, 4, 3, 2, 1, 0],
-            "environmentWithImage": true, "retrainedInOneColumn": true,
-            "overlaps": false, "inside": true,
-            "walkOrder": [484, 252, 20],
+            "nodes": 13, "edges": 16, "laidOut": 16,
+            "rightwards": true, "serviceRightmost": true, "datasetLeftOfRun": true,
+            "overlaps": 0, "inside": true, "walkOrder": true,
+            "curve": [true, true],
+            "overlapping": [[0, 1]],
+            "compared": [["a", ["1", "1"], false], ["b", ["2", "3"], true], ["c", [null, "4"], true]],
+            "routes": [
+                { "centre": "run/r-1", "direction": "UPSTREAM", "depth": "2", "panel": "wide", "asof": 42 },
+                { "compare": ["run/r-1", "run/r-2"] },
+                null, null
+            ],
+            "directions": ["TRACE", "DOWNSTREAM", "BOTH"],
+            "bytes": ["512 B", "1.5 KiB", "5.0 MiB"],
             "money": ["$1,234.56", "-$0.05", "EUR 1,000,000.00"],
             "time": "2026-03-07 03:35 UTC", "badTime": "soon",
             "days": "1–3, 7, 9–10",

@@ -37,8 +37,6 @@ pub use requests::{BlockingTime, Refused};
 /// The page served at `GET /graphql`: GraphiQL, loading only `/assets/graphiql/`.
 pub const CONSOLE: &str = include_str!("../console.html");
 
-/// The lineage explorer served at `GET /`: one self-contained page on the GraphQL API.
-pub const EXPLORER: &str = include_str!("../explorer.html");
 
 /// Bounds on connections and requests beyond those of the GraphQL schema: what keeps
 /// oversized, slow and too many clients from starving the rest or growing memory.
@@ -157,6 +155,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(subscriptions))
         .route("/assets/graphiql/{file}", get(assets::graphiql))
+        .route("/assets/dagre/{file}", get(assets::dagre))
+        .route("/assets/explorer/{file}", get(assets::explorer))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -183,6 +183,7 @@ async fn console() -> Html<&'static str> {
     Html(CONSOLE)
 }
 
+/// The lineage explorer: a page on the GraphQL API, its modules under `/assets/explorer/`.
 async fn explorer() -> Html<&'static str> {
-    Html(EXPLORER)
+    Html(assets::explorer_page())
 }
