@@ -18,7 +18,7 @@ export function shape(kind, w, h, color) {
   }
 }
 
-const MIN_ZOOM = 0.2, MAX_ZOOM = 3;
+const MIN_ZOOM = 0.05, MAX_ZOOM = 3;
 
 /** Pan and zoom of one `<svg>`: its first `<g>` is moved and scaled; the zoom stays 1 (labels
  *  at their size) until the reader changes it. */
@@ -29,7 +29,10 @@ export class Viewport {
     root.addEventListener("pointerdown", (event) => {
       if (event.button !== 0 || event.target.closest(".node")) return;
       drag = { x: event.clientX - this.x, y: event.clientY - this.y };
-      root.setPointerCapture(event.pointerId); root.classList.add("dragging");
+      // A pointer that is not active (a synthetic one) cannot be captured; the drag
+      // still follows it while it stays over the graph.
+      try { root.setPointerCapture(event.pointerId); } catch { /* see above */ }
+      root.classList.add("dragging");
     });
     root.addEventListener("pointermove", (event) => { if (drag) this.set(this.k, event.clientX - drag.x, event.clientY - drag.y); });
     const stop = () => { drag = null; root.classList.remove("dragging"); };

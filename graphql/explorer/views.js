@@ -14,7 +14,10 @@ export function nameOf(id) {
   return found.name + (id.includes("@") ? ` v${id.slice(id.lastIndexOf("@") + 1)}` : "");
 }
 
-const links = (ids) => ids.length ? el("span", { class: "links" }, ...ids.map((id) => link(id, nameOf(id)))) : el("span", { class: "muted" }, "—");
+const byNumber = new Intl.Collator(undefined, { numeric: true });
+const links = (ids) => ids.length
+  ? el("span", { class: "links" }, ...[...ids].sort(byNumber.compare).map((id) => link(id, nameOf(id))))
+  : el("span", { class: "muted" }, "—");
 const kv = (pairs) => pairs.length ? table(["key", "value"], pairs.map((p) => [p.key, p.value])) : null;
 const section = (title, content, empty) => [el("h3", {}, title), content || none(empty)];
 
@@ -98,7 +101,10 @@ async function serviceView(id) {
 function entityTable(node) {
   const detail = Object.values(node.detail || {})[0] || {};
   const rows = [["name", node.name], ["created", `${L.formatTime(node.createdAt)} by ${node.createdBy}`], ...(node.deleted ? [["deleted", "yes"]] : [])];
-  for (const [key, value] of Object.entries(detail)) rows.push([key.replace(/_/g, " "), typeof value === "object" ? JSON.stringify(value) : String(value)]);
+  for (const [key, value] of Object.entries(detail)) {
+    const empty = value === null || value === "" || (Array.isArray(value) && !value.length);
+    rows.push([key.replace(/_/g, " "), empty ? "—" : typeof value === "object" ? JSON.stringify(value) : String(value)]);
+  }
   return table(["", ""], rows);
 }
 

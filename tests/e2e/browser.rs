@@ -999,7 +999,7 @@ async fn an_experiments_runs_sort_and_filter() {
 
 /// The demo served, a browser signed in through the address's fragment, its first graph
 /// drawn.
-async fn signed_in_on_the_demo() -> (Server, Browser) {
+pub(crate) async fn signed_in_on_the_demo() -> (Server, Browser) {
     let server = Server::demo().await;
     let browser = Browser::start().await;
     browser.goto(&format!("{}/#token={}", server.url, server.token)).await;

@@ -890,6 +890,58 @@ async fn health_readiness_metrics_and_the_console_are_served() {
         get("/assets/graphiql/other.js").await.unwrap().status(),
         reqwest::StatusCode::NOT_FOUND
     );
+    // The explorer's page loads its style, dagre and its modules from here only; its own
+    // files are checked again on each load (they change with the binary) and answered
+    // 304 while unchanged.
+    let page = get("/").await.unwrap().text().await.unwrap();
+    let loaded: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|word| word.ends_with(".js") || word.ends_with(".css"))
+        .collect();
+    assert_eq!(
+        loaded,
+        [
+            "/assets/explorer/explorer.css",
+            "/assets/dagre/dagre.min.js",
+            "/assets/explorer/page.js"
+        ]
+    );
+    let dagre = get("/assets/dagre/dagre.min.js").await.unwrap();
+    assert!(dagre.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(dagre.text().await.unwrap().contains("graphlib"));
+    let module = get("/assets/explorer/page.js").await.unwrap();
+    assert_eq!(module.status(), reqwest::StatusCode::OK);
+    assert_eq!(module.headers()["cache-control"], "no-cache");
+    assert!(module.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let tag = module.headers()["etag"].to_str().unwrap().to_string();
+    let imports: Vec<String> = module
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("import "))
+        .map(|line| line.split('"').nth(1).unwrap().trim_start_matches("./").to_string())
+        .collect();
+    assert!(imports.len() >= 4, "{imports:?}");
+    for import in imports {
+        let served = get(&format!("/assets/explorer/{import}")).await.unwrap();
+        assert_eq!(served.status(), reqwest::StatusCode::OK, "{import}");
+    }
+    let again = server
+        .client
+        .get(format!("{}/assets/explorer/page.js", server.url))
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), reqwest::StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        get("/assets/explorer/../../Cargo.toml").await.unwrap().status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
     server.stop().await;
 }
 

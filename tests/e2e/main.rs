@@ -6,6 +6,7 @@ mod abuse;
 mod browser;
 mod cli;
 mod crash;
+mod explorer;
 mod faults;
 mod fuzz;
 mod golden;
