@@ -34,7 +34,7 @@ async function runView(id) {
   const produced = around.nodes.filter((n) => n.depth === 1 && L.kindOf(n.id) === "model").map((n) => n.id);
   const children = around.nodes.filter((n) => n.depth === 1 && L.kindOf(n.id) === "run").map((n) => n.id);
   const parts = [table(["", ""], [["status", run.status.toLowerCase()], ["experiment", link(run.experimentId, nameOf(run.experimentId))],
-    ["revision", run.revision || ""], ["compute target", run.computeTarget], ["parent", run.parent ? link(run.parent) : ""],
+    ["revision", run.revision || "—"], ["compute target", link(run.computeTarget)], ["parent", run.parent ? link(run.parent) : "—"],
     ["started", L.formatTime(run.startedAt)], ["finished", L.formatTime(run.finishedAt)],
     ...(run.failureReason ? [["failure", run.failureReason]] : [])])];
   parts.push(el("h3", {}, "Inputs and outputs"), table(["", ""], [["read", links(run.inputs)], ["wrote", links(run.outputs)],
