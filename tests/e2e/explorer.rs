@@ -547,3 +547,119 @@ async fn a_large_graph_reads_left_to_right_without_overlaps_and_pans_and_zooms()
     browser.quit().await;
     server.stop().await;
 }
+
+/// What an OpenLineage emitter sent is found by the search and has views of its own: an
+/// imported dataset's view names the runs that wrote and read it, and a run's view what
+/// it read and wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_runs_and_datasets_are_found_and_shown() {
+    let server = Server::start_with(
+        |store| {
+            lineage_store::demo::fill(store).unwrap();
+            crate::openlineage::import_file(store);
+        },
+        "u-alex",
+        lineage_graphql::api::Limits::default(),
+        lineage_graphql::server::ServerLimits::default(),
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
+    browser
+        .wait_for(
+            "a first graph",
+            "return document.getElementById('canvas').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await;
+    let account: lineage_schema::AccountId = id("acct-contoso-exp");
+    let runs = server
+        .data(
+            r#"{ runs(account: "acct-contoso-exp", first: 500) { nodes { id inputs outputs } } }"#,
+            json!({}),
+        )
+        .await;
+    let imported: Vec<&Value> = runs["runs"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|run| run["id"].as_str().unwrap().starts_with("run/ol-run-"))
+        .collect();
+    let run = imported
+        .iter()
+        .find(|run| !run["inputs"].as_array().unwrap().is_empty() && !run["outputs"].as_array().unwrap().is_empty())
+        .expect("an imported run that read and wrote datasets");
+    let run_id = run["id"].as_str().unwrap();
+    // Imported ids carry the account's tenant tag (`ol-run-<uuid>-<tag>`).
+    let tagged = lineage_importer::openlineage::run_id(&account, "uuid");
+    let tag = tagged.rsplit('-').next().unwrap();
+    assert!(run_id.ends_with(tag), "{run_id} imported into {account}");
+    let written = run["outputs"][0].as_str().unwrap();
+    let name = server
+        .data("query($id: ID!) { node(id: $id) { name } }", json!({ "id": written }))
+        .await["node"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The dataset by its name, picked from the search: its view names the run that wrote it.
+    let suggested = browser
+        .run(
+            "const s = document.getElementById('search'); s.focus(); s.value = arguments[0]; s.dispatchEvent(new Event('input'));
+             return [...document.querySelectorAll('#suggestions li[data-entity]')].map((li) => li.dataset.entity);",
+            json!([name]),
+        )
+        .await;
+    assert!(
+        suggested.as_array().unwrap().contains(&json!(written)),
+        "{name}: {suggested}"
+    );
+    browser
+        .run(
+            "document.querySelector(`#suggestions li[data-entity=\"${arguments[0]}\"]`).dispatchEvent(new MouseEvent('mousedown', { bubbles: true }));",
+            json!([written]),
+        )
+        .await;
+    let dataset = browser
+        .wait_for("the imported dataset's view", SHOWN, json!([written]))
+        .await;
+    assert!(
+        strings(&dataset["links"]).contains(run_id),
+        "written by {run_id}: {dataset}"
+    );
+    assert_eq!(
+        browser
+            .run("return location.hash", json!([]))
+            .await
+            .as_str()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap(),
+        format!("#/{written}")
+    );
+
+    // The run through its link: what it read and wrote, and its graph around it.
+    browser.goto(&format!("{}/#/{run_id}", server.url)).await;
+    let shown = browser
+        .wait_for("the imported run's view", SHOWN, json!([run_id]))
+        .await;
+    let links = strings(&shown["links"]);
+    for dataset in run["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(run["outputs"].as_array().unwrap())
+    {
+        assert!(links.contains(dataset.as_str().unwrap()), "{dataset}: {shown}");
+    }
+    let drawn = browser
+        .run(
+            "return [...document.querySelectorAll('#graph [data-node]')].map((n) => n.dataset.node)",
+            json!([]),
+        )
+        .await;
+    assert!(strings(&drawn).contains(written), "{drawn}");
+    browser.quit().await;
+    server.stop().await;
+}

@@ -33,7 +33,7 @@ pub(crate) fn lines() -> Vec<Value> {
         .collect()
 }
 
-fn import_file(store: &Store) -> Summary {
+pub(crate) fn import_file(store: &Store) -> Summary {
     let spec = TargetSpec {
         actor: id("u-alex"),
         account: "acct-contoso-exp".into(),
