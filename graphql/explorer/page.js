@@ -182,6 +182,7 @@ async function applyRoute(route) {
   if (route.compare) {
     state.compare = route.compare;
     $("app").classList.add("comparing");
+    $("search").value = "";
     await showCompare(route.compare);
     return;
   }

@@ -115,6 +115,9 @@ export async function showCompare(ids) {
   const missing = runs.filter((r) => r.missing), found = runs.filter((r) => !r.missing);
   const colour = new Map(found.map((r, i) => [r.id, PALETTE[i % PALETTE.length]]));
   const parts = [el("h2", {}, `Comparing ${found.length} runs`)];
+  const experiments = [...new Set(found.map((r) => r.experimentId))];
+  if (experiments.length) parts.push(el("p", { class: "muted" }, experiments.length === 1 ? "Runs of " : "Runs of the experiments ",
+    ...experiments.map((e) => link(e, L.labelOf(e)))));
   if (missing.length) parts.push(el("p", { class: "error", "data-missing": missing.map((r) => r.id).join(",") }, `Not found, or not visible to you: ${missing.map((r) => r.id).join(", ")}.`));
   if (found.length === 0) { box.replaceChildren(...parts); return; }
   const only = el("input", { type: "checkbox", id: "only-differences" });
