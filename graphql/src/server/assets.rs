@@ -15,10 +15,26 @@ type Asset = (&'static str, &'static str, &'static [u8]);
 
 /// GraphiQL's build and the React it runs on.
 const GRAPHIQL: [Asset; 4] = [
-    ("graphiql.min.js", JS, include_bytes!("../../vendor/graphiql/graphiql.min.js")),
-    ("graphiql.min.css", CSS, include_bytes!("../../vendor/graphiql/graphiql.min.css")),
-    ("react.production.min.js", JS, include_bytes!("../../vendor/graphiql/react.production.min.js")),
-    ("react-dom.production.min.js", JS, include_bytes!("../../vendor/graphiql/react-dom.production.min.js")),
+    (
+        "graphiql.min.js",
+        JS,
+        include_bytes!("../../vendor/graphiql/graphiql.min.js"),
+    ),
+    (
+        "graphiql.min.css",
+        CSS,
+        include_bytes!("../../vendor/graphiql/graphiql.min.css"),
+    ),
+    (
+        "react.production.min.js",
+        JS,
+        include_bytes!("../../vendor/graphiql/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        JS,
+        include_bytes!("../../vendor/graphiql/react-dom.production.min.js"),
+    ),
 ];
 
 /// dagre, which lays the explorer's graphs out (graphlib bundled in its build).
@@ -33,7 +49,11 @@ const EXPLORER: [Asset; 8] = [
     ("graph.js", JS, include_bytes!("../../explorer/graph.js")),
     ("views.js", JS, include_bytes!("../../explorer/views.js")),
     ("runs.js", JS, include_bytes!("../../explorer/runs.js")),
-    ("index.html", "text/html; charset=utf-8", include_bytes!("../../explorer/index.html")),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../explorer/index.html"),
+    ),
 ];
 
 /// `GET /assets/graphiql/<file>`: one of GraphiQL's files, cached by browsers for a year
@@ -79,7 +99,10 @@ pub(super) async fn explorer(Path(file): Path<String>, headers: HeaderMap) -> Re
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.split(',').any(|candidate| candidate.trim() == tag));
-    let common = [(header::CACHE_CONTROL, "no-cache".to_string()), (header::ETAG, tag.clone())];
+    let common = [
+        (header::CACHE_CONTROL, "no-cache".to_string()),
+        (header::ETAG, tag.clone()),
+    ];
     if unchanged {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }

@@ -37,7 +37,6 @@ pub use requests::{BlockingTime, Refused};
 /// The page served at `GET /graphql`: GraphiQL, loading only `/assets/graphiql/`.
 pub const CONSOLE: &str = include_str!("../console.html");
 
-
 /// Bounds on connections and requests beyond those of the GraphQL schema: what keeps
 /// oversized, slow and too many clients from starving the rest or growing memory.
 #[derive(Clone, Debug)]
