@@ -91,7 +91,12 @@ pub fn bootstrap(store: &Store) -> Result<Option<IssuedToken>> {
     ));
     let (issue, token) = issue_command(&admin, &admin, "first administrator token")?;
     commands.push(issue);
-    store.execute_batch(commands)?;
+    match store.execute_batch(commands) {
+        Ok(_) => {}
+        // Another node on the same log made its administrator first.
+        Err(error) if error.rejection().is_some() && store.has_administrator()? => return Ok(None),
+        Err(error) => return Err(error.into()),
+    }
     Ok(Some(token))
 }
 

@@ -45,6 +45,16 @@ pub enum Error {
     #[error("the store is closed")]
     Closed,
 
+    /// The log's database cannot be reached or refused the request; nothing was
+    /// acknowledged. Worth retrying shortly.
+    #[error("{0}")]
+    Unavailable(String),
+
+    /// Another node appended first: the writer folds its records in and decides again.
+    /// Callers see it only if that kept happening.
+    #[error("other nodes kept appending first; try again")]
+    Conflict,
+
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another process")]
     Locked(PathBuf),

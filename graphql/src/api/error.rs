@@ -19,7 +19,9 @@ pub fn from_store(error: Error) -> async_graphql::Error {
 pub fn code_of(error: &Error) -> &'static str {
     match error {
         Error::Rejected(rejection) => rejection.code(),
-        Error::Closed | Error::Locked(_) | Error::Poisoned(_) => "UNAVAILABLE",
+        Error::Closed | Error::Locked(_) | Error::Poisoned(_) | Error::Unavailable(_) | Error::Conflict => {
+            "UNAVAILABLE"
+        }
         Error::Io { .. } | Error::Corruption { .. } | Error::Derived(_) | Error::Sled(_) => "INTERNAL",
     }
 }

@@ -41,17 +41,26 @@ pub(super) fn run_demo(store: &Store, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn run_verify(dir: &Path, out: &mut dyn Write) -> Result<()> {
-    if !dir.join("log").is_dir() {
+pub(super) fn run_verify(dir: &Path, log: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    if log.is_none() && !dir.join("log").is_dir() {
         bail!("no Lineage log in {}", dir.display());
     }
-    match Store::verify(dir) {
+    match Store::verify_log(dir, log) {
         Ok(report) => {
-            writeln!(
-                out,
-                "ok: {} events in {} segments ({} bytes), chain intact",
-                report.records, report.segments, report.bytes
-            )?;
+            match log {
+                Some(url) => writeln!(
+                    out,
+                    "ok: {} events in the PostgreSQL log at {} ({} bytes), chain intact",
+                    report.records,
+                    lineage_store::log::postgres::redacted(url),
+                    report.bytes
+                )?,
+                None => writeln!(
+                    out,
+                    "ok: {} events in {} segments ({} bytes), chain intact",
+                    report.records, report.segments, report.bytes
+                )?,
+            }
             writeln!(out, "head: seq {} hash {}", report.head.seq, report.head.hash)?;
             if report.torn_tail_bytes > 0 {
                 writeln!(
@@ -79,6 +88,7 @@ pub(super) fn run_verify(dir: &Path, out: &mut dyn Write) -> Result<()> {
 
 pub(super) fn run_verify_checkpoint(
     dir: &Path,
+    log: Option<&str>,
     file: &Path,
     public_key: Option<&str>,
     out: &mut dyn Write,
@@ -86,8 +96,8 @@ pub(super) fn run_verify_checkpoint(
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let checkpoint: lineage_schema::checkpoint::Checkpoint =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
-    run_verify(dir, out)?;
-    let check = match Store::verify_checkpoint(dir, &checkpoint, public_key) {
+    run_verify(dir, log, out)?;
+    let check = match Store::verify_checkpoint_in(dir, log, &checkpoint, public_key) {
         Ok(check) => check,
         Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
         Err(other) => return Err(other.into()),
@@ -151,7 +161,7 @@ pub(super) fn run_proof(store: &Store, proof: ProofCommand, out: &mut dyn Write)
     Ok(())
 }
 
-pub(super) fn run_rebuild(dir: &Path, out: &mut dyn Write) -> Result<()> {
+pub(super) fn run_rebuild(dir: &Path, log: Option<&str>, out: &mut dyn Write) -> Result<()> {
     if !dir.join("log").is_dir() {
         bail!("no Lineage log in {}", dir.display());
     }
@@ -165,7 +175,7 @@ pub(super) fn run_rebuild(dir: &Path, out: &mut dyn Write) -> Result<()> {
         return Err(held());
     }
     let started = std::time::Instant::now();
-    let store = match Store::rebuild(dir, &Options::default(), &mut progress_printer("rebuilding")) {
+    let store = match Store::rebuild(dir, &super::options(log), &mut progress_printer("rebuilding")) {
         Err(lineage_store::Error::Locked(_)) => return Err(held()),
         opened => opened.with_context(|| format!("cannot rebuild {}", dir.display()))?,
     };

@@ -35,6 +35,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "LINEAGE_DATA_DIR", default_value = "./lineage-data")]
     data_dir: PathBuf,
 
+    /// The event log on PostgreSQL (`postgres://USER[:PASSWORD]@HOST:PORT/DB`) instead of
+    /// the data directory's `log/`; the data directory then holds this node's derived
+    /// projections, made from that log. Several `serve` nodes may share one.
+    #[arg(long = "log", global = true, env = "LINEAGE_LOG_URL", value_name = "URL")]
+    log_url: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -237,13 +243,17 @@ where
 /// data directory must run is sent there as they are (see `admin`).
 pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &mut dyn Write) -> Result<()> {
     let dir = cli.data_dir.as_path();
+    let log = cli.log_url.as_deref();
+    if let Some(url) = log.filter(|url| !url.starts_with("postgres://") && !url.starts_with("postgresql://")) {
+        bail!("--log takes a PostgreSQL address, postgres://USER@HOST:PORT/DB, not `{url}`");
+    }
     match cli.command {
-        Command::Serve(serve) => run_serve(dir, serve),
-        Command::Verify { checkpoint: None, .. } => run_verify(dir, out),
+        Command::Serve(serve) => run_serve(dir, log, serve),
+        Command::Verify { checkpoint: None, .. } => run_verify(dir, log, out),
         Command::Verify {
             checkpoint: Some(file),
             public_key,
-        } => run_verify_checkpoint(dir, &file, public_key.as_deref(), out),
+        } => run_verify_checkpoint(dir, log, &file, public_key.as_deref(), out),
         Command::Key => {
             if !dir.join("log").is_dir() {
                 bail!("no Lineage store in {}", dir.display());
@@ -251,7 +261,7 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
             writeln!(out, "{}", Store::public_key(dir)?)?;
             Ok(())
         }
-        Command::Rebuild => run_rebuild(dir, out),
+        Command::Rebuild => run_rebuild(dir, log, out),
         Command::Bench(bench) => crate::bench::run(&bench),
         command => {
             // A server holding the directory runs the command on its open store.
@@ -265,7 +275,7 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
                         source: ImportSource::Lineage { .. }
                     }
             );
-            let store = match open_store(dir, creates) {
+            let store = match open_store(dir, log, creates) {
                 Ok(store) => store,
                 Err(error) if is_locked(&error) => return Err(admin::unanswered(dir)),
                 Err(error) => return Err(error),
@@ -357,29 +367,44 @@ fn is_locked(error: &anyhow::Error) -> bool {
 }
 
 /// Opens the store in `dir`; only commands that `create` one may find none there.
-fn open_store(dir: &Path, create: bool) -> Result<Store> {
+fn open_store(dir: &Path, log: Option<&str>, create: bool) -> Result<Store> {
     if create {
-        open(dir)
+        open(dir, log)
     } else {
-        open_existing(dir)
+        open_existing(dir, log)
     }
 }
 
-pub(super) fn open(dir: &Path) -> Result<Store> {
+/// How a store is opened: with its log on PostgreSQL when `log` names one.
+pub(super) fn options(log: Option<&str>) -> Options {
+    Options {
+        log_url: log.map(str::to_string),
+        ..Options::default()
+    }
+}
+
+pub(super) fn open(dir: &Path, log: Option<&str>) -> Result<Store> {
     let mut progress = progress_printer("catching up projections");
-    Store::open_with_progress(dir, &Options::default(), &mut progress)
-        .with_context(|| format!("cannot open the store in {}", dir.display()))
+    Store::open_with_progress(dir, &options(log), &mut progress).with_context(|| match log {
+        Some(url) => format!(
+            "cannot open the store in {} on the log at {}",
+            dir.display(),
+            lineage_store::log::postgres::redacted(url)
+        ),
+        None => format!("cannot open the store in {}", dir.display()),
+    })
 }
 
 /// Existing data directories only: reading commands must not create an empty store.
-pub(super) fn open_existing(dir: &Path) -> Result<Store> {
-    if !dir.join("log").is_dir() {
+pub(super) fn open_existing(dir: &Path, log: Option<&str>) -> Result<Store> {
+    // On PostgreSQL the log is elsewhere: a node's empty directory is derived from it.
+    if log.is_none() && !dir.join("log").is_dir() {
         bail!(
             "no Lineage store in {} (run `lineage demo` or pass --data-dir)",
             dir.display()
         );
     }
-    open(dir)
+    open(dir, log)
 }
 
 /// Progress on a terminal for long replays; silent when piped.

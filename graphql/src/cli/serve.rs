@@ -90,9 +90,9 @@ pub(super) fn init_logging(format: &str) -> Result<()> {
 /// The demo's people, who get tokens when the demo story is first told.
 const DEMO_USERS: [&str; 5] = ["u-alex", "u-ada", "u-linus", "u-margaret", "u-grace"];
 
-pub(super) fn run_serve(dir: &Path, args: ServeArgs) -> Result<()> {
+pub(super) fn run_serve(dir: &Path, log: Option<&str>, args: ServeArgs) -> Result<()> {
     init_logging(&args.log_format)?;
-    let store = std::sync::Arc::new(open(dir)?);
+    let store = std::sync::Arc::new(open(dir, log)?);
     let mut tokens = Vec::new();
     let mut demo_told = false;
     if args.demo {

@@ -152,7 +152,12 @@ pub(super) async fn healthz() -> &'static str {
 /// Ready when the store answers: its log is open and its writer running.
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.flushed_seq() {
-        Ok(_) if state.store.is_open() => (StatusCode::OK, "ready\n").into_response(),
+        // A node on a shared log says how far behind the log it is.
+        Ok(_) if state.store.is_open() => (
+            StatusCode::OK,
+            format!("ready\nhead {}\nlag {}\n", state.store.head().seq, state.store.lag()),
+        )
+            .into_response(),
         _ => plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "UNAVAILABLE",

@@ -122,9 +122,22 @@ pub(super) async fn graphql(State(state): State<AppState>, headers: HeaderMap, r
     api::error::classify(&mut response);
     state.metrics.record(&operation, started.elapsed(), response.is_err());
     let refused = response.is_err() && response.data == async_graphql::Value::Null;
+    // The log's database away (or busy): worth trying again shortly, as HTTP says.
+    let unavailable = response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("UNAVAILABLE"))
+    });
     let mut response = GraphQLResponse::from(response).into_response();
     if refused {
         response.extensions_mut().insert(Refused);
+    }
+    if unavailable {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     }
     response
 }

@@ -7,6 +7,7 @@
 
 pub mod disk;
 mod file;
+pub mod postgres;
 mod scan;
 pub mod segment;
 
@@ -50,7 +51,7 @@ impl Position {
     /// record from an anchor before it (for the file log: it opens a segment), so the
     /// index keeps this position as an anchor.
     pub fn starts_run(self) -> bool {
-        Location::from(self).offset == HEADER_LEN
+        !postgres::is_postgres(self) && Location::from(self).offset == HEADER_LEN
     }
 }
 
@@ -136,4 +137,9 @@ pub trait EventLog: Send {
     fn append(&mut self, records: &[Sealed]) -> Result<Vec<Position>>;
     /// A reader that sees everything appended so far and from now on.
     fn reader(&self) -> Arc<dyn LogRead>;
+    /// Records other writers appended after this one's head (a shared log; a file log has
+    /// none), checked; the head moves past them.
+    fn newer(&mut self) -> Result<Vec<(Envelope, Position)>> {
+        Ok(Vec::new())
+    }
 }

@@ -138,13 +138,28 @@ pub(crate) fn root_from_log(log_dir: &Path, size: u64) -> Result<(log::ScanRepor
     if report.head.seq < size {
         return Ok((report, None));
     }
-    let segments_reader = log::FileLogReader::open(log_dir)?;
+    let root = root_of_prefix(&log::FileLogReader::open(log_dir)?, size)?;
+    Ok((report, Some(root)))
+}
+
+/// As [`root_from_log`], from the PostgreSQL log at `url`.
+pub(crate) fn root_from_postgres(url: &str, size: u64) -> Result<(log::ScanReport, Option<Digest>)> {
+    let reader = log::postgres::PgLogReader::connect(url)?;
+    let report = reader.verify()?;
+    if report.head.seq < size {
+        return Ok((report, None));
+    }
+    Ok((report, Some(root_of_prefix(&reader, size)?)))
+}
+
+/// The root of the tree of the first `size` records `reader` holds.
+fn root_of_prefix(reader: &dyn LogRead, size: u64) -> Result<Digest> {
     let mut frontier = Frontier::default();
     if size > 0 {
-        segments_reader.scan_from(1, &mut |envelope, _| {
+        reader.scan_from(1, &mut |envelope, _| {
             frontier.push(&envelope.hash);
             Ok(frontier.size < size)
         })?;
     }
-    Ok((report, Some(frontier.root())))
+    Ok(frontier.root())
 }

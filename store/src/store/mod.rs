@@ -33,6 +33,9 @@ pub struct Options {
     pub lock_wait: Duration,
     /// What the log reads and writes through: the real disk, or one injecting faults.
     pub disk: Arc<dyn crate::log::disk::Disk>,
+    /// The log on PostgreSQL (`postgres://USER@HOST:PORT/DB`) instead of the data
+    /// directory's files; the directory keeps this node's projections.
+    pub log_url: Option<String>,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             max_group: 4096,
             lock_wait: Duration::from_secs(3),
             disk: Arc::new(crate::log::disk::RealDisk),
+            log_url: None,
         }
     }
 }
@@ -89,7 +93,8 @@ pub struct Store {
     view: Trees,
     reader: Arc<dyn LogRead>,
     shared: Arc<Shared>,
-    jobs: Mutex<Option<mpsc::SyncSender<Job>>>,
+    jobs: Arc<Mutex<Option<mpsc::SyncSender<Job>>>>,
+    log_url: Option<String>,
     writer: Mutex<Option<JoinHandle<()>>>,
     opened: Opened,
     access: crate::projections::access::Cache,
@@ -124,6 +129,80 @@ fn open_db(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
     }
 }
 
+/// The log `options` name: the data directory's files, or PostgreSQL (whose id the
+/// projections in `db` are then tied to).
+fn open_log(dir: &Path, db: &sled::Db, options: &Options) -> Result<(Box<dyn EventLog>, OpenReport)> {
+    let Some(url) = &options.log_url else {
+        let (file_log, report) = FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
+        return Ok((Box::new(file_log), report));
+    };
+    let pg = log::postgres::PgLog::open(url)?;
+    const LOG_ID: &[u8] = b"postgres-log-id";
+    match db.get(LOG_ID)? {
+        Some(known) if known.as_ref() != pg.log_id().as_bytes() => {
+            return Err(Error::Derived(format!(
+                "the projections in {} were derived from another log (id {}), not {} (id {}); move `derived/` away to derive them from this one",
+                dir.display(),
+                String::from_utf8_lossy(&known),
+                log::postgres::redacted(url),
+                pg.log_id()
+            )))
+        }
+        Some(_) => {}
+        None => {
+            db.insert(LOG_ID, pg.log_id().as_bytes())?;
+            db.flush()?;
+        }
+    }
+    let head = pg.head();
+    let report = OpenReport {
+        scan: ScanReport {
+            head,
+            records: head.seq,
+            segments: 0,
+            bytes: 0,
+            torn_tail_bytes: 0,
+        },
+        cut_bytes: 0,
+    };
+    Ok((Box::new(pg), report))
+}
+
+/// How often a node looks at a shared log for others' appends when it hears of none.
+const TAIL_TICK: Duration = Duration::from_millis(500);
+
+/// Follows a shared log: on each announced append (or each tick without one) the writer
+/// is asked to fold in what others appended. Ends once the store closes.
+fn follow(url: &str, jobs: Arc<Mutex<Option<mpsc::SyncSender<Job>>>>, shared: Arc<Shared>, dir: &Path) -> Result<()> {
+    let link = log::postgres::PgLink::new(url)?;
+    std::thread::Builder::new()
+        .name("lineage-tail".into())
+        .spawn(move || loop {
+            let (asking, known) = (Arc::clone(&jobs), Arc::clone(&shared));
+            let heard = link.listen(TAIL_TICK, move |seq| {
+                if let Some(seq) = seq {
+                    known.log_head.fetch_max(seq, Ordering::Relaxed);
+                }
+                let Some(writer) = asking.lock().expect("jobs lock").clone() else {
+                    return false;
+                };
+                // A full queue means the writer is busy; it folds in at its next conflict
+                // or tick.
+                let _ = writer.try_send(Job::CatchUp);
+                true
+            });
+            if jobs.lock().expect("jobs lock").is_none() {
+                return;
+            }
+            if heard.is_err() {
+                // The database is away: listen again shortly.
+                std::thread::sleep(TAIL_TICK);
+            }
+        })
+        .map_err(Error::io("starting the log follower", dir))?;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`: checks the log, cuts a torn tail,
     /// brings projections level with the log, and starts the writer.
@@ -134,9 +213,8 @@ impl Store {
     pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
         let db = open_db(dir, options.lock_wait)?;
-        let (file_log, log_report) =
-            FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
-        let head = file_log.head();
+        let (event_log, log_report) = open_log(dir, &db, options)?;
+        let head = event_log.head();
         let journal = dir.join(crate::derived::journal::FILE);
         if projections::ensure_format(&db)? {
             // Cleared trees are rebuilt from the log; a journal would put a part back.
@@ -154,7 +232,7 @@ impl Store {
                 )));
             }
         }
-        let reader = file_log.reader();
+        let reader = event_log.reader();
         let caught_up = projections::catch_up(reader.as_ref(), &view, head, progress)?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
@@ -163,10 +241,11 @@ impl Store {
             appended_events: 0.into(),
             groups: 0.into(),
             access_generation: 0.into(),
+            log_head: head.seq.into(),
         });
         let writer = Writer {
             sight: Default::default(),
-            log: Box::new(file_log),
+            log: event_log,
             reader: Arc::clone(&reader),
             overlay: Overlay::new(view.clone()),
             flusher: crate::derived::flusher::Flusher::start(view.clone())?,
@@ -183,13 +262,18 @@ impl Store {
             .name("lineage-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(Error::io("starting the writer thread", dir))?;
+        let jobs = Arc::new(Mutex::new(Some(jobs)));
+        if let Some(url) = &options.log_url {
+            follow(url, Arc::clone(&jobs), Arc::clone(&shared), dir)?;
+        }
         Ok(Store {
             dir: dir.to_path_buf(),
             db,
             view,
             reader,
             shared,
-            jobs: Mutex::new(Some(jobs)),
+            jobs,
+            log_url: options.log_url.clone(),
             writer: Mutex::new(Some(handle)),
             opened: Opened {
                 log: log_report,
@@ -279,6 +363,35 @@ impl Store {
     /// The last durable event.
     pub fn head(&self) -> Head {
         *self.shared.head.lock().expect("head lock")
+    }
+
+    /// How many events the shared log holds that this node has not folded in yet (as
+    /// last heard; 0 for a log of files).
+    pub fn lag(&self) -> u64 {
+        self.shared
+            .log_head
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.head().seq)
+    }
+
+    /// The PostgreSQL log this store appends to, if not the data directory's files.
+    pub fn log_url(&self) -> Option<&str> {
+        self.log_url.as_deref()
+    }
+
+    /// Waits until this node has folded in event `seq` (reads on one node may lag another
+    /// node's writes), at most `timeout`; whether it has.
+    pub async fn reach(&self, seq: u64, timeout: Duration) -> bool {
+        let mut feed = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.head().seq < seq {
+            match tokio::time::timeout_at(deadline, feed.recv()).await {
+                Err(_) => return self.head().seq >= seq,
+                Ok(Err(broadcast::error::RecvError::Closed)) => return false,
+                Ok(_) => {}
+            }
+        }
+        true
     }
 
     /// Every event appended from now on.
@@ -419,7 +532,10 @@ impl Store {
     }
 
     pub fn stats(&self) -> Result<Stats> {
-        let report = log::scan_sizes(&log_dir(&self.dir))?;
+        let report = match self.log_url {
+            Some(_) => (0, 0),
+            None => log::scan_sizes(&log_dir(&self.dir))?,
+        };
         let mut entities = Vec::new();
         for kind in EntityKind::ALL {
             let prefix = state::kind_prefix(kind);
@@ -464,6 +580,14 @@ impl Store {
     /// changing anything; the error names the first bad position.
     pub fn verify(dir: &Path) -> Result<ScanReport> {
         log::scan(&log_dir(dir))
+    }
+
+    /// As [`Store::verify`], for the log `log_url` names (PostgreSQL) when given.
+    pub fn verify_log(dir: &Path, log_url: Option<&str>) -> Result<ScanReport> {
+        match log_url {
+            Some(url) => log::postgres::PgLogReader::connect(url)?.verify(),
+            None => Self::verify(dir),
+        }
     }
 }
 

@@ -47,6 +47,16 @@ impl Store {
         checkpoint: &lineage_schema::checkpoint::Checkpoint,
         trusted_key: Option<&str>,
     ) -> Result<crate::projections::merkle::CheckpointCheck> {
+        Self::verify_checkpoint_in(dir, None, checkpoint, trusted_key)
+    }
+
+    /// As [`Store::verify_checkpoint`], against the PostgreSQL log `log_url` when given.
+    pub fn verify_checkpoint_in(
+        dir: &Path,
+        log_url: Option<&str>,
+        checkpoint: &lineage_schema::checkpoint::Checkpoint,
+        trusted_key: Option<&str>,
+    ) -> Result<crate::projections::merkle::CheckpointCheck> {
         if let Some(key) = trusted_key.filter(|key| lineage_schema::checkpoint::unhex::<32>(key).is_none()) {
             return Err(Rejection::invalid(
                 "public key",
@@ -57,7 +67,10 @@ impl Store {
         if !checkpoint.signature_holds(trusted_key) {
             return Err(Rejection::invalid("checkpoint", "its signature does not hold for the key").into());
         }
-        let (log, root) = crate::projections::merkle::root_from_log(&log_dir(dir), checkpoint.size)?;
+        let (log, root) = match log_url {
+            Some(url) => crate::projections::merkle::root_from_postgres(url, checkpoint.size)?,
+            None => crate::projections::merkle::root_from_log(&log_dir(dir), checkpoint.size)?,
+        };
         let Some(root) = root else {
             return Err(Rejection::invalid(
                 "checkpoint",

@@ -45,7 +45,13 @@ pub(crate) enum Job {
     Restore { records: Vec<Envelope>, reply: Reply },
     /// Write every layered derived change to sled.
     Flush { reply: SyncSender<Result<()>> },
+    /// Fold in what other writers appended to a shared log.
+    CatchUp,
 }
+
+/// How many times a group is decided again after other nodes appended first, before its
+/// requests are told to try again.
+const MAX_CONFLICTS: usize = 64;
 
 /// What one job asks to append.
 enum Work {
@@ -84,6 +90,8 @@ pub(crate) struct Shared {
     pub groups: AtomicU64,
     /// Bumped after events that can change who may read what are visible to readers.
     pub access_generation: AtomicU64,
+    /// The highest seq known to be in the log (a shared log's tail may be ahead of `head`).
+    pub log_head: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -144,6 +152,10 @@ impl Writer {
                         self.commit_group(std::mem::take(&mut group));
                         let _ = reply.send(self.flush());
                     }
+                    Job::CatchUp => {
+                        self.commit_group(std::mem::take(&mut group));
+                        self.absorb_or_break();
+                    }
                 }
                 if commands < self.max_group {
                     next = jobs.try_recv().ok();
@@ -196,6 +208,51 @@ impl Writer {
             }
             return;
         }
+        let mut attempt = 0;
+        loop {
+            let (group, outcomes) = self.decide_group(&jobs);
+            if group.records.is_empty() {
+                self.overlay.discard();
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    job.reply.send(outcome);
+                }
+                return;
+            }
+            match self.log.append(&group.records) {
+                Ok(positions) => {
+                    self.settle(group, positions);
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        job.reply.send(outcome);
+                    }
+                    return;
+                }
+                // Another node appended first: fold its records in, decide again.
+                Err(Error::Conflict) if attempt < MAX_CONFLICTS => {
+                    attempt += 1;
+                    self.sight.forget();
+                    self.overlay.discard();
+                    if let Err(error) = self.absorb() {
+                        for job in jobs {
+                            job.reply.send(Err(copy_error(&error)));
+                        }
+                        return;
+                    }
+                }
+                Err(error) => {
+                    self.sight.forget();
+                    self.overlay.discard();
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        job.reply.send(outcome.and_then(|_| Err(copy_error(&error))));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decides every job of a group on top of the ones before it: the records to append
+    /// and each job's outcome (a refused job's changes are undone).
+    fn decide_group(&mut self, jobs: &[Append]) -> (Group, Vec<Result<Vec<Appended>>>) {
         let mut group = Group {
             records: Vec::new(),
             head: self.log.head(),
@@ -219,55 +276,90 @@ impl Writer {
                 group.records.truncate(records_before);
                 group.head = head_before;
             }
-            outcomes.push((job.reply, outcome));
+            outcomes.push(outcome);
         }
-        if group.records.is_empty() {
-            self.overlay.discard();
-            for (reply, outcome) in outcomes {
-                reply.send(outcome);
+        (group, outcomes)
+    }
+
+    /// After a group's records are durable: their positions, the derived changes made
+    /// visible, the head moved, the feed told.
+    fn settle(&mut self, group: Group, positions: Vec<crate::log::Position>) {
+        for (record, position) in group.records.iter().zip(positions) {
+            if let Err(error) = index::apply_position(&mut self.overlay, &record.envelope, position) {
+                // The events are durable, so they are acknowledged; but the derived
+                // trees may lag them, and deciding on stale state could break invariants.
+                self.broken = Some(error.to_string());
             }
+        }
+        self.publish(
+            group.head,
+            group.records.into_iter().map(|record| record.envelope).collect(),
+        );
+    }
+
+    /// Makes layered changes visible and tells readers about `records`, now at `head`.
+    fn publish(&mut self, head: Head, records: Vec<Envelope>) {
+        self.overlay.commit_to_layer();
+        if records.iter().any(crate::projections::access::may_change_access) {
+            self.shared.access_generation.fetch_add(1, Ordering::Release);
+        }
+        self.layered_events += records.len() as u64;
+        self.layered_since.get_or_insert_with(Instant::now);
+        *self.shared.head.lock().expect("head lock") = head;
+        self.shared
+            .appended_events
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.shared.groups.fetch_add(1, Ordering::Relaxed);
+        self.shared.log_head.fetch_max(head.seq, Ordering::Relaxed);
+        // Publish before acknowledging: whoever holds an ack and reads the feed
+        // has already been sent the event.
+        for record in records {
+            let _ = self.shared.feed.send(Arc::new(record));
+        }
+    }
+
+    /// Folds in what other writers appended to a shared log since this one's head.
+    fn absorb(&mut self) -> Result<()> {
+        let newer = self.log.newer()?;
+        let Some((last, _)) = newer.last() else {
+            return Ok(());
+        };
+        let head = Head {
+            seq: last.seq,
+            hash: last.hash,
+            recorded_at: last.recorded_at,
+        };
+        let mut records = Vec::with_capacity(newer.len());
+        for (envelope, position) in newer {
+            let applied = self
+                .projections
+                .iter()
+                .try_for_each(|projection| projection.apply(&mut self.overlay, &envelope))
+                .and_then(|()| index::apply_position(&mut self.overlay, &envelope, position));
+            if let Err(error) = applied {
+                // The log moved past what the derived trees hold: stop until reopened.
+                self.broken = Some(error.to_string());
+                return Err(error);
+            }
+            if crate::projections::access::may_change_access(&envelope) {
+                self.sight.forget();
+            }
+            records.push(envelope);
+        }
+        self.publish(head, records);
+        Ok(())
+    }
+
+    /// [`Writer::absorb`] between groups; a failure is kept for the next appends to say.
+    fn absorb_or_break(&mut self) {
+        if self.broken.is_some() {
             return;
         }
-        match self.log.append(&group.records) {
-            Ok(positions) => {
-                for (record, position) in group.records.iter().zip(positions) {
-                    if let Err(error) = index::apply_position(&mut self.overlay, &record.envelope, position) {
-                        // The events are durable, so they are acknowledged; but the derived
-                        // trees may lag them, and deciding on stale state could break invariants.
-                        self.broken = Some(error.to_string());
-                    }
-                }
-                self.overlay.commit_to_layer();
-                if group
-                    .records
-                    .iter()
-                    .any(|record| crate::projections::access::may_change_access(&record.envelope))
-                {
-                    self.shared.access_generation.fetch_add(1, Ordering::Release);
-                }
-                self.layered_events += group.records.len() as u64;
-                self.layered_since.get_or_insert_with(Instant::now);
-                *self.shared.head.lock().expect("head lock") = group.head;
-                self.shared
-                    .appended_events
-                    .fetch_add(group.records.len() as u64, Ordering::Relaxed);
-                self.shared.groups.fetch_add(1, Ordering::Relaxed);
-                // Publish before acknowledging: whoever holds an ack and reads the feed
-                // has already been sent the event.
-                for record in group.records {
-                    let _ = self.shared.feed.send(Arc::new(record.envelope));
-                }
-                for (reply, outcome) in outcomes {
-                    reply.send(outcome);
-                }
-            }
-            Err(error) => {
-                self.sight.forget();
-                self.overlay.discard();
-                for (reply, outcome) in outcomes {
-                    reply.send(outcome.and_then(|_| Err(copy_error(&error))));
-                }
-            }
+        match self.absorb() {
+            Ok(()) => {}
+            // The database is away: the next catch-up tries again.
+            Err(Error::Unavailable(_)) => {}
+            Err(error) => self.broken = Some(error.to_string()),
         }
     }
 
@@ -417,6 +509,8 @@ fn copy_error(error: &Error) -> Error {
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
         Error::Poisoned(reason) => Error::Poisoned(reason.clone()),
+        Error::Unavailable(reason) => Error::Unavailable(reason.clone()),
+        Error::Conflict => Error::Conflict,
         other => Error::Poisoned(other.to_string()),
     }
 }
