@@ -149,6 +149,19 @@ fn open_log(dir: &Path, db: &sled::Db, options: &Options) -> Result<(Box<dyn Eve
             )))
         }
         Some(_) => {}
+        None if projections::open_trees(db)?
+            .iter()
+            .map(crate::derived::overlay::checkpoint)
+            .collect::<Result<Vec<u64>>>()?
+            .into_iter()
+            .any(|seq| seq > 0) =>
+        {
+            return Err(Error::Derived(format!(
+                "the projections in {} were derived from another log (its own files), not {}; use another data directory, or move `derived/` away",
+                dir.display(),
+                log::postgres::redacted(url)
+            )))
+        }
         None => {
             db.insert(LOG_ID, pg.log_id().as_bytes())?;
             db.flush()?;
