@@ -485,6 +485,8 @@ fn commands(op: &Op, model: &Model) -> Vec<(PrincipalId, Command)> {
 
 struct Runner {
     dir: tempfile::TempDir,
+    /// How the store is opened (its log in files, or on PostgreSQL).
+    options: Options,
     store: Option<Store>,
     model: Model,
     sent: usize,
@@ -586,16 +588,7 @@ impl Runner {
 
     fn reopen(&mut self) {
         drop(self.store.take());
-        self.store = Some(
-            Store::open(
-                self.dir.path(),
-                &Options {
-                    max_segment_bytes: 2048,
-                    ..Options::default()
-                },
-            )
-            .unwrap(),
-        );
+        self.store = Some(Store::open(self.dir.path(), &self.options).unwrap());
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
@@ -660,7 +653,7 @@ impl Runner {
         }
         let incremental = store.projection_digest().unwrap();
         drop(self.store.take());
-        let rebuilt = Store::rebuild(self.dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+        let rebuilt = Store::rebuild(self.dir.path(), &self.options, &mut |_, _| {}).unwrap();
         prop_assert_eq!(
             rebuilt.projection_digest().unwrap(),
             incremental,
@@ -676,12 +669,49 @@ proptest! {
 
     #[test]
     fn the_store_agrees_with_a_plain_model(ops in proptest::collection::vec(op(), 10..60)) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &Options { max_segment_bytes: 2048, ..Options::default() }).unwrap();
-        let mut runner = Runner { dir, store: Some(store), model: Model::default(), sent: 0, last: None };
-        for op in prologue().iter().chain(&ops) {
-            runner.step(op)?;
-        }
-        runner.check_end_state()?;
+        run_against_the_model(&ops, Options { max_segment_bytes: 2048, ..Options::default() })?;
     }
+}
+
+fn run_against_the_model(ops: &[Op], options: Options) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &options).unwrap();
+    let mut runner = Runner {
+        dir,
+        options,
+        store: Some(store),
+        model: Model::default(),
+        sent: 0,
+        last: None,
+    };
+    for op in prologue().iter().chain(ops) {
+        runner.step(op)?;
+    }
+    runner.check_end_state()
+}
+
+/// The same property with the log on a real PostgreSQL: a database per case, reopened and
+/// rebuilt from there (fewer cases: each makes a database).
+#[test]
+fn the_store_on_postgres_agrees_with_a_plain_model() {
+    let postgres = crate::pg::Postgres::start();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 16,
+        max_shrink_iters: 50,
+        ..ProptestConfig::default()
+    });
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&proptest::collection::vec(op(), 10..60), |ops| {
+            let number = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let url = postgres.database(&format!("case_{number}"));
+            run_against_the_model(
+                &ops,
+                Options {
+                    log_url: Some(url),
+                    ..Options::default()
+                },
+            )
+        })
+        .unwrap();
 }
