@@ -431,6 +431,28 @@ fn a_node_killed_under_load_loses_no_acknowledged_write() {
     }
     assert!(failovers > 0, "the client met the killed node");
     nodes[0] = serve(one.path(), &log, false);
+    // Read-your-writes across nodes: a write acknowledged by one node, read on the other
+    // as of its seq, is there (the reader waits for its node to fold it in).
+    for step in 0..5 {
+        let seq = send(&nodes[1].url, &format!("ryw{step}"), step).expect("a write");
+        let body = json!({ "query": "query($seq: Int!) { lineage(id: \"run/r-churn-1\", direction: UPSTREAM, depth: 1, asOf: { seq: $seq }) { nodes { id } } }",
+                           "variables": { "seq": seq } });
+        let answer: Value = client
+            .post(&nodes[0].url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(
+            answer["errors"].is_null()
+                && answer["data"]["lineage"]["nodes"]
+                    .as_array()
+                    .is_some_and(|n| !n.is_empty()),
+            "{answer}"
+        );
+    }
     let keys = keys_in(&log);
     for (key, _) in &acknowledged {
         assert_eq!(keys.get(key), Some(&1), "{key} is in the log exactly once");

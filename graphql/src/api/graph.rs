@@ -49,6 +49,36 @@ pub(super) struct AsOfInput {
     pub time: Option<String>,
 }
 
+/// As [`as_of`], first waiting (within the request's time) for this node to fold in event
+/// `seq` when it names one past its head: on a shared log, a write acknowledged by
+/// another node is read here by asking as of its seq.
+pub(super) async fn as_of_reached(
+    ctx: &async_graphql::Context<'_>,
+    input: Option<AsOfInput>,
+) -> async_graphql::Result<Option<AsOf>> {
+    let at = as_of(input)?;
+    if let Some(AsOf::Seq(seq)) = at {
+        let store = super::store(ctx);
+        // Only a shared log has others' writes to wait for.
+        if seq > store.head().seq && store.log_url().is_some() {
+            let left = ctx
+                .data_opt::<super::Deadline>()
+                .map(|deadline| deadline.0.saturating_duration_since(std::time::Instant::now()))
+                .unwrap_or(std::time::Duration::from_secs(5));
+            if !store.reach(seq, left).await {
+                return Err(super::error::coded(
+                    "UNAVAILABLE",
+                    format!(
+                        "event {seq} is not in this node's log yet (it holds {}); try again shortly",
+                        store.head().seq
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(at)
+}
+
 pub(super) fn as_of(input: Option<AsOfInput>) -> async_graphql::Result<Option<AsOf>> {
     match input {
         None => Ok(None),

@@ -39,7 +39,7 @@ impl LineageQueries {
         }
         walk.max_depth = depth;
         walk.max_nodes = max_nodes as usize;
-        walk.as_of = graph::as_of(as_of)?;
+        walk.as_of = graph::as_of_reached(ctx, as_of).await?;
         walk.edge_kinds = edge_kinds.map(|kinds| kinds.into_iter().map(Into::into).collect());
         walk.node_kinds = node_kinds
             .map(|kinds| {
@@ -69,7 +69,8 @@ impl LineageQueries {
     ) -> async_graphql::Result<TraceResult> {
         within_deadline(ctx)?;
         let service = ServiceId::new(service.0).map_err(|rejection| invalid(rejection.to_string()))?;
-        let trace = view(ctx)?.trace(&service, graph::as_of(as_of)?).map_err(from_store)?;
+        let at = graph::as_of_reached(ctx, as_of).await?;
+        let trace = view(ctx)?.trace(&service, at).map_err(from_store)?;
         Ok((&trace).into())
     }
 
@@ -78,7 +79,8 @@ impl LineageQueries {
     async fn impact(&self, ctx: &Context<'_>, id: ID, as_of: Option<AsOfInput>) -> async_graphql::Result<ImpactResult> {
         within_deadline(ctx)?;
         let start: NodeRef = parse_node(&id)?;
-        let found = view(ctx)?.impact(&start, graph::as_of(as_of)?).map_err(from_store)?;
+        let at = graph::as_of_reached(ctx, as_of).await?;
+        let found = view(ctx)?.impact(&start, at).map_err(from_store)?;
         let of_kind = |kind: NodeKind| {
             found
                 .nodes
