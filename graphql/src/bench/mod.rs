@@ -5,6 +5,7 @@
 
 pub mod graph;
 pub mod peers;
+mod shared;
 
 use anyhow::{Context, Result};
 use lineage_schema::command::CommandEnvelope;
@@ -51,6 +52,11 @@ pub struct BenchArgs {
     /// Runs for `--peers`' tracking and registry workloads.
     #[arg(long, default_value_t = 500)]
     runs: usize,
+    /// Measure the log on PostgreSQL beside the file log: appends with `--writers`, tail
+    /// lag between two nodes, `trace` on a reading node. The address of any database on
+    /// the server (`postgres://USER@HOST:PORT/postgres`); scratch databases are made there.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
 }
 
 fn actor() -> PrincipalId {
@@ -112,9 +118,9 @@ struct Concurrent {
     groups: u64,
 }
 
-fn concurrent_appends(base: &Path, writers: usize, events: usize) -> Result<Concurrent> {
+fn concurrent_appends(base: &Path, writers: usize, events: usize, options: &Options) -> Result<Concurrent> {
     let scratch = Scratch::new(base, &format!("w{writers}"))?;
-    let store = Arc::new(Store::open(&scratch.0, &Options::default())?);
+    let store = Arc::new(Store::open(&scratch.0, options)?);
     setup(&store, writers)?;
     let per_writer = events.div_ceil(writers);
     let started = Instant::now();
@@ -205,6 +211,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.graph {
         return crate::bench::graph::run(&base, args.chains, args.events, args.seconds);
     }
+    if let Some(server) = &args.postgres {
+        return shared::run(&base, server, args);
+    }
     let repeat = args.repeat.max(1);
     println!(
         "lineage bench: {} events per measurement, median of {repeat} runs, scratch in {}",
@@ -216,7 +225,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!("|--------:|---------:|-------------:|-------------:|----------------:|");
     for &writers in &args.writers {
         let runs = (0..repeat)
-            .map(|_| concurrent_appends(&base, writers.max(1), args.events))
+            .map(|_| concurrent_appends(&base, writers.max(1), args.events, &Options::default()))
             .collect::<Result<Vec<_>>>()?;
         let rate = median(runs.iter().map(|run| run.events_per_second).collect());
         let p50 = median(runs.iter().map(|run| ms(run.p50)).collect());

@@ -18,7 +18,11 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
+
+/// One group's rows, all in one statement (and so one transaction).
+const INSERT: &str = "INSERT INTO lineage_log (seq, stream, version, event_id, account, schema, record, hash, prev_hash)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::smallint[], $7::bytea[], $8::bytea[], $9::bytea[])";
 
 /// The channel appends are announced on (the new head's seq as payload).
 pub const CHANNEL: &str = "lineage_log";
@@ -43,33 +47,33 @@ CREATE TABLE IF NOT EXISTS lineage_log (
     prev_hash bytea NOT NULL CHECK (length(prev_hash) = 32)
 );
 CREATE OR REPLACE FUNCTION lineage_log_continues() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    broken bigint;
 BEGIN
-    IF NEW.seq = 1 THEN
-        IF NEW.prev_hash <> decode(repeat('00', 32), 'hex') THEN
-            RAISE EXCEPTION 'event 1 must start the chain' USING ERRCODE = 'LG001';
-        END IF;
-    ELSIF NOT EXISTS (SELECT 1 FROM lineage_log WHERE seq = NEW.seq - 1 AND hash = NEW.prev_hash) THEN
-        RAISE EXCEPTION 'event % does not continue the chain at its head', NEW.seq USING ERRCODE = 'LG001';
+    -- Once per statement, over every row it added: each continues the committed row
+    -- before it (or a row before it in the same statement), event 1 the empty chain.
+    SELECT min(n.seq) INTO broken
+      FROM appended n LEFT JOIN lineage_log p ON p.seq = n.seq - 1
+     WHERE CASE WHEN n.seq = 1 THEN n.prev_hash <> decode(repeat('00', 32), 'hex')
+                ELSE p.hash IS NULL OR p.hash <> n.prev_hash END;
+    IF broken IS NOT NULL THEN
+        RAISE EXCEPTION 'event % does not continue the chain at its head', broken USING ERRCODE = 'LG001';
     END IF;
-    RETURN NEW;
+    PERFORM pg_notify('lineage_log', (SELECT max(seq) FROM appended)::text);
+    RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION lineage_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'the lineage log is append-only' USING ERRCODE = 'LG002';
 END $$;
-CREATE OR REPLACE FUNCTION lineage_log_announce() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('lineage_log', (SELECT max(seq) FROM appended)::text);
-    RETURN NULL;
-END $$;
 DROP TRIGGER IF EXISTS continues ON lineage_log;
-CREATE TRIGGER continues BEFORE INSERT ON lineage_log FOR EACH ROW EXECUTE FUNCTION lineage_log_continues();
+CREATE TRIGGER continues AFTER INSERT ON lineage_log REFERENCING NEW TABLE AS appended FOR EACH STATEMENT EXECUTE FUNCTION lineage_log_continues();
 DROP TRIGGER IF EXISTS append_only ON lineage_log;
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON lineage_log FOR EACH ROW EXECUTE FUNCTION lineage_log_is_append_only();
 DROP TRIGGER IF EXISTS never_truncated ON lineage_log;
 CREATE TRIGGER never_truncated BEFORE TRUNCATE ON lineage_log FOR EACH STATEMENT EXECUTE FUNCTION lineage_log_is_append_only();
 DROP TRIGGER IF EXISTS announce ON lineage_log;
-CREATE TRIGGER announce AFTER INSERT ON lineage_log REFERENCING NEW TABLE AS appended FOR EACH STATEMENT EXECUTE FUNCTION lineage_log_announce();
+DROP FUNCTION IF EXISTS lineage_log_announce();
 INSERT INTO lineage_meta (key, value) VALUES ('log_id', gen_random_uuid()::text) ON CONFLICT DO NOTHING;
 INSERT INTO lineage_meta (key, value) VALUES ('schema', '1') ON CONFLICT DO NOTHING;
 "#;
@@ -81,6 +85,9 @@ pub struct PgLink {
     url: String,
     runtime: tokio::runtime::Runtime,
     client: Mutex<Option<Arc<Client>>>,
+    /// Statements prepared on the current connection, by their text (made again after a
+    /// reconnect): a prepared statement saves a round trip per use.
+    prepared: Mutex<Vec<(&'static str, Statement)>>,
 }
 
 impl std::fmt::Debug for PgLink {
@@ -121,6 +128,7 @@ impl PgLink {
             url: url.to_string(),
             runtime,
             client: Mutex::new(None),
+            prepared: Mutex::new(Vec::new()),
         })
     }
 
@@ -144,7 +152,30 @@ impl PgLink {
         });
         let client = Arc::new(client.map_err(|error| unavailable(&self.url, &error))?);
         *held = Some(Arc::clone(&client));
+        self.prepared.lock().expect("prepared lock").clear();
         Ok(client)
+    }
+
+    /// `sql` prepared on the current connection (once per connection).
+    pub fn prepared(&self, sql: &'static str) -> Result<Statement> {
+        let client = self.client()?;
+        if let Some((_, statement)) = self
+            .prepared
+            .lock()
+            .expect("prepared lock")
+            .iter()
+            .find(|(text, _)| *text == sql)
+        {
+            return Ok(statement.clone());
+        }
+        let statement = self
+            .wait(async move { client.prepare(sql).await })
+            .map_err(|error| unavailable(&self.url, &error))?;
+        self.prepared
+            .lock()
+            .expect("prepared lock")
+            .push((sql, statement.clone()));
+        Ok(statement)
     }
 
     /// Runs `future` on the link's runtime and waits for it, from whatever thread.
@@ -259,6 +290,24 @@ impl PgLink {
     }
 }
 
+/// Makes database `name` on the server `server_url` points at (any database there, e.g.
+/// `…/postgres`) and returns its address: scratch logs for benchmarks.
+pub fn create_database(server_url: &str, name: &str) -> Result<String> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::Unavailable(format!("`{name}` is not a plain database name")));
+    }
+    let link = PgLink::new(server_url)?;
+    let statement = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}");
+    link.run(move |client| async move {
+        for part in statement.split("; ") {
+            client.batch_execute(part).await?;
+        }
+        Ok(())
+    })?;
+    let base = server_url.rsplit_once('/').map_or(server_url, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
+}
+
 /// A row as stored: (seq, schema, record, hash).
 type Row = (i64, i16, Vec<u8>, Vec<u8>);
 
@@ -361,13 +410,22 @@ impl EventLog for PgLog {
                 recorded_at: envelope.recorded_at,
             };
         }
+        let insert = self.link.prepared(INSERT)?;
         self.link.run(move |client| async move {
             client
                 .execute(
-                    "INSERT INTO lineage_log (seq, stream, version, event_id, account, schema, record, hash, prev_hash)
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::smallint[], $7::bytea[], $8::bytea[], $9::bytea[])",
-                    &[&columns.seq, &columns.stream, &columns.version, &columns.event_id, &columns.account,
-                      &columns.schema, &columns.record, &columns.hash, &columns.prev_hash],
+                    &insert,
+                    &[
+                        &columns.seq,
+                        &columns.stream,
+                        &columns.version,
+                        &columns.event_id,
+                        &columns.account,
+                        &columns.schema,
+                        &columns.record,
+                        &columns.hash,
+                        &columns.prev_hash,
+                    ],
                 )
                 .await
         })?;
