@@ -110,6 +110,11 @@ fn a_log_moves_to_postgres_and_back_unchanged() {
     let head = |text: &str| text.lines().find(|line| line.starts_with("head:")).unwrap().to_string();
     assert_eq!(head(&on_files), head(&on_postgres), "the same head, hash and all");
     assert!(on_postgres.contains("PostgreSQL"), "{on_postgres}");
+    let stats = succeeded(&lineage(&["--data-dir", &dir(&node), "--log", &url, "stats"]));
+    assert!(
+        stats.contains("bytes in PostgreSQL at postgres://lineage@127.0.0.1"),
+        "{stats}"
+    );
     let checked = succeeded(&lineage(&[
         "--data-dir",
         &dir(&node),

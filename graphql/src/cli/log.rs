@@ -223,11 +223,19 @@ pub(super) fn run_events(
 pub(super) fn run_stats(store: &Store, out: &mut dyn Write) -> Result<()> {
     let stats = store.stats()?;
     writeln!(out, "events        {}", stats.head)?;
-    writeln!(
-        out,
-        "log           {} bytes in {} segments",
-        stats.log_bytes, stats.segments
-    )?;
+    match store.log_url() {
+        Some(url) => writeln!(
+            out,
+            "log           {} bytes in PostgreSQL at {} (table, index and TOAST)",
+            stats.log_bytes,
+            lineage_store::log::postgres::redacted(url)
+        )?,
+        None => writeln!(
+            out,
+            "log           {} bytes in {} segments",
+            stats.log_bytes, stats.segments
+        )?,
+    }
     writeln!(out, "derived       {} bytes", stats.derived_bytes)?;
     if let Some(per_event) = stats.log_bytes.checked_div(stats.head) {
         writeln!(out, "per event     {per_event} bytes of log")?;

@@ -499,6 +499,16 @@ impl PgLogReader {
         })
     }
 
+    /// The bytes the log takes in the database: the table, its index and its TOAST.
+    pub fn table_bytes(&self) -> Result<u64> {
+        let row = self.link.run(|client| async move {
+            client
+                .query_one("SELECT pg_total_relation_size('lineage_log')", &[])
+                .await
+        })?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
     /// The last record, checked.
     pub fn head(&self) -> Result<Head> {
         let row = self.link.run(|client| async move {
@@ -623,5 +633,26 @@ impl LogRead for PgLogReader {
 
     fn read_seq(&self, _anchor: Position, seq: u64) -> Result<Envelope> {
         self.one(seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_said_without_their_password() {
+        assert_eq!(redacted("postgres://u:secret@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redacted("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn positions_of_the_table_are_told_from_a_file_logs() {
+        let position = position_of(42);
+        assert!(is_postgres(position) && !position.starts_run());
+        assert_eq!(seq_of(position), 42);
+        let file: Position = Location { segment: 1, offset: 16 }.into();
+        assert!(!is_postgres(file));
     }
 }

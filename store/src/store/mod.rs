@@ -545,8 +545,8 @@ impl Store {
     }
 
     pub fn stats(&self) -> Result<Stats> {
-        let report = match self.log_url {
-            Some(_) => (0, 0),
+        let report = match &self.log_url {
+            Some(url) => (log::postgres::PgLogReader::connect(url)?.table_bytes()?, 0),
             None => log::scan_sizes(&log_dir(&self.dir))?,
         };
         let mut entities = Vec::new();
