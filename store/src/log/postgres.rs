@@ -84,6 +84,9 @@ INSERT INTO lineage_meta (key, value) VALUES ('schema', '1') ON CONFLICT DO NOTH
 pub struct PgLink {
     url: String,
     runtime: tokio::runtime::Runtime,
+    /// Driven by the one thread that uses it (the writer's): its queries run on that
+    /// thread, with no hand-off to another and back — the append path's hot loop.
+    owned: bool,
     client: Mutex<Option<Arc<Client>>>,
     /// Statements prepared on the current connection, by their text (made again after a
     /// reconnect): a prepared statement saves a round trip per use.
@@ -117,6 +120,7 @@ fn unavailable(url: &str, error: &tokio_postgres::Error) -> Error {
 }
 
 impl PgLink {
+    /// A link any thread may use, async ones included.
     pub fn new(url: &str) -> Result<PgLink> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -124,9 +128,23 @@ impl PgLink {
             .enable_all()
             .build()
             .map_err(Error::io("starting the PostgreSQL client", url))?;
+        Self::on(url, runtime, false)
+    }
+
+    /// A link for one thread that is never inside an async runtime (the writer's).
+    fn owned(url: &str) -> Result<PgLink> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::io("starting the PostgreSQL client", url))?;
+        Self::on(url, runtime, true)
+    }
+
+    fn on(url: &str, runtime: tokio::runtime::Runtime, owned: bool) -> Result<PgLink> {
         Ok(PgLink {
             url: url.to_string(),
             runtime,
+            owned,
             client: Mutex::new(None),
             prepared: Mutex::new(Vec::new()),
         })
@@ -180,6 +198,9 @@ impl PgLink {
 
     /// Runs `future` on the link's runtime and waits for it, from whatever thread.
     fn wait<T: Send + 'static>(&self, future: impl Future<Output = T> + Send + 'static) -> T {
+        if self.owned {
+            return self.runtime.block_on(future);
+        }
         let (answer, answered) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
             let _ = answer.send(future.await);
@@ -365,7 +386,18 @@ pub struct PgLog {
 impl PgLog {
     /// Connects, creates or migrates the tables, and reads the head (checking it).
     pub fn open(url: &str) -> Result<PgLog> {
-        let link = PgLink::new(url)?;
+        // Its link is driven by the thread using it, which must not be inside an async
+        // runtime: opening (which may be called from one) happens on a thread of its own.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| Self::open_here(url))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn open_here(url: &str) -> Result<PgLog> {
+        let link = PgLink::owned(url)?;
         let log_id = link.migrate()?;
         let reader = Arc::new(PgLogReader {
             link: PgLink::new(url)?,
