@@ -3,15 +3,31 @@
 //! writes, and `trace` on a node that only reads.
 
 use super::*;
-use lineage_store::log::postgres::create_database;
+use lineage_store::log::postgres::{create_database, drop_database};
 use std::sync::Mutex;
 
-/// A fresh log on the server for one measurement.
-fn scratch_log(server: &str, label: &str) -> Result<Options> {
+/// A fresh log on the server for one measurement, dropped when done with.
+struct ScratchLog {
+    server: String,
+    name: String,
+    options: Options,
+}
+
+impl Drop for ScratchLog {
+    fn drop(&mut self) {
+        let _ = drop_database(&self.server, &self.name);
+    }
+}
+
+fn scratch_log(server: &str, label: &str) -> Result<ScratchLog> {
     let name = format!("lineage_bench_{}_{label}", std::process::id());
-    Ok(Options {
-        log_url: Some(create_database(server, &name)?),
-        ..Options::default()
+    Ok(ScratchLog {
+        options: Options {
+            log_url: Some(create_database(server, &name)?),
+            ..Options::default()
+        },
+        server: server.to_string(),
+        name,
     })
 }
 
@@ -41,8 +57,8 @@ pub(super) fn run(base: &Path, server: &str, args: &BenchArgs) -> Result<()> {
         let (mut files, mut postgres) = (Vec::new(), Vec::new());
         for attempt in 0..repeat {
             files.push(concurrent_appends(base, writers, args.events, &Options::default())?);
-            let options = scratch_log(server, &format!("w{writers}_{attempt}"))?;
-            postgres.push(concurrent_appends(base, writers, args.events, &options)?);
+            let log = scratch_log(server, &format!("w{writers}_{attempt}"))?;
+            postgres.push(concurrent_appends(base, writers, args.events, &log.options)?);
         }
         row("files", writers, &files, args.events);
         row("PostgreSQL", writers, &postgres, args.events);
@@ -57,16 +73,63 @@ pub(super) fn run(base: &Path, server: &str, args: &BenchArgs) -> Result<()> {
         "| trace on a node that only reads ({} chains) | p50 {p50:.3} ms | p99 {p99:.3} ms |",
         args.chains.min(2_000)
     );
+    let gaps = (0..repeat.max(5))
+        .map(|round| failover(base, server, round))
+        .collect::<Result<Vec<_>>>()?;
+    let worst = gaps.iter().copied().fold(0.0, f64::max);
+    println!(
+        "| failover: a writing node stops, its clients' next writes acknowledged by another node ({} rounds) | median {:.2} ms | worst {worst:.2} ms |",
+        gaps.len(),
+        median(gaps),
+    );
     Ok(())
+}
+
+/// Two nodes on one log; 16 writers append through the first, which stops mid-way; the
+/// time from its stop until every writer has its next write acknowledged by the second
+/// node (which first folds in the first node's last writes). No election: the second
+/// node could write all along.
+fn failover(base: &Path, server: &str, round: usize) -> Result<f64> {
+    let log = scratch_log(server, &format!("failover{round}"))?;
+    let options = &log.options;
+    let (one, two) = (Scratch::new(base, "fo1")?, Scratch::new(base, "fo2")?);
+    let first = Arc::new(Store::open(&one.0, options)?);
+    let second = Arc::new(Store::open(&two.0, options)?);
+    setup(&first, 16)?;
+    let stopped: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let threads: Vec<_> = (0..16)
+        .map(|thread| {
+            let (first, second, stopped) = (Arc::clone(&first), Arc::clone(&second), Arc::clone(&stopped));
+            std::thread::spawn(move || -> Result<Duration> {
+                let mut step = 0;
+                while first.execute(metric(thread, step)).is_ok() {
+                    step += 1;
+                }
+                // The node is gone: the same write, to the other node.
+                second.execute(metric(thread, step))?;
+                let at = stopped.lock().expect("stop time").expect("stopped before failing");
+                Ok(at.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    *stopped.lock().expect("stop time") = Some(Instant::now());
+    first.close()?;
+    let mut worst = Duration::ZERO;
+    for thread in threads {
+        worst = worst.max(thread.join().expect("writer thread")?);
+    }
+    Ok(ms(worst))
 }
 
 /// Two nodes on one log: 16 writers append on the first; for each event, the time from
 /// its acknowledgement there to its arrival in the second node's projections.
 fn tail_lag(base: &Path, server: &str, events: usize) -> Result<(f64, f64, usize)> {
-    let options = scratch_log(server, "lag")?;
+    let log = scratch_log(server, "lag")?;
+    let options = &log.options;
     let (one, two) = (Scratch::new(base, "lag1")?, Scratch::new(base, "lag2")?);
-    let writer = Arc::new(Store::open(&one.0, &options)?);
-    let reader = Store::open(&two.0, &options)?;
+    let writer = Arc::new(Store::open(&one.0, options)?);
+    let reader = Store::open(&two.0, options)?;
     setup(&writer, 16)?;
     let mut feed = reader.subscribe();
     let acknowledged = Arc::new(Mutex::new(Vec::with_capacity(events)));
@@ -115,9 +178,10 @@ fn tail_lag(base: &Path, server: &str, events: usize) -> Result<(f64, f64, usize
 /// `trace` latency on a node that appended nothing itself, after the writing node filled
 /// the log with `chains` lineage chains.
 fn trace_on_reader(base: &Path, server: &str, chains: usize) -> Result<(f64, f64)> {
-    let options = scratch_log(server, "trace")?;
+    let log = scratch_log(server, "trace")?;
+    let options = &log.options;
     let (one, two) = (Scratch::new(base, "trace1")?, Scratch::new(base, "trace2")?);
-    let writer = Store::open(&one.0, &options)?;
+    let writer = Store::open(&one.0, options)?;
     writer.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
     for start in (0..chains).step_by(100) {
         let batch = (start..(start + 100).min(chains))
@@ -127,7 +191,7 @@ fn trace_on_reader(base: &Path, server: &str, chains: usize) -> Result<(f64, f64
     }
     let head = writer.head().seq;
     writer.close()?;
-    let reader = Store::open(&two.0, &options)?;
+    let reader = Store::open(&two.0, options)?;
     if reader.head().seq != head {
         anyhow::bail!("the reading node holds {} of {head} events", reader.head().seq);
     }

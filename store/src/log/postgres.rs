@@ -329,6 +329,16 @@ pub fn create_database(server_url: &str, name: &str) -> Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
+/// Removes database `name` from the server `server_url` points at, cutting its
+/// connections (scratch logs, when a benchmark is done with them).
+pub fn drop_database(server_url: &str, name: &str) -> Result<()> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::Unavailable(format!("`{name}` is not a plain database name")));
+    }
+    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    PgLink::new(server_url)?.run(move |client| async move { client.batch_execute(&statement).await })
+}
+
 /// A row as stored: (seq, schema, record, hash).
 type Row = (i64, i16, Vec<u8>, Vec<u8>);
 
