@@ -6,29 +6,32 @@ use super::*;
 use lineage_store::log::postgres::{create_database, drop_database};
 use std::sync::Mutex;
 
-/// A fresh log on the server for one measurement, dropped when done with.
+/// A fresh log on the server for one measurement.
 struct ScratchLog {
-    server: String,
-    name: String,
     options: Options,
 }
 
-impl Drop for ScratchLog {
-    fn drop(&mut self) {
-        let _ = drop_database(&self.server, &self.name);
-    }
-}
+/// Scratch databases made so far, dropped once the bench is done: dropping one makes
+/// PostgreSQL checkpoint, which would disturb the measurements after it.
+static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn scratch_log(server: &str, label: &str) -> Result<ScratchLog> {
     let name = format!("lineage_bench_{}_{label}", std::process::id());
+    let url = create_database(server, &name)?;
+    MADE.lock().expect("scratch list").push(name);
     Ok(ScratchLog {
         options: Options {
-            log_url: Some(create_database(server, &name)?),
+            log_url: Some(url),
             ..Options::default()
         },
-        server: server.to_string(),
-        name,
     })
+}
+
+/// Drops every scratch database this bench made.
+fn drop_scratch(server: &str) {
+    for name in MADE.lock().expect("scratch list").drain(..) {
+        let _ = drop_database(server, &name);
+    }
 }
 
 fn row(label: &str, writers: usize, runs: &[Concurrent], events: usize) {
@@ -44,6 +47,12 @@ fn row(label: &str, writers: usize, runs: &[Concurrent], events: usize) {
 }
 
 pub(super) fn run(base: &Path, server: &str, args: &BenchArgs) -> Result<()> {
+    let measured = measure(base, server, args);
+    drop_scratch(server);
+    measured
+}
+
+fn measure(base: &Path, server: &str, args: &BenchArgs) -> Result<()> {
     let repeat = args.repeat.max(1);
     println!(
         "lineage bench --postgres: {} events per measurement, median of {repeat} runs; files and PostgreSQL alternate",
