@@ -45,6 +45,40 @@ fn telling_the_story_twice_appends_nothing() {
     assert_eq!(store.head(), head);
 }
 
+/// sled's own files damaged (as a SIGKILL can leave sled 0.34's): opening sets them aside
+/// and derives everything again from the log — nothing acknowledged is lost.
+#[test]
+fn damaged_derived_data_is_set_aside_and_rebuilt_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (digest, head) = {
+        let store = open(dir.path());
+        demo::fill(&store).unwrap();
+        let taken = (store.projection_digest().unwrap(), store.head());
+        store.close().unwrap();
+        taken
+    };
+    // sled's background threads let go of its files a moment after the handle is gone.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let db = dir.path().join("derived").join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for index in (100..bytes.len().min(60_000)).step_by(3) {
+        bytes[index] ^= 0x5a;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    // …and a snapshot torn as a kill leaves one (sled reads it first).
+    std::fs::write(dir.path().join("derived").join("snap.0000000000018A92"), [0x5a; 77]).unwrap();
+    let store = open(dir.path());
+    let aside = store
+        .opened()
+        .derived_set_aside
+        .clone()
+        .expect("the damaged trees were set aside");
+    assert!(aside.join("db").exists(), "kept for a look: {}", aside.display());
+    assert_eq!(store.head(), head);
+    assert_eq!(store.opened().caught_up, head.seq);
+    assert_eq!(store.projection_digest().unwrap(), digest);
+}
+
 #[test]
 fn state_survives_reopen_and_rebuild_gives_the_same_projections() {
     let dir = tempfile::tempdir().unwrap();

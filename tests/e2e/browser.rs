@@ -1000,7 +1000,11 @@ async fn an_experiments_runs_sort_and_filter() {
 /// The demo served, a browser signed in through the address's fragment, its first graph
 /// drawn.
 pub(crate) async fn signed_in_on_the_demo() -> (Server, Browser) {
-    let server = Server::demo().await;
+    signed_in_on(Server::demo().await).await
+}
+
+/// A browser signed in on `server` through the address's fragment, its first graph drawn.
+pub(crate) async fn signed_in_on(server: Server) -> (Server, Browser) {
     let browser = Browser::start().await;
     browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
     browser

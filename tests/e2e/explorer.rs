@@ -2,7 +2,7 @@
 //! after a reload, runs compared side by side, an entity before it existed, and the
 //! layout of a generated graph of a few hundred nodes measured in the page.
 
-use crate::browser::{signed_in_on_the_demo, Browser};
+use crate::browser::{signed_in_on, signed_in_on_the_demo};
 use crate::graphql::Server;
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
@@ -462,15 +462,7 @@ async fn a_large_graph_reads_left_to_right_without_overlaps_and_pans_and_zooms()
         lineage_graphql::server::ServerLimits::default(),
     )
     .await;
-    let browser = Browser::start().await;
-    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
-    browser
-        .wait_for(
-            "a first graph",
-            "return document.getElementById('canvas').dataset.state === 'ready'",
-            json!([]),
-        )
-        .await;
+    let (server, browser) = signed_in_on(server).await;
     browser
         .goto(&format!(
             "{}/#/dataset/d-shared?direction=DOWNSTREAM&depth=6",
@@ -563,15 +555,7 @@ async fn imported_runs_and_datasets_are_found_and_shown() {
         lineage_graphql::server::ServerLimits::default(),
     )
     .await;
-    let browser = Browser::start().await;
-    browser.goto(&format!("{}/#token={}", server.url, server.token)).await;
-    browser
-        .wait_for(
-            "a first graph",
-            "return document.getElementById('canvas').dataset.state === 'ready'",
-            json!([]),
-        )
-        .await;
+    let (server, browser) = signed_in_on(server).await;
     let account: lineage_schema::AccountId = id("acct-contoso-exp");
     let runs = server
         .data(

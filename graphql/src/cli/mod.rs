@@ -385,14 +385,21 @@ pub(super) fn options(log: Option<&str>) -> Options {
 
 pub(super) fn open(dir: &Path, log: Option<&str>) -> Result<Store> {
     let mut progress = progress_printer("catching up projections");
-    Store::open_with_progress(dir, &options(log), &mut progress).with_context(|| match log {
+    let store = Store::open_with_progress(dir, &options(log), &mut progress).with_context(|| match log {
         Some(url) => format!(
             "cannot open the store in {} on the log at {}",
             dir.display(),
             lineage_store::log::postgres::redacted(url)
         ),
         None => format!("cannot open the store in {}", dir.display()),
-    })
+    })?;
+    if let Some(aside) = &store.opened().derived_set_aside {
+        eprintln!(
+            "note: the derived data could not be read (damaged by a crash); it was moved to {} and rebuilt from the log",
+            aside.display()
+        );
+    }
+    Ok(store)
 }
 
 /// Existing data directories only: reading commands must not create an empty store.

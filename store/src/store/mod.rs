@@ -3,6 +3,9 @@
 
 mod accounting;
 mod proofs;
+mod shared;
+
+use shared::{follow, open_log};
 
 use crate::derived::overlay::{decode, Overlay, Trees};
 use crate::error::{Error, Result};
@@ -56,6 +59,9 @@ pub struct Opened {
     pub log: OpenReport,
     /// Events replayed into projections that lagged the log.
     pub caught_up: u64,
+    /// Where derived data that sled could no longer read was moved (a crash can leave
+    /// sled's own files damaged); the projections were then rebuilt from the log.
+    pub derived_set_aside: Option<PathBuf>,
 }
 
 /// Numbers about a store.
@@ -111,6 +117,30 @@ fn log_dir(dir: &Path) -> PathBuf {
 }
 
 fn open_db(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
+    open_db_or_set_aside(dir, lock_wait).map(|(db, _)| db)
+}
+
+/// Opens sled; if its files are damaged (sled 0.34 can leave a torn snapshot after a
+/// SIGKILL), moves them aside and starts empty — everything in them is derived, and
+/// opening replays the log into it. Says where they went.
+fn open_db_or_set_aside(dir: &Path, lock_wait: Duration) -> Result<(sled::Db, Option<PathBuf>)> {
+    match open_sled(dir, lock_wait) {
+        Err(Error::Sled(sled::Error::Corruption { .. })) => {
+            let seconds = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs());
+            let aside = dir.join(format!("derived.damaged-{seconds}"));
+            std::fs::rename(dir.join("derived"), &aside)
+                .map_err(Error::io("setting damaged derived data aside", &aside))?;
+            // A journal finishes a write into the damaged trees, not into new ones.
+            crate::derived::journal::remove(&dir.join(crate::derived::journal::FILE))?;
+            Ok((open_sled(dir, lock_wait)?, Some(aside)))
+        }
+        opened => opened.map(|db| (db, None)),
+    }
+}
+
+fn open_sled(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
     let path = dir.join("derived");
     let started = std::time::Instant::now();
     loop {
@@ -129,93 +159,6 @@ fn open_db(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
     }
 }
 
-/// The log `options` name: the data directory's files, or PostgreSQL (whose id the
-/// projections in `db` are then tied to).
-fn open_log(dir: &Path, db: &sled::Db, options: &Options) -> Result<(Box<dyn EventLog>, OpenReport)> {
-    let Some(url) = &options.log_url else {
-        let (file_log, report) = FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
-        return Ok((Box::new(file_log), report));
-    };
-    let pg = log::postgres::PgLog::open(url)?;
-    const LOG_ID: &[u8] = b"postgres-log-id";
-    match db.get(LOG_ID)? {
-        Some(known) if known.as_ref() != pg.log_id().as_bytes() => {
-            return Err(Error::Derived(format!(
-                "the projections in {} were derived from another log (id {}), not {} (id {}); move `derived/` away to derive them from this one",
-                dir.display(),
-                String::from_utf8_lossy(&known),
-                log::postgres::redacted(url),
-                pg.log_id()
-            )))
-        }
-        Some(_) => {}
-        None if projections::open_trees(db)?
-            .iter()
-            .map(crate::derived::overlay::checkpoint)
-            .collect::<Result<Vec<u64>>>()?
-            .into_iter()
-            .any(|seq| seq > 0) =>
-        {
-            return Err(Error::Derived(format!(
-                "the projections in {} were derived from another log (its own files), not {}; use another data directory, or move `derived/` away",
-                dir.display(),
-                log::postgres::redacted(url)
-            )))
-        }
-        None => {
-            db.insert(LOG_ID, pg.log_id().as_bytes())?;
-            db.flush()?;
-        }
-    }
-    let head = pg.head();
-    let report = OpenReport {
-        scan: ScanReport {
-            head,
-            records: head.seq,
-            segments: 0,
-            bytes: 0,
-            torn_tail_bytes: 0,
-        },
-        cut_bytes: 0,
-    };
-    Ok((Box::new(pg), report))
-}
-
-/// How often a node looks at a shared log for others' appends when it hears of none.
-const TAIL_TICK: Duration = Duration::from_millis(500);
-
-/// Follows a shared log: on each announced append (or each tick without one) the writer
-/// is asked to fold in what others appended. Ends once the store closes.
-fn follow(url: &str, jobs: Arc<Mutex<Option<mpsc::SyncSender<Job>>>>, shared: Arc<Shared>, dir: &Path) -> Result<()> {
-    let link = log::postgres::PgLink::new(url)?;
-    std::thread::Builder::new()
-        .name("lineage-tail".into())
-        .spawn(move || loop {
-            let (asking, known) = (Arc::clone(&jobs), Arc::clone(&shared));
-            let heard = link.listen(TAIL_TICK, move |seq| {
-                if let Some(seq) = seq {
-                    known.log_head.fetch_max(seq, Ordering::Relaxed);
-                }
-                let Some(writer) = asking.lock().expect("jobs lock").clone() else {
-                    return false;
-                };
-                // A full queue means the writer is busy; it folds in at its next conflict
-                // or tick.
-                let _ = writer.try_send(Job::CatchUp);
-                true
-            });
-            if jobs.lock().expect("jobs lock").is_none() {
-                return;
-            }
-            if heard.is_err() {
-                // The database is away: listen again shortly.
-                std::thread::sleep(TAIL_TICK);
-            }
-        })
-        .map_err(Error::io("starting the log follower", dir))?;
-    Ok(())
-}
-
 impl Store {
     /// Opens (creating if needed) the store in `dir`: checks the log, cuts a torn tail,
     /// brings projections level with the log, and starts the writer.
@@ -225,7 +168,7 @@ impl Store {
 
     pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
-        let db = open_db(dir, options.lock_wait)?;
+        let (db, derived_set_aside) = open_db_or_set_aside(dir, options.lock_wait)?;
         let (event_log, log_report) = open_log(dir, &db, options)?;
         let head = event_log.head();
         let journal = dir.join(crate::derived::journal::FILE);
@@ -291,6 +234,7 @@ impl Store {
             opened: Opened {
                 log: log_report,
                 caught_up,
+                derived_set_aside,
             },
             access: Default::default(),
         })
