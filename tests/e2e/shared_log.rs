@@ -500,3 +500,60 @@ fn a_node_killed_under_load_loses_no_acknowledged_write() {
         );
     }
 }
+
+/// While PostgreSQL is away a node still answers reads from its projections, and writes
+/// with `UNAVAILABLE` and `Retry-After`, acknowledging nothing; once it is back, the same
+/// write (same key) goes through, once.
+#[test]
+fn a_node_says_unavailable_and_when_to_retry_while_postgres_is_away() {
+    let postgres = Postgres::start();
+    let log = postgres.database("away");
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = serve(dir.path(), &log, true);
+    let token = node.token.clone().expect("the demo's tokens");
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let post = |query: &str| {
+        client
+            .post(&node.url)
+            .bearer_auth(&token)
+            .json(&json!({ "query": query }))
+            .send()
+            .unwrap()
+    };
+    let write = "mutation { logMetrics(input: { run: \"r-churn-1\", points: [{ name: \"away\", value: 1, step: 1, timestamp: \"2026-03-07T00:00:00Z\" }] }, eventId: \"while-away\") { seq } }";
+    let head = Store::verify_log(dir.path(), Some(&log)).unwrap().head.seq;
+    postgres.stop();
+    let refused = post(write);
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string()),
+        Some("1".to_string())
+    );
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("PostgreSQL"),
+        "{body}"
+    );
+    let read: Value = post("{ run(id: \"r-churn-1\") { status } }").json().unwrap();
+    assert_eq!(read["data"]["run"]["status"], "COMPLETED", "reads go on: {read}");
+    postgres.restart();
+    let started = Instant::now();
+    let seq = loop {
+        let answer: Value = post(write).json().unwrap();
+        if let Some(seq) = answer["data"]["logMetrics"]["seq"].as_u64() {
+            break seq;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{answer}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(seq, head + 1, "nothing was appended while away");
+    assert_eq!(keys_in(&log).get("while-away"), Some(&1));
+    let _ = node.child.kill();
+    let _ = node.child.wait();
+}
