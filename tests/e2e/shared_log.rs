@@ -475,7 +475,16 @@ fn a_node_killed_under_load_loses_no_acknowledged_write() {
                 .unwrap()
                 .text()
                 .unwrap();
-            if ready.contains(&format!("head {head}\n")) {
+            let body = json!({ "query": "{ head }" });
+            let known: Value = client
+                .post(&node.url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            if ready.contains("lag 0\n") && known["data"]["head"] == head {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(10), "{ready}");

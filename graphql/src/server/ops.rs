@@ -152,12 +152,11 @@ pub(super) async fn healthz() -> &'static str {
 /// Ready when the store answers: its log is open and its writer running.
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.flushed_seq() {
-        // A node on a shared log says how far behind the log it is.
-        Ok(_) if state.store.is_open() => (
-            StatusCode::OK,
-            format!("ready\nhead {}\nlag {}\n", state.store.head().seq, state.store.lag()),
-        )
-            .into_response(),
+        // A node on a shared log says how far behind the log it is; not the head itself,
+        // which would tell anyone without a token how much every tenant writes.
+        Ok(_) if state.store.is_open() => {
+            (StatusCode::OK, format!("ready\nlag {}\n", state.store.lag())).into_response()
+        }
         _ => plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "UNAVAILABLE",
