@@ -136,6 +136,11 @@ async function choose(id) {
   $("suggestions").replaceChildren();
   const found = state.findable.find((f) => f.id === id);
   $("search").value = found ? found.name : id;
+  await openView(id);
+}
+
+/** The view of `id` as its kind opens by default: its walk and where its details go. */
+async function openView(id) {
   $("direction").value = L.defaultDirection(L.kindOf(id));
   setPanel(null, id);
   await centreOn(id);
@@ -319,9 +324,7 @@ function select(id) {
 
 /** Double-clicking a dataset shows what depends on it; anything else, both ways. */
 function open(id) {
-  $("direction").value = L.defaultDirection(L.kindOf(id));
-  setPanel(null, id);
-  centreOn(id).catch(failed);
+  openView(id).catch(failed);
 }
 
 /* -- The bill -- */

@@ -116,10 +116,6 @@ fn log_dir(dir: &Path) -> PathBuf {
     dir.join("log")
 }
 
-fn open_db(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
-    open_db_or_set_aside(dir, lock_wait).map(|(db, _)| db)
-}
-
 /// Opens sled; if its files are damaged (sled 0.34 can leave a torn snapshot after a
 /// SIGKILL), moves them aside and starts empty — everything in them is derived, and
 /// opening replays the log into it. Says where they went.
@@ -523,7 +519,8 @@ impl Store {
     /// Drops every derived tree and replays the whole log into it.
     pub fn rebuild(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         {
-            let db = open_db(dir, options.lock_wait)?;
+            // Damaged trees are set aside here too: a rebuild is what they need.
+            let (db, _) = open_db_or_set_aside(dir, options.lock_wait)?;
             for tree in projections::open_trees(&db)? {
                 tree.clear()?;
             }
