@@ -247,13 +247,38 @@ fn a_competing_writer_cannot_fork_or_rewrite_the_log() {
     demo::fill(&store).unwrap();
     let head = store.head().seq;
     let db = "guarded";
-    let copy = |seq: u64, prev: &str| {
-        format!("INSERT INTO lineage_log SELECT {seq}, stream, version, NULL, account, schema, record, hash, {prev} FROM lineage_log WHERE seq = 5")
+    let row = |seq: u64, prev: &str| {
+        format!(
+            "SELECT {seq}, stream, version, NULL, account, schema, record, hash, {prev} FROM lineage_log WHERE seq = 5"
+        )
     };
+    let copy = |seq: u64, prev: &str| format!("INSERT INTO lineage_log {}", row(seq, prev));
     let fork = postgres
         .try_sql(db, &copy(head + 1, "decode(repeat('ab', 32), 'hex')"))
         .unwrap_err();
     assert!(fork.contains("does not continue the chain"), "{fork}");
+    // Every row of one statement is checked, not only its first; and none may leave a gap.
+    let head_hash = format!("(SELECT hash FROM lineage_log WHERE seq = {head})");
+    let bad_hash = "decode(repeat('ab', 32), 'hex')";
+    let broken_inside = postgres
+        .try_sql(
+            db,
+            &format!("{} UNION ALL {}", copy(head + 1, &head_hash), row(head + 2, bad_hash)),
+        )
+        .unwrap_err();
+    assert!(
+        broken_inside.contains(&format!("event {} does not continue", head + 2)),
+        "{broken_inside}"
+    );
+    let gap_inside = postgres
+        .try_sql(
+            db,
+            &format!("{} UNION ALL {}", copy(head + 1, &head_hash), row(head + 3, bad_hash)),
+        )
+        .unwrap_err();
+    assert!(gap_inside.contains("leave a gap"), "{gap_inside}");
+    let gap_at_head = postgres.try_sql(db, &copy(head + 2, &head_hash)).unwrap_err();
+    assert!(gap_at_head.contains("does not continue the chain"), "{gap_at_head}");
     let taken = postgres
         .try_sql(
             db,

@@ -78,9 +78,13 @@ pub(super) fn follow(
                 let Some(writer) = asking.lock().expect("jobs lock").clone() else {
                     return false;
                 };
+                if seq.is_some_and(|seq| seq <= known.head.lock().expect("head lock").seq) {
+                    // This node's own append (or one it has folded in already).
+                    return true;
+                }
                 // A full queue means the writer is busy; it folds in at its next conflict
                 // or tick.
-                let _ = writer.try_send(Job::CatchUp);
+                let _ = writer.try_send(Job::CatchUp { announced: seq });
                 true
             });
             if jobs.lock().expect("jobs lock").is_none() {

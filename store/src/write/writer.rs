@@ -45,8 +45,9 @@ pub(crate) enum Job {
     Restore { records: Vec<Envelope>, reply: Reply },
     /// Write every layered derived change to sled.
     Flush { reply: SyncSender<Result<()>> },
-    /// Fold in what other writers appended to a shared log.
-    CatchUp,
+    /// Fold in what other writers appended to a shared log: up to the announced seq, or
+    /// whatever is there when nothing was announced (announcements can be missed).
+    CatchUp { announced: Option<u64> },
 }
 
 /// How many times a group is decided again after other nodes appended first, before its
@@ -152,9 +153,12 @@ impl Writer {
                         self.commit_group(std::mem::take(&mut group));
                         let _ = reply.send(self.flush());
                     }
-                    Job::CatchUp => {
+                    Job::CatchUp { announced } => {
                         self.commit_group(std::mem::take(&mut group));
-                        self.absorb_or_break();
+                        // Most announcements are this node's own appends: nothing to read.
+                        if announced.is_none_or(|seq| seq > self.log.head().seq) {
+                            self.absorb_or_break();
+                        }
                     }
                 }
                 if commands < self.max_group {

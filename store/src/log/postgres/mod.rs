@@ -59,18 +59,35 @@ CREATE TABLE IF NOT EXISTS lineage_log (
 );
 CREATE OR REPLACE FUNCTION lineage_log_continues() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    first bigint;
+    last bigint;
+    rows bigint;
+    before bytea;
     broken bigint;
 BEGIN
-    -- Once per statement, over every row it added: each continues the committed row
-    -- before it (or a row before it in the same statement), event 1 the empty chain.
+    -- Once per statement, over the rows it added: they are consecutive, the first
+    -- continues the committed row before it (event 1 the empty chain), and each other one
+    -- the row before it in the statement. The committed row is looked up by its key alone:
+    -- the check costs the same on a log of any length.
+    SELECT min(seq), max(seq), count(*) INTO first, last, rows FROM appended;
+    IF last - first + 1 <> rows THEN
+        RAISE EXCEPTION 'events % to % leave a gap', first, last USING ERRCODE = 'LG001';
+    END IF;
+    IF first = 1 THEN
+        before := decode(repeat('00', 32), 'hex');
+    ELSE
+        SELECT hash INTO before FROM lineage_log WHERE seq = first - 1;
+    END IF;
+    IF before IS NULL OR before <> (SELECT prev_hash FROM appended WHERE seq = first) THEN
+        RAISE EXCEPTION 'event % does not continue the chain at its head', first USING ERRCODE = 'LG001';
+    END IF;
     SELECT min(n.seq) INTO broken
-      FROM appended n LEFT JOIN lineage_log p ON p.seq = n.seq - 1
-     WHERE CASE WHEN n.seq = 1 THEN n.prev_hash <> decode(repeat('00', 32), 'hex')
-                ELSE p.hash IS NULL OR p.hash <> n.prev_hash END;
+      FROM appended n JOIN appended p ON p.seq = n.seq - 1
+     WHERE p.hash <> n.prev_hash;
     IF broken IS NOT NULL THEN
         RAISE EXCEPTION 'event % does not continue the chain at its head', broken USING ERRCODE = 'LG001';
     END IF;
-    PERFORM pg_notify('lineage_log', (SELECT max(seq) FROM appended)::text);
+    PERFORM pg_notify('lineage_log', last::text);
     RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION lineage_log_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
