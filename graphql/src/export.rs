@@ -46,7 +46,7 @@ pub fn csv_row(envelope: &Envelope) -> String {
 }
 
 pub fn ndjson_row(envelope: &Envelope) -> String {
-    let mut row = serde_json::to_string(envelope).unwrap_or_default();
+    let mut row = String::from_utf8_lossy(&lineage_schema::tlog::entry(envelope)).into_owned();
     row.push('\n');
     row
 }

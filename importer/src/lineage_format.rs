@@ -53,7 +53,8 @@ pub fn export_upto(
     let mut write = |page: &[Envelope]| -> Result<()> {
         let mut lines = String::new();
         for envelope in page {
-            lines.push_str(&serde_json::to_string(envelope).expect("envelopes always serialize"));
+            // Each line is the event's transparency-log entry (LOG-FORMAT.md).
+            lines.push_str(&String::from_utf8_lossy(&lineage_schema::tlog::entry(envelope)));
             lines.push('\n');
         }
         written += page.len() as u64;

@@ -28,6 +28,7 @@ pub mod lineage;
 pub mod merkle;
 pub mod samples;
 pub mod time;
+pub mod tlog;
 
 pub use command::{Command, CommandEnvelope};
 pub use entity::Entity;

@@ -48,9 +48,15 @@ impl Frontier {
     /// Appends one leaf; returns every perfect subtree completed by it as
     /// (level, index at that level, root), smallest first.
     pub fn push(&mut self, event_hash: &Digest) -> Vec<(u8, u64, Digest)> {
+        self.push_leaf(leaf_hash(event_hash), node_hash)
+    }
+
+    /// As [`Frontier::push`], for a leaf already hashed and a tree of another hashing
+    /// (the transparency tree's SHA-256).
+    pub fn push_leaf(&mut self, leaf: Digest, node: fn(&Digest, &Digest) -> Digest) -> Vec<(u8, u64, Digest)> {
         let mut completed = Vec::new();
         let mut level = 0u8;
-        let mut hash = leaf_hash(event_hash);
+        let mut hash = leaf;
         let mut index = self.size;
         completed.push((0, index, hash));
         while let Some(&(peak_level, peak)) = self.peaks.last() {
@@ -58,7 +64,7 @@ impl Frontier {
                 break;
             }
             self.peaks.pop();
-            hash = node_hash(&peak, &hash);
+            hash = node(&peak, &hash);
             level += 1;
             index /= 2;
             completed.push((level, index, hash));
@@ -70,11 +76,16 @@ impl Frontier {
 
     /// The tree's root (RFC 9162 MTH).
     pub fn root(&self) -> Digest {
+        self.root_with(empty_root(), node_hash)
+    }
+
+    /// As [`Frontier::root`], for a tree of another hashing.
+    pub fn root_with(&self, empty: Digest, node: fn(&Digest, &Digest) -> Digest) -> Digest {
         let mut peaks = self.peaks.iter().rev();
         let Some((_, last)) = peaks.next() else {
-            return empty_root();
+            return empty;
         };
-        peaks.fold(*last, |right, (_, left)| node_hash(left, &right))
+        peaks.fold(*last, |right, (_, left)| node(left, &right))
     }
 }
 

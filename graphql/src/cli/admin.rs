@@ -161,7 +161,7 @@ fn run_request(store: &Store, stream: &UnixStream) -> Result<()> {
         Command::Rebuild => bail!(
             "the data directory is in use by `lineage serve`: stop it first (a rebuild replaces the derived data it serves from)"
         ),
-        Command::Verify { .. } | Command::Key | Command::Bench(_) => {
+        Command::Verify { .. } | Command::Key { .. } | Command::Bench(_) => {
             bail!("this command needs no server: it runs beside one by itself")
         }
         command => run_on(store, command, &mut out, &mut notes)?,
@@ -178,7 +178,7 @@ fn rooted(command: &mut Command, cwd: &Path) {
         }
     };
     match command {
-        Command::Checkpoint { out: Some(path) }
+        Command::Checkpoint { out: Some(path), .. }
         | Command::Bill {
             price_book: Some(path), ..
         }

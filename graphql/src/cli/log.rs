@@ -91,9 +91,19 @@ pub(super) fn run_verify_checkpoint(
     log: Option<&str>,
     file: &Path,
     public_key: Option<&str>,
+    verifier_keys: &[String],
     out: &mut dyn Write,
 ) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if !text.trim_start().starts_with('{') {
+        if public_key.is_some() {
+            bail!("{} is a checkpoint note: name its verifier key with --key, not --public-key", file.display());
+        }
+        return run_verify_note(dir, log, &text, verifier_keys, out);
+    }
+    if !verifier_keys.is_empty() {
+        bail!("{} is a JSON checkpoint: name its key with --public-key (hex), not --key", file.display());
+    }
     let checkpoint: lineage_schema::checkpoint::Checkpoint =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
     run_verify(dir, log, out)?;
@@ -119,7 +129,51 @@ pub(super) fn run_verify_checkpoint(
     Ok(())
 }
 
-pub(super) fn run_checkpoint(store: &Store, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+/// Checks a C2SP checkpoint note against the log (its signature, then the root).
+fn run_verify_note(dir: &Path, log: Option<&str>, note: &str, verifier_keys: &[String], out: &mut dyn Write) -> Result<()> {
+    run_verify(dir, log, out)?;
+    let (opened, check) = match Store::verify_tlog_checkpoint_in(dir, log, note, verifier_keys) {
+        Ok(found) => found,
+        Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
+        Err(other) => return Err(other.into()),
+    };
+    let root = lineage_schema::tlog::base64(&opened.root);
+    if !check.matches {
+        bail!(
+            "history was rewritten: the first {} entries have root {}, but the checkpoint of {} saw {root}",
+            opened.size,
+            lineage_schema::tlog::base64(&check.root),
+            opened.origin,
+        );
+    }
+    writeln!(
+        out,
+        "ok: the first {} entries are the history the checkpoint of {} saw (root {root}; signed by {})",
+        opened.size,
+        opened.origin,
+        opened.signed_by.join(", ")
+    )?;
+    Ok(())
+}
+
+pub(super) fn run_checkpoint(
+    store: &Store,
+    file: Option<&Path>,
+    format: super::CheckpointFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if format == super::CheckpointFormat::Note {
+        let note = store.tlog_checkpoint(None)?;
+        match file {
+            Some(path) => {
+                std::fs::write(path, &note).with_context(|| format!("cannot write {}", path.display()))?;
+                let size = note.lines().nth(1).unwrap_or("?");
+                writeln!(out, "checkpoint note of {size} entries written to {}", path.display())?;
+            }
+            None => write!(out, "{note}")?,
+        }
+        return Ok(());
+    }
     let checkpoint = store.checkpoint()?;
     let json = serde_json::to_string_pretty(&checkpoint)?;
     match file {
@@ -211,7 +265,7 @@ pub(super) fn run_events(
         remaining -= page.len();
         let mut lines = String::new();
         for envelope in &page {
-            lines.push_str(&serde_json::to_string(envelope)?);
+            lines.push_str(std::str::from_utf8(&lineage_schema::tlog::entry(envelope))?);
             lines.push('\n');
         }
         write!(out, "{lines}")?;

@@ -61,26 +61,39 @@ enum Command {
         /// A checkpoint saved earlier (`lineage checkpoint --out FILE`).
         #[arg(long)]
         checkpoint: Option<PathBuf>,
-        /// The public key to trust for the checkpoint's signature (hex; `lineage key`).
+        /// The public key to trust for a JSON checkpoint's signature (hex; `lineage key`).
         /// Without it the key named in the checkpoint is used, which shows only that the
         /// file was not altered.
         #[arg(long, requires = "checkpoint")]
         public_key: Option<String>,
+        /// A verifier key to trust for a checkpoint note's signature (`NAME+ID+BASE64`, as
+        /// `lineage key --format vkey` prints it; repeatable: each one's signature must
+        /// hold). Without one, the data directory's own key is used.
+        #[arg(long = "key", requires = "checkpoint")]
+        verifier_keys: Vec<String>,
     },
-    /// Print the public key checkpoints are signed with (hex).
-    Key,
+    /// Print the public key checkpoints are signed with: hex, or as a C2SP verifier key
+    /// (`--format vkey`) for standard signed-note verifiers.
+    Key {
+        #[arg(long, value_enum, default_value_t = KeyFormat::Hex)]
+        format: KeyFormat,
+    },
     /// Issue, list and revoke API tokens. Acts as the store's administrator (made, with
     /// its own token printed once, if the store has none).
     Token {
         #[command(subcommand)]
         token: TokenCommand,
     },
-    /// Sign a checkpoint of the log as it stands (size, Merkle root, time) and print it
-    /// as JSON, or write it to `--out`. Keep it: `verify --checkpoint` later proves no
-    /// history before it was changed.
+    /// Sign a checkpoint of the log as it stands and print it, or write it to `--out`:
+    /// JSON (size, blake3 Merkle root, time), or a C2SP checkpoint note (`--format note`:
+    /// size and the SHA-256 root over the export's lines, which standard transparency-log
+    /// tools check). Keep it: `verify --checkpoint` later proves no history before it was
+    /// changed.
     Checkpoint {
         #[arg(long)]
         out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = CheckpointFormat::Json)]
+        format: CheckpointFormat,
     },
     /// Print a Merkle proof as JSON: that an event is in the log, or that the log at one
     /// size is a prefix of the log at a larger size.
@@ -253,12 +266,16 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
         Command::Verify {
             checkpoint: Some(file),
             public_key,
-        } => run_verify_checkpoint(dir, log, &file, public_key.as_deref(), out),
-        Command::Key => {
-            if !dir.join("log").is_dir() {
+            verifier_keys,
+        } => run_verify_checkpoint(dir, log, &file, public_key.as_deref(), &verifier_keys, out),
+        Command::Key { format } => {
+            if !dir.join("log").is_dir() && log.is_none() {
                 bail!("no Lineage store in {}", dir.display());
             }
-            writeln!(out, "{}", Store::public_key(dir)?)?;
+            match format {
+                KeyFormat::Hex => writeln!(out, "{}", Store::public_key(dir)?)?,
+                KeyFormat::Vkey => writeln!(out, "{}", Store::tlog_verifier_key(dir, None)?)?,
+            }
             Ok(())
         }
         Command::Rebuild => run_rebuild(dir, log, out),
@@ -293,7 +310,7 @@ fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn 
     match command {
         Command::Demo => run_demo(store, out),
         Command::Token { token } => run_token(store, token, out),
-        Command::Checkpoint { out: file } => run_checkpoint(store, file.as_deref(), out),
+        Command::Checkpoint { out: file, format } => run_checkpoint(store, file.as_deref(), format, out),
         Command::Proof { proof } => run_proof(store, proof, out),
         Command::Events {
             after,
@@ -335,7 +352,7 @@ fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn 
             source: ImportSource::Openlineage { file, target },
         } => run_import_openlineage(store, &file, &target, out),
         Command::Stats => run_stats(store, out),
-        Command::Serve(_) | Command::Verify { .. } | Command::Key | Command::Rebuild | Command::Bench(_) => {
+        Command::Serve(_) | Command::Verify { .. } | Command::Key { .. } | Command::Rebuild | Command::Bench(_) => {
             bail!("this command does not run on an open store")
         }
     }
@@ -343,6 +360,24 @@ fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn 
 
 /// `args` with what the command took from this process's environment made explicit,
 /// for a server that has an environment of its own.
+/// How `lineage key` prints the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyFormat {
+    /// The ed25519 public key, 64 hex digits.
+    Hex,
+    /// A C2SP signed-note verifier key: `NAME+ID+BASE64`.
+    Vkey,
+}
+
+/// What `lineage checkpoint` signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckpointFormat {
+    /// Lineage's own JSON checkpoint over the blake3 tree.
+    Json,
+    /// A C2SP tlog-checkpoint signed note over the SHA-256 transparency tree.
+    Note,
+}
+
 fn explicit(args: &[std::ffi::OsString], command: &Command) -> Vec<std::ffi::OsString> {
     let mut args = args.to_vec();
     if let Command::Bill {

@@ -10,6 +10,7 @@ mod auth;
 mod listen;
 mod ops;
 mod requests;
+mod tlog;
 
 use crate::api::{self, Acting, Limits, LineageSchema};
 use crate::metrics::Metrics;
@@ -161,6 +162,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/audit", get(audit_export))
         .route("/export", get(ops::export))
+        .route("/tlog/checkpoint", get(tlog::checkpoint))
+        .route("/tlog/tile/{*path}", get(tlog::tile))
         .route(
             "/api/v1/lineage",
             axum::routing::post(crate::openlineage::receive).route_layer(budgeted),

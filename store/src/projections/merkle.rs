@@ -132,28 +132,31 @@ pub struct CheckpointCheck {
     pub matches: bool,
 }
 
+/// A root over the first `size` records a reader holds, computed from the log alone.
+pub(crate) type PrefixRoot = fn(&dyn LogRead, u64) -> Result<Digest>;
+
 /// Recomputes, from the log files alone, the root at `size` (and checks every record).
-pub(crate) fn root_from_log(log_dir: &Path, size: u64) -> Result<(log::ScanReport, Option<Digest>)> {
+pub(crate) fn root_from_log(log_dir: &Path, size: u64, root: PrefixRoot) -> Result<(log::ScanReport, Option<Digest>)> {
     let report = log::scan(log_dir)?;
     if report.head.seq < size {
         return Ok((report, None));
     }
-    let root = root_of_prefix(&log::FileLogReader::open(log_dir)?, size)?;
+    let root = root(&log::FileLogReader::open(log_dir)?, size)?;
     Ok((report, Some(root)))
 }
 
 /// As [`root_from_log`], from the PostgreSQL log at `url`.
-pub(crate) fn root_from_postgres(url: &str, size: u64) -> Result<(log::ScanReport, Option<Digest>)> {
+pub(crate) fn root_from_postgres(url: &str, size: u64, root: PrefixRoot) -> Result<(log::ScanReport, Option<Digest>)> {
     let reader = log::postgres::PgLogReader::connect(url)?;
     let report = reader.verify()?;
     if report.head.seq < size {
         return Ok((report, None));
     }
-    Ok((report, Some(root_of_prefix(&reader, size)?)))
+    Ok((report, Some(root(&reader, size)?)))
 }
 
 /// The root of the tree of the first `size` records `reader` holds.
-fn root_of_prefix(reader: &dyn LogRead, size: u64) -> Result<Digest> {
+pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64) -> Result<Digest> {
     let mut frontier = Frontier::default();
     if size > 0 {
         reader.scan_from(1, &mut |envelope, _| {

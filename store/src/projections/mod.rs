@@ -8,6 +8,7 @@ pub(crate) mod index;
 pub mod lineage;
 pub(crate) mod merkle;
 pub(crate) mod state;
+pub(crate) mod tlog;
 
 use crate::derived::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
 use crate::error::Result;
@@ -22,7 +23,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 
 /// The shape of what projections store. Derived data is rebuildable, so when a release
 /// changes that shape it bumps this number and opening an older store rebuilds it.
-pub const FORMAT: u64 = 5;
+pub const FORMAT: u64 = 6;
 const FORMAT_KEY: &[u8] = b"derived-format";
 
 /// Whether `db` holds projections in this release's shape; if not, clears them (they are
@@ -41,7 +42,7 @@ pub fn ensure_format(db: &sled::Db) -> Result<bool> {
 }
 
 /// The sled tree of each projection, in tree-id order.
-pub const NAMES: [&str; 6] = ["index", "state", "lineage", "merkle", "audit", "billing"];
+pub const NAMES: [&str; 7] = ["index", "state", "lineage", "merkle", "audit", "billing", "tlog"];
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -98,6 +99,15 @@ impl Projection for BillingProjection {
     }
 }
 
+#[derive(Debug)]
+struct TlogProjection;
+
+impl Projection for TlogProjection {
+    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+        crate::projections::tlog::apply(overlay, envelope)
+    }
+}
+
 /// Every projection, in tree-id order.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
@@ -107,6 +117,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(MerkleProjection),
         Box::new(AuditProjection),
         Box::new(BillingProjection),
+        Box::new(TlogProjection),
     ]
 }
 

@@ -4,6 +4,7 @@
 mod accounting;
 mod proofs;
 mod shared;
+mod tlog;
 
 use shared::{follow, open_log};
 

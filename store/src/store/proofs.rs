@@ -67,31 +67,48 @@ impl Store {
         if !checkpoint.signature_holds(trusted_key) {
             return Err(Rejection::invalid("checkpoint", "its signature does not hold for the key").into());
         }
-        let (log, root) = match log_url {
-            Some(url) => crate::projections::merkle::root_from_postgres(url, checkpoint.size)?,
-            None => crate::projections::merkle::root_from_log(&log_dir(dir), checkpoint.size)?,
-        };
-        let Some(root) = root else {
-            return Err(Rejection::invalid(
-                "checkpoint",
-                format!(
-                    "it covers {} events but the log holds only {}: history was removed",
-                    checkpoint.size, log.head.seq
-                ),
-            )
-            .into());
-        };
-        Ok(crate::projections::merkle::CheckpointCheck {
-            matches: root == checkpoint.root,
-            log,
-            root,
-        })
+        check_root_in_log(
+            dir,
+            log_url,
+            checkpoint.size,
+            &checkpoint.root,
+            crate::projections::merkle::root_of_prefix,
+        )
     }
+}
+
+/// Recomputes the root at `size` from the log alone (checking every record) and compares.
+pub(super) fn check_root_in_log(
+    dir: &Path,
+    log_url: Option<&str>,
+    size: u64,
+    expected: &Digest,
+    root: crate::projections::merkle::PrefixRoot,
+) -> Result<crate::projections::merkle::CheckpointCheck> {
+    let (log, root) = match log_url {
+        Some(url) => crate::projections::merkle::root_from_postgres(url, size, root)?,
+        None => crate::projections::merkle::root_from_log(&log_dir(dir), size, root)?,
+    };
+    let Some(root) = root else {
+        return Err(Rejection::invalid(
+            "checkpoint",
+            format!(
+                "it covers {size} events but the log holds only {}: history was removed",
+                log.head.seq
+            ),
+        )
+        .into());
+    };
+    Ok(crate::projections::merkle::CheckpointCheck {
+        matches: root == *expected,
+        log,
+        root,
+    })
 }
 
 /// The data directory's checkpoint key: 32 random bytes in `checkpoint.key`, readable
 /// only by its owner, made the first time a checkpoint is signed.
-fn signing_key(dir: &Path) -> Result<ed25519_dalek::SigningKey> {
+pub(super) fn signing_key(dir: &Path) -> Result<ed25519_dalek::SigningKey> {
     let path = dir.join("checkpoint.key");
     if !path.exists() {
         let mut seed = [0u8; 32];

@@ -1,0 +1,95 @@
+//! The log as a C2SP transparency log over HTTP: `GET /tlog/checkpoint` (a signed note)
+//! and `GET /tlog/tile/…` (tlog-tiles hash tiles and entry bundles), for administrators:
+//! the tree spans every tenant's events (SECURITY.md).
+
+use super::*;
+use lineage_schema::tlog::TileAt;
+
+/// Tiles never change once full: a year's cache. A partial tile is replaced by a wider one
+/// as the log grows, so clients look again soon.
+const FULL_TILE_CACHE: &str = "private, max-age=31536000, immutable";
+const PARTIAL_TILE_CACHE: &str = "private, max-age=60";
+
+/// Whether the request carries an administrator's token.
+fn administrator(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    match authenticate(state, headers).and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable)) {
+        Ok(access) if access.administrator => Ok(()),
+        Ok(_) => Err(plain(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "the transparency log spans every account: it is for the store's administrators",
+        )),
+        Err(denied) => Err(denied.into_response()),
+    }
+}
+
+/// The transparency tree's checkpoint as it stands, signed.
+pub(super) async fn checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = administrator(&state, &headers) {
+        return refused;
+    }
+    let store = Arc::clone(&state.store);
+    match tokio::task::spawn_blocking(move || store.tlog_checkpoint(None)).await {
+        Ok(Ok(note)) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            note,
+        )
+            .into_response(),
+        Ok(Err(error)) => store_error(&error),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "signing the checkpoint failed"),
+    }
+}
+
+/// A hash tile (`/tlog/tile/<L>/<N>[.p/<W>]`) or entry bundle
+/// (`/tlog/tile/entries/<N>[.p/<W>]`).
+pub(super) async fn tile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    if let Err(refused) = administrator(&state, &headers) {
+        return refused;
+    }
+    let Some(at) = TileAt::parse(&path) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("`tile/{path}` is not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N in three-digit groups (x001/234)"),
+        );
+    };
+    let store = Arc::clone(&state.store);
+    match tokio::task::spawn_blocking(move || store.tlog_tile(at)).await {
+        Ok(Ok(bytes)) => {
+            let cache = if at.width == lineage_schema::tlog::TILE_WIDTH {
+                FULL_TILE_CACHE
+            } else {
+                PARTIAL_TILE_CACHE
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream"),
+                    (header::CACHE_CONTROL, cache),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        // A tile past the tree is not there (yet).
+        Ok(Err(lineage_store::Error::Rejected(rejection))) => {
+            plain(StatusCode::NOT_FOUND, "NOT_FOUND", &rejection.to_string())
+        }
+        Ok(Err(error)) => store_error(&error),
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "reading the tile failed"),
+    }
+}
+
+fn store_error(error: &lineage_store::Error) -> Response {
+    tracing::error!(%error, "transparency log");
+    match error {
+        lineage_store::Error::Unavailable(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", &error.to_string()),
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the transparency log could not be read"),
+    }
+}

@@ -1,0 +1,281 @@
+//! The log as a standard transparency log (C2SP tlog-checkpoint, signed-note, tlog-tiles):
+//! each event's entry (its export line, canonical JSON), the RFC 6962 SHA-256 hashing,
+//! checkpoints as signed notes, verifier keys, tile paths and entry bundles.
+//!
+//! Entry `i` is event `seq = i + 1` exactly as `lineage export` prints it, without the
+//! newline: RFC 8785 (JCS) JSON of the envelope. An auditor hashes the lines of an export
+//! with SHA-256 and gets the leaves the signed root covers; no Lineage decoder is needed.
+//! LOG-FORMAT.md says this for auditors.
+
+use crate::envelope::Envelope;
+use crate::error::Rejection;
+use crate::ids::Digest;
+use crate::merkle::Frontier;
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use signed_note::{Note, Signer, StandardVerifier, Verifier, VerifierList};
+use tlog_tiles::{Checkpoint, Hash, Tile};
+
+/// An entry bundle prefixes each entry with its length as a 16-bit number: no event's
+/// entry may be longer.
+pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
+/// Tiles hold 2^8 hashes (tlog-tiles fixes the height).
+pub const TILE_HEIGHT: u8 = 8;
+pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
+
+/// The event's entry: its export line (RFC 8785 canonical JSON), without the newline.
+pub fn entry(envelope: &Envelope) -> Vec<u8> {
+    // Every value an envelope holds serializes: metric values are finite (decide refuses
+    // others), and everything else is text, integers or nested objects.
+    serde_jcs::to_vec(envelope).expect("an envelope is canonical JSON")
+}
+
+/// The entry's leaf: SHA-256(0x00 ‖ entry).
+pub fn leaf_hash(entry: &[u8]) -> Digest {
+    Digest(tlog_tiles::record_hash(entry).0)
+}
+
+/// An interior node: SHA-256(0x01 ‖ left ‖ right).
+pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
+    Digest(tlog_tiles::node_hash(Hash(left.0), Hash(right.0)).0)
+}
+
+/// The root of the empty tree: SHA-256 of nothing.
+pub fn empty_root() -> Digest {
+    Digest(tlog_tiles::EMPTY_HASH.0)
+}
+
+/// The root of a SHA-256 frontier.
+pub fn root(frontier: &Frontier) -> Digest {
+    frontier.root_with(empty_root(), node_hash)
+}
+
+/// Adds one entry to a SHA-256 frontier; the perfect subtrees it completes, as
+/// [`Frontier::push`] returns them.
+pub fn push(frontier: &mut Frontier, entry: &[u8]) -> Vec<(u8, u64, Digest)> {
+    frontier.push_leaf(leaf_hash(entry), node_hash)
+}
+
+/// A hash as checkpoints and tiles' clients spell it: standard base64.
+pub fn base64(digest: &Digest) -> String {
+    Hash(digest.0).to_string()
+}
+
+/// The origin a store's checkpoints name when it is given none: unique to its key.
+pub fn default_origin(key: &VerifyingKey) -> String {
+    format!("lineage.local/{}", crate::checkpoint::hex(&key.as_bytes()[..8]))
+}
+
+/// The C2SP verifier key (`name+id+base64`) for the store's key under `origin`.
+pub fn verifier_key(origin: &str, key: &VerifyingKey) -> String {
+    signed_note::new_ed25519_verifier_key(origin, key)
+}
+
+/// Signs the checkpoint body of a tree of `size` entries with root `root`: a signed note
+/// whose one signature line is the store's key, named by `origin`.
+pub fn sign_checkpoint(key: &SigningKey, origin: &str, size: u64, root: &Digest) -> Result<String, Rejection> {
+    let body = Checkpoint::new(origin, size, Hash(root.0), "")
+        .map_err(|_| Rejection::invalid("origin", format!("`{origin}` cannot name a checkpoint")))?
+        .to_bytes();
+    let signer = NoteSigner::new(origin, key)?;
+    let mut note = Note::new(&body, &[]).map_err(|error| Rejection::invalid("checkpoint", error.to_string()))?;
+    note.add_sigs(&[&signer])
+        .map_err(|error| Rejection::invalid("origin", error.to_string()))?;
+    String::from_utf8(note.to_bytes()).map_err(|_| Rejection::invalid("checkpoint", "not UTF-8"))
+}
+
+/// A checkpoint whose signature was checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenCheckpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Digest,
+    /// The names of the keys whose signatures verified.
+    pub signed_by: Vec<String>,
+}
+
+/// Checks a signed checkpoint note against verifier keys: every signature by a key given
+/// must hold, at least one must be present, and the body must be a C2SP checkpoint.
+pub fn open_checkpoint(note: &str, verifier_keys: &[String]) -> Result<OpenCheckpoint, Rejection> {
+    let mut verifiers: Vec<Box<dyn Verifier>> = Vec::new();
+    for vkey in verifier_keys {
+        let verifier = StandardVerifier::new(vkey).map_err(|error| {
+            Rejection::invalid(
+                "verifier key",
+                format!("`{vkey}` is not a verifier key ({error}): one looks like NAME+1234abcd+BASE64, as `lineage key --format vkey` prints it"),
+            )
+        })?;
+        verifiers.push(Box::new(verifier));
+    }
+    let note = Note::from_bytes(note.as_bytes())
+        .map_err(|error| Rejection::invalid("checkpoint", format!("not a signed note: {error}")))?;
+    let (verified, _) = note
+        .verify(&VerifierList::new(verifiers))
+        .map_err(|error| Rejection::invalid("checkpoint", format!("its signature does not hold: {error}")))?;
+    let checkpoint = Checkpoint::from_bytes(note.text())
+        .map_err(|_| Rejection::invalid("checkpoint", "its text is not a C2SP checkpoint"))?;
+    Ok(OpenCheckpoint {
+        origin: checkpoint.origin().to_string(),
+        size: checkpoint.size(),
+        root: Digest(checkpoint.hash().0),
+        signed_by: verified.iter().map(|signature| signature.name().to_string()).collect(),
+    })
+}
+
+/// Signs notes with the store's ed25519 key (the library's own signer takes the key only
+/// as text).
+struct NoteSigner<'a> {
+    name: &'a str,
+    id: u32,
+    key: &'a SigningKey,
+}
+
+impl<'a> NoteSigner<'a> {
+    fn new(name: &'a str, key: &'a SigningKey) -> Result<Self, Rejection> {
+        if !signed_note::is_key_name_valid(name) {
+            return Err(Rejection::invalid(
+                "origin",
+                format!("`{name}` cannot name a key: no spaces or `+`"),
+            ));
+        }
+        let public = [&[1u8][..], key.verifying_key().as_bytes()].concat();
+        Ok(NoteSigner {
+            name,
+            id: signed_note::key_id(name, &public),
+            key,
+        })
+    }
+}
+
+impl Signer for NoteSigner<'_> {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ed25519_dalek::SignatureError> {
+        Ok(self.key.sign(msg).to_vec())
+    }
+}
+
+/// Which tile a tlog-tiles path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileAt {
+    /// The tree level of the tile (0 for leaf hashes), or `None` for an entry bundle.
+    pub level: Option<u8>,
+    pub index: u64,
+    /// How many hashes or entries it holds (256 for a full tile).
+    pub width: u64,
+}
+
+impl TileAt {
+    /// Reads `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]` (the part after `tile/`).
+    pub fn parse(path: &str) -> Option<TileAt> {
+        let (level, rest) = path.split_once('/')?;
+        if let Some((_, width)) = rest.split_once(".p/") {
+            // The library takes a width of 0 for a tile and then panics on it.
+            if width.is_empty() || width.starts_with('0') {
+                return None;
+            }
+        }
+        let library_level = if level == "entries" { "data" } else { level };
+        // The library reads Go's sumdb paths, which also name the height.
+        let tile = Tile::from_path(&format!("tile/{TILE_HEIGHT}/{library_level}/{rest}")).ok()?;
+        Some(TileAt {
+            level: (!tile.is_data()).then_some(tile.level()),
+            index: tile.level_index(),
+            width: u64::from(tile.width()),
+        })
+    }
+
+    /// The path of this tile after `tile/`.
+    pub fn path(&self) -> String {
+        let tile = Tile::new(
+            TILE_HEIGHT,
+            self.level.unwrap_or(0),
+            self.index,
+            self.width as u32,
+            self.level.is_none(),
+        );
+        let go_path = tile.path();
+        let rest = go_path
+            .strip_prefix(&format!("tile/{TILE_HEIGHT}/"))
+            .expect("the library's tile paths start with the height");
+        rest.replacen("data/", "entries/", 1)
+    }
+}
+
+/// An entry bundle: each entry after its length, a big-endian 16-bit number.
+pub fn bundle(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.iter().map(|entry| entry.len() + 2).sum());
+    for entry in entries {
+        let length = u16::try_from(entry.len()).expect("entries are refused above MAX_ENTRY_BYTES");
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(entry);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths_read_and_write_as_tlog_tiles_spells_them() {
+        for (path, level, index, width) in [
+            ("0/000", Some(0), 0, 256),
+            ("1/x001/x234/067.p/8", Some(1), 1_234_067, 8),
+            ("entries/123.p/255", None, 123, 255),
+            ("2/999", Some(2), 999, 256),
+        ] {
+            let tile = TileAt::parse(path).unwrap_or_else(|| panic!("{path}"));
+            assert_eq!(tile, TileAt { level, index, width });
+            assert_eq!(tile.path(), path);
+        }
+        for bad in ["0/1", "0/001.p/256", "0/001.p/0", "x/001", "entries", "0/x000/001", "8/data/000"] {
+            assert_eq!(TileAt::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_signed_checkpoint_opens_with_its_verifier_key_only() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let origin = default_origin(&key.verifying_key());
+        let root = leaf_hash(b"entry");
+        let note = sign_checkpoint(&key, &origin, 1, &root).unwrap();
+        assert!(note.starts_with(&format!("{origin}\n1\n")), "{note}");
+        let vkey = verifier_key(&origin, &key.verifying_key());
+        let opened = open_checkpoint(&note, std::slice::from_ref(&vkey)).unwrap();
+        assert_eq!((opened.size, opened.root, opened.origin.as_str()), (1, root, origin.as_str()));
+        let other = SigningKey::from_bytes(&[8; 32]);
+        let stranger = verifier_key(&origin, &other.verifying_key());
+        assert!(open_checkpoint(&note, &[stranger]).is_err());
+        let altered = note.replacen("\n1\n", "\n2\n", 1);
+        assert!(open_checkpoint(&altered, &[vkey]).is_err());
+    }
+
+    #[test]
+    fn the_sha256_frontier_matches_rfc6962() {
+        let mut frontier = Frontier::default();
+        assert_eq!(root(&frontier), empty_root());
+        let entries: Vec<Vec<u8>> = (0..7).map(|i| format!("entry {i}").into_bytes()).collect();
+        for entry in &entries {
+            push(&mut frontier, entry);
+        }
+        // MTH of 7 leaves: (((0,1),(2,3)),((4,5),6)).
+        let leaf: Vec<Digest> = entries.iter().map(|entry| leaf_hash(entry)).collect();
+        let n = node_hash;
+        let expected = n(
+            &n(&n(&leaf[0], &leaf[1]), &n(&leaf[2], &leaf[3])),
+            &n(&n(&leaf[4], &leaf[5]), &leaf[6]),
+        );
+        assert_eq!(root(&frontier), expected);
+    }
+
+    #[test]
+    fn bundles_prefix_each_entry_with_its_length() {
+        assert_eq!(bundle(&[b"ab".to_vec(), Vec::new()]), vec![0, 2, b'a', b'b', 0, 0]);
+    }
+}
