@@ -234,7 +234,15 @@ mod tests {
             assert_eq!(tile, TileAt { level, index, width });
             assert_eq!(tile.path(), path);
         }
-        for bad in ["0/1", "0/001.p/256", "0/001.p/0", "x/001", "entries", "0/x000/001", "8/data/000"] {
+        for bad in [
+            "0/1",
+            "0/001.p/256",
+            "0/001.p/0",
+            "x/001",
+            "entries",
+            "0/x000/001",
+            "8/data/000",
+        ] {
             assert_eq!(TileAt::parse(bad), None, "{bad}");
         }
     }
@@ -248,7 +256,10 @@ mod tests {
         assert!(note.starts_with(&format!("{origin}\n1\n")), "{note}");
         let vkey = verifier_key(&origin, &key.verifying_key());
         let opened = open_checkpoint(&note, std::slice::from_ref(&vkey)).unwrap();
-        assert_eq!((opened.size, opened.root, opened.origin.as_str()), (1, root, origin.as_str()));
+        assert_eq!(
+            (opened.size, opened.root, opened.origin.as_str()),
+            (1, root, origin.as_str())
+        );
         let other = SigningKey::from_bytes(&[8; 32]);
         let stranger = verifier_key(&origin, &other.verifying_key());
         assert!(open_checkpoint(&note, &[stranger]).is_err());

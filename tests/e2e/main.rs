@@ -24,3 +24,4 @@ mod shared_log;
 mod support;
 mod tamper;
 mod tidy;
+mod tlog;

@@ -41,7 +41,7 @@ fn succeeded(output: &std::process::Output) -> String {
 }
 
 /// A metric point on the demo's run `r-churn-1`, with an idempotency key.
-fn metric(actor: &str, key: &str, step: i64) -> CommandEnvelope {
+pub(crate) fn metric(actor: &str, key: &str, step: i64) -> CommandEnvelope {
     let mut command = CommandEnvelope::new(
         id(actor),
         Command::LogMetrics(MetricsLogged {

@@ -97,12 +97,18 @@ pub(super) fn run_verify_checkpoint(
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     if !text.trim_start().starts_with('{') {
         if public_key.is_some() {
-            bail!("{} is a checkpoint note: name its verifier key with --key, not --public-key", file.display());
+            bail!(
+                "{} is a checkpoint note: name its verifier key with --key, not --public-key",
+                file.display()
+            );
         }
         return run_verify_note(dir, log, &text, verifier_keys, out);
     }
     if !verifier_keys.is_empty() {
-        bail!("{} is a JSON checkpoint: name its key with --public-key (hex), not --key", file.display());
+        bail!(
+            "{} is a JSON checkpoint: name its key with --public-key (hex), not --key",
+            file.display()
+        );
     }
     let checkpoint: lineage_schema::checkpoint::Checkpoint =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
@@ -130,7 +136,13 @@ pub(super) fn run_verify_checkpoint(
 }
 
 /// Checks a C2SP checkpoint note against the log (its signature, then the root).
-fn run_verify_note(dir: &Path, log: Option<&str>, note: &str, verifier_keys: &[String], out: &mut dyn Write) -> Result<()> {
+fn run_verify_note(
+    dir: &Path,
+    log: Option<&str>,
+    note: &str,
+    verifier_keys: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
     run_verify(dir, log, out)?;
     let (opened, check) = match Store::verify_tlog_checkpoint_in(dir, log, note, verifier_keys) {
         Ok(found) => found,

@@ -12,7 +12,9 @@ const PARTIAL_TILE_CACHE: &str = "private, max-age=60";
 
 /// Whether the request carries an administrator's token.
 fn administrator(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    match authenticate(state, headers).and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable)) {
+    match authenticate(state, headers)
+        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
+    {
         Ok(access) if access.administrator => Ok(()),
         Ok(_) => Err(plain(
             StatusCode::FORBIDDEN,
@@ -39,7 +41,11 @@ pub(super) async fn checkpoint(State(state): State<AppState>, headers: HeaderMap
         )
             .into_response(),
         Ok(Err(error)) => store_error(&error),
-        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "signing the checkpoint failed"),
+        Err(_) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "signing the checkpoint failed",
+        ),
     }
 }
 
@@ -89,7 +95,13 @@ pub(super) async fn tile(
 fn store_error(error: &lineage_store::Error) -> Response {
     tracing::error!(%error, "transparency log");
     match error {
-        lineage_store::Error::Unavailable(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", &error.to_string()),
-        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the transparency log could not be read"),
+        lineage_store::Error::Unavailable(_) => {
+            plain(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", &error.to_string())
+        }
+        _ => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "the transparency log could not be read",
+        ),
     }
 }

@@ -119,7 +119,10 @@ impl StoredTlog<'_> {
                 .collect::<Result<Vec<_>>>()?
         };
         while hashes.len() > 1 {
-            hashes = hashes.chunks(2).map(|pair| tlog::node_hash(&pair[0], &pair[1])).collect();
+            hashes = hashes
+                .chunks(2)
+                .map(|pair| tlog::node_hash(&pair[0], &pair[1]))
+                .collect();
         }
         Ok(hashes[0])
     }

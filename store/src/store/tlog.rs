@@ -60,7 +60,11 @@ impl Store {
     pub fn tlog_record_proof(&self, seq: u64, size: u64) -> Result<Vec<Digest>> {
         let (held, _) = self.tlog_head()?;
         if size > held || seq == 0 || seq > size {
-            return Err(Rejection::invalid("seq", format!("seq {seq} is not in a tree of {size} of the {held} entries")).into());
+            return Err(Rejection::invalid(
+                "seq",
+                format!("seq {seq} is not in a tree of {size} of the {held} entries"),
+            )
+            .into());
         }
         let proof = tlog_tiles::prove_record(size, seq - 1, &self.stored_tlog()).map_err(tlog_error)?;
         Ok(proof.into_iter().map(|hash| Digest(hash.0)).collect())
@@ -71,7 +75,11 @@ impl Store {
     pub fn tlog_tree_proof(&self, old: u64, new: u64) -> Result<Vec<Digest>> {
         let (held, _) = self.tlog_head()?;
         if new > held || old == 0 || old > new {
-            return Err(Rejection::invalid("tree sizes", format!("cannot prove {old} entries a prefix of {new} (the tree holds {held})")).into());
+            return Err(Rejection::invalid(
+                "tree sizes",
+                format!("cannot prove {old} entries a prefix of {new} (the tree holds {held})"),
+            )
+            .into());
         }
         let proof = tlog_tiles::prove_tree(new, old, &self.stored_tlog()).map_err(tlog_error)?;
         Ok(proof.into_iter().map(|hash| Digest(hash.0)).collect())
