@@ -223,6 +223,83 @@ mod verifiable {
         assert!(store.merkle_root(head + 1).is_err());
     }
 
+    /// The transparency tree's proofs, made through the store and checked with the tlog
+    /// library's own checks, at sizes inside, at and across tile boundaries; its root is
+    /// the one recomputed from the log's entries alone.
+    #[test]
+    fn transparency_proofs_verify_with_the_standard_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.execute_batch(demo::scaffold("u-p", 1)).unwrap();
+        let point = |step: i64| lineage_schema::event::MetricPoint {
+            name: "loss".into(),
+            value: 0.5,
+            step,
+            timestamp: Timestamp::EPOCH,
+        };
+        let metric = |points: Vec<lineage_schema::event::MetricPoint>| {
+            CommandEnvelope::new(
+                literal("u-p"),
+                Command::LogMetrics(lineage_schema::event::MetricsLogged {
+                    run: literal("r-0"),
+                    points,
+                }),
+            )
+        };
+        store
+            .execute_batch((0..600).map(|step| metric(vec![point(step)])).collect())
+            .unwrap();
+        let (head, root) = store.tlog_head().unwrap();
+        assert_eq!(head, store.head().seq);
+        let (_, from_log) = crate::projections::merkle::root_from_log(
+            &dir.path().join("log"),
+            head,
+            crate::projections::tlog::root_of_prefix,
+        )
+        .unwrap();
+        assert_eq!(Some(root), from_log);
+        let hash = |digest: Digest| tlog_tiles::Hash(digest.0);
+        let entries = store.tlog_entries(1, head).unwrap();
+        for size in [1, 255, 256, 257, 512, head] {
+            let root = hash(store.tlog_root(size).unwrap());
+            for seq in [1, size / 2 + 1, size] {
+                let proof: Vec<_> = store
+                    .tlog_record_proof(seq, size)
+                    .unwrap()
+                    .into_iter()
+                    .map(hash)
+                    .collect();
+                let leaf = tlog_tiles::record_hash(&entries[seq as usize - 1]);
+                tlog_tiles::check_record(&proof, size, root, seq - 1, leaf).unwrap();
+                let wrong = tlog_tiles::record_hash(b"another entry");
+                assert!(tlog_tiles::check_record(&proof, size, root, seq - 1, wrong).is_err());
+            }
+            let proof: Vec<_> = store
+                .tlog_tree_proof(size, head)
+                .unwrap()
+                .into_iter()
+                .map(hash)
+                .collect();
+            tlog_tiles::check_tree(&proof, head, hash(store.tlog_head().unwrap().1), size, root).unwrap();
+        }
+        assert!(store.tlog_record_proof(head + 1, head + 1).is_err());
+        assert!(store.tlog_tree_proof(0, head).is_err());
+
+        // An event whose entry would not fit an entry bundle is refused, and nothing of
+        // its batch is appended.
+        let many = metric((0..1000).map(point).collect());
+        let refused = store.execute_batch(vec![metric(vec![point(1)]), many]).unwrap_err();
+        assert!(
+            matches!(
+                &refused,
+                crate::Error::Rejected(Rejection::LimitExceeded { limit: 65535, .. })
+            ),
+            "{refused}"
+        );
+        assert_eq!(store.head().seq, head);
+        assert_eq!(store.tlog_head().unwrap().0, head);
+    }
+
     #[test]
     fn proofs_cross_stored_subtrees_in_a_larger_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -245,7 +322,12 @@ mod verifiable {
         });
         store.execute_batch(metrics.collect()).unwrap();
         let head = store.head().seq;
-        let (_, from_log) = crate::projections::merkle::root_from_log(&dir.path().join("log"), head).unwrap();
+        let (_, from_log) = crate::projections::merkle::root_from_log(
+            &dir.path().join("log"),
+            head,
+            crate::projections::merkle::root_of_prefix,
+        )
+        .unwrap();
         assert_eq!(Some(store.merkle_root(head).unwrap()), from_log);
         for (seq, size) in [(1, 256), (256, 257), (300, 512), (513, 700), (700, head), (1, head)] {
             let root = store.merkle_root(size).unwrap();
@@ -315,8 +397,12 @@ mod verifiable {
         };
         let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
         assert_eq!(rebuilt.merkle_root(rebuilt.head().seq).unwrap(), root);
-        let (_, from_log) =
-            crate::projections::merkle::root_from_log(&dir.path().join("log"), rebuilt.head().seq).unwrap();
+        let (_, from_log) = crate::projections::merkle::root_from_log(
+            &dir.path().join("log"),
+            rebuilt.head().seq,
+            crate::projections::merkle::root_of_prefix,
+        )
+        .unwrap();
         assert_eq!(from_log, Some(root));
     }
 }

@@ -56,6 +56,18 @@ impl Store {
         self.stored_tlog().entries(first_seq - 1, last_seq - first_seq + 1)
     }
 
+    /// The root of the transparency tree of the first `size` entries.
+    pub fn tlog_root(&self, size: u64) -> Result<Digest> {
+        let (held, _) = self.tlog_head()?;
+        if size > held {
+            return Err(
+                Rejection::invalid("tree size", format!("the tree holds {held} entries, fewer than {size}")).into(),
+            );
+        }
+        let root = tlog_tiles::tree_hash(size, &self.stored_tlog()).map_err(tlog_error)?;
+        Ok(Digest(root.0))
+    }
+
     /// The RFC 6962 audit path of event `seq` in the transparency tree of `size` entries.
     pub fn tlog_record_proof(&self, seq: u64, size: u64) -> Result<Vec<Digest>> {
         let (held, _) = self.tlog_head()?;
