@@ -22,6 +22,31 @@ pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
 pub const TILE_HEIGHT: u8 = 8;
 pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 
+/// What of an entry a list of items may take; the rest is room for the envelope around
+/// them (ids, times, hashes: well under this).
+const LIST_BYTES: usize = 48 * 1024;
+
+/// Splits a list (params, tags, metric points) into runs whose JSON fits one event's entry,
+/// in order; each run becomes one command of a batch. An item too large on its own stays
+/// alone (and its command is refused with the limit named).
+pub fn fitting<T: serde::Serialize>(items: Vec<T>) -> Vec<Vec<T>> {
+    let mut runs: Vec<Vec<T>> = Vec::new();
+    let mut taken = 0;
+    for item in items {
+        // Plain JSON sizes are within a few bytes of the canonical form's per item.
+        let size = serde_json::to_vec(&item).map_or(LIST_BYTES, |json| json.len() + 1);
+        match runs.last_mut() {
+            Some(run) if taken + size <= LIST_BYTES => run.push(item),
+            _ => {
+                runs.push(vec![item]);
+                taken = 0;
+            }
+        }
+        taken += size;
+    }
+    runs
+}
+
 /// The event's entry: its export line (RFC 8785 canonical JSON), without the newline.
 pub fn entry(envelope: &Envelope) -> Vec<u8> {
     // Every value an envelope holds serializes: metric values are finite (decide refuses
@@ -283,6 +308,19 @@ mod tests {
             &n(&n(&leaf[4], &leaf[5]), &leaf[6]),
         );
         assert_eq!(root(&frontier), expected);
+    }
+
+    #[test]
+    fn long_lists_split_into_runs_that_fit_an_entry_in_order() {
+        let items: Vec<String> = (0..3000).map(|i| format!("{i:0>40}")).collect();
+        let runs = fitting(items.clone());
+        assert!(runs.len() > 1);
+        assert!(runs
+            .iter()
+            .all(|run| serde_json::to_vec(run).unwrap().len() <= LIST_BYTES + 1));
+        assert_eq!(runs.concat(), items);
+        assert_eq!(fitting(vec!["x".repeat(100_000)]).len(), 1);
+        assert!(fitting(Vec::<u8>::new()).is_empty());
     }
 
     #[test]

@@ -167,3 +167,68 @@ async fn the_appending_endpoints_answer_as_the_general_path_does() {
     assert_eq!(head(&server).await, before, "nothing of Grace's reached the log");
     server.stop().await;
 }
+
+/// A batch at MLflow's own limits (1 000 items: 800 metrics, 100 params and 100 tags with long
+/// values) is larger than one event's transparency-log entry may be: it lands whole, as
+/// several events of one all-or-none batch, each entry within the 64 KiB a tlog-tiles
+/// entry bundle can carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_at_mlflows_limits_lands_whole_in_entries_that_fit() {
+    let server = Server::demo_with("admin", Default::default()).await;
+    let alex = crate::isolation::token_for(&server, "u-alex").await;
+    let api = format!("{}/mlflow/acct-contoso-exp/ws-churn/api/2.0/mlflow", server.url);
+    let post = |endpoint: &str, body: Value| {
+        server
+            .client
+            .post(format!("{api}/{endpoint}"))
+            .bearer_auth(&alex)
+            .json(&body)
+            .send()
+    };
+    let made: Value = post("runs/create", json!({ "experiment_id": "0" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = made["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let before = head(&server).await;
+    let long = "v".repeat(2_000);
+    let batch = json!({
+        "run_id": run,
+        "metrics": (0..800).map(|i| json!({ "key": format!("m{}", i % 10), "value": i as f64 / 7.0, "timestamp": i, "step": i })).collect::<Vec<_>>(),
+        "params": (0..100).map(|i| json!({ "key": format!("p{i}"), "value": long })).collect::<Vec<_>>(),
+        "tags": (0..100).map(|i| json!({ "key": format!("t{i}"), "value": long })).collect::<Vec<_>>(),
+    });
+    let answer = post("runs/log-batch", batch).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "{}", answer.text().await.unwrap());
+    let after = head(&server).await;
+    assert!(after - before > 3, "split into several events: {before} → {after}");
+    let export = server
+        .client
+        .get(format!("{}/export", server.url))
+        .bearer_auth(&server.token)
+        .query(&[("since", before)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(export.lines().count() as u64, after - before);
+    for line in export.lines() {
+        assert!(line.len() <= 65_535, "an entry of {} bytes", line.len());
+    }
+    let history: Value = server
+        .client
+        .get(format!("{api}/metrics/get-history"))
+        .bearer_auth(&alex)
+        .query(&[("run_id", run.as_str()), ("metric_key", "m3"), ("max_results", "1000")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["metrics"].as_array().map(Vec::len), Some(80), "{history}");
+}

@@ -25,8 +25,6 @@ use model::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
-/// The most metric points one command carries.
-const POINTS_PER_COMMAND: usize = 2_000;
 /// The version tag that ties a Lineage model version to its MLflow version number.
 pub const VERSION_TAG: &str = "mlflow.version";
 /// The revision recorded for runs whose tags name no git commit.

@@ -148,7 +148,7 @@ impl Importer<'_> {
                 value: value.clone(),
             })
             .collect();
-        if !params.is_empty() {
+        for params in lineage_schema::tlog::fitting(params) {
             batch.push(self.envelope(
                 Command::LogParams(ParamsLogged {
                     run: run_ref.clone(),
@@ -162,11 +162,11 @@ impl Importer<'_> {
             wanted_tags.push(("mlflow.user".into(), run.user.clone()));
         }
         let changed = changed_tags(&wanted_tags, &held.tags);
-        if !changed.is_empty() {
+        for tags in lineage_schema::tlog::fitting(changed) {
             batch.push(self.envelope(
                 Command::SetRunTags(RunTagsSet {
                     run: run_ref.clone(),
-                    tags: changed,
+                    tags,
                 }),
                 started,
             ));
@@ -215,12 +215,12 @@ impl Importer<'_> {
                 "not finite numbers (NaN or infinity), which Lineage does not record",
             )?;
         }
-        for chunk in points.chunks(POINTS_PER_COMMAND) {
+        for chunk in lineage_schema::tlog::fitting(points) {
             let last = chunk.iter().map(|point| point.timestamp).max();
             batch.push(self.envelope(
                 Command::LogMetrics(MetricsLogged {
                     run: run_ref.clone(),
-                    points: chunk.to_vec(),
+                    points: chunk,
                 }),
                 last,
             ));

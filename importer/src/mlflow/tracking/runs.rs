@@ -228,22 +228,22 @@ impl Tracking<'_> {
             .iter()
             .map(|metric| metric_point(&Fields(metric)))
             .collect::<Result<Vec<_>>>()?;
+        // One command per run of items that fits an event's entry, all in one batch.
         let mut commands = Vec::new();
-        if !params.is_empty() {
+        for params in lineage_schema::tlog::fitting(params) {
             commands.push(Command::LogParams(ParamsLogged {
                 run: run.clone(),
                 params,
             }));
         }
-        if !points.is_empty() {
+        for points in lineage_schema::tlog::fitting(points) {
             commands.push(Command::LogMetrics(MetricsLogged {
                 run: run.clone(),
                 points,
             }));
         }
-        let tags = tag_list(fields.pairs("tags")?);
-        if !tags.is_empty() {
-            commands.push(Command::SetRunTags(RunTagsSet { run, tags }));
+        for tags in lineage_schema::tlog::fitting(tag_list(fields.pairs("tags")?)) {
+            commands.push(Command::SetRunTags(RunTagsSet { run: run.clone(), tags }));
         }
         Ok(commands)
     }
