@@ -27,3 +27,4 @@ pub mod metrics;
 pub mod mlflow;
 pub mod openlineage;
 pub mod server;
+pub mod witness;

@@ -11,6 +11,8 @@ use crate::envelope::Envelope;
 use crate::error::Rejection;
 use crate::ids::Digest;
 use crate::merkle::Frontier;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use signed_note::{Note, Signer, StandardVerifier, Verifier, VerifierList};
 use tlog_tiles::{Checkpoint, Hash, Tile};
@@ -114,14 +116,22 @@ pub struct OpenCheckpoint {
     pub origin: String,
     pub size: u64,
     pub root: Digest,
-    /// The names of the keys whose signatures verified.
+    /// The names of the log's keys whose signatures verified.
     pub signed_by: Vec<String>,
+    /// The witnesses whose cosignatures verified.
+    pub cosigned_by: Vec<String>,
 }
 
-/// Checks a signed checkpoint note against verifier keys: every signature by a key given
-/// must hold, at least one must be present, and the body must be a C2SP checkpoint.
-pub fn open_checkpoint(note: &str, verifier_keys: &[String]) -> Result<OpenCheckpoint, Rejection> {
+/// Checks a signed checkpoint note against the log's verifier keys (each signature by
+/// one must hold, and at least one must be there) and the witnesses' keys (each one's
+/// cosignature must be there and hold); its body must be a C2SP checkpoint.
+pub fn open_checkpoint(
+    note: &str,
+    verifier_keys: &[String],
+    witnesses: &[String],
+) -> Result<OpenCheckpoint, Rejection> {
     let mut verifiers: Vec<Box<dyn Verifier>> = Vec::new();
+    let mut log_keys = Vec::new();
     for vkey in verifier_keys {
         let verifier = StandardVerifier::new(vkey).map_err(|error| {
             Rejection::invalid(
@@ -129,21 +139,144 @@ pub fn open_checkpoint(note: &str, verifier_keys: &[String]) -> Result<OpenCheck
                 format!("`{vkey}` is not a verifier key ({error}): one looks like NAME+1234abcd+BASE64, as `lineage key --format vkey` prints it"),
             )
         })?;
+        log_keys.push((verifier.name().to_string(), verifier.key_id()));
         verifiers.push(Box::new(verifier));
+    }
+    let mut cosigners = Vec::new();
+    for vkey in witnesses {
+        let cosigner = Cosigner::parse(vkey)?;
+        cosigners.push((cosigner.name.clone(), cosigner.id));
+        verifiers.push(Box::new(cosigner));
     }
     let note = Note::from_bytes(note.as_bytes())
         .map_err(|error| Rejection::invalid("checkpoint", format!("not a signed note: {error}")))?;
     let (verified, _) = note
         .verify(&VerifierList::new(verifiers))
         .map_err(|error| Rejection::invalid("checkpoint", format!("its signature does not hold: {error}")))?;
+    let held = |key: &(String, u32)| {
+        verified
+            .iter()
+            .any(|signature| signature.name() == key.0 && signature.id() == key.1)
+    };
+    if !log_keys.iter().any(held) {
+        return Err(Rejection::invalid("checkpoint", "it is not signed by the log's key"));
+    }
+    if let Some((missing, _)) = cosigners.iter().find(|key| !held(key)) {
+        return Err(Rejection::invalid(
+            "checkpoint",
+            format!("it carries no cosignature of witness {missing}"),
+        ));
+    }
     let checkpoint = Checkpoint::from_bytes(note.text())
         .map_err(|_| Rejection::invalid("checkpoint", "its text is not a C2SP checkpoint"))?;
     Ok(OpenCheckpoint {
         origin: checkpoint.origin().to_string(),
         size: checkpoint.size(),
         root: Digest(checkpoint.hash().0),
-        signed_by: verified.iter().map(|signature| signature.name().to_string()).collect(),
+        signed_by: verified
+            .iter()
+            .filter(|signature| {
+                log_keys
+                    .iter()
+                    .any(|key| key.0 == signature.name() && key.1 == signature.id())
+            })
+            .map(|signature| signature.name().to_string())
+            .collect(),
+        cosigned_by: cosigners.into_iter().map(|(name, _)| name).collect(),
     })
+}
+
+/// A witness's key for Ed25519 cosignatures (c2sp.org/tlog-cosignature, `cosignature/v1`),
+/// read from its verifier key: `name+id+base64(0x04 ‖ public key)`.
+#[derive(Clone, Debug)]
+pub struct Cosigner {
+    name: String,
+    id: u32,
+    key: VerifyingKey,
+}
+
+/// The algorithm byte of Ed25519 cosignature keys.
+const COSIGNATURE_V1: u8 = 0x04;
+
+impl Cosigner {
+    pub fn parse(vkey: &str) -> Result<Cosigner, Rejection> {
+        let refused = |why: &str| {
+            Rejection::invalid(
+                "witness key",
+                format!("`{vkey}` is not a witness's verifier key ({why}): one looks like NAME+1234abcd+BASE64 of an Ed25519 cosignature key (type 4)"),
+            )
+        };
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(refused("three parts joined by `+` are needed"));
+        };
+        let id = u32::from_str_radix(id, 16)
+            .ok()
+            .filter(|_| id.len() == 8)
+            .ok_or_else(|| refused("its id is not 8 hex digits"))?;
+        let key = STANDARD.decode(key).map_err(|_| refused("its key is not base64"))?;
+        if !signed_note::is_key_name_valid(name) {
+            return Err(refused("its name"));
+        }
+        let Some((&COSIGNATURE_V1, public)) = key.split_first() else {
+            return Err(refused("it is not an Ed25519 cosignature key, type 4"));
+        };
+        let public: [u8; 32] = public.try_into().map_err(|_| refused("its key is not 32 bytes"))?;
+        if signed_note::key_id(name, &key) != id {
+            return Err(refused("its id does not match its name and key"));
+        }
+        Ok(Cosigner {
+            name: name.to_string(),
+            id,
+            key: VerifyingKey::from_bytes(&public).map_err(|_| refused("its key is not an Ed25519 point"))?,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The verifier key of a cosigner (for tests and for printing).
+    pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
+        let public = [&[COSIGNATURE_V1][..], key.as_bytes()].concat();
+        format!(
+            "{name}+{:08x}+{}",
+            signed_note::key_id(name, &public),
+            STANDARD.encode(&public)
+        )
+    }
+
+    /// What a cosignature signs over a checkpoint body at `time` (POSIX seconds).
+    pub fn signed_message(body: &[u8], time: u64) -> Vec<u8> {
+        [format!("cosignature/v1\ntime {time}\n").as_bytes(), body].concat()
+    }
+}
+
+impl Verifier for Cosigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        // A timestamped signature: 8 bytes of POSIX time, big-endian, then Ed25519's 64.
+        let (Some(time), Some(signature)) = (sig.get(..8), sig.get(8..)) else {
+            return false;
+        };
+        let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        let time = u64::from_be_bytes(time.try_into().expect("8 bytes"));
+        time != 0
+            && time < 1 << 63
+            && self
+                .key
+                .verify_strict(&Cosigner::signed_message(msg, time), &signature)
+                .is_ok()
+    }
 }
 
 /// Signs notes with the store's ed25519 key (the library's own signer takes the key only
@@ -280,16 +413,68 @@ mod tests {
         let note = sign_checkpoint(&key, &origin, 1, &root).unwrap();
         assert!(note.starts_with(&format!("{origin}\n1\n")), "{note}");
         let vkey = verifier_key(&origin, &key.verifying_key());
-        let opened = open_checkpoint(&note, std::slice::from_ref(&vkey)).unwrap();
+        let opened = open_checkpoint(&note, std::slice::from_ref(&vkey), &[]).unwrap();
         assert_eq!(
             (opened.size, opened.root, opened.origin.as_str()),
             (1, root, origin.as_str())
         );
         let other = SigningKey::from_bytes(&[8; 32]);
         let stranger = verifier_key(&origin, &other.verifying_key());
-        assert!(open_checkpoint(&note, &[stranger]).is_err());
+        assert!(open_checkpoint(&note, &[stranger], &[]).is_err());
         let altered = note.replacen("\n1\n", "\n2\n", 1);
-        assert!(open_checkpoint(&altered, &[vkey]).is_err());
+        assert!(open_checkpoint(&altered, &[vkey], &[]).is_err());
+    }
+
+    /// A cosignature made as c2sp.org/tlog-cosignature says verifies with the witness's
+    /// key, and is required when the witness is named.
+    #[test]
+    fn a_witness_cosignature_is_checked_and_required() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let origin = default_origin(&key.verifying_key());
+        let vkey = verifier_key(&origin, &key.verifying_key());
+        let note = sign_checkpoint(&key, &origin, 3, &leaf_hash(b"x")).unwrap();
+        let witness = SigningKey::from_bytes(&[9; 32]);
+        let witness_vkey = Cosigner::verifier_key("witness.example/w1", &witness.verifying_key());
+        let body = note.split("\n\n").next().unwrap().to_string() + "\n";
+        let time: u64 = 1_700_000_000;
+        let signature = witness.sign(&Cosigner::signed_message(body.as_bytes(), time));
+        let cosigner = Cosigner::parse(&witness_vkey).unwrap();
+        let line = format!(
+            "— witness.example/w1 {}\n",
+            STANDARD.encode(
+                [
+                    &cosigner.id.to_be_bytes()[..],
+                    &time.to_be_bytes(),
+                    &signature.to_bytes()
+                ]
+                .concat()
+            )
+        );
+        let cosigned = note.clone() + &line;
+        let opened = open_checkpoint(
+            &cosigned,
+            std::slice::from_ref(&vkey),
+            std::slice::from_ref(&witness_vkey),
+        )
+        .unwrap();
+        assert_eq!(opened.cosigned_by, vec!["witness.example/w1".to_string()]);
+        let missing =
+            open_checkpoint(&note, std::slice::from_ref(&vkey), std::slice::from_ref(&witness_vkey)).unwrap_err();
+        assert!(missing.to_string().contains("no cosignature of witness"), "{missing}");
+        let forged = cosigned.replace(&line[line.len() - 6..], "AAAAA\n");
+        assert!(open_checkpoint(
+            &forged,
+            std::slice::from_ref(&vkey),
+            std::slice::from_ref(&witness_vkey)
+        )
+        .is_err());
+        // The log's own key is still needed: a witness's cosignature alone is not enough.
+        let only_witness = body.clone() + "\n" + &line;
+        assert!(open_checkpoint(&only_witness, &[vkey], &[witness_vkey]).is_err());
+        assert!(
+            Cosigner::parse(&verifier_key("w", &witness.verifying_key())).is_err(),
+            "a type-1 key is not a cosigner's"
+        );
     }
 
     #[test]

@@ -46,6 +46,17 @@ impl Server {
         limits: Limits,
         server_limits: ServerLimits,
     ) -> Server {
+        Self::start_witnessed(prepare, actor, limits, server_limits, Default::default()).await
+    }
+
+    /// As [`Server::start_with`], asking these witnesses to cosign its checkpoints.
+    pub(crate) async fn start_witnessed(
+        prepare: impl FnOnce(&Store),
+        actor: &str,
+        limits: Limits,
+        server_limits: ServerLimits,
+        witnessing: lineage_graphql::witness::Witnessing,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), &Options::default()).unwrap());
         prepare(&store);
@@ -66,6 +77,7 @@ impl Server {
             limits,
             server_limits,
             prices: Default::default(),
+            witnessing,
         };
         let task = tokio::spawn(serve_until(
             store,

@@ -10,37 +10,49 @@ use lineage_store::{demo, Store};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-/// The Go verifier, built once per test run; a machine without Go fails with the reason.
-fn verifier() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let out = root.join("target/tmp/tlog-verify");
-        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let built = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&out)
-            .arg(root.join("tests/tlog/verify.go"))
-            // Go's sumdb packages come from Debian's golang-golang-x-mod-dev (GOPATH mode):
-            // no module download is needed, or possible, here.
-            .env("GO111MODULE", "off")
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GOCACHE", root.join("target/tmp/go-cache"))
-            .output()
-            .unwrap_or_else(|error| panic!("cannot run `go` to build the independent verifier ({error}): apt-get install golang golang-golang-x-mod-dev"));
-        assert!(
-            built.status.success(),
-            "building tests/tlog/verify.go failed (apt-get install golang golang-golang-x-mod-dev):\n{}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        out
-    })
+/// A Go program of tests/tlog, built once per test run; a machine without Go fails with
+/// the reason.
+fn go_program(name: &'static str) -> PathBuf {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<(&'static str, PathBuf)>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(built, _)| *built == name) {
+        return path.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = root.join(format!("target/tmp/tlog-{name}"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let made = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(root.join(format!("tests/tlog/{name}.go")))
+        // Go's sumdb packages come from Debian's golang-golang-x-mod-dev (GOPATH mode):
+        // no module download is needed, or possible, here.
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", root.join("target/tmp/go-cache"))
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run `go` to build tests/tlog/{name}.go ({error}): apt-get install golang golang-golang-x-mod-dev"));
+    assert!(
+        made.status.success(),
+        "building tests/tlog/{name}.go failed (apt-get install golang golang-golang-x-mod-dev):\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    built.push((name, out.clone()));
+    out
 }
 
 /// Runs the verifier; its exit status and what it printed.
 fn verify(server: &Server, vkey: &str, export: &Path, old: Option<&Path>) -> (bool, String) {
-    let mut command = Command::new(verifier());
+    verify_with(server, vkey, export, old, &[])
+}
+
+/// [`verify`] with more of the verifier's flags.
+fn verify_with(server: &Server, vkey: &str, export: &Path, old: Option<&Path>, more: &[&str]) -> (bool, String) {
+    let mut command = Command::new(go_program("verify"));
+    command.args(more);
     command
         .args(["-url", &server.url, "-token", &server.token, "-vkey", vkey, "-export"])
         .arg(export);
@@ -227,4 +239,176 @@ async fn tiles_are_for_administrators_cached_as_the_spec_says_and_refuse_bad_pat
         let anonymous = member.client.get(format!("{}{path}", member.url)).send().await.unwrap();
         assert_eq!(anonymous.status(), 401, "{path}");
     }
+}
+
+/// A witness process for one test, stopped when dropped.
+struct WitnessProcess(std::process::Child);
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The checkpoint `/tlog/checkpoint` serves once it carries `witness`'s cosignature for at
+/// least `size` entries.
+async fn cosigned(server: &Server, witness: &str, size: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, note, _) = get(server, "/tlog/checkpoint").await;
+        let at: u64 = note.lines().nth(1).and_then(|line| line.parse().ok()).unwrap_or(0);
+        if at >= size && note.contains(&format!("\n— {witness} ")) {
+            return note;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cosignature of {witness} at {size}: {note}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A witness (c2sp.org/tlog-witness, tests/tlog/witness.go) cosigns the server's
+/// checkpoints as the log grows — checking each is consistent with the last it cosigned
+/// — and auditors (the Go verifier, `lineage verify --witness`) require its cosignature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_cosigns_each_new_checkpoint_and_auditors_require_it() {
+    let seed = [5u8; 32];
+    let witness_key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let name = "witness.test/w1";
+    let witness_vkey = lineage_schema::tlog::Cosigner::verifier_key(name, &witness_key.verifying_key());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let witnessing = lineage_graphql::witness::Witnessing {
+        witnesses: vec![format!("http://127.0.0.1:{port}={witness_vkey}").parse().unwrap()],
+        every: Duration::from_millis(100),
+    };
+    let server = Server::start_witnessed(
+        |store: &Store| {
+            demo::fill(store).unwrap();
+        },
+        "admin",
+        Limits::default(),
+        ServerLimits::default(),
+        witnessing,
+    )
+    .await;
+    let log_vkey = Store::tlog_verifier_key(server.dir.path(), None).unwrap();
+    // Until the witness is up, the server serves its own signature alone.
+    let (_, alone, _) = get(&server, "/tlog/checkpoint").await;
+    assert!(!alone.contains(name), "{alone}");
+    let hex: String = seed.iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut child = Command::new(go_program("witness"))
+        .args([
+            "-listen",
+            &format!("127.0.0.1:{port}"),
+            "-name",
+            name,
+            "-seed",
+            &hex,
+            "-log-vkey",
+            &log_vkey,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut said).unwrap();
+    assert!(said.starts_with("listening"), "{said}");
+    let _witness = WitnessProcess(child);
+
+    let first = cosigned(&server, name, 1).await;
+    let first_size: u64 = first.lines().nth(1).unwrap().parse().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let kept = scratch.path().join("cosigned.note");
+    std::fs::write(&kept, &first).unwrap();
+
+    // The log grows; the next checkpoint is cosigned only after the witness checked it
+    // extends the one it cosigned before.
+    for step in 0..5 {
+        let body = serde_json::json!({ "query": "mutation($step: Int!) { logMetrics(input: { run: \"r-churn-1\", points: [{ name: \"witnessed\", value: 1, step: $step, timestamp: \"2026-03-07T00:00:00Z\" }] }) { seq } }", "variables": { "step": step } });
+        let answer: serde_json::Value = server
+            .client
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(&server.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(answer["data"]["logMetrics"]["seq"].is_u64(), "{answer}");
+    }
+    let later = cosigned(&server, name, first_size + 5).await;
+    let export = scratch.path().join("export.ndjson");
+    export_to(&server, &export).await;
+    let (ok, said) = verify_with(&server, &log_vkey, &export, Some(&kept), &["-witness", &witness_vkey]);
+    assert!(
+        ok && said.contains(&format!("ok: cosigned by witness {name}")),
+        "{said}"
+    );
+    let stranger = lineage_schema::tlog::Cosigner::verifier_key(
+        name,
+        &ed25519_dalek::SigningKey::from_bytes(&[6; 32]).verifying_key(),
+    );
+    let (ok, said) = verify_with(&server, &log_vkey, &export, None, &["-witness", &stranger]);
+    assert!(!ok && said.contains("no valid signature of witness.test/w1"), "{said}");
+
+    // Offline, against the log files: the cosignature is required when asked for.
+    let note = scratch.path().join("later.note");
+    std::fs::write(&note, &later).unwrap();
+    let dir = server.dir.path().to_str().unwrap().to_string();
+    let lineage = |args: &[&str]| {
+        let mut all = vec!["lineage", "--data-dir", dir.as_str()];
+        all.extend_from_slice(args);
+        lineage_graphql::cli::run_from(all)
+    };
+    let note = note.to_str().unwrap();
+    lineage(&[
+        "verify",
+        "--checkpoint",
+        note,
+        "--key",
+        &log_vkey,
+        "--witness",
+        &witness_vkey,
+    ])
+    .unwrap();
+    let refused = lineage(&[
+        "verify",
+        "--checkpoint",
+        note,
+        "--key",
+        &log_vkey,
+        "--witness",
+        &stranger,
+    ])
+    .unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("no cosignature of witness"),
+        "{refused:#}"
+    );
+    let bare = scratch.path().join("bare.note");
+    let without: Vec<&str> = later
+        .lines()
+        .filter(|line| !line.starts_with(&format!("— {name} ")))
+        .collect();
+    std::fs::write(&bare, without.join("\n") + "\n").unwrap();
+    let refused = lineage(&[
+        "verify",
+        "--checkpoint",
+        bare.to_str().unwrap(),
+        "--witness",
+        &witness_vkey,
+    ])
+    .unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("no cosignature of witness"),
+        "{refused:#}"
+    );
 }

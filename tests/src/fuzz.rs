@@ -137,6 +137,7 @@ pub fn graphql(data: &[u8]) {
                 ..Default::default()
             },
             prices: Default::default(),
+            witnessing: Default::default(),
         };
         runtime.spawn(lineage_graphql::server::serve_until(
             store,

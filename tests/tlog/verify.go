@@ -10,7 +10,9 @@
 //     the leaf in the level-0 tile; sampled entries are also proven included with
 //     tlog.ProveRecord / tlog.CheckRecord;
 //   - with -old, an earlier checkpoint note: it verifies too, and tlog.ProveTree /
-//     tlog.CheckTree show the current tree extends it.
+//     tlog.CheckTree show the current tree extends it;
+//   - with -witness (repeatable), the checkpoint carries a valid cosignature/v1 of each
+//     witness (c2sp.org/tlog-cosignature).
 //
 // It prints one "ok:" line per check and exits 1 with the reason on the first failure.
 package main
@@ -18,6 +20,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -40,7 +45,53 @@ var (
 	export  = flag.String("export", "", "an export of the log (lineage export)")
 	old     = flag.String("old", "", "an earlier checkpoint note, to check consistency with")
 	samples = flag.Int("samples", 16, "entries proven included one by one")
+	witness witnesses
 )
+
+func init() {
+	flag.Var(&witness, "witness", "a witness whose cosignature the checkpoint must carry (its vkey; repeatable)")
+}
+
+type witnesses []string
+
+func (list *witnesses) String() string     { return strings.Join(*list, ",") }
+func (list *witnesses) Set(v string) error { *list = append(*list, v); return nil }
+
+// cosigner verifies Ed25519 cosignatures (key type 4): a timestamped signature over
+// "cosignature/v1\ntime T\n" and the checkpoint. Go's note package knows only type 1.
+type cosigner struct {
+	name string
+	id   uint32
+	key  ed25519.PublicKey
+}
+
+func (c cosigner) Name() string    { return c.name }
+func (c cosigner) KeyHash() uint32 { return c.id }
+func (c cosigner) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	time := binary.BigEndian.Uint64(sig[:8])
+	signed := fmt.Sprintf("cosignature/v1\ntime %d\n%s", time, msg)
+	return time != 0 && ed25519.Verify(c.key, []byte(signed), sig[8:])
+}
+
+func parseCosigner(vkey string) cosigner {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		fail("witness key %q: not NAME+ID+KEY", vkey)
+	}
+	id, err := strconv.ParseUint(parts[1], 16, 32)
+	key, err2 := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || err2 != nil || len(key) != 33 || key[0] != 0x04 {
+		fail("witness key %q: not an Ed25519 cosignature key", vkey)
+	}
+	hash := sha256.Sum256(append([]byte(parts[0]+"\n"), key...))
+	if binary.BigEndian.Uint32(hash[:4]) != uint32(id) {
+		fail("witness key %q: its id does not match", vkey)
+	}
+	return cosigner{name: parts[0], id: uint32(id), key: ed25519.PublicKey(key[1:])}
+}
 
 func fail(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "verify: "+format+"\n", args...)
@@ -75,10 +126,19 @@ type checkpoint struct {
 	tree   tlog.Tree
 }
 
-func open(msg []byte, verifier note.Verifier) checkpoint {
-	n, err := note.Open(msg, note.VerifierList(verifier))
+func open(msg []byte, verifier note.Verifier, cosigners ...note.Verifier) checkpoint {
+	n, err := note.Open(msg, note.VerifierList(append([]note.Verifier{verifier}, cosigners...)...))
 	if err != nil {
 		fail("the checkpoint's signature does not verify: %v", err)
+	}
+	for _, want := range append([]note.Verifier{verifier}, cosigners...) {
+		found := false
+		for _, sig := range n.Sigs {
+			found = found || (sig.Name == want.Name() && sig.Hash == want.KeyHash())
+		}
+		if !found {
+			fail("the checkpoint carries no valid signature of %s", want.Name())
+		}
 	}
 	lines := strings.SplitN(n.Text, "\n", 4)
 	if len(lines) < 4 {
@@ -148,9 +208,16 @@ func main() {
 	if err != nil {
 		fail("the verifier key: %v", err)
 	}
-	current := open(get("/tlog/checkpoint"), verifier)
+	var cosigners []note.Verifier
+	for _, vkey := range witness {
+		cosigners = append(cosigners, parseCosigner(vkey))
+	}
+	current := open(get("/tlog/checkpoint"), verifier, cosigners...)
 	size := current.tree.N
 	fmt.Printf("ok: checkpoint of %s signed by %s: %d entries, root %v\n", current.origin, verifier.Name(), size, current.tree.Hash)
+	for _, c := range cosigners {
+		fmt.Printf("ok: cosigned by witness %s\n", c.Name())
+	}
 
 	reader := tlog.TileHashReader(current.tree, tiles{})
 	root, err := tlog.TreeHash(size, reader)

@@ -161,6 +161,7 @@ pub(crate) fn serve(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Re
             ..ServerLimits::default()
         },
         prices: Default::default(),
+        witnessing: Default::default(),
     };
     let task = runtime.spawn(serve_until(
         Arc::clone(store),

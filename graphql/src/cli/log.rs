@@ -91,7 +91,7 @@ pub(super) fn run_verify_checkpoint(
     log: Option<&str>,
     file: &Path,
     public_key: Option<&str>,
-    verifier_keys: &[String],
+    (verifier_keys, witnesses): (&[String], &[String]),
     out: &mut dyn Write,
 ) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -102,7 +102,7 @@ pub(super) fn run_verify_checkpoint(
                 file.display()
             );
         }
-        return run_verify_note(dir, log, &text, verifier_keys, out);
+        return run_verify_note(dir, log, &text, (verifier_keys, witnesses), out);
     }
     if !verifier_keys.is_empty() {
         bail!(
@@ -140,11 +140,11 @@ fn run_verify_note(
     dir: &Path,
     log: Option<&str>,
     note: &str,
-    verifier_keys: &[String],
+    (verifier_keys, witnesses): (&[String], &[String]),
     out: &mut dyn Write,
 ) -> Result<()> {
     run_verify(dir, log, out)?;
-    let (opened, check) = match Store::verify_tlog_checkpoint_in(dir, log, note, verifier_keys) {
+    let (opened, check) = match Store::verify_tlog_checkpoint_in(dir, log, note, verifier_keys, witnesses) {
         Ok(found) => found,
         Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
         Err(other) => return Err(other.into()),
@@ -160,10 +160,15 @@ fn run_verify_note(
     }
     writeln!(
         out,
-        "ok: the first {} entries are the history the checkpoint of {} saw (root {root}; signed by {})",
+        "ok: the first {} entries are the history the checkpoint of {} saw (root {root}; signed by {}{})",
         opened.size,
         opened.origin,
-        opened.signed_by.join(", ")
+        opened.signed_by.join(", "),
+        if opened.cosigned_by.is_empty() {
+            String::new()
+        } else {
+            format!("; cosigned by {}", opened.cosigned_by.join(", "))
+        }
     )?;
     Ok(())
 }

@@ -71,6 +71,10 @@ enum Command {
         /// hold). Without one, the data directory's own key is used.
         #[arg(long = "key", requires = "checkpoint")]
         verifier_keys: Vec<String>,
+        /// A witness whose cosignature a checkpoint note must carry (its verifier key,
+        /// `NAME+ID+BASE64` of an Ed25519 cosignature key; repeatable).
+        #[arg(long = "witness", requires = "checkpoint")]
+        witnesses: Vec<String>,
     },
     /// Print the public key checkpoints are signed with: hex, or as a C2SP verifier key
     /// (`--format vkey`) for standard signed-note verifiers.
@@ -267,7 +271,15 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
             checkpoint: Some(file),
             public_key,
             verifier_keys,
-        } => run_verify_checkpoint(dir, log, &file, public_key.as_deref(), &verifier_keys, out),
+            witnesses,
+        } => run_verify_checkpoint(
+            dir,
+            log,
+            &file,
+            public_key.as_deref(),
+            (&verifier_keys, &witnesses),
+            out,
+        ),
         Command::Key { format } => {
             if !dir.join("log").is_dir() && log.is_none() {
                 bail!("no Lineage store in {}", dir.display());

@@ -49,6 +49,15 @@ pub(super) struct ServeArgs {
     /// A JSON price book for bills (prices left out keep their defaults).
     #[arg(long, env = "LINEAGE_PRICE_BOOK")]
     pub(super) price_book: Option<PathBuf>,
+    /// A witness to ask for cosignatures of the transparency log's checkpoints:
+    /// `URL=VKEY`, its submission prefix (c2sp.org/tlog-witness) and its Ed25519
+    /// cosignature verifier key. Repeatable; `/tlog/checkpoint` then serves the latest
+    /// checkpoint with the cosignatures it got.
+    #[arg(long = "witness", env = "LINEAGE_WITNESSES", value_delimiter = ',')]
+    pub(super) witnesses: Vec<crate::witness::WitnessAt>,
+    /// How often to look for a new checkpoint to submit to the witnesses, in milliseconds.
+    #[arg(long, env = "LINEAGE_WITNESS_EVERY_MS", default_value_t = 10_000)]
+    pub(super) witness_every_ms: u64,
 }
 
 /// The price book in `path`, or the defaults.
@@ -124,6 +133,10 @@ pub(super) fn run_serve(dir: &Path, log: Option<&str>, args: ServeArgs) -> Resul
     }
     let options = crate::server::ServeOptions {
         prices: price_book(args.price_book.as_deref())?,
+        witnessing: crate::witness::Witnessing {
+            witnesses: args.witnesses,
+            every: std::time::Duration::from_millis(args.witness_every_ms.max(1)),
+        },
         bind: args.bind,
         limits: crate::api::Limits {
             max_depth: args.max_depth,

@@ -11,6 +11,8 @@ pub struct ServeOptions {
     pub server_limits: ServerLimits,
     /// What bills are priced with.
     pub prices: lineage_store::billing::PriceBook,
+    /// Witnesses to ask for cosignatures of the transparency log's checkpoints.
+    pub witnessing: crate::witness::Witnessing,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish and closes the store.
@@ -49,7 +51,17 @@ pub async fn serve_until(
         options.server_limits,
         options.prices,
     );
+    let witnessing = (!options.witnessing.witnesses.is_empty()).then(|| {
+        tokio::spawn(crate::witness::run(
+            Arc::clone(&store),
+            options.witnessing,
+            Arc::clone(&state.cosigned),
+        ))
+    });
     serve_connections(listener, app(state.clone()), &state.limits, stop).await;
+    if let Some(witnessing) = witnessing {
+        witnessing.abort();
+    }
     drop(admin);
     tracing::info!("shutting down: requests drained, closing the store");
     let closing = Arc::clone(&store);

@@ -89,6 +89,8 @@ pub struct AppState {
     pub(crate) budgets: Arc<crate::budget::Budgets>,
     /// MLflow tracking URIs' targets, reused for a second.
     pub(crate) tracking_targets: Arc<lineage_importer::mlflow::tracking::Targets>,
+    /// The latest checkpoint note with its witnesses' cosignatures, once there is one.
+    pub(crate) cosigned: crate::witness::Cosigned,
 }
 
 impl std::fmt::Debug for AppState {
@@ -117,6 +119,7 @@ impl AppState {
             in_flight: Arc::default(),
             documents: Default::default(),
             tracking_targets: Arc::default(),
+            cosigned: Arc::default(),
         }
     }
 }

@@ -10,28 +10,34 @@ use lineage_schema::tlog::TileAt;
 const FULL_TILE_CACHE: &str = "private, max-age=31536000, immutable";
 const PARTIAL_TILE_CACHE: &str = "private, max-age=60";
 
-/// Whether the request carries an administrator's token.
-fn administrator(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// Whether the request carries an administrator's token; if not, the refusal.
+fn administrator(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     match authenticate(state, headers)
         .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
     {
         Ok(access) if access.administrator => Ok(()),
-        Ok(_) => Err(plain(
+        Ok(_) => Err(Box::new(plain(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
             "the transparency log spans every account: it is for the store's administrators",
-        )),
-        Err(denied) => Err(denied.into_response()),
+        ))),
+        Err(denied) => Err(Box::new(denied.into_response())),
     }
 }
 
 /// The transparency tree's checkpoint as it stands, signed.
 pub(super) async fn checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(refused) = administrator(&state, &headers) {
-        return refused;
+        return *refused;
     }
+    // With witnesses, the latest checkpoint they were asked to cosign, with what they gave.
+    let witnessed = state.cosigned.lock().expect("cosigned lock").clone();
     let store = Arc::clone(&state.store);
-    match tokio::task::spawn_blocking(move || store.tlog_checkpoint(None)).await {
+    let signed = match witnessed {
+        Some(note) => Ok(Ok(note)),
+        None => tokio::task::spawn_blocking(move || store.tlog_checkpoint(None)).await,
+    };
+    match signed {
         Ok(Ok(note)) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -57,7 +63,7 @@ pub(super) async fn tile(
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Response {
     if let Err(refused) = administrator(&state, &headers) {
-        return refused;
+        return *refused;
     }
     let Some(at) = TileAt::parse(&path) else {
         return plain(

@@ -98,13 +98,15 @@ impl Store {
     }
 
     /// Checks a C2SP checkpoint note offline: its signature against the verifier keys
-    /// given (or the data directory's own key), every record of the log, and that the
+    /// given (or the data directory's own key) and the cosignatures of the witnesses
+    /// given, every record of the log, and that the
     /// first `size` entries still have the checkpoint's root.
     pub fn verify_tlog_checkpoint_in(
         dir: &Path,
         log_url: Option<&str>,
         note: &str,
         verifier_keys: &[String],
+        witnesses: &[String],
     ) -> Result<(OpenCheckpoint, crate::projections::merkle::CheckpointCheck)> {
         let own;
         let keys = if verifier_keys.is_empty() {
@@ -113,7 +115,7 @@ impl Store {
         } else {
             verifier_keys
         };
-        let opened = tlog::open_checkpoint(note, keys)?;
+        let opened = tlog::open_checkpoint(note, keys, witnesses)?;
         let check = check_root_in_log(
             dir,
             log_url,
