@@ -36,13 +36,14 @@ pub fn ensure_format(db: &sled::Db) -> Result<bool> {
     for tree in open_trees(db)? {
         tree.clear()?;
     }
+    db.open_tree(tlog::TREE_NAME)?.clear()?;
     db.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;
     db.flush()?;
     Ok(true)
 }
 
 /// The sled tree of each projection, in tree-id order.
-pub const NAMES: [&str; 7] = ["index", "state", "lineage", "merkle", "audit", "billing", "tlog"];
+pub const NAMES: [&str; 6] = ["index", "state", "lineage", "merkle", "audit", "billing"];
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -99,15 +100,6 @@ impl Projection for BillingProjection {
     }
 }
 
-#[derive(Debug)]
-struct TlogProjection;
-
-impl Projection for TlogProjection {
-    fn apply(&self, overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-        crate::projections::tlog::apply(overlay, envelope)
-    }
-}
-
 /// Every projection, in tree-id order.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
@@ -117,7 +109,6 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(MerkleProjection),
         Box::new(AuditProjection),
         Box::new(BillingProjection),
-        Box::new(TlogProjection),
     ]
 }
 

@@ -1,20 +1,32 @@
 //! The transparency tree: an RFC 6962 SHA-256 Merkle tree over the events' entries (their
 //! export lines, see `lineage_schema::tlog`), as C2SP tlog-tiles serves it.
 //!
-//! Keys: `f` → the frontier; `s` + level + index → the root of each completed perfect
-//! subtree at a level that is a multiple of 8 (the hashes of tiles above level 0). Leaf
-//! hashes and entries are recomputed from the log when a tile or proof needs them (at most
-//! 256 events read), which keeps the projection to about one key per 256 events.
+//! It is built beside the writer, not by it: making an entry (canonical JSON) costs more
+//! than the rest of deciding and applying an event, so a thread of the store's folds the
+//! log into this tree a little behind the head (`catch_up`), and checkpoints wait for it.
+//!
+//! Its sled tree `tlog`: `f` → the frontier; `s` + level + index → the root of each
+//! completed perfect subtree at a level that is a multiple of 8 (the hashes of tiles above
+//! level 0). Leaf hashes and entries are recomputed from the log when a tile or proof
+//! needs them (at most 256 events read): about one key per 256 events.
 
 use crate::derived::keys::key;
-use crate::derived::overlay::{Overlay, TreeId, Trees};
+use crate::derived::overlay::{decode, encode};
 use crate::error::{Error, Result};
 use crate::log::LogRead;
 use lineage_schema::merkle::Frontier;
 use lineage_schema::tlog::{self, TileAt, MAX_ENTRY_BYTES, TILE_HEIGHT, TILE_WIDTH};
 use lineage_schema::{Digest, Envelope, Rejection};
 
-pub(crate) const TREE: TreeId = 6;
+/// The sled tree it lives in (cleared with the projections).
+pub(crate) const TREE_NAME: &str = "tlog";
+
+/// An event whose encoding is at most this long has an entry well within the limit (JSON
+/// is at most six characters a byte, plus the hashes in hex), so it is not measured.
+const SURELY_FITS: usize = 10_000;
+
+/// Entries folded in per sled batch while catching up.
+const CATCH_UP_BATCH: u64 = 16_384;
 
 fn frontier_key() -> Vec<u8> {
     b"f".to_vec()
@@ -41,34 +53,71 @@ pub(crate) fn entry_of(envelope: &Envelope) -> Result<Vec<u8>> {
     Ok(entry)
 }
 
-/// Adds one event's entry to the tree.
-pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-    let entry = entry_of(envelope)?;
-    let mut frontier: Frontier = overlay.get_value(TREE, &frontier_key())?.unwrap_or_default();
-    if frontier.size + 1 != envelope.seq {
-        return Err(Error::Derived(format!(
-            "the transparency tree holds {} entries but seq {} arrived",
-            frontier.size, envelope.seq
-        )));
+/// Refuses an event whose entry would not fit (measured only when it could be too long).
+pub(crate) fn check_fits(envelope: &Envelope, encoded_len: usize) -> Result<()> {
+    if encoded_len > SURELY_FITS {
+        entry_of(envelope)?;
     }
-    for (level, index, root) in tlog::push(&mut frontier, &entry) {
-        if level > 0 && level % TILE_HEIGHT == 0 {
-            overlay.insert(TREE, subtree_key(level, index), root.0.to_vec());
-        }
-    }
-    overlay.put_value(TREE, frontier_key(), &frontier);
     Ok(())
 }
 
-/// The tree as the projection holds it now: its size and root.
-pub(crate) fn head(view: &Trees) -> Result<(u64, Digest)> {
-    let frontier: Frontier = view.get_value(TREE, &frontier_key())?.unwrap_or_default();
+fn frontier(tree: &sled::Tree) -> Result<Frontier> {
+    tree.get(frontier_key())?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// Folds the log's events after the tree's last entry, up to `head` (at most one batch),
+/// into the tree; its new size.
+pub(crate) fn catch_up(tree: &sled::Tree, reader: &dyn LogRead, head: u64) -> Result<u64> {
+    let mut frontier = frontier(tree)?;
+    let until = head.min(frontier.size + CATCH_UP_BATCH);
+    if frontier.size >= until {
+        return Ok(frontier.size);
+    }
+    let mut batch = sled::Batch::default();
+    let mut failed = None;
+    reader.scan_from(frontier.size + 1, &mut |envelope, _| {
+        if envelope.seq != frontier.size + 1 {
+            failed = Some(Error::Derived(format!(
+                "the transparency tree holds {} entries but seq {} arrived",
+                frontier.size, envelope.seq
+            )));
+            return Ok(false);
+        }
+        let entry = match entry_of(&envelope) {
+            Ok(entry) => entry,
+            Err(error) => {
+                failed = Some(Error::Derived(format!("event {}: {error}", envelope.seq)));
+                return Ok(false);
+            }
+        };
+        for (level, index, root) in tlog::push(&mut frontier, &entry) {
+            if level > 0 && level % TILE_HEIGHT == 0 {
+                batch.insert(subtree_key(level, index), root.0.to_vec());
+            }
+        }
+        Ok(frontier.size < until)
+    })?;
+    // The frontier and the subtrees it completed land together, or not at all.
+    batch.insert(frontier_key(), encode(&frontier));
+    tree.apply_batch(batch)?;
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(frontier.size),
+    }
+}
+
+/// The tree as it stands: its size and root.
+pub(crate) fn head(tree: &sled::Tree) -> Result<(u64, Digest)> {
+    let frontier = frontier(tree)?;
     Ok((frontier.size, tlog::root(&frontier)))
 }
 
-/// Hashes of the tree, from the projection or, below level 8, from the log.
+/// Hashes of the tree, from its sled tree or, below level 8, from the log.
 pub(crate) struct StoredTlog<'a> {
-    pub view: &'a Trees,
+    pub tree: &'a sled::Tree,
     pub reader: &'a dyn LogRead,
 }
 
@@ -99,10 +148,10 @@ impl StoredTlog<'_> {
 
     fn stored(&self, level: u8, index: u64) -> Result<Digest> {
         let bytes = self
-            .view
-            .get(TREE, &subtree_key(level, index))?
+            .tree
+            .get(subtree_key(level, index))?
             .ok_or_else(|| Error::Derived(format!("transparency subtree {level}/{index} missing")))?;
-        Ok(Digest(bytes.as_slice().try_into().map_err(|_| {
+        Ok(Digest(bytes.as_ref().try_into().map_err(|_| {
             Error::Derived("a transparency subtree is not 32 bytes".into())
         })?))
     }

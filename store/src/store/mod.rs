@@ -105,6 +105,8 @@ pub struct Store {
     writer: Mutex<Option<JoinHandle<()>>>,
     opened: Opened,
     access: crate::projections::access::Cache,
+    /// The transparency tree, and the thread folding the log into it.
+    tlog: tlog::Builder,
 }
 
 impl std::fmt::Debug for dyn LogRead {
@@ -219,7 +221,9 @@ impl Store {
         if let Some(url) = &options.log_url {
             follow(url, Arc::clone(&jobs), Arc::clone(&shared), dir)?;
         }
+        let tlog = tlog::Builder::start(&db, Arc::clone(&reader), Arc::clone(&shared), dir)?;
         Ok(Store {
+            tlog,
             dir: dir.to_path_buf(),
             db,
             view,
@@ -513,6 +517,7 @@ impl Store {
         if let Some(handle) = self.writer.lock().expect("writer lock").take() {
             let _ = handle.join();
         }
+        self.tlog.stop();
         self.db.flush()?;
         Ok(())
     }
@@ -525,6 +530,7 @@ impl Store {
             for tree in projections::open_trees(&db)? {
                 tree.clear()?;
             }
+            db.open_tree(projections::tlog::TREE_NAME)?.clear()?;
             db.flush()?;
             crate::derived::journal::remove(&dir.join(crate::derived::journal::FILE))?;
         }

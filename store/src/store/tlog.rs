@@ -1,28 +1,111 @@
-//! The store as a C2SP transparency log: signed checkpoint notes, tiles and entry bundles,
-//! proofs in the standard hashing, and checking a checkpoint note against the log.
+//! The store as a C2SP transparency log: the thread that builds its tree beside the
+//! writer, signed checkpoint notes, tiles and entry bundles, proofs in the standard
+//! hashing, and checking a checkpoint note against the log.
 
 use super::proofs::{check_root_in_log, signing_key};
 use super::*;
 use crate::projections::tlog::StoredTlog;
 use lineage_schema::tlog::{self, OpenCheckpoint, TileAt};
+use std::sync::atomic::AtomicBool;
+
+/// How long a checkpoint or proof waits for the tree to reach the size it needs.
+const REACH_WAIT: Duration = Duration::from_secs(30);
+/// How often the builder looks for new events when it has none.
+const IDLE_LOOK: Duration = Duration::from_millis(5);
+
+/// The transparency tree's sled tree and the thread that folds the log into it.
+#[derive(Debug)]
+pub(super) struct Builder {
+    tree: sled::Tree,
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Why the tree stopped growing, if it did (an entry it cannot hold).
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl Builder {
+    pub(super) fn start(db: &sled::Db, reader: Arc<dyn LogRead>, shared: Arc<Shared>, dir: &Path) -> Result<Builder> {
+        let tree = db.open_tree(projections::tlog::TREE_NAME)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let failure = Arc::new(Mutex::new(None));
+        let thread = {
+            let (tree, stop, failure) = (tree.clone(), Arc::clone(&stop), Arc::clone(&failure));
+            std::thread::Builder::new()
+                .name("lineage-tlog".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let head = shared.head.lock().expect("head lock").seq;
+                        match projections::tlog::catch_up(&tree, reader.as_ref(), head) {
+                            Ok(size) if size >= head => std::thread::sleep(IDLE_LOOK),
+                            Ok(_) => {}
+                            Err(error @ Error::Derived(_)) => {
+                                *failure.lock().expect("failure lock") = Some(error.to_string());
+                                return;
+                            }
+                            // A log that cannot be read now (PostgreSQL away) is read later.
+                            Err(_) => std::thread::sleep(IDLE_LOOK * 20),
+                        }
+                    }
+                })
+                .map_err(Error::io("starting the transparency tree's builder", dir))?
+        };
+        Ok(Builder {
+            tree,
+            stop,
+            thread: Mutex::new(Some(thread)),
+            failure,
+        })
+    }
+
+    pub(super) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.lock().expect("tlog thread lock").take() {
+            let _ = thread.join();
+        }
+    }
+}
 
 impl Store {
     fn stored_tlog(&self) -> StoredTlog<'_> {
         StoredTlog {
-            view: &self.view,
+            tree: &self.tlog.tree,
             reader: self.reader.as_ref(),
         }
     }
 
-    /// The transparency tree as it stands: its size and root.
+    /// The transparency tree as it stands (a little behind the log's head while the
+    /// builder catches up): its size and root.
     pub fn tlog_head(&self) -> Result<(u64, Digest)> {
-        crate::projections::tlog::head(&self.view)
+        projections::tlog::head(&self.tlog.tree)
+    }
+
+    /// Waits until the tree holds at least `size` entries.
+    fn tlog_reach(&self, size: u64) -> Result<(u64, Digest)> {
+        let deadline = std::time::Instant::now() + REACH_WAIT;
+        loop {
+            let (held, root) = self.tlog_head()?;
+            if held >= size {
+                return Ok((held, root));
+            }
+            if let Some(failure) = self.tlog.failure.lock().expect("failure lock").clone() {
+                return Err(Error::Derived(format!(
+                    "the transparency tree stopped at {held} entries: {failure}"
+                )));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "the transparency tree holds {held} of {size} entries yet; try again shortly"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// A C2SP checkpoint of the transparency tree as it stands, signed with the data
     /// directory's key under `origin` (or the store's default origin).
     pub fn tlog_checkpoint(&self, origin: Option<&str>) -> Result<String> {
-        let (size, root) = self.tlog_head()?;
+        // The tree as far as the log reached when asked; a little more is as good.
+        let (size, root) = self.tlog_reach(self.head().seq)?;
         let key = signing_key(&self.dir)?;
         let origin = match origin {
             Some(origin) => origin.to_string(),
@@ -44,13 +127,19 @@ impl Store {
     /// A tile or entry bundle of the tree as it stands, per tlog-tiles; one reaching past
     /// the tree is refused.
     pub fn tlog_tile(&self, at: TileAt) -> Result<Vec<u8>> {
-        let (size, _) = self.tlog_head()?;
+        // A tile the log already covers is served once the tree has caught up with it.
+        let level = u32::from(at.level.unwrap_or(0)) * u32::from(tlog::TILE_HEIGHT);
+        let needed = (u128::from(at.index) * u128::from(tlog::TILE_WIDTH) + u128::from(at.width))
+            .checked_shl(level)
+            .and_then(|needed| u64::try_from(needed).ok())
+            .unwrap_or(u64::MAX);
+        let size = self.reach_within_log(needed)?;
         self.stored_tlog().tile(at, size)
     }
 
     /// The entries of events `first_seq ..= last_seq`, as the tree holds them.
     pub fn tlog_entries(&self, first_seq: u64, last_seq: u64) -> Result<Vec<Vec<u8>>> {
-        if first_seq == 0 || last_seq < first_seq {
+        if first_seq == 0 || last_seq < first_seq || last_seq > self.head().seq {
             return Ok(Vec::new());
         }
         self.stored_tlog().entries(first_seq - 1, last_seq - first_seq + 1)
@@ -58,7 +147,7 @@ impl Store {
 
     /// The root of the transparency tree of the first `size` entries.
     pub fn tlog_root(&self, size: u64) -> Result<Digest> {
-        let (held, _) = self.tlog_head()?;
+        let held = self.reach_within_log(size)?;
         if size > held {
             return Err(
                 Rejection::invalid("tree size", format!("the tree holds {held} entries, fewer than {size}")).into(),
@@ -70,7 +159,7 @@ impl Store {
 
     /// The RFC 6962 audit path of event `seq` in the transparency tree of `size` entries.
     pub fn tlog_record_proof(&self, seq: u64, size: u64) -> Result<Vec<Digest>> {
-        let (held, _) = self.tlog_head()?;
+        let held = self.reach_within_log(size)?;
         if size > held || seq == 0 || seq > size {
             return Err(Rejection::invalid(
                 "seq",
@@ -85,7 +174,7 @@ impl Store {
     /// The RFC 6962 proof that the transparency tree of `old` entries is a prefix of the
     /// one of `new` entries.
     pub fn tlog_tree_proof(&self, old: u64, new: u64) -> Result<Vec<Digest>> {
-        let (held, _) = self.tlog_head()?;
+        let held = self.reach_within_log(new)?;
         if new > held || old == 0 || old > new {
             return Err(Rejection::invalid(
                 "tree sizes",
@@ -124,6 +213,13 @@ impl Store {
             crate::projections::tlog::root_of_prefix,
         )?;
         Ok((opened, check))
+    }
+}
+
+impl Store {
+    /// Waits for the tree to hold `size` entries if the log does; the size it holds.
+    fn reach_within_log(&self, size: u64) -> Result<u64> {
+        Ok(self.tlog_reach(size.min(self.head().seq))?.0)
     }
 }
 

@@ -390,6 +390,7 @@ impl Writer {
             if body.len() > MAX_RECORD_BYTES {
                 return Err(broken("it is larger than a record may be"));
             }
+            crate::projections::tlog::check_fits(envelope, body.len())?;
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, envelope)?;
             }
@@ -453,6 +454,7 @@ impl Writer {
                 }
                 .into());
             }
+            crate::projections::tlog::check_fits(&sealed.envelope, size)?;
             for projection in &self.projections {
                 projection.apply(&mut self.overlay, &sealed.envelope)?;
             }
