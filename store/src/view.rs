@@ -165,6 +165,24 @@ impl<'a> View<'a> {
         self.store.bill(account, month, prices)
     }
 
+    /// The auditor's bundle of an account's bill (see [`Store::bill_bundle`]): for its
+    /// owners and auditors and its subscription's owner — not billing readers, as the
+    /// bundle holds whole events of the account.
+    pub fn bill_bundle(
+        &self,
+        account: &AccountId,
+        month: Month,
+        prices: &PriceBook,
+        checkpoint: Option<String>,
+    ) -> Result<crate::BillBundle> {
+        let allowed =
+            self.access.owned.contains(account) || self.access.has_role(account, &[Role::Owner, Role::Auditor]);
+        if !allowed {
+            return Err(Rejection::not_found(EntityRef::new(EntityKind::ExperimentationAccount, account)).into());
+        }
+        self.store.bill_bundle(account, month, prices, checkpoint)
+    }
+
     /// A lineage walk from a visible start that never steps onto a hidden node (hidden
     /// nodes count against no limit).
     pub fn walk(&self, walk: &Walk) -> Result<Graph> {

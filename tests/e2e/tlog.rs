@@ -411,4 +411,103 @@ async fn a_witness_cosigns_each_new_checkpoint_and_auditors_require_it() {
         format!("{refused:#}").contains("no cosignature of witness"),
         "{refused:#}"
     );
+
+    // Over HTTP, a bill's bundle is proven in the witnessed checkpoint: it checks offline
+    // with the witness required.
+    let (status, body, _) = get(&server, "/bill/bundle?account=acct-contoso-exp&month=2026-03").await;
+    assert_eq!(status, 200, "{body}");
+    let bundle = scratch.path().join("bundle.json");
+    std::fs::write(&bundle, &body).unwrap();
+    let bundle = bundle.to_str().unwrap();
+    lineage(&[
+        "verify",
+        "--bundle",
+        bundle,
+        "--key",
+        &log_vkey,
+        "--witness",
+        &witness_vkey,
+    ])
+    .unwrap();
+    let (status, _, _) = get(&server, "/bill/bundle?account=acct-contoso-exp&month=March").await;
+    assert_eq!(status, 400);
+    let member = Server::demo_with("u-linus", ServerLimits::default()).await;
+    let (status, body, _) = get(&member, "/bill/bundle?account=acct-contoso-exp&month=2026-03").await;
+    assert_eq!(status, 404, "another account's bill is not there for u-linus: {body}");
+}
+
+/// A bill's bundle checks offline with only the log's verifier key; changing what it
+/// says — a line's amount, an event, a left-out event — or the key is caught.
+#[test]
+fn a_bills_bundle_checks_offline_and_catches_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    demo::fill(&Store::open(dir.path(), &Default::default()).unwrap()).unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    let lineage = |args: &[&str]| {
+        let mut all = vec!["lineage", "--data-dir", path.as_str()];
+        all.extend_from_slice(args);
+        lineage_graphql::cli::run_from(all)
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let bundle = scratch.path().join("bill.json");
+    let bundle = bundle.to_str().unwrap();
+    lineage(&[
+        "bill",
+        "--account",
+        "acct-contoso-exp",
+        "--month",
+        "2026-03",
+        "--bundle",
+        bundle,
+    ])
+    .unwrap();
+    let vkey = Store::tlog_verifier_key(dir.path(), None).unwrap();
+    lineage(&["verify", "--bundle", bundle, "--key", &vkey]).unwrap();
+    let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle).unwrap()).unwrap();
+    assert!(original["entries"].as_array().unwrap().len() > 5, "{original}");
+    assert!(original["bill"]["total"].as_i64().unwrap() > 0, "{original}");
+
+    let tampered = scratch.path().join("tampered.json");
+    let tampered = tampered.to_str().unwrap();
+    let refused = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut bundle = original.clone();
+        change(&mut bundle);
+        std::fs::write(tampered, bundle.to_string()).unwrap();
+        format!(
+            "{:#}",
+            lineage(&["verify", "--bundle", tampered, "--key", &vkey]).unwrap_err()
+        )
+    };
+    let said = refused(&|bundle| {
+        let amount = bundle["bill"]["lines"][0]["amount"].as_i64().unwrap();
+        bundle["bill"]["lines"][0]["amount"] = (amount - 100).into();
+    });
+    assert!(said.contains("does not follow from its events"), "{said}");
+    let said = refused(&|bundle| {
+        let entry = bundle["entries"][0]["entry"]
+            .as_str()
+            .unwrap()
+            .replacen("\"actor\":\"", "\"actor\":\"x", 1);
+        bundle["entries"][0]["entry"] = entry.into();
+    });
+    assert!(said.contains("is not in the log the checkpoint signs"), "{said}");
+    // Leaving out a seat's assignment makes the seat lines come out otherwise.
+    let said = refused(&|bundle| {
+        let entries = bundle["entries"].as_array_mut().unwrap();
+        let seat = entries
+            .iter()
+            .position(|entry| entry["entry"].as_str().unwrap().contains("SeatAssigned"))
+            .unwrap();
+        entries.remove(seat);
+    });
+    assert!(said.contains("does not follow from its events"), "{said}");
+    let stranger = tempfile::tempdir().unwrap();
+    let other = Store::tlog_verifier_key(stranger.path(), None).unwrap();
+    let said = format!(
+        "{:#}",
+        lineage(&["verify", "--bundle", bundle, "--key", &other]).unwrap_err()
+    );
+    assert!(said.contains("does not hold"), "{said}");
+    let said = format!("{:#}", lineage(&["verify", "--bundle", bundle]).unwrap_err());
+    assert!(said.contains("--key"), "{said}");
 }

@@ -71,10 +71,10 @@ pub(super) fn money(cents: i64) -> String {
 
 pub(super) fn run_bill(
     store: &Store,
-    account: &str,
-    month: Option<&str>,
+    (account, month): (&str, Option<&str>),
     format: BillFormat,
     prices: &lineage_store::billing::PriceBook,
+    bundle: Option<&std::path::Path>,
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<()> {
@@ -93,6 +93,17 @@ pub(super) fn run_bill(
             latest
         }
     };
+    if let Some(path) = bundle {
+        let made = store.bill_bundle(&account, month, prices, None)?;
+        std::fs::write(path, serde_json::to_string_pretty(&made)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(
+            notes,
+            "bundle of the bill with its {} events and their proofs written to {}",
+            made.entries.len(),
+            path.display()
+        )?;
+    }
     let bill = store.bill(&account, month, prices)?;
     let running = bill.running;
     let events = |seqs: &[u64]| seqs.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");

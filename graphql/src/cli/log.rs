@@ -173,6 +173,38 @@ fn run_verify_note(
     Ok(())
 }
 
+/// Checks an auditor's bundle of a bill, offline.
+pub(super) fn run_verify_bundle(
+    file: &Path,
+    verifier_keys: &[String],
+    witnesses: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let check = match Store::verify_bundle(&text, verifier_keys, witnesses) {
+        Ok(check) => check,
+        Err(lineage_store::Error::Rejected(rejection)) => bail!("the bundle does not hold: {rejection}"),
+        Err(other) => return Err(other.into()),
+    };
+    writeln!(
+        out,
+        "ok: {} events in the log of {} at {} entries (signed by {}{}); all {} lines of the bill follow from them: total {} {}",
+        check.events,
+        check.checkpoint.origin,
+        check.checkpoint.size,
+        check.checkpoint.signed_by.join(", "),
+        if check.checkpoint.cosigned_by.is_empty() {
+            String::new()
+        } else {
+            format!("; cosigned by {}", check.checkpoint.cosigned_by.join(", "))
+        },
+        check.lines,
+        check.currency,
+        super::accounting::money(check.total)
+    )?;
+    Ok(())
+}
+
 pub(super) fn run_checkpoint(
     store: &Store,
     file: Option<&Path>,

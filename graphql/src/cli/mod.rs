@@ -69,12 +69,17 @@ enum Command {
         /// A verifier key to trust for a checkpoint note's signature (`NAME+ID+BASE64`, as
         /// `lineage key --format vkey` prints it; repeatable: each one's signature must
         /// hold). Without one, the data directory's own key is used.
-        #[arg(long = "key", requires = "checkpoint")]
+        #[arg(long = "key")]
         verifier_keys: Vec<String>,
         /// A witness whose cosignature a checkpoint note must carry (its verifier key,
         /// `NAME+ID+BASE64` of an Ed25519 cosignature key; repeatable).
-        #[arg(long = "witness", requires = "checkpoint")]
+        #[arg(long = "witness")]
         witnesses: Vec<String>,
+        /// An auditor's bundle of a bill (`lineage bill --bundle FILE`): checked offline,
+        /// without the store — its checkpoint against `--key` (and `--witness`), every
+        /// event's inclusion, and every line recomputed from its events.
+        #[arg(long, conflicts_with = "checkpoint")]
+        bundle: Option<PathBuf>,
     },
     /// Print the public key checkpoints are signed with: hex, or as a C2SP verifier key
     /// (`--format vkey`) for standard signed-note verifiers.
@@ -141,6 +146,11 @@ enum Command {
         /// A JSON price book (prices left out keep their defaults).
         #[arg(long, env = "LINEAGE_PRICE_BOOK")]
         price_book: Option<PathBuf>,
+        /// Also write an auditor's bundle to this file: the bill, every event behind its
+        /// lines as the transparency log's entries, their inclusion proofs and a signed
+        /// checkpoint (`lineage verify --bundle FILE --key VKEY` checks it offline).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
     },
     /// Write events as NDJSON — positions, times, actors, accounts, payloads and hashes —
     /// for backup (`import lineage` restores them) or for reading.
@@ -266,12 +276,27 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
     }
     match cli.command {
         Command::Serve(serve) => run_serve(dir, log, serve),
+        Command::Verify {
+            bundle: Some(file),
+            verifier_keys,
+            witnesses,
+            ..
+        } => run_verify_bundle(&file, &verifier_keys, &witnesses, out),
+        Command::Verify {
+            checkpoint: None,
+            verifier_keys,
+            witnesses,
+            ..
+        } if !verifier_keys.is_empty() || !witnesses.is_empty() => {
+            bail!("--key and --witness go with --checkpoint NOTE or --bundle FILE")
+        }
         Command::Verify { checkpoint: None, .. } => run_verify(dir, log, out),
         Command::Verify {
             checkpoint: Some(file),
             public_key,
             verifier_keys,
             witnesses,
+            bundle: None,
         } => run_verify_checkpoint(
             dir,
             log,
@@ -336,12 +361,13 @@ fn run_on(store: &Store, command: Command, out: &mut dyn Write, notes: &mut dyn 
             month,
             format,
             price_book: book,
+            bundle,
         } => run_bill(
             store,
-            &account,
-            month.as_deref(),
+            (&account, month.as_deref()),
             format,
             &price_book(book.as_deref())?,
+            bundle.as_deref(),
             out,
             notes,
         ),

@@ -91,6 +91,8 @@ pub struct AppState {
     pub(crate) tracking_targets: Arc<lineage_importer::mlflow::tracking::Targets>,
     /// The latest checkpoint note with its witnesses' cosignatures, once there is one.
     pub(crate) cosigned: crate::witness::Cosigned,
+    /// What bills are priced with.
+    pub(crate) prices: Arc<lineage_store::billing::PriceBook>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -108,7 +110,7 @@ impl AppState {
         server_limits: ServerLimits,
         prices: lineage_store::billing::PriceBook,
     ) -> Self {
-        let schema = api::build(Arc::clone(&store), limits, prices);
+        let schema = api::build(Arc::clone(&store), limits, prices.clone());
         let budgets = Arc::new(crate::budget::Budgets::new(server_limits.principal_budget));
         Self {
             budgets,
@@ -120,6 +122,7 @@ impl AppState {
             documents: Default::default(),
             tracking_targets: Arc::default(),
             cosigned: Arc::default(),
+            prices: Arc::new(prices),
         }
     }
 }
@@ -167,6 +170,7 @@ pub fn app(state: AppState) -> Router {
         .route("/export", get(ops::export))
         .route("/tlog/checkpoint", get(tlog::checkpoint))
         .route("/tlog/tile/{*path}", get(tlog::tile))
+        .route("/bill/bundle", get(tlog::bill_bundle))
         .route(
             "/api/v1/lineage",
             axum::routing::post(crate::openlineage::receive).route_layer(budgeted),

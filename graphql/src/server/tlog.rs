@@ -98,6 +98,67 @@ pub(super) async fn tile(
     }
 }
 
+/// `GET /bill/bundle?account=A&month=YYYY-MM`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct BundleQuery {
+    account: String,
+    month: String,
+}
+
+/// An auditor's bundle of a bill (LOG-FORMAT.md), for the account's owners and auditors
+/// and its subscription's owner; proven in the witnessed checkpoint when there is one.
+pub(super) async fn bill_bundle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<BundleQuery>,
+) -> Response {
+    let access = match authenticate(&state, &headers)
+        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
+    {
+        Ok(access) => access,
+        Err(denied) => return denied.into_response(),
+    };
+    let account = match lineage_schema::AccountId::new(&query.account) {
+        Ok(account) => account,
+        Err(rejection) => return plain(StatusCode::BAD_REQUEST, "INVALID_INPUT", &rejection.to_string()),
+    };
+    let Some(month) = lineage_store::billing::Month::parse(&query.month) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "INVALID_INPUT",
+            &format!("`{}` is not a month like 2026-03", query.month),
+        );
+    };
+    let witnessed = state.cosigned.lock().expect("cosigned lock").clone();
+    let (store, prices) = (Arc::clone(&state.store), Arc::clone(&state.prices));
+    let made =
+        tokio::task::spawn_blocking(move || store.view(&access).bill_bundle(&account, month, &prices, witnessed)).await;
+    match made {
+        Ok(Ok(bundle)) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            serde_json::to_string_pretty(&bundle).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(Err(lineage_store::Error::Rejected(rejection))) => {
+            let status = if rejection.code() == "NOT_FOUND" {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            plain(status, rejection.code(), &rejection.to_string())
+        }
+        Ok(Err(error)) => store_error(&error),
+        Err(_) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "making the bundle failed",
+        ),
+    }
+}
+
 fn store_error(error: &lineage_store::Error) -> Response {
     tracing::error!(%error, "transparency log");
     match error {

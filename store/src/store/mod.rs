@@ -2,9 +2,11 @@
 //! derived trees, and the reads over them.
 
 mod accounting;
+mod bundle;
 mod proofs;
 mod shared;
 mod tlog;
+pub use bundle::{BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine};
 
 use shared::{follow, open_log};
 
