@@ -12,7 +12,10 @@
 //   - with -old, an earlier checkpoint note: it verifies too, and tlog.ProveTree /
 //     tlog.CheckTree show the current tree extends it;
 //   - with -witness (repeatable), the checkpoint carries a valid cosignature/v1 of each
-//     witness (c2sp.org/tlog-cosignature).
+//     witness (c2sp.org/tlog-cosignature);
+//   - with -bundle FILE instead, offline: a bill's bundle (`lineage bill --bundle`) — its
+//     checkpoint, each event's inclusion, and every line of the bill recomputed from the
+//     events with the bundle's price book (bill.go).
 //
 // It prints one "ok:" line per check and exits 1 with the reason on the first failure.
 package main
@@ -39,13 +42,14 @@ import (
 const tileHeight = 8
 
 var (
-	base    = flag.String("url", "", "the server, e.g. http://127.0.0.1:8080")
-	token   = flag.String("token", "", "a bearer token of the store's administrator")
-	vkey    = flag.String("vkey", "", "the verifier key (lineage key --format vkey)")
-	export  = flag.String("export", "", "an export of the log (lineage export)")
-	old     = flag.String("old", "", "an earlier checkpoint note, to check consistency with")
-	samples = flag.Int("samples", 16, "entries proven included one by one")
-	witness witnesses
+	base       = flag.String("url", "", "the server, e.g. http://127.0.0.1:8080")
+	token      = flag.String("token", "", "a bearer token of the store's administrator")
+	vkey       = flag.String("vkey", "", "the verifier key (lineage key --format vkey)")
+	export     = flag.String("export", "", "an export of the log (lineage export)")
+	old        = flag.String("old", "", "an earlier checkpoint note, to check consistency with")
+	samples    = flag.Int("samples", 16, "entries proven included one by one")
+	witness    witnesses
+	bundleFile = flag.String("bundle", "", "a bill's bundle to check offline, instead of a server")
 )
 
 func init() {
@@ -201,16 +205,20 @@ func bundle(data []byte) [][]byte {
 
 func main() {
 	flag.Parse()
-	if *base == "" || *vkey == "" || *export == "" {
-		fail("-url, -vkey and -export are needed")
-	}
 	verifier, err := note.NewVerifier(*vkey)
 	if err != nil {
-		fail("the verifier key: %v", err)
+		fail("the verifier key (-vkey): %v", err)
 	}
 	var cosigners []note.Verifier
 	for _, vkey := range witness {
 		cosigners = append(cosigners, parseCosigner(vkey))
+	}
+	if *bundleFile != "" {
+		checkBundle(*bundleFile, verifier, cosigners)
+		return
+	}
+	if *base == "" || *export == "" {
+		fail("-url and -export are needed (or -bundle)")
 	}
 	current := open(get("/tlog/checkpoint"), verifier, cosigners...)
 	size := current.tree.N
