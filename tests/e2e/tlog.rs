@@ -419,6 +419,56 @@ async fn a_witness_cosigns_each_new_checkpoint_and_auditors_require_it() {
         "{refused:#}"
     );
 
+    // The operator forks the history (the first event changed, every hash recomputed,
+    // signed with the same key) and asks the same witness: it refuses to cosign a tree
+    // that does not extend the one it cosigned, so auditors requiring it refuse the fork.
+    let key = std::fs::read(server.dir.path().join("checkpoint.key")).unwrap();
+    let forged_witnessing = lineage_graphql::witness::Witnessing {
+        witnesses: vec![format!("http://127.0.0.1:{port}={witness_vkey}").parse().unwrap()],
+        every: Duration::from_millis(100),
+    };
+    let forger = Server::start_witnessed(
+        move |store: &Store| {
+            std::fs::write(store.dir().join("checkpoint.key"), &key).unwrap();
+            let mut story = demo::story();
+            let lineage_schema::Command::RegisterPrincipal(first) = &mut story[0].command else {
+                panic!("the story starts with a principal")
+            };
+            first.email = "someone-else@example.com".into();
+            store.execute_batch(story).unwrap();
+            let batch = (0..40)
+                .map(|i| metric("u-ada", &format!("fork-{i}"), i as i64))
+                .collect();
+            store.execute_batch(batch).unwrap();
+        },
+        "admin",
+        Limits::default(),
+        ServerLimits::default(),
+        forged_witnessing,
+    )
+    .await;
+    assert_eq!(
+        Store::tlog_verifier_key(forger.dir.path(), None).unwrap(),
+        log_vkey,
+        "the same key"
+    );
+    // Give the forger's witnessing rounds time to be refused.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, forged_note, _) = get(&forger, "/tlog/checkpoint").await;
+    assert!(
+        forged_note.contains(&log_vkey.split('+').next().unwrap().to_string()),
+        "{forged_note}"
+    );
+    assert!(
+        !forged_note.contains(&format!("— {name} ")),
+        "the witness cosigned a fork: {forged_note}"
+    );
+    let forged_export = scratch.path().join("forged.ndjson");
+    export_to(&forger, &forged_export).await;
+    let (ok, said) = verify_with(&forger, &log_vkey, &forged_export, None, &["-witness", &witness_vkey]);
+    assert!(!ok && said.contains("no valid signature of witness.test/w1"), "{said}");
+    drop(forger);
+
     // Over HTTP, a bill's bundle is proven in the witnessed checkpoint: it checks offline
     // with the witness required.
     let (status, body, _) = get(&server, "/bill/bundle?account=acct-contoso-exp&month=2026-03").await;
