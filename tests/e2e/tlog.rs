@@ -616,3 +616,36 @@ fn a_bills_bundle_checks_offline_and_catches_every_change() {
     let said = format!("{:#}", lineage(&["verify", "--bundle", bundle]).unwrap_err());
     assert!(said.contains("--key"), "{said}");
 }
+
+/// An operator names the log; its checkpoint notes and verifier key say that name.
+#[test]
+fn the_log_can_be_named_and_checkpoints_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    demo::fill(&Store::open(dir.path(), &Default::default()).unwrap()).unwrap();
+    let path = dir.path().to_str().unwrap().to_string();
+    let lineage = |args: &[&str]| {
+        let mut all = vec!["lineage", "--data-dir", path.as_str()];
+        all.extend_from_slice(args);
+        lineage_graphql::cli::run_from(all)
+    };
+    let default = Store::tlog_verifier_key(dir.path(), None).unwrap();
+    assert!(default.starts_with("lineage.local/"), "{default}");
+    for bad in ["has space", "a+b", ""] {
+        let refused = format!("{:#}", lineage(&["key", "--origin", bad]).unwrap_err());
+        assert!(refused.contains("cannot name a log"), "{bad}: {refused}");
+    }
+    lineage(&["key", "--origin", "lineage.example.com/prod"]).unwrap();
+    let vkey = Store::tlog_verifier_key(dir.path(), None).unwrap();
+    assert!(vkey.starts_with("lineage.example.com/prod+"), "{vkey}");
+    let note = dir.path().join("named.note");
+    lineage(&["checkpoint", "--format", "note", "--out", note.to_str().unwrap()]).unwrap();
+    let text = std::fs::read_to_string(&note).unwrap();
+    assert!(text.starts_with("lineage.example.com/prod\n"), "{text}");
+    assert!(text.contains("\n— lineage.example.com/prod "), "{text}");
+    lineage(&["verify", "--checkpoint", note.to_str().unwrap(), "--key", &vkey]).unwrap();
+    let refused = format!(
+        "{:#}",
+        lineage(&["verify", "--checkpoint", note.to_str().unwrap(), "--key", &default]).unwrap_err()
+    );
+    assert!(refused.contains("does not hold"), "{refused}");
+}

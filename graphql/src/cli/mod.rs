@@ -86,6 +86,11 @@ enum Command {
     Key {
         #[arg(long, value_enum, default_value_t = KeyFormat::Hex)]
         format: KeyFormat,
+        /// Name the log in its checkpoint notes from now on (a schema-less URL such as
+        /// `lineage.example.com/prod`; default `lineage.local/` and the key's first bytes).
+        /// Auditors need the verifier key printed after it.
+        #[arg(long)]
+        origin: Option<String>,
     },
     /// Issue, list and revoke API tokens. Acts as the store's administrator (made, with
     /// its own token printed once, if the store has none).
@@ -305,9 +310,13 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
             (&verifier_keys, &witnesses),
             out,
         ),
-        Command::Key { format } => {
+        Command::Key { format, origin } => {
             if !dir.join("log").is_dir() && log.is_none() {
                 bail!("no Lineage store in {}", dir.display());
+            }
+            if let Some(origin) = origin {
+                Store::set_tlog_origin(dir, &origin)?;
+                writeln!(notes, "checkpoint notes now name the log {origin}")?;
             }
             match format {
                 KeyFormat::Hex => writeln!(out, "{}", Store::public_key(dir)?)?,

@@ -109,7 +109,7 @@ impl Store {
         let key = signing_key(&self.dir)?;
         let origin = match origin {
             Some(origin) => origin.to_string(),
-            None => tlog::default_origin(&key.verifying_key()),
+            None => store_origin(&self.dir, &key.verifying_key())?,
         };
         Ok(tlog::sign_checkpoint(&key, &origin, size, &root)?)
     }
@@ -119,9 +119,24 @@ impl Store {
         let key = signing_key(dir)?.verifying_key();
         let origin = match origin {
             Some(origin) => origin.to_string(),
-            None => tlog::default_origin(&key),
+            None => store_origin(dir, &key)?,
         };
         Ok(tlog::verifier_key(&origin, &key))
+    }
+
+    /// Names the log in its checkpoints from now on (`checkpoint.origin` in the data
+    /// directory): a schema-less URL such as `lineage.example.com/prod`. Auditors'
+    /// verifier keys name it too, so they need the new one.
+    pub fn set_tlog_origin(dir: &Path, origin: &str) -> Result<()> {
+        if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') || origin.len() > 200 {
+            return Err(Rejection::invalid(
+                "origin",
+                format!("`{origin}` cannot name a log: a schema-less URL like lineage.example.com/prod, without spaces or `+`"),
+            )
+            .into());
+        }
+        let path = dir.join(ORIGIN_FILE);
+        std::fs::write(&path, format!("{origin}\n")).map_err(Error::io("writing the log's origin", &path))
     }
 
     /// A tile or entry bundle of the tree as it stands, per tlog-tiles; one reaching past
@@ -220,6 +235,20 @@ impl Store {
     /// Waits for the tree to hold `size` entries if the log does; the size it holds.
     fn reach_within_log(&self, size: u64) -> Result<u64> {
         Ok(self.tlog_reach(size.min(self.head().seq))?.0)
+    }
+}
+
+/// Where a data directory keeps the name its checkpoints give the log.
+const ORIGIN_FILE: &str = "checkpoint.origin";
+
+/// The origin the data directory's checkpoints name: its own, or the default for its key.
+fn store_origin(dir: &Path, key: &ed25519_dalek::VerifyingKey) -> Result<String> {
+    let path = dir.join(ORIGIN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+        Ok(_) => Ok(tlog::default_origin(key)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(tlog::default_origin(key)),
+        Err(error) => Err(Error::io("reading the log's origin", &path)(error)),
     }
 }
 
