@@ -195,6 +195,8 @@ macro_rules! for_each_command {
                 DeleteModelVersion(ModelVersionDeleted),
                 DescribeModelVersion(ModelVersionDescribed),
                 TagRunInput(RunInputTagged),
+                DesignateStoreAuditor(StoreAuditorDesignated),
+                DismissStoreAuditor(StoreAuditorDismissed),
             }
             access: {
                 IssueToken(TokenIssued),

@@ -200,6 +200,8 @@ pub enum Detail {
         tokens: Vec<TokenInfo>,
         /// Roles by account.
         roles: BTreeMap<AccountId, BTreeSet<Role>>,
+        /// May read what spans every account (the transparency log, the export).
+        store_auditor: bool,
     },
     Subscription {
         owner: PrincipalId,

@@ -489,6 +489,8 @@ pub fn events() -> Vec<Event> {
             }],
         }
         .into(),
+        StoreAuditorDesignated { principal: id("u-ada") }.into(),
+        StoreAuditorDismissed { principal: id("u-ada") }.into(),
     ]
 }
 

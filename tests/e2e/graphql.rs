@@ -171,6 +171,12 @@ fn every_command() -> Vec<CommandEnvelope> {
                 units: 2,
             },
         }),
+        Command::DesignateStoreAuditor(StoreAuditorDesignated {
+            principal: id("u-linus"),
+        }),
+        Command::DismissStoreAuditor(StoreAuditorDismissed {
+            principal: id("u-linus"),
+        }),
         Command::QueueRun(RunQueued {
             run: id("r-later"),
             experiment: id("e-train"),

@@ -127,12 +127,14 @@ fn refusal(answer: &Value) -> (String, String) {
 
 /// Commands whose every id is a principal or a new id: they name nothing of a tenant's,
 /// and their rules are tested on their own below.
-const NAMING_NO_TENANT: [&str; 5] = [
+const NAMING_NO_TENANT: [&str; 7] = [
     "RegisterPrincipal",
     "CreateSubscription",
     "IssueToken",
     "RevokeToken",
     "DesignateAdministrator",
+    "DesignateStoreAuditor",
+    "DismissStoreAuditor",
 ];
 
 /// Every mutation, sent by Grace (Fabrikam only) with Contoso's ids and again with ids

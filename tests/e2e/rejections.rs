@@ -323,6 +323,22 @@ fn refused() -> Vec<(&'static str, CommandEnvelope)> {
             ),
         ),
         (
+            "dismissing a store auditor who is none",
+            as_actor(
+                "u-alex",
+                Command::DismissStoreAuditor(lineage_schema::event::StoreAuditorDismissed { principal: id("u-ada") }),
+            ),
+        ),
+        (
+            "making an unknown principal a store auditor",
+            as_actor(
+                "u-alex",
+                Command::DesignateStoreAuditor(lineage_schema::event::StoreAuditorDesignated {
+                    principal: id("u-nobody"),
+                }),
+            ),
+        ),
+        (
             "revoking a token that does not exist",
             as_actor(
                 "u-ada",
@@ -424,6 +440,8 @@ fn every_refusal_has_its_typed_error_and_appends_nothing() {
         a non-finite monitoring value: INVALID_INPUT invalid value: value must be a finite number
         issuing a token for someone else: FORBIDDEN u-ada may not issue tokens of u-grace
         making oneself an administrator when there is one: FORBIDDEN u-ada may not make u-ada an administrator
+        dismissing a store auditor who is none: INVALID_TRANSITION principal/u-ada: cannot dismiss it (not an auditor of the whole store)
+        making an unknown principal a store auditor: NOT_FOUND principal/u-nobody does not exist
         revoking a token that does not exist: INVALID_INPUT invalid token: u-ada has no token tok-none
         an empty metric batch: INVALID_INPUT invalid points: log at least one metric point
     "#]]
@@ -1004,6 +1022,8 @@ pub(crate) fn every_command_script() -> Vec<Command> {
             token: id("tok-ada"),
         }),
         Command::DesignateAdministrator(lineage_schema::event::AdministratorDesignated { principal: id("u-ada") }),
+        Command::DesignateStoreAuditor(lineage_schema::event::StoreAuditorDesignated { principal: id("u-ada") }),
+        Command::DismissStoreAuditor(lineage_schema::event::StoreAuditorDismissed { principal: id("u-ada") }),
     ]
 }
 
@@ -1175,6 +1195,8 @@ fn the_role_matrix_for_every_command() {
         IssueToken                     yes               yes               yes               yes               yes               yes
         RevokeToken                    yes               yes               yes               yes               yes               yes
         DesignateAdministrator         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        DesignateStoreAuditor          FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
+        DismissStoreAuditor            FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN         FORBIDDEN
     "#]]
     .assert_eq(&report);
 }

@@ -239,6 +239,34 @@ async fn tiles_are_for_administrators_cached_as_the_spec_says_and_refuse_bad_pat
     ] {
         assert_eq!(get(&server, path).await.0, status, "{path}");
     }
+    // The store's auditors read it too, and only while they are.
+    let ada = crate::isolation::token_for(&server, "u-ada").await;
+    let as_ada = |path: &'static str| {
+        server
+            .client
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(&ada)
+            .send()
+    };
+    assert_eq!(as_ada("/tlog/checkpoint").await.unwrap().status(), 403);
+    assert_eq!(as_ada("/export").await.unwrap().status(), 403);
+    let principal = serde_json::json!({ "input": { "principal": "u-ada" } });
+    server
+        .data(&crate::graphql::mutation("designateStoreAuditor"), principal.clone())
+        .await;
+    for path in [
+        "/tlog/checkpoint",
+        "/tlog/tile/0/000",
+        "/tlog/tile/entries/000",
+        "/export",
+    ] {
+        assert_eq!(as_ada(path).await.unwrap().status(), 200, "{path}");
+    }
+    server
+        .data(&crate::graphql::mutation("dismissStoreAuditor"), principal)
+        .await;
+    assert_eq!(as_ada("/tlog/checkpoint").await.unwrap().status(), 403);
+
     // The tree spans every account: another principal, or no token, reads none of it.
     let member = Server::demo_with("u-ada", ServerLimits::default()).await;
     for path in ["/tlog/checkpoint", "/tlog/tile/0/000.p/5", "/tlog/tile/entries/000.p/5"] {

@@ -93,7 +93,7 @@ pub(super) struct ExportQuery {
     account: Option<String>,
 }
 
-/// An online backup, for administrators: the log after `since` (of `account`, if given),
+/// An online backup, for the store's administrators and auditors: the log after `since` (of `account`, if given),
 /// streamed as Lineage's NDJSON export up to the head as the request found it, which the
 /// `Lineage-Export-Upto` header names (the next incremental export's `since`).
 pub(super) async fn export(
@@ -101,12 +101,8 @@ pub(super) async fn export(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<ExportQuery>,
 ) -> Response {
-    match authenticate(&state, &headers)
-        .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
-    {
-        Ok(access) if access.administrator => {}
-        Ok(_) => return plain(StatusCode::FORBIDDEN, "FORBIDDEN", "the export is for administrators"),
-        Err(denied) => return denied.into_response(),
+    if let Err(refused) = super::tlog::store_wide_reader(&state, &headers, "the export") {
+        return *refused;
     }
     let account = match query.account.map(lineage_schema::AccountId::new).transpose() {
         Ok(account) => account,

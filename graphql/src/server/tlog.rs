@@ -1,6 +1,7 @@
 //! The log as a C2SP transparency log over HTTP: `GET /tlog/checkpoint` (a signed note)
-//! and `GET /tlog/tile/…` (tlog-tiles hash tiles and entry bundles), for administrators:
-//! the tree spans every tenant's events (SECURITY.md).
+//! and `GET /tlog/tile/…` (tlog-tiles hash tiles and entry bundles), for the store's
+//! administrators and auditors: the tree spans every tenant's events (SECURITY.md); and a
+//! bill's bundle, for those who may audit the account.
 
 use super::*;
 use lineage_schema::tlog::TileAt;
@@ -10,16 +11,17 @@ use lineage_schema::tlog::TileAt;
 const FULL_TILE_CACHE: &str = "private, max-age=31536000, immutable";
 const PARTIAL_TILE_CACHE: &str = "private, max-age=60";
 
-/// Whether the request carries an administrator's token; if not, the refusal.
-fn administrator(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+/// Whether the request carries a token of the store's administrators or auditors; if
+/// not, the refusal.
+pub(super) fn store_wide_reader(state: &AppState, headers: &HeaderMap, what: &str) -> Result<(), Box<Response>> {
     match authenticate(state, headers)
         .and_then(|principal| state.store.access(&principal).map_err(|_| Denied::Unavailable))
     {
-        Ok(access) if access.administrator => Ok(()),
+        Ok(access) if access.administrator || access.store_auditor => Ok(()),
         Ok(_) => Err(Box::new(plain(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            "the transparency log spans every account: it is for the store's administrators",
+            &format!("{what} spans every account: it is for the store's administrators and auditors"),
         ))),
         Err(denied) => Err(Box::new(denied.into_response())),
     }
@@ -27,7 +29,7 @@ fn administrator(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Respon
 
 /// The transparency tree's checkpoint as it stands, signed.
 pub(super) async fn checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = administrator(&state, &headers) {
+    if let Err(refused) = store_wide_reader(&state, &headers, "the transparency log") {
         return *refused;
     }
     // With witnesses, the latest checkpoint they were asked to cosign, with what they gave.
@@ -62,7 +64,7 @@ pub(super) async fn tile(
     headers: HeaderMap,
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Response {
-    if let Err(refused) = administrator(&state, &headers) {
+    if let Err(refused) = store_wide_reader(&state, &headers, "the transparency log") {
         return *refused;
     }
     let Some(at) = TileAt::parse(&path) else {

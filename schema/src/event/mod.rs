@@ -127,4 +127,6 @@ events! {
     ModelVersionDeleted => Model.model,
     ModelVersionDescribed => Model.model,
     RunInputTagged => Run.run,
+    StoreAuditorDesignated => Principal.principal,
+    StoreAuditorDismissed => Principal.principal,
 }

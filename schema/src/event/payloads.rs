@@ -536,4 +536,17 @@ payloads! {
         pub version: u32,
         pub description: String,
     }
+
+    /// A principal became an auditor of the whole store: it may read the transparency log
+    /// (`/tlog/…`) and the export, which span every account, and change nothing.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct StoreAuditorDesignated {
+        pub principal: PrincipalId,
+    }
+
+    /// A principal stopped being an auditor of the whole store.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct StoreAuditorDismissed {
+        pub principal: PrincipalId,
+    }
 }

@@ -24,6 +24,8 @@ use std::sync::Mutex;
 pub struct Access {
     pub principal: Option<PrincipalId>,
     pub administrator: bool,
+    /// May read what spans every account (the transparency log, the export).
+    pub store_auditor: bool,
     pub roles: BTreeMap<AccountId, BTreeSet<Role>>,
     /// Accounts whose entities and events it may read.
     pub readable: BTreeSet<AccountId>,
@@ -179,10 +181,14 @@ pub fn of(view: &Trees, principal: &PrincipalId) -> Result<Access> {
         ..Access::default()
     };
     if let Some(Detail::Principal {
-        administrator, roles, ..
+        administrator,
+        roles,
+        store_auditor,
+        ..
     }) = state::entity(view, &EntityRef::new(EntityKind::Principal, principal))?.map(|entity| entity.detail)
     {
         access.administrator = administrator;
+        access.store_auditor = store_auditor;
         access.roles = roles;
     }
     let mut subscriptions: BTreeSet<SubscriptionId> = BTreeSet::new();

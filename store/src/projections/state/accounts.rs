@@ -15,6 +15,7 @@ pub(super) fn principal_registered(overlay: &mut Overlay, envelope: &Envelope, e
                 administrator: false,
                 tokens: Vec::new(),
                 roles: Default::default(),
+                store_auditor: false,
             },
         },
     );
@@ -179,6 +180,17 @@ pub(super) fn role_revoked(overlay: &mut Overlay, envelope: &Envelope, e: &RoleR
         _ => Err(mismatch(entity)),
     })?;
     Ok(())
+}
+
+/// `StoreAuditorDesignated` (`held`) and `StoreAuditorDismissed`.
+pub(super) fn store_auditor_changed(overlay: &mut Overlay, envelope: &Envelope, held: bool) -> Result<()> {
+    update(overlay, envelope, |entity| match &mut entity.detail {
+        Detail::Principal { store_auditor, .. } => {
+            *store_auditor = held;
+            Ok(())
+        }
+        _ => Err(mismatch(entity)),
+    })
 }
 
 /// `AdministratorDesignated`: one more administrator, counted for the bootstrap rule.

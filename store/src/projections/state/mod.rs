@@ -396,6 +396,8 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
         Event::RoleGranted(e) => accounts::role_granted(overlay, envelope, e)?,
         Event::RoleRevoked(e) => accounts::role_revoked(overlay, envelope, e)?,
         Event::AdministratorDesignated(_) => accounts::administrator_designated(overlay, envelope)?,
+        Event::StoreAuditorDesignated(_) => accounts::store_auditor_changed(overlay, envelope, true)?,
+        Event::StoreAuditorDismissed(_) => accounts::store_auditor_changed(overlay, envelope, false)?,
         Event::ExperimentTagsSet(e) => workspaces::experiment_tags_set(overlay, envelope, e)?,
         // Experiments and runs keep their names while deleted (a restore needs them).
         Event::ExperimentDeleted(_) | Event::RunDeleted(_) => mark_deleted(overlay, envelope, true)?,

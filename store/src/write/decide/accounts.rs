@@ -222,6 +222,53 @@ pub(super) fn revoke_token(check: &Check<'_>, e: TokenRevoked) -> Result<Decided
     Ok((e.into(), None))
 }
 
+/// Whether `principal` is an auditor of the whole store.
+fn is_store_auditor(check: &Check<'_>, principal: &PrincipalId) -> Result<bool> {
+    Ok(matches!(
+        check.find(K::Principal, principal)?.map(|entity| entity.detail),
+        Some(Detail::Principal {
+            store_auditor: true,
+            ..
+        })
+    ))
+}
+
+/// `DesignateStoreAuditor` and `DismissStoreAuditor`: by an administrator, of a principal
+/// that is (or is not) one yet. Permission comes first, so a refusal does not tell whether
+/// the principal exists.
+fn change_store_auditor(check: &Check<'_>, principal: &PrincipalId, held: bool) -> Result<()> {
+    if !is_administrator(check, check.actor)? {
+        return Err(Rejection::NotPermitted {
+            principal: check.actor.to_string(),
+            action: format!(
+                "{} {principal} as an auditor of the whole store",
+                if held { "designate" } else { "dismiss" }
+            ),
+        }
+        .into());
+    }
+    let entity = check.live(K::Principal, principal)?;
+    if is_store_auditor(check, principal)? == held {
+        let (state, verb) = if held {
+            ("already an auditor of the whole store", "designate it again")
+        } else {
+            ("not an auditor of the whole store", "dismiss it")
+        };
+        return Err(Rejection::transition(entity.reference, state, verb).into());
+    }
+    Ok(())
+}
+
+pub(super) fn designate_store_auditor(check: &Check<'_>, e: StoreAuditorDesignated) -> Result<Decided> {
+    change_store_auditor(check, &e.principal, true)?;
+    Ok((e.into(), None))
+}
+
+pub(super) fn dismiss_store_auditor(check: &Check<'_>, e: StoreAuditorDismissed) -> Result<Decided> {
+    change_store_auditor(check, &e.principal, false)?;
+    Ok((e.into(), None))
+}
+
 /// `DesignateAdministrator`: by an administrator; the first designates itself.
 pub(super) fn designate_administrator(check: &Check<'_>, e: AdministratorDesignated) -> Result<Decided> {
     let any = check.state.has_administrator()?;

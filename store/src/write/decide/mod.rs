@@ -125,6 +125,8 @@ pub(crate) fn decide(state: &dyn StateRead, sight: &access::Sight, envelope: &Co
         Command::IssueToken(e) => accounts::issue_token(&check, e)?,
         Command::RevokeToken(e) => accounts::revoke_token(&check, e)?,
         Command::DesignateAdministrator(e) => accounts::designate_administrator(&check, e)?,
+        Command::DesignateStoreAuditor(e) => accounts::designate_store_auditor(&check, e)?,
+        Command::DismissStoreAuditor(e) => accounts::dismiss_store_auditor(&check, e)?,
     };
     Ok(Decision { event, account })
 }
