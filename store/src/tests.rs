@@ -223,6 +223,27 @@ mod verifiable {
         assert!(store.merkle_root(head + 1).is_err());
     }
 
+    /// A point of the metric `loss` at `step`.
+    fn point(step: i64) -> lineage_schema::event::MetricPoint {
+        lineage_schema::event::MetricPoint {
+            name: "loss".into(),
+            value: 0.5,
+            step,
+            timestamp: Timestamp::EPOCH,
+        }
+    }
+
+    /// `points` logged to run `r-0` by `u-p` (the scaffold's).
+    fn loss(points: Vec<lineage_schema::event::MetricPoint>) -> CommandEnvelope {
+        CommandEnvelope::new(
+            literal("u-p"),
+            Command::LogMetrics(lineage_schema::event::MetricsLogged {
+                run: literal("r-0"),
+                points,
+            }),
+        )
+    }
+
     /// The transparency tree's proofs, made through the store and checked with the tlog
     /// library's own checks, at sizes inside, at and across tile boundaries; its root is
     /// the one recomputed from the log's entries alone.
@@ -231,23 +252,8 @@ mod verifiable {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         store.execute_batch(demo::scaffold("u-p", 1)).unwrap();
-        let point = |step: i64| lineage_schema::event::MetricPoint {
-            name: "loss".into(),
-            value: 0.5,
-            step,
-            timestamp: Timestamp::EPOCH,
-        };
-        let metric = |points: Vec<lineage_schema::event::MetricPoint>| {
-            CommandEnvelope::new(
-                literal("u-p"),
-                Command::LogMetrics(lineage_schema::event::MetricsLogged {
-                    run: literal("r-0"),
-                    points,
-                }),
-            )
-        };
         store
-            .execute_batch((0..600).map(|step| metric(vec![point(step)])).collect())
+            .execute_batch((0..600).map(|step| loss(vec![point(step)])).collect())
             .unwrap();
         let head = store.head().seq;
         let root = store.tlog_root(head).unwrap();
@@ -287,8 +293,8 @@ mod verifiable {
 
         // An event whose entry would not fit an entry bundle is refused, and nothing of
         // its batch is appended.
-        let many = metric((0..1000).map(point).collect());
-        let refused = store.execute_batch(vec![metric(vec![point(1)]), many]).unwrap_err();
+        let many = loss((0..1000).map(point).collect());
+        let refused = store.execute_batch(vec![loss(vec![point(1)]), many]).unwrap_err();
         assert!(
             matches!(
                 &refused,
@@ -305,22 +311,9 @@ mod verifiable {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         store.execute_batch(demo::scaffold("u-p", 1)).unwrap();
-        let point = |step: i64| lineage_schema::event::MetricPoint {
-            name: "loss".into(),
-            value: 0.5,
-            step,
-            timestamp: Timestamp::EPOCH,
-        };
-        let metrics = (0..700).map(|step| {
-            CommandEnvelope::new(
-                literal("u-p"),
-                Command::LogMetrics(lineage_schema::event::MetricsLogged {
-                    run: literal("r-0"),
-                    points: vec![point(step)],
-                }),
-            )
-        });
-        store.execute_batch(metrics.collect()).unwrap();
+        store
+            .execute_batch((0..700).map(|step| loss(vec![point(step)])).collect())
+            .unwrap();
         let head = store.head().seq;
         let (_, from_log) = crate::projections::merkle::root_from_log(
             &dir.path().join("log"),

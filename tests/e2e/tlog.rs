@@ -172,19 +172,7 @@ async fn a_rewritten_history_fails_against_a_kept_checkpoint() {
 
     let forged_key = key.clone();
     let forger = Server::start_with(
-        move |store: &Store| {
-            std::fs::write(store_dir(store), &forged_key).unwrap();
-            let mut story = demo::story();
-            let lineage_schema::Command::RegisterPrincipal(first) = &mut story[0].command else {
-                panic!("the story starts with a principal")
-            };
-            first.email = "someone-else@example.com".into();
-            store.execute_batch(story).unwrap();
-            let batch = (0..20)
-                .map(|i| metric("u-ada", &format!("tlog-{i}"), i as i64))
-                .collect();
-            store.execute_batch(batch).unwrap();
-        },
+        move |store: &Store| forge(store, &forged_key, 20),
         "admin",
         Limits::default(),
         ServerLimits::default(),
@@ -201,11 +189,6 @@ async fn a_rewritten_history_fails_against_a_kept_checkpoint() {
     assert!(ok, "on its own the forged history is well formed: {said}");
     let (ok, said) = verify(&forger, &vkey, &export, Some(&kept));
     assert!(!ok && said.contains("does not extend the earlier one"), "{said}");
-}
-
-/// Where the store's key file goes: its data directory (the store is open there).
-fn store_dir(store: &Store) -> PathBuf {
-    store.dir().join("checkpoint.key")
 }
 
 async fn get(server: &Server, path: &str) -> (reqwest::StatusCode, String, reqwest::header::HeaderMap) {
@@ -397,12 +380,7 @@ async fn a_witness_cosigns_each_new_checkpoint_and_auditors_require_it() {
     // Offline, against the log files: the cosignature is required when asked for.
     let note = scratch.path().join("later.note");
     std::fs::write(&note, &later).unwrap();
-    let dir = server.dir.path().to_str().unwrap().to_string();
-    let lineage = |args: &[&str]| {
-        let mut all = vec!["lineage", "--data-dir", dir.as_str()];
-        all.extend_from_slice(args);
-        lineage_graphql::cli::run_from(all)
-    };
+    let lineage = lineage_on(server.dir.path());
     let note = note.to_str().unwrap();
     lineage(&[
         "verify",
@@ -456,19 +434,7 @@ async fn a_witness_cosigns_each_new_checkpoint_and_auditors_require_it() {
         every: Duration::from_millis(100),
     };
     let forger = Server::start_witnessed(
-        move |store: &Store| {
-            std::fs::write(store.dir().join("checkpoint.key"), &key).unwrap();
-            let mut story = demo::story();
-            let lineage_schema::Command::RegisterPrincipal(first) = &mut story[0].command else {
-                panic!("the story starts with a principal")
-            };
-            first.email = "someone-else@example.com".into();
-            store.execute_batch(story).unwrap();
-            let batch = (0..40)
-                .map(|i| metric("u-ada", &format!("fork-{i}"), i as i64))
-                .collect();
-            store.execute_batch(batch).unwrap();
-        },
+        move |store: &Store| forge(store, &key, 40),
         "admin",
         Limits::default(),
         ServerLimits::default(),
@@ -527,12 +493,7 @@ async fn a_witness_cosigns_each_new_checkpoint_and_auditors_require_it() {
 fn a_bills_bundle_checks_offline_and_catches_every_change() {
     let dir = tempfile::tempdir().unwrap();
     demo::fill(&Store::open(dir.path(), &Default::default()).unwrap()).unwrap();
-    let path = dir.path().to_str().unwrap().to_string();
-    let lineage = |args: &[&str]| {
-        let mut all = vec!["lineage", "--data-dir", path.as_str()];
-        all.extend_from_slice(args);
-        lineage_graphql::cli::run_from(all)
-    };
+    let lineage = lineage_on(dir.path());
     let scratch = tempfile::tempdir().unwrap();
     let bundle = scratch.path().join("bill.json");
     let bundle = bundle.to_str().unwrap();
@@ -650,12 +611,7 @@ fn a_bills_bundle_checks_offline_and_catches_every_change() {
 fn the_log_can_be_named_and_checkpoints_say_so() {
     let dir = tempfile::tempdir().unwrap();
     demo::fill(&Store::open(dir.path(), &Default::default()).unwrap()).unwrap();
-    let path = dir.path().to_str().unwrap().to_string();
-    let lineage = |args: &[&str]| {
-        let mut all = vec!["lineage", "--data-dir", path.as_str()];
-        all.extend_from_slice(args);
-        lineage_graphql::cli::run_from(all)
-    };
+    let lineage = lineage_on(dir.path());
     let default = Store::tlog_verifier_key(dir.path(), None).unwrap();
     assert!(default.starts_with("lineage.local/"), "{default}");
     for bad in ["has space", "a+b", ""] {
@@ -676,4 +632,30 @@ fn the_log_can_be_named_and_checkpoints_say_so() {
         lineage(&["verify", "--checkpoint", note.to_str().unwrap(), "--key", &default]).unwrap_err()
     );
     assert!(refused.contains("does not hold"), "{refused}");
+}
+
+/// Fills a store with a forked history, signed with `key`: the demo story with its first
+/// event changed (so every hash after it differs), then `more` metric events.
+fn forge(store: &Store, key: &[u8], more: usize) {
+    std::fs::write(store.dir().join("checkpoint.key"), key).unwrap();
+    let mut story = demo::story();
+    let lineage_schema::Command::RegisterPrincipal(first) = &mut story[0].command else {
+        panic!("the story starts with a principal")
+    };
+    first.email = "someone-else@example.com".into();
+    store.execute_batch(story).unwrap();
+    let batch = (0..more)
+        .map(|i| metric("u-ada", &format!("fork-{i}"), i as i64))
+        .collect();
+    store.execute_batch(batch).unwrap();
+}
+
+/// Runs `lineage` on the data directory `dir`, as the command line would.
+fn lineage_on(dir: &Path) -> impl Fn(&[&str]) -> anyhow::Result<()> {
+    let dir = dir.to_str().unwrap().to_string();
+    move |args: &[&str]| {
+        let mut all = vec!["lineage", "--data-dir", dir.as_str()];
+        all.extend_from_slice(args);
+        lineage_graphql::cli::run_from(all)
+    }
 }
