@@ -33,7 +33,10 @@ pub use projections::{access, audit, billing, lineage};
 
 pub use error::{Error, Result};
 pub use log::{EventLog, Head, LogRead, ScanReport};
-pub use store::{BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine, EventFilter, Options, Stats, Store};
+pub use store::{
+    check_bundle_complete, BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine, EventFilter, Options,
+    Stats, Store,
+};
 pub use view::View;
 pub use write::writer::Appended;
 

@@ -604,6 +604,73 @@ fn a_bills_bundle_checks_offline_and_catches_every_change() {
     assert!(said.contains("does not hold"), "{said}");
     let said = format!("{:#}", lineage(&["verify", "--bundle", bundle]).unwrap_err());
     assert!(said.contains("--key"), "{said}");
+
+    // A bundle that leaves out a seat's events and states the smaller bill they make is
+    // self-consistent: only the export shows what it left out.
+    let mut shorter = original.clone();
+    let principal = "\"principal\":\"u-linus\"";
+    shorter["entries"].as_array_mut().unwrap().retain(|entry| {
+        !(entry["entry"].as_str().unwrap().contains("Seat") && entry["entry"].as_str().unwrap().contains(principal))
+    });
+    let left: Vec<lineage_schema::Envelope> = shorter["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| serde_json::from_str(entry["entry"].as_str().unwrap()).unwrap())
+        .collect();
+    let account = lineage_schema::AccountId::new("acct-contoso-exp").unwrap();
+    let kinds = left
+        .iter()
+        .filter_map(|envelope| match &envelope.event {
+            lineage_schema::Event::ComputeTargetAttached(attached) => {
+                Some((attached.target.to_string(), attached.kind.label().to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    let billed: Vec<_> = left
+        .into_iter()
+        .filter(|envelope| lineage_store::billing::bills(&envelope.event))
+        .collect();
+    let month = lineage_store::billing::Month::parse("2026-03").unwrap();
+    let smaller = lineage_store::billing::compute(&account, &billed, &kinds, month, &Default::default());
+    shorter["bill"] = serde_json::to_value(lineage_store::BundledBill::from(&smaller)).unwrap();
+    assert!(
+        smaller.total < original["bill"]["total"].as_i64().unwrap(),
+        "a smaller bill"
+    );
+    std::fs::write(tampered, shorter.to_string()).unwrap();
+    lineage(&["verify", "--bundle", tampered, "--key", &vkey]).unwrap();
+    assert!(go(tampered).0, "without an export the omission cannot show");
+    let export = scratch.path().join("export.ndjson");
+    // The export's lines are the tree's entries (tested against `/export` above).
+    let exported = {
+        let reader = Store::open(dir.path(), &Default::default()).unwrap();
+        let lines: Vec<String> = reader
+            .tlog_entries(1, reader.head().seq)
+            .unwrap()
+            .into_iter()
+            .map(|entry| String::from_utf8(entry).unwrap())
+            .collect();
+        lines.join("\n") + "\n"
+    };
+    std::fs::write(&export, exported).unwrap();
+    let export = export.to_str().unwrap();
+    lineage(&["verify", "--bundle", bundle, "--key", &vkey, "--export", export]).unwrap();
+    let said = format!(
+        "{:#}",
+        lineage(&["verify", "--bundle", tampered, "--key", &vkey, "--export", export]).unwrap_err()
+    );
+    assert!(
+        said.contains("bears on the bill but the bundle leaves it out"),
+        "{said}"
+    );
+    let output = Command::new(go_program("verify"))
+        .args(["-vkey", &vkey, "-bundle", tampered, "-export", export])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && said.contains("leaves it out"), "{said}");
 }
 
 /// An operator names the log; its checkpoint notes and verifier key say that name.

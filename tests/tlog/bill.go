@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -361,7 +362,7 @@ func sortedKeys(m map[string]int64) []string {
 
 // checkBundle checks a bill's bundle offline: the checkpoint (and cosignatures), each
 // entry's inclusion, and the bill recomputed from the entries.
-func checkBundle(path string, verifier note.Verifier, cosigners []note.Verifier) {
+func checkBundle(path, exportPath string, verifier note.Verifier, cosigners []note.Verifier) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		fail("%v", err)
@@ -427,4 +428,57 @@ func checkBundle(path string, verifier note.Verifier, cosigners []note.Verifier)
 		fail("the bill does not follow from its events: stated total %d, recomputed %d", stated.Total, recomputed.Total)
 	}
 	fmt.Printf("ok: all %d lines of the bill follow from the events: total %d %s\n", len(stated.Lines), stated.Total, stated.Currency)
+	if exportPath != "" {
+		included := map[int64]bool{}
+		for _, bundled := range bundle.Entries {
+			included[bundled.Seq] = true
+		}
+		checkComplete(exportPath, bundle.Account, signed, included)
+	}
+}
+
+// checkComplete checks that an export begins with exactly the log the checkpoint signs
+// (its root rebuilt from the lines with tlog.StoredHashes) and that the bundle holds
+// every event of the account in it that bears on the bill.
+func checkComplete(exportPath, account string, signed checkpoint, included map[int64]bool) {
+	file, err := os.Open(exportPath)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer file.Close()
+	lines := bufio.NewScanner(file)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	var stored []tlog.Hash
+	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, index := range indexes {
+			out[i] = stored[index]
+		}
+		return out, nil
+	})
+	var n int64
+	for n < signed.tree.N && lines.Scan() {
+		line := lines.Bytes()
+		hashes, err := tlog.StoredHashes(n, line, reader)
+		if err != nil {
+			fail("%v", err)
+		}
+		stored = append(stored, hashes...)
+		e := &event{}
+		if err := json.Unmarshal(line, e); err != nil {
+			fail("export line %d: %v", n+1, err)
+		}
+		for name := range e.Event {
+			bears := billed(name) || name == "ComputeTargetAttached"
+			if bears && e.Account != nil && *e.Account == account && !included[int64(e.Seq)] {
+				fail("event %d of %s bears on the bill but the bundle leaves it out", e.Seq, account)
+			}
+		}
+		n++
+	}
+	root, err := tlog.TreeHash(n, reader)
+	if err != nil || n != signed.tree.N || root != signed.tree.Hash {
+		fail("the export is not the log the checkpoint signs (%d lines read)", n)
+	}
+	fmt.Printf("ok: the export is the log the checkpoint signs, and the bundle leaves out none of its events that bear on the bill\n")
 }

@@ -15,7 +15,8 @@
 //     witness (c2sp.org/tlog-cosignature);
 //   - with -bundle FILE instead, offline: a bill's bundle (`lineage bill --bundle`) — its
 //     checkpoint, each event's inclusion, and every line of the bill recomputed from the
-//     events with the bundle's price book (bill.go).
+//     events with the bundle's price book (bill.go); with -export too, that the export is
+//     the log the checkpoint signs and the bundle leaves out none of its billed events.
 //
 // It prints one "ok:" line per check and exits 1 with the reason on the first failure.
 package main
@@ -214,7 +215,7 @@ func main() {
 		cosigners = append(cosigners, parseCosigner(vkey))
 	}
 	if *bundleFile != "" {
-		checkBundle(*bundleFile, verifier, cosigners)
+		checkBundle(*bundleFile, *export, verifier, cosigners)
 		return
 	}
 	if *base == "" || *export == "" {

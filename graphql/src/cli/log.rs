@@ -176,12 +176,24 @@ fn run_verify_note(
 /// Checks an auditor's bundle of a bill, offline.
 pub(super) fn run_verify_bundle(
     file: &Path,
-    verifier_keys: &[String],
-    witnesses: &[String],
+    (verifier_keys, witnesses): (&[String], &[String]),
+    export: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let check = match Store::verify_bundle(&text, verifier_keys, witnesses) {
+    let lines = match export {
+        Some(export) => {
+            Some(std::fs::read_to_string(export).with_context(|| format!("cannot read {}", export.display()))?)
+        }
+        None => None,
+    };
+    let checked = Store::verify_bundle(&text, verifier_keys, witnesses).and_then(|mut check| {
+        if let Some(lines) = &lines {
+            lineage_store::check_bundle_complete(&text, lines, &mut check)?;
+        }
+        Ok(check)
+    });
+    let check = match checked {
         Ok(check) => check,
         Err(lineage_store::Error::Rejected(rejection)) => bail!("the bundle does not hold: {rejection}"),
         Err(other) => return Err(other.into()),
@@ -202,6 +214,12 @@ pub(super) fn run_verify_bundle(
         check.currency,
         super::accounting::money(check.total)
     )?;
+    if let Some(size) = check.complete {
+        writeln!(
+            out,
+            "ok: the export is the log the checkpoint signs ({size} entries), and the bundle leaves out none of its events that bear on the bill"
+        )?;
+    }
     Ok(())
 }
 

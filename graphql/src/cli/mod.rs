@@ -80,6 +80,11 @@ enum Command {
         /// event's inclusion, and every line recomputed from its events.
         #[arg(long, conflicts_with = "checkpoint")]
         bundle: Option<PathBuf>,
+        /// With `--bundle`: an export of the log (`lineage export`) to check the bundle
+        /// leaves out no event the bill rests on (the export is first checked to be the
+        /// log the bundle's checkpoint signs).
+        #[arg(long, requires = "bundle")]
+        export: Option<PathBuf>,
     },
     /// Print the public key checkpoints are signed with: hex, or as a C2SP verifier key
     /// (`--format vkey`) for standard signed-note verifiers.
@@ -285,8 +290,9 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
             bundle: Some(file),
             verifier_keys,
             witnesses,
+            export,
             ..
-        } => run_verify_bundle(&file, &verifier_keys, &witnesses, out),
+        } => run_verify_bundle(&file, (&verifier_keys, &witnesses), export.as_deref(), out),
         Command::Verify {
             checkpoint: None,
             verifier_keys,
@@ -302,6 +308,7 @@ pub fn run(cli: Cli, args: &[std::ffi::OsString], out: &mut dyn Write, notes: &m
             verifier_keys,
             witnesses,
             bundle: None,
+            ..
         } => run_verify_checkpoint(
             dir,
             log,

@@ -92,10 +92,45 @@ impl From<&Bill> for BundledBill {
 #[derive(Clone, Debug)]
 pub struct BundleCheck {
     pub checkpoint: OpenCheckpoint,
+    /// With an export: how many of its entries (the checkpoint's whole log) were read to
+    /// find every billed event of the account in the bundle.
+    pub complete: Option<u64>,
     pub events: usize,
     pub lines: usize,
     pub total: i64,
     pub currency: String,
+}
+
+/// Checks that `export` (one entry a line, `lineage export`) begins with exactly the log
+/// the bundle's checkpoint signs — its root recomputed from the lines — and that every
+/// event in it that the bill rests on is in the bundle: nothing billed was left out.
+pub fn check_bundle_complete(bundle_text: &str, export: &str, check: &mut BundleCheck) -> Result<()> {
+    let refused = |why: String| -> Error { Rejection::invalid("bundle", why).into() };
+    let bundle: BillBundle = serde_json::from_str(bundle_text).map_err(|error| refused(error.to_string()))?;
+    let size = check.checkpoint.size;
+    let mut frontier = lineage_schema::merkle::Frontier::default();
+    let included: std::collections::BTreeSet<u64> = bundle.entries.iter().map(|entry| entry.seq).collect();
+    for line in export.lines().take(size as usize) {
+        tlog::push(&mut frontier, line.as_bytes());
+        let envelope: Envelope = serde_json::from_str(line)
+            .map_err(|error| refused(format!("export line {}: not an event: {error}", frontier.size)))?;
+        let of_account = envelope.account.as_ref().map(AccountId::as_str) == Some(bundle.account.as_str());
+        let needed = billing::bills(&envelope.event) || matches!(envelope.event, Event::ComputeTargetAttached(_));
+        if of_account && needed && !included.contains(&envelope.seq) {
+            return Err(refused(format!(
+                "event {} of {} bears on the bill but the bundle leaves it out",
+                envelope.seq, bundle.account
+            )));
+        }
+    }
+    if frontier.size != size || tlog::root(&frontier) != check.checkpoint.root {
+        return Err(refused(format!(
+            "the export is not the log the checkpoint signs: its first {} lines have another root",
+            frontier.size
+        )));
+    }
+    check.complete = Some(size);
+    Ok(())
 }
 
 impl Store {
@@ -241,6 +276,7 @@ impl Store {
             )));
         }
         Ok(BundleCheck {
+            complete: None,
             checkpoint,
             events: bundle.entries.len(),
             lines: recomputed.lines.len(),

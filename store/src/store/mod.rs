@@ -6,7 +6,7 @@ mod bundle;
 mod proofs;
 mod shared;
 mod tlog;
-pub use bundle::{BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine};
+pub use bundle::{check_bundle_complete, BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine};
 
 use shared::{follow, open_log};
 
