@@ -247,10 +247,14 @@ fn load(address: SocketAddr, token: &str, clients: usize, seconds: u64, body: fn
     Ok(total as f64 / seconds as f64)
 }
 
-pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result<()> {
+pub fn run(scratch: &Path, (chains, events): (usize, usize), seconds: u64, cache_mb: u64) -> Result<()> {
     let dir = scratch.join(format!("lineage-bench-graph-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let store = Arc::new(Store::open(&dir, &Options::default())?);
+    let options = Options {
+        cache_bytes: cache_mb.max(1) << 20,
+        ..Options::default()
+    };
+    let store = Arc::new(Store::open(&dir, &options)?);
     fill(&store, chains, events).context("filling the store")?;
     let disk = store.stats()?;
     println!(
@@ -300,8 +304,9 @@ pub fn run(scratch: &Path, chains: usize, events: usize, seconds: u64) -> Result
         println!("| {clients} clients | `{{ head }}` {simple:.0} requests/s | `trace` {traces:.0} requests/s |");
     }
     println!(
-        "| memory (RSS of this process: store, server and load threads) | {:.0} MiB |",
-        rss_mib()
+        "| memory (RSS of this process: store, server and load threads; sled cache {cache_mb} MiB) | {:.0} MiB now, {:.0} MiB at peak |",
+        rss_mib(),
+        status_mib("VmHWM:")
     );
     served.stop(&runtime)?;
     drop(store);

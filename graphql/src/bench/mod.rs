@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// `--chains` dataset → run → model → manifest → image → service chains.
     #[arg(long)]
     graph: bool,
+    /// sled's cache for `--graph`, in MiB (as `serve --cache-mb`).
+    #[arg(long, default_value_t = lineage_store::store::DEFAULT_CACHE_BYTES >> 20)]
+    cache_mb: u64,
     /// Chains for `--graph`.
     #[arg(long, default_value_t = 10_000)]
     chains: usize,
@@ -209,7 +212,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return crate::bench::peers::run(&base, args.runs, args.chains);
     }
     if args.graph {
-        return crate::bench::graph::run(&base, args.chains, args.events, args.seconds);
+        return crate::bench::graph::run(&base, (args.chains, args.events), args.seconds, args.cache_mb);
     }
     if let Some(server) = &args.postgres {
         return shared::run(&base, server, args);

@@ -473,8 +473,14 @@ pub(super) fn options(log: Option<&str>) -> Options {
 }
 
 pub(super) fn open(dir: &Path, log: Option<&str>) -> Result<Store> {
+    open_with(dir, &options(log))
+}
+
+/// [`open`] with options of the caller's.
+pub(super) fn open_with(dir: &Path, options: &Options) -> Result<Store> {
+    let log = options.log_url.as_deref();
     let mut progress = progress_printer("catching up projections");
-    let store = Store::open_with_progress(dir, &options(log), &mut progress).with_context(|| match log {
+    let store = Store::open_with_progress(dir, options, &mut progress).with_context(|| match log {
         Some(url) => format!(
             "cannot open the store in {} on the log at {}",
             dir.display(),

@@ -55,6 +55,10 @@ pub(super) struct ServeArgs {
     /// checkpoint with the cosignatures it got.
     #[arg(long = "witness", env = "LINEAGE_WITNESSES", value_delimiter = ',')]
     pub(super) witnesses: Vec<crate::witness::WitnessAt>,
+    /// How much of the derived data to keep in memory, in MiB (sled's cache); reads of a
+    /// larger working set go to the page cache.
+    #[arg(long, env = "LINEAGE_CACHE_MB", default_value_t = lineage_store::store::DEFAULT_CACHE_BYTES >> 20)]
+    pub(super) cache_mb: u64,
     /// How often to look for a new checkpoint to submit to the witnesses, in milliseconds.
     #[arg(long, env = "LINEAGE_WITNESS_EVERY_MS", default_value_t = 10_000)]
     pub(super) witness_every_ms: u64,
@@ -101,7 +105,12 @@ const DEMO_USERS: [&str; 5] = ["u-alex", "u-ada", "u-linus", "u-margaret", "u-gr
 
 pub(super) fn run_serve(dir: &Path, log: Option<&str>, args: ServeArgs) -> Result<()> {
     init_logging(&args.log_format)?;
-    let store = std::sync::Arc::new(open(dir, log)?);
+    let options = lineage_store::Options {
+        log_url: log.map(str::to_string),
+        cache_bytes: args.cache_mb.max(1) << 20,
+        ..Default::default()
+    };
+    let store = std::sync::Arc::new(open_with(dir, &options)?);
     let mut tokens = Vec::new();
     let mut demo_told = false;
     if args.demo {

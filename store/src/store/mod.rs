@@ -42,7 +42,14 @@ pub struct Options {
     /// The log on PostgreSQL (`postgres://USER@HOST:PORT/DB`) instead of the data
     /// directory's files; the directory keeps this node's projections.
     pub log_url: Option<String>,
+    /// How much of the derived data sled keeps in memory, in bytes. Reads of a working
+    /// set larger than this go to the page cache and the disk.
+    pub cache_bytes: u64,
 }
+
+/// sled's own default is a gibibyte, which a busy store fills: memory would grow with the
+/// log rather than with what is read.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 impl Default for Options {
     fn default() -> Self {
@@ -52,6 +59,7 @@ impl Default for Options {
             lock_wait: Duration::from_secs(3),
             disk: Arc::new(crate::log::disk::RealDisk),
             log_url: None,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -124,8 +132,8 @@ fn log_dir(dir: &Path) -> PathBuf {
 /// Opens sled; if its files are damaged (sled 0.34 can leave a torn snapshot after a
 /// SIGKILL), moves them aside and starts empty — everything in them is derived, and
 /// opening replays the log into it. Says where they went.
-fn open_db_or_set_aside(dir: &Path, lock_wait: Duration) -> Result<(sled::Db, Option<PathBuf>)> {
-    match open_sled(dir, lock_wait) {
+fn open_db_or_set_aside(dir: &Path, options: &Options) -> Result<(sled::Db, Option<PathBuf>)> {
+    match open_sled(dir, options) {
         Err(Error::Sled(sled::Error::Corruption { .. })) => {
             let seconds = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -135,22 +143,26 @@ fn open_db_or_set_aside(dir: &Path, lock_wait: Duration) -> Result<(sled::Db, Op
                 .map_err(Error::io("setting damaged derived data aside", &aside))?;
             // A journal finishes a write into the damaged trees, not into new ones.
             crate::derived::journal::remove(&dir.join(crate::derived::journal::FILE))?;
-            Ok((open_sled(dir, lock_wait)?, Some(aside)))
+            Ok((open_sled(dir, options)?, Some(aside)))
         }
         opened => opened.map(|db| (db, None)),
     }
 }
 
-fn open_sled(dir: &Path, lock_wait: Duration) -> Result<sled::Db> {
+fn open_sled(dir: &Path, options: &Options) -> Result<sled::Db> {
     let path = dir.join("derived");
     let started = std::time::Instant::now();
     loop {
-        match sled::Config::new().path(&path).flush_every_ms(Some(1000)).open() {
+        let config = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(Some(1000))
+            .cache_capacity(options.cache_bytes.max(1 << 20));
+        match config.open() {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(source))
                 if source.kind() == std::io::ErrorKind::WouldBlock || source.to_string().contains("lock") =>
             {
-                if started.elapsed() >= lock_wait {
+                if started.elapsed() >= options.lock_wait {
                     return Err(Error::Locked(dir.to_path_buf()));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -169,7 +181,7 @@ impl Store {
 
     pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
-        let (db, derived_set_aside) = open_db_or_set_aside(dir, options.lock_wait)?;
+        let (db, derived_set_aside) = open_db_or_set_aside(dir, options)?;
         let (event_log, log_report) = open_log(dir, &db, options)?;
         let head = event_log.head();
         let journal = dir.join(crate::derived::journal::FILE);
@@ -528,7 +540,7 @@ impl Store {
     pub fn rebuild(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
         {
             // Damaged trees are set aside here too: a rebuild is what they need.
-            let (db, _) = open_db_or_set_aside(dir, options.lock_wait)?;
+            let (db, _) = open_db_or_set_aside(dir, options)?;
             for tree in projections::open_trees(&db)? {
                 tree.clear()?;
             }
