@@ -325,6 +325,40 @@ fn the_peers_benchmark_answers_every_figure() {
     }
 }
 
+/// `bench --scale` measures each size on a store of its own and says how each figure
+/// changes per tenfold growth.
+#[test]
+fn the_scale_benchmark_measures_every_size_and_the_growth() {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
+        .args(["bench", "--scale", "300,3000", "--scratch"])
+        .arg(scratch.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let table = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<Vec<f64>> = table
+        .lines()
+        .filter(|line| line.starts_with("| 3"))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().parse::<f64>().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    for row in &rows {
+        assert!(row.iter().all(|figure| *figure > 0.0), "{table}");
+    }
+    assert!(rows[0][0] >= 300.0 && rows[1][0] >= 3000.0, "{table}");
+    let growth = table
+        .lines()
+        .find(|line| line.starts_with("| change per tenfold growth"))
+        .expect("a growth line");
+    assert_eq!(growth.matches('×').count(), 5, "{growth}");
+}
+
 /// README's "Configure" table is the command line's own list of flags: made from it, and
 /// checked against it (`UPDATE_README=1` writes it back).
 #[test]

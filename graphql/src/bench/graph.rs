@@ -121,7 +121,8 @@ pub(crate) fn chain(index: usize, padding: usize) -> Vec<CommandEnvelope> {
 }
 
 /// Fills a store with `chains` chains and about `events` events in all.
-fn fill(store: &Store, chains: usize, events: usize) -> Result<()> {
+/// Fills `store` with `chains` lineage chains padded to about `events` events; the rate.
+pub(super) fn fill(store: &Store, chains: usize, events: usize) -> Result<f64> {
     store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
     let padding = (events / chains.max(1)).saturating_sub(12);
     let started = Instant::now();
@@ -137,13 +138,32 @@ fn fill(store: &Store, chains: usize, events: usize) -> Result<()> {
     }
     eprintln!();
     let head = store.head().seq;
+    let rate = head as f64 / started.elapsed().as_secs_f64();
     println!(
-        "filled {chains} chains, {head} events in {:.1?} ({:.0} events/s)",
-        started.elapsed(),
-        head as f64 / started.elapsed().as_secs_f64()
+        "filled {chains} chains, {head} events in {:.1?} ({rate:.0} events/s)",
+        started.elapsed()
     );
     store.flush()?;
-    Ok(())
+    Ok(rate)
+}
+
+/// `trace` in-process for 1 000 services picked at random among `chains`: p50 and p99, ms.
+pub(super) fn trace_in_process(store: &Store, chains: usize) -> Result<(f64, f64)> {
+    let mut random = 0x9e37_79b9_7f4a_7c15u64;
+    let mut samples = Vec::new();
+    for _ in 0..1000 {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        let service = random as usize % chains.max(1);
+        let started = Instant::now();
+        let trace = store.lineage().trace(&id(&format!("svc-{service}")), None)?;
+        samples.push(started.elapsed());
+        if trace.image.is_none() {
+            bail!("service svc-{service} has no image");
+        }
+    }
+    Ok(percentiles(samples))
 }
 
 /// A tiny HTTP/1.1 client with keep-alive: enough for loopback measurements.
@@ -271,14 +291,7 @@ pub fn run(scratch: &Path, (chains, events): (usize, usize), seconds: u64, cache
         random as usize % chains
     };
     let services: Vec<usize> = (0..1000).map(|_| next()).collect();
-    let mut samples = Vec::new();
-    for service in &services {
-        let started = Instant::now();
-        let trace = store.lineage().trace(&id(&format!("svc-{service}")), None)?;
-        samples.push(started.elapsed());
-        assert!(trace.image.is_some(), "every bench service has an image");
-    }
-    let (p50, p99) = percentiles(samples);
+    let (p50, p99) = trace_in_process(&store, chains)?;
     println!("| trace, in-process | p50 {p50:.3} ms | p99 {p99:.3} ms |");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

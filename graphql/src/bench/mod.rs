@@ -5,6 +5,7 @@
 
 pub mod graph;
 pub mod peers;
+mod scale;
 mod shared;
 
 use anyhow::{Context, Result};
@@ -42,6 +43,12 @@ pub struct BenchArgs {
     /// sled's cache for `--graph`, in MiB (as `serve --cache-mb`).
     #[arg(long, default_value_t = lineage_store::store::DEFAULT_CACHE_BYTES >> 20)]
     cache_mb: u64,
+    /// Measure how the figures grow instead: at each of these log sizes (comma
+    /// separated, e.g. `10000,100000,1000000`), a store filled with lineage chains (about
+    /// 100 events each): its fill rate, `trace` in-process, rebuild rate and bytes per
+    /// event, then each figure's change per tenfold growth.
+    #[arg(long, value_delimiter = ',', value_name = "EVENTS")]
+    scale: Vec<usize>,
     /// Chains for `--graph`.
     #[arg(long, default_value_t = 10_000)]
     chains: usize,
@@ -210,6 +217,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
     if args.peers {
         return crate::bench::peers::run(&base, args.runs, args.chains);
+    }
+    if !args.scale.is_empty() {
+        return scale::run(&base, &args.scale, args.cache_mb);
     }
     if args.graph {
         return crate::bench::graph::run(&base, (args.chains, args.events), args.seconds, args.cache_mb);
