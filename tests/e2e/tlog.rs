@@ -96,16 +96,7 @@ async fn grown_server(more: usize, old: &Path) -> Server {
 }
 
 async fn export_to(server: &Server, path: &Path) -> Vec<String> {
-    let body = server
-        .client
-        .get(format!("{}/export", server.url))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, body, _) = get(server, "/export").await;
     std::fs::write(path, &body).unwrap();
     body.lines().map(str::to_string).collect()
 }
