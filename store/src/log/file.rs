@@ -1,7 +1,8 @@
 //! `FileLog`, the segment-file log: the one writer appending and syncing records, and
 //! `FileLogReader`, which finds a record by its position or its seq.
 
-use super::scan::corruption;
+use super::cursor::{Cursor, Marks, Step};
+use super::scan::{corruption, scan_marking};
 use super::*;
 
 /// The segment-file log.
@@ -9,6 +10,7 @@ use super::*;
 pub struct FileLog {
     dir: PathBuf,
     segments: Arc<RwLock<Vec<SegmentFile>>>,
+    marks: Arc<Marks>,
     current: File,
     current_first_seq: u64,
     current_len: u64,
@@ -50,7 +52,7 @@ impl FileLog {
                 sync_dir(parent)?;
             }
         }
-        let scan = scan_on(dir, disk.as_ref())?;
+        let (scan, marks) = scan_marking(dir, disk.as_ref())?;
         let mut segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
         let cut_bytes = scan.torn_tail_bytes;
         if segments.is_empty() {
@@ -81,6 +83,7 @@ impl FileLog {
             dir: dir.to_path_buf(),
             current_first_seq: last.first_seq,
             segments: Arc::new(RwLock::new(segments)),
+            marks: Arc::new(Marks::new(marks)),
             current: file,
             current_len: len,
             head: scan.head,
@@ -152,6 +155,10 @@ impl FileLog {
         }
         self.write_durably(&pending)?;
         self.head = head;
+        // Marked only once durable: a reader never starts at bytes that may be cut off.
+        for (record, location) in records.iter().zip(&locations) {
+            self.marks.note(record.envelope.seq, Location::from(*location));
+        }
         Ok(locations)
     }
 }
@@ -204,6 +211,7 @@ impl EventLog for FileLog {
         Arc::new(FileLogReader {
             dir: self.dir.clone(),
             segments: Arc::clone(&self.segments),
+            marks: Arc::clone(&self.marks),
             disk: Arc::clone(&self.disk),
         })
     }
@@ -214,6 +222,7 @@ impl EventLog for FileLog {
 pub struct FileLogReader {
     dir: PathBuf,
     segments: Arc<RwLock<Vec<SegmentFile>>>,
+    marks: Arc<Marks>,
     disk: Arc<dyn Disk>,
 }
 
@@ -224,6 +233,7 @@ impl FileLogReader {
         Ok(Self {
             dir: dir.to_path_buf(),
             segments: Arc::new(RwLock::new(segments)),
+            marks: Arc::default(),
             disk: Arc::new(RealDisk),
         })
     }
@@ -236,31 +246,24 @@ impl LogRead for FileLogReader {
             .partition_point(|segment| segment.first_seq <= seq)
             .saturating_sub(1);
         for segment in &segments[start..] {
-            let bytes = self
-                .disk
-                .read_all(&segment.path)
-                .map_err(Error::io("reading a segment", &segment.path))?;
-            let mut offset = HEADER_LEN;
-            while (offset as usize) < bytes.len() {
-                match segment::read_frame(&bytes, offset) {
-                    Frame::Record { envelope, next } => {
-                        if envelope.seq >= seq
-                            && !visit(
-                                *envelope,
-                                Location {
-                                    segment: segment.first_seq,
-                                    offset,
-                                }
-                                .into(),
-                            )?
-                        {
+            let mut cursor = Cursor::open(self.disk.as_ref(), &segment.path)?;
+            let mut offset = self.marks.start(segment.first_seq, seq);
+            loop {
+                match cursor.step(offset, seq)? {
+                    Step::Skipped { next } => offset = next,
+                    Step::Record { envelope, next } => {
+                        let position = Location {
+                            segment: segment.first_seq,
+                            offset,
+                        };
+                        if !visit(*envelope, position.into())? {
                             return Ok(());
                         }
                         offset = next;
                     }
                     // Bytes being appended right now: the rest is not acknowledged yet.
-                    Frame::Truncated => break,
-                    Frame::Bad { reason } => return Err(corruption(segment, 0, offset, reason)),
+                    Step::End => break,
+                    Step::Bad { reason } => return Err(corruption(segment, 0, offset, reason)),
                 }
             }
         }

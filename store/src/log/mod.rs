@@ -5,6 +5,7 @@
 //! Opening scans every record — checksum, seq, hash chain — so a log that was edited,
 //! reordered or truncated in the middle is refused; a tail cut short by a crash is cut off.
 
+mod cursor;
 pub mod disk;
 mod file;
 pub mod postgres;

@@ -21,6 +21,12 @@ pub fn scan(dir: &Path) -> Result<ScanReport> {
 
 /// As [`scan`], reading through `disk`.
 pub fn scan_on(dir: &Path, disk: &dyn Disk) -> Result<ScanReport> {
+    Ok(scan_marking(dir, disk)?.0)
+}
+
+/// As [`scan_on`], with where every [`cursor::MARK_EVERY`]th record starts.
+pub(crate) fn scan_marking(dir: &Path, disk: &dyn Disk) -> Result<(ScanReport, Vec<(u64, Location)>)> {
+    let mut marks = Vec::new();
     let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
     let mut report = ScanReport {
         head: Head::EMPTY,
@@ -35,10 +41,10 @@ pub fn scan_on(dir: &Path, disk: &dyn Disk) -> Result<ScanReport> {
             .read_all(&segment.path)
             .map_err(Error::io("reading a segment", &segment.path))?;
         report.bytes += bytes.len() as u64;
-        let end = scan_segment(segment, &bytes, is_last, &mut report.head, &mut report.records)?;
+        let end = scan_segment(segment, &bytes, is_last, &mut report, &mut marks)?;
         report.torn_tail_bytes += bytes.len() as u64 - end;
     }
-    Ok(report)
+    Ok((report, marks))
 }
 
 pub(super) fn corruption(segment: &SegmentFile, seq: u64, offset: u64, reason: impl Into<String>) -> Error {
@@ -52,7 +58,14 @@ pub(super) fn corruption(segment: &SegmentFile, seq: u64, offset: u64, reason: i
 
 /// Checks one segment's records against the chain so far; returns where its valid
 /// records end. Damage is an error, except a torn tail in the last segment.
-fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut Head, records: &mut u64) -> Result<u64> {
+fn scan_segment(
+    segment: &SegmentFile,
+    bytes: &[u8],
+    is_last: bool,
+    report: &mut ScanReport,
+    marks: &mut Vec<(u64, Location)>,
+) -> Result<u64> {
+    let head = &mut report.head;
     let expected_first = head.seq + 1;
     if bytes.len() < HEADER_LEN as usize {
         // A segment whose creation was cut short holds nothing acknowledged.
@@ -94,7 +107,14 @@ fn scan_segment(segment: &SegmentFile, bytes: &[u8], is_last: bool, head: &mut H
                     hash: envelope.hash,
                     recorded_at: envelope.recorded_at,
                 };
-                *records += 1;
+                report.records += 1;
+                if cursor::Marks::marks(envelope.seq) {
+                    let location = Location {
+                        segment: segment.first_seq,
+                        offset,
+                    };
+                    marks.push((envelope.seq, location));
+                }
                 offset = next;
             }
             Frame::Truncated if is_last => return Ok(offset),
