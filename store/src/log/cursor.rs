@@ -25,7 +25,7 @@ impl Marks {
 
     /// Whether the record `seq` is one the table marks.
     pub(crate) fn marks(seq: u64) -> bool {
-        seq % MARK_EVERY == 0
+        seq.is_multiple_of(MARK_EVERY)
     }
 
     /// Notes an appended record (in seq order); only every [`MARK_EVERY`]th is kept.
