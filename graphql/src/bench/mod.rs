@@ -3,6 +3,7 @@
 //!
 //! Each figure is the median of `--repeat` runs; the machines are shared and noisy.
 
+mod chains;
 pub mod graph;
 pub mod peers;
 mod scale;
@@ -59,6 +60,11 @@ pub struct BenchArgs {
     /// (`tests/peers/run.sh`): tracking ingest, lineage and registry workloads, as JSON.
     #[arg(long)]
     peers: bool,
+    /// Measure lineage inserts instead: `--chains` chains of 13 commands (dataset → run →
+    /// model → manifest → image → service), each one all-or-none batch, from each of
+    /// `--writers` concurrent writers in-process, durable; chains/s.
+    #[arg(long)]
+    insert_chains: bool,
     /// Runs for `--peers`' tracking and registry workloads.
     #[arg(long, default_value_t = 500)]
     runs: usize,
@@ -220,6 +226,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if !args.scale.is_empty() {
         return scale::run(&base, &args.scale, args.cache_mb);
+    }
+    if args.insert_chains {
+        return chains::run(&base, args.chains, &args.writers, args.repeat);
     }
     if args.graph {
         return crate::bench::graph::run(&base, (args.chains, args.events), args.seconds, args.cache_mb);

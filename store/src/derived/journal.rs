@@ -58,6 +58,32 @@ fn sync_parent(path: &Path) -> Result<()> {
         .map_err(Error::io("syncing the data directory", parent))
 }
 
+/// bincode's variable-length integer: one byte below 251, else a marker and 2, 4 or 8
+/// little-endian bytes.
+fn put_varint(out: &mut Vec<u8>, value: u64) {
+    match value {
+        0..=250 => out.push(value as u8),
+        251..=0xffff => {
+            out.push(251);
+            out.extend_from_slice(&(value as u16).to_le_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(252);
+            out.extend_from_slice(&(value as u32).to_le_bytes());
+        }
+        _ => {
+            out.push(253);
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+}
+
+/// A byte string as bincode writes one: its length, then the bytes.
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 /// Writes and syncs a journal of `entries`, which bring the trees up to seq `through`.
 pub(crate) fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterator<Item = EntryRef<'a>>) -> Result<()> {
     let staging = temporary(path);
@@ -67,11 +93,27 @@ pub(crate) fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterat
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         hasher: blake3::Hasher::new(),
     };
-    encode(&through, &mut out)?;
-    encode(&(entries.len() as u64), &mut out)?;
+    // The bytes bincode gives `(u64, &[u8], Option<&[u8]>)`, written directly: serde
+    // hands a byte slice to bincode one byte at a time.
+    let mut encoded = Vec::with_capacity(64 * 1024);
+    put_varint(&mut encoded, through);
+    put_varint(&mut encoded, entries.len() as u64);
     for (tree, key, value) in entries {
-        encode(&(tree as u64, key, value), &mut out)?;
+        put_varint(&mut encoded, tree as u64);
+        put_bytes(&mut encoded, key);
+        match value {
+            None => encoded.push(0),
+            Some(value) => {
+                encoded.push(1);
+                put_bytes(&mut encoded, value);
+            }
+        }
+        if encoded.len() >= 1 << 20 {
+            out.write_all(&encoded).map_err(Error::io("writing the flush journal", &staging))?;
+            encoded.clear();
+        }
     }
+    out.write_all(&encoded).map_err(Error::io("writing the flush journal", &staging))?;
     let hash = out.hasher.finalize();
     let mut file = out
         .inner
@@ -136,12 +178,6 @@ pub(crate) fn remove(path: &Path) -> Result<()> {
     }
 }
 
-fn encode<T: serde::Serialize, W: Write>(value: &T, out: &mut W) -> Result<()> {
-    bincode::serde::encode_into_std_write(value, out, BINCODE)
-        .map(drop)
-        .map_err(|error| Error::Derived(format!("writing the flush journal failed: {error}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,16 +187,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("derived-journal");
         assert!(read(&path).unwrap().is_none());
-        let entries: Vec<Entry> = vec![(0, b"a".to_vec(), Some(b"1".to_vec())), (2, b"b".to_vec(), None)];
+        // Lengths on each side of bincode's integer widths: what is written by hand reads
+        // back through bincode.
+        let entries: Vec<Entry> = [0usize, 1, 250, 251, 65_535, 65_536, 70_000]
+            .iter()
+            .enumerate()
+            .map(|(index, &len)| (index as TreeId, vec![index as u8; len], (index % 2 == 0).then(|| vec![7; len / 2])))
+            .collect();
         write(
             &path,
-            41,
+            70_000,
             entries
                 .iter()
                 .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref())),
         )
         .unwrap();
-        assert_eq!(read(&path).unwrap(), Some((41, entries)));
+        assert_eq!(read(&path).unwrap(), Some((70_000, entries)));
         remove(&path).unwrap();
         assert!(read(&path).unwrap().is_none());
     }

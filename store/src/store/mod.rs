@@ -106,7 +106,7 @@ impl EventFilter {
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
-    db: sled::Db,
+    pub(crate) db: sled::Db,
     view: Trees,
     reader: Arc<dyn LogRead>,
     shared: Arc<Shared>,
