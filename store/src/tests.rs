@@ -1064,14 +1064,29 @@ fn zz_breakdown() {
             for item in store.db.open_tree(name).unwrap().iter() {
                 let (k, v) = item.unwrap();
                 let e = out[index].entry(k.first().copied().unwrap_or(0)).or_default();
-                e.0 += 1; e.1 += k.len() as u64; e.2 += v.len() as u64;
+                e.0 += 1;
+                e.1 += k.len() as u64;
+                e.2 += v.len() as u64;
             }
         }
         out
     };
     let base = snapshot(&store);
     for step in 0..2000 {
-        store.execute(CommandEnvelope::new(id("u-bench"), Command::LogMetrics(MetricsLogged { run: id("r-0"), points: vec![MetricPoint { name: "loss".into(), value: 1.0 / (step as f64 + 1.0), step, timestamp: Timestamp::now() }] }))).unwrap();
+        store
+            .execute(CommandEnvelope::new(
+                id("u-bench"),
+                Command::LogMetrics(MetricsLogged {
+                    run: id("r-0"),
+                    points: vec![MetricPoint {
+                        name: "loss".into(),
+                        value: 1.0 / (step as f64 + 1.0),
+                        step,
+                        timestamp: Timestamp::now(),
+                    }],
+                }),
+            ))
+            .unwrap();
     }
     store.flush().unwrap();
     let after = snapshot(&store);
@@ -1080,7 +1095,13 @@ fn zz_breakdown() {
         for (tag, (k, kb, vb)) in &after[index] {
             let (k0, kb0, vb0) = base[index].get(tag).copied().unwrap_or_default();
             if k - k0 > 0 || vb != &vb0 {
-                println!("{name} tag {tag} ({}) keys/event {:.3} keybytes/event {:.1} valuebytes/event {:.1}", *tag as char, (k - k0) as f64 / n as f64, (kb - kb0) as f64 / n as f64, (*vb as f64 - vb0 as f64) / n as f64);
+                println!(
+                    "{name} tag {tag} ({}) keys/event {:.3} keybytes/event {:.1} valuebytes/event {:.1}",
+                    *tag as char,
+                    (k - k0) as f64 / n as f64,
+                    (kb - kb0) as f64 / n as f64,
+                    (*vb as f64 - vb0 as f64) / n as f64
+                );
             }
         }
     }

@@ -109,11 +109,13 @@ pub(crate) fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterat
             }
         }
         if encoded.len() >= 1 << 20 {
-            out.write_all(&encoded).map_err(Error::io("writing the flush journal", &staging))?;
+            out.write_all(&encoded)
+                .map_err(Error::io("writing the flush journal", &staging))?;
             encoded.clear();
         }
     }
-    out.write_all(&encoded).map_err(Error::io("writing the flush journal", &staging))?;
+    out.write_all(&encoded)
+        .map_err(Error::io("writing the flush journal", &staging))?;
     let hash = out.hasher.finalize();
     let mut file = out
         .inner
@@ -192,7 +194,13 @@ mod tests {
         let entries: Vec<Entry> = [0usize, 1, 250, 251, 65_535, 65_536, 70_000]
             .iter()
             .enumerate()
-            .map(|(index, &len)| (index as TreeId, vec![index as u8; len], (index % 2 == 0).then(|| vec![7; len / 2])))
+            .map(|(index, &len)| {
+                (
+                    index as TreeId,
+                    vec![index as u8; len],
+                    (index % 2 == 0).then(|| vec![7; len / 2]),
+                )
+            })
             .collect();
         write(
             &path,

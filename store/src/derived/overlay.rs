@@ -333,7 +333,7 @@ pub struct Overlay {
 }
 
 /// Past this many decoded values the cache starts over, bounding its memory.
-const DECODED_CAPACITY: usize = 65_536;
+const DECODED_CAPACITY: usize = 4_096;
 
 /// A point an `Overlay` can be rolled back to.
 #[derive(Clone, Copy, Debug)]
