@@ -112,6 +112,27 @@ impl Envelope {
         Sealed { envelope: self, body }
     }
 
+    /// Where the record body's bytes go: each field's share of the encoding, in field
+    /// order (they add up to the body's length).
+    pub fn field_sizes(&self) -> [(&'static str, usize); 11] {
+        fn size<T: Serialize + ?Sized>(value: &T) -> usize {
+            bincode::serde::encode_to_vec(value, BINCODE).map_or(0, |bytes| bytes.len())
+        }
+        [
+            ("seq", size(&self.seq)),
+            ("stream", size(&self.stream)),
+            ("version", size(&self.version)),
+            ("event id", size(&self.event_id)),
+            ("recorded at", size(&self.recorded_at)),
+            ("occurred at", size(&self.occurred_at)),
+            ("actor", size(&self.actor)),
+            ("account", size(&self.account)),
+            ("event", size(&self.event)),
+            ("previous hash", size(&self.prev_hash)),
+            ("hash", size(&self.hash)),
+        ]
+    }
+
     /// The record body: the bincode encoding of the envelope.
     pub fn encode(&self) -> Vec<u8> {
         // Encoding into a Vec cannot fail for these types: no maps with non-string
@@ -139,6 +160,14 @@ pub fn decode_record(schema_version: u16, body: &[u8]) -> Result<Envelope, Decod
 mod tests {
     use super::*;
     use crate::samples;
+
+    #[test]
+    fn the_field_sizes_add_up_to_the_body() {
+        for envelope in samples::envelopes() {
+            let total: usize = envelope.field_sizes().iter().map(|(_, size)| size).sum();
+            assert_eq!(total, envelope.encode().len(), "{:?}", envelope.event);
+        }
+    }
 
     #[test]
     fn every_sample_round_trips() {

@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 pub use log::{EventLog, Head, LogRead, ScanReport};
 pub use store::{
     check_bundle_complete, BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine, EventFilter, Options,
-    Stats, Store,
+    Stats, Store, TableSize,
 };
 pub use view::View;
 pub use write::writer::Appended;

@@ -325,30 +325,44 @@ fn the_peers_benchmark_answers_every_figure() {
     }
 }
 
-/// `bench --scale` measures each size on a store of its own and says how each figure
-/// changes per tenfold growth.
-#[test]
-fn the_scale_benchmark_measures_every_size_and_the_growth() {
+/// Runs `lineage bench` with `args` in a scratch directory; its standard output.
+fn bench(args: &[&str]) -> String {
     let scratch = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
-        .args(["bench", "--scale", "100,1000", "--scratch"])
+        .arg("bench")
+        .args(args)
+        .arg("--scratch")
         .arg(scratch.path())
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let table = String::from_utf8_lossy(&output.stdout);
-    let rows: Vec<Vec<f64>> = table
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The figures of a table's rows that start with `start` and hold only figures, pairs
+/// like `0.1 / 0.2` split.
+fn figures(table: &str, start: &str) -> Vec<Vec<f64>> {
+    table
         .lines()
-        .filter(|line| line.starts_with("| 1"))
-        .map(|line| {
+        .filter(|line| line.starts_with(start))
+        .filter_map(|line| {
             line.trim_matches('|')
-                .split('|')
-                .map(|cell| cell.trim().parse::<f64>().unwrap())
+                .split(['|', '/'])
+                .map(|cell| cell.trim().parse::<f64>().ok())
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// `bench --scale` measures each size on a store of its own and says how each figure
+/// changes per tenfold growth.
+#[test]
+fn the_scale_benchmark_measures_every_size_and_the_growth() {
+    let table = bench(&["--scale", "100,1000"]);
+    let rows = figures(&table, "| 1");
     assert_eq!(rows.len(), 2, "{table}");
     for row in &rows {
+        assert_eq!(row.len(), 9, "{table}");
         assert!(row.iter().all(|figure| *figure > 0.0), "{table}");
     }
     assert!(rows[0][0] >= 100.0 && rows[1][0] >= 1000.0, "{table}");
@@ -356,7 +370,46 @@ fn the_scale_benchmark_measures_every_size_and_the_growth() {
         .lines()
         .find(|line| line.starts_with("| change per tenfold growth"))
         .expect("a growth line");
-    assert_eq!(growth.matches('×').count(), 5, "{growth}");
+    assert_eq!(growth.matches('×').count(), 8, "{growth}");
+}
+
+/// `bench --insert-chains` measures chains/s for each writer count.
+#[test]
+fn the_chain_insert_benchmark_measures_each_writer_count() {
+    let table = bench(&["--insert-chains", "--chains", "60", "--writers", "1,4", "--repeat", "1"]);
+    let rows = figures(&table, "| ");
+    assert_eq!(rows.len(), 2, "{table}");
+    for (row, writers) in rows.iter().zip([1.0, 4.0]) {
+        assert_eq!(row[0], writers, "{table}");
+        assert!(row[1] > 0.0 && (row[2] - row[1] * 13.0).abs() <= 13.0, "{table}");
+    }
+}
+
+/// `bench --bytes` accounts for every byte of a record: the frame and the envelope's
+/// fields add up to the record, for each workload.
+#[test]
+fn the_bytes_benchmark_accounts_for_every_byte_of_a_record() {
+    let report = bench(&["--bytes", "--events", "300"]);
+    let value = |line: &str| -> f64 {
+        let cell = line.trim_matches('|').split('|').next_back().unwrap();
+        cell.trim().trim_matches('*').parse().unwrap()
+    };
+    let sections: Vec<&str> = report.split("\n\n| where").skip(1).collect();
+    assert_eq!(sections.len(), 3, "{report}");
+    for section in sections {
+        let record = value(section.lines().find(|line| line.contains("**log record**")).unwrap());
+        let parts: f64 = section
+            .lines()
+            .filter(|line| line.starts_with("| frame") || line.starts_with("| envelope:"))
+            .map(value)
+            .sum();
+        assert!((record - parts).abs() < 1.0, "{record} against {parts}: {section}");
+        assert!(
+            section.contains("derived keys and values") && section.contains("**log + derived**"),
+            "{section}"
+        );
+    }
+    assert_eq!(report.matches("per metric point").count(), 1, "{report}");
 }
 
 /// README's "Configure" table is the command line's own list of flags: made from it, and

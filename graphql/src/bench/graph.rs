@@ -243,6 +243,21 @@ pub(crate) fn status_mib(field: &str) -> f64 {
         / 1024.0
 }
 
+/// `trace` of each of `services` over one keep-alive HTTP connection: p50 and p99, ms.
+pub(super) fn trace_over_http(address: SocketAddr, token: &str, services: &[usize]) -> Result<(f64, f64)> {
+    let mut http = Http::connect(address, token)?;
+    let mut samples = Vec::new();
+    for service in services {
+        let started = Instant::now();
+        let answer = http.post(&trace_body(*service))?;
+        samples.push(started.elapsed());
+        if !answer.contains("imageVersion") {
+            bail!("unexpected answer: {answer}");
+        }
+    }
+    Ok(percentiles(samples))
+}
+
 /// Requests/s of `body(i)` from `clients` connections for `seconds`.
 fn load(address: SocketAddr, token: &str, clients: usize, seconds: u64, body: fn(usize) -> String) -> Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -297,17 +312,7 @@ pub fn run(scratch: &Path, (chains, events): (usize, usize), seconds: u64, cache
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let served = crate::bench::peers::serve(&runtime, &store)?;
     let (address, token) = (served.address, served.token.clone());
-    let mut http = Http::connect(address, &token)?;
-    let mut samples = Vec::new();
-    for service in &services {
-        let started = Instant::now();
-        let answer = http.post(&trace_body(*service))?;
-        samples.push(started.elapsed());
-        if !answer.contains("imageVersion") {
-            bail!("unexpected answer: {answer}");
-        }
-    }
-    let (p50, p99) = percentiles(samples);
+    let (p50, p99) = trace_over_http(address, &token, &services)?;
     println!("| trace, over HTTP (one connection) | p50 {p50:.3} ms | p99 {p99:.3} ms |");
     for clients in [1, 8, 32] {
         let simple = load(address, &token, clients, seconds, |_| {

@@ -3,6 +3,7 @@
 //!
 //! Each figure is the median of `--repeat` runs; the machines are shared and noisy.
 
+mod bytes;
 mod chains;
 pub mod graph;
 pub mod peers;
@@ -65,6 +66,12 @@ pub struct BenchArgs {
     /// `--writers` concurrent writers in-process, durable; chains/s.
     #[arg(long)]
     insert_chains: bool,
+    /// Measure where the bytes of an event go instead: the log record's frame and each
+    /// envelope field, each derived table's keys and values, and sled's own overhead, for
+    /// `--events` one-point metric events, a tenth as many 100-point metric batches and a
+    /// tenth as many lineage chains.
+    #[arg(long)]
+    bytes: bool,
     /// Runs for `--peers`' tracking and registry workloads.
     #[arg(long, default_value_t = 500)]
     runs: usize,
@@ -226,6 +233,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     if !args.scale.is_empty() {
         return scale::run(&base, &args.scale, args.cache_mb);
+    }
+    if args.bytes {
+        return bytes::run(&base, args.events);
     }
     if args.insert_chains {
         return chains::run(&base, args.chains, &args.writers, args.repeat);

@@ -33,13 +33,19 @@ pub fn ensure_format(db: &sled::Db) -> Result<bool> {
     if current == Some(FORMAT) {
         return Ok(false);
     }
-    for tree in open_trees(db)? {
-        tree.clear()?;
-    }
-    db.open_tree(tlog::TREE_NAME)?.clear()?;
+    drop_all(db)?;
     db.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;
     db.flush()?;
     Ok(true)
+}
+
+/// Empties every projection's tree and the transparency tree. Dropped whole, not cleared:
+/// sled clears a tree one key at a time, which took a quarter of a rebuild.
+pub fn drop_all(db: &sled::Db) -> Result<()> {
+    for name in NAMES.iter().chain([&tlog::TREE_NAME]) {
+        db.drop_tree(name)?;
+    }
+    Ok(())
 }
 
 /// The sled tree of each projection, in tree-id order.

@@ -5,8 +5,10 @@ mod accounting;
 mod bundle;
 mod proofs;
 mod shared;
+mod sizes;
 mod tlog;
 pub use bundle::{check_bundle_complete, BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine};
+pub use sizes::TableSize;
 
 use shared::{follow, open_log};
 
@@ -106,7 +108,7 @@ impl EventFilter {
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
-    pub(crate) db: sled::Db,
+    db: sled::Db,
     view: Trees,
     reader: Arc<dyn LogRead>,
     shared: Arc<Shared>,
@@ -541,10 +543,7 @@ impl Store {
         {
             // Damaged trees are set aside here too: a rebuild is what they need.
             let (db, _) = open_db_or_set_aside(dir, options)?;
-            for tree in projections::open_trees(&db)? {
-                tree.clear()?;
-            }
-            db.open_tree(projections::tlog::TREE_NAME)?.clear()?;
+            projections::drop_all(&db)?;
             db.flush()?;
             crate::derived::journal::remove(&dir.join(crate::derived::journal::FILE))?;
         }
