@@ -141,6 +141,49 @@ impl Envelope {
     }
 }
 
+/// What a check of the hash chain needs of a record, read without decoding its event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainFields {
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+    pub prev_hash: Digest,
+    pub hash: Digest,
+}
+
+/// The envelope's leading fields, through `recorded_at`, in encoding order.
+#[derive(Deserialize)]
+struct Leading {
+    seq: u64,
+    _stream: EntityRef,
+    _version: u64,
+    _event_id: Option<EventId>,
+    recorded_at: Timestamp,
+}
+
+/// The chain fields of a record body written with `schema_version`: the leading fields
+/// decoded, the two hashes read from the body's tail (each encodes as its 32 raw bytes,
+/// the hash last). Several times as fast as [`decode_record`], for scans that check the
+/// chain and need nothing else.
+pub fn chain_fields(schema_version: u16, body: &[u8]) -> Result<ChainFields, DecodeError> {
+    if schema_version != SCHEMA_VERSION {
+        return Err(DecodeError::UnknownSchemaVersion(schema_version));
+    }
+    let (leading, used): (Leading, usize) =
+        bincode::serde::decode_from_slice(body, BINCODE).map_err(|error| DecodeError::Malformed(error.to_string()))?;
+    let tail = body
+        .len()
+        .checked_sub(2 * HASH_LEN)
+        .filter(|&tail| tail >= used)
+        .ok_or_else(|| DecodeError::Malformed("record shorter than its hashes".into()))?;
+    let digest = |at: usize| Digest(body[at..at + HASH_LEN].try_into().expect("32 bytes"));
+    Ok(ChainFields {
+        seq: leading.seq,
+        recorded_at: leading.recorded_at,
+        prev_hash: digest(tail),
+        hash: digest(tail + HASH_LEN),
+    })
+}
+
 /// Decodes a record body written with `schema_version`, upcasting older versions.
 pub fn decode_record(schema_version: u16, body: &[u8]) -> Result<Envelope, DecodeError> {
     match schema_version {
@@ -160,6 +203,26 @@ pub fn decode_record(schema_version: u16, body: &[u8]) -> Result<Envelope, Decod
 mod tests {
     use super::*;
     use crate::samples;
+
+    #[test]
+    fn chain_fields_agree_with_the_whole_decoding() {
+        for envelope in samples::envelopes() {
+            let sealed = envelope.seal_encoded();
+            let fields = chain_fields(SCHEMA_VERSION, &sealed.body).unwrap();
+            let whole = &sealed.envelope;
+            assert_eq!(
+                fields,
+                ChainFields {
+                    seq: whole.seq,
+                    recorded_at: whole.recorded_at,
+                    prev_hash: whole.prev_hash,
+                    hash: whole.hash,
+                }
+            );
+        }
+        assert!(chain_fields(SCHEMA_VERSION, &[1, 2]).is_err());
+        assert!(chain_fields(SCHEMA_VERSION + 1, &[]).is_err());
+    }
 
     #[test]
     fn the_field_sizes_add_up_to_the_body() {

@@ -2,6 +2,8 @@
 //! a tail cut short by a crash found, and the log's size without reading records.
 
 use super::*;
+use lineage_schema::envelope::ChainFields;
+use segment::ChainFrame;
 
 /// What a full scan of the log found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,27 +100,26 @@ fn scan_segment(
     let mut offset = HEADER_LEN;
     while (offset as usize) < bytes.len() {
         let seq = head.seq + 1;
-        match segment::read_frame(bytes, offset) {
-            Frame::Record { envelope, next } => {
-                let hash = lineage_schema::envelope::hash_of_body(&bytes[segment::body_of(offset, next)]);
-                check_chain(&envelope, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
+        match segment::read_chain_frame(bytes, offset) {
+            ChainFrame::Record { fields, hash, next } => {
+                check_chain(&fields, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
                 *head = Head {
-                    seq: envelope.seq,
-                    hash: envelope.hash,
-                    recorded_at: envelope.recorded_at,
+                    seq: fields.seq,
+                    hash: fields.hash,
+                    recorded_at: fields.recorded_at,
                 };
                 report.records += 1;
-                if cursor::Marks::marks(envelope.seq) {
+                if cursor::Marks::marks(fields.seq) {
                     let location = Location {
                         segment: segment.first_seq,
                         offset,
                     };
-                    marks.push((envelope.seq, location));
+                    marks.push((fields.seq, location));
                 }
                 offset = next;
             }
-            Frame::Truncated if is_last => return Ok(offset),
-            Frame::Truncated => {
+            ChainFrame::Truncated if is_last => return Ok(offset),
+            ChainFrame::Truncated => {
                 return Err(corruption(
                     segment,
                     seq,
@@ -126,7 +127,7 @@ fn scan_segment(
                     "record cut short inside a closed segment",
                 ))
             }
-            Frame::Bad { reason } => {
+            ChainFrame::Bad { reason } => {
                 if is_last && segment::valid_record_after(bytes, offset).is_none() {
                     return Ok(offset);
                 }
@@ -137,7 +138,7 @@ fn scan_segment(
     Ok(offset)
 }
 
-fn check_chain(envelope: &Envelope, hash: Digest, head: &Head) -> std::result::Result<(), String> {
+fn check_chain(envelope: &ChainFields, hash: Digest, head: &Head) -> std::result::Result<(), String> {
     if envelope.seq != head.seq + 1 {
         return Err(format!("found seq {} where seq {} belongs", envelope.seq, head.seq + 1));
     }

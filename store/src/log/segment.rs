@@ -11,8 +11,8 @@
 //! crash" (nothing valid after the bad spot) from "a record in the middle went bad"
 //! (a valid record follows it): the first is repaired by cutting, the second refused.
 
-use lineage_schema::envelope::{decode_record, MAX_RECORD_BYTES};
-use lineage_schema::{Envelope, SCHEMA_VERSION};
+use lineage_schema::envelope::{chain_fields, decode_record, hash_of_body, ChainFields, MAX_RECORD_BYTES};
+use lineage_schema::{Digest, Envelope, SCHEMA_VERSION};
 
 /// Where a record's body lies within its frame.
 pub fn body_of(frame_start: u64, next: u64) -> std::ops::Range<usize> {
@@ -75,41 +75,113 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
 }
 
-/// Reads the frame starting at `offset` of a segment's bytes.
-pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
+/// A whole, checksummed frame: its format and where its body lies.
+struct Checked {
+    schema: u16,
+    body: std::ops::Range<usize>,
+    next: u64,
+}
+
+/// Why a frame did not check: the bytes end before it does, or they are not a frame.
+enum Unchecked {
+    Truncated,
+    Bad(String),
+}
+
+impl From<Unchecked> for Frame {
+    fn from(unchecked: Unchecked) -> Frame {
+        match unchecked {
+            Unchecked::Truncated => Frame::Truncated,
+            Unchecked::Bad(reason) => Frame::Bad { reason },
+        }
+    }
+}
+
+impl From<Unchecked> for ChainFrame {
+    fn from(unchecked: Unchecked) -> ChainFrame {
+        match unchecked {
+            Unchecked::Truncated => ChainFrame::Truncated,
+            Unchecked::Bad(reason) => ChainFrame::Bad { reason },
+        }
+    }
+}
+
+/// Checks the frame starting at `offset`: its marker, length and checksum.
+fn check(bytes: &[u8], offset: u64) -> Result<Checked, Unchecked> {
     let start = offset as usize;
     let rest = &bytes[start.min(bytes.len())..];
     if rest.len() < FRAME_HEAD_LEN {
-        return Frame::Truncated;
+        return Err(Unchecked::Truncated);
     }
     if u32_at(rest, 0) != RECORD_MAGIC {
-        return Frame::Bad {
-            reason: "no record marker".into(),
-        };
+        return Err(Unchecked::Bad("no record marker".into()));
     }
     let body_len = u32_at(rest, 4) as usize;
     if body_len > MAX_RECORD_BYTES {
-        return Frame::Bad {
-            reason: format!("record length {body_len} exceeds the limit"),
-        };
+        return Err(Unchecked::Bad(format!("record length {body_len} exceeds the limit")));
     }
     if rest.len() < FRAME_HEAD_LEN + body_len {
-        return Frame::Truncated;
+        return Err(Unchecked::Truncated);
     }
     let crc = u32_at(rest, 8);
-    let covered = &rest[12..FRAME_HEAD_LEN + body_len];
-    if crc32fast::hash(covered) != crc {
-        return Frame::Bad {
-            reason: "checksum mismatch".into(),
-        };
+    if crc32fast::hash(&rest[12..FRAME_HEAD_LEN + body_len]) != crc {
+        return Err(Unchecked::Bad("checksum mismatch".into()));
     }
-    let schema = u16::from_le_bytes([rest[12], rest[13]]);
-    match decode_record(schema, &rest[FRAME_HEAD_LEN..FRAME_HEAD_LEN + body_len]) {
+    Ok(Checked {
+        schema: u16::from_le_bytes([rest[12], rest[13]]),
+        body: start + FRAME_HEAD_LEN..start + FRAME_HEAD_LEN + body_len,
+        next: offset + (FRAME_HEAD_LEN + body_len) as u64,
+    })
+}
+
+/// Reads the frame starting at `offset` of a segment's bytes.
+pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
+    let checked = match check(bytes, offset) {
+        Ok(checked) => checked,
+        Err(unchecked) => return unchecked.into(),
+    };
+    match decode_record(checked.schema, &bytes[checked.body]) {
         Ok(envelope) => Frame::Record {
             envelope: Box::new(envelope),
-            next: offset + (FRAME_HEAD_LEN + body_len) as u64,
+            next: checked.next,
         },
         Err(error) => Frame::Bad {
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// What a scan of the chain finds at one offset: as [`Frame`], with a record's chain
+/// fields and the hash of its body instead of the decoded record.
+#[derive(Debug)]
+pub enum ChainFrame {
+    Record {
+        fields: ChainFields,
+        /// The hash the body's contents give (to compare with `fields.hash`).
+        hash: Digest,
+        next: u64,
+    },
+    Truncated,
+    Bad {
+        reason: String,
+    },
+}
+
+/// Reads the frame at `offset` for a check of the chain: checksum, chain fields and the
+/// body's own hash, without decoding its event.
+pub fn read_chain_frame(bytes: &[u8], offset: u64) -> ChainFrame {
+    let checked = match check(bytes, offset) {
+        Ok(checked) => checked,
+        Err(unchecked) => return unchecked.into(),
+    };
+    let body = &bytes[checked.body];
+    match chain_fields(checked.schema, body) {
+        Ok(fields) => ChainFrame::Record {
+            fields,
+            hash: hash_of_body(body),
+            next: checked.next,
+        },
+        Err(error) => ChainFrame::Bad {
             reason: error.to_string(),
         },
     }
