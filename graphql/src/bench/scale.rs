@@ -32,9 +32,6 @@ fn measure(base: &Path, events: usize, cache_mb: u64) -> Result<Point> {
     let store = Arc::new(Store::open(&scratch.0, &options)?);
     let fill = graph::fill(&store, chains, events)?;
     let stats = store.stats()?;
-    // Appends on a store of this size: whole chains (13 commands, one batch each) from
-    // 16 writers, as many teams' pipelines registering at once.
-    let inserts = chains::insert(&store, chains, INSERTED_CHAINS, 16)?;
     let (trace_p50, trace_p99) = graph::trace_in_process(&store, chains)?;
     let services: Vec<usize> = (0..1000).map(|index| index * 7919 % chains).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -46,6 +43,10 @@ fn measure(base: &Path, events: usize, cache_mb: u64) -> Result<Point> {
     let started = Instant::now();
     let rebuilt = Store::rebuild(&scratch.0, &options, &mut |_, _| {})?;
     let rebuild = rebuilt.opened().caught_up as f64 / started.elapsed().as_secs_f64();
+    // Appends on a store of this size: whole chains (13 commands, one batch each) from
+    // 16 writers, as many teams' pipelines registering at once.
+    let rebuilt = Arc::new(rebuilt);
+    let inserts = chains::insert(&rebuilt, chains, INSERTED_CHAINS, 16)?;
     rebuilt.close()?;
     Ok(Point {
         events: stats.head,
