@@ -58,24 +58,9 @@ fn sync_parent(path: &Path) -> Result<()> {
         .map_err(Error::io("syncing the data directory", parent))
 }
 
-/// bincode's variable-length integer: one byte below 251, else a marker and 2, 4 or 8
-/// little-endian bytes.
+/// An integer as bincode writes one (variable length), into memory.
 fn put_varint(out: &mut Vec<u8>, value: u64) {
-    match value {
-        0..=250 => out.push(value as u8),
-        251..=0xffff => {
-            out.push(251);
-            out.extend_from_slice(&(value as u16).to_le_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(252);
-            out.extend_from_slice(&(value as u32).to_le_bytes());
-        }
-        _ => {
-            out.push(253);
-            out.extend_from_slice(&value.to_le_bytes());
-        }
-    }
+    bincode::serde::encode_into_std_write(value, out, BINCODE).expect("writing into memory cannot fail");
 }
 
 /// A byte string as bincode writes one: its length, then the bytes.

@@ -138,17 +138,17 @@ fn scan_segment(
     Ok(offset)
 }
 
-fn check_chain(envelope: &ChainFields, hash: Digest, head: &Head) -> std::result::Result<(), String> {
-    if envelope.seq != head.seq + 1 {
-        return Err(format!("found seq {} where seq {} belongs", envelope.seq, head.seq + 1));
+fn check_chain(fields: &ChainFields, hash: Digest, head: &Head) -> std::result::Result<(), String> {
+    if fields.seq != head.seq + 1 {
+        return Err(format!("found seq {} where seq {} belongs", fields.seq, head.seq + 1));
     }
-    if envelope.prev_hash != head.hash {
+    if fields.prev_hash != head.hash {
         return Err("previous-hash link broken: an earlier record was changed, removed or moved".into());
     }
-    if hash != envelope.hash {
+    if hash != fields.hash {
         return Err("record hash does not match its contents".into());
     }
-    if envelope.recorded_at < head.recorded_at {
+    if fields.recorded_at < head.recorded_at {
         return Err("recorded time goes backwards".into());
     }
     Ok(())

@@ -14,10 +14,6 @@
 use lineage_schema::envelope::{chain_fields, decode_record, hash_of_body, ChainFields, MAX_RECORD_BYTES};
 use lineage_schema::{Digest, Envelope, SCHEMA_VERSION};
 
-/// Where a record's body lies within its frame.
-pub fn body_of(frame_start: u64, next: u64) -> std::ops::Range<usize> {
-    frame_start as usize + FRAME_HEAD_LEN..next as usize
-}
 use std::path::{Path, PathBuf};
 
 pub const HEADER_LEN: u64 = 16;
