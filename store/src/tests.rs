@@ -934,7 +934,7 @@ fn the_single_account_rule_agrees_with_the_whole_reach() {
     let principals = store.entities(EntityKind::Principal, None, 500).unwrap();
     let mut accounts = store.entities(EntityKind::ExperimentationAccount, None, 500).unwrap();
     accounts.extend(store.entities(EntityKind::ModelManagementAccount, None, 500).unwrap());
-    let overlay = crate::derived::overlay::Overlay::new(store.trees().clone());
+    let overlay = crate::derived::pending::Overlay::new(store.trees().clone());
     let mut compared = 0;
     for principal in &principals {
         let id = PrincipalId::new(principal.reference.id.clone()).unwrap();

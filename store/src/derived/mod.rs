@@ -1,8 +1,9 @@
 //! Derived data on its way to sled: the overlay readers and the writer look through
-//! (`overlay`), the journal and flusher that move layered changes into sled off the
+//! (`overlay`), one group's pending changes over it (`pending`), the journal and flusher that move layered changes into sled off the
 //! writer's thread, and the key encoding every projection shares (`keys`).
 
 pub(crate) mod flusher;
 pub(crate) mod journal;
 pub(crate) mod keys;
 pub(crate) mod overlay;
+pub(crate) mod pending;

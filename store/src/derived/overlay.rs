@@ -11,9 +11,7 @@ use crate::error::{Error, Result};
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::any::Any;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -24,10 +22,8 @@ pub(crate) type TreeId = usize;
 /// data key (data keys start with an ASCII letter).
 pub(crate) const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
-type Key = (TreeId, Vec<u8>);
+pub(crate) type Key = (TreeId, Vec<u8>);
 type Changes = BTreeMap<Key, Option<Vec<u8>>>;
-/// A key and the pending value it had before a change (`None`: it had none).
-type UndoEntry = (Key, Option<Option<Vec<u8>>>);
 
 /// A layered key and its value (`None`: the layer deletes it).
 type LayeredEntry<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
@@ -299,208 +295,37 @@ impl Trees {
         Ok(())
     }
 
-    fn apply(&self, batches: Vec<sled::Batch>, checkpoint: u64) -> Result<()> {
+    /// Adds one group's changes to the recent layer, where readers see them.
+    pub(super) fn add_to_layer(&self, changes: impl Iterator<Item = (Key, Option<Vec<u8>>)>) {
+        let mut layer = self.layer.write().expect("layer lock");
+        for (key, value) in changes {
+            layer.recent.insert(key, value);
+        }
+    }
+
+    /// Writes replayed changes straight to sled with `checkpoint`, one batch per tree
+    /// (replays only: the layer must be empty, or older layered values would shadow these).
+    pub(super) fn write_replayed(
+        &self,
+        changes: impl Iterator<Item = (Key, Option<Vec<u8>>)>,
+        checkpoint: u64,
+    ) -> Result<()> {
+        assert!(
+            self.layer_is_empty(),
+            "replays write to sled only when nothing is layered"
+        );
+        let mut batches: Vec<sled::Batch> = self.trees.iter().map(|_| sled::Batch::default()).collect();
+        for ((tree, key), value) in changes {
+            match value {
+                Some(value) => batches[tree].insert(key, value),
+                None => batches[tree].remove(key),
+            }
+        }
         for (tree, mut batch) in self.trees.iter().zip(batches) {
             batch.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes());
             tree.apply_batch(batch)?;
         }
         Ok(())
-    }
-}
-
-fn batches(trees: usize, changes: impl Iterator<Item = (TreeId, Vec<u8>, Option<Vec<u8>>)>) -> Vec<sled::Batch> {
-    let mut batches: Vec<sled::Batch> = (0..trees).map(|_| sled::Batch::default()).collect();
-    for (tree, key, value) in changes {
-        match value {
-            Some(value) => batches[tree].insert(key, value),
-            None => batches[tree].remove(key),
-        }
-    }
-    batches
-}
-
-/// One group's pending changes over a `Trees` view, with savepoints so one rejected
-/// command undoes only its own changes.
-#[derive(Debug)]
-pub struct Overlay {
-    view: Trees,
-    pending: HashMap<Key, Option<Vec<u8>>>,
-    /// Previous pending values, for rollback; `None` when savepoints are not needed.
-    undo: Option<Vec<UndoEntry>>,
-    /// Decoded values by key, so hot entities (a run logging metrics, its experiment,
-    /// project and workspace) are not decoded again for every command.
-    decoded: RefCell<HashMap<Key, Box<dyn Any + Send>>>,
-}
-
-/// Past this many decoded values the cache starts over, bounding its memory.
-const DECODED_CAPACITY: usize = 4_096;
-
-/// A point an `Overlay` can be rolled back to.
-#[derive(Clone, Copy, Debug)]
-pub struct Savepoint(usize);
-
-impl Overlay {
-    /// An overlay whose changes can be rolled back to a savepoint.
-    pub fn new(view: Trees) -> Self {
-        Self {
-            view,
-            pending: HashMap::new(),
-            undo: Some(Vec::new()),
-            decoded: RefCell::default(),
-        }
-    }
-
-    /// An overlay for replays, which never roll back.
-    pub fn for_replay(view: Trees) -> Self {
-        Self {
-            view,
-            pending: HashMap::new(),
-            undo: None,
-            decoded: RefCell::default(),
-        }
-    }
-
-    pub fn view(&self) -> &Trees {
-        &self.view
-    }
-
-    pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(value) = self.pending.get(&(tree, key.to_vec())) {
-            return Ok(value.clone());
-        }
-        self.view.get(tree, key)
-    }
-
-    pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        Ok(self.get(tree, key)?.is_some())
-    }
-
-    /// Whether any live key starts with `prefix`, pending changes included. It looks
-    /// through every pending change: for rare checks only.
-    pub fn any_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<bool> {
-        let pending = self
-            .pending
-            .iter()
-            .any(|((in_tree, key), value)| *in_tree == tree && key.starts_with(prefix) && value.is_some());
-        if pending {
-            return Ok(true);
-        }
-        let stored = self.view.range(tree, prefix, prefix, 64)?;
-        Ok(stored
-            .iter()
-            .any(|(key, _)| !matches!(self.pending.get(&(tree, key.clone())), Some(None))))
-    }
-
-    fn write(&mut self, tree: TreeId, key: Vec<u8>, value: Option<Vec<u8>>) {
-        let slot = (tree, key);
-        self.decoded.get_mut().remove(&slot);
-        match &mut self.undo {
-            Some(undo) => {
-                let previous = self.pending.insert(slot.clone(), value);
-                undo.push((slot, previous));
-            }
-            None => {
-                self.pending.insert(slot, value);
-            }
-        }
-    }
-
-    pub fn insert(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
-        self.write(tree, key, Some(value));
-    }
-
-    pub fn remove(&mut self, tree: TreeId, key: Vec<u8>) {
-        self.write(tree, key, None);
-    }
-
-    pub fn get_value<T: DeserializeOwned + Clone + Send + 'static>(
-        &self,
-        tree: TreeId,
-        key: &[u8],
-    ) -> Result<Option<T>> {
-        let slot = (tree, key.to_vec());
-        if let Some(value) = self
-            .decoded
-            .borrow()
-            .get(&slot)
-            .and_then(|value| value.downcast_ref::<T>())
-        {
-            return Ok(Some(value.clone()));
-        }
-        let value: Option<T> = self.get(tree, key)?.map(|bytes| decode(&bytes)).transpose()?;
-        if let Some(value) = &value {
-            self.remember(slot, value.clone());
-        }
-        Ok(value)
-    }
-
-    pub fn put_value<T: Serialize + Clone + Send + 'static>(&mut self, tree: TreeId, key: Vec<u8>, value: &T) {
-        self.insert(tree, key.clone(), encode(value));
-        self.remember((tree, key), value.clone());
-    }
-
-    fn remember<T: Send + 'static>(&self, slot: Key, value: T) {
-        let mut decoded = self.decoded.borrow_mut();
-        if decoded.len() >= DECODED_CAPACITY {
-            decoded.clear();
-        }
-        decoded.insert(slot, Box::new(value));
-    }
-
-    pub fn savepoint(&self) -> Savepoint {
-        Savepoint(self.undo.as_ref().map_or(0, Vec::len))
-    }
-
-    /// Undoes every change made since `savepoint`.
-    pub fn rollback(&mut self, savepoint: Savepoint) {
-        // Rollbacks are rare (a refused command); forgetting every decoded value is simplest.
-        self.decoded.get_mut().clear();
-        let undo = self.undo.as_mut().expect("rollback needs an overlay made with `new`");
-        while undo.len() > savepoint.0 {
-            let (slot, previous) = undo.pop().expect("undo entries above the savepoint");
-            match previous {
-                Some(value) => self.pending.insert(slot, value),
-                None => self.pending.remove(&slot),
-            };
-        }
-    }
-
-    /// Moves the pending changes into the view's unflushed layer, where readers see them.
-    pub fn commit_to_layer(&mut self) {
-        let mut layer = self.view.layer.write().expect("layer lock");
-        for (key, value) in self.pending.drain() {
-            layer.recent.insert(key, value);
-        }
-        drop(layer);
-        self.clear_undo();
-    }
-
-    /// Writes the pending changes straight to sled with `checkpoint` (replays only: the
-    /// layer must be empty, or older layered values would shadow these).
-    pub fn commit_to_sled(&mut self, checkpoint: u64) -> Result<()> {
-        assert!(
-            self.view.layer_is_empty(),
-            "replays write to sled only when nothing is layered"
-        );
-        let batches = batches(
-            self.view.trees.len(),
-            self.pending.drain().map(|((tree, key), value)| (tree, key, value)),
-        );
-        self.clear_undo();
-        self.view.apply(batches, checkpoint)
-    }
-
-    /// Forgets every pending change.
-    pub fn discard(&mut self) {
-        self.decoded.get_mut().clear();
-        self.pending.clear();
-        self.clear_undo();
-    }
-
-    fn clear_undo(&mut self) {
-        if let Some(undo) = &mut self.undo {
-            undo.clear();
-        }
     }
 }
 

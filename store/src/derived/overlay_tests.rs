@@ -1,6 +1,8 @@
-//! The overlay's savepoints, rollbacks, journal replay and reads through layers.
+//! The overlay's savepoints, rollbacks, appends and lazily encoded values, journal replay
+//! and reads through layers.
 
 use super::*;
+use crate::derived::pending::Overlay;
 
 fn journal_path() -> PathBuf {
     let dir = tempfile::tempdir().unwrap().keep();
@@ -164,4 +166,59 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     assert!(view.trees.iter().all(|tree| tree.is_empty()));
     assert!(!journal_file.exists());
     drop(db);
+}
+
+#[test]
+fn appends_extend_in_place_and_roll_back_to_their_length() {
+    let tree = tree();
+    tree.insert("list", "ab").unwrap();
+    let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
+    overlay.append(0, b"list".to_vec(), b"c").unwrap();
+    overlay.append(0, b"new".to_vec(), b"x").unwrap();
+    let savepoint = overlay.savepoint();
+    overlay.append(0, b"list".to_vec(), b"de").unwrap();
+    overlay.append(0, b"new".to_vec(), b"y").unwrap();
+    assert_eq!(overlay.get(0, b"list").unwrap(), Some(b"abcde".to_vec()));
+    overlay.rollback(savepoint);
+    assert_eq!(overlay.get(0, b"list").unwrap(), Some(b"abc".to_vec()));
+    assert_eq!(overlay.get(0, b"new").unwrap(), Some(b"x".to_vec()));
+    overlay.remove(0, b"list".to_vec());
+    overlay.append(0, b"list".to_vec(), b"z").unwrap();
+    assert_eq!(overlay.get(0, b"list").unwrap(), Some(b"z".to_vec()));
+    assert_eq!(
+        tree.get("list").unwrap().unwrap().as_ref(),
+        b"ab",
+        "sled untouched before commit"
+    );
+}
+
+#[test]
+fn values_are_encoded_once_committed_and_read_the_same_before() {
+    let tree = tree();
+    let view = Trees::new(vec![tree.clone()], journal_path());
+    let mut overlay = Overlay::new(view.clone());
+    overlay.put_value(0, b"v".to_vec(), vec![1u64, 2]);
+    let savepoint = overlay.savepoint();
+    overlay.put_value(0, b"v".to_vec(), vec![1u64, 2, 3]);
+    assert_eq!(overlay.get(0, b"v").unwrap(), Some(encode(&vec![1u64, 2, 3])));
+    assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1, 2, 3]));
+    assert_eq!(
+        overlay.get_value::<Vec<u32>>(0, b"v").unwrap(),
+        Some(vec![1, 2, 3]),
+        "another type decodes the bytes"
+    );
+    overlay.rollback(savepoint);
+    assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1, 2]));
+    assert!(
+        view.get(0, b"v").unwrap().is_none(),
+        "readers see nothing before the commit"
+    );
+    overlay.commit_to_layer();
+    assert_eq!(view.get(0, b"v").unwrap(), Some(encode(&vec![1u64, 2])));
+    assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1, 2]));
+    view.flush_layer(1).unwrap();
+    assert_eq!(
+        decode::<Vec<u64>>(&tree.get("v").unwrap().unwrap()).unwrap(),
+        vec![1, 2]
+    );
 }

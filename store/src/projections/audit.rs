@@ -8,7 +8,8 @@
 //! decrease along the log, so a time bound becomes a position bound).
 
 use crate::derived::keys::{key, text_part};
-use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
+use crate::derived::overlay::{be_u64, TreeId, Trees};
+use crate::derived::pending::Overlay;
 use crate::error::Result;
 use lineage_schema::{AccountId, EntityKind, EntityRef, Envelope, PrincipalId, Timestamp};
 
@@ -29,9 +30,7 @@ pub(crate) fn post(overlay: &mut Overlay, tree: TreeId, table: u8, name: &str, s
     let count_key = count_key(table, name);
     let count = overlay.get(tree, &count_key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
     let chunk = chunk_key(table, name, count / CHUNK);
-    let mut seqs = overlay.get(tree, &chunk)?.unwrap_or_default();
-    seqs.extend_from_slice(&seq.to_be_bytes());
-    overlay.insert(tree, chunk, seqs);
+    overlay.append(tree, chunk, &seq.to_be_bytes())?;
     overlay.insert(tree, count_key, (count + 1).to_be_bytes().to_vec());
     Ok(())
 }

@@ -10,7 +10,8 @@
 
 use crate::derived::keys::text_part;
 use crate::derived::keys::{entity_part, key};
-use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
+use crate::derived::overlay::{be_u64, TreeId, Trees};
+use crate::derived::pending::Overlay;
 use crate::error::Result;
 // An anchor every this many seqs: the log reads forward at most that far from one.
 use crate::log::Position;
@@ -81,9 +82,7 @@ pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, positio
     let mut entry = envelope.seq.to_be_bytes().to_vec();
     entry.extend_from_slice(&position.to_bytes());
     let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
-    let mut entries = overlay.get(TREE, &chunk)?.unwrap_or_default();
-    entries.extend_from_slice(&entry);
-    overlay.insert(TREE, chunk, entries);
+    overlay.append(TREE, chunk, &entry)?;
     if envelope.seq % ANCHOR_EVERY == 1 || position.starts_run() {
         overlay.insert(TREE, anchor_key(envelope.seq), entry[8..].to_vec());
     }

@@ -7,7 +7,8 @@
 //! projection to a few keys per thousand events.
 
 use crate::derived::keys::key;
-use crate::derived::overlay::{Overlay, TreeId, Trees};
+use crate::derived::overlay::{TreeId, Trees};
+use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{self, LogRead};
 use lineage_schema::merkle::{self, Frontier, Subtrees};
@@ -40,7 +41,7 @@ pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
             overlay.insert(TREE, subtree_key(level, index), root.0.to_vec());
         }
     }
-    overlay.put_value(TREE, frontier_key(), &frontier);
+    overlay.put_value(TREE, frontier_key(), frontier);
     Ok(())
 }
 

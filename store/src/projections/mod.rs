@@ -10,7 +10,8 @@ pub(crate) mod merkle;
 pub(crate) mod state;
 pub(crate) mod tlog;
 
-use crate::derived::overlay::{checkpoint, Overlay, Trees, CHECKPOINT_KEY};
+use crate::derived::overlay::{checkpoint, Trees, CHECKPOINT_KEY};
+use crate::derived::pending::Overlay;
 use crate::error::Result;
 use crate::log::{Head, LogRead, Position};
 use lineage_schema::{Digest, Envelope};

@@ -12,7 +12,8 @@ pub use sizes::TableSize;
 
 use shared::{follow, open_log};
 
-use crate::derived::overlay::{decode, Overlay, Trees};
+use crate::derived::overlay::{decode, Trees};
+use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport};
 use crate::projections;

@@ -2,7 +2,7 @@
 //! the state as the earlier ones left it, appends all their events with one `fdatasync`,
 //! then commits the derived trees and answers.
 
-use crate::derived::overlay::Overlay;
+use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{EventLog, Head, LogRead};
 use crate::projections::index;

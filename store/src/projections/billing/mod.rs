@@ -4,7 +4,8 @@
 //! hours by compute-target kind — priced by a price book, in integer minor units, each
 //! line with the events behind it.
 
-use crate::derived::overlay::{Overlay, TreeId};
+use crate::derived::overlay::TreeId;
+use crate::derived::pending::Overlay;
 use crate::error::Result;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use lineage_schema::event::*;

@@ -15,7 +15,7 @@ impl Fold<'_> {
             self.overlay.put_value(
                 TREE,
                 key,
-                &NodeInfo {
+                NodeInfo {
                     created: self.moment,
                     deleted: None,
                 },
@@ -28,7 +28,7 @@ impl Fold<'_> {
         let key = node_key(node);
         if let Some(mut info) = self.overlay.get_value::<NodeInfo>(TREE, &key)? {
             info.deleted = Some(self.moment);
-            self.overlay.put_value(TREE, key, &info);
+            self.overlay.put_value(TREE, key, info);
         }
         Ok(())
     }
@@ -52,7 +52,7 @@ impl Fold<'_> {
         if let Some(revision) = revision {
             edge.revision = Some(revision.to_string());
         }
-        self.overlay.put_value(TREE, key, &edge);
+        self.overlay.put_value(TREE, key, edge);
         self.overlay.insert(TREE, in_key(to, kind, from), Vec::new());
         Ok(())
     }
@@ -62,7 +62,7 @@ impl Fold<'_> {
         if let Some(mut edge) = self.overlay.get_value::<Edge>(TREE, &key)? {
             if let Some(span) = edge.spans.last_mut().filter(|span| span.until.is_none()) {
                 span.until = Some(self.moment);
-                self.overlay.put_value(TREE, key, &edge);
+                self.overlay.put_value(TREE, key, edge);
             }
         }
         Ok(())

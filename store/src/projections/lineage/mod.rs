@@ -8,7 +8,8 @@
 //! of its open `Runs` or `DeployedTo` edge.
 
 use crate::derived::keys::{entity_part, key, parse_entity_part};
-use crate::derived::overlay::{decode, Overlay, TreeId, Trees};
+use crate::derived::overlay::{decode, TreeId, Trees};
+use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use lineage_schema::event::*;
 use lineage_schema::lineage::*;

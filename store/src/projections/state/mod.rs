@@ -11,7 +11,8 @@ mod services;
 mod workspaces;
 
 use crate::derived::keys::{entity_part, key, kind_part, text_part};
-use crate::derived::overlay::{be_u64, Overlay, TreeId, Trees};
+use crate::derived::overlay::{be_u64, TreeId, Trees};
+use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use lineage_schema::entity::*;
 use lineage_schema::event::*;
@@ -211,7 +212,7 @@ fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
         deleted: false,
         detail: new.detail,
     };
-    overlay.put_value(TREE, entity_key(&entity.reference), &entity);
+    overlay.put_value(TREE, entity_key(&entity.reference), entity);
 }
 
 /// Names are unique in their parent's scope; principals and subscriptions, which have no
@@ -237,7 +238,7 @@ fn update(overlay: &mut Overlay, envelope: &Envelope, change: impl FnOnce(&mut E
     change(&mut entity)?;
     entity.version = envelope.version;
     entity.updated = stamp(envelope);
-    overlay.put_value(TREE, entity_key(&entity.reference), &entity);
+    overlay.put_value(TREE, entity_key(&entity.reference), entity);
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! no server.
 
 use super::decide;
-use crate::derived::overlay::{Overlay, Trees};
+use crate::derived::overlay::Trees;
+use crate::derived::pending::Overlay;
 use crate::projections::{access, index, open_trees, state};
 use lineage_schema::command::RegisterModelVersion;
 use lineage_schema::event::*;

@@ -1,0 +1,300 @@
+//! One group's pending changes over a `Trees` view: savepoints so one refused command
+//! undoes only its own changes, values encoded once when the group leaves, and posting
+//! lists appended to in place.
+//!
+//! A group rewrites its hot keys many times — the Merkle frontier and the account's audit
+//! page on every event, a run's state on every metric it logs — so a value put here stays
+//! a value until the group is committed, and an append extends the pending bytes instead
+//! of copying them: each hot key is encoded and copied once per group, not once per event.
+
+use super::overlay::{decode, encode, Key, TreeId, Trees};
+use crate::error::Result;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+
+/// A typed value waiting to be encoded.
+trait Encodable: Send {
+    fn encode(&self) -> Vec<u8>;
+    fn as_any(&self) -> &dyn Any;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+impl<T: Serialize + Send + 'static> Encodable for T {
+    fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// A key's pending change.
+enum Change {
+    Removed,
+    Bytes(Vec<u8>),
+    Value(Box<dyn Encodable>),
+}
+
+impl Change {
+    fn bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Change::Removed => None,
+            Change::Bytes(bytes) => Some(bytes.clone()),
+            Change::Value(value) => Some(value.encode()),
+        }
+    }
+}
+
+impl fmt::Debug for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Removed => f.write_str("Removed"),
+            Change::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Change::Value(_) => f.write_str("Value"),
+        }
+    }
+}
+
+/// How to take one change back.
+#[derive(Debug)]
+enum Undo {
+    /// Put back the key's earlier pending change (`None`: it had none).
+    Restore(Key, Option<Change>),
+    /// Cut the key's pending bytes back to this length (an append).
+    Shorten(Key, usize),
+}
+
+/// One group's pending changes over a `Trees` view, with savepoints so one rejected
+/// command undoes only its own changes.
+#[derive(Debug)]
+pub struct Overlay {
+    view: Trees,
+    pending: HashMap<Key, Change>,
+    /// How to undo each change, for rollback; `None` when savepoints are not needed.
+    undo: Option<Vec<Undo>>,
+    /// Decoded values of committed keys, so hot entities (a run logging metrics, its
+    /// experiment, project and workspace) are not decoded again for every group.
+    decoded: RefCell<HashMap<Key, Box<dyn Any + Send>>>,
+}
+
+/// Past this many decoded values the cache starts over, bounding its memory.
+const DECODED_CAPACITY: usize = 4_096;
+
+/// A point an `Overlay` can be rolled back to.
+#[derive(Clone, Copy, Debug)]
+pub struct Savepoint(usize);
+
+impl Overlay {
+    /// An overlay whose changes can be rolled back to a savepoint.
+    pub fn new(view: Trees) -> Self {
+        Self::with_undo(view, Some(Vec::new()))
+    }
+
+    /// An overlay for replays, which never roll back.
+    pub fn for_replay(view: Trees) -> Self {
+        Self::with_undo(view, None)
+    }
+
+    fn with_undo(view: Trees, undo: Option<Vec<Undo>>) -> Self {
+        Self {
+            view,
+            pending: HashMap::new(),
+            undo,
+            decoded: RefCell::default(),
+        }
+    }
+
+    pub fn view(&self) -> &Trees {
+        &self.view
+    }
+
+    pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(change) = self.pending.get(&(tree, key.to_vec())) {
+            return Ok(change.bytes());
+        }
+        self.view.get(tree, key)
+    }
+
+    pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
+        if let Some(change) = self.pending.get(&(tree, key.to_vec())) {
+            return Ok(!matches!(change, Change::Removed));
+        }
+        Ok(self.view.get(tree, key)?.is_some())
+    }
+
+    /// Whether any live key starts with `prefix`, pending changes included. It looks
+    /// through every pending change: for rare checks only.
+    pub fn any_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<bool> {
+        let pending = self.pending.iter().any(|((in_tree, key), change)| {
+            *in_tree == tree && key.starts_with(prefix) && !matches!(change, Change::Removed)
+        });
+        if pending {
+            return Ok(true);
+        }
+        let stored = self.view.range(tree, prefix, prefix, 64)?;
+        Ok(stored
+            .iter()
+            .any(|(key, _)| !matches!(self.pending.get(&(tree, key.clone())), Some(Change::Removed))))
+    }
+
+    fn write(&mut self, slot: Key, change: Change) {
+        self.decoded.get_mut().remove(&slot);
+        match &mut self.undo {
+            Some(undo) => {
+                let previous = self.pending.insert(slot.clone(), change);
+                undo.push(Undo::Restore(slot, previous));
+            }
+            None => {
+                self.pending.insert(slot, change);
+            }
+        }
+    }
+
+    pub fn insert(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
+        self.write((tree, key), Change::Bytes(value));
+    }
+
+    pub fn remove(&mut self, tree: TreeId, key: Vec<u8>) {
+        self.write((tree, key), Change::Removed);
+    }
+
+    /// Appends `bytes` to the value of `key` (to nothing when it has none): in place when
+    /// this group already changed the key, so a posting list grown by every event of a
+    /// group is copied once.
+    pub fn append(&mut self, tree: TreeId, key: Vec<u8>, bytes: &[u8]) -> Result<()> {
+        let slot = (tree, key);
+        if let Some(Change::Bytes(value)) = self.pending.get_mut(&slot) {
+            if let Some(undo) = &mut self.undo {
+                undo.push(Undo::Shorten(slot.clone(), value.len()));
+            }
+            value.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut value = self.get(tree, &slot.1)?.unwrap_or_default();
+        value.extend_from_slice(bytes);
+        self.write(slot, Change::Bytes(value));
+        Ok(())
+    }
+
+    pub fn get_value<T: DeserializeOwned + Clone + Send + 'static>(
+        &self,
+        tree: TreeId,
+        key: &[u8],
+    ) -> Result<Option<T>> {
+        let slot = (tree, key.to_vec());
+        match self.pending.get(&slot) {
+            Some(Change::Value(value)) => {
+                if let Some(value) = value.as_any().downcast_ref::<T>() {
+                    return Ok(Some(value.clone()));
+                }
+                return decode(&value.encode()).map(Some);
+            }
+            Some(change) => return change.bytes().map(|bytes| decode(&bytes)).transpose(),
+            None => {}
+        }
+        if let Some(value) = self
+            .decoded
+            .borrow()
+            .get(&slot)
+            .and_then(|value| value.downcast_ref::<T>())
+        {
+            return Ok(Some(value.clone()));
+        }
+        let value: Option<T> = self.view.get(tree, key)?.map(|bytes| decode(&bytes)).transpose()?;
+        if let Some(value) = &value {
+            remember(&mut self.decoded.borrow_mut(), slot, Box::new(value.clone()));
+        }
+        Ok(value)
+    }
+
+    /// Sets `key` to `value`, encoded when the group is committed.
+    pub fn put_value<T: Serialize + Send + 'static>(&mut self, tree: TreeId, key: Vec<u8>, value: T) {
+        self.write((tree, key), Change::Value(Box::new(value)));
+    }
+
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint(self.undo.as_ref().map_or(0, Vec::len))
+    }
+
+    /// Undoes every change made since `savepoint`.
+    pub fn rollback(&mut self, savepoint: Savepoint) {
+        // Rollbacks are rare (a refused command); forgetting every decoded value is simplest.
+        self.decoded.get_mut().clear();
+        let undo = self.undo.as_mut().expect("rollback needs an overlay made with `new`");
+        while undo.len() > savepoint.0 {
+            match undo.pop().expect("undo entries above the savepoint") {
+                Undo::Restore(slot, Some(previous)) => {
+                    self.pending.insert(slot, previous);
+                }
+                Undo::Restore(slot, None) => {
+                    self.pending.remove(&slot);
+                }
+                Undo::Shorten(slot, len) => {
+                    if let Some(Change::Bytes(value)) = self.pending.get_mut(&slot) {
+                        value.truncate(len);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Encodes the pending changes, keeping decoded values for the next group.
+    fn drain_encoded(&mut self) -> Vec<(Key, Option<Vec<u8>>)> {
+        let decoded = self.decoded.get_mut();
+        let changes = self
+            .pending
+            .drain()
+            .map(|(slot, change)| match change {
+                Change::Removed => (slot, None),
+                Change::Bytes(bytes) => (slot, Some(bytes)),
+                Change::Value(value) => {
+                    let bytes = value.encode();
+                    remember(decoded, slot.clone(), value.into_any());
+                    (slot, Some(bytes))
+                }
+            })
+            .collect();
+        if let Some(undo) = &mut self.undo {
+            undo.clear();
+        }
+        changes
+    }
+
+    /// Moves the pending changes into the view's unflushed layer, where readers see them.
+    pub fn commit_to_layer(&mut self) {
+        let changes = self.drain_encoded();
+        self.view.add_to_layer(changes.into_iter());
+    }
+
+    /// Writes the pending changes straight to sled with `checkpoint` (replays only: the
+    /// layer must be empty, or older layered values would shadow these).
+    pub fn commit_to_sled(&mut self, checkpoint: u64) -> Result<()> {
+        let changes = self.drain_encoded();
+        self.view.write_replayed(changes.into_iter(), checkpoint)
+    }
+
+    /// Forgets every pending change.
+    pub fn discard(&mut self) {
+        self.decoded.get_mut().clear();
+        self.pending.clear();
+        if let Some(undo) = &mut self.undo {
+            undo.clear();
+        }
+    }
+}
+
+fn remember(decoded: &mut HashMap<Key, Box<dyn Any + Send>>, slot: Key, value: Box<dyn Any + Send>) {
+    if decoded.len() >= DECODED_CAPACITY {
+        decoded.clear();
+    }
+    decoded.insert(slot, value);
+}
