@@ -16,10 +16,16 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
+/// Maps keyed by derived keys. A group looks keys up several times per event, and std's
+/// SipHash was a twentieth of a rebuild; foldhash is seeded per process, so keys chosen
+/// by callers still cannot be made to collide.
+type KeyMap<V> = HashMap<Key, V, foldhash::fast::RandomState>;
+
 /// A typed value waiting to be encoded.
 trait Encodable: Send {
     fn encode(&self) -> Vec<u8>;
     fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
@@ -29,6 +35,10 @@ impl<T: Serialize + Send + 'static> Encodable for T {
     }
 
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 
@@ -78,12 +88,12 @@ enum Undo {
 #[derive(Debug)]
 pub struct Overlay {
     view: Trees,
-    pending: HashMap<Key, Change>,
+    pending: KeyMap<Change>,
     /// How to undo each change, for rollback; `None` when savepoints are not needed.
     undo: Option<Vec<Undo>>,
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
-    decoded: RefCell<HashMap<Key, Box<dyn Any + Send>>>,
+    decoded: RefCell<KeyMap<Box<dyn Any + Send>>>,
 }
 
 /// Past this many decoded values the cache starts over, bounding its memory.
@@ -107,7 +117,7 @@ impl Overlay {
     fn with_undo(view: Trees, undo: Option<Vec<Undo>>) -> Self {
         Self {
             view,
-            pending: HashMap::new(),
+            pending: KeyMap::default(),
             undo,
             decoded: RefCell::default(),
         }
@@ -221,6 +231,36 @@ impl Overlay {
         self.write((tree, key), Change::Value(Box::new(value)));
     }
 
+    /// Lets `change` edit the value of `key` and keeps the result; `None` when the key has
+    /// no value. A value this group already put is edited in place (in a replay, a run
+    /// logging metrics is neither copied nor encoded per event).
+    pub fn update_value<T, R>(
+        &mut self,
+        tree: TreeId,
+        key: Vec<u8>,
+        change: impl FnOnce(&mut T) -> Result<R>,
+    ) -> Result<Option<R>>
+    where
+        T: DeserializeOwned + Serialize + Clone + Send + 'static,
+    {
+        let slot = (tree, key);
+        if let Some(Change::Value(value)) = self.pending.get_mut(&slot) {
+            if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
+                if let Some(undo) = &mut self.undo {
+                    let previous = Change::Value(Box::new(typed.clone()));
+                    undo.push(Undo::Restore(slot, Some(previous)));
+                }
+                return change(typed).map(Some);
+            }
+        }
+        let Some(mut value) = self.get_value::<T>(tree, &slot.1)? else {
+            return Ok(None);
+        };
+        let result = change(&mut value)?;
+        self.write(slot, Change::Value(Box::new(value)));
+        Ok(Some(result))
+    }
+
     pub fn savepoint(&self) -> Savepoint {
         Savepoint(self.undo.as_ref().map_or(0, Vec::len))
     }
@@ -292,7 +332,7 @@ impl Overlay {
     }
 }
 
-fn remember(decoded: &mut HashMap<Key, Box<dyn Any + Send>>, slot: Key, value: Box<dyn Any + Send>) {
+fn remember(decoded: &mut KeyMap<Box<dyn Any + Send>>, slot: Key, value: Box<dyn Any + Send>) {
     if decoded.len() >= DECODED_CAPACITY {
         decoded.clear();
     }

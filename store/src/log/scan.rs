@@ -99,43 +99,72 @@ fn scan_segment(
     }
     let mut offset = HEADER_LEN;
     while (offset as usize) < bytes.len() {
-        let seq = head.seq + 1;
-        match segment::read_chain_frame(bytes, offset) {
-            ChainFrame::Record { fields, hash, next } => {
-                check_chain(&fields, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
-                *head = Head {
-                    seq: fields.seq,
-                    hash: fields.hash,
-                    recorded_at: fields.recorded_at,
-                };
-                report.records += 1;
-                if cursor::Marks::marks(fields.seq) {
-                    let location = Location {
-                        segment: segment.first_seq,
-                        offset,
+        let offsets = segment::frame_offsets(bytes, offset, WINDOW);
+        for (&at, frame) in offsets.iter().zip(read_chain_frames(bytes, &offsets)) {
+            offset = at;
+            let seq = head.seq + 1;
+            match frame {
+                ChainFrame::Record { fields, hash, next } => {
+                    check_chain(&fields, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
+                    *head = Head {
+                        seq: fields.seq,
+                        hash: fields.hash,
+                        recorded_at: fields.recorded_at,
                     };
-                    marks.push((fields.seq, location));
+                    report.records += 1;
+                    if cursor::Marks::marks(fields.seq) {
+                        let location = Location {
+                            segment: segment.first_seq,
+                            offset,
+                        };
+                        marks.push((fields.seq, location));
+                    }
+                    offset = next;
                 }
-                offset = next;
-            }
-            ChainFrame::Truncated if is_last => return Ok(offset),
-            ChainFrame::Truncated => {
-                return Err(corruption(
-                    segment,
-                    seq,
-                    offset,
-                    "record cut short inside a closed segment",
-                ))
-            }
-            ChainFrame::Bad { reason } => {
-                if is_last && segment::valid_record_after(bytes, offset).is_none() {
-                    return Ok(offset);
+                ChainFrame::Truncated if is_last => return Ok(offset),
+                ChainFrame::Truncated => {
+                    return Err(corruption(
+                        segment,
+                        seq,
+                        offset,
+                        "record cut short inside a closed segment",
+                    ))
                 }
-                return Err(corruption(segment, seq, offset, reason));
+                ChainFrame::Bad { reason } => {
+                    if is_last && segment::valid_record_after(bytes, offset).is_none() {
+                        return Ok(offset);
+                    }
+                    return Err(corruption(segment, seq, offset, reason));
+                }
             }
         }
     }
     Ok(offset)
+}
+
+/// Frames read per window of a scan: a few megabytes of results at most.
+const WINDOW: usize = 16_384;
+
+/// Reads the frames at `offsets` — checksum, chain fields, the body's hash — spread over
+/// the machine's cores (hashing is most of a scan), in order.
+fn read_chain_frames(bytes: &[u8], offsets: &[u64]) -> Vec<ChainFrame> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
+    let part = offsets.len().div_ceil(threads).max(1);
+    let read =
+        |part: &[u64]| -> Vec<ChainFrame> { part.iter().map(|&at| segment::read_chain_frame(bytes, at)).collect() };
+    if threads == 1 || offsets.len() < 64 {
+        return read(offsets);
+    }
+    std::thread::scope(|scope| {
+        let mut parts = offsets.chunks(part);
+        let first = parts.next().unwrap_or_default();
+        let others: Vec<_> = parts.map(|rest| scope.spawn(move || read(rest))).collect();
+        let mut frames = read(first);
+        for other in others {
+            frames.extend(other.join().expect("a scan thread does not panic"));
+        }
+        frames
+    })
 }
 
 fn check_chain(fields: &ChainFields, hash: Digest, head: &Head) -> std::result::Result<(), String> {

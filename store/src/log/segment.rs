@@ -183,6 +183,27 @@ pub fn read_chain_frame(bytes: &[u8], offset: u64) -> ChainFrame {
     }
 }
 
+/// Where the frames from `offset` start, at most `limit` of them, by their lengths alone
+/// (nothing checked): the last one listed may be cut short or damaged. The offsets are
+/// the ones a frame-by-frame read would visit, so frames can be read apart and in
+/// parallel, then checked in order.
+pub fn frame_offsets(bytes: &[u8], offset: u64, limit: usize) -> Vec<u64> {
+    let mut offsets = Vec::with_capacity(limit.min(1 << 16));
+    let mut at = offset as usize;
+    while at < bytes.len() && offsets.len() < limit {
+        offsets.push(at as u64);
+        let Some(head) = bytes.get(at..at + FRAME_HEAD_LEN) else {
+            break;
+        };
+        let body_len = u32_at(head, 4) as usize;
+        if body_len > MAX_RECORD_BYTES {
+            break;
+        }
+        at += FRAME_HEAD_LEN + body_len;
+    }
+    offsets
+}
+
 /// Whether any whole, checksummed record starts after `offset`. Used to tell a torn tail
 /// (nothing valid follows) from damage in the middle (something valid follows).
 pub fn valid_record_after(bytes: &[u8], offset: u64) -> Option<u64> {

@@ -11,7 +11,8 @@ struct Fold<'a> {
 impl Fold<'_> {
     fn node(&mut self, node: &NodeRef) -> Result<()> {
         let key = node_key(node);
-        if !self.overlay.contains(TREE, &key)? {
+        // Through the decoded values: every event of a stream looks its node up.
+        if self.overlay.get_value::<NodeInfo>(TREE, &key)?.is_none() {
             self.overlay.put_value(
                 TREE,
                 key,

@@ -234,12 +234,13 @@ fn stamp(envelope: &Envelope) -> Stamp {
 
 /// Loads the event's entity, lets `change` edit it, and stores it with its new version.
 fn update(overlay: &mut Overlay, envelope: &Envelope, change: impl FnOnce(&mut Entity) -> Result<()>) -> Result<()> {
-    let mut entity = load_existing(overlay, &envelope.stream)?;
-    change(&mut entity)?;
-    entity.version = envelope.version;
-    entity.updated = stamp(envelope);
-    overlay.put_value(TREE, entity_key(&entity.reference), entity);
-    Ok(())
+    let found = overlay.update_value(TREE, entity_key(&envelope.stream), |entity: &mut Entity| {
+        change(entity)?;
+        entity.version = envelope.version;
+        entity.updated = stamp(envelope);
+        Ok(())
+    })?;
+    found.ok_or_else(|| Error::Derived(format!("{} missing from state", envelope.stream)))
 }
 
 /// Gives the event's entity a new name in its scope, freeing the old one.
