@@ -25,7 +25,8 @@ pub struct BenchArgs {
     /// Events appended per concurrency level.
     #[arg(long, default_value_t = 50_000)]
     events: usize,
-    /// Concurrent writers, comma separated.
+    /// Concurrent writers, comma separated (`0`: no concurrent measurement, only batch
+    /// append, rebuild, verify and bytes).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     writers: Vec<usize>,
     /// Commands per batch in the batch-append measurement.
@@ -252,12 +253,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.events,
         base.display()
     );
-    println!();
-    println!("| writers | events/s | ack p50 (ms) | ack p99 (ms) | events per sync |");
-    println!("|--------:|---------:|-------------:|-------------:|----------------:|");
-    for &writers in &args.writers {
+    let writer_counts: Vec<usize> = args.writers.iter().copied().filter(|&writers| writers > 0).collect();
+    if !writer_counts.is_empty() {
+        println!();
+        println!("| writers | events/s | ack p50 (ms) | ack p99 (ms) | events per sync |");
+        println!("|--------:|---------:|-------------:|-------------:|----------------:|");
+    }
+    for writers in writer_counts {
         let runs = (0..repeat)
-            .map(|_| concurrent_appends(&base, writers.max(1), args.events, &Options::default()))
+            .map(|_| concurrent_appends(&base, writers, args.events, &Options::default()))
             .collect::<Result<Vec<_>>>()?;
         let rate = median(runs.iter().map(|run| run.events_per_second).collect());
         let p50 = median(runs.iter().map(|run| ms(run.p50)).collect());
