@@ -379,9 +379,25 @@ fn the_scale_benchmark_measures_every_size_and_the_growth() {
 fn the_plain_benchmark_without_writers_measures_the_rest() {
     let table = bench(&["--events", "500", "--writers", "0", "--repeat", "1"]);
     assert!(!table.contains("| writers |"), "{table}");
-    for measurement in ["| batch append", "| rebuild", "| verify", "| log bytes", "| derived (sled)"] {
-        let row = table.lines().find(|line| line.starts_with(measurement)).expect(measurement);
-        let figure: f64 = row.trim_matches('|').split('|').next_back().unwrap().trim().parse().unwrap();
+    for measurement in [
+        "| batch append",
+        "| rebuild",
+        "| verify",
+        "| log bytes",
+        "| derived (sled)",
+    ] {
+        let row = table
+            .lines()
+            .find(|line| line.starts_with(measurement))
+            .expect(measurement);
+        let figure: f64 = row
+            .trim_matches('|')
+            .split('|')
+            .next_back()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         assert!(figure > 0.0, "{row}");
     }
 }
