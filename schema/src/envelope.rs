@@ -170,18 +170,28 @@ pub fn chain_fields(schema_version: u16, body: &[u8]) -> Result<ChainFields, Dec
     }
     let (leading, used): (Leading, usize) =
         bincode::serde::decode_from_slice(body, BINCODE).map_err(|error| DecodeError::Malformed(error.to_string()))?;
-    let tail = body
-        .len()
-        .checked_sub(2 * HASH_LEN)
-        .filter(|&tail| tail >= used)
-        .ok_or_else(|| DecodeError::Malformed("record shorter than its hashes".into()))?;
-    let digest = |at: usize| Digest(body[at..at + HASH_LEN].try_into().expect("32 bytes"));
+    let (tail, prev_hash, hash) = tail_hashes(body)?;
+    if tail < used {
+        return Err(DecodeError::Malformed("record shorter than its hashes".into()));
+    }
     Ok(ChainFields {
         seq: leading.seq,
         recorded_at: leading.recorded_at,
-        prev_hash: digest(tail),
-        hash: digest(tail + HASH_LEN),
+        prev_hash,
+        hash,
     })
+}
+
+/// Where a record body's two hashes start, and the previous hash and hash: each encodes
+/// as its 32 raw bytes, the hash last, so they are read whole rather than through bincode
+/// a byte at a time.
+fn tail_hashes(body: &[u8]) -> Result<(usize, Digest, Digest), DecodeError> {
+    let tail = body
+        .len()
+        .checked_sub(2 * HASH_LEN)
+        .ok_or_else(|| DecodeError::Malformed("record shorter than its hashes".into()))?;
+    let digest = |at: usize| Digest(body[at..at + HASH_LEN].try_into().expect("32 bytes"));
+    Ok((tail, digest(tail), digest(tail + HASH_LEN)))
 }
 
 /// The envelope's fields before its two hashes, in encoding order.
@@ -202,18 +212,13 @@ struct Unhashed {
 pub fn decode_record(schema_version: u16, body: &[u8]) -> Result<Envelope, DecodeError> {
     match schema_version {
         SCHEMA_VERSION => {
-            // The hashes are the last 64 bytes, raw: copied whole rather than handed to
-            // bincode a byte at a time (a sixth of decoding a small record).
-            let tail = body
-                .len()
-                .checked_sub(2 * HASH_LEN)
-                .ok_or_else(|| DecodeError::Malformed("record shorter than its hashes".into()))?;
+            // Decoding the hashes through bincode was a sixth of decoding a small record.
+            let (tail, prev_hash, hash) = tail_hashes(body)?;
             let (fields, used): (Unhashed, usize) = bincode::serde::decode_from_slice(&body[..tail], BINCODE)
                 .map_err(|error| DecodeError::Malformed(error.to_string()))?;
             if used != tail {
                 return Err(DecodeError::TrailingBytes(tail - used));
             }
-            let digest = |at: usize| Digest(body[at..at + HASH_LEN].try_into().expect("32 bytes"));
             Ok(Envelope {
                 seq: fields.seq,
                 stream: fields.stream,
@@ -224,8 +229,8 @@ pub fn decode_record(schema_version: u16, body: &[u8]) -> Result<Envelope, Decod
                 actor: fields.actor,
                 account: fields.account,
                 event: fields.event,
-                prev_hash: digest(tail),
-                hash: digest(tail + HASH_LEN),
+                prev_hash,
+                hash,
             })
         }
         other => Err(DecodeError::UnknownSchemaVersion(other)),

@@ -303,9 +303,7 @@ impl Overlay {
                 }
             })
             .collect();
-        if let Some(undo) = &mut self.undo {
-            undo.clear();
-        }
+        self.clear_undo();
         changes
     }
 
@@ -326,6 +324,10 @@ impl Overlay {
     pub fn discard(&mut self) {
         self.decoded.get_mut().clear();
         self.pending.clear();
+        self.clear_undo();
+    }
+
+    fn clear_undo(&mut self) {
         if let Some(undo) = &mut self.undo {
             undo.clear();
         }

@@ -148,7 +148,9 @@ const WINDOW: usize = 16_384;
 /// Reads the frames at `offsets` — checksum, chain fields, the body's hash — spread over
 /// the machine's cores (hashing is most of a scan), in order.
 fn read_chain_frames(bytes: &[u8], offsets: &[u64]) -> Vec<ChainFrame> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
+    // Asked once: on Linux the answer reads the cgroup's files.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4));
     let part = offsets.len().div_ceil(threads).max(1);
     let read =
         |part: &[u64]| -> Vec<ChainFrame> { part.iter().map(|&at| segment::read_chain_frame(bytes, at)).collect() };
