@@ -1,7 +1,9 @@
 //! Derived data on its way to sled: the overlay readers and the writer look through
-//! (`overlay`), one group's pending changes over it (`pending`), the journal and flusher that move layered changes into sled off the
-//! writer's thread, and the key encoding every projection shares (`keys`).
+//! (`overlay`), one group's pending changes over it (`pending`), the journal and flusher
+//! that move layered changes into sled off the writer's thread, the key encoding every
+//! projection shares (`keys`), and posting lists as deltas (`deltas`).
 
+pub(crate) mod deltas;
 pub(crate) mod flusher;
 pub(crate) mod journal;
 pub(crate) mod keys;

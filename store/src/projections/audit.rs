@@ -2,11 +2,14 @@
 //! index's stream histories serve), and a sparse map from time to position; and the
 //! filtered, paged reads auditors make over them.
 //!
-//! Keys: `a` account + chunk → the seqs of the account's events, 512 per chunk; `p` actor +
-//! chunk → the same for the actor; `n` account or actor → how many events it has (to
-//! find the last chunk); `t` seq → recorded time, for every 64th event (times never
-//! decrease along the log, so a time bound becomes a position bound).
+//! Keys: `a` account + chunk → the seqs of the account's events, 512 per chunk, each a
+//! delta from the one before (`derived::deltas`: a byte or two each); `p` actor + chunk →
+//! the same for the actor; `n` account or actor → how many events it has (to find the last
+//! chunk) and the last seq (the next delta's base); `t` seq → recorded time, for every
+//! 64th event (times never decrease along the log, so a time bound becomes a position
+//! bound).
 
+use crate::derived::deltas;
 use crate::derived::keys::{key, text_part};
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
@@ -28,10 +31,18 @@ fn chunk_key(table: u8, name: &str, chunk: u64) -> Vec<u8> {
 /// Appends `seq` to the chunked posting list `table`/`name` of `tree`.
 pub(crate) fn post(overlay: &mut Overlay, tree: TreeId, table: u8, name: &str, seq: u64) -> Result<()> {
     let count_key = count_key(table, name);
-    let count = overlay.get(tree, &count_key)?.map(|bytes| be_u64(&bytes)).unwrap_or(0);
-    let chunk = chunk_key(table, name, count / CHUNK);
-    overlay.append(tree, chunk, &seq.to_be_bytes())?;
-    overlay.insert(tree, count_key, (count + 1).to_be_bytes().to_vec());
+    let kept = overlay.get(tree, &count_key)?.unwrap_or_default();
+    let count = kept.get(..8).map_or(0, be_u64);
+    let last = match kept.get(8..16) {
+        Some(last) if count % CHUNK != 0 => be_u64(last),
+        _ => 0,
+    };
+    let mut delta = Vec::with_capacity(4);
+    deltas::push_seq(&mut delta, last, seq);
+    overlay.append(tree, chunk_key(table, name, count / CHUNK), &delta)?;
+    let mut value = (count + 1).to_be_bytes().to_vec();
+    value.extend_from_slice(&seq.to_be_bytes());
+    overlay.insert(tree, count_key, value);
     Ok(())
 }
 
@@ -95,11 +106,7 @@ pub(crate) fn postings_in(view: &Trees, tree: TreeId, table: u8, name: &str, aft
     let prefix = key(table, &[&text_part(name)]);
     let mut seqs = Vec::new();
     for (_, chunk) in view.range(tree, &prefix, &prefix, usize::MAX)? {
-        let last = be_u64(&chunk[chunk.len().saturating_sub(8)..]);
-        if last <= after {
-            continue;
-        }
-        seqs.extend(chunk.chunks_exact(8).map(be_u64).filter(|seq| *seq > after));
+        seqs.extend(deltas::seqs(&chunk)?.into_iter().filter(|seq| *seq > after));
     }
     Ok(seqs)
 }

@@ -1,13 +1,16 @@
 //! The index projection: where every event is and what every stream holds.
 //!
-//! - `v` stream → version (for optimistic concurrency);
+//! - `v` stream → version (for optimistic concurrency), then the seq and log position of
+//!   the stream's last event (the base its history's next entry is a delta from);
 //! - `i` actor + event id → seq (idempotency, per principal: the same key from another
 //!   principal is another key; only events whose sender gave an id);
 //! - `h` stream + chunk → the seq and log position of each of the stream's events, 256 per
-//!   chunk, so a history reads no more keys than it needs and appends touch one key;
+//!   chunk, so a history reads no more keys than it needs and appends touch one key; each
+//!   entry a delta from the one before it (`derived::deltas`: four bytes, not 24);
 //! - `a` seq → log position, for every 64th seq and every position that starts a run: a sparse
 //!   map from which any seq is found by reading forward at most 63 records.
 
+use crate::derived::deltas::{self, Located};
 use crate::derived::keys::text_part;
 use crate::derived::keys::{entity_part, key};
 use crate::derived::overlay::{be_u64, TreeId, Trees};
@@ -21,7 +24,6 @@ use lineage_schema::{EntityRef, Envelope, EventId, PrincipalId};
 pub(crate) const TREE: TreeId = 0;
 /// Events per history chunk.
 const CHUNK: u64 = 256;
-const ENTRY: usize = 8 + Position::LEN;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {
     key(b'v', &[&entity_part(stream)])
@@ -62,12 +64,13 @@ pub(crate) fn seq_of_event_in(view: &Trees, actor: &PrincipalId, event_id: &Even
 
 /// Records what the index knows of an event before it is written: its stream's new
 /// version and its idempotency key.
-pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
-    overlay.insert(
-        TREE,
-        version_key(&envelope.stream),
-        envelope.version.to_be_bytes().to_vec(),
-    );
+pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
+    let key = version_key(&envelope.stream);
+    // The stream's last entry stays beside its version until this event's position is known.
+    let mut value = overlay.get(TREE, &key)?.unwrap_or_default();
+    value.resize(value.len().max(8), 0);
+    value[..8].copy_from_slice(&envelope.version.to_be_bytes());
+    overlay.insert(TREE, key, value);
     if let Some(event_id) = &envelope.event_id {
         overlay.insert(
             TREE,
@@ -75,16 +78,34 @@ pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) {
             envelope.seq.to_be_bytes().to_vec(),
         );
     }
+    Ok(())
 }
 
-/// Records where an event was written.
+/// Records where an event was written: appends it to its stream's history, as a delta from
+/// the stream's last entry, which it then replaces beside the version.
 pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
-    let mut entry = envelope.seq.to_be_bytes().to_vec();
-    entry.extend_from_slice(&position.to_bytes());
-    let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
-    overlay.append(TREE, chunk, &entry)?;
+    let key = version_key(&envelope.stream);
+    let kept = overlay.get(TREE, &key)?.unwrap_or_default();
+    let chunk_starts = (envelope.version - 1) % CHUNK == 0;
+    let last = if chunk_starts {
+        None
+    } else {
+        kept.get(8..).and_then(deltas::located_from)
+    };
+    let entry: Located = (envelope.seq, position);
+    let mut bytes = Vec::with_capacity(12);
+    deltas::push_located(&mut bytes, last, entry);
+    overlay.append(
+        TREE,
+        chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK),
+        &bytes,
+    )?;
+    // The version stays as decided: a group decides all its events before any is placed.
+    let mut value = kept.get(..8).unwrap_or(&envelope.version.to_be_bytes()).to_vec();
+    value.extend_from_slice(&deltas::located_bytes(entry));
+    overlay.insert(TREE, key, value);
     if envelope.seq % ANCHOR_EVERY == 1 || position.starts_run() {
-        overlay.insert(TREE, anchor_key(envelope.seq), entry[8..].to_vec());
+        overlay.insert(TREE, anchor_key(envelope.seq), position.to_bytes().to_vec());
     }
     Ok(())
 }
@@ -101,9 +122,7 @@ pub(crate) fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize)
     let skip = ((from - 1) % CHUNK) as usize;
     let mut found = Vec::new();
     for (_, entries) in view.range(TREE, &prefix, &start, usize::MAX)? {
-        for entry in entries.chunks_exact(ENTRY) {
-            found.push((be_u64(&entry[..8]), decode_position(&entry[8..])?));
-        }
+        found.extend(deltas::located(&entries)?);
         if found.len() >= skip + limit {
             break;
         }

@@ -61,7 +61,7 @@ impl World {
             prev_hash: Digest::ZERO,
             hash: Digest::ZERO,
         };
-        index::apply_envelope(&mut self.overlay, &envelope);
+        index::apply_envelope(&mut self.overlay, &envelope).unwrap();
         state::apply(&mut self.overlay, &envelope).unwrap();
         if access::may_change_access(&envelope) {
             self.sight.forget();
