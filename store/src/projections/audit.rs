@@ -34,7 +34,7 @@ pub(crate) fn post(overlay: &mut Overlay, tree: TreeId, table: u8, name: &str, s
     let kept = overlay.get(tree, &count_key)?.unwrap_or_default();
     let count = kept.get(..8).map_or(0, be_u64);
     let last = match kept.get(8..16) {
-        Some(last) if count % CHUNK != 0 => be_u64(last),
+        Some(last) if !count.is_multiple_of(CHUNK) => be_u64(last),
         _ => 0,
     };
     let mut delta = Vec::with_capacity(4);

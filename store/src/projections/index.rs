@@ -86,7 +86,7 @@ pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Resu
 pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
     let key = version_key(&envelope.stream);
     let kept = overlay.get(TREE, &key)?.unwrap_or_default();
-    let chunk_starts = (envelope.version - 1) % CHUNK == 0;
+    let chunk_starts = (envelope.version - 1).is_multiple_of(CHUNK);
     let last = if chunk_starts {
         None
     } else {
