@@ -52,7 +52,7 @@ pub struct Envelope {
     pub hash: Digest,
 }
 
-const HASH_LEN: usize = 32;
+pub(crate) const HASH_LEN: usize = 32;
 
 /// A sealed envelope with its encoding, ready to be framed and written.
 #[derive(Clone, Debug, PartialEq)]

@@ -6,6 +6,7 @@
 //! - [`event`]: the `Event` enum, one past-tense payload per fact;
 //! - [`command`]: the `Command` enum, one imperative request per action;
 //! - [`envelope`]: the stored record around an event, its encoding and its hash;
+//! - [`compact`]: record format 2, a record stored against the one before it;
 //! - [`entity`]: the current-state read model that projections build;
 //! - [`error`]: `Rejection`, why a command was refused;
 //! - [`demo`] and [`samples`]: data — the demo story as commands, one event of each kind.
@@ -18,6 +19,7 @@ mod payload;
 
 pub mod checkpoint;
 pub mod command;
+pub mod compact;
 pub mod demo;
 pub mod entity;
 pub mod envelope;

@@ -133,7 +133,7 @@ fn reads_find_history_children_names_and_metrics() {
 fn small_segments_rotate_and_still_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
-        max_segment_bytes: 4096,
+        max_segment_bytes: 2048,
         ..Options::default()
     };
     let store = Store::open(dir.path(), &options).unwrap();

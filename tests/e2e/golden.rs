@@ -58,3 +58,64 @@ fn no_golden_file_is_left_without_its_variant() {
         );
     }
 }
+
+/// A segment as the file log writes it — its first record whole (format 1), the rest
+/// compact (format 2) — committed once: it must keep reading to the samples, and verify.
+#[test]
+fn a_golden_segment_of_compact_records_still_reads() {
+    use lineage_store::log::{FileLog, FileLogReader};
+    use lineage_store::{EventLog, LogRead};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/golden-segment");
+    let path = dir.join(lineage_store::segment::file_name(1));
+    if !path.exists() && std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let (mut log, _) = FileLog::open(&dir, 1 << 20).unwrap();
+        let sealed: Vec<_> = samples::envelopes()
+            .into_iter()
+            .map(|envelope| envelope.seal_encoded())
+            .collect();
+        log.append(&sealed).unwrap();
+    }
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|_| panic!("no {}; run with UPDATE_GOLDEN=1 once and commit it", path.display()));
+    let formats: Vec<u16> = {
+        let mut formats = Vec::new();
+        let mut offset = lineage_store::segment::HEADER_LEN as usize;
+        while offset + 14 <= bytes.len() {
+            formats.push(u16::from_le_bytes([bytes[offset + 12], bytes[offset + 13]]));
+            offset += 14 + u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap()) as usize;
+        }
+        formats
+    };
+    assert_eq!(formats.len(), samples::envelopes().len());
+    for (index, &format) in formats.iter().enumerate() {
+        let seq = index as u64 + 1;
+        // A segment starts whole, and so does every 64th seq.
+        let whole = index == 0 || lineage_schema::compact::is_full_seq(seq);
+        let expected = if whole {
+            SCHEMA_VERSION
+        } else {
+            lineage_schema::compact::FORMAT_COMPACT
+        };
+        assert_eq!(format, expected, "seq {seq}");
+    }
+    let mut read = Vec::new();
+    FileLogReader::open(&dir)
+        .unwrap()
+        .scan_from(1, &mut |envelope, _| {
+            read.push(envelope);
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!(read, samples::envelopes());
+    let report = lineage_store::log::scan(&dir).unwrap();
+    assert_eq!(report.head.hash, samples::envelopes().last().unwrap().hash);
+    let whole: usize = samples::envelopes()
+        .iter()
+        .map(|envelope| 14 + envelope.encode().len())
+        .sum();
+    assert!(
+        bytes.len() * 2 < whole,
+        "compact records take under half: {} of {whole} bytes",
+        bytes.len()
+    );
+}

@@ -35,7 +35,8 @@ pub(crate) fn find_record(dir: &Path, seq: u64) -> RecordSpot {
     for file in segment::list(&dir.join("log")).unwrap() {
         let bytes = std::fs::read(&file.path).unwrap();
         let mut offset = HEADER_LEN;
-        while let Frame::Record { envelope, next } = segment::read_frame(&bytes, offset) {
+        let mut prior = None;
+        while let Frame::Record { envelope, next } = segment::read_frame(&bytes, offset, &mut prior) {
             if envelope.seq == seq {
                 return RecordSpot {
                     path: file.path,

@@ -39,9 +39,12 @@ pub fn record(data: &[u8]) {
         Some((head, rest)) => (u64::from_le_bytes(*head) % 1024, rest),
         None => (0, data),
     };
-    let _ = lineage_store::segment::read_frame(bytes, offset);
+    let _ = lineage_store::segment::read_frame(bytes, offset, &mut None);
+    let prior = lineage_schema::compact::Prior::after(&lineage_schema::samples::envelopes()[0]);
+    let _ = lineage_store::segment::read_frame(bytes, offset, &mut Some(prior.clone()));
     let _ = lineage_store::segment::valid_record_after(bytes, offset);
     let _ = lineage_schema::envelope::decode_record(1, bytes);
+    let _ = prior.clone().advance(bytes);
 }
 
 /// A first segment holding `data` after a valid header: opening cuts a torn tail or
@@ -184,7 +187,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     };
     let frame = |body: &[u8]| {
         let mut framed = Vec::new();
-        lineage_store::segment::encode_frame(body, &mut framed);
+        lineage_store::segment::encode_frame(lineage_schema::SCHEMA_VERSION, body, &mut framed);
         framed
     };
     match target {

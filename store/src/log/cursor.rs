@@ -1,9 +1,11 @@
 //! Reading a segment forward from a known place: the sparse table of where every
 //! [`MARK_EVERY`]th record starts, kept in memory, and a cursor that streams a segment's
 //! frames in chunks, so a read from seq *n* neither loads the whole segment nor decodes
-//! the records before *n*.
+//! the records before *n* — it passes over them by their lengths, then reads compact
+//! records from the last whole one before *n* (at most `FULL_EVERY` records back).
 
 use super::*;
+use lineage_schema::compact::Prior;
 
 /// How far apart the marks are: a read from any seq skips at most this many records
 /// (reading only their frame heads). At ten million events the table holds ten thousand
@@ -23,9 +25,9 @@ impl Marks {
         Marks(RwLock::new(marks))
     }
 
-    /// Whether the record `seq` is one the table marks.
+    /// Whether the record `seq` is one the table marks: always a whole record.
     pub(crate) fn marks(seq: u64) -> bool {
-        seq.is_multiple_of(MARK_EVERY)
+        seq % MARK_EVERY == 1
     }
 
     /// Notes an appended record (in seq order); only every [`MARK_EVERY`]th is kept.
@@ -35,21 +37,51 @@ impl Marks {
         }
     }
 
-    /// Where to start reading segment `segment` for the record `seq`: the last mark at or
-    /// before `seq` inside that segment, else the segment's first record.
-    pub(crate) fn start(&self, segment: u64, seq: u64) -> u64 {
+    /// Where to start reading segment `segment` for the record `seq`, and that record's
+    /// seq: the last mark at or before `seq` inside that segment, else the segment's first
+    /// record.
+    pub(crate) fn start(&self, segment: u64, seq: u64) -> (u64, u64) {
         let marks = self.0.read().expect("marks lock");
         let before = marks.partition_point(|(marked, _)| *marked <= seq);
         match before.checked_sub(1).map(|index| marks[index]) {
-            Some((_, location)) if location.segment == segment => location.offset,
-            _ => HEADER_LEN,
+            Some((marked, location)) if location.segment == segment => (location.offset, marked),
+            _ => (HEADER_LEN, segment),
+        }
+    }
+
+    /// Where to start reading for the record at `offset` of `segment`: the last mark
+    /// before it in that segment, else the segment's first record; and that record's seq.
+    pub(crate) fn start_before(&self, segment: u64, offset: u64) -> (u64, u64) {
+        let marks = self.0.read().expect("marks lock");
+        // Marks are in seq order, which is (segment, offset) order too.
+        let before = marks.partition_point(|(_, location)| (location.segment, location.offset) <= (segment, offset));
+        match before.checked_sub(1).map(|index| marks[index]) {
+            Some((marked, location)) if location.segment == segment => (location.offset, marked),
+            _ => (HEADER_LEN, segment),
+        }
+    }
+}
+
+/// Which records a cursor passes over: those before a seq, or before an offset.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Below {
+    Seq(u64),
+    Offset(u64),
+}
+
+impl Below {
+    fn passes(self, offset: u64, seq: u64) -> bool {
+        match self {
+            Below::Seq(below) => seq < below,
+            Below::Offset(below) => offset < below,
         }
     }
 }
 
 /// What a cursor found at an offset.
 pub(crate) enum Step {
-    /// A record below the seq asked for, passed over unread; the next frame's offset.
+    /// A record below the one asked for, passed over (or read for the records after it);
+    /// the offset to step from next.
     Skipped {
         next: u64,
     },
@@ -74,10 +106,22 @@ pub(crate) struct Cursor<'a> {
     /// The segment offset of `buffer[0]`.
     start: u64,
     at_end: bool,
+    chunk: usize,
+    /// The seq of the record the next step reads.
+    seq: u64,
+    /// What the record before it left, if it was read (a compact record needs it).
+    prior: Option<Prior>,
+    /// The last whole record passed over, and its seq: where reading starts again when a
+    /// compact record is wanted.
+    last_whole: Option<(u64, u64)>,
+    /// Reading forward from `last_whole` to the record wanted: nothing is passed over.
+    rolling: bool,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn open(disk: &'a dyn Disk, path: &'a Path) -> Result<Cursor<'a>> {
+    /// A cursor whose first step reads the record `seq`, a whole one (a segment's first
+    /// record or a mark).
+    pub(crate) fn open(disk: &'a dyn Disk, path: &'a Path, seq: u64) -> Result<Cursor<'a>> {
         let file = File::open(path).map_err(Error::io("opening a segment", path))?;
         Ok(Cursor {
             disk,
@@ -86,31 +130,62 @@ impl<'a> Cursor<'a> {
             buffer: Vec::new(),
             start: 0,
             at_end: false,
+            chunk: CHUNK,
+            seq,
+            prior: None,
+            last_whole: None,
+            rolling: false,
         })
     }
 
-    /// The frame at `offset`; records below `below` are skipped without checking or
-    /// decoding them.
-    pub(crate) fn step(&mut self, offset: u64, below: u64) -> Result<Step> {
+    /// Reads this many bytes at a time (less than a scan's chunk, for a single record).
+    pub(crate) fn reading(mut self, chunk: usize) -> Self {
+        self.chunk = chunk;
+        self
+    }
+
+    /// The frame at `offset`; records `below` are passed over without checking or decoding
+    /// them, except the compact ones the record wanted is read from.
+    pub(crate) fn step(&mut self, offset: u64, below: Below) -> Result<Step> {
         loop {
             if offset < self.start || offset > self.start + self.buffer.len() as u64 {
                 self.buffer.clear();
                 self.start = offset;
                 self.at_end = false;
             }
-            let local = offset - self.start;
-            let rest = &self.buffer[local as usize..];
-            if let Some(next) = skippable(rest, below) {
-                if next <= rest.len() as u64 {
-                    return Ok(Step::Skipped { next: offset + next });
+            let local = (offset - self.start) as usize;
+            let rest = &self.buffer[local..];
+            if let Some(len) = frame_len(rest) {
+                let whole = segment::is_whole(rest, 0);
+                if !self.rolling && self.prior.is_none() && below.passes(offset, self.seq) {
+                    if whole {
+                        self.last_whole = Some((offset, self.seq));
+                    }
+                    self.seq += 1;
+                    return Ok(Step::Skipped { next: offset + len });
+                }
+                if self.prior.is_none() && !whole {
+                    if let Some((whole_at, seq)) = self.last_whole.take() {
+                        self.seq = seq;
+                        self.rolling = true;
+                        return Ok(Step::Skipped { next: whole_at });
+                    }
                 }
             }
-            match segment::read_frame(&self.buffer, local) {
+            match segment::read_frame(&self.buffer, local as u64, &mut self.prior) {
                 Frame::Record { envelope, next } => {
-                    return Ok(Step::Record {
-                        envelope,
-                        next: self.start + next,
-                    })
+                    if envelope.seq != self.seq {
+                        return Ok(Step::Bad {
+                            reason: format!("found seq {} where seq {} belongs", envelope.seq, self.seq),
+                        });
+                    }
+                    self.seq += 1;
+                    let next = self.start + next;
+                    if below.passes(offset, envelope.seq) {
+                        return Ok(Step::Skipped { next });
+                    }
+                    self.rolling = false;
+                    return Ok(Step::Record { envelope, next });
                 }
                 Frame::Bad { reason } => return Ok(Step::Bad { reason }),
                 Frame::Truncated if self.at_end => return Ok(Step::End),
@@ -124,7 +199,7 @@ impl<'a> Cursor<'a> {
         self.buffer.drain(..(offset - self.start) as usize);
         self.start = offset;
         let held = self.buffer.len();
-        self.buffer.resize(held + CHUNK, 0);
+        self.buffer.resize(held + self.chunk, 0);
         let read = self
             .disk
             .read_at(&self.file, self.path, &mut self.buffer[held..], offset + held as u64)
@@ -135,16 +210,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The length of the frame at the front of `bytes` if it holds a record below `below`
-/// (read from its head and its body's leading seq alone).
-fn skippable(bytes: &[u8], below: u64) -> Option<u64> {
+/// The length of the whole frame at the front of `bytes`, if its head is a frame's and
+/// all of it is there (read from its head alone).
+fn frame_len(bytes: &[u8]) -> Option<u64> {
     let head = bytes.get(..segment::FRAME_HEAD_LEN)?;
     if u32::from_le_bytes(head[..4].try_into().ok()?) != segment::RECORD_MAGIC {
         return None;
     }
-    let body_len = u32::from_le_bytes(head[4..8].try_into().ok()?) as u64;
-    let seq = peek_seq(&bytes[segment::FRAME_HEAD_LEN..])?;
-    (seq < below).then_some(segment::FRAME_HEAD_LEN as u64 + body_len)
+    let len = segment::FRAME_HEAD_LEN as u64 + u64::from(u32::from_le_bytes(head[4..8].try_into().ok()?));
+    (len <= bytes.len() as u64).then_some(len)
 }
 
 #[cfg(test)]
@@ -174,16 +248,47 @@ mod tests {
         let mut seen = Vec::new();
         reader
             .scan_from(from, &mut |envelope, position| {
-                assert_eq!(
-                    reader.read_at(position).unwrap(),
-                    envelope,
-                    "a visited position reads back"
-                );
+                // Every seventh: a read by position walks from a mark (on a closed
+                // directory's reader, from the segment's start).
+                if envelope.seq % 7 == from % 7 {
+                    assert_eq!(
+                        reader.read_at(position).unwrap(),
+                        envelope,
+                        "a visited position reads back"
+                    );
+                }
                 seen.push(envelope.seq);
                 Ok(stop_after.is_none_or(|last| envelope.seq < last))
             })
             .unwrap();
         seen
+    }
+
+    /// A log an older release wrote (every record whole) opens, takes compact records
+    /// after its own, and reads and verifies throughout.
+    #[test]
+    fn a_log_of_whole_records_continues_with_compact_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = records(300);
+        let mut bytes = segment::encode_header(1).to_vec();
+        for sealed in &records[..100] {
+            segment::encode_frame(lineage_schema::SCHEMA_VERSION, &sealed.body, &mut bytes);
+        }
+        std::fs::write(dir.path().join(segment::file_name(1)), &bytes).unwrap();
+        let (mut log, _) = FileLog::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(log.head().seq, 100);
+        log.append(&records[100..]).unwrap();
+        let written = std::fs::metadata(dir.path().join(segment::file_name(1))).unwrap().len() as usize;
+        assert!(
+            written - bytes.len() < (bytes.len() - HEADER_LEN as usize) * 2,
+            "the 200 new records are compact"
+        );
+        let reader = log.reader();
+        assert_eq!(seqs_from(reader.as_ref(), 1, None), (1..=300).collect::<Vec<_>>());
+        assert_eq!(seqs_from(reader.as_ref(), 150, None), (150..=300).collect::<Vec<_>>());
+        drop(log);
+        let report = scan(dir.path()).unwrap();
+        assert_eq!((report.head.seq, report.head.hash), (300, records[299].envelope.hash));
     }
 
     proptest! {

@@ -66,7 +66,7 @@ pub struct Faults {
     pub space_left: Option<u64>,
     /// Every `fdatasync`/`fsync` fails (EIO), though the bytes were written.
     pub fail_syncs: bool,
-    /// Every read of a segment comes back with one bit flipped.
+    /// Every read of a segment comes back with bits flipped: one in every 512 bytes.
     pub flip_bits_on_read: bool,
 }
 
@@ -106,10 +106,15 @@ impl FaultyDisk {
     }
 
     fn flip(&self, bytes: &mut [u8]) {
-        if bytes.len() > crate::log::segment::HEADER_LEN as usize {
-            let at =
-                crate::log::segment::HEADER_LEN as usize + (bytes.len() - crate::log::segment::HEADER_LEN as usize) / 2;
-            bytes[at] ^= 0x10;
+        // A bit in every 512 bytes past a segment's header: a read that covers many
+        // records (from a whole record to the compact one wanted) comes back wrong
+        // somewhere in them, and whole records stay between the damage.
+        let header = crate::log::segment::HEADER_LEN as usize;
+        if bytes.len() > header {
+            for at in (header + 16..bytes.len()).step_by(512) {
+                bytes[at] ^= 0x10;
+            }
+            bytes[header + (bytes.len() - header) / 2] ^= 0x10;
         } else if let Some(last) = bytes.last_mut() {
             *last ^= 0x10;
         }

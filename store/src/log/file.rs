@@ -1,9 +1,11 @@
 //! `FileLog`, the segment-file log: the one writer appending and syncing records, and
 //! `FileLogReader`, which finds a record by its position or its seq.
 
-use super::cursor::{Cursor, Marks, Step};
+use super::cursor::{Below, Cursor, Marks, Step};
 use super::scan::{corruption, scan_marking};
 use super::*;
+use lineage_schema::compact::{self, Prior, FORMAT_COMPACT};
+use lineage_schema::SCHEMA_VERSION;
 
 /// The segment-file log.
 #[derive(Debug)]
@@ -15,6 +17,9 @@ pub struct FileLog {
     current_first_seq: u64,
     current_len: u64,
     head: Head,
+    /// What the last record leaves for the next, which is compact unless it starts a
+    /// segment or falls on a whole seq.
+    prior: Option<Prior>,
     max_segment_bytes: u64,
     poisoned: Option<String>,
     disk: Arc<dyn Disk>,
@@ -52,7 +57,8 @@ impl FileLog {
                 sync_dir(parent)?;
             }
         }
-        let (scan, marks) = scan_marking(dir, disk.as_ref())?;
+        let scanned = scan_marking(dir, disk.as_ref())?;
+        let scan = scanned.report;
         let mut segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
         let cut_bytes = scan.torn_tail_bytes;
         if segments.is_empty() {
@@ -83,10 +89,11 @@ impl FileLog {
             dir: dir.to_path_buf(),
             current_first_seq: last.first_seq,
             segments: Arc::new(RwLock::new(segments)),
-            marks: Arc::new(Marks::new(marks)),
+            marks: Arc::new(Marks::new(scanned.marks)),
             current: file,
             current_len: len,
             head: scan.head,
+            prior: scanned.prior,
             max_segment_bytes,
             poisoned: None,
             disk,
@@ -128,16 +135,21 @@ impl FileLog {
         let mut locations = Vec::with_capacity(records.len());
         let mut pending = Vec::new();
         let mut head = self.head;
+        let mut prior = self.prior.clone();
         for Sealed { envelope: record, body } in records {
             assert_eq!(record.seq, head.seq + 1, "appends continue the log");
             assert_eq!(record.prev_hash, head.hash, "appends continue the chain");
-            let mut frame = Vec::with_capacity(segment::FRAME_HEAD_LEN + body.len());
-            segment::encode_frame(body, &mut frame);
+            let next = Prior::after(record);
+            let starts_segment = self.current_len + pending.len() as u64 == HEADER_LEN;
+            let mut frame = frame(record, body, prior.as_ref().filter(|_| !starts_segment), &next);
             let segment_len = self.current_len + pending.len() as u64;
             if segment_len > HEADER_LEN && segment_len + frame.len() as u64 > self.max_segment_bytes {
                 self.write_durably(&std::mem::take(&mut pending))?;
                 self.head = head;
+                self.prior = prior.clone();
                 self.rotate()?;
+                // A segment's first record is whole.
+                frame = self::frame(record, body, None, &next);
             }
             locations.push(
                 Location {
@@ -152,15 +164,30 @@ impl FileLog {
                 hash: record.hash,
                 recorded_at: record.recorded_at,
             };
+            prior = Some(next);
         }
         self.write_durably(&pending)?;
         self.head = head;
+        self.prior = prior;
         // Marked only once durable: a reader never starts at bytes that may be cut off.
         for (record, location) in records.iter().zip(&locations) {
             self.marks.note(record.envelope.seq, Location::from(*location));
         }
         Ok(locations)
     }
+}
+
+/// The framed record: compact after `prior`, whole where a reader may start (no prior,
+/// or a whole seq).
+fn frame(record: &Envelope, body: &[u8], prior: Option<&Prior>, next: &Prior) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(segment::FRAME_HEAD_LEN + body.len());
+    match prior {
+        Some(prior) if !compact::is_full_seq(record.seq) => {
+            segment::encode_frame(FORMAT_COMPACT, &compact::compact(record, body, prior, next), &mut frame)
+        }
+        _ => segment::encode_frame(SCHEMA_VERSION, body, &mut frame),
+    }
+    frame
 }
 
 fn create_segment(dir: &Path, first_seq: u64, disk: &dyn Disk) -> Result<SegmentFile> {
@@ -191,6 +218,7 @@ impl EventLog for FileLog {
             return Ok(Vec::new());
         }
         let (head_before, segment_before, len_before) = (self.head, self.current_first_seq, self.current_len);
+        let prior_before = self.prior.clone();
         self.append_unpoisoned(records).inspect_err(|error| {
             // What failed to sync may or may not be on disk, and a retried fsync can report
             // success for pages the kernel already dropped: stop accepting appends until a
@@ -204,6 +232,7 @@ impl EventLog for FileLog {
             };
             let _ = self.current.set_len(keep);
             self.head = head_before;
+            self.prior = prior_before;
         })
     }
 
@@ -239,6 +268,36 @@ impl FileLogReader {
     }
 }
 
+impl FileLogReader {
+    fn segment_file(&self, first_seq: u64) -> SegmentFile {
+        SegmentFile {
+            first_seq,
+            path: self.dir.join(segment::file_name(first_seq)),
+        }
+    }
+
+    /// The first record a cursor over `segment` reaches that `below` does not pass over.
+    fn read_one(
+        &self,
+        segment: &SegmentFile,
+        (offset, seq): (u64, u64),
+        below: Below,
+        looked_for: u64,
+    ) -> Result<(Envelope, u64)> {
+        // Enough for the records between two whole ones, usually in one read.
+        let mut cursor = Cursor::open(self.disk.as_ref(), &segment.path, seq)?.reading(32 * 1024);
+        let mut offset = offset;
+        loop {
+            match cursor.step(offset, below)? {
+                Step::Skipped { next } => offset = next,
+                Step::Record { envelope, .. } => return Ok((*envelope, offset)),
+                Step::End => return Err(corruption(segment, looked_for, offset, "record missing below the head")),
+                Step::Bad { reason } => return Err(corruption(segment, looked_for, offset, reason)),
+            }
+        }
+    }
+}
+
 impl LogRead for FileLogReader {
     fn scan_from(&self, seq: u64, visit: &mut dyn FnMut(Envelope, Position) -> Result<bool>) -> Result<()> {
         let segments = self.segments.read().expect("segment list lock").clone();
@@ -246,10 +305,10 @@ impl LogRead for FileLogReader {
             .partition_point(|segment| segment.first_seq <= seq)
             .saturating_sub(1);
         for segment in &segments[start..] {
-            let mut cursor = Cursor::open(self.disk.as_ref(), &segment.path)?;
-            let mut offset = self.marks.start(segment.first_seq, seq);
+            let (mut offset, first) = self.marks.start(segment.first_seq, seq);
+            let mut cursor = Cursor::open(self.disk.as_ref(), &segment.path, first)?;
             loop {
-                match cursor.step(offset, seq)? {
+                match cursor.step(offset, Below::Seq(seq))? {
                     Step::Skipped { next } => offset = next,
                     Step::Record { envelope, next } => {
                         let position = Location {
@@ -272,87 +331,34 @@ impl LogRead for FileLogReader {
 
     fn read_seq(&self, anchor: Position, seq: u64) -> Result<Envelope> {
         let anchor = Location::from(anchor);
-        let path = self.dir.join(segment::file_name(anchor.segment));
-        let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
-        let bad = |offset, reason: &str| {
-            corruption(
-                &SegmentFile {
-                    first_seq: anchor.segment,
-                    path: path.clone(),
-                },
-                seq,
-                offset,
-                reason,
-            )
-        };
-        let mut offset = anchor.offset;
-        for _ in 0..=ANCHOR_EVERY {
-            let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
-            let read = self
-                .disk
-                .read_at(&file, &path, &mut head, offset)
-                .map_err(Error::io("reading a record", &path))?;
-            if read < segment::FRAME_HEAD_LEN + 1 {
-                return Err(bad(offset, "record missing below the head"));
-            }
-            let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as u64;
-            match peek_seq(&head[segment::FRAME_HEAD_LEN..read]) {
-                Some(found) if found == seq => {
-                    return self.read_at(
-                        Location {
-                            segment: anchor.segment,
-                            offset,
-                        }
-                        .into(),
-                    )
-                }
-                Some(found) if found < seq => offset += segment::FRAME_HEAD_LEN as u64 + body_len,
-                _ => return Err(bad(offset, "record sequence does not lead to the seq looked for")),
-            }
-        }
-        Err(bad(offset, "seq not within reach of its anchor"))
+        let segment = self.segment_file(anchor.segment);
+        // An anchor is a whole record, so its seq leads its body.
+        let file = File::open(&segment.path).map_err(Error::io("opening a segment", &segment.path))?;
+        let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
+        let read = self
+            .disk
+            .read_at(&file, &segment.path, &mut head, anchor.offset)
+            .map_err(Error::io("reading a record", &segment.path))?;
+        let anchor_seq = peek_seq(&head[segment::FRAME_HEAD_LEN..read.max(segment::FRAME_HEAD_LEN)])
+            .filter(|&found| found <= seq && seq - found <= ANCHOR_EVERY)
+            .ok_or_else(|| corruption(&segment, seq, anchor.offset, "seq not within reach of its anchor"))?;
+        let (envelope, _) = self.read_one(&segment, (anchor.offset, anchor_seq), Below::Seq(seq), seq)?;
+        Ok(envelope)
     }
 
     fn read_at(&self, position: Position) -> Result<Envelope> {
         let location = Location::from(position);
-        let path = self.dir.join(segment::file_name(location.segment));
-        let file = File::open(&path).map_err(Error::io("opening a segment", &path))?;
-        let mut head = [0u8; segment::FRAME_HEAD_LEN];
-        let read = self
-            .disk
-            .read_at(&file, &path, &mut head, location.offset)
-            .map_err(Error::io("reading a record", &path))?;
-        let body_len = u32::from_le_bytes(head[4..8].try_into().expect("four bytes")) as usize;
-        let body_len = body_len.min(lineage_schema::envelope::MAX_RECORD_BYTES);
-        let mut frame = vec![0u8; segment::FRAME_HEAD_LEN + body_len];
-        let read = if read == head.len() {
-            self.disk
-                .read_at(&file, &path, &mut frame, location.offset)
-                .map_err(Error::io("reading a record", &path))?
-        } else {
-            read
-        };
-        frame.truncate(read);
-        match segment::read_frame(&frame, 0) {
-            Frame::Record { envelope, .. } => Ok(*envelope),
-            Frame::Truncated => Err(corruption(
-                &SegmentFile {
-                    first_seq: location.segment,
-                    path,
-                },
+        let segment = self.segment_file(location.segment);
+        let start = self.marks.start_before(location.segment, location.offset);
+        let (envelope, found_at) = self.read_one(&segment, start, Below::Offset(location.offset), 0)?;
+        if found_at != location.offset {
+            return Err(corruption(
+                &segment,
                 0,
                 location.offset,
-                "record cut short",
-            )),
-            Frame::Bad { reason } => Err(corruption(
-                &SegmentFile {
-                    first_seq: location.segment,
-                    path,
-                },
-                0,
-                location.offset,
-                reason,
-            )),
+                "no record starts at this position",
+            ));
         }
+        Ok(envelope)
     }
 }

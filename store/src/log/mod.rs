@@ -17,7 +17,8 @@ pub use scan::*;
 
 /// How far apart the positions kept for finding a seq may be: `read_seq` reads forward
 /// at most this many records from an anchor (the index keeps one every this many seqs).
-pub const ANCHOR_EVERY: u64 = 64;
+/// The same seqs as the whole records of the file log, so every anchor is a whole record.
+pub const ANCHOR_EVERY: u64 = lineage_schema::compact::FULL_EVERY;
 
 use crate::error::{Error, Result};
 use crate::log::disk::{Disk, RealDisk};

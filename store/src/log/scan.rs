@@ -2,6 +2,7 @@
 //! a tail cut short by a crash found, and the log's size without reading records.
 
 use super::*;
+use lineage_schema::compact::Prior;
 use lineage_schema::envelope::ChainFields;
 use segment::ChainFrame;
 
@@ -23,12 +24,21 @@ pub fn scan(dir: &Path) -> Result<ScanReport> {
 
 /// As [`scan`], reading through `disk`.
 pub fn scan_on(dir: &Path, disk: &dyn Disk) -> Result<ScanReport> {
-    Ok(scan_marking(dir, disk)?.0)
+    Ok(scan_marking(dir, disk)?.report)
 }
 
-/// As [`scan_on`], with where every [`cursor::MARK_EVERY`]th record starts.
-pub(crate) fn scan_marking(dir: &Path, disk: &dyn Disk) -> Result<(ScanReport, Vec<(u64, Location)>)> {
+/// What the scan that opens a log finds: the report, where every
+/// [`cursor::MARK_EVERY`]th record starts, and what the last record leaves for the next.
+pub(crate) struct Scanned {
+    pub report: ScanReport,
+    pub marks: Vec<(u64, Location)>,
+    pub prior: Option<Prior>,
+}
+
+/// As [`scan_on`], with the marks and the last record's prior.
+pub(crate) fn scan_marking(dir: &Path, disk: &dyn Disk) -> Result<Scanned> {
     let mut marks = Vec::new();
+    let mut prior = None;
     let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
     let mut report = ScanReport {
         head: Head::EMPTY,
@@ -43,10 +53,10 @@ pub(crate) fn scan_marking(dir: &Path, disk: &dyn Disk) -> Result<(ScanReport, V
             .read_all(&segment.path)
             .map_err(Error::io("reading a segment", &segment.path))?;
         report.bytes += bytes.len() as u64;
-        let end = scan_segment(segment, &bytes, is_last, &mut report, &mut marks)?;
+        let end = scan_segment(segment, &bytes, is_last, &mut report, &mut marks, &mut prior)?;
         report.torn_tail_bytes += bytes.len() as u64 - end;
     }
-    Ok((report, marks))
+    Ok(Scanned { report, marks, prior })
 }
 
 pub(super) fn corruption(segment: &SegmentFile, seq: u64, offset: u64, reason: impl Into<String>) -> Error {
@@ -66,7 +76,10 @@ fn scan_segment(
     is_last: bool,
     report: &mut ScanReport,
     marks: &mut Vec<(u64, Location)>,
+    prior: &mut Option<Prior>,
 ) -> Result<u64> {
+    // A segment starts with a whole record: nothing carries over from the one before.
+    *prior = None;
     let head = &mut report.head;
     let expected_first = head.seq + 1;
     if bytes.len() < HEADER_LEN as usize {
@@ -100,7 +113,9 @@ fn scan_segment(
     let mut offset = HEADER_LEN;
     while (offset as usize) < bytes.len() {
         let offsets = segment::frame_offsets(bytes, offset, WINDOW);
-        for (&at, frame) in offsets.iter().zip(read_chain_frames(bytes, &offsets)) {
+        let (frames, after) = read_chain_frames(bytes, &offsets, prior.take());
+        *prior = after;
+        for (&at, frame) in offsets.iter().zip(frames) {
             offset = at;
             let seq = head.seq + 1;
             match frame {
@@ -146,27 +161,52 @@ fn scan_segment(
 const WINDOW: usize = 16_384;
 
 /// Reads the frames at `offsets` — checksum, chain fields, the body's hash — spread over
-/// the machine's cores (hashing is most of a scan), in order.
-fn read_chain_frames(bytes: &[u8], offsets: &[u64]) -> Vec<ChainFrame> {
+/// the machine's cores (hashing is most of a scan), in order; `prior` is what the record
+/// before the first left. Compact records read one after another from a whole one, so
+/// the parts begin at whole records. Returns what the last record read leaves.
+fn read_chain_frames(bytes: &[u8], offsets: &[u64], prior: Option<Prior>) -> (Vec<ChainFrame>, Option<Prior>) {
     // Asked once: on Linux the answer reads the cgroup's files.
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let threads = *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4));
-    let part = offsets.len().div_ceil(threads).max(1);
-    let read =
-        |part: &[u64]| -> Vec<ChainFrame> { part.iter().map(|&at| segment::read_chain_frame(bytes, at)).collect() };
+    let read = |part: &[u64], mut prior: Option<Prior>| -> (Vec<ChainFrame>, Option<Prior>) {
+        let frames = part
+            .iter()
+            .map(|&at| segment::read_chain_frame(bytes, at, &mut prior))
+            .collect();
+        (frames, prior)
+    };
     if threads == 1 || offsets.len() < 64 {
-        return read(offsets);
+        return read(offsets, prior);
     }
+    let parts = whole_starts(bytes, offsets, threads);
     std::thread::scope(|scope| {
-        let mut parts = offsets.chunks(part);
+        let mut parts = parts.windows(2).map(|bounds| &offsets[bounds[0]..bounds[1]]);
         let first = parts.next().unwrap_or_default();
-        let others: Vec<_> = parts.map(|rest| scope.spawn(move || read(rest))).collect();
-        let mut frames = read(first);
+        let others: Vec<_> = parts.map(|rest| scope.spawn(move || read(rest, None))).collect();
+        let (mut frames, mut last) = read(first, prior);
         for other in others {
-            frames.extend(other.join().expect("a scan thread does not panic"));
+            let (more, after) = other.join().expect("a scan thread does not panic");
+            frames.extend(more);
+            last = after;
         }
-        frames
+        (frames, last)
     })
+}
+
+/// Where to cut `offsets` into about `parts` parts, each after the first starting at a
+/// whole record: the indexes of the cuts, from 0 to `offsets.len()`.
+fn whole_starts(bytes: &[u8], offsets: &[u64], parts: usize) -> Vec<usize> {
+    let size = offsets.len().div_ceil(parts).max(1);
+    let mut cuts = vec![0];
+    for ideal in (1..parts).map(|part| part * size) {
+        let from = ideal.max(*cuts.last().expect("one cut") + 1);
+        if let Some(found) = (from..offsets.len()).find(|&index| segment::is_whole(bytes, offsets[index])) {
+            cuts.push(found);
+        }
+    }
+    cuts.dedup();
+    cuts.push(offsets.len());
+    cuts
 }
 
 fn check_chain(fields: &ChainFields, hash: Digest, head: &Head) -> std::result::Result<(), String> {

@@ -4,14 +4,17 @@
 //!
 //! ```text
 //! header  : b"LNGSEG01" | first_seq: u64
-//! record  : magic: u32 = 0x5247_4e4c ("LNGR") | body_len: u32 | crc32: u32 | schema: u16 | body
+//! record  : magic: u32 = 0x5247_4e4c ("LNGR") | body_len: u32 | crc32: u32 | format: u16 | body
 //! ```
 //!
-//! The crc covers `schema` and `body`. The magic lets a scan tell "the tail was cut by a
+//! `format` 1 is a whole record (the envelope's encoding, hashes included); format 2 a
+//! compact one, read against the record before it (`lineage_schema::compact`). A segment's
+//! first record is whole, so a segment reads on its own. The crc covers `format` and `body`. The magic lets a scan tell "the tail was cut by a
 //! crash" (nothing valid after the bad spot) from "a record in the middle went bad"
 //! (a valid record follows it): the first is repaired by cutting, the second refused.
 
-use lineage_schema::envelope::{chain_fields, decode_record, hash_of_body, ChainFields, MAX_RECORD_BYTES};
+use lineage_schema::compact::{Prior, FORMAT_COMPACT};
+use lineage_schema::envelope::{chain_fields, hash_of_body, ChainFields, MAX_RECORD_BYTES};
 use lineage_schema::{Digest, Envelope, SCHEMA_VERSION};
 
 use std::path::{Path, PathBuf};
@@ -39,13 +42,13 @@ pub fn encode_header(first_seq: u64) -> [u8; HEADER_LEN as usize] {
     header
 }
 
-/// Appends one framed record to `out`.
-pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) {
+/// Appends one framed record of `format` to `out`.
+pub fn encode_frame(format: u16, body: &[u8], out: &mut Vec<u8>) {
     assert!(
         body.len() <= MAX_RECORD_BYTES,
         "commands are size-checked before encoding"
     );
-    let schema = SCHEMA_VERSION.to_le_bytes();
+    let schema = format.to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&schema);
     crc.update(body);
@@ -130,13 +133,14 @@ fn check(bytes: &[u8], offset: u64) -> Result<Checked, Unchecked> {
     })
 }
 
-/// Reads the frame starting at `offset` of a segment's bytes.
-pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
+/// Reads the frame starting at `offset` of a segment's bytes; `prior` is what the record
+/// before it left (None before a whole record), and becomes what this one leaves.
+pub fn read_frame(bytes: &[u8], offset: u64, prior: &mut Option<Prior>) -> Frame {
     let checked = match check(bytes, offset) {
         Ok(checked) => checked,
         Err(unchecked) => return unchecked.into(),
     };
-    match decode_record(checked.schema, &bytes[checked.body]) {
+    match Prior::decode(prior, checked.schema, &bytes[checked.body]) {
         Ok(envelope) => Frame::Record {
             envelope: Box::new(envelope),
             next: checked.next,
@@ -145,6 +149,12 @@ pub fn read_frame(bytes: &[u8], offset: u64) -> Frame {
             reason: error.to_string(),
         },
     }
+}
+
+/// Whether the frame at `offset` holds a whole record (by its format field alone).
+pub fn is_whole(bytes: &[u8], offset: u64) -> bool {
+    let at = offset as usize + FRAME_HEAD_LEN - 2;
+    bytes.get(at..at + 2) == Some(&SCHEMA_VERSION.to_le_bytes()[..])
 }
 
 /// What a scan of the chain finds at one offset: as [`Frame`], with a record's chain
@@ -164,17 +174,37 @@ pub enum ChainFrame {
 }
 
 /// Reads the frame at `offset` for a check of the chain: checksum, chain fields and the
-/// body's own hash, without decoding its event.
-pub fn read_chain_frame(bytes: &[u8], offset: u64) -> ChainFrame {
+/// body's own hash, without decoding its event. `prior` as for [`read_frame`]; a compact
+/// record's hashes are its prior's and the one computed from it, so they always agree
+/// and a change shows at the next whole record, whose stored previous hash it breaks.
+pub fn read_chain_frame(bytes: &[u8], offset: u64, prior: &mut Option<Prior>) -> ChainFrame {
     let checked = match check(bytes, offset) {
         Ok(checked) => checked,
         Err(unchecked) => return unchecked.into(),
     };
     let body = &bytes[checked.body];
-    match chain_fields(checked.schema, body) {
-        Ok(fields) => ChainFrame::Record {
+    let read = match (checked.schema, prior.as_mut()) {
+        (FORMAT_COMPACT, Some(before)) => {
+            let prev_hash = before.hash;
+            before.advance(body).map(|_| {
+                let fields = ChainFields {
+                    seq: before.seq,
+                    recorded_at: before.recorded_at,
+                    prev_hash,
+                    hash: before.hash,
+                };
+                (fields, before.hash)
+            })
+        }
+        (format, _) => chain_fields(format, body).and_then(|fields| {
+            *prior = Some(Prior::after_full(body)?);
+            Ok((fields, hash_of_body(body)))
+        }),
+    };
+    match read {
+        Ok((fields, hash)) => ChainFrame::Record {
             fields,
-            hash: hash_of_body(body),
+            hash,
             next: checked.next,
         },
         Err(error) => ChainFrame::Bad {
@@ -214,7 +244,8 @@ pub fn valid_record_after(bytes: &[u8], offset: u64) -> Option<u64> {
             None => return None,
             Some(found) => {
                 at += found;
-                if let Frame::Record { .. } = read_frame(bytes, at as u64) {
+                // Checked by its checksum alone: a compact record needs the ones before it.
+                if check(bytes, at as u64).is_ok() {
                     return Some(at as u64);
                 }
                 at += 1;
@@ -256,16 +287,16 @@ mod tests {
     fn two_records() -> (Vec<u8>, u64) {
         let envelopes = samples::envelopes();
         let mut bytes = encode_header(1).to_vec();
-        encode_frame(&envelopes[0].encode(), &mut bytes);
+        encode_frame(SCHEMA_VERSION, &envelopes[0].encode(), &mut bytes);
         let second = bytes.len() as u64;
-        encode_frame(&envelopes[1].encode(), &mut bytes);
+        encode_frame(SCHEMA_VERSION, &envelopes[1].encode(), &mut bytes);
         (bytes, second)
     }
 
     #[test]
     fn frames_read_back() {
         let (bytes, second) = two_records();
-        match read_frame(&bytes, HEADER_LEN) {
+        match read_frame(&bytes, HEADER_LEN, &mut None) {
             Frame::Record { envelope, next } => {
                 assert_eq!(envelope.seq, 1);
                 assert_eq!(next, second);
@@ -278,12 +309,12 @@ mod tests {
     fn a_cut_record_is_truncated_and_a_flipped_byte_is_bad() {
         let (bytes, second) = two_records();
         assert!(matches!(
-            read_frame(&bytes[..bytes.len() - 1], second),
+            read_frame(&bytes[..bytes.len() - 1], second, &mut None),
             Frame::Truncated
         ));
         let mut flipped = bytes.clone();
         flipped[HEADER_LEN as usize + 20] ^= 1;
-        assert!(matches!(read_frame(&flipped, HEADER_LEN), Frame::Bad { .. }));
+        assert!(matches!(read_frame(&flipped, HEADER_LEN, &mut None), Frame::Bad { .. }));
         assert_eq!(valid_record_after(&flipped, HEADER_LEN), Some(second));
         assert_eq!(valid_record_after(&bytes, second), None);
     }
