@@ -296,25 +296,12 @@ fn unzigzag(value: u64) -> i64 {
     ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
-fn push_leb(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
+fn push_leb(out: &mut Vec<u8>, value: u64) {
+    crate::varint::push(out, value);
 }
 
 fn read_leb(bytes: &[u8], at: &mut usize) -> Result<u64, DecodeError> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*at).ok_or_else(|| malformed("cut short"))?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(malformed("a number runs past 64 bits"))
+    crate::varint::read(bytes, at).ok_or_else(|| malformed("a number cut short or past 64 bits"))
 }
 
 /// bincode's varint for an unsigned integer: one byte below 251, else a marker and the

@@ -6,7 +6,8 @@
 //! - [`event`]: the `Event` enum, one past-tense payload per fact;
 //! - [`command`]: the `Command` enum, one imperative request per action;
 //! - [`envelope`]: the stored record around an event, its encoding and its hash;
-//! - [`compact`]: record format 2, a record stored against the one before it;
+//! - [`compact`]: record format 2, a record stored against the one before it, and
+//!   [`varint`], the small-number encoding it shares with derived posting lists;
 //! - [`entity`]: the current-state read model that projections build;
 //! - [`error`]: `Rejection`, why a command was refused;
 //! - [`demo`] and [`samples`]: data — the demo story as commands, one event of each kind.
@@ -31,6 +32,7 @@ pub mod merkle;
 pub mod samples;
 pub mod time;
 pub mod tlog;
+pub mod varint;
 
 pub use command::{Command, CommandEnvelope};
 pub use entity::Entity;

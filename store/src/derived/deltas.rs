@@ -8,27 +8,11 @@
 use crate::error::{Error, Result};
 use crate::log::Position;
 
-/// Appends `value` as an unsigned LEB128 varint.
-pub(crate) fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
+pub(crate) use lineage_schema::varint::push as push_varint;
 
 /// Reads the varint at `*at`, moving `*at` past it.
 pub(crate) fn read_varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *bytes.get(*at).ok_or_else(|| cut("a varint"))?;
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(Error::Derived("a kept varint runs past 64 bits".into()))
+    lineage_schema::varint::read(bytes, at).ok_or_else(|| cut("a varint"))
 }
 
 fn cut(what: &str) -> Error {
