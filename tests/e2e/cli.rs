@@ -414,8 +414,9 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
     }
 }
 
-/// `bench --bytes` accounts for every byte of a record: the frame and the envelope's
-/// fields add up to the record, for each workload.
+/// `bench --bytes` accounts for every byte of a record: the frame head and the body add
+/// up to the record as stored, the frame head and the envelope's fields to the same record
+/// whole, and the stored one is the smaller, for each workload.
 #[test]
 fn the_bytes_benchmark_accounts_for_every_byte_of_a_record() {
     let report = bench(&["--bytes", "--events", "300"]);
@@ -426,13 +427,23 @@ fn the_bytes_benchmark_accounts_for_every_byte_of_a_record() {
     let sections: Vec<&str> = report.split("\n\n| where").skip(1).collect();
     assert_eq!(sections.len(), 3, "{report}");
     for section in sections {
-        let record = value(section.lines().find(|line| line.contains("**log record**")).unwrap());
-        let parts: f64 = section
+        let row = |label: &str| value(section.lines().find(|line| line.contains(label)).unwrap());
+        let (stored, frame_head, body) = (row("**log record, as stored**"), row("| frame head"), row("| body:"));
+        assert!(
+            (stored - frame_head - body).abs() < 0.1,
+            "{stored} against {frame_head} + {body}: {section}"
+        );
+        let whole = row("the same record whole");
+        let fields: f64 = section
             .lines()
-            .filter(|line| line.starts_with("| frame") || line.starts_with("| envelope:"))
+            .filter(|line| line.contains("whole record's field:"))
             .map(value)
             .sum();
-        assert!((record - parts).abs() < 1.0, "{record} against {parts}: {section}");
+        assert!(
+            (whole - frame_head - fields).abs() < 1.0,
+            "{whole} against {frame_head} + {fields}: {section}"
+        );
+        assert!(stored < whole, "{section}");
         assert!(
             section.contains("derived keys and values") && section.contains("**log + derived**"),
             "{section}"

@@ -182,6 +182,7 @@ struct Sizes {
     batch_events_per_second: f64,
     rebuild_events_per_second: f64,
     verify_events_per_second: f64,
+    history_events_per_second: f64,
     log_bytes_per_event: f64,
     derived_bytes_per_event: f64,
 }
@@ -208,6 +209,18 @@ fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<S
     let started = Instant::now();
     let rebuilt = Store::rebuild(&scratch.0, &Options::default(), &mut |_, _| {})?;
     let rebuild_rate = rebuilt.opened().caught_up as f64 / started.elapsed().as_secs_f64();
+    // Ten runs' whole histories: each run's events lie a hundred records apart in the log.
+    let started = Instant::now();
+    let mut read = 0;
+    for run in 0..10 {
+        read += rebuilt
+            .history(&lineage_schema::EntityRef::new(
+                lineage_schema::EntityKind::Run,
+                format!("r-{run}"),
+            ))?
+            .len();
+    }
+    let history_rate = read as f64 / started.elapsed().as_secs_f64();
     rebuilt.close()?;
     drop(rebuilt);
     let started = Instant::now();
@@ -216,6 +229,7 @@ fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<S
     Ok(Sizes {
         batch_events_per_second: batch_rate,
         rebuild_events_per_second: rebuild_rate,
+        history_events_per_second: history_rate,
         verify_events_per_second: verify_rate,
         log_bytes_per_event: stats.log_bytes as f64 / stats.head as f64,
         derived_bytes_per_event: stats.derived_bytes as f64 / stats.head as f64,
@@ -287,6 +301,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "| rebuild (replay into every projection), events/s | {:.0} |",
         median(runs.iter().map(|run| run.rebuild_events_per_second).collect())
+    );
+    println!(
+        "| history reads (ten runs' events, each a hundred records from the next), events/s | {:.0} |",
+        median(runs.iter().map(|run| run.history_events_per_second).collect())
     );
     println!(
         "| verify (checksums + hash chain), events/s | {:.0} |",

@@ -361,4 +361,42 @@ impl LogRead for FileLogReader {
         }
         Ok(envelope)
     }
+
+    fn read_many(&self, positions: &[Position]) -> Result<Vec<Envelope>> {
+        let mut found = Vec::with_capacity(positions.len());
+        let locations: Vec<Location> = positions.iter().map(|&position| Location::from(position)).collect();
+        for run in locations.chunk_by(|one, next| one.segment == next.segment && one.offset < next.offset) {
+            let segment = self.segment_file(run[0].segment);
+            let (mut offset, seq) = self.marks.start_before(segment.first_seq, run[0].offset);
+            let mut cursor = Cursor::open(self.disk.as_ref(), &segment.path, seq)?;
+            for wanted in run {
+                // Far ahead (more records than lie between two whole ones, about): pass
+                // over them unread rather than read each.
+                if wanted.offset.saturating_sub(offset) > 4096 {
+                    cursor.forget();
+                }
+                loop {
+                    match cursor.step(offset, Below::Offset(wanted.offset))? {
+                        Step::Skipped { next } => offset = next,
+                        Step::Record { envelope, next } if offset == wanted.offset => {
+                            found.push(*envelope);
+                            offset = next;
+                            break;
+                        }
+                        Step::Record { .. } => {
+                            return Err(corruption(
+                                &segment,
+                                0,
+                                wanted.offset,
+                                "no record starts at this position",
+                            ))
+                        }
+                        Step::End => return Err(corruption(&segment, 0, offset, "record missing below the head")),
+                        Step::Bad { reason } => return Err(corruption(&segment, 0, offset, reason)),
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
 }

@@ -424,10 +424,11 @@ impl Store {
 
     /// Up to `limit` events of one entity from its version `from_version` (1-based) on.
     pub fn history_page(&self, stream: &EntityRef, from_version: u64, limit: usize) -> Result<Vec<Envelope>> {
-        index::history(&self.view, stream, from_version, limit)?
+        let positions: Vec<crate::log::Position> = index::history(&self.view, stream, from_version, limit)?
             .into_iter()
-            .map(|(_, position)| self.reader.read_at(position))
-            .collect()
+            .map(|(_, position)| position)
+            .collect();
+        self.reader.read_many(&positions)
     }
 
     /// One event by position.
