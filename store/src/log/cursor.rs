@@ -275,25 +275,44 @@ mod tests {
         seen
     }
 
-    /// A log an older release wrote (every record whole) opens, takes compact records
-    /// after its own, and reads and verifies throughout.
+    /// A log an earlier release wrote (every record whole, its segments' header saying
+    /// so) opens and continues: whole records until its segment fills, compact ones in
+    /// the segments after it; everything reads and verifies.
     #[test]
     fn a_log_of_whole_records_continues_with_compact_ones() {
         let dir = tempfile::tempdir().unwrap();
         let records = records(300);
-        let mut bytes = segment::encode_header(1).to_vec();
+        let mut bytes = segment::encode_header_as(segment::HEADER_MAGIC_WHOLE, 1).to_vec();
         for sealed in &records[..100] {
             segment::encode_frame(lineage_schema::SCHEMA_VERSION, &sealed.body, &mut bytes);
         }
         std::fs::write(dir.path().join(segment::file_name(1)), &bytes).unwrap();
-        let (mut log, _) = FileLog::open(dir.path(), 1 << 20).unwrap();
+        let (mut log, _) = FileLog::open(dir.path(), bytes.len() as u64 + 4096).unwrap();
         assert_eq!(log.head().seq, 100);
-        log.append(&records[100..]).unwrap();
-        let written = std::fs::metadata(dir.path().join(segment::file_name(1))).unwrap().len() as usize;
-        assert!(
-            written - bytes.len() < (bytes.len() - HEADER_LEN as usize) * 2,
-            "the 200 new records are compact"
-        );
+        for group in records[100..].chunks(7) {
+            log.append(group).unwrap();
+        }
+        let formats = |path: &Path| {
+            let bytes = std::fs::read(path).unwrap();
+            let mut formats = Vec::new();
+            let mut at = HEADER_LEN as usize;
+            while at < bytes.len() {
+                formats.push(u16::from_le_bytes([bytes[at + 12], bytes[at + 13]]));
+                at += segment::FRAME_HEAD_LEN + u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+            }
+            (bytes[..8].to_vec(), formats)
+        };
+        let segments = segment::list(dir.path()).unwrap();
+        assert!(segments.len() >= 2, "the old segment filled");
+        let (magic, first) = formats(&segments[0].path);
+        assert_eq!(magic, segment::HEADER_MAGIC_WHOLE);
+        assert!(first.len() > 100 && first.iter().all(|&format| format == lineage_schema::SCHEMA_VERSION));
+        let (magic, second) = formats(&segments[1].path);
+        assert_eq!(magic, segment::HEADER_MAGIC);
+        assert!(second
+            .iter()
+            .skip(1)
+            .any(|&format| format == lineage_schema::compact::FORMAT_COMPACT));
         let reader = log.reader();
         assert_eq!(seqs_from(reader.as_ref(), 1, None), (1..=300).collect::<Vec<_>>());
         assert_eq!(seqs_from(reader.as_ref(), 150, None), (150..=300).collect::<Vec<_>>());

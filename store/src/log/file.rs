@@ -20,6 +20,9 @@ pub struct FileLog {
     /// What the last record leaves for the next, which is compact unless it starts a
     /// segment or falls on a whole seq.
     prior: Option<Prior>,
+    /// Whether the current segment may hold compact records (not one an earlier release
+    /// began: that one is filled with whole records).
+    compact: bool,
     max_segment_bytes: u64,
     poisoned: Option<String>,
     disk: Arc<dyn Disk>,
@@ -85,6 +88,11 @@ impl FileLog {
             disk.sync_all(&file, &last.path)
                 .map_err(Error::io("syncing a repaired segment", &last.path))?;
         }
+        let mut header = [0u8; HEADER_LEN as usize];
+        let read = disk
+            .read_at(&file, &last.path, &mut header, 0)
+            .map_err(Error::io("reading a segment header", &last.path))?;
+        let compact = segment::holds_compact(&header[..read]);
         let log = FileLog {
             dir: dir.to_path_buf(),
             current_first_seq: last.first_seq,
@@ -94,6 +102,7 @@ impl FileLog {
             current_len: len,
             head: scan.head,
             prior: scanned.prior,
+            compact,
             max_segment_bytes,
             poisoned: None,
             disk,
@@ -110,6 +119,7 @@ impl FileLog {
             .map_err(Error::io("opening a segment", &segment.path))?;
         self.current_first_seq = segment.first_seq;
         self.current_len = HEADER_LEN;
+        self.compact = true;
         self.segments.write().expect("segment list lock").push(segment);
         Ok(())
     }
@@ -141,7 +151,8 @@ impl FileLog {
             assert_eq!(record.prev_hash, head.hash, "appends continue the chain");
             let next = Prior::after(record);
             let starts_segment = self.current_len + pending.len() as u64 == HEADER_LEN;
-            let mut frame = frame(record, body, prior.as_ref().filter(|_| !starts_segment), &next);
+            let compact_here = self.compact && !starts_segment;
+            let mut frame = frame(record, body, prior.as_ref().filter(|_| compact_here), &next);
             let segment_len = self.current_len + pending.len() as u64;
             if segment_len > HEADER_LEN && segment_len + frame.len() as u64 > self.max_segment_bytes {
                 self.write_durably(&std::mem::take(&mut pending))?;

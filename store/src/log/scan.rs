@@ -90,7 +90,7 @@ fn scan_segment(
             Err(corruption(segment, expected_first, 0, "segment header cut short"))
         };
     }
-    if &bytes[..8] != segment::HEADER_MAGIC {
+    if &bytes[..8] != segment::HEADER_MAGIC && &bytes[..8] != segment::HEADER_MAGIC_WHOLE {
         return Err(corruption(
             segment,
             expected_first,

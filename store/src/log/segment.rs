@@ -3,7 +3,7 @@
 //! Layout (all integers little endian):
 //!
 //! ```text
-//! header  : b"LNGSEG01" | first_seq: u64
+//! header  : b"LNGSEG02" (b"LNGSEG01": whole records only) | first_seq: u64
 //! record  : magic: u32 = 0x5247_4e4c ("LNGR") | body_len: u32 | crc32: u32 | format: u16 | body
 //! ```
 //!
@@ -20,7 +20,13 @@ use lineage_schema::{Digest, Envelope, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
 pub const HEADER_LEN: u64 = 16;
-pub const HEADER_MAGIC: &[u8; 8] = b"LNGSEG01";
+/// The header of a segment that may hold compact records. A release that knows only
+/// whole records refuses such a segment as not one of its own, rather than take the
+/// compact records at its end for a torn tail and cut them off.
+pub const HEADER_MAGIC: &[u8; 8] = b"LNGSEG02";
+/// The header of a segment of whole records only, as earlier releases wrote them: the
+/// file log appends whole records to it until it fills.
+pub const HEADER_MAGIC_WHOLE: &[u8; 8] = b"LNGSEG01";
 pub const RECORD_MAGIC: u32 = 0x5247_4e4c;
 pub const FRAME_HEAD_LEN: usize = 14;
 
@@ -36,10 +42,20 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
 }
 
 pub fn encode_header(first_seq: u64) -> [u8; HEADER_LEN as usize] {
+    encode_header_as(HEADER_MAGIC, first_seq)
+}
+
+/// A segment header with either magic (an earlier release's, for tests of upgrades).
+pub fn encode_header_as(magic: &[u8; 8], first_seq: u64) -> [u8; HEADER_LEN as usize] {
     let mut header = [0; HEADER_LEN as usize];
-    header[..8].copy_from_slice(HEADER_MAGIC);
+    header[..8].copy_from_slice(magic);
     header[8..].copy_from_slice(&first_seq.to_le_bytes());
     header
+}
+
+/// Whether a segment starting with these bytes may hold compact records.
+pub fn holds_compact(header: &[u8]) -> bool {
+    header.get(..8) == Some(&HEADER_MAGIC[..])
 }
 
 /// Appends one framed record of `format` to `out`.
