@@ -197,6 +197,20 @@ impl Prior {
         }
     }
 
+    /// Moves past a record of either format without decoding its event: what a reader
+    /// does with the records between a whole one and the one it wants.
+    pub fn pass(prior: &mut Option<Prior>, format: u16, body: &[u8]) -> Result<(), DecodeError> {
+        match (format, prior.as_mut()) {
+            (FORMAT_COMPACT, Some(prior)) => prior.advance(body).map(drop),
+            (FORMAT_COMPACT, None) => Err(malformed("no full record before it")),
+            (crate::SCHEMA_VERSION, _) => {
+                *prior = Some(Prior::after_full(body)?);
+                Ok(())
+            }
+            (other, _) => Err(DecodeError::UnknownSchemaVersion(other)),
+        }
+    }
+
     /// Decodes a record of either format after this prior, as [`Prior::read`].
     pub fn decode(prior: &mut Option<Prior>, format: u16, body: &[u8]) -> Result<Envelope, DecodeError> {
         let whole = Self::read(prior, format, body)?;

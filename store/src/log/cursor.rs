@@ -6,6 +6,7 @@
 
 use super::*;
 use lineage_schema::compact::Prior;
+use segment::Unchecked;
 
 /// How far apart the marks are: a read from any seq skips at most this many records
 /// (reading only their frame heads). At ten million events the table holds ten thousand
@@ -173,6 +174,32 @@ impl<'a> Cursor<'a> {
                 }
             }
             let whole = segment::is_whole(&self.buffer, local as u64);
+            if below.passes(offset, self.seq) {
+                // Read only for the records after it: the chain moves on, the event stays
+                // undecoded.
+                match segment::pass_frame(&self.buffer, local as u64, &mut self.prior) {
+                    Ok(next) => {
+                        if whole {
+                            self.last_whole = Some((offset, self.seq));
+                        }
+                        if self.prior.as_ref().map(|prior| prior.seq) != Some(self.seq) {
+                            return Ok(Step::Bad {
+                                reason: format!("found another seq where seq {} belongs", self.seq),
+                            });
+                        }
+                        self.seq += 1;
+                        return Ok(Step::Skipped {
+                            next: self.start + next,
+                        });
+                    }
+                    Err(Unchecked::Truncated) if self.at_end => return Ok(Step::End),
+                    Err(Unchecked::Truncated) => {
+                        self.refill(offset)?;
+                        continue;
+                    }
+                    Err(Unchecked::Bad(reason)) => return Ok(Step::Bad { reason }),
+                }
+            }
             match segment::read_frame(&self.buffer, local as u64, &mut self.prior) {
                 Frame::Record { envelope, next } => {
                     if whole {

@@ -98,7 +98,7 @@ struct Checked {
 }
 
 /// Why a frame did not check: the bytes end before it does, or they are not a frame.
-enum Unchecked {
+pub(crate) enum Unchecked {
     Truncated,
     Bad(String),
 }
@@ -165,6 +165,15 @@ pub fn read_frame(bytes: &[u8], offset: u64, prior: &mut Option<Prior>) -> Frame
             reason: error.to_string(),
         },
     }
+}
+
+/// Checks the frame at `offset` and moves `prior` past its record without decoding the
+/// event (see [`read_frame`]); returns where the next frame starts, or what stopped it
+/// (cut short, or not a valid record).
+pub(crate) fn pass_frame(bytes: &[u8], offset: u64, prior: &mut Option<Prior>) -> Result<u64, Unchecked> {
+    let checked = check(bytes, offset)?;
+    Prior::pass(prior, checked.schema, &bytes[checked.body]).map_err(|error| Unchecked::Bad(error.to_string()))?;
+    Ok(checked.next)
 }
 
 /// Whether the frame at `offset` holds a whole record (by its format field alone).
