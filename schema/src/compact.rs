@@ -32,7 +32,7 @@ pub const FORMAT_COMPACT: u16 = 2;
 /// A full record at every seq `s` with `s % FULL_EVERY == 1` (and a segment's first), so a
 /// reader reaches any record from one by reading at most this many records forward. The
 /// store's sparse seq index has an entry at the same seqs.
-pub const FULL_EVERY: u64 = 64;
+pub const FULL_EVERY: u64 = 32;
 
 /// Whether the record `seq` must be written whole (the first of a segment is, too).
 pub fn is_full_seq(seq: u64) -> bool {

@@ -98,7 +98,7 @@ fn measure(base: &Path, workload: &Workload, events: usize) -> Result<()> {
     let frame_head = lineage_store::segment::FRAME_HEAD_LEN as f64;
     println!("| frame head (marker, length, checksum, format) | {frame_head:.1} |");
     println!(
-        "| body: compact records (flags, 4 bytes of the hash, time step, what differs from the record before, the event) and a whole one every 64 seqs | {:.1} |",
+        "| body: compact records (flags, 4 bytes of the hash, time step, what differs from the record before, the event) and a whole one every 32 seqs | {:.1} |",
         log - frame_head
     );
     println!(

@@ -383,7 +383,7 @@ impl LogRead for FileLogReader {
             for wanted in run {
                 // Far ahead (more records than lie between two whole ones, about): pass
                 // over them unread rather than read each.
-                if wanted.offset.saturating_sub(offset) > 4096 {
+                if wanted.offset.saturating_sub(offset) > 2048 {
                     cursor.forget();
                 }
                 loop {

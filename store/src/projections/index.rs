@@ -7,8 +7,8 @@
 //! - `h` stream + chunk → the seq and log position of each of the stream's events, 256 per
 //!   chunk, so a history reads no more keys than it needs and appends touch one key; each
 //!   entry a delta from the one before it (`derived::deltas`: four bytes, not 24);
-//! - `a` seq → log position, for every 64th seq and every position that starts a run: a sparse
-//!   map from which any seq is found by reading forward at most 63 records.
+//! - `a` seq → log position, for every 32nd seq and every position that starts a run: a sparse
+//!   map from which any seq is found by reading forward at most 31 records.
 
 use crate::derived::deltas::{self, Located};
 use crate::derived::keys::text_part;
