@@ -184,14 +184,18 @@ impl Prior {
     }
 
     /// Reads a record of either format after this prior (none before a full record) and
-    /// becomes its prior: the record's format-1 body.
-    pub fn read(prior: &mut Option<Prior>, format: u16, body: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    /// becomes its prior: the record's format-1 body (a whole record's own bytes).
+    pub fn read<'a>(
+        prior: &mut Option<Prior>,
+        format: u16,
+        body: &'a [u8],
+    ) -> Result<std::borrow::Cow<'a, [u8]>, DecodeError> {
         match (format, prior.as_mut()) {
-            (FORMAT_COMPACT, Some(prior)) => prior.advance(body),
+            (FORMAT_COMPACT, Some(prior)) => prior.advance(body).map(std::borrow::Cow::Owned),
             (FORMAT_COMPACT, None) => Err(malformed("no full record before it")),
             (crate::SCHEMA_VERSION, _) => {
                 *prior = Some(Prior::after_full(body)?);
-                Ok(body.to_vec())
+                Ok(std::borrow::Cow::Borrowed(body))
             }
             (other, _) => Err(DecodeError::UnknownSchemaVersion(other)),
         }
@@ -200,15 +204,7 @@ impl Prior {
     /// Moves past a record of either format without decoding its event: what a reader
     /// does with the records between a whole one and the one it wants.
     pub fn pass(prior: &mut Option<Prior>, format: u16, body: &[u8]) -> Result<(), DecodeError> {
-        match (format, prior.as_mut()) {
-            (FORMAT_COMPACT, Some(prior)) => prior.advance(body).map(drop),
-            (FORMAT_COMPACT, None) => Err(malformed("no full record before it")),
-            (crate::SCHEMA_VERSION, _) => {
-                *prior = Some(Prior::after_full(body)?);
-                Ok(())
-            }
-            (other, _) => Err(DecodeError::UnknownSchemaVersion(other)),
-        }
+        Self::read(prior, format, body).map(drop)
     }
 
     /// Decodes a record of either format after this prior, as [`Prior::read`].

@@ -62,7 +62,7 @@ fn round_trip(chain: &[Envelope]) -> Vec<(Vec<u8>, Envelope)> {
                 Some(Prior::after(&envelope)),
                 "the prior read is the prior written"
             );
-            (whole, envelope)
+            (whole.into_owned(), envelope)
         })
         .collect()
 }

@@ -44,10 +44,7 @@ impl Marks {
     pub(crate) fn start(&self, segment: u64, seq: u64) -> (u64, u64) {
         let marks = self.0.read().expect("marks lock");
         let before = marks.partition_point(|(marked, _)| *marked <= seq);
-        match before.checked_sub(1).map(|index| marks[index]) {
-            Some((marked, location)) if location.segment == segment => (location.offset, marked),
-            _ => (HEADER_LEN, segment),
-        }
+        Self::last_in(&marks, before, segment)
     }
 
     /// Where to start reading for the record at `offset` of `segment`: the last mark
@@ -56,6 +53,12 @@ impl Marks {
         let marks = self.0.read().expect("marks lock");
         // Marks are in seq order, which is (segment, offset) order too.
         let before = marks.partition_point(|(_, location)| (location.segment, location.offset) <= (segment, offset));
+        Self::last_in(&marks, before, segment)
+    }
+
+    /// The mark just before index `before` if it is in `segment` (its offset and seq), else
+    /// the segment's first record.
+    fn last_in(marks: &[(u64, Location)], before: usize, segment: u64) -> (u64, u64) {
         match before.checked_sub(1).map(|index| marks[index]) {
             Some((marked, location)) if location.segment == segment => (location.offset, marked),
             _ => (HEADER_LEN, segment),
