@@ -38,7 +38,7 @@ pub use store::{
     Stats, Store, TableSize,
 };
 pub use view::View;
-pub use write::writer::Appended;
+pub use write::writer::{Appended, BatchFailure};
 
 #[cfg(test)]
 mod tests;

@@ -157,11 +157,11 @@ pub(crate) fn mutation(field: &str) -> String {
 
 /// Events the server's first start appends: the administrator registered, designated
 /// and given a token.
-const BOOTSTRAP_EVENTS: usize = 3;
+pub(crate) const BOOTSTRAP_EVENTS: usize = 3;
 
 /// The demo story acted by one principal (the server acts as one), plus the commands
 /// the story does not use, so every mutation runs.
-fn every_command() -> Vec<CommandEnvelope> {
+pub(crate) fn every_command() -> Vec<CommandEnvelope> {
     let mut commands = demo::story();
     let extra = [
         Command::ChangeModelManagementPlan(ModelManagementPlanChanged {
@@ -433,6 +433,17 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
     let role = json!({ "principal": "u-linus", "account": "acct-contoso-mm", "role": "AUDITOR" });
     server.data(&mutation("grantRole"), json!({ "input": role })).await;
     server.data(&mutation("revokeRole"), json!({ "input": role })).await;
+    // The same two in one batch (every command through `executeBatch`: batch.rs).
+    let both = server
+        .data(
+            "mutation($commands: [BatchedCommand!]!) { executeBatch(commands: $commands) { stream } }",
+            json!({ "commands": [{ "grantRole": role }, { "revokeRole": role }] }),
+        )
+        .await;
+    assert_eq!(
+        both["executeBatch"],
+        json!([{ "stream": "principal/u-linus" }, { "stream": "principal/u-linus" }])
+    );
     seen.extend(
         [
             "issueToken",
@@ -440,6 +451,7 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
             "revokeToken",
             "grantRole",
             "revokeRole",
+            "executeBatch",
         ]
         .map(String::from),
     );
@@ -456,7 +468,7 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
     assert_eq!(seen, declared, "every mutation in the schema was exercised");
 
     // Every mutation left an audit entry naming the principal whose token it came with.
-    let sent = every_command().len() + 5;
+    let sent = every_command().len() + 7;
     let audit = server
         .data(
             "{ audit(actor: \"admin\", first: 500) { edges { node { seq actor } } } }",

@@ -157,7 +157,9 @@ async fn every_mutation_refuses_another_tenants_ids_as_it_refuses_unknown_ones()
         .iter()
         .map(|field| field["name"].as_str().unwrap().to_string())
         .collect();
-    let probed: BTreeSet<String> = script.iter().map(field_name).collect();
+    let mut probed: BTreeSet<String> = script.iter().map(field_name).collect();
+    // `executeBatch` is probed with every command below, each as a batch of one.
+    probed.insert("executeBatch".into());
     assert_eq!(probed, served, "the script reaches every mutation of the schema");
 
     let mut compared = 0;
@@ -194,6 +196,23 @@ async fn every_mutation_refuses_another_tenants_ids_as_it_refuses_unknown_ones()
                 (tenant_code.clone(), normalized(&tenant_message, &pairs)),
                 (unknown_code, normalized(&unknown_message, &pairs)),
                 "{field}: Contoso's ids answered {tenant}, unknown ids {unknown}"
+            );
+        }
+        // The same command as a batch of one is refused as it is alone.
+        for (single, sent) in [(&tenant, &theirs), (&unknown, &missing)] {
+            let batch = server
+                .query_as(
+                    &grace,
+                    "mutation($commands: [BatchedCommand!]!) { executeBatch(commands: $commands) { seq stream version entity { id } } }",
+                    json!({ "commands": [{ &field: sent }] }),
+                )
+                .await;
+            assert!(batch["data"].is_null(), "{field}: {batch}");
+            let (code, message) = refusal(single);
+            assert_eq!(
+                refusal(&batch),
+                (code, format!("commands[0] ({field}): {message}")),
+                "{field}: alone {single}, in a batch {batch}"
             );
         }
         // Nothing of Contoso's beyond what was sent comes back.

@@ -3,6 +3,7 @@
 //! One test binary, a module per area.
 
 mod abuse;
+mod batch;
 mod browser;
 mod cli;
 mod crash;

@@ -7,6 +7,7 @@
 //! `graph` and `types` the answers' shapes; `error` and `phases` every error's code;
 //! `translate` a command as its mutation, for tests and benchmarks.
 
+mod batch;
 pub mod error;
 mod graph;
 mod inputs;

@@ -34,7 +34,10 @@ pub(super) struct MutationResult {
 
 /// The command payload an input object stands for; the schema crate checks ids, names,
 /// digests and times on the way.
-fn decode<I: serde::Serialize, T: serde::de::DeserializeOwned>(name: &str, input: &I) -> async_graphql::Result<T> {
+pub(super) fn decode<I: serde::Serialize, T: serde::de::DeserializeOwned>(
+    name: &str,
+    input: &I,
+) -> async_graphql::Result<T> {
     let value = serde_json::to_value(input).map_err(|error| invalid(format!("{name} input: {error}")))?;
     serde_json::from_value(value).map_err(|error| invalid(format!("{name} input: {error}")))
 }
@@ -124,6 +127,14 @@ macro_rules! mutations {
             async fn revoke_token(&self, ctx: &Context<'_>, principal: String, token: String) -> async_graphql::Result<MutationResult> {
                 let payload: TokenRevoked = decode("revokeToken", &serde_json::json!({ "principal": principal, "token": token }))?;
                 execute(ctx, Command::RevokeToken(payload), None, None, None).await
+            }
+
+            /// Appends every command in order, all or none, with one disk sync: a later
+            /// command sees the earlier ones' effects. Answers as the single mutations
+            /// would, in order; a refusal names the command (`extensions.command`, its
+            /// index) and appends nothing. At most 1000 commands.
+            async fn execute_batch(&self, ctx: &Context<'_>, commands: Vec<super::batch::BatchedCommand>) -> async_graphql::Result<Vec<MutationResult>> {
+                super::batch::execute(ctx, commands).await
             }
 
             /// Makes a principal an administrator (by an administrator).

@@ -19,7 +19,7 @@ use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport}
 use crate::projections;
 use crate::projections::index;
 use crate::projections::state;
-use crate::write::writer::{Appended, Job, Reply, Shared, Writer};
+use crate::write::writer::{Appended, BatchFailure, Job, Reply, Shared, Writer};
 use lineage_schema::event::MetricPoint;
 use lineage_schema::*;
 use std::path::{Path, PathBuf};
@@ -289,7 +289,7 @@ impl Store {
             commands,
             reply: Reply::Blocking(reply),
         })?;
-        answer.recv().map_err(|_| Error::Closed)?
+        Ok(answer.recv().map_err(|_| Error::Closed)??)
     }
 
     /// As [`Store::execute_batch`], awaited rather than blocking a thread: an async server
@@ -297,6 +297,12 @@ impl Store {
     /// Handing the job over blocks only while the writer's queue is full (backpressure):
     /// the queue holds at least as many jobs as the server has connections by default.
     pub async fn execute_batch_awaited(&self, commands: Vec<CommandEnvelope>) -> Result<Vec<Appended>> {
+        Ok(self.execute_batch_located(commands).await?)
+    }
+
+    /// As [`Store::execute_batch_awaited`], saying which command's refusal sank the batch
+    /// (its index), for callers that send many at once.
+    pub async fn execute_batch_located(&self, commands: Vec<CommandEnvelope>) -> Result<Vec<Appended>, BatchFailure> {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
@@ -319,7 +325,7 @@ impl Store {
             records,
             reply: Reply::Blocking(reply),
         })?;
-        answer.recv().map_err(|_| Error::Closed)?
+        Ok(answer.recv().map_err(|_| Error::Closed)??)
     }
 
     fn send(&self, job: Job) -> Result<()> {

@@ -33,6 +33,29 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// A batch that was not appended: why, and which of its commands (its index in the batch)
+/// was refused, when one command's refusal sank it.
+#[derive(Debug)]
+pub struct BatchFailure {
+    pub command: Option<usize>,
+    pub error: Error,
+}
+
+impl From<BatchFailure> for Error {
+    fn from(failure: BatchFailure) -> Self {
+        failure.error
+    }
+}
+
+impl From<Error> for BatchFailure {
+    fn from(error: Error) -> Self {
+        Self { command: None, error }
+    }
+}
+
+/// What a batch comes to: where its events are, or why none were appended.
+pub(crate) type Outcome = std::result::Result<Vec<Appended>, BatchFailure>;
+
 /// What the writer is asked to do.
 pub(crate) enum Job {
     /// Append a batch of commands' events, all together or not at all.
@@ -68,13 +91,13 @@ struct Append {
 /// Where an append's outcome goes: a thread blocked on it, or a task awaiting it (which
 /// then needs no thread of its own while the group syncs).
 pub(crate) enum Reply {
-    Blocking(SyncSender<Result<Vec<Appended>>>),
-    Awaited(oneshot::Sender<Result<Vec<Appended>>>),
+    Blocking(SyncSender<Outcome>),
+    Awaited(oneshot::Sender<Outcome>),
 }
 
 impl Reply {
     /// Hands over the outcome; one whose asker has gone is dropped.
-    fn send(self, outcome: Result<Vec<Appended>>) {
+    fn send(self, outcome: Outcome) {
         match self {
             Reply::Blocking(sender) => drop(sender.send(outcome)),
             Reply::Awaited(sender) => drop(sender.send(outcome)),
@@ -208,7 +231,7 @@ impl Writer {
         }
         if let Some(reason) = &self.broken {
             for job in jobs {
-                job.reply.send(Err(Error::Poisoned(reason.clone())));
+                job.reply.send(Err(Error::Poisoned(reason.clone()).into()));
             }
             return;
         }
@@ -237,7 +260,7 @@ impl Writer {
                     self.overlay.discard();
                     if let Err(error) = self.absorb() {
                         for job in jobs {
-                            job.reply.send(Err(copy_error(&error)));
+                            job.reply.send(Err(copy_error(&error).into()));
                         }
                         return;
                     }
@@ -246,7 +269,7 @@ impl Writer {
                     self.sight.forget();
                     self.overlay.discard();
                     for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                        job.reply.send(outcome.and_then(|_| Err(copy_error(&error))));
+                        job.reply.send(outcome.and_then(|_| Err(copy_error(&error).into())));
                     }
                     return;
                 }
@@ -256,7 +279,7 @@ impl Writer {
 
     /// Decides every job of a group on top of the ones before it: the records to append
     /// and each job's outcome (a refused job's changes are undone).
-    fn decide_group(&mut self, jobs: &[Append]) -> (Group, Vec<Result<Vec<Appended>>>) {
+    fn decide_group(&mut self, jobs: &[Append]) -> (Group, Vec<Outcome>) {
         let mut group = Group {
             records: Vec::new(),
             head: self.log.head(),
@@ -266,10 +289,15 @@ impl Writer {
             let savepoint = self.overlay.savepoint();
             let sight_mark = self.sight.mark();
             let (records_before, head_before) = (group.records.len(), group.head);
+            let mut decided = 0;
             let outcome = match &job.work {
-                Work::Commands(commands) => self.prepare(commands, &mut group),
-                Work::Records(records) => self.prepare_restored(records, &mut group),
-            };
+                Work::Commands(commands) => self.prepare(commands, &mut group, &mut decided),
+                Work::Records(records) => self.prepare_restored(records, &mut group, &mut decided),
+            }
+            .map_err(|error| BatchFailure {
+                command: Some(decided),
+                error,
+            });
             if outcome.is_err() {
                 // What the sight learnt since an access-changing event of this job rests on
                 // changes now undone; without one, everything it knows still holds.
@@ -368,9 +396,16 @@ impl Writer {
     }
 
     /// Checks restored events continue the chain and folds them in; appends nothing yet.
-    fn prepare_restored(&mut self, records: &[Envelope], group: &mut Group) -> Result<Vec<Appended>> {
+    /// `decided` counts the records taken, so a refusal names the one refused.
+    fn prepare_restored(
+        &mut self,
+        records: &[Envelope],
+        group: &mut Group,
+        decided: &mut usize,
+    ) -> Result<Vec<Appended>> {
         let mut appended = Vec::with_capacity(records.len());
-        for envelope in records {
+        for (index, envelope) in records.iter().enumerate() {
+            *decided = index;
             let broken = |reason: &str| {
                 Error::Rejected(Rejection::invalid(
                     "restore",
@@ -418,9 +453,16 @@ impl Writer {
     }
 
     /// Decides one job's commands on top of the group so far; appends nothing yet.
-    fn prepare(&mut self, commands: &[CommandEnvelope], group: &mut Group) -> Result<Vec<Appended>> {
+    /// `decided` counts the commands taken, so a refusal names the one refused.
+    fn prepare(
+        &mut self,
+        commands: &[CommandEnvelope],
+        group: &mut Group,
+        decided: &mut usize,
+    ) -> Result<Vec<Appended>> {
         let mut appended = Vec::with_capacity(commands.len());
-        for command in commands {
+        for (index, command) in commands.iter().enumerate() {
+            *decided = index;
             if let Some(event_id) = &command.event_id {
                 if let Some(seq) = index::seq_of_event(&self.overlay, &command.actor, event_id)? {
                     appended.push(self.original(seq, command, group)?);
