@@ -1,8 +1,16 @@
 //! `lineage bench --insert-chains`: lineage chains (dataset → run → model → manifest →
 //! image → service, 13 commands) inserted by concurrent writers in-process, each chain
-//! one all-or-none batch, acknowledged only once synced; chains/s per writer count.
+//! one all-or-none batch, acknowledged only once synced; chains/s per writer count. With
+//! `--http`, the same chains over HTTP too: `executeBatch` requests of
+//! `--chains-per-request` chains from as many keep-alive connections, beside the client's
+//! own limit (a server that answers at once).
 
 use super::*;
+use crate::api::translate::{mutation_field, mutation_input};
+use crate::bench::graph::Http;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
 
 /// Inserts chains `first..first + chains` from `writers` threads, each chain one batch;
 /// chains/s.
@@ -26,22 +34,171 @@ pub(super) fn insert(store: &Arc<Store>, first: usize, chains: usize, writers: u
     Ok(chains as f64 / started.elapsed().as_secs_f64())
 }
 
-pub(super) fn run(base: &Path, chains: usize, writers: &[usize], repeat: usize) -> Result<()> {
+/// How to measure: chains per measurement, writer (and connection) counts, runs, and
+/// over HTTP with how many chains a request, if at all.
+pub(super) struct ChainRuns<'a> {
+    pub chains: usize,
+    pub writers: &'a [usize],
+    pub repeat: usize,
+    pub http: Option<usize>,
+}
+
+pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
+    let ChainRuns { chains, repeat, .. } = *runs;
     println!("lineage bench --insert-chains: {chains} chains of 13 commands per measurement, median of {repeat} runs");
     println!();
-    println!("| writers | chains/s | events/s |");
-    println!("|--------:|---------:|---------:|");
-    for &count in writers {
+    match runs.http {
+        None => {
+            println!("| writers | chains/s | events/s |");
+            println!("|--------:|---------:|---------:|");
+        }
+        Some(per_request) => {
+            println!("| writers or connections | in-process, chains/s | over HTTP, {per_request} chains a request, chains/s | the client's limit (a server that answers at once), chains/s |");
+            println!("|--------:|---------:|---------:|---------:|");
+        }
+    }
+    for &count in runs.writers {
         let mut rates = Vec::new();
+        let mut http_rates = Vec::new();
         for _ in 0..repeat.max(1) {
-            let scratch = Scratch::new(base, &format!("chains{count}"))?;
-            let store = Arc::new(Store::open(&scratch.0, &Options::default())?);
-            store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
-            rates.push(insert(&store, 0, chains, count)?);
-            store.close()?;
+            rates.push(on_fresh_store(base, &format!("chains{count}"), |store| {
+                insert(store, 0, chains, count)
+            })?);
+            if let Some(per_request) = runs.http {
+                let bodies = batch_bodies(chains, per_request);
+                http_rates.push(on_fresh_store(base, &format!("http{count}"), |store| {
+                    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                    let served = crate::bench::peers::serve(&runtime, store)?;
+                    let rate = over_http(served.address, &served.token, &bodies, per_request, count);
+                    served.stop(&runtime)?;
+                    rate
+                })?);
+            }
         }
         let rate = median(rates);
-        println!("| {count:>7} | {rate:>8.0} | {:>8.0} |", rate * 13.0);
+        match runs.http {
+            None => println!("| {count:>7} | {rate:>8.0} | {:>8.0} |", rate * 13.0),
+            Some(per_request) => {
+                let http = median(http_rates);
+                let limit = client_limit(&batch_bodies(chains, per_request), per_request, count)?;
+                println!("| {count:>7} | {rate:>8.0} | {http:>8.0} | {limit:>8.0} |");
+            }
+        }
     }
     Ok(())
+}
+
+/// `measure` on a fresh store holding the scaffold the chains hang from.
+fn on_fresh_store(base: &Path, label: &str, measure: impl FnOnce(&Arc<Store>) -> Result<f64>) -> Result<f64> {
+    let scratch = Scratch::new(base, label)?;
+    let store = Arc::new(Store::open(&scratch.0, &Options::default())?);
+    store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
+    let rate = measure(&store)?;
+    store.close()?;
+    Ok(rate)
+}
+
+/// The request bodies: `executeBatch` with `per_request` chains each, answered with seqs.
+fn batch_bodies(chains: usize, per_request: usize) -> Vec<String> {
+    let per_request = per_request.max(1);
+    (0..chains)
+        .step_by(per_request)
+        .map(|first| {
+            let commands: Vec<Value> = (first..(first + per_request).min(chains))
+                .flat_map(|index| graph::chain(index, 0))
+                .map(|command| json!({ mutation_field(&command.command): mutation_input(&command.command) }))
+                .collect();
+            json!({
+                "query": "mutation($commands: [BatchedCommand!]!) { executeBatch(commands: $commands) { seq } }",
+                "variables": { "commands": commands },
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// Chains/s of `bodies` sent from `connections` keep-alive connections, each taking every
+/// `connections`-th body; an answer with errors stops the measurement.
+fn over_http(
+    address: SocketAddr,
+    token: &str,
+    bodies: &[String],
+    per_request: usize,
+    connections: usize,
+) -> Result<f64> {
+    let connections = connections.clamp(1, bodies.len().max(1));
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..connections)
+            .map(|connection| {
+                scope.spawn(move || -> Result<()> {
+                    let mut http = Http::connect(address, token)?;
+                    for body in bodies.iter().skip(connection).step_by(connections) {
+                        let answer = http.post(body)?;
+                        if answer.contains("\"errors\"") {
+                            anyhow::bail!("executeBatch refused a chain: {answer}");
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .try_for_each(|thread| thread.join().expect("HTTP client thread"))
+    })?;
+    let chains = bodies.len() * per_request;
+    Ok(chains as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The same requests to a server that answers each at once with an answer of the size
+/// the real one has: what the client and loopback can do, so a rate over HTTP is not
+/// taken for the server's alone.
+fn client_limit(bodies: &[String], per_request: usize, connections: usize) -> Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let seqs: Vec<String> = (0..per_request * 13)
+        .map(|seq| format!("{{\"seq\":{}}}", 1000 + seq))
+        .collect();
+    let answer = format!("{{\"data\":{{\"executeBatch\":[{}]}}}}", seqs.join(","));
+    let accepting = std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(stream) = stream else { break };
+            let answer = answer.clone();
+            std::thread::spawn(move || answer_at_once(stream, &answer));
+        }
+    });
+    let rate = over_http(address, "bench", bodies, per_request, connections);
+    let _ = accepting.join();
+    rate
+}
+
+/// Reads requests off one connection and answers each with `answer`, until it closes.
+fn answer_at_once(stream: std::net::TcpStream, answer: &str) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        // One write, as a server sends it: pieces would meet Nagle's wait for an ACK.
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        writer.write_all(response.as_bytes())?;
+    }
 }

@@ -185,12 +185,13 @@ impl Http {
     }
 
     pub(crate) fn post(&mut self, body: &str) -> Result<String> {
-        write!(
-            self.writer,
+        // One write: `write!` sends each piece of the format as a packet of its own.
+        let request = format!(
             "POST /graphql HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.token,
             body.len()
-        )?;
+        );
+        self.writer.write_all(request.as_bytes())?;
         let mut status = String::new();
         self.reader.read_line(&mut status)?;
         if !status.contains(" 200 ") {

@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// `--writers` concurrent writers in-process, durable; chains/s.
     #[arg(long)]
     insert_chains: bool,
+    /// With `--insert-chains`: also over HTTP, as `executeBatch` requests of this many
+    /// chains from as many keep-alive connections as writers, beside what the client
+    /// reaches against a server that answers at once.
+    #[arg(long, value_name = "CHAINS_PER_REQUEST")]
+    http: Option<usize>,
     /// Measure where the bytes of an event go instead: the log record's frame and each
     /// envelope field, each derived table's keys and values, and sled's own overhead, for
     /// `--events` one-point metric events, a tenth as many 100-point metric batches and a
@@ -253,7 +258,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         return bytes::run(&base, args.events);
     }
     if args.insert_chains {
-        return chains::run(&base, args.chains, &args.writers, args.repeat);
+        let runs = chains::ChainRuns {
+            chains: args.chains,
+            writers: &args.writers,
+            repeat: args.repeat,
+            http: args.http,
+        };
+        return chains::run(&base, &runs);
     }
     if args.graph {
         return crate::bench::graph::run(&base, (args.chains, args.events), args.seconds, args.cache_mb);
