@@ -18,6 +18,7 @@
 #[macro_use]
 mod payload;
 
+pub mod canonical;
 pub mod checkpoint;
 pub mod command;
 pub mod compact;

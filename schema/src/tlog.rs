@@ -53,7 +53,7 @@ pub fn fitting<T: serde::Serialize>(items: Vec<T>) -> Vec<Vec<T>> {
 pub fn entry(envelope: &Envelope) -> Vec<u8> {
     // Every value an envelope holds serializes: metric values are finite (decide refuses
     // others), and everything else is text, integers or nested objects.
-    serde_jcs::to_vec(envelope).expect("an envelope is canonical JSON")
+    crate::canonical::to_vec(envelope).expect("an envelope is canonical JSON")
 }
 
 /// The entry's leaf: SHA-256(0x00 ‖ entry).

@@ -1,0 +1,537 @@
+//! RFC 8785 canonical JSON (JCS) of any `Serialize` value, byte for byte what `serde_jcs`
+//! writes, at a fraction of its cost: an event's transparency-log entry is made for every
+//! event appended and replayed, and `serde_jcs` allocates a UTF-16 copy and a buffer for
+//! every key and value of every object.
+//!
+//! As `serde_jcs` does, every number (integers too) is written as ECMAScript writes the
+//! nearest double (`ryu_js`); object members are sorted by their names' UTF-16 code units;
+//! strings escape `"`, `\` and control characters (`\b \t \n \f \r`, else `\u00xx`).
+
+use serde::ser::{self, Impossible, Serialize};
+use std::cmp::Ordering;
+use std::fmt::Display;
+
+/// Why a value has no canonical JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("no canonical JSON: {0}")]
+pub struct CanonicalError(String);
+
+impl ser::Error for CanonicalError {
+    fn custom<T: Display>(message: T) -> Self {
+        CanonicalError(message.to_string())
+    }
+}
+
+type Result<T, E = CanonicalError> = std::result::Result<T, E>;
+
+/// The canonical JSON of `value`.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    value.serialize(Writer { out: &mut out })?;
+    Ok(out)
+}
+
+/// Orders member names as JCS does: by UTF-16 code units (byte order for ASCII names, the
+/// only kind structs have, is checked first).
+fn utf16_order(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a.as_bytes().cmp(b.as_bytes());
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+fn write_number(out: &mut Vec<u8>, value: f64) -> Result<()> {
+    if !value.is_finite() {
+        return Err(CanonicalError("a number that is not finite".into()));
+    }
+    out.extend_from_slice(ryu_js::Buffer::new().format_finite(value).as_bytes());
+    Ok(())
+}
+
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\x08' => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\x0c' => b"\\f",
+            b'\r' => b"\\r",
+            0..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xf) as usize]],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        out.extend_from_slice(escape);
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Writes one value at the end of `out`.
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// An object's members, written unsorted into one buffer and sorted when it ends.
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    values: Vec<u8>,
+    /// Each member's name and where its value lies in `values`.
+    members: Vec<(Name, usize, usize)>,
+    /// A map's key, between `serialize_key` and `serialize_value`.
+    key: Option<String>,
+    /// For a struct variant: the variant name the object is the value of.
+    variant: Option<&'static str>,
+}
+
+enum Name {
+    Field(&'static str),
+    Key(String),
+}
+
+impl Name {
+    fn as_str(&self) -> &str {
+        match self {
+            Name::Field(name) => name,
+            Name::Key(name) => name,
+        }
+    }
+}
+
+impl<'a> Object<'a> {
+    fn new(out: &'a mut Vec<u8>, variant: Option<&'static str>) -> Self {
+        Self {
+            out,
+            values: Vec::new(),
+            members: Vec::new(),
+            key: None,
+            variant,
+        }
+    }
+
+    fn member<T: Serialize + ?Sized>(&mut self, name: Name, value: &T) -> Result<()> {
+        let start = self.values.len();
+        value.serialize(Writer { out: &mut self.values })?;
+        self.members.push((name, start, self.values.len()));
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        if let Some(variant) = self.variant {
+            self.out.push(b'{');
+            write_string(self.out, variant);
+            self.out.push(b':');
+        }
+        self.members
+            .sort_by(|(a, ..), (b, ..)| utf16_order(a.as_str(), b.as_str()));
+        self.out.push(b'{');
+        for (index, (name, start, end)) in self.members.iter().enumerate() {
+            if index > 0 {
+                self.out.push(b',');
+            }
+            write_string(self.out, name.as_str());
+            self.out.push(b':');
+            self.out.extend_from_slice(&self.values[*start..*end]);
+        }
+        self.out.push(b'}');
+        if self.variant.is_some() {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+}
+
+/// An array's elements, written in order; closed by `close` (twice for a tuple variant).
+struct Array<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+    close: &'static [u8],
+}
+
+impl<'a> Array<'a> {
+    fn open(out: &'a mut Vec<u8>, variant: Option<&'static str>) -> Self {
+        if let Some(variant) = variant {
+            out.push(b'{');
+            write_string(out, variant);
+            out.push(b':');
+        }
+        out.push(b'[');
+        let close: &'static [u8] = if variant.is_some() { b"]}" } else { b"]" };
+        Self { out, first: true, close }
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        value.serialize(Writer { out: self.out })
+    }
+
+    fn finish(self) -> Result<()> {
+        self.out.extend_from_slice(self.close);
+        Ok(())
+    }
+}
+
+macro_rules! numbers {
+    ($($method:ident($type:ty)),* $(,)?) => {
+        $(
+            fn $method(self, value: $type) -> Result<()> {
+                // As serde_jcs: every number is the nearest double, as ECMAScript writes it.
+                write_number(self.out, value as f64)
+            }
+        )*
+    };
+}
+
+impl<'a> ser::Serializer for Writer<'a> {
+    type Ok = ();
+    type Error = CanonicalError;
+    type SerializeSeq = Array<'a>;
+    type SerializeTuple = Array<'a>;
+    type SerializeTupleStruct = Array<'a>;
+    type SerializeTupleVariant = Array<'a>;
+    type SerializeMap = Object<'a>;
+    type SerializeStruct = Object<'a>;
+    type SerializeStructVariant = Object<'a>;
+
+    numbers!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+    );
+
+    fn serialize_bool(self, value: bool) -> Result<()> {
+        self.out.extend_from_slice(if value { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    fn serialize_char(self, value: char) -> Result<()> {
+        write_string(self.out, value.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+
+    fn serialize_str(self, value: &str) -> Result<()> {
+        write_string(self.out, value);
+        Ok(())
+    }
+
+    fn serialize_bytes(self, value: &[u8]) -> Result<()> {
+        let mut array = Array::open(self.out, None);
+        for byte in value {
+            array.element(byte)?;
+        }
+        array.finish()
+    }
+
+    fn serialize_none(self) -> Result<()> {
+        self.serialize_unit()
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<()> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
+        self.serialize_unit()
+    }
+
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<()> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        self.out.push(b'{');
+        write_string(self.out, variant);
+        self.out.push(b':');
+        value.serialize(Writer { out: self.out })?;
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, None))
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, None))
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, None))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, Some(variant)))
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>> {
+        Ok(Object::new(self.out, None))
+    }
+
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Object<'a>> {
+        Ok(Object::new(self.out, None))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Object<'a>> {
+        Ok(Object::new(self.out, Some(variant)))
+    }
+}
+
+macro_rules! array_impls {
+    ($($trait:ident :: $method:ident),* $(,)?) => {
+        $(
+            impl ser::$trait for Array<'_> {
+                type Ok = ();
+                type Error = CanonicalError;
+
+                fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+                    self.element(value)
+                }
+
+                fn end(self) -> Result<()> {
+                    self.finish()
+                }
+            }
+        )*
+    };
+}
+
+array_impls!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
+
+impl ser::SerializeMap for Object<'_> {
+    type Ok = ();
+    type Error = CanonicalError;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
+        self.key = Some(key.serialize(KeyWriter)?);
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| CanonicalError("a map value without its key".into()))?;
+        self.member(Name::Key(key), value)
+    }
+
+    fn end(self) -> Result<()> {
+        self.finish()
+    }
+}
+
+macro_rules! struct_impls {
+    ($($trait:ident),* $(,)?) => {
+        $(
+            impl ser::$trait for Object<'_> {
+                type Ok = ();
+                type Error = CanonicalError;
+
+                fn serialize_field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<()> {
+                    self.member(Name::Field(name), value)
+                }
+
+                fn end(self) -> Result<()> {
+                    self.finish()
+                }
+            }
+        )*
+    };
+}
+
+struct_impls!(SerializeStruct, SerializeStructVariant);
+
+/// A map key as the member name JSON gives it: text as it is, a number as its canonical
+/// text (serde_json's rule, which serde_jcs inherits); anything else has no name.
+struct KeyWriter;
+
+macro_rules! number_keys {
+    ($($method:ident($type:ty)),* $(,)?) => {
+        $(
+            fn $method(self, value: $type) -> Result<String> {
+                let mut text = Vec::new();
+                write_number(&mut text, value as f64)?;
+                Ok(String::from_utf8(text).expect("numbers are ASCII"))
+            }
+        )*
+    };
+}
+
+fn not_a_key<T>(what: &str) -> Result<T> {
+    Err(CanonicalError(format!("a map key that is {what}, not text")))
+}
+
+impl ser::Serializer for KeyWriter {
+    type Ok = String;
+    type Error = CanonicalError;
+    type SerializeSeq = Impossible<String, CanonicalError>;
+    type SerializeTuple = Impossible<String, CanonicalError>;
+    type SerializeTupleStruct = Impossible<String, CanonicalError>;
+    type SerializeTupleVariant = Impossible<String, CanonicalError>;
+    type SerializeMap = Impossible<String, CanonicalError>;
+    type SerializeStruct = Impossible<String, CanonicalError>;
+    type SerializeStructVariant = Impossible<String, CanonicalError>;
+
+    number_keys!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+    );
+
+    fn serialize_str(self, value: &str) -> Result<String> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_char(self, value: char) -> Result<String> {
+        Ok(value.to_string())
+    }
+
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<String> {
+        Ok(variant.to_string())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<String> {
+        value.serialize(self)
+    }
+
+    fn serialize_bool(self, _value: bool) -> Result<String> {
+        not_a_key("a boolean")
+    }
+
+    fn serialize_f32(self, _value: f32) -> Result<String> {
+        not_a_key("a float")
+    }
+
+    fn serialize_f64(self, _value: f64) -> Result<String> {
+        not_a_key("a float")
+    }
+
+    fn serialize_bytes(self, _value: &[u8]) -> Result<String> {
+        not_a_key("bytes")
+    }
+
+    fn serialize_none(self) -> Result<String> {
+        not_a_key("null")
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<String> {
+        not_a_key("an option")
+    }
+
+    fn serialize_unit(self) -> Result<String> {
+        not_a_key("null")
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String> {
+        not_a_key("null")
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<String> {
+        not_a_key("an object")
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq> {
+        not_a_key("an array")
+    }
+
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple> {
+        not_a_key("an array")
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct> {
+        not_a_key("an array")
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        not_a_key("an object")
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap> {
+        not_a_key("an object")
+    }
+
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct> {
+        not_a_key("an object")
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        not_a_key("an object")
+    }
+}
+
+#[cfg(test)]
+#[path = "canonical_tests.rs"]
+mod tests;

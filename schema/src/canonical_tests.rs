@@ -1,0 +1,84 @@
+//! The canonical writer against `serde_jcs`, the reference it replaces: every sample
+//! event, and arbitrary JSON with awkward text, keys and numbers.
+
+use super::to_vec;
+use crate::samples;
+use proptest::prelude::*;
+use serde_json::{Map, Number, Value};
+
+#[test]
+fn every_sample_event_is_written_as_serde_jcs_writes_it() {
+    for envelope in samples::envelopes() {
+        assert_eq!(
+            String::from_utf8(to_vec(&envelope).unwrap()).unwrap(),
+            serde_jcs::to_string(&envelope).unwrap(),
+            "{}",
+            envelope.event.name()
+        );
+    }
+}
+
+#[test]
+fn numbers_that_are_not_finite_have_no_canonical_json() {
+    for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(to_vec(&value).is_err());
+        assert!(serde_jcs::to_vec(&value).is_err());
+    }
+}
+
+/// Text that needs escaping, names that sort differently by UTF-16 than by code point
+/// (U+FF61 against U+1F600), and plain ASCII.
+fn text() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        Just("\"".to_string()),
+        Just("\\".to_string()),
+        Just("/".to_string()),
+        Just("\u{7f}".to_string()),
+        Just("\u{ff61}".to_string()),
+        Just("\u{1f600}".to_string()),
+        Just("é".to_string()),
+        (0u8..0x20).prop_map(|control| char::from(control).to_string()),
+        "[a-zA-Z0-9_]{0,6}",
+        any::<char>().prop_map(String::from),
+    ];
+    proptest::collection::vec(pieces, 0..6).prop_map(|pieces| pieces.concat())
+}
+
+fn number() -> impl Strategy<Value = Number> {
+    prop_oneof![
+        any::<u64>().prop_map(Number::from),
+        any::<i64>().prop_map(Number::from),
+        (-1_000_000i64..1_000_000).prop_map(Number::from),
+        any::<f64>().prop_filter_map("finite", Number::from_f64),
+        prop_oneof![Just(0.0), Just(-0.0), Just(1e21), Just(1e-7), Just(5e-324), Just(123456789012345680000.0)]
+            .prop_filter_map("finite", Number::from_f64),
+    ]
+}
+
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        number().prop_map(Value::Number),
+        text().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec((text(), inner), 0..6)
+                .prop_map(|members| Value::Object(members.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_json_is_written_as_serde_jcs_writes_it(value in json()) {
+        prop_assert_eq!(
+            String::from_utf8(to_vec(&value).unwrap()).unwrap(),
+            serde_jcs::to_string(&value).unwrap()
+        );
+    }
+}
