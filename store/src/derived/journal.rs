@@ -70,7 +70,13 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Writes and syncs a journal of `entries`, which bring the trees up to seq `through`.
-pub(crate) fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterator<Item = EntryRef<'a>>) -> Result<()> {
+/// `count` is how many `entries` there are.
+pub(crate) fn write<'a>(
+    path: &Path,
+    through: u64,
+    count: usize,
+    entries: impl Iterator<Item = EntryRef<'a>>,
+) -> Result<()> {
     let staging = temporary(path);
     let io = Error::io("writing the flush journal", &staging);
     let file = File::create(&staging).map_err(io)?;
@@ -82,7 +88,7 @@ pub(crate) fn write<'a>(path: &Path, through: u64, entries: impl ExactSizeIterat
     // hands a byte slice to bincode one byte at a time.
     let mut encoded = Vec::with_capacity(64 * 1024);
     put_varint(&mut encoded, through);
-    put_varint(&mut encoded, entries.len() as u64);
+    put_varint(&mut encoded, count as u64);
     for (tree, key, value) in entries {
         put_varint(&mut encoded, tree as u64);
         put_bytes(&mut encoded, key);
@@ -190,6 +196,7 @@ mod tests {
         write(
             &path,
             70_000,
+            entries.len(),
             entries
                 .iter()
                 .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref())),
@@ -204,7 +211,7 @@ mod tests {
     fn a_damaged_journal_is_an_error_and_a_half_written_one_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("derived-journal");
-        write(&path, 7, [(1, &b"k"[..], Some(&b"v"[..]))].into_iter()).unwrap();
+        write(&path, 7, 1, [(1, &b"k"[..], Some(&b"v"[..]))].into_iter()).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[3] ^= 0x40;
         std::fs::write(&path, &bytes).unwrap();

@@ -12,6 +12,7 @@ use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -23,7 +24,54 @@ pub(crate) type TreeId = usize;
 pub(crate) const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 
 pub(crate) type Key = (TreeId, Vec<u8>);
-type Changes = BTreeMap<Key, Option<Vec<u8>>>;
+
+/// Changes by tree: a map per tree, so a lookup borrows the key it is given and compares
+/// only keys of its own tree.
+#[derive(Debug, Default)]
+struct Changes(Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>);
+
+impl Changes {
+    fn get(&self, tree: TreeId, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.0.get(tree)?.get(key)
+    }
+
+    fn insert(&mut self, (tree, key): Key, value: Option<Vec<u8>>) {
+        if self.0.len() <= tree {
+            self.0.resize_with(tree + 1, BTreeMap::new);
+        }
+        self.0[tree].insert(key, value);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(BTreeMap::is_empty)
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(BTreeMap::len).sum()
+    }
+
+    /// The changes of `tree` within `bounds`, in key order.
+    fn range<'a>(
+        &'a self,
+        tree: TreeId,
+        bounds: (Bound<&[u8]>, Bound<&[u8]>),
+    ) -> impl DoubleEndedIterator<Item = LayeredEntry<'a>> + 'a {
+        // Made now: a `BTreeMap` range borrows the map, not the bounds.
+        self.0
+            .get(tree)
+            .map(|changes| changes.range::<[u8], _>(bounds))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Every change, by tree and then key.
+    fn iter(&self) -> impl Iterator<Item = (TreeId, &Vec<u8>, &Option<Vec<u8>>)> {
+        self.0
+            .iter()
+            .enumerate()
+            .flat_map(|(tree, changes)| changes.iter().map(move |(key, value)| (tree, key, value)))
+    }
+}
 
 /// A layered key and its value (`None`: the layer deletes it).
 type LayeredEntry<'a> = (&'a Vec<u8>, &'a Option<Vec<u8>>);
@@ -41,8 +89,8 @@ struct Layers {
 
 impl Layers {
     /// The layered value of a key: `Some(None)` when a layer deletes it.
-    fn get(&self, key: &Key) -> Option<&Option<Vec<u8>>> {
-        self.recent.get(key).or_else(|| self.flushing.get(key))
+    fn get(&self, tree: TreeId, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.recent.get(tree, key).or_else(|| self.flushing.get(tree, key))
     }
 
     /// Layered entries of `tree` from `from` on (both layers, `recent` winning), in key
@@ -53,18 +101,17 @@ impl Layers {
         from: &[u8],
         to: Option<&[u8]>,
     ) -> Box<dyn Iterator<Item = LayeredEntry<'a>> + 'a> {
-        let strip = move |((t, key), value): (&'a Key, &'a Option<Vec<u8>>)| (*t == tree).then_some((key, value));
         match to {
             None => {
-                let bounds = (tree, from.to_vec())..;
-                let recent = self.recent.range(bounds.clone()).map_while(strip);
-                let flushing = self.flushing.range(bounds).map_while(strip);
+                let bounds = (Bound::Included(from), Bound::Unbounded);
+                let recent = self.recent.range(tree, bounds);
+                let flushing = self.flushing.range(tree, bounds);
                 Box::new(merge(recent, flushing, false))
             }
             Some(to) => {
-                let bounds = (tree, from.to_vec())..=(tree, to.to_vec());
-                let recent = self.recent.range(bounds.clone()).rev().map_while(strip);
-                let flushing = self.flushing.range(bounds).rev().map_while(strip);
+                let bounds = (Bound::Included(from), Bound::Included(to));
+                let recent = self.recent.range(tree, bounds).rev();
+                let flushing = self.flushing.range(tree, bounds).rev();
                 Box::new(merge(recent, flushing, true))
             }
         }
@@ -153,14 +200,18 @@ impl Trees {
     }
 
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(value) = self.layer.read().expect("layer lock").get(&(tree, key.to_vec())) {
+        if let Some(value) = self.layer.read().expect("layer lock").get(tree, key) {
             return Ok(value.clone());
         }
         Ok(self.trees[tree].get(key)?.map(|value| value.to_vec()))
     }
 
+    /// The decoded value of a key, decoded from where it lies (no copy of its bytes).
     pub fn get_value<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
-        self.get(tree, key)?.map(|bytes| decode(&bytes)).transpose()
+        if let Some(value) = self.layer.read().expect("layer lock").get(tree, key) {
+            return value.as_deref().map(decode).transpose();
+        }
+        self.trees[tree].get(key)?.map(|bytes| decode(&bytes)).transpose()
     }
 
     /// Up to `limit` entries with keys in `[from, …)` that start with `prefix`, in key order.
@@ -214,7 +265,7 @@ impl Trees {
         for item in self.trees[tree].range(prefix..=key).rev() {
             let (found, value) = item?;
             // Skip what a layer deletes; what it replaces is compared below.
-            if !matches!(layer.get(&(tree, found.to_vec())), Some(None)) {
+            if !matches!(layer.get(tree, &found), Some(None)) {
                 stored = Some((found.to_vec(), value.to_vec()));
                 break;
             }
@@ -260,9 +311,9 @@ impl Trees {
         let entries = || {
             frozen
                 .iter()
-                .map(|((tree, key), value)| (*tree, key.as_slice(), value.as_deref()))
+                .map(|(tree, key, value)| (tree, key.as_slice(), value.as_deref()))
         };
-        journal::write(&self.journal, checkpoint, entries())?;
+        journal::write(&self.journal, checkpoint, frozen.len(), entries())?;
         self.write_keys(entries(), checkpoint)?;
         journal::remove(&self.journal)?;
         self.layer.write().expect("layer lock").flushing = Arc::default();

@@ -135,7 +135,7 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     {
         let (db, view) = open();
         view.write_keys(std::iter::empty(), 3).unwrap();
-        journal::write(&journal_file, 8, as_slices(&entries).into_iter()).unwrap();
+        journal::write(&journal_file, 8, entries.len(), as_slices(&entries).into_iter()).unwrap();
         // The crash: a third of the keys reached sled, the checkpoints did not.
         for (tree, key, value) in &entries[..33] {
             view.trees[*tree].insert(key, value.clone().unwrap()).unwrap();
@@ -152,12 +152,12 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     assert!(!view.recover_journal().unwrap(), "nothing left to recover");
 
     // A journal older than the trees puts nothing back.
-    journal::write(&journal_file, 5, [(0, &b"k000"[..], Some(&b"old"[..]))].into_iter()).unwrap();
+    journal::write(&journal_file, 5, 1, [(0, &b"k000"[..], Some(&b"old"[..]))].into_iter()).unwrap();
     assert!(view.recover_journal().unwrap());
     assert_eq!(view.get(0, b"k000").unwrap(), entries[0].2);
 
     // A damaged one empties the trees, to be rebuilt from the log.
-    journal::write(&journal_file, 9, as_slices(&entries).into_iter()).unwrap();
+    journal::write(&journal_file, 9, entries.len(), as_slices(&entries).into_iter()).unwrap();
     let mut bytes = std::fs::read(&journal_file).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
