@@ -62,7 +62,14 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
             b'\n' => b"\\n",
             b'\x0c' => b"\\f",
             b'\r' => b"\\r",
-            0..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xf) as usize]],
+            0..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(byte >> 4) as usize],
+                HEX[(byte & 0xf) as usize],
+            ],
             _ => continue,
         };
         out.extend_from_slice(&bytes[start..index]);
@@ -163,7 +170,11 @@ impl<'a> Array<'a> {
         }
         out.push(b'[');
         let close: &'static [u8] = if variant.is_some() { b"]}" } else { b"]" };
-        Self { out, first: true, close }
+        Self {
+            out,
+            first: true,
+            close,
+        }
     }
 
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {

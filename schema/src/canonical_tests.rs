@@ -50,8 +50,15 @@ fn number() -> impl Strategy<Value = Number> {
         any::<i64>().prop_map(Number::from),
         (-1_000_000i64..1_000_000).prop_map(Number::from),
         any::<f64>().prop_filter_map("finite", Number::from_f64),
-        prop_oneof![Just(0.0), Just(-0.0), Just(1e21), Just(1e-7), Just(5e-324), Just(123456789012345680000.0)]
-            .prop_filter_map("finite", Number::from_f64),
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(1e21),
+            Just(1e-7),
+            Just(5e-324),
+            Just(123456789012345680000.0)
+        ]
+        .prop_filter_map("finite", Number::from_f64),
     ]
 }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Maps keyed by derived keys. A group looks keys up several times per event, and std's
@@ -94,7 +94,15 @@ pub struct Overlay {
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
     decoded: RefCell<KeyMap<Box<dyn Any + Send>>>,
+    /// Keys the view was found not to hold, so a key asked for again and again (a seat the
+    /// actor does not hold; a new stream's version, read when its event is decided and
+    /// again when it is applied) goes to sled once. Right for as long as `decoded` is: the
+    /// view changes only through this overlay, and writing a key forgets it here.
+    absent: RefCell<HashSet<Key, foldhash::fast::RandomState>>,
 }
+
+/// Past this many keys known absent the set starts over, bounding its memory.
+const ABSENT_CAPACITY: usize = 65_536;
 
 /// Past this many decoded values the cache starts over, bounding its memory.
 const DECODED_CAPACITY: usize = 4_096;
@@ -120,6 +128,7 @@ impl Overlay {
             pending: KeyMap::default(),
             undo,
             decoded: RefCell::default(),
+            absent: RefCell::default(),
         }
     }
 
@@ -128,17 +137,35 @@ impl Overlay {
     }
 
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(change) = self.pending.get(&(tree, key.to_vec())) {
+        let slot = (tree, key.to_vec());
+        if let Some(change) = self.pending.get(&slot) {
             return Ok(change.bytes());
         }
-        self.view.get(tree, key)
+        self.view_get(slot)
     }
 
     pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        if let Some(change) = self.pending.get(&(tree, key.to_vec())) {
+        let slot = (tree, key.to_vec());
+        if let Some(change) = self.pending.get(&slot) {
             return Ok(!matches!(change, Change::Removed));
         }
-        Ok(self.view.get(tree, key)?.is_some())
+        Ok(self.view_get(slot)?.is_some())
+    }
+
+    /// The view's value of a key, remembering a key it does not hold.
+    fn view_get(&self, slot: Key) -> Result<Option<Vec<u8>>> {
+        if self.absent.borrow().contains(&slot) {
+            return Ok(None);
+        }
+        let found = self.view.get(slot.0, &slot.1)?;
+        if found.is_none() {
+            let mut absent = self.absent.borrow_mut();
+            if absent.len() >= ABSENT_CAPACITY {
+                absent.clear();
+            }
+            absent.insert(slot);
+        }
+        Ok(found)
     }
 
     /// Whether any live key starts with `prefix`, pending changes included. It looks
@@ -158,6 +185,7 @@ impl Overlay {
 
     fn write(&mut self, slot: Key, change: Change) {
         self.decoded.get_mut().remove(&slot);
+        self.absent.get_mut().remove(&slot);
         match &mut self.undo {
             Some(undo) => {
                 let previous = self.pending.insert(slot.clone(), change);
@@ -219,7 +247,7 @@ impl Overlay {
         {
             return Ok(Some(value.clone()));
         }
-        let value: Option<T> = self.view.get(tree, key)?.map(|bytes| decode(&bytes)).transpose()?;
+        let value: Option<T> = self.view_get(slot.clone())?.map(|bytes| decode(&bytes)).transpose()?;
         if let Some(value) = &value {
             remember(&mut self.decoded.borrow_mut(), slot, Box::new(value.clone()));
         }
@@ -323,6 +351,7 @@ impl Overlay {
     /// Forgets every pending change.
     pub fn discard(&mut self) {
         self.decoded.get_mut().clear();
+        self.absent.get_mut().clear();
         self.pending.clear();
         self.clear_undo();
     }

@@ -95,11 +95,14 @@ pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, positio
     let entry: Located = (envelope.seq, position);
     let mut bytes = Vec::with_capacity(12);
     deltas::push_located(&mut bytes, last, entry);
-    overlay.append(
-        TREE,
-        chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK),
-        &bytes,
-    )?;
+    let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
+    if chunk_starts {
+        // A chunk's first entry: the trees hold nothing of events after their checkpoint,
+        // so there is nothing to append to (and nothing to look up).
+        overlay.insert(TREE, chunk, bytes);
+    } else {
+        overlay.append(TREE, chunk, &bytes)?;
+    }
     // The version stays as decided: a group decides all its events before any is placed.
     let mut value = kept.get(..8).unwrap_or(&envelope.version.to_be_bytes()).to_vec();
     value.extend_from_slice(&deltas::located_bytes(entry));
