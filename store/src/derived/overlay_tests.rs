@@ -222,3 +222,35 @@ fn values_are_encoded_once_committed_and_read_the_same_before() {
         vec![1, 2]
     );
 }
+
+#[test]
+fn a_key_found_absent_is_read_again_once_written_committed_or_rolled_back() {
+    let tree = tree();
+    let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
+    // Absent three ways: bytes, presence and a decoded value; each remembered.
+    assert_eq!(overlay.get(0, b"seat").unwrap(), None);
+    assert!(!overlay.contains(0, b"seat").unwrap());
+    assert_eq!(overlay.get_value::<u64>(0, b"count").unwrap(), None);
+
+    // Written in a group that is then refused: absent again, still.
+    let savepoint = overlay.savepoint();
+    overlay.insert(0, b"seat".to_vec(), b"held".to_vec());
+    assert!(overlay.contains(0, b"seat").unwrap());
+    overlay.rollback(savepoint);
+    assert!(!overlay.contains(0, b"seat").unwrap());
+
+    // Written and committed to the layer, then flushed to sled: present for good.
+    overlay.insert(0, b"seat".to_vec(), b"held".to_vec());
+    overlay.put_value(0, b"count".to_vec(), 7u64);
+    overlay.commit_to_layer();
+    assert_eq!(overlay.get(0, b"seat").unwrap(), Some(b"held".to_vec()));
+    assert_eq!(overlay.get_value::<u64>(0, b"count").unwrap(), Some(7));
+    overlay.view().flush_layer(1).unwrap();
+    assert_eq!(overlay.get(0, b"seat").unwrap(), Some(b"held".to_vec()));
+    assert_eq!(tree.get("seat").unwrap().as_deref(), Some(&b"held"[..]));
+
+    // Removed: absent again, through the layer.
+    overlay.remove(0, b"seat".to_vec());
+    overlay.commit_to_layer();
+    assert!(!overlay.contains(0, b"seat").unwrap());
+}
