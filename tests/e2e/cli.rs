@@ -414,6 +414,31 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
     }
 }
 
+/// `--http`: the same chains over HTTP as `executeBatch` requests (any refused request
+/// fails the run), beside the client's limit against a server that answers at once.
+#[test]
+fn the_chain_insert_benchmark_measures_over_http_and_the_clients_limit() {
+    let table = bench(&[
+        "--insert-chains",
+        "--chains",
+        "30",
+        "--writers",
+        "2",
+        "--repeat",
+        "1",
+        "--http",
+        "4",
+    ]);
+    assert!(table.contains("over HTTP, 4 chains a request"), "{table}");
+    let rows = figures(&table, "| ");
+    assert_eq!(rows.len(), 1, "{table}");
+    let row = &rows[0];
+    assert_eq!(row.len(), 4, "{table}");
+    assert_eq!(row[0], 2.0, "{table}");
+    assert!(row[1..].iter().all(|rate| *rate > 0.0), "{table}");
+    assert!(row[3] > row[2], "the client alone outruns the server: {table}");
+}
+
 /// `bench --bytes` accounts for every byte of a record: the frame head and the body add
 /// up to the record as stored, the frame head and the envelope's fields to the same record
 /// whole, and the stored one is the smaller, for each workload.
