@@ -2,7 +2,7 @@
 //! a batch is all or none and names the command that sank it, and bad batches change
 //! nothing.
 
-use crate::graphql::{code, every_command, field_name, input, Server, BOOTSTRAP_EVENTS};
+use crate::graphql::{assert_the_story_traces, code, every_command, field_name, input, Server, BOOTSTRAP_EVENTS};
 use lineage_graphql::api::Limits;
 use lineage_graphql::server::ServerLimits;
 use lineage_schema::CommandEnvelope;
@@ -43,13 +43,8 @@ async fn every_command_appends_through_batches_as_through_its_own_mutation() {
         }
     }
     assert_eq!(server.data("{ head }", json!({})).await["head"], json!(next_seq - 1));
-    // The story's lineage is whole: the batches built what the single mutations build.
-    let trace = server.data(r#"{ trace(service: "service/svc-churn") { image { imageVersion manifest { models { modelVersion run { run revision } } } } } }"#, json!({})).await;
-    assert_eq!(trace["trace"]["image"]["imageVersion"], "image/img-churn@3");
-    assert_eq!(
-        trace["trace"]["image"]["manifest"]["models"][0]["run"]["run"],
-        "run/r-churn-3"
-    );
+    // The batches built what the single mutations build.
+    assert_the_story_traces(&server).await;
     server.stop().await;
 }
 

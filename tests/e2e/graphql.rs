@@ -479,13 +479,18 @@ async fn every_mutation_appends_through_http_and_the_result_matches_the_store() 
     assert_eq!(entries.len(), sent + BOOTSTRAP_EVENTS);
     assert!(entries.iter().all(|entry| entry["node"]["actor"] == "admin"));
 
+    assert_the_story_traces(&server).await;
+    server.stop().await;
+}
+
+/// The demo story's lineage is whole: its service traces back to the run that trained it.
+pub(crate) async fn assert_the_story_traces(server: &Server) {
     let trace = server.data(r#"{ trace(service: "service/svc-churn") { image { imageVersion manifest { models { modelVersion run { run revision } } } } } }"#, json!({})).await;
     assert_eq!(trace["trace"]["image"]["imageVersion"], "image/img-churn@3");
     assert_eq!(
         trace["trace"]["image"]["manifest"]["models"][0]["run"]["run"],
         "run/r-churn-3"
     );
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -97,8 +97,9 @@ pub struct Overlay {
     /// Keys the view was found not to hold, so a key asked for again and again (a seat the
     /// actor does not hold; a new stream's version, read when its event is decided and
     /// again when it is applied) goes to sled once. Right for as long as `decoded` is: the
-    /// view changes only through this overlay, and writing a key forgets it here.
-    absent: RefCell<HashSet<Key, foldhash::fast::RandomState>>,
+    /// view changes only through this overlay, and writing a key forgets it here. Not kept
+    /// in replays, which apply events without deciding them and rarely ask twice.
+    absent: Option<RefCell<HashSet<Key, foldhash::fast::RandomState>>>,
 }
 
 /// Past this many keys known absent the set starts over, bounding its memory.
@@ -126,9 +127,9 @@ impl Overlay {
         Self {
             view,
             pending: KeyMap::default(),
-            undo,
+            absent: undo.is_some().then(RefCell::default),
             decoded: RefCell::default(),
-            absent: RefCell::default(),
+            undo,
         }
     }
 
@@ -154,12 +155,15 @@ impl Overlay {
 
     /// The view's value of a key, remembering a key it does not hold.
     fn view_get(&self, slot: Key) -> Result<Option<Vec<u8>>> {
-        if self.absent.borrow().contains(&slot) {
+        let Some(absent) = &self.absent else {
+            return self.view.get(slot.0, &slot.1);
+        };
+        if absent.borrow().contains(&slot) {
             return Ok(None);
         }
         let found = self.view.get(slot.0, &slot.1)?;
         if found.is_none() {
-            let mut absent = self.absent.borrow_mut();
+            let mut absent = absent.borrow_mut();
             if absent.len() >= ABSENT_CAPACITY {
                 absent.clear();
             }
@@ -185,7 +189,9 @@ impl Overlay {
 
     fn write(&mut self, slot: Key, change: Change) {
         self.decoded.get_mut().remove(&slot);
-        self.absent.get_mut().remove(&slot);
+        if let Some(absent) = &mut self.absent {
+            absent.get_mut().remove(&slot);
+        }
         match &mut self.undo {
             Some(undo) => {
                 let previous = self.pending.insert(slot.clone(), change);
@@ -351,7 +357,9 @@ impl Overlay {
     /// Forgets every pending change.
     pub fn discard(&mut self) {
         self.decoded.get_mut().clear();
-        self.absent.get_mut().clear();
+        if let Some(absent) = &mut self.absent {
+            absent.get_mut().clear();
+        }
         self.pending.clear();
         self.clear_undo();
     }
