@@ -4,12 +4,11 @@
 
 use super::error::{coded, from_store, invalid};
 use super::inputs;
-use super::mutation::{decode, MutationResult};
-use super::types::EntityObject;
-use async_graphql::{Context, ErrorExtensions, InputObject, ID};
+use super::mutation::{decode, envelope_of, MutationResult};
+use async_graphql::{Context, ErrorExtensions, InputObject};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
 use lineage_schema::event::*;
-use lineage_schema::{Command, CommandEnvelope, EventId, PrincipalId, Timestamp};
+use lineage_schema::{Command, CommandEnvelope, PrincipalId};
 
 /// The most commands one batch may hold (the request body's limit bounds it too).
 pub(crate) const MAX_BATCH_COMMANDS: usize = 1000;
@@ -78,19 +77,13 @@ impl BatchedCommand {
     /// the envelope, or why it cannot be sent.
     fn envelope(&self, actor: &PrincipalId) -> Result<(&'static str, CommandEnvelope), String> {
         let (name, command) = self.command()?;
-        let mut envelope = CommandEnvelope::new(actor.clone(), command);
-        envelope.expected_version = self.expected_version;
-        envelope.event_id = self
-            .event_id
-            .clone()
-            .map(EventId::new)
-            .transpose()
-            .map_err(|rejection| rejection.to_string())?;
-        envelope.occurred_at = self
-            .occurred_at
-            .as_ref()
-            .map(|text| Timestamp::parse(text).ok_or_else(|| format!("occurredAt `{text}` is not an RFC 3339 time")))
-            .transpose()?;
+        let envelope = envelope_of(
+            actor.clone(),
+            command,
+            self.expected_version,
+            self.event_id.clone(),
+            self.occurred_at.as_deref(),
+        )?;
         Ok((name, envelope))
     }
 }
@@ -164,13 +157,6 @@ pub(super) async fn execute(
     Ok(appended
         .into_iter()
         .zip(entities)
-        .map(|(appended, entity)| MutationResult {
-            seq: appended.seq,
-            stream: ID(appended.stream.to_string()),
-            version: entity.is_some().then_some(appended.version),
-            event_id: appended.event_id.map(|id| id.to_string()),
-            duplicate: appended.duplicate,
-            entity: entity.map(EntityObject),
-        })
+        .map(|(appended, entity)| MutationResult::new(appended, entity))
         .collect())
 }

@@ -8,8 +8,10 @@ use super::store;
 use super::types::EntityObject;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use lineage_schema::command::{AddManifestVersion, RegisterModelVersion, StartImageBuild};
+use lineage_schema::entity::Entity;
 use lineage_schema::event::*;
-use lineage_schema::{Command, CommandEnvelope, EventId, Timestamp};
+use lineage_schema::{Command, CommandEnvelope, EventId, PrincipalId, Timestamp};
+use lineage_store::Appended;
 
 #[derive(Debug)]
 pub struct Mutation;
@@ -49,18 +51,29 @@ async fn execute(
     event_id: Option<String>,
     occurred_at: Option<String>,
 ) -> async_graphql::Result<MutationResult> {
-    let mut envelope = CommandEnvelope::new(super::acting(ctx)?.clone(), command);
+    let actor = super::acting(ctx)?.clone();
+    let envelope = envelope_of(actor, command, expected_version, event_id, occurred_at.as_deref()).map_err(invalid)?;
+    execute_envelope(ctx, envelope).await
+}
+
+/// The command as `actor` sends it with a mutation's arguments, or why they are invalid.
+pub(super) fn envelope_of(
+    actor: PrincipalId,
+    command: Command,
+    expected_version: Option<u64>,
+    event_id: Option<String>,
+    occurred_at: Option<&str>,
+) -> Result<CommandEnvelope, String> {
+    let mut envelope = CommandEnvelope::new(actor, command);
     envelope.expected_version = expected_version;
     envelope.event_id = event_id
         .map(EventId::new)
         .transpose()
-        .map_err(|rejection| invalid(rejection.to_string()))?;
+        .map_err(|rejection| rejection.to_string())?;
     envelope.occurred_at = occurred_at
-        .map(|text| {
-            Timestamp::parse(&text).ok_or_else(|| invalid(format!("occurredAt `{text}` is not an RFC 3339 time")))
-        })
+        .map(|text| Timestamp::parse(text).ok_or_else(|| format!("occurredAt `{text}` is not an RFC 3339 time")))
         .transpose()?;
-    execute_envelope(ctx, envelope).await
+    Ok(envelope)
 }
 
 /// A token as `issueToken` answers it.
@@ -88,14 +101,22 @@ async fn execute_envelope(ctx: &Context<'_>, envelope: CommandEnvelope) -> async
     .await
     .map_err(|_| super::error::coded("INTERNAL", "the append was interrupted"))?
     .map_err(from_store)?;
-    Ok(MutationResult {
-        seq: appended.seq,
-        stream: ID(appended.stream.to_string()),
-        version: entity.is_some().then_some(appended.version),
-        event_id: appended.event_id.map(|id| id.to_string()),
-        duplicate: appended.duplicate,
-        entity: entity.map(EntityObject),
-    })
+    Ok(MutationResult::new(appended, entity))
+}
+
+impl MutationResult {
+    /// The answer for an appended event, showing the entity (and its version) only when
+    /// the caller may read it.
+    pub(super) fn new(appended: Appended, entity: Option<Entity>) -> Self {
+        Self {
+            seq: appended.seq,
+            stream: ID(appended.stream.to_string()),
+            version: entity.is_some().then_some(appended.version),
+            event_id: appended.event_id.map(|id| id.to_string()),
+            duplicate: appended.duplicate,
+            entity: entity.map(EntityObject),
+        }
+    }
 }
 
 /// One mutation per command of the schema crate's list (`for_each_command!`), named after

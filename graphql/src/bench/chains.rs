@@ -1,15 +1,15 @@
 //! `lineage bench --insert-chains`: lineage chains (dataset → run → model → manifest →
 //! image → service, 13 commands) inserted by concurrent writers in-process, each chain
 //! one all-or-none batch, acknowledged only once synced; chains/s per writer count. With
-//! `--http`, the same chains over HTTP too: `executeBatch` requests of
-//! `--chains-per-request` chains from as many keep-alive connections, beside the client's
-//! own limit (a server that answers at once).
+//! `--http N`, the same chains over HTTP too: `executeBatch` requests of N chains from as
+//! many keep-alive connections as writers, beside the client's own limit (a server that
+//! answers at once).
 
 use super::*;
 use crate::api::translate::{mutation_field, mutation_input};
-use crate::bench::graph::Http;
+use crate::bench::graph::{read_message, Http};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 
 /// Inserts chains `first..first + chains` from `writers` threads, each chain one batch;
@@ -57,6 +57,7 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
             println!("|--------:|---------:|---------:|---------:|");
         }
     }
+    let bodies = runs.http.map(|per_request| batch_bodies(chains, per_request));
     for &count in runs.writers {
         let mut rates = Vec::new();
         let mut http_rates = Vec::new();
@@ -64,25 +65,24 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
             rates.push(on_fresh_store(base, &format!("chains{count}"), |store| {
                 insert(store, 0, chains, count)
             })?);
-            if let Some(per_request) = runs.http {
-                let bodies = batch_bodies(chains, per_request);
+            if let Some(bodies) = &bodies {
                 http_rates.push(on_fresh_store(base, &format!("http{count}"), |store| {
                     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
                     let served = crate::bench::peers::serve(&runtime, store)?;
-                    let rate = over_http(served.address, &served.token, &bodies, per_request, count);
+                    let rate = over_http(served.address, &served.token, bodies, chains, count);
                     served.stop(&runtime)?;
                     rate
                 })?);
             }
         }
         let rate = median(rates);
-        match runs.http {
-            None => println!("| {count:>7} | {rate:>8.0} | {:>8.0} |", rate * 13.0),
-            Some(per_request) => {
+        match (runs.http, &bodies) {
+            (Some(per_request), Some(bodies)) => {
                 let http = median(http_rates);
-                let limit = client_limit(&batch_bodies(chains, per_request), per_request, count)?;
+                let limit = client_limit(bodies, chains, per_request, count)?;
                 println!("| {count:>7} | {rate:>8.0} | {http:>8.0} | {limit:>8.0} |");
             }
+            _ => println!("| {count:>7} | {rate:>8.0} | {:>8.0} |", rate * 13.0),
         }
     }
     Ok(())
@@ -117,15 +117,9 @@ fn batch_bodies(chains: usize, per_request: usize) -> Vec<String> {
         .collect()
 }
 
-/// Chains/s of `bodies` sent from `connections` keep-alive connections, each taking every
-/// `connections`-th body; an answer with errors stops the measurement.
-fn over_http(
-    address: SocketAddr,
-    token: &str,
-    bodies: &[String],
-    per_request: usize,
-    connections: usize,
-) -> Result<f64> {
+/// Chains/s of `bodies` (`chains` in all) sent from `connections` keep-alive connections,
+/// each taking every `connections`-th body; an answer with errors stops the measurement.
+fn over_http(address: SocketAddr, token: &str, bodies: &[String], chains: usize, connections: usize) -> Result<f64> {
     let connections = connections.clamp(1, bodies.len().max(1));
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -147,14 +141,13 @@ fn over_http(
             .into_iter()
             .try_for_each(|thread| thread.join().expect("HTTP client thread"))
     })?;
-    let chains = bodies.len() * per_request;
     Ok(chains as f64 / started.elapsed().as_secs_f64())
 }
 
 /// The same requests to a server that answers each at once with an answer of the size
 /// the real one has: what the client and loopback can do, so a rate over HTTP is not
 /// taken for the server's alone.
-fn client_limit(bodies: &[String], per_request: usize, connections: usize) -> Result<f64> {
+fn client_limit(bodies: &[String], chains: usize, per_request: usize, connections: usize) -> Result<f64> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
     let seqs: Vec<String> = (0..per_request * 13)
@@ -168,32 +161,17 @@ fn client_limit(bodies: &[String], per_request: usize, connections: usize) -> Re
             std::thread::spawn(move || answer_at_once(stream, &answer));
         }
     });
-    let rate = over_http(address, "bench", bodies, per_request, connections);
+    let rate = over_http(address, "bench", bodies, chains, connections);
     let _ = accepting.join();
     rate
 }
 
 /// Reads requests off one connection and answers each with `answer`, until it closes.
-fn answer_at_once(stream: std::net::TcpStream, answer: &str) -> std::io::Result<()> {
+fn answer_at_once(stream: std::net::TcpStream, answer: &str) -> Result<()> {
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
+    while read_message(&mut reader)?.is_some() {
         // One write, as a server sends it: pieces would meet Nagle's wait for an ACK.
         let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
@@ -201,4 +179,5 @@ fn answer_at_once(stream: std::net::TcpStream, answer: &str) -> std::io::Result<
         );
         writer.write_all(response.as_bytes())?;
     }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use lineage_schema::literal as id;
 use lineage_schema::literal as name;
 use lineage_schema::*;
 use lineage_store::{Options, Store};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -192,26 +192,37 @@ impl Http {
             body.len()
         );
         self.writer.write_all(request.as_bytes())?;
-        let mut status = String::new();
-        self.reader.read_line(&mut status)?;
+        let Some((status, body)) = read_message(&mut self.reader)? else {
+            bail!("the server closed the connection");
+        };
         if !status.contains(" 200 ") {
             bail!("HTTP answered {status}");
         }
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line)?;
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse()?;
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
         Ok(String::from_utf8(body)?)
     }
+}
+
+/// One HTTP/1.1 message off a connection: its first line and its body (by
+/// `Content-Length`); `None` when the connection closed before one began.
+pub(crate) fn read_message(reader: &mut impl BufRead) -> Result<Option<(String, Vec<u8>)>> {
+    let mut first = String::new();
+    if reader.read_line(&mut first)? == 0 {
+        return Ok(None);
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(Some((first, body)))
 }
 
 pub(crate) fn trace_body(service: usize) -> String {

@@ -142,7 +142,7 @@ impl Overlay {
         if let Some(change) = self.pending.get(&slot) {
             return Ok(change.bytes());
         }
-        self.view_get(slot)
+        self.view_get(&slot)
     }
 
     pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
@@ -150,15 +150,15 @@ impl Overlay {
         if let Some(change) = self.pending.get(&slot) {
             return Ok(!matches!(change, Change::Removed));
         }
-        Ok(self.view_get(slot)?.is_some())
+        Ok(self.view_get(&slot)?.is_some())
     }
 
     /// The view's value of a key, remembering a key it does not hold.
-    fn view_get(&self, slot: Key) -> Result<Option<Vec<u8>>> {
+    fn view_get(&self, slot: &Key) -> Result<Option<Vec<u8>>> {
         let Some(absent) = &self.absent else {
             return self.view.get(slot.0, &slot.1);
         };
-        if absent.borrow().contains(&slot) {
+        if absent.borrow().contains(slot) {
             return Ok(None);
         }
         let found = self.view.get(slot.0, &slot.1)?;
@@ -167,7 +167,7 @@ impl Overlay {
             if absent.len() >= ABSENT_CAPACITY {
                 absent.clear();
             }
-            absent.insert(slot);
+            absent.insert(slot.clone());
         }
         Ok(found)
     }
@@ -253,7 +253,7 @@ impl Overlay {
         {
             return Ok(Some(value.clone()));
         }
-        let value: Option<T> = self.view_get(slot.clone())?.map(|bytes| decode(&bytes)).transpose()?;
+        let value: Option<T> = self.view_get(&slot)?.map(|bytes| decode(&bytes)).transpose()?;
         if let Some(value) = &value {
             remember(&mut self.decoded.borrow_mut(), slot, Box::new(value.clone()));
         }
