@@ -234,15 +234,30 @@ impl Overlay {
         tree: TreeId,
         key: &[u8],
     ) -> Result<Option<T>> {
+        self.inspect(tree, key, |value: Option<&T>| value.cloned())
+    }
+
+    /// Calls `look` with the decoded value of `key` (`None` when it has none), lent from
+    /// where it is kept: a large value checked on every event (a lineage node with its
+    /// edges) is not copied to be looked at.
+    pub fn inspect<T: DeserializeOwned + Send + 'static, R>(
+        &self,
+        tree: TreeId,
+        key: &[u8],
+        look: impl FnOnce(Option<&T>) -> R,
+    ) -> Result<R> {
         let slot = (tree, key.to_vec());
         match self.pending.get(&slot) {
             Some(Change::Value(value)) => {
                 if let Some(value) = value.as_any().downcast_ref::<T>() {
-                    return Ok(Some(value.clone()));
+                    return Ok(look(Some(value)));
                 }
-                return decode(&value.encode()).map(Some);
+                return Ok(look(Some(&decode(&value.encode())?)));
             }
-            Some(change) => return change.bytes().map(|bytes| decode(&bytes)).transpose(),
+            Some(change) => {
+                let value: Option<T> = change.bytes().map(|bytes| decode(&bytes)).transpose()?;
+                return Ok(look(value.as_ref()));
+            }
             None => {}
         }
         if let Some(value) = self
@@ -251,13 +266,14 @@ impl Overlay {
             .get(&slot)
             .and_then(|value| value.downcast_ref::<T>())
         {
-            return Ok(Some(value.clone()));
+            return Ok(look(Some(value)));
         }
         let value: Option<T> = self.view_get(&slot)?.map(|bytes| decode(&bytes)).transpose()?;
-        if let Some(value) = &value {
-            remember(&mut self.decoded.borrow_mut(), slot, Box::new(value.clone()));
+        let answer = look(value.as_ref());
+        if let Some(value) = value {
+            remember(&mut self.decoded.borrow_mut(), slot, Box::new(value));
         }
-        Ok(value)
+        Ok(answer)
     }
 
     /// Sets `key` to `value`, encoded when the group is committed.

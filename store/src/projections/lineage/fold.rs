@@ -8,62 +8,137 @@ struct Fold<'a> {
     moment: Moment,
 }
 
+/// Where an edge of a node's lies.
+enum Place {
+    /// In the node's record, at this index.
+    Inline(usize),
+    /// Not yet anywhere, and the record has room for it.
+    Room,
+    /// Under its own key: the record is full (or, for a node without a record, absent).
+    Keyed,
+}
+
 impl Fold<'_> {
     fn node(&mut self, node: &NodeRef) -> Result<()> {
         let key = node_key(node);
-        // Through the decoded values: every event of a stream looks its node up.
-        if self.overlay.get_value::<NodeInfo>(TREE, &key)?.is_none() {
-            self.overlay.put_value(
-                TREE,
-                key,
-                NodeInfo {
-                    created: self.moment,
-                    deleted: None,
-                },
-            );
+        // Lent, not cloned: every event of a stream looks its node up.
+        if !self
+            .overlay
+            .inspect(TREE, &key, |record: Option<&NodeRecord>| record.is_some())?
+        {
+            self.overlay.put_value(TREE, key, NodeRecord::new(self.moment));
         }
         Ok(())
     }
 
     fn delete_node(&mut self, node: &NodeRef) -> Result<()> {
-        let key = node_key(node);
-        if let Some(mut info) = self.overlay.get_value::<NodeInfo>(TREE, &key)? {
-            info.deleted = Some(self.moment);
-            self.overlay.put_value(TREE, key, info);
-        }
+        let moment = self.moment;
+        self.overlay
+            .update_value(TREE, node_key(node), |record: &mut NodeRecord| {
+                record.info.deleted = Some(moment);
+                Ok(())
+            })?;
         Ok(())
+    }
+
+    /// Where the edge `kind` from `from` to `to` is kept, or would be.
+    fn out_place(&self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<Place> {
+        self.overlay
+            .inspect(TREE, &node_key(from), |record: Option<&NodeRecord>| match record {
+                None => Place::Keyed,
+                Some(record) => match record.out.iter().position(|edge| edge.kind == kind && edge.to == *to) {
+                    Some(index) => Place::Inline(index),
+                    None if record.out_overflows() => Place::Keyed,
+                    None => Place::Room,
+                },
+            })
     }
 
     fn open(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef, revision: Option<&str>) -> Result<()> {
         self.node(to)?;
-        let key = out_key(from, kind, to);
-        let mut edge = self.overlay.get_value::<Edge>(TREE, &key)?.unwrap_or_else(|| Edge {
-            from: from.clone(),
-            kind,
-            to: to.clone(),
-            spans: Vec::new(),
-            revision: None,
-        });
-        if edge.spans.last().is_none_or(|span| span.until.is_some()) {
-            edge.spans.push(Span {
-                from: self.moment,
-                until: None,
-            });
+        self.node(from)?;
+        let moment = self.moment;
+        match self.out_place(from, kind, to)? {
+            Place::Keyed => {
+                let key = out_key(from, kind, to);
+                let mut edge = self.overlay.get_value::<Edge>(TREE, &key)?.unwrap_or_else(|| Edge {
+                    from: from.clone(),
+                    kind,
+                    to: to.clone(),
+                    spans: Vec::new(),
+                    revision: None,
+                });
+                hold(&mut edge.spans, &mut edge.revision, moment, revision);
+                self.overlay.put_value(TREE, key, edge);
+            }
+            place => {
+                self.overlay
+                    .update_value(TREE, node_key(from), |record: &mut NodeRecord| {
+                        let index = match place {
+                            Place::Inline(index) => index,
+                            _ => {
+                                record.out.push(OutEdge {
+                                    kind,
+                                    to: to.clone(),
+                                    spans: Vec::new(),
+                                    revision: None,
+                                });
+                                record.out.len() - 1
+                            }
+                        };
+                        let edge = &mut record.out[index];
+                        hold(&mut edge.spans, &mut edge.revision, moment, revision);
+                        Ok(())
+                    })?;
+            }
         }
-        if let Some(revision) = revision {
-            edge.revision = Some(revision.to_string());
+        self.incoming(to, kind, from)
+    }
+
+    /// Records on `to` that an edge `kind` comes into it from `from`.
+    fn incoming(&mut self, to: &NodeRef, kind: EdgeKind, from: &NodeRef) -> Result<()> {
+        let place = self
+            .overlay
+            .inspect(TREE, &node_key(to), |record: Option<&NodeRecord>| match record {
+                None => Place::Keyed,
+                Some(record) => match record.incoming.iter().position(|(k, f)| *k == kind && f == from) {
+                    Some(index) => Place::Inline(index),
+                    None if record.incoming_overflows() => Place::Keyed,
+                    None => Place::Room,
+                },
+            })?;
+        match place {
+            Place::Inline(_) => {}
+            Place::Room => {
+                self.overlay
+                    .update_value(TREE, node_key(to), |record: &mut NodeRecord| {
+                        record.incoming.push((kind, from.clone()));
+                        Ok(())
+                    })?;
+            }
+            Place::Keyed => self.overlay.insert(TREE, in_key(to, kind, from), Vec::new()),
         }
-        self.overlay.put_value(TREE, key, edge);
-        self.overlay.insert(TREE, in_key(to, kind, from), Vec::new());
         Ok(())
     }
 
     fn close(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<()> {
-        let key = out_key(from, kind, to);
-        if let Some(mut edge) = self.overlay.get_value::<Edge>(TREE, &key)? {
-            if let Some(span) = edge.spans.last_mut().filter(|span| span.until.is_none()) {
-                span.until = Some(self.moment);
-                self.overlay.put_value(TREE, key, edge);
+        let moment = self.moment;
+        match self.out_place(from, kind, to)? {
+            Place::Room => {}
+            Place::Inline(index) => {
+                self.overlay
+                    .update_value(TREE, node_key(from), |record: &mut NodeRecord| {
+                        end(&mut record.out[index].spans, moment);
+                        Ok(())
+                    })?;
+            }
+            Place::Keyed => {
+                let key = out_key(from, kind, to);
+                if let Some(mut edge) = self.overlay.get_value::<Edge>(TREE, &key)? {
+                    if end(&mut edge.spans, moment) {
+                        self.overlay.put_value(TREE, key, edge);
+                    }
+                }
             }
         }
         Ok(())
@@ -85,6 +160,30 @@ impl Fold<'_> {
             None => self.overlay.remove(TREE, key),
         }
         Ok(())
+    }
+}
+
+/// Opens a span at `moment` unless one is open, and keeps the revision given.
+fn hold(spans: &mut Vec<Span>, revision: &mut Option<String>, moment: Moment, given: Option<&str>) {
+    if spans.last().is_none_or(|span| span.until.is_some()) {
+        spans.push(Span {
+            from: moment,
+            until: None,
+        });
+    }
+    if let Some(given) = given {
+        *revision = Some(given.to_string());
+    }
+}
+
+/// Ends the open span at `moment`; false when none was open.
+fn end(spans: &mut [Span], moment: Moment) -> bool {
+    match spans.last_mut().filter(|span| span.until.is_none()) {
+        Some(span) => {
+            span.until = Some(moment);
+            true
+        }
+        None => false,
     }
 }
 

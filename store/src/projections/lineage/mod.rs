@@ -3,9 +3,15 @@
 //! and both-ways walks with bounds and filters, now or as of any past point; `trace` from
 //! a service back to its data, and `impact` of a dataset, run or model version.
 //!
-//! Keys: `n` node → its first and deleting moments; `o` from + kind + to → the edge;
-//! `i` to + kind + from → nothing (the reverse index); `c` service + kind → the target
-//! of its open `Runs` or `DeployedTo` edge.
+//! Keys: `n` node → its record: its first and deleting moments and its first
+//! [`INLINE_EDGES`] edges each way; `o` from + kind + to → an edge out of a node whose
+//! record is full; `i` to + kind + from → nothing (an edge into a node whose record is
+//! full); `c` service + kind → the target of its open `Runs` or `DeployedTo` edge.
+//!
+//! Most nodes have a few edges, and a node's record is read anyway, so keeping them in
+//! it saves the flusher two sled keys and the writer a lookup per edge; a node with many
+//! edges (an experiment every run executed) keeps the rest a key each, so no record grows
+//! without bound.
 
 use crate::derived::keys::{entity_part, key, parse_entity_part};
 use crate::derived::overlay::{decode, TreeId, Trees};
@@ -35,6 +41,64 @@ impl NodeInfo {
         match point {
             None => true,
             Some(point) => self.created.reached_by(point),
+        }
+    }
+}
+
+/// Edges each way a node's record holds; the rest have a key each.
+const INLINE_EDGES: usize = 16;
+
+/// What the tree keeps under a node's key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct NodeRecord {
+    info: NodeInfo,
+    /// Its first edges out, in the order they were opened.
+    out: Vec<OutEdge>,
+    /// Its first edges in: their kind and the node they come from.
+    incoming: Vec<(EdgeKind, NodeRef)>,
+}
+
+impl NodeRecord {
+    fn new(created: Moment) -> Self {
+        Self {
+            info: NodeInfo { created, deleted: None },
+            out: Vec::new(),
+            incoming: Vec::new(),
+        }
+    }
+
+    fn out_edge(&self, kind: EdgeKind, to: &NodeRef) -> Option<&OutEdge> {
+        self.out.iter().find(|edge| edge.kind == kind && edge.to == *to)
+    }
+
+    /// Whether edges out of it may also lie under `o` keys.
+    fn out_overflows(&self) -> bool {
+        self.out.len() >= INLINE_EDGES
+    }
+
+    /// Whether edges into it may also lie under `i` keys.
+    fn incoming_overflows(&self) -> bool {
+        self.incoming.len() >= INLINE_EDGES
+    }
+}
+
+/// An edge kept in the record of the node it leaves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct OutEdge {
+    kind: EdgeKind,
+    to: NodeRef,
+    spans: Vec<Span>,
+    revision: Option<String>,
+}
+
+impl OutEdge {
+    fn leaving(self, from: &NodeRef) -> Edge {
+        Edge {
+            from: from.clone(),
+            kind: self.kind,
+            to: self.to,
+            spans: self.spans,
+            revision: self.revision,
         }
     }
 }

@@ -56,35 +56,66 @@ pub struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    pub fn node(&self, node: &NodeRef) -> Result<Option<NodeInfo>> {
+    fn record(&self, node: &NodeRef) -> Result<Option<NodeRecord>> {
         self.view.get_value(TREE, &node_key(node))
     }
 
+    pub fn node(&self, node: &NodeRef) -> Result<Option<NodeInfo>> {
+        Ok(self.record(node)?.map(|record| record.info))
+    }
+
     fn edge(&self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<Option<Edge>> {
+        let record = self.record(from)?;
+        if let Some(record) = &record {
+            if let Some(edge) = record.out_edge(kind, to) {
+                return Ok(Some(edge.clone().leaving(from)));
+            }
+            if !record.out_overflows() {
+                return Ok(None);
+            }
+        }
         self.view.get_value(TREE, &out_key(from, kind, to))
     }
 
-    /// Edges out of `node` (towards its sources).
+    /// Edges out of `node` (towards its sources), by kind and then target.
     pub fn out_edges(&self, node: &NodeRef) -> Result<Vec<Edge>> {
-        let prefix = key(b'o', &[&node_part(node)]);
-        self.view
-            .range(TREE, &prefix, &prefix, usize::MAX)?
-            .iter()
-            .map(|(_, value)| decode(value))
-            .collect()
+        let Some(record) = self.record(node)? else {
+            return Ok(Vec::new());
+        };
+        let overflows = record.out_overflows();
+        let mut edges: Vec<Edge> = record.out.into_iter().map(|edge| edge.leaving(node)).collect();
+        if overflows {
+            let prefix = key(b'o', &[&node_part(node)]);
+            for (_, value) in self.view.range(TREE, &prefix, &prefix, usize::MAX)? {
+                edges.push(decode(&value)?);
+            }
+        }
+        edges.sort_by_cached_key(|edge| (edge.kind.code(), node_part(&edge.to)));
+        Ok(edges)
     }
 
-    /// Edges into `node` (from what depends on it).
+    /// Edges into `node` (from what depends on it), by kind and then source.
     pub fn in_edges(&self, node: &NodeRef) -> Result<Vec<Edge>> {
-        let prefix = key(b'i', &[&node_part(node)]);
+        let Some(record) = self.record(node)? else {
+            return Ok(Vec::new());
+        };
+        let overflows = record.incoming_overflows();
+        let mut sources = record.incoming;
+        if overflows {
+            let prefix = key(b'i', &[&node_part(node)]);
+            for (key, _) in self.view.range(TREE, &prefix, &prefix, usize::MAX)? {
+                let rest = &key[prefix.len()..];
+                let kind = rest.first().and_then(|code| EdgeKind::from_code(*code));
+                let from = parse_node_part(&rest[1.min(rest.len())..]).map(|(from, _)| from);
+                let (Some(kind), Some(from)) = (kind, from) else {
+                    return Err(Error::Derived("undecodable lineage key".into()));
+                };
+                sources.push((kind, from));
+            }
+        }
+        sources.sort_by_cached_key(|(kind, from)| (kind.code(), node_part(from)));
         let mut edges = Vec::new();
-        for (key, _) in self.view.range(TREE, &prefix, &prefix, usize::MAX)? {
-            let rest = &key[prefix.len()..];
-            let kind = rest.first().and_then(|code| EdgeKind::from_code(*code));
-            let from = parse_node_part(&rest[1.min(rest.len())..]).map(|(from, _)| from);
-            let (Some(kind), Some(from)) = (kind, from) else {
-                return Err(Error::Derived("undecodable lineage key".into()));
-            };
+        for (kind, from) in sources {
             if let Some(edge) = self.edge(&from, kind, node)? {
                 edges.push(edge);
             }
