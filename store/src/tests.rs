@@ -244,6 +244,54 @@ mod verifiable {
         )
     }
 
+    /// A stream's history read from any version: across its full chunks (each under a key
+    /// of its own) and the open one (beside its version), in the layer and after reopening.
+    #[test]
+    fn history_pages_cross_full_and_open_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = EntityRef::new(EntityKind::Run, "r-0");
+        let check = |store: &Store| {
+            let total = store.history(&run).unwrap().len() as u64;
+            assert!(total > 600, "{total}");
+            for (from, limit) in [
+                (1, usize::MAX),
+                (1, 10),
+                (250, 10),
+                (256, 1),
+                (257, 300),
+                (512, 5),
+                (513, 100),
+                (total - 1, 10),
+                (total, 1),
+                (total + 1, 5),
+                (total + 300, 5),
+                (3 * 256 + 1, 5),
+            ] {
+                let versions: Vec<u64> = store
+                    .history_page(&run, from, limit)
+                    .unwrap()
+                    .iter()
+                    .map(|envelope| envelope.version)
+                    .collect();
+                let expected: Vec<u64> = (from..=total).take(limit).collect();
+                assert_eq!(versions, expected, "from {from}, at most {limit}");
+            }
+        };
+        {
+            let store = open(dir.path());
+            store.execute_batch(demo::scaffold("u-p", 1)).unwrap();
+            store
+                .execute_batch((0..300).map(|step| loss(vec![point(step)])).collect())
+                .unwrap();
+            for step in 300..600 {
+                store.execute(loss(vec![point(step)])).unwrap();
+            }
+            check(&store);
+            store.close().unwrap();
+        }
+        check(&open(dir.path()));
+    }
+
     /// The transparency tree's proofs, made through the store and checked with the tlog
     /// library's own checks, at sizes inside, at and across tile boundaries; its root is
     /// the one recomputed from the log's entries alone.

@@ -1,12 +1,15 @@
 //! The index projection: where every event is and what every stream holds.
 //!
 //! - `v` stream → version (for optimistic concurrency), then the seq and log position of
-//!   the stream's last event (the base its history's next entry is a delta from);
+//!   the stream's last event (the base its history's next entry is a delta from), then
+//!   the history's open chunk: most streams never fill one, so their history costs no
+//!   key of its own;
 //! - `i` actor + event id → seq (idempotency, per principal: the same key from another
 //!   principal is another key; only events whose sender gave an id);
 //! - `h` stream + chunk → the seq and log position of each of the stream's events, 256 per
-//!   chunk, so a history reads no more keys than it needs and appends touch one key; each
-//!   entry a delta from the one before it (`derived::deltas`: four bytes, not 24);
+//!   chunk, once the chunk is full (it leaves `v` then), so a history reads no more keys
+//!   than it needs; each entry a delta from the one before it (`derived::deltas`: four
+//!   bytes, not 24);
 //! - `a` seq → log position, for every 32nd seq and every position that starts a run: a sparse
 //!   map from which any seq is found by reading forward at most 31 records.
 
@@ -24,6 +27,9 @@ use lineage_schema::{EntityRef, Envelope, EventId, PrincipalId};
 pub(crate) const TREE: TreeId = 0;
 /// Events per history chunk.
 const CHUNK: u64 = 256;
+/// The bytes of a `v` value before its open history chunk: the version, then the seq and
+/// position of the stream's last event.
+const HEAD: usize = 8 + 8 + Position::LEN;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {
     key(b'v', &[&entity_part(stream)])
@@ -81,31 +87,33 @@ pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Resu
     Ok(())
 }
 
-/// Records where an event was written: appends it to its stream's history, as a delta from
-/// the stream's last entry, which it then replaces beside the version.
+/// Records where an event was written: appends it to its stream's open history chunk
+/// beside the version, as a delta from the stream's last entry, which it then replaces; a
+/// chunk this entry fills moves under its own key.
 pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
     let key = version_key(&envelope.stream);
     let kept = overlay.get(TREE, &key)?.unwrap_or_default();
-    let chunk_starts = (envelope.version - 1).is_multiple_of(CHUNK);
-    let last = if chunk_starts {
-        None
-    } else {
-        kept.get(8..).and_then(deltas::located_from)
+    let in_chunk = (envelope.version - 1) % CHUNK;
+    let last = match in_chunk {
+        0 => None,
+        _ => kept.get(8..).and_then(deltas::located_from),
     };
     let entry: Located = (envelope.seq, position);
-    let mut bytes = Vec::with_capacity(12);
-    deltas::push_located(&mut bytes, last, entry);
-    let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
-    if chunk_starts {
-        // A chunk's first entry: the trees hold nothing of events after their checkpoint,
-        // so there is nothing to append to (and nothing to look up).
-        overlay.insert(TREE, chunk, bytes);
-    } else {
-        overlay.append(TREE, chunk, &bytes)?;
-    }
+    let open_chunk = match in_chunk {
+        0 => &[][..],
+        _ => kept.get(HEAD..).unwrap_or_default(),
+    };
+    let mut value = Vec::with_capacity(HEAD + open_chunk.len() + 12);
     // The version stays as decided: a group decides all its events before any is placed.
-    let mut value = kept.get(..8).unwrap_or(&envelope.version.to_be_bytes()).to_vec();
+    value.extend_from_slice(kept.get(..8).unwrap_or(&envelope.version.to_be_bytes()));
     value.extend_from_slice(&deltas::located_bytes(entry));
+    value.extend_from_slice(open_chunk);
+    deltas::push_located(&mut value, last, entry);
+    if in_chunk == CHUNK - 1 {
+        let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
+        overlay.insert(TREE, chunk, value[HEAD..].to_vec());
+        value.truncate(HEAD);
+    }
     overlay.insert(TREE, key, value);
     if envelope.seq % ANCHOR_EVERY == 1 || position.starts_run() {
         overlay.insert(TREE, anchor_key(envelope.seq), position.to_bytes().to_vec());
@@ -119,16 +127,27 @@ fn decode_position(bytes: &[u8]) -> Result<Position> {
 
 /// The seqs and log positions of a stream's events from version `from` (1-based), at most `limit`.
 pub(crate) fn history(view: &Trees, stream: &EntityRef, from: u64, limit: usize) -> Result<Vec<(u64, Position)>> {
+    let Some(head) = view.get(TREE, &version_key(stream))? else {
+        return Ok(Vec::new());
+    };
     let from = from.max(1);
-    let prefix = history_prefix(stream);
-    let start = chunk_key(stream, (from - 1) / CHUNK);
+    let first_chunk = (from - 1) / CHUNK;
+    // Full chunks lie under keys; the one after them, open, beside the version.
+    let open_chunk = be_u64(&head) / CHUNK;
     let skip = ((from - 1) % CHUNK) as usize;
     let mut found = Vec::new();
-    for (_, entries) in view.range(TREE, &prefix, &start, usize::MAX)? {
-        found.extend(deltas::located(&entries)?);
-        if found.len() >= skip + limit {
-            break;
+    if first_chunk < open_chunk {
+        let prefix = history_prefix(stream);
+        let start = chunk_key(stream, first_chunk);
+        for (_, entries) in view.range(TREE, &prefix, &start, usize::MAX)? {
+            found.extend(deltas::located(&entries)?);
+            if found.len() >= skip + limit {
+                break;
+            }
         }
+    }
+    if found.len() < skip + limit && first_chunk <= open_chunk {
+        found.extend(deltas::located(head.get(HEAD..).unwrap_or_default())?);
     }
     Ok(found.into_iter().skip(skip).take(limit).collect())
 }
