@@ -244,6 +244,47 @@ mod verifiable {
         )
     }
 
+    /// The writer notes a stream without events so the first looks at a new entity's keys
+    /// skip sled; once its keys have been flushed to sled, it must look there again.
+    #[test]
+    fn an_entity_created_just_before_a_flush_is_found_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        store.execute_batch(demo::scaffold("u-p", 0)).unwrap();
+        let started = |run: &str| {
+            CommandEnvelope::new(
+                literal("u-p"),
+                Command::StartRun(lineage_schema::event::RunStarted {
+                    run: literal(run),
+                    experiment: literal("e"),
+                    compute_target: literal("ct"),
+                    revision: "x".into(),
+                    parent: None,
+                }),
+            )
+        };
+        store.execute(started("r-0")).unwrap();
+        store.flush().unwrap();
+        store.execute(loss(vec![point(1)])).unwrap();
+        // A child of the flushed run: its parent's node and edges are read back from sled.
+        let mut child = started("r-1");
+        if let Command::StartRun(run) = &mut child.command {
+            run.parent = Some(literal("r-0"));
+        }
+        store.execute(child).unwrap();
+        let run = EntityRef::new(EntityKind::Run, "r-0");
+        assert_eq!(store.history(&run).unwrap().len(), 2);
+        assert_eq!(store.entity(&run).unwrap().unwrap().version, 2);
+        let downstream = store
+            .lineage()
+            .walk(&crate::projections::lineage::Walk::new(
+                lineage_schema::lineage::NodeRef::entity(run),
+                lineage_schema::lineage::Direction::Downstream,
+            ))
+            .unwrap();
+        assert_eq!(downstream.nodes.len(), 2, "{downstream:?}");
+    }
+
     /// A stream's history read from any version: across its full chunks (each under a key
     /// of its own) and the open one (beside its version), in the layer and after reopening.
     #[test]

@@ -206,6 +206,12 @@ impl Trees {
         Ok(self.trees[tree].get(key)?.map(|value| value.to_vec()))
     }
 
+    /// The value of a key in the unflushed layers: `None` when they do not hold it (sled
+    /// may), `Some(None)` when they delete it.
+    pub fn get_layered(&self, tree: TreeId, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.layer.read().expect("layer lock").get(tree, key).cloned()
+    }
+
     /// The decoded value of a key, decoded from where it lies (no copy of its bytes).
     pub fn get_value<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
         if let Some(value) = self.layer.read().expect("layer lock").get(tree, key) {

@@ -254,3 +254,36 @@ fn a_key_found_absent_is_read_again_once_written_committed_or_rolled_back() {
     overlay.commit_to_layer();
     assert!(!overlay.contains(0, b"seat").unwrap());
 }
+
+#[test]
+fn keys_about_a_stream_without_events_skip_sled_until_the_layer_is_frozen() {
+    let tree = tree();
+    let stream = [3u8, b's', 0];
+    let about = |table: u8| [&[table][..], &stream].concat();
+    // Stand-ins that break the rule (nothing about a stream precedes its first event), put
+    // in sled only to show whether sled is asked.
+    tree.insert(about(b'v'), "in sled").unwrap();
+    tree.insert(about(b'a'), "in sled").unwrap();
+    let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
+    overlay.note_no_events(&stream);
+    assert_eq!(overlay.get(0, &about(b'v')).unwrap(), None, "sled is not asked");
+    assert_eq!(
+        overlay.get(0, &about(b'a')).unwrap(),
+        Some(b"in sled".to_vec()),
+        "a table not about one entity is asked"
+    );
+    assert_eq!(
+        overlay.get(0, &[&[b'v', 3, b's', b't'][..], &[0]].concat()).unwrap(),
+        None,
+        "another stream whose id begins the same is asked (and holds nothing)"
+    );
+
+    // What the stream's events write is read from the layer, and from sled once frozen.
+    overlay.insert(0, about(b'h'), b"1".to_vec());
+    overlay.commit_to_layer();
+    assert_eq!(overlay.get(0, &about(b'h')).unwrap(), Some(b"1".to_vec()));
+    overlay.forget_fresh();
+    overlay.view().flush_layer(1).unwrap();
+    assert!(overlay.view().layer_is_empty());
+    assert_eq!(overlay.get(0, &about(b'h')).unwrap(), Some(b"1".to_vec()));
+}

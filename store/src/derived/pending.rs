@@ -100,7 +100,29 @@ pub struct Overlay {
     /// view changes only through this overlay, and writing a key forgets it here. Not kept
     /// in replays, which apply events without deciding them and rarely ask twice.
     absent: Option<RefCell<HashSet<Key, foldhash::fast::RandomState>>>,
+    /// Streams found to have no events since the layer was last frozen, by their key part
+    /// (`entity_part`). No key about such a stream — its entity, children, lineage node
+    /// and edges, history — is written before its first event, so any that is not in the
+    /// layers is not in sled either: the first look at each key of a new entity costs no
+    /// sled lookup. Forgotten when the layer is frozen, after which sled may receive the
+    /// keys; writer's overlay only, like `absent`.
+    fresh: Option<RefCell<HashSet<Vec<u8>, foldhash::fast::RandomState>>>,
 }
+
+/// The tables whose keys begin, after their letter, with the key part of the entity they
+/// are about, and are written only once it has an event: index `v` and `h`; state `e`
+/// (the entity) and `c` (its children); lineage `n`, `c`, `o` and `i` (its nodes and
+/// edges). Names are left out: a root-scoped name's key can begin like an entity's.
+const ABOUT_ONE_ENTITY: [(TreeId, u8); 8] = [
+    (0, b'v'),
+    (0, b'h'),
+    (1, b'e'),
+    (1, b'c'),
+    (2, b'n'),
+    (2, b'c'),
+    (2, b'o'),
+    (2, b'i'),
+];
 
 /// Past this many keys known absent the set starts over, bounding its memory.
 const ABSENT_CAPACITY: usize = 65_536;
@@ -128,6 +150,7 @@ impl Overlay {
             view,
             pending: KeyMap::default(),
             absent: undo.is_some().then(RefCell::default),
+            fresh: undo.is_some().then(RefCell::default),
             decoded: RefCell::default(),
             undo,
         }
@@ -153,6 +176,43 @@ impl Overlay {
         Ok(self.view_get(&slot)?.is_some())
     }
 
+    /// Notes that `stream` (its `entity_part`) has no events, not even pending ones.
+    pub fn note_no_events(&self, stream: &[u8]) {
+        if let Some(fresh) = &self.fresh {
+            let mut fresh = fresh.borrow_mut();
+            if fresh.len() >= ABSENT_CAPACITY {
+                fresh.clear();
+            }
+            fresh.insert(stream.to_vec());
+        }
+    }
+
+    /// Forgets which streams had no events: called as the layer is frozen, since sled may
+    /// then receive keys written about them since.
+    pub fn forget_fresh(&mut self) {
+        if let Some(fresh) = &mut self.fresh {
+            fresh.get_mut().clear();
+        }
+    }
+
+    /// Whether `slot` is about a stream noted to have had no events before this layer.
+    fn about_fresh(&self, (tree, key): &Key) -> bool {
+        let Some(fresh) = &self.fresh else {
+            return false;
+        };
+        let (Some(table), Some(rest)) = (key.first(), key.get(1..)) else {
+            return false;
+        };
+        if !ABOUT_ONE_ENTITY.contains(&(*tree, *table)) {
+            return false;
+        }
+        // The kind code, the id and its NUL terminator.
+        match rest.iter().skip(1).position(|byte| *byte == 0) {
+            Some(end) => fresh.borrow().contains(&rest[..end + 2]),
+            None => false,
+        }
+    }
+
     /// The view's value of a key, remembering a key it does not hold.
     fn view_get(&self, slot: &Key) -> Result<Option<Vec<u8>>> {
         let Some(absent) = &self.absent else {
@@ -161,7 +221,10 @@ impl Overlay {
         if absent.borrow().contains(slot) {
             return Ok(None);
         }
-        let found = self.view.get(slot.0, &slot.1)?;
+        let found = match self.about_fresh(slot) {
+            true => self.view.get_layered(slot.0, &slot.1).flatten(),
+            false => self.view.get(slot.0, &slot.1)?,
+        };
         if found.is_none() {
             let mut absent = absent.borrow_mut();
             if absent.len() >= ABSENT_CAPACITY {
@@ -376,6 +439,7 @@ impl Overlay {
         if let Some(absent) = &mut self.absent {
             absent.get_mut().clear();
         }
+        self.forget_fresh();
         self.pending.clear();
         self.clear_undo();
     }

@@ -51,11 +51,17 @@ fn anchor_key(seq: u64) -> Vec<u8> {
     key(b'a', &[&seq.to_be_bytes()])
 }
 
+/// A stream's version (0: no events); the overlay notes a stream without events, so
+/// the first looks at the keys of an entity being created need not ask sled.
 pub(crate) fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
-    Ok(overlay
-        .get(TREE, &version_key(stream))?
-        .map(|bytes| be_u64(&bytes))
-        .unwrap_or(0))
+    let key = version_key(stream);
+    match overlay.get(TREE, &key)? {
+        Some(bytes) => Ok(be_u64(&bytes)),
+        None => {
+            overlay.note_no_events(&key[1..]);
+            Ok(0)
+        }
+    }
 }
 
 pub(crate) fn seq_of_event(overlay: &Overlay, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {

@@ -202,6 +202,8 @@ impl Writer {
             return;
         }
         let head = self.shared.head.lock().expect("head lock").seq;
+        // What is frozen now may reach sled, new streams' keys with it.
+        self.overlay.forget_fresh();
         // A failure marks the writer broken; appends then say why.
         if let Err(error) = self.flusher.begin(head) {
             self.broken = Some(error.to_string());
@@ -469,9 +471,16 @@ impl Writer {
                     continue;
                 }
             }
+            // Looked up before deciding: a stream found without events lets the
+            // decision's and the projections' first looks at a new entity skip sled.
+            let commanded = command.command.stream();
+            let commanded_version = index::stream_version(&self.overlay, &commanded)?;
             let decision = decide::decide(&self.overlay, &self.sight, command)?;
             let stream = decision.event.stream();
-            let version = index::stream_version(&self.overlay, &stream)? + 1;
+            let version = match stream == commanded {
+                true => commanded_version,
+                false => index::stream_version(&self.overlay, &stream)?,
+            } + 1;
             let seq = group.head.seq + 1;
             let recorded_at = Timestamp::now().max(group.head.recorded_at);
             let sealed = Envelope {
