@@ -287,3 +287,37 @@ fn keys_about_a_stream_without_events_skip_sled_until_the_layer_is_frozen() {
     assert!(overlay.view().layer_is_empty());
     assert_eq!(overlay.get(0, &about(b'h')).unwrap(), Some(b"1".to_vec()));
 }
+
+#[test]
+fn bytes_edited_in_place_are_read_lent_and_roll_back_whole() {
+    let tree = tree();
+    tree.insert("v", "ab").unwrap();
+    let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
+    overlay.edit_bytes(0, b"v".to_vec(), |bytes| bytes.push(b'c')).unwrap();
+    let savepoint = overlay.savepoint();
+    let length = overlay
+        .edit_bytes(0, b"v".to_vec(), |bytes| {
+            bytes[0] = b'A';
+            bytes.push(b'd');
+            bytes.len()
+        })
+        .unwrap();
+    assert_eq!(length, 4);
+    assert_eq!(
+        overlay.read_bytes(0, b"v", |bytes| bytes.map(<[u8]>::to_vec)).unwrap(),
+        Some(b"Abcd".to_vec())
+    );
+    overlay.rollback(savepoint);
+    assert_eq!(overlay.get(0, b"v").unwrap(), Some(b"abc".to_vec()));
+    overlay
+        .edit_bytes(0, b"new".to_vec(), |bytes| bytes.extend_from_slice(b"x"))
+        .unwrap();
+    assert_eq!(
+        overlay.read_bytes(0, b"new", |bytes| bytes.map(<[u8]>::len)).unwrap(),
+        Some(1)
+    );
+    assert!(overlay.read_bytes(0, b"none", |bytes| bytes.is_none()).unwrap());
+    overlay.commit_to_layer();
+    overlay.view().flush_layer(1).unwrap();
+    assert_eq!(tree.get("v").unwrap().as_deref(), Some(&b"abc"[..]));
+}

@@ -168,6 +168,36 @@ impl Overlay {
         self.view_get(&slot)
     }
 
+    /// Calls `read` with the bytes of `key` (`None` when it has none), lent where this group
+    /// holds them: a stream's version is read from a value that also holds its open history
+    /// chunk, without copying the chunk.
+    pub fn read_bytes<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        let slot = (tree, key.to_vec());
+        match self.pending.get(&slot) {
+            Some(Change::Bytes(bytes)) => Ok(read(Some(bytes))),
+            Some(change) => Ok(read(change.bytes().as_deref())),
+            None => Ok(read(self.view_get(&slot)?.as_deref())),
+        }
+    }
+
+    /// Lets `edit` change the bytes of `key` (empty when it has none) and keeps them: bytes
+    /// this group already wrote are edited where they lie, so a value rewritten by every
+    /// event of a stream (its version and open history chunk) is not copied per event in a
+    /// replay.
+    pub fn edit_bytes<R>(&mut self, tree: TreeId, key: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
+        let slot = (tree, key);
+        if let Some(Change::Bytes(bytes)) = self.pending.get_mut(&slot) {
+            if let Some(undo) = &mut self.undo {
+                undo.push(Undo::Restore(slot.clone(), Some(Change::Bytes(bytes.clone()))));
+            }
+            return Ok(edit(bytes));
+        }
+        let mut bytes = self.get(tree, &slot.1)?.unwrap_or_default();
+        let answer = edit(&mut bytes);
+        self.write(slot, Change::Bytes(bytes));
+        Ok(answer)
+    }
+
     pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
         let slot = (tree, key.to_vec());
         if let Some(change) = self.pending.get(&slot) {

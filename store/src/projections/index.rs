@@ -55,8 +55,8 @@ fn anchor_key(seq: u64) -> Vec<u8> {
 /// the first looks at the keys of an entity being created need not ask sled.
 pub(crate) fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
     let key = version_key(stream);
-    match overlay.get(TREE, &key)? {
-        Some(bytes) => Ok(be_u64(&bytes)),
+    match overlay.read_bytes(TREE, &key, |bytes| bytes.map(be_u64))? {
+        Some(version) => Ok(version),
         None => {
             overlay.note_no_events(&key[1..]);
             Ok(0)
@@ -77,12 +77,11 @@ pub(crate) fn seq_of_event_in(view: &Trees, actor: &PrincipalId, event_id: &Even
 /// Records what the index knows of an event before it is written: its stream's new
 /// version and its idempotency key.
 pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-    let key = version_key(&envelope.stream);
     // The stream's last entry stays beside its version until this event's position is known.
-    let mut value = overlay.get(TREE, &key)?.unwrap_or_default();
-    value.resize(value.len().max(8), 0);
-    value[..8].copy_from_slice(&envelope.version.to_be_bytes());
-    overlay.insert(TREE, key, value);
+    overlay.edit_bytes(TREE, version_key(&envelope.stream), |value| {
+        value.resize(value.len().max(8), 0);
+        value[..8].copy_from_slice(&envelope.version.to_be_bytes());
+    })?;
     if let Some(event_id) = &envelope.event_id {
         overlay.insert(
             TREE,
@@ -97,30 +96,29 @@ pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Resu
 /// beside the version, as a delta from the stream's last entry, which it then replaces; a
 /// chunk this entry fills moves under its own key.
 pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
-    let key = version_key(&envelope.stream);
-    let kept = overlay.get(TREE, &key)?.unwrap_or_default();
     let in_chunk = (envelope.version - 1) % CHUNK;
-    let last = match in_chunk {
-        0 => None,
-        _ => kept.get(8..).and_then(deltas::located_from),
-    };
     let entry: Located = (envelope.seq, position);
-    let open_chunk = match in_chunk {
-        0 => &[][..],
-        _ => kept.get(HEAD..).unwrap_or_default(),
-    };
-    let mut value = Vec::with_capacity(HEAD + open_chunk.len() + 12);
-    // The version stays as decided: a group decides all its events before any is placed.
-    value.extend_from_slice(kept.get(..8).unwrap_or(&envelope.version.to_be_bytes()));
-    value.extend_from_slice(&deltas::located_bytes(entry));
-    value.extend_from_slice(open_chunk);
-    deltas::push_located(&mut value, last, entry);
-    if in_chunk == CHUNK - 1 {
-        let chunk = chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK);
-        overlay.insert(TREE, chunk, value[HEAD..].to_vec());
-        value.truncate(HEAD);
+    let full = overlay.edit_bytes(TREE, version_key(&envelope.stream), |value| {
+        let last = match in_chunk {
+            0 => None,
+            _ => value.get(8..).and_then(deltas::located_from),
+        };
+        // The version stays as decided: a group decides all its events before any is placed.
+        if value.len() < 8 {
+            *value = envelope.version.to_be_bytes().to_vec();
+        }
+        value.resize(value.len().max(HEAD), 0);
+        value[8..HEAD].copy_from_slice(&deltas::located_bytes(entry));
+        if in_chunk == 0 {
+            value.truncate(HEAD);
+        }
+        deltas::push_located(value, last, entry);
+        // A chunk this entry fills moves under its own key.
+        (in_chunk == CHUNK - 1).then(|| value.split_off(HEAD))
+    })?;
+    if let Some(full) = full {
+        overlay.insert(TREE, chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK), full);
     }
-    overlay.insert(TREE, key, value);
     if envelope.seq % ANCHOR_EVERY == 1 || position.starts_run() {
         overlay.insert(TREE, anchor_key(envelope.seq), position.to_bytes().to_vec());
     }
