@@ -8,7 +8,7 @@ struct Fold<'a> {
     moment: Moment,
 }
 
-/// Where an edge of a node's lies.
+/// Where one of a node's edges lies.
 enum Place {
     /// In the node's record, at this index.
     Inline(usize),
