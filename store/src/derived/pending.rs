@@ -111,15 +111,14 @@ pub struct Overlay {
 
 /// The tables whose keys begin, after their letter, with the key part of the entity they
 /// are about, and are written only once it has an event: index `v` and `h`; state `e`
-/// (the entity) and `c` (its children); lineage `n`, `c`, `o` and `i` (its nodes and
-/// edges). Names are left out: a root-scoped name's key can begin like an entity's.
-const ABOUT_ONE_ENTITY: [(TreeId, u8); 8] = [
+/// (the entity) and `c` (its children); lineage `n`, `o` and `i` (its nodes and edges).
+/// Names are left out: a root-scoped name's key can begin like an entity's.
+const ABOUT_ONE_ENTITY: [(TreeId, u8); 7] = [
     (0, b'v'),
     (0, b'h'),
     (1, b'e'),
     (1, b'c'),
     (2, b'n'),
-    (2, b'c'),
     (2, b'o'),
     (2, b'i'),
 ];

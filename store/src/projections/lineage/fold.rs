@@ -146,19 +146,21 @@ impl Fold<'_> {
 
     /// Points a service's single open edge of `kind` at `to`, closing the previous one.
     fn repoint(&mut self, service: &NodeRef, kind: EdgeKind, to: Option<&NodeRef>) -> Result<()> {
-        let key = current_key(service, kind);
-        if let Some(bytes) = self.overlay.get(TREE, &key)? {
-            let (previous, _) =
-                parse_node_part(&bytes).ok_or_else(|| Error::Derived("undecodable lineage key".into()))?;
+        let key = node_key(service);
+        let previous = self.overlay.inspect(TREE, &key, |record: Option<&NodeRecord>| {
+            record.and_then(|record| record.current(kind).cloned())
+        })?;
+        if let Some(previous) = previous {
             self.close(service, kind, &previous)?;
         }
-        match to {
-            Some(to) => {
-                self.open(service, kind, to, None)?;
-                self.overlay.insert(TREE, key, node_part(to));
-            }
-            None => self.overlay.remove(TREE, key),
+        if let Some(to) = to {
+            self.open(service, kind, to, None)?;
         }
+        self.overlay.update_value(TREE, key, |record: &mut NodeRecord| {
+            record.current.retain(|(held, _)| *held != kind);
+            record.current.extend(to.map(|to| (kind, to.clone())));
+            Ok(())
+        })?;
         Ok(())
     }
 }

@@ -3,10 +3,10 @@
 //! and both-ways walks with bounds and filters, now or as of any past point; `trace` from
 //! a service back to its data, and `impact` of a dataset, run or model version.
 //!
-//! Keys: `n` node → its record: its first and deleting moments and its first
-//! [`INLINE_EDGES`] edges each way; `o` from + kind + to → an edge out of a node whose
-//! record is full; `i` to + kind + from → nothing (an edge into a node whose record is
-//! full); `c` service + kind → the target of its open `Runs` or `DeployedTo` edge.
+//! Keys: `n` node → its record: its first and deleting moments, its first
+//! [`INLINE_EDGES`] edges each way and, for a service, the targets of its open `Runs`
+//! and `DeployedTo` edges; `o` from + kind + to → an edge out of a node whose record is
+//! full; `i` to + kind + from → nothing (an edge into a node whose record is full).
 //!
 //! Most nodes have a few edges, and a node's record is read anyway, so keeping them in
 //! it saves the flusher two sled keys and the writer a lookup per edge; a node with many
@@ -56,6 +56,8 @@ struct NodeRecord {
     out: Vec<OutEdge>,
     /// Its first edges in: their kind and the node they come from.
     incoming: Vec<(EdgeKind, NodeRef)>,
+    /// A service's open `Runs` and `DeployedTo` edges: where each points now.
+    current: Vec<(EdgeKind, NodeRef)>,
 }
 
 impl NodeRecord {
@@ -64,7 +66,12 @@ impl NodeRecord {
             info: NodeInfo { created, deleted: None },
             out: Vec::new(),
             incoming: Vec::new(),
+            current: Vec::new(),
         }
+    }
+
+    fn current(&self, kind: EdgeKind) -> Option<&NodeRef> {
+        self.current.iter().find(|(held, _)| *held == kind).map(|(_, to)| to)
     }
 
     fn out_edge(&self, kind: EdgeKind, to: &NodeRef) -> Option<&OutEdge> {
@@ -143,10 +150,6 @@ fn out_key(from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Vec<u8> {
 
 fn in_key(to: &NodeRef, kind: EdgeKind, from: &NodeRef) -> Vec<u8> {
     key(b'i', &[&node_part(to), &[kind.code()], &node_part(from)])
-}
-
-fn current_key(service: &NodeRef, kind: EdgeKind) -> Vec<u8> {
-    key(b'c', &[&node_part(service), &[kind.code()]])
 }
 
 /// The node of an entity.
