@@ -200,8 +200,8 @@ impl Trees {
     }
 
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(value) = self.layer.read().expect("layer lock").get(tree, key) {
-            return Ok(value.clone());
+        if let Some(value) = self.get_layered(tree, key) {
+            return Ok(value);
         }
         Ok(self.trees[tree].get(key)?.map(|value| value.to_vec()))
     }

@@ -160,11 +160,7 @@ impl Overlay {
     }
 
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let slot = (tree, key.to_vec());
-        if let Some(change) = self.pending.get(&slot) {
-            return Ok(change.bytes());
-        }
-        self.view_get(&slot)
+        self.read_bytes(tree, key, |bytes| bytes.map(<[u8]>::to_vec))
     }
 
     /// Calls `read` with the bytes of `key` (`None` when it has none), lent where this group
@@ -250,9 +246,10 @@ impl Overlay {
         if absent.borrow().contains(slot) {
             return Ok(None);
         }
-        let found = match self.about_fresh(slot) {
-            true => self.view.get_layered(slot.0, &slot.1).flatten(),
-            false => self.view.get(slot.0, &slot.1)?,
+        let found = if self.about_fresh(slot) {
+            self.view.get_layered(slot.0, &slot.1).flatten()
+        } else {
+            self.view.get(slot.0, &slot.1)?
         };
         if found.is_none() {
             let mut absent = absent.borrow_mut();

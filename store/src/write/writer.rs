@@ -477,9 +477,10 @@ impl Writer {
             let commanded_version = index::stream_version(&self.overlay, &commanded)?;
             let decision = decide::decide(&self.overlay, &self.sight, command)?;
             let stream = decision.event.stream();
-            let version = match stream == commanded {
-                true => commanded_version,
-                false => index::stream_version(&self.overlay, &stream)?,
+            let version = if stream == commanded {
+                commanded_version
+            } else {
+                index::stream_version(&self.overlay, &stream)?
             } + 1;
             let seq = group.head.seq + 1;
             let recorded_at = Timestamp::now().max(group.head.recorded_at);
