@@ -59,13 +59,61 @@ fn no_golden_file_is_left_without_its_variant() {
     }
 }
 
-/// A segment as the file log writes it — its first record whole (format 1), the rest
-/// compact (format 2) — committed once: it must keep reading to the samples, and verify.
+/// A segment as the log wrote it in long frames — its first record whole (format 1), the
+/// rest compact (format 2) — committed once: it must keep reading to the samples, and
+/// verify.
 #[test]
 fn a_golden_segment_of_compact_records_still_reads() {
+    let bytes = golden_segment("data/golden-segment", lineage_store::segment::HEADER_MAGIC_LONG);
+    // Written when whole records came every 64 seqs: a reader needs no rhythm, only a
+    // whole record to start from.
+    check_frames(&bytes, lineage_store::segment::LONG_HEAD_LEN, |seq| {
+        seq == 1 || seq == 65
+    });
+}
+
+/// The same samples as the log writes them now, in short frames, committed once.
+#[test]
+fn a_golden_segment_of_short_frames_still_reads() {
+    let bytes = golden_segment("data/golden-segment-short", lineage_store::segment::HEADER_MAGIC);
+    check_frames(&bytes, 7, |seq| seq == 1 || lineage_schema::compact::is_full_seq(seq));
+    let long = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("data/golden-segment")
+            .join(lineage_store::segment::file_name(1)),
+    )
+    .unwrap();
+    assert!(
+        bytes.len() < long.len(),
+        "short frames take less: {} of {}",
+        bytes.len(),
+        long.len()
+    );
+}
+
+/// Checks the frames of a golden segment: one per sample, whole where `whole` says, each
+/// head at most `max_head` bytes.
+fn check_frames(bytes: &[u8], max_head: usize, whole: impl Fn(u64) -> bool) {
+    let heads = lineage_store::segment::frame_heads(bytes);
+    assert_eq!(heads.len(), samples::envelopes().len());
+    for (seq, &(format, head, _)) in (1u64..).zip(&heads) {
+        let expected = if whole(seq) {
+            SCHEMA_VERSION
+        } else {
+            lineage_schema::compact::FORMAT_COMPACT
+        };
+        assert_eq!(format, expected, "seq {seq}");
+        assert!(head <= max_head, "seq {seq}: a head of {head} bytes");
+    }
+}
+
+/// Reads the golden segment in `dir` (writing it first under `UPDATE_GOLDEN=1` if it is
+/// missing), checks its header, that it reads back to the samples and verifies, and that
+/// compact records take under half of what whole ones would; returns its bytes.
+fn golden_segment(dir: &str, magic: &[u8; 8]) -> Vec<u8> {
     use lineage_store::log::{FileLog, FileLogReader};
     use lineage_store::{EventLog, LogRead};
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/golden-segment");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
     let path = dir.join(lineage_store::segment::file_name(1));
     if !path.exists() && std::env::var_os("UPDATE_GOLDEN").is_some() {
         let (mut log, _) = FileLog::open(&dir, 1 << 20).unwrap();
@@ -77,28 +125,7 @@ fn a_golden_segment_of_compact_records_still_reads() {
     }
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|_| panic!("no {}; run with UPDATE_GOLDEN=1 once and commit it", path.display()));
-    let formats: Vec<u16> = {
-        let mut formats = Vec::new();
-        let mut offset = lineage_store::segment::HEADER_LEN as usize;
-        while offset + 14 <= bytes.len() {
-            formats.push(u16::from_le_bytes([bytes[offset + 12], bytes[offset + 13]]));
-            offset += 14 + u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap()) as usize;
-        }
-        formats
-    };
-    assert_eq!(formats.len(), samples::envelopes().len());
-    for (index, &format) in formats.iter().enumerate() {
-        let seq = index as u64 + 1;
-        // Written when whole records came every 64 seqs: a reader needs no rhythm, only a
-        // whole record to start from.
-        let whole = index == 0 || seq == 65;
-        let expected = if whole {
-            SCHEMA_VERSION
-        } else {
-            lineage_schema::compact::FORMAT_COMPACT
-        };
-        assert_eq!(format, expected, "seq {seq}");
-    }
+    assert_eq!(&bytes[..8], magic);
     let mut read = Vec::new();
     FileLogReader::open(&dir)
         .unwrap()
@@ -119,4 +146,5 @@ fn a_golden_segment_of_compact_records_still_reads() {
         "compact records take under half: {} of {whole} bytes",
         bytes.len()
     );
+    bytes
 }

@@ -22,12 +22,31 @@ pub(crate) fn demo_store() -> tempfile::TempDir {
     dir
 }
 
-/// One record in a segment file: which file, where its frame starts and ends.
+/// One record in a segment file: which file, where its frame starts and ends, and where
+/// its body starts.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordSpot {
     pub path: PathBuf,
     pub start: usize,
+    pub body: usize,
     pub end: usize,
+}
+
+impl RecordSpot {
+    /// Writes the checksum the frame's changed bytes give into its head, as a careful
+    /// forger would: a short frame's crc (its last 4 head bytes) covers the rest of its
+    /// head and the body, a long frame's (bytes 8..12) its format (12..14) and the body.
+    pub(crate) fn reseal(&self, bytes: &mut [u8]) {
+        let (crc_at, covered_head) = if self.body - self.start == segment::LONG_HEAD_LEN {
+            (self.start + 8, self.start + 12..self.body)
+        } else {
+            (self.body - 4, self.start..self.body - 4)
+        };
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&bytes[covered_head]);
+        crc.update(&bytes[self.body..self.end]);
+        bytes[crc_at..crc_at + 4].copy_from_slice(&crc.finalize().to_le_bytes());
+    }
 }
 
 /// Finds the frame of `seq` in the log of a data directory.
@@ -41,6 +60,7 @@ pub(crate) fn find_record(dir: &Path, seq: u64) -> RecordSpot {
                 return RecordSpot {
                     path: file.path,
                     start: offset as usize,
+                    body: offset as usize + segment::body_start(&bytes[offset as usize..]).unwrap(),
                     end: next as usize,
                 };
             }

@@ -185,19 +185,26 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         bodies.sort();
         bodies.into_iter().map(|(_, body)| body).collect::<Vec<_>>()
     };
-    let frame = |body: &[u8]| {
+    // Short frames as the log writes them, and every third long, as earlier releases did.
+    let frame = |(index, body): (usize, &Vec<u8>)| {
         let mut framed = Vec::new();
-        lineage_store::segment::encode_frame(lineage_schema::SCHEMA_VERSION, body, &mut framed);
+        let framing = if index % 3 == 2 {
+            lineage_store::segment::Framing::Long
+        } else {
+            lineage_store::segment::Framing::Short
+        };
+        framing.encode(lineage_schema::SCHEMA_VERSION, body, &mut framed);
         framed
     };
     match target {
         "record" => golden()
             .iter()
+            .enumerate()
             .step_by(4)
-            .map(|body| [&[0u8; 8][..], &frame(body)].concat())
+            .map(|seed| [&[0u8; 8][..], &frame(seed)].concat())
             .collect(),
         "segment" => {
-            let frames: Vec<u8> = golden().iter().flat_map(|body| frame(body)).collect();
+            let frames: Vec<u8> = golden().iter().enumerate().flat_map(frame).collect();
             vec![frames.clone(), frames[..frames.len() / 2].to_vec()]
         }
         "openlineage" => {

@@ -95,15 +95,15 @@ fn measure(base: &Path, workload: &Workload, events: usize) -> Result<()> {
     println!("| where | bytes per event |");
     println!("|---|---:|");
     println!("| **log record, as stored** | **{log:.1}** |");
-    let frame_head = lineage_store::segment::FRAME_HEAD_LEN as f64;
-    println!("| frame head (marker, length, checksum, format) | {frame_head:.1} |");
+    let frame_head = per_event(frame_head_bytes(&scratch.0.join("log"), before.head)?);
+    println!("| frame head (tag and format, length, checksum) | {frame_head:.1} |");
     println!(
         "| body: compact records (flags, 4 bytes of the hash, time step, what differs from the record before, the event) and a whole one every 32 seqs | {:.1} |",
         log - frame_head
     );
     println!(
-        "| *the same record whole (format 1), for comparison* | *{:.1}* |",
-        frame_head + per_event(body_bytes)
+        "| *the same record whole (format 1) in a long frame, as the first releases wrote it* | *{:.1}* |",
+        lineage_store::segment::LONG_HEAD_LEN as f64 + per_event(body_bytes)
     );
     for (name, bytes) in fields.values() {
         println!("| *whole record's field: {name}* | *{:.1}* |", per_event(*bytes));
@@ -118,6 +118,15 @@ fn measure(base: &Path, workload: &Workload, events: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The bytes of the frame heads of the records after seq `after`, from the segment files.
+fn frame_head_bytes(log: &Path, after: u64) -> Result<u64> {
+    let mut heads = Vec::new();
+    for segment in lineage_store::segment::list(log)? {
+        heads.extend(lineage_store::segment::frame_heads(&std::fs::read(&segment.path)?));
+    }
+    Ok(heads.iter().skip(after as usize).map(|&(_, head, _)| head as u64).sum())
 }
 
 /// A row per derived table that grew: its keys' and values' bytes per event.

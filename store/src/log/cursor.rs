@@ -159,7 +159,7 @@ impl<'a> Cursor<'a> {
             }
             let local = (offset - self.start) as usize;
             let rest = &self.buffer[local..];
-            if let Some(len) = frame_len(rest) {
+            if let Some(len) = segment::frame_len(rest) {
                 let whole = segment::is_whole(rest, 0);
                 if !self.rolling && self.prior.is_none() && below.passes(offset, self.seq) {
                     if whole {
@@ -251,17 +251,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The length of the whole frame at the front of `bytes`, if its head is a frame's and
-/// all of it is there (read from its head alone).
-fn frame_len(bytes: &[u8]) -> Option<u64> {
-    let head = bytes.get(..segment::FRAME_HEAD_LEN)?;
-    if u32::from_le_bytes(head[..4].try_into().ok()?) != segment::RECORD_MAGIC {
-        return None;
-    }
-    let len = segment::FRAME_HEAD_LEN as u64 + u64::from(u32::from_le_bytes(head[4..8].try_into().ok()?));
-    (len <= bytes.len() as u64).then_some(len)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,16 +294,44 @@ mod tests {
         seen
     }
 
-    /// A log an earlier release wrote (every record whole, its segments' header saying
-    /// so) opens and continues: whole records until its segment fills, compact ones in
+    /// What a segment file holds: its header's magic, and each frame's record format and
+    /// head length.
+    fn frames(path: &Path) -> (Vec<u8>, Vec<(u16, usize)>) {
+        let bytes = std::fs::read(path).unwrap();
+        let heads = segment::frame_heads(&bytes);
+        let framed: usize = heads.iter().map(|(_, head, body)| head + body).sum();
+        assert_eq!(
+            HEADER_LEN as usize + framed,
+            bytes.len(),
+            "frames fill {}",
+            path.display()
+        );
+        (
+            bytes[..8].to_vec(),
+            heads.into_iter().map(|(format, head, _)| (format, head)).collect(),
+        )
+    }
+
+    /// A log an earlier release wrote opens and continues: records framed as its current
+    /// segment's header says until that segment fills, compact records in short frames in
     /// the segments after it; everything reads and verifies.
-    #[test]
-    fn a_log_of_whole_records_continues_with_compact_ones() {
+    fn an_earlier_log_continues(magic: &[u8; 8], framing: segment::Framing) -> Vec<SegmentFile> {
         let dir = tempfile::tempdir().unwrap();
         let records = records(300);
-        let mut bytes = segment::encode_header_as(segment::HEADER_MAGIC_WHOLE, 1).to_vec();
+        let mut bytes = segment::encode_header_as(magic, 1).to_vec();
+        let mut prior = None;
         for sealed in &records[..100] {
-            segment::encode_frame(lineage_schema::SCHEMA_VERSION, &sealed.body, &mut bytes);
+            let next = Prior::after(&sealed.envelope);
+            let compact_here = framing.allows_compact() && !lineage_schema::compact::is_full_seq(sealed.envelope.seq);
+            match prior.as_ref().filter(|_| compact_here) {
+                Some(before) => segment::encode_long_frame(
+                    lineage_schema::compact::FORMAT_COMPACT,
+                    &lineage_schema::compact::compact(&sealed.envelope, &sealed.body, before, &next),
+                    &mut bytes,
+                ),
+                None => segment::encode_long_frame(lineage_schema::SCHEMA_VERSION, &sealed.body, &mut bytes),
+            }
+            prior = Some(next);
         }
         std::fs::write(dir.path().join(segment::file_name(1)), &bytes).unwrap();
         let (mut log, _) = FileLog::open(dir.path(), bytes.len() as u64 + 4096).unwrap();
@@ -322,33 +339,51 @@ mod tests {
         for group in records[100..].chunks(7) {
             log.append(group).unwrap();
         }
-        let formats = |path: &Path| {
-            let bytes = std::fs::read(path).unwrap();
-            let mut formats = Vec::new();
-            let mut at = HEADER_LEN as usize;
-            while at < bytes.len() {
-                formats.push(u16::from_le_bytes([bytes[at + 12], bytes[at + 13]]));
-                at += segment::FRAME_HEAD_LEN + u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-            }
-            (bytes[..8].to_vec(), formats)
-        };
         let segments = segment::list(dir.path()).unwrap();
         assert!(segments.len() >= 2, "the old segment filled");
-        let (magic, first) = formats(&segments[0].path);
-        assert_eq!(magic, segment::HEADER_MAGIC_WHOLE);
-        assert!(first.len() > 100 && first.iter().all(|&format| format == lineage_schema::SCHEMA_VERSION));
-        let (magic, second) = formats(&segments[1].path);
-        assert_eq!(magic, segment::HEADER_MAGIC);
-        assert!(second
-            .iter()
-            .skip(1)
-            .any(|&format| format == lineage_schema::compact::FORMAT_COMPACT));
+        let (first_magic, first) = frames(&segments[0].path);
+        assert_eq!(first_magic, magic);
+        assert!(first.len() > 100, "appended to the old segment");
+        assert!(
+            first.iter().all(|&(_, head)| head == segment::LONG_HEAD_LEN),
+            "the old segment's records are all in long frames"
+        );
+        for (seq, &(format, _)) in (1u64..).zip(&first) {
+            let whole = !framing.allows_compact() || seq == 1 || lineage_schema::compact::is_full_seq(seq);
+            assert_eq!(format == lineage_schema::SCHEMA_VERSION, whole, "seq {seq}");
+        }
+        for later in &segments[1..] {
+            let (later_magic, frames) = frames(&later.path);
+            assert_eq!(later_magic, segment::HEADER_MAGIC);
+            assert!(frames.iter().all(|&(_, head)| head < segment::LONG_HEAD_LEN));
+            assert_eq!(frames[0].0, lineage_schema::SCHEMA_VERSION, "a segment begins whole");
+            assert!(frames
+                .iter()
+                .any(|&(format, _)| format == lineage_schema::compact::FORMAT_COMPACT));
+        }
         let reader = log.reader();
         assert_eq!(seqs_from(reader.as_ref(), 1, None), (1..=300).collect::<Vec<_>>());
         assert_eq!(seqs_from(reader.as_ref(), 150, None), (150..=300).collect::<Vec<_>>());
+        assert_eq!(
+            seqs_from(reader.as_ref(), 40, Some(120)),
+            (40..=120).collect::<Vec<_>>()
+        );
         drop(log);
         let report = scan(dir.path()).unwrap();
         assert_eq!((report.head.seq, report.head.hash), (300, records[299].envelope.hash));
+        let reader = FileLogReader::open(dir.path()).unwrap();
+        assert_eq!(seqs_from(&reader, 1, None), (1..=300).collect::<Vec<_>>());
+        segments
+    }
+
+    #[test]
+    fn a_log_of_whole_records_continues_with_compact_ones() {
+        an_earlier_log_continues(segment::HEADER_MAGIC_WHOLE, segment::Framing::Whole);
+    }
+
+    #[test]
+    fn a_log_of_long_frames_continues_with_short_ones() {
+        an_earlier_log_continues(segment::HEADER_MAGIC_LONG, segment::Framing::Long);
     }
 
     proptest! {

@@ -6,6 +6,7 @@ use super::scan::{corruption, scan_marking};
 use super::*;
 use lineage_schema::compact::{self, Prior, FORMAT_COMPACT};
 use lineage_schema::SCHEMA_VERSION;
+use segment::Framing;
 
 /// The segment-file log.
 #[derive(Debug)]
@@ -20,9 +21,9 @@ pub struct FileLog {
     /// What the last record leaves for the next, which is compact unless it starts a
     /// segment or falls on a whole seq.
     prior: Option<Prior>,
-    /// Whether the current segment may hold compact records (not one an earlier release
-    /// began: that one is filled with whole records).
-    compact: bool,
+    /// How the current segment frames records: a segment an earlier release began is
+    /// filled in its own framing (whole records in long frames, or any in long frames).
+    framing: Framing,
     max_segment_bytes: u64,
     poisoned: Option<String>,
     disk: Arc<dyn Disk>,
@@ -92,7 +93,7 @@ impl FileLog {
         let read = disk
             .read_at(&file, &last.path, &mut header, 0)
             .map_err(Error::io("reading a segment header", &last.path))?;
-        let compact = segment::holds_compact(&header[..read]);
+        let framing = Framing::of_header(&header[..read]).unwrap_or(Framing::Short);
         let log = FileLog {
             dir: dir.to_path_buf(),
             current_first_seq: last.first_seq,
@@ -102,7 +103,7 @@ impl FileLog {
             current_len: len,
             head: scan.head,
             prior: scanned.prior,
-            compact,
+            framing,
             max_segment_bytes,
             poisoned: None,
             disk,
@@ -119,7 +120,7 @@ impl FileLog {
             .map_err(Error::io("opening a segment", &segment.path))?;
         self.current_first_seq = segment.first_seq;
         self.current_len = HEADER_LEN;
-        self.compact = true;
+        self.framing = Framing::Short;
         self.segments.write().expect("segment list lock").push(segment);
         Ok(())
     }
@@ -151,8 +152,14 @@ impl FileLog {
             assert_eq!(record.prev_hash, head.hash, "appends continue the chain");
             let next = Prior::after(record);
             let starts_segment = self.current_len + pending.len() as u64 == HEADER_LEN;
-            let compact_here = self.compact && !starts_segment;
-            let mut frame = frame(record, body, prior.as_ref().filter(|_| compact_here), &next);
+            let compact_here = self.framing.allows_compact() && !starts_segment;
+            let mut frame = frame(
+                self.framing,
+                record,
+                body,
+                prior.as_ref().filter(|_| compact_here),
+                &next,
+            );
             let segment_len = self.current_len + pending.len() as u64;
             if segment_len > HEADER_LEN && segment_len + frame.len() as u64 > self.max_segment_bytes {
                 self.write_durably(&std::mem::take(&mut pending))?;
@@ -160,7 +167,7 @@ impl FileLog {
                 self.prior = prior.clone();
                 self.rotate()?;
                 // A segment's first record is whole.
-                frame = self::frame(record, body, None, &next);
+                frame = self::frame(self.framing, record, body, None, &next);
             }
             locations.push(
                 Location {
@@ -190,13 +197,13 @@ impl FileLog {
 
 /// The framed record: compact after `prior`, whole where a reader may start (no prior,
 /// or a whole seq).
-fn frame(record: &Envelope, body: &[u8], prior: Option<&Prior>, next: &Prior) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(segment::FRAME_HEAD_LEN + body.len());
+fn frame(framing: Framing, record: &Envelope, body: &[u8], prior: Option<&Prior>, next: &Prior) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(segment::MAX_HEAD_LEN + body.len());
     match prior {
         Some(prior) if !compact::is_full_seq(record.seq) => {
-            segment::encode_frame(FORMAT_COMPACT, &compact::compact(record, body, prior, next), &mut frame)
+            framing.encode(FORMAT_COMPACT, &compact::compact(record, body, prior, next), &mut frame)
         }
-        _ => segment::encode_frame(SCHEMA_VERSION, body, &mut frame),
+        _ => framing.encode(SCHEMA_VERSION, body, &mut frame),
     }
     frame
 }
@@ -345,12 +352,14 @@ impl LogRead for FileLogReader {
         let segment = self.segment_file(anchor.segment);
         // An anchor is a whole record, so its seq leads its body.
         let file = File::open(&segment.path).map_err(Error::io("opening a segment", &segment.path))?;
-        let mut head = [0u8; segment::FRAME_HEAD_LEN + 9];
+        let mut head = [0u8; segment::MAX_HEAD_LEN + 9];
         let read = self
             .disk
             .read_at(&file, &segment.path, &mut head, anchor.offset)
             .map_err(Error::io("reading a record", &segment.path))?;
-        let anchor_seq = peek_seq(&head[segment::FRAME_HEAD_LEN..read.max(segment::FRAME_HEAD_LEN)])
+        let head = &head[..read];
+        let anchor_seq = segment::body_start(head)
+            .and_then(|start| peek_seq(&head[start.min(head.len())..]))
             .filter(|&found| found <= seq && seq - found <= ANCHOR_EVERY)
             .ok_or_else(|| corruption(&segment, seq, anchor.offset, "seq not within reach of its anchor"))?;
         let (envelope, _) = self.read_one(&segment, (anchor.offset, anchor_seq), Below::Seq(seq), seq)?;

@@ -90,7 +90,7 @@ fn scan_segment(
             Err(corruption(segment, expected_first, 0, "segment header cut short"))
         };
     }
-    if &bytes[..8] != segment::HEADER_MAGIC && &bytes[..8] != segment::HEADER_MAGIC_WHOLE {
+    if segment::Framing::of_header(bytes).is_none() {
         return Err(corruption(
             segment,
             expected_first,

@@ -1,15 +1,23 @@
 //! One segment file: a header, then length-prefixed, checksummed records; and its scanner.
 //!
-//! Layout (all integers little endian):
+//! Layout (all integers little endian; `varint` is LEB128, at most 4 bytes, shortest form):
 //!
 //! ```text
-//! header  : b"LNGSEG02" (b"LNGSEG01": whole records only) | first_seq: u64
-//! record  : magic: u32 = 0x5247_4e4c ("LNGR") | body_len: u32 | crc32: u32 | format: u16 | body
+//! header      : magic: 8 bytes | first_seq: u64
+//! short frame : tag: u8 = 0xC0 | format | body_len: varint | crc32: u32 | body   (b"LNGSEG03")
+//! long frame  : marker: u32 = 0x5247_4e4c ("LNGR") | body_len: u32 | crc32: u32 | format: u16 | body
 //! ```
 //!
 //! `format` 1 is a whole record (the envelope's encoding, hashes included); format 2 a
 //! compact one, read against the record before it (`lineage_schema::compact`). A segment's
-//! first record is whole, so a segment reads on its own. The crc covers `format` and `body`. The magic lets a scan tell "the tail was cut by a
+//! first record is whole, so a segment reads on its own. A short frame's crc covers its
+//! tag, length and body; a long frame's, its format and body. A frame says by its first
+//! byte which kind it is, so readers need not know which header its segment has; the
+//! header is for the writer, and for earlier releases, which refuse a segment whose
+//! frames they cannot read rather than take them for a torn tail and cut them off:
+//! `LNGSEG01` holds long frames of whole records, `LNGSEG02` long frames of either format
+//! (the log keeps appending to such a segment in its own framing until it fills),
+//! `LNGSEG03` short frames. The tag or marker lets a scan tell "the tail was cut by a
 //! crash" (nothing valid after the bad spot) from "a record in the middle went bad"
 //! (a valid record follows it): the first is repaired by cutting, the second refused.
 
@@ -20,15 +28,60 @@ use lineage_schema::{Digest, Envelope, SCHEMA_VERSION};
 use std::path::{Path, PathBuf};
 
 pub const HEADER_LEN: u64 = 16;
-/// The header of a segment that may hold compact records. A release that knows only
-/// whole records refuses such a segment as not one of its own, rather than take the
-/// compact records at its end for a torn tail and cut them off.
-pub const HEADER_MAGIC: &[u8; 8] = b"LNGSEG02";
+/// The header of a segment of short frames, which the log begins every segment with.
+pub const HEADER_MAGIC: &[u8; 8] = b"LNGSEG03";
+/// The header of a segment of long frames that may hold compact records, as the
+/// release before short frames wrote them.
+pub const HEADER_MAGIC_LONG: &[u8; 8] = b"LNGSEG02";
 /// The header of a segment of whole records only, as earlier releases wrote them: the
 /// file log appends whole records to it until it fills.
 pub const HEADER_MAGIC_WHOLE: &[u8; 8] = b"LNGSEG01";
 pub const RECORD_MAGIC: u32 = 0x5247_4e4c;
-pub const FRAME_HEAD_LEN: usize = 14;
+/// A long frame's head.
+pub const LONG_HEAD_LEN: usize = 14;
+/// The longest head a frame of either kind has.
+pub const MAX_HEAD_LEN: usize = LONG_HEAD_LEN;
+/// A short frame's first byte is this with the record's format in its low bits.
+const SHORT_TAG: u8 = 0xC0;
+const TAG_MASK: u8 = 0xF0;
+/// A body length takes at most this many varint bytes (`MAX_RECORD_BYTES` needs 4).
+const MAX_LEN_BYTES: usize = 4;
+
+/// How the log frames the records it appends to a segment, by the segment's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// `LNGSEG01`: long frames, whole records only.
+    Whole,
+    /// `LNGSEG02`: long frames, compact records after the first.
+    Long,
+    /// `LNGSEG03`: short frames, compact records after the first.
+    Short,
+}
+
+impl Framing {
+    /// The framing a segment's header asks for, if it is a segment's header.
+    pub fn of_header(header: &[u8]) -> Option<Framing> {
+        match header.get(..8)? {
+            magic if magic == HEADER_MAGIC => Some(Framing::Short),
+            magic if magic == HEADER_MAGIC_LONG => Some(Framing::Long),
+            magic if magic == HEADER_MAGIC_WHOLE => Some(Framing::Whole),
+            _ => None,
+        }
+    }
+
+    /// Whether records after a segment's first may be compact.
+    pub fn allows_compact(self) -> bool {
+        self != Framing::Whole
+    }
+
+    /// Appends one framed record of `format` to `out`.
+    pub fn encode(self, format: u16, body: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Framing::Short => encode_frame(format, body, out),
+            Framing::Long | Framing::Whole => encode_long_frame(format, body, out),
+        }
+    }
+}
 
 /// A segment's file name: its first seq, zero-padded so names sort in log order.
 pub fn file_name(first_seq: u64) -> String {
@@ -58,8 +111,34 @@ pub fn holds_compact(header: &[u8]) -> bool {
     header.get(..8) == Some(&HEADER_MAGIC[..])
 }
 
-/// Appends one framed record of `format` to `out`.
+/// Appends one record of `format` to `out` in a short frame.
 pub fn encode_frame(format: u16, body: &[u8], out: &mut Vec<u8>) {
+    assert!(
+        body.len() <= MAX_RECORD_BYTES,
+        "commands are size-checked before encoding"
+    );
+    let format = u8::try_from(format)
+        .ok()
+        .filter(|format| (1..16).contains(format))
+        .expect("a short frame's tag holds formats 1 to 15");
+    let start = out.len();
+    out.push(SHORT_TAG | format);
+    let mut len = body.len();
+    while len >= 0x80 {
+        out.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&out[start..]);
+    crc.update(body);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Appends one record of `format` to `out` in a long frame (segments begun by earlier
+/// releases, which the log fills in their own framing).
+pub fn encode_long_frame(format: u16, body: &[u8], out: &mut Vec<u8>) {
     assert!(
         body.len() <= MAX_RECORD_BYTES,
         "commands are size-checked before encoding"
@@ -121,31 +200,114 @@ impl From<Unchecked> for ChainFrame {
     }
 }
 
-/// Checks the frame starting at `offset`: its marker, length and checksum.
+/// A frame's head, read from its first bytes: which format its record has, how long the
+/// head is and how long the body after it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head {
+    format: u16,
+    len: usize,
+    body_len: usize,
+}
+
+impl Head {
+    /// The head at the front of `bytes` (nothing checked but its form and the length's
+    /// limit): `Truncated` when the bytes end inside it.
+    pub(crate) fn read(bytes: &[u8]) -> Result<Head, Unchecked> {
+        let Some(&first) = bytes.first() else {
+            return Err(Unchecked::Truncated);
+        };
+        let head = if first & TAG_MASK == SHORT_TAG && first != SHORT_TAG {
+            let (body_len, len_bytes) = read_varint(&bytes[1..])?;
+            let len = 1 + len_bytes + 4;
+            if bytes.len() < len {
+                return Err(Unchecked::Truncated);
+            }
+            Head {
+                format: u16::from(first & !TAG_MASK),
+                len,
+                body_len,
+            }
+        } else if first == RECORD_MAGIC.to_le_bytes()[0] {
+            if bytes.len() < LONG_HEAD_LEN {
+                return Err(Unchecked::Truncated);
+            }
+            if u32_at(bytes, 0) != RECORD_MAGIC {
+                return Err(Unchecked::Bad("no record marker".into()));
+            }
+            Head {
+                format: u16::from_le_bytes([bytes[12], bytes[13]]),
+                len: LONG_HEAD_LEN,
+                body_len: u32_at(bytes, 4) as usize,
+            }
+        } else {
+            return Err(Unchecked::Bad("no record marker".into()));
+        };
+        if head.body_len > MAX_RECORD_BYTES {
+            return Err(Unchecked::Bad(format!(
+                "record length {} exceeds the limit",
+                head.body_len
+            )));
+        }
+        Ok(head)
+    }
+
+    /// The head and body together.
+    pub(crate) fn frame_len(&self) -> usize {
+        self.len + self.body_len
+    }
+
+    /// The bytes the frame's checksum covers before the body: a short frame's tag and
+    /// length, a long frame's format.
+    fn checked_head<'b>(&self, frame: &'b [u8]) -> &'b [u8] {
+        if self.len == LONG_HEAD_LEN {
+            &frame[12..LONG_HEAD_LEN]
+        } else {
+            &frame[..self.len - 4]
+        }
+    }
+
+    fn crc(&self, frame: &[u8]) -> u32 {
+        let at = if self.len == LONG_HEAD_LEN { 8 } else { self.len - 4 };
+        u32_at(frame, at)
+    }
+}
+
+/// A body length: its value and how many bytes it took.
+fn read_varint(bytes: &[u8]) -> Result<(usize, usize), Unchecked> {
+    let mut value = 0usize;
+    for index in 0..MAX_LEN_BYTES {
+        let Some(&byte) = bytes.get(index) else {
+            return Err(Unchecked::Truncated);
+        };
+        value |= usize::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            if byte == 0 && index > 0 {
+                return Err(Unchecked::Bad("record length not in its shortest form".into()));
+            }
+            return Ok((value, index + 1));
+        }
+    }
+    Err(Unchecked::Bad("record length too long".into()))
+}
+
+/// Checks the frame starting at `offset`: its tag or marker, length and checksum.
 fn check(bytes: &[u8], offset: u64) -> Result<Checked, Unchecked> {
     let start = offset as usize;
     let rest = &bytes[start.min(bytes.len())..];
-    if rest.len() < FRAME_HEAD_LEN {
+    let head = Head::read(rest)?;
+    if rest.len() < head.frame_len() {
         return Err(Unchecked::Truncated);
     }
-    if u32_at(rest, 0) != RECORD_MAGIC {
-        return Err(Unchecked::Bad("no record marker".into()));
-    }
-    let body_len = u32_at(rest, 4) as usize;
-    if body_len > MAX_RECORD_BYTES {
-        return Err(Unchecked::Bad(format!("record length {body_len} exceeds the limit")));
-    }
-    if rest.len() < FRAME_HEAD_LEN + body_len {
-        return Err(Unchecked::Truncated);
-    }
-    let crc = u32_at(rest, 8);
-    if crc32fast::hash(&rest[12..FRAME_HEAD_LEN + body_len]) != crc {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head.checked_head(rest));
+    crc.update(&rest[head.len..head.frame_len()]);
+    if crc.finalize() != head.crc(rest) {
         return Err(Unchecked::Bad("checksum mismatch".into()));
     }
     Ok(Checked {
-        schema: u16::from_le_bytes([rest[12], rest[13]]),
-        body: start + FRAME_HEAD_LEN..start + FRAME_HEAD_LEN + body_len,
-        next: offset + (FRAME_HEAD_LEN + body_len) as u64,
+        schema: head.format,
+        body: start + head.len..start + head.frame_len(),
+        next: offset + head.frame_len() as u64,
     })
 }
 
@@ -178,8 +340,32 @@ pub(crate) fn pass_frame(bytes: &[u8], offset: u64, prior: &mut Option<Prior>) -
 
 /// Whether the frame at `offset` holds a whole record (by its format field alone).
 pub fn is_whole(bytes: &[u8], offset: u64) -> bool {
-    let at = offset as usize + FRAME_HEAD_LEN - 2;
-    bytes.get(at..at + 2) == Some(&SCHEMA_VERSION.to_le_bytes()[..])
+    bytes
+        .get(offset as usize..)
+        .and_then(|rest| Head::read(rest).ok())
+        .is_some_and(|head| head.format == SCHEMA_VERSION)
+}
+
+/// The length of the whole frame at the front of `bytes` if its head reads and all of it
+/// is there (nothing checked but the head's form).
+pub(crate) fn frame_len(bytes: &[u8]) -> Option<u64> {
+    let len = Head::read(bytes).ok()?.frame_len();
+    (len <= bytes.len()).then_some(len as u64)
+}
+
+/// Each frame of a segment's bytes, by its head alone (nothing checked): its record's
+/// format, its head's length and its body's; for reports and tests of the framing.
+pub fn frame_heads(segment_bytes: &[u8]) -> Vec<(u16, usize, usize)> {
+    frame_offsets(segment_bytes, HEADER_LEN, usize::MAX)
+        .into_iter()
+        .map_while(|at| Head::read(&segment_bytes[at as usize..]).ok())
+        .map(|head| (head.format, head.len, head.body_len))
+        .collect()
+}
+
+/// Where the body of the frame at the front of `bytes` starts, if its head reads.
+pub fn body_start(bytes: &[u8]) -> Option<usize> {
+    Head::read(bytes).ok().map(|head| head.len)
 }
 
 /// What a scan of the chain finds at one offset: as [`Frame`], with a record's chain
@@ -247,14 +433,10 @@ pub fn frame_offsets(bytes: &[u8], offset: u64, limit: usize) -> Vec<u64> {
     let mut at = offset as usize;
     while at < bytes.len() && offsets.len() < limit {
         offsets.push(at as u64);
-        let Some(head) = bytes.get(at..at + FRAME_HEAD_LEN) else {
+        let Ok(head) = Head::read(&bytes[at..]) else {
             break;
         };
-        let body_len = u32_at(head, 4) as usize;
-        if body_len > MAX_RECORD_BYTES {
-            break;
-        }
-        at += FRAME_HEAD_LEN + body_len;
+        at += head.frame_len();
     }
     offsets
 }
@@ -262,20 +444,17 @@ pub fn frame_offsets(bytes: &[u8], offset: u64, limit: usize) -> Vec<u64> {
 /// Whether any whole, checksummed record starts after `offset`. Used to tell a torn tail
 /// (nothing valid follows) from damage in the middle (something valid follows).
 pub fn valid_record_after(bytes: &[u8], offset: u64) -> Option<u64> {
-    let marker = RECORD_MAGIC.to_le_bytes();
+    let marker = RECORD_MAGIC.to_le_bytes()[0];
+    let begins_a_frame = |byte: &u8| *byte == marker || (*byte & TAG_MASK == SHORT_TAG && *byte != SHORT_TAG);
     let mut at = offset as usize + 1;
-    while at + FRAME_HEAD_LEN <= bytes.len() {
-        match bytes[at..].windows(4).position(|window| window == marker) {
-            None => return None,
-            Some(found) => {
-                at += found;
-                // Checked by its checksum alone: a compact record needs the ones before it.
-                if check(bytes, at as u64).is_ok() {
-                    return Some(at as u64);
-                }
-                at += 1;
-            }
+    while at < bytes.len() {
+        let found = bytes[at..].iter().position(begins_a_frame)?;
+        at += found;
+        // Checked by its checksum alone: a compact record needs the ones before it.
+        if check(bytes, at as u64).is_ok() {
+            return Some(at as u64);
         }
+        at += 1;
     }
     None
 }
@@ -305,49 +484,5 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<SegmentFile>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use lineage_schema::samples;
-
-    fn two_records() -> (Vec<u8>, u64) {
-        let envelopes = samples::envelopes();
-        let mut bytes = encode_header(1).to_vec();
-        encode_frame(SCHEMA_VERSION, &envelopes[0].encode(), &mut bytes);
-        let second = bytes.len() as u64;
-        encode_frame(SCHEMA_VERSION, &envelopes[1].encode(), &mut bytes);
-        (bytes, second)
-    }
-
-    #[test]
-    fn frames_read_back() {
-        let (bytes, second) = two_records();
-        match read_frame(&bytes, HEADER_LEN, &mut None) {
-            Frame::Record { envelope, next } => {
-                assert_eq!(envelope.seq, 1);
-                assert_eq!(next, second);
-            }
-            other => panic!("expected a record, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_cut_record_is_truncated_and_a_flipped_byte_is_bad() {
-        let (bytes, second) = two_records();
-        assert!(matches!(
-            read_frame(&bytes[..bytes.len() - 1], second, &mut None),
-            Frame::Truncated
-        ));
-        let mut flipped = bytes.clone();
-        flipped[HEADER_LEN as usize + 20] ^= 1;
-        assert!(matches!(read_frame(&flipped, HEADER_LEN, &mut None), Frame::Bad { .. }));
-        assert_eq!(valid_record_after(&flipped, HEADER_LEN), Some(second));
-        assert_eq!(valid_record_after(&bytes, second), None);
-    }
-
-    #[test]
-    fn names_sort_in_log_order() {
-        assert_eq!(parse_file_name(&file_name(42)), Some(42));
-        assert_eq!(parse_file_name("notes.txt"), None);
-        assert!(file_name(9) < file_name(10));
-    }
-}
+#[path = "segment_tests.rs"]
+mod tests;
