@@ -159,8 +159,8 @@ impl<'a> Cursor<'a> {
             }
             let local = (offset - self.start) as usize;
             let rest = &self.buffer[local..];
-            if let Some(len) = segment::frame_len(rest) {
-                let whole = segment::is_whole(rest, 0);
+            let complete = segment::frame_len(rest);
+            if let Some((len, whole)) = complete {
                 if !self.rolling && self.prior.is_none() && below.passes(offset, self.seq) {
                     if whole {
                         self.last_whole = Some((offset, self.seq));
@@ -176,7 +176,10 @@ impl<'a> Cursor<'a> {
                     }
                 }
             }
-            let whole = segment::is_whole(&self.buffer, local as u64);
+            let whole = match complete {
+                Some((_, whole)) => whole,
+                None => segment::is_whole(&self.buffer, local as u64),
+            };
             if below.passes(offset, self.seq) {
                 // Read only for the records after it: the chain moves on, the event stays
                 // undecoded.

@@ -212,7 +212,22 @@ pub(crate) struct Head {
 impl Head {
     /// The head at the front of `bytes` (nothing checked but its form and the length's
     /// limit): `Truncated` when the bytes end inside it.
+    #[inline]
     pub(crate) fn read(bytes: &[u8]) -> Result<Head, Unchecked> {
+        // Most frames: a short one whose body is under 128 bytes.
+        if let [first, len @ 0..0x80, _, _, _, _, ..] = *bytes {
+            if first & TAG_MASK == SHORT_TAG && first != SHORT_TAG {
+                return Ok(Head {
+                    format: u16::from(first & !TAG_MASK),
+                    len: 6,
+                    body_len: usize::from(len),
+                });
+            }
+        }
+        Self::read_any(bytes)
+    }
+
+    fn read_any(bytes: &[u8]) -> Result<Head, Unchecked> {
         let Some(&first) = bytes.first() else {
             return Err(Unchecked::Truncated);
         };
@@ -252,6 +267,7 @@ impl Head {
     }
 
     /// The head and body together.
+    #[inline]
     pub(crate) fn frame_len(&self) -> usize {
         self.len + self.body_len
     }
@@ -347,10 +363,11 @@ pub fn is_whole(bytes: &[u8], offset: u64) -> bool {
 }
 
 /// The length of the whole frame at the front of `bytes` if its head reads and all of it
-/// is there (nothing checked but the head's form).
-pub(crate) fn frame_len(bytes: &[u8]) -> Option<u64> {
-    let len = Head::read(bytes).ok()?.frame_len();
-    (len <= bytes.len()).then_some(len as u64)
+/// is there (nothing checked but the head's form), and whether it holds a whole record.
+pub(crate) fn frame_len(bytes: &[u8]) -> Option<(u64, bool)> {
+    let head = Head::read(bytes).ok()?;
+    let len = head.frame_len();
+    (len <= bytes.len()).then_some((len as u64, head.format == SCHEMA_VERSION))
 }
 
 /// Each frame of a segment's bytes, by its head alone (nothing checked): its record's
