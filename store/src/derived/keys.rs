@@ -13,7 +13,9 @@ pub(crate) fn entity_part(reference: &EntityRef) -> Vec<u8> {
 
 /// A table letter followed by parts.
 pub(crate) fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
-    let mut key = vec![table];
+    // Sized once: a key grown part by part was reallocated up to three times.
+    let mut key = Vec::with_capacity(1 + parts.iter().map(|part| part.len()).sum::<usize>());
+    key.push(table);
     for part in parts {
         key.extend_from_slice(part);
     }

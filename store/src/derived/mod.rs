@@ -1,5 +1,5 @@
 //! Derived data on its way to sled: the overlay readers and the writer look through
-//! (`overlay`), one group's pending changes over it (`pending`), the journal and flusher
+//! (`overlay`), one group's pending changes over it (`pending`, in maps per tree: `per_tree`), the journal and flusher
 //! that move layered changes into sled off the writer's thread, the key encoding every
 //! projection shares (`keys`), and posting lists as deltas (`deltas`).
 
@@ -9,3 +9,4 @@ pub(crate) mod journal;
 pub(crate) mod keys;
 pub(crate) mod overlay;
 pub(crate) mod pending;
+pub(crate) mod per_tree;

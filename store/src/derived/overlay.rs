@@ -200,24 +200,40 @@ impl Trees {
     }
 
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(value) = self.get_layered(tree, key) {
-            return Ok(value);
-        }
-        Ok(self.trees[tree].get(key)?.map(|value| value.to_vec()))
+        self.read(tree, key, |bytes| bytes.map(<[u8]>::to_vec))
     }
 
-    /// The value of a key in the unflushed layers: `None` when they do not hold it (sled
-    /// may), `Some(None)` when they delete it.
-    pub fn get_layered(&self, tree: TreeId, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        self.layer.read().expect("layer lock").get(tree, key).cloned()
+    /// Calls `read` with the bytes of a key (`None` when it has none), lent from the layer
+    /// or from sled. `read` runs under the layer's read lock, so it must not read the
+    /// trees again.
+    pub fn read<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        {
+            let layer = self.layer.read().expect("layer lock");
+            if let Some(value) = layer.get(tree, key) {
+                return Ok(read(value.as_deref()));
+            }
+        }
+        Ok(read(self.trees[tree].get(key)?.as_deref()))
+    }
+
+    /// As [`Trees::read`] over the unflushed layers alone; when they do not hold the key,
+    /// `read` is handed back uncalled.
+    pub fn read_layered<R, F: FnOnce(Option<&[u8]>) -> R>(
+        &self,
+        tree: TreeId,
+        key: &[u8],
+        read: F,
+    ) -> std::result::Result<R, F> {
+        let layer = self.layer.read().expect("layer lock");
+        match layer.get(tree, key) {
+            Some(value) => Ok(read(value.as_deref())),
+            None => Err(read),
+        }
     }
 
     /// The decoded value of a key, decoded from where it lies (no copy of its bytes).
     pub fn get_value<T: DeserializeOwned>(&self, tree: TreeId, key: &[u8]) -> Result<Option<T>> {
-        if let Some(value) = self.layer.read().expect("layer lock").get(tree, key) {
-            return value.as_deref().map(decode).transpose();
-        }
-        self.trees[tree].get(key)?.map(|bytes| decode(&bytes)).transpose()
+        self.read(tree, key, |bytes| bytes.map(decode).transpose())?
     }
 
     /// Up to `limit` entries with keys in `[from, …)` that start with `prefix`, in key order.

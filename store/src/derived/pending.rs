@@ -8,18 +8,14 @@
 //! of copying them: each hot key is encoded and copied once per group, not once per event.
 
 use super::overlay::{decode, encode, Key, TreeId, Trees};
+use super::per_tree::PerTree;
 use crate::error::Result;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
-
-/// Maps keyed by derived keys. A group looks keys up several times per event, and std's
-/// SipHash was a twentieth of a rebuild; foldhash is seeded per process, so keys chosen
-/// by callers still cannot be made to collide.
-type KeyMap<V> = HashMap<Key, V, foldhash::fast::RandomState>;
 
 /// A typed value waiting to be encoded.
 trait Encodable: Send {
@@ -88,18 +84,18 @@ enum Undo {
 #[derive(Debug)]
 pub struct Overlay {
     view: Trees,
-    pending: KeyMap<Change>,
+    pending: PerTree<Change>,
     /// How to undo each change, for rollback; `None` when savepoints are not needed.
     undo: Option<Vec<Undo>>,
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
-    decoded: RefCell<KeyMap<Box<dyn Any + Send>>>,
+    decoded: RefCell<PerTree<Box<dyn Any + Send>>>,
     /// Keys the view was found not to hold, so a key asked for again and again (a seat the
     /// actor does not hold; a new stream's version, read when its event is decided and
     /// again when it is applied) goes to sled once. Right for as long as `decoded` is: the
     /// view changes only through this overlay, and writing a key forgets it here. Not kept
     /// in replays, which apply events without deciding them and rarely ask twice.
-    absent: Option<RefCell<HashSet<Key, foldhash::fast::RandomState>>>,
+    absent: Option<RefCell<PerTree<()>>>,
     /// Streams found to have no events since the layer was last frozen, by their key part
     /// (`entity_part`). No key about such a stream — its entity, children, lineage node
     /// and edges, history — is written before its first event, so any that is not in the
@@ -147,7 +143,7 @@ impl Overlay {
     fn with_undo(view: Trees, undo: Option<Vec<Undo>>) -> Self {
         Self {
             view,
-            pending: KeyMap::default(),
+            pending: PerTree::default(),
             absent: undo.is_some().then(RefCell::default),
             fresh: undo.is_some().then(RefCell::default),
             decoded: RefCell::default(),
@@ -166,12 +162,12 @@ impl Overlay {
     /// Calls `read` with the bytes of `key` (`None` when it has none), lent where this group
     /// holds them: a stream's version is read from a value that also holds its open history
     /// chunk, without copying the chunk.
+    /// `read` must not read the trees again (it may run under the layer's read lock).
     pub fn read_bytes<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-        let slot = (tree, key.to_vec());
-        match self.pending.get(&slot) {
+        match self.pending.get(tree, key) {
             Some(Change::Bytes(bytes)) => Ok(read(Some(bytes))),
             Some(change) => Ok(read(change.bytes().as_deref())),
-            None => Ok(read(self.view_get(&slot)?.as_deref())),
+            None => self.view_read(tree, key, read),
         }
     }
 
@@ -180,25 +176,23 @@ impl Overlay {
     /// event of a stream (its version and open history chunk) is not copied per event in a
     /// replay.
     pub fn edit_bytes<R>(&mut self, tree: TreeId, key: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
-        let slot = (tree, key);
-        if let Some(Change::Bytes(bytes)) = self.pending.get_mut(&slot) {
+        if let Some(Change::Bytes(bytes)) = self.pending.get_mut(tree, &key) {
             if let Some(undo) = &mut self.undo {
-                undo.push(Undo::Restore(slot.clone(), Some(Change::Bytes(bytes.clone()))));
+                undo.push(Undo::Restore((tree, key), Some(Change::Bytes(bytes.clone()))));
             }
             return Ok(edit(bytes));
         }
-        let mut bytes = self.get(tree, &slot.1)?.unwrap_or_default();
+        let mut bytes = self.get(tree, &key)?.unwrap_or_default();
         let answer = edit(&mut bytes);
-        self.write(slot, Change::Bytes(bytes));
+        self.write((tree, key), Change::Bytes(bytes));
         Ok(answer)
     }
 
     pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        let slot = (tree, key.to_vec());
-        if let Some(change) = self.pending.get(&slot) {
+        if let Some(change) = self.pending.get(tree, key) {
             return Ok(!matches!(change, Change::Removed));
         }
-        Ok(self.view_get(&slot)?.is_some())
+        self.view_read(tree, key, |bytes| bytes.is_some())
     }
 
     /// Notes that `stream` (its `entity_part`) has no events, not even pending ones.
@@ -221,14 +215,14 @@ impl Overlay {
     }
 
     /// Whether `slot` is about a stream noted to have had no events before this layer.
-    fn about_fresh(&self, (tree, key): &Key) -> bool {
+    fn about_fresh(&self, tree: TreeId, key: &[u8]) -> bool {
         let Some(fresh) = &self.fresh else {
             return false;
         };
         let (Some(table), Some(rest)) = (key.first(), key.get(1..)) else {
             return false;
         };
-        if !ABOUT_ONE_ENTITY.contains(&(*tree, *table)) {
+        if !ABOUT_ONE_ENTITY.contains(&(tree, *table)) {
             return false;
         }
         // The kind code, the id and its NUL terminator.
@@ -238,34 +232,42 @@ impl Overlay {
         }
     }
 
-    /// The view's value of a key, remembering a key it does not hold.
-    fn view_get(&self, slot: &Key) -> Result<Option<Vec<u8>>> {
+    /// Calls `read` with the view's bytes of a key, lent; remembers a key it does not hold.
+    fn view_read<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         let Some(absent) = &self.absent else {
-            return self.view.get(slot.0, &slot.1);
+            return self.view.read(tree, key, read);
         };
-        if absent.borrow().contains(slot) {
-            return Ok(None);
+        if absent.borrow().contains(tree, key) {
+            return Ok(read(None));
         }
-        let found = if self.about_fresh(slot) {
-            self.view.get_layered(slot.0, &slot.1).flatten()
-        } else {
-            self.view.get(slot.0, &slot.1)?
+        let mut found = false;
+        let noting = |bytes: Option<&[u8]>| {
+            found = bytes.is_some();
+            read(bytes)
         };
-        if found.is_none() {
+        let answer = if self.about_fresh(tree, key) {
+            // Not in the layers: not in sled either.
+            self.view
+                .read_layered(tree, key, noting)
+                .unwrap_or_else(|noting| noting(None))
+        } else {
+            self.view.read(tree, key, noting)?
+        };
+        if !found {
             let mut absent = absent.borrow_mut();
             if absent.len() >= ABSENT_CAPACITY {
                 absent.clear();
             }
-            absent.insert(slot.clone());
+            absent.insert((tree, key.to_vec()), ());
         }
-        Ok(found)
+        Ok(answer)
     }
 
     /// Whether any live key starts with `prefix`, pending changes included. It looks
     /// through every pending change: for rare checks only.
     pub fn any_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<bool> {
-        let pending = self.pending.iter().any(|((in_tree, key), change)| {
-            *in_tree == tree && key.starts_with(prefix) && !matches!(change, Change::Removed)
+        let pending = self.pending.iter().any(|(in_tree, key, change)| {
+            in_tree == tree && key.starts_with(prefix) && !matches!(change, Change::Removed)
         });
         if pending {
             return Ok(true);
@@ -273,13 +275,13 @@ impl Overlay {
         let stored = self.view.range(tree, prefix, prefix, 64)?;
         Ok(stored
             .iter()
-            .any(|(key, _)| !matches!(self.pending.get(&(tree, key.clone())), Some(Change::Removed))))
+            .any(|(key, _)| !matches!(self.pending.get(tree, key), Some(Change::Removed))))
     }
 
     fn write(&mut self, slot: Key, change: Change) {
-        self.decoded.get_mut().remove(&slot);
+        self.decoded.get_mut().remove(slot.0, &slot.1);
         if let Some(absent) = &mut self.absent {
-            absent.get_mut().remove(&slot);
+            absent.get_mut().remove(slot.0, &slot.1);
         }
         match &mut self.undo {
             Some(undo) => {
@@ -304,17 +306,16 @@ impl Overlay {
     /// this group already changed the key, so a posting list grown by every event of a
     /// group is copied once.
     pub fn append(&mut self, tree: TreeId, key: Vec<u8>, bytes: &[u8]) -> Result<()> {
-        let slot = (tree, key);
-        if let Some(Change::Bytes(value)) = self.pending.get_mut(&slot) {
+        if let Some(Change::Bytes(value)) = self.pending.get_mut(tree, &key) {
             if let Some(undo) = &mut self.undo {
-                undo.push(Undo::Shorten(slot.clone(), value.len()));
+                undo.push(Undo::Shorten((tree, key), value.len()));
             }
             value.extend_from_slice(bytes);
             return Ok(());
         }
-        let mut value = self.get(tree, &slot.1)?.unwrap_or_default();
+        let mut value = self.get(tree, &key)?.unwrap_or_default();
         value.extend_from_slice(bytes);
-        self.write(slot, Change::Bytes(value));
+        self.write((tree, key), Change::Bytes(value));
         Ok(())
     }
 
@@ -335,8 +336,7 @@ impl Overlay {
         key: &[u8],
         look: impl FnOnce(Option<&T>) -> R,
     ) -> Result<R> {
-        let slot = (tree, key.to_vec());
-        match self.pending.get(&slot) {
+        match self.pending.get(tree, key) {
             Some(Change::Value(value)) => {
                 if let Some(value) = value.as_any().downcast_ref::<T>() {
                     return Ok(look(Some(value)));
@@ -352,15 +352,16 @@ impl Overlay {
         if let Some(value) = self
             .decoded
             .borrow()
-            .get(&slot)
+            .get(tree, key)
             .and_then(|value| value.downcast_ref::<T>())
         {
             return Ok(look(Some(value)));
         }
-        let value: Option<T> = self.view_get(&slot)?.map(|bytes| decode(&bytes)).transpose()?;
+        // Decoded where the bytes lie; looked at once the layer is let go (`look` may read).
+        let value: Option<T> = self.view_read(tree, key, |bytes| bytes.map(decode).transpose())??;
         let answer = look(value.as_ref());
         if let Some(value) = value {
-            remember(&mut self.decoded.borrow_mut(), slot, Box::new(value));
+            remember(&mut self.decoded.borrow_mut(), (tree, key.to_vec()), Box::new(value));
         }
         Ok(answer)
     }
@@ -382,21 +383,20 @@ impl Overlay {
     where
         T: DeserializeOwned + Serialize + Clone + Send + 'static,
     {
-        let slot = (tree, key);
-        if let Some(Change::Value(value)) = self.pending.get_mut(&slot) {
+        if let Some(Change::Value(value)) = self.pending.get_mut(tree, &key) {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
                 if let Some(undo) = &mut self.undo {
                     let previous = Change::Value(Box::new(typed.clone()));
-                    undo.push(Undo::Restore(slot, Some(previous)));
+                    undo.push(Undo::Restore((tree, key), Some(previous)));
                 }
                 return change(typed).map(Some);
             }
         }
-        let Some(mut value) = self.get_value::<T>(tree, &slot.1)? else {
+        let Some(mut value) = self.get_value::<T>(tree, &key)? else {
             return Ok(None);
         };
         let result = change(&mut value)?;
-        self.write(slot, Change::Value(Box::new(value)));
+        self.write((tree, key), Change::Value(Box::new(value)));
         Ok(Some(result))
     }
 
@@ -414,11 +414,11 @@ impl Overlay {
                 Undo::Restore(slot, Some(previous)) => {
                     self.pending.insert(slot, previous);
                 }
-                Undo::Restore(slot, None) => {
-                    self.pending.remove(&slot);
+                Undo::Restore((tree, key), None) => {
+                    self.pending.remove(tree, &key);
                 }
-                Undo::Shorten(slot, len) => {
-                    if let Some(Change::Bytes(value)) = self.pending.get_mut(&slot) {
+                Undo::Shorten((tree, key), len) => {
+                    if let Some(Change::Bytes(value)) = self.pending.get_mut(tree, &key) {
                         value.truncate(len);
                     }
                 }
@@ -477,7 +477,7 @@ impl Overlay {
     }
 }
 
-fn remember(decoded: &mut KeyMap<Box<dyn Any + Send>>, slot: Key, value: Box<dyn Any + Send>) {
+fn remember(decoded: &mut PerTree<Box<dyn Any + Send>>, slot: Key, value: Box<dyn Any + Send>) {
     if decoded.len() >= DECODED_CAPACITY {
         decoded.clear();
     }
