@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -26,19 +27,39 @@ pub(crate) const CHECKPOINT_KEY: &[u8] = b"\xffcheckpoint";
 pub(crate) type Key = (TreeId, Vec<u8>);
 
 /// Changes by tree: a map per tree, so a lookup borrows the key it is given and compares
-/// only keys of its own tree.
+/// only keys of its own tree; and the hashes of their keys, so a key a layer does not
+/// hold — most that the writer asks for — is known absent without searching the maps.
 #[derive(Debug, Default)]
-struct Changes(Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>);
+struct Changes(Vec<BTreeMap<Vec<u8>, Option<Vec<u8>>>>, KeyHashes);
+
+/// The hashes of a layer's keys, seeded per layer.
+#[derive(Debug, Default)]
+struct KeyHashes {
+    seen: HashSet<u64, foldhash::fast::RandomState>,
+    seed: foldhash::fast::RandomState,
+}
+
+impl KeyHashes {
+    fn of(&self, tree: TreeId, key: &[u8]) -> u64 {
+        self.seed.hash_one((tree, key))
+    }
+}
 
 impl Changes {
     fn get(&self, tree: TreeId, key: &[u8]) -> Option<&Option<Vec<u8>>> {
-        self.0.get(tree)?.get(key)
+        let changes = self.0.get(tree)?;
+        if !self.1.seen.contains(&self.1.of(tree, key)) {
+            return None;
+        }
+        changes.get(key)
     }
 
     fn insert(&mut self, (tree, key): Key, value: Option<Vec<u8>>) {
         if self.0.len() <= tree {
             self.0.resize_with(tree + 1, BTreeMap::new);
         }
+        let hash = self.1.of(tree, &key);
+        self.1.seen.insert(hash);
         self.0[tree].insert(key, value);
     }
 

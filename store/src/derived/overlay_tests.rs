@@ -321,3 +321,29 @@ fn bytes_edited_in_place_are_read_lent_and_roll_back_whole() {
     overlay.view().flush_layer(1).unwrap();
     assert_eq!(tree.get("v").unwrap().as_deref(), Some(&b"abc"[..]));
 }
+
+/// A layer answers for every key it holds, in either tree, and for no other — the hashes
+/// of its keys only let a lookup skip the search, never a key it holds. Keys in the
+/// frozen layer stay found while a new recent layer fills.
+#[test]
+fn every_layered_key_is_found_and_no_other() {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let trees = vec![db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
+    let view = Trees::new(trees, journal_path());
+    let key = |index: u32| format!("key-{index}").into_bytes();
+    view.add_to_layer((0..3_000u32).map(|index| ((index as usize % 2, key(index)), Some(key(index)))));
+    assert!(view.freeze(1));
+    view.add_to_layer((3_000..6_000u32).map(|index| ((index as usize % 2, key(index)), Some(key(index)))));
+    for index in 0..6_000u32 {
+        let tree = index as usize % 2;
+        assert_eq!(view.get(tree, &key(index)).unwrap(), Some(key(index)), "key {index}");
+        assert_eq!(
+            view.get(1 - tree, &key(index)).unwrap(),
+            None,
+            "key {index} in the other tree"
+        );
+    }
+    for index in 6_000..12_000u32 {
+        assert_eq!(view.get(index as usize % 2, &key(index)).unwrap(), None, "key {index}");
+    }
+}
