@@ -216,7 +216,7 @@ impl Head {
     pub(crate) fn read(bytes: &[u8]) -> Result<Head, Unchecked> {
         // Most frames: a short one whose body is under 128 bytes.
         if let [first, len @ 0..0x80, _, _, _, _, ..] = *bytes {
-            if first & TAG_MASK == SHORT_TAG && first != SHORT_TAG {
+            if is_short_tag(first) {
                 return Ok(Head {
                     format: u16::from(first & !TAG_MASK),
                     len: 6,
@@ -231,7 +231,7 @@ impl Head {
         let Some(&first) = bytes.first() else {
             return Err(Unchecked::Truncated);
         };
-        let head = if first & TAG_MASK == SHORT_TAG && first != SHORT_TAG {
+        let head = if is_short_tag(first) {
             let (body_len, len_bytes) = read_varint(&bytes[1..])?;
             let len = 1 + len_bytes + 4;
             if bytes.len() < len {
@@ -286,6 +286,11 @@ impl Head {
         let at = if self.len == LONG_HEAD_LEN { 8 } else { self.len - 4 };
         u32_at(frame, at)
     }
+}
+
+/// Whether a frame's first byte is a short frame's tag (formats 1 to 15).
+fn is_short_tag(byte: u8) -> bool {
+    byte & TAG_MASK == SHORT_TAG && byte != SHORT_TAG
 }
 
 /// A body length: its value and how many bytes it took.
@@ -462,7 +467,7 @@ pub fn frame_offsets(bytes: &[u8], offset: u64, limit: usize) -> Vec<u64> {
 /// (nothing valid follows) from damage in the middle (something valid follows).
 pub fn valid_record_after(bytes: &[u8], offset: u64) -> Option<u64> {
     let marker = RECORD_MAGIC.to_le_bytes()[0];
-    let begins_a_frame = |byte: &u8| *byte == marker || (*byte & TAG_MASK == SHORT_TAG && *byte != SHORT_TAG);
+    let begins_a_frame = |byte: &u8| *byte == marker || is_short_tag(*byte);
     let mut at = offset as usize + 1;
     while at < bytes.len() {
         let found = bytes[at..].iter().position(begins_a_frame)?;
