@@ -116,6 +116,42 @@ impl Prior {
     /// Reads the compact body that follows this prior: returns the record's format-1 body
     /// (hashes included) and becomes the record's own prior.
     pub fn advance(&mut self, compact: &[u8]) -> Result<Vec<u8>, DecodeError> {
+        let mut body = Vec::new();
+        self.advance_into(compact, &mut body)?;
+        Ok(body)
+    }
+
+    /// The largest buffer [`Prior::advance_with`] keeps between records.
+    const KEPT_BODY_CAPACITY: usize = 64 * 1024;
+
+    /// As [`Prior::advance`], lending the format-1 body to `look` from a buffer this
+    /// thread reuses: a scan that only hashes or decodes each record allocates no body
+    /// per record.
+    pub fn advance_with<R>(&mut self, compact: &[u8], look: impl FnOnce(&[u8]) -> R) -> Result<R, DecodeError> {
+        thread_local! {
+            static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BODY.with(|body| match body.try_borrow_mut() {
+            Ok(mut body) => {
+                self.advance_into(compact, &mut body)?;
+                let answer = look(&body);
+                // Kept for ordinary records, not for the largest one this thread ever read.
+                if body.capacity() > Self::KEPT_BODY_CAPACITY {
+                    *body = Vec::new();
+                }
+                Ok(answer)
+            }
+            // A `look` that advances another prior on this thread: a buffer of its own.
+            Err(_) => {
+                let body = self.advance(compact)?;
+                Ok(look(&body))
+            }
+        })
+    }
+
+    /// Reads the compact body that follows this prior into `body` (emptied first) and
+    /// becomes the record's own prior; on an error the prior is unchanged.
+    fn advance_into(&mut self, compact: &[u8], body: &mut Vec<u8>) -> Result<(), DecodeError> {
         let mut at = 0;
         let flags = *compact.first().ok_or_else(|| malformed("empty"))?;
         at += 1;
@@ -144,12 +180,13 @@ impl Prior {
         let event = &compact[at..];
 
         let seq = self.seq.wrapping_add(1);
-        let mut body = Vec::with_capacity(compact.len() + 96 + self.stream.len() + self.actor.len());
-        push_bincode_varint(&mut body, seq);
+        body.clear();
+        body.reserve(compact.len() + 96 + self.stream.len() + self.actor.len());
+        push_bincode_varint(body, seq);
         body.extend_from_slice(stream.unwrap_or(&self.stream));
-        push_bincode_varint(&mut body, version);
+        push_bincode_varint(body, version);
         body.extend_from_slice(event_id.unwrap_or(&[0]));
-        push_bincode_varint(&mut body, zigzag(recorded_at.micros()));
+        push_bincode_varint(body, zigzag(recorded_at.micros()));
         body.extend_from_slice(occurred_at.unwrap_or(&[0]));
         body.extend_from_slice(actor.unwrap_or(&self.actor));
         body.extend_from_slice(account.unwrap_or(&self.account));
@@ -157,7 +194,7 @@ impl Prior {
         body.extend_from_slice(&self.hash.0);
         let unhashed = body.len();
         body.extend_from_slice(&[0; HASH_LEN]);
-        let hash = Digest::of(&body);
+        let hash = Digest::of(body);
         if hash.0[..TAG_LEN] != *tag {
             return Err(DecodeError::Malformed(
                 "record hash does not match its contents: it, or the record before it, was changed, removed or moved"
@@ -180,7 +217,7 @@ impl Prior {
                 kept.extend_from_slice(piece);
             }
         }
-        Ok(body)
+        Ok(())
     }
 
     /// Reads a record of either format after this prior (none before a full record) and
@@ -204,13 +241,25 @@ impl Prior {
     /// Moves past a record of either format without decoding its event: what a reader
     /// does with the records between a whole one and the one it wants.
     pub fn pass(prior: &mut Option<Prior>, format: u16, body: &[u8]) -> Result<(), DecodeError> {
-        Self::read(prior, format, body).map(drop)
+        Self::look(prior, format, body, |_| ())
     }
 
     /// Decodes a record of either format after this prior, as [`Prior::read`].
     pub fn decode(prior: &mut Option<Prior>, format: u16, body: &[u8]) -> Result<Envelope, DecodeError> {
-        let whole = Self::read(prior, format, body)?;
-        decode_record(crate::SCHEMA_VERSION, &whole)
+        Self::look(prior, format, body, |whole| decode_record(crate::SCHEMA_VERSION, whole))?
+    }
+
+    /// As [`Prior::read`], lending the record's format-1 body to `look`.
+    fn look<R>(
+        prior: &mut Option<Prior>,
+        format: u16,
+        body: &[u8],
+        look: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, DecodeError> {
+        match (format, prior.as_mut()) {
+            (FORMAT_COMPACT, Some(prior)) => prior.advance_with(body, look),
+            _ => Self::read(prior, format, body).map(|whole| look(&whole)),
+        }
     }
 }
 

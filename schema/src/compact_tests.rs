@@ -163,3 +163,47 @@ fn full_bodies_give_the_same_prior_as_their_envelopes() {
         assert_eq!(Prior::after_full(&envelope.encode()).unwrap(), Prior::after(&envelope));
     }
 }
+
+/// `advance_with` lends the very body `advance` returns, record after record from one
+/// reused buffer, also when a look advances another prior on the same thread; a record
+/// that does not read leaves the prior as it was.
+#[test]
+fn a_lent_body_is_the_returned_one() {
+    let shapes: Vec<_> = (0..40u64)
+        .map(|index| (index + 1, 1_000, index % 3 == 0, index % 5 == 0, false))
+        .collect();
+    let chain = chain(&shapes);
+    let compacts: Vec<Vec<u8>> = chain
+        .windows(2)
+        .map(|pair| {
+            compact(
+                &pair[1],
+                &pair[1].encode(),
+                &Prior::after(&pair[0]),
+                &Prior::after(&pair[1]),
+            )
+        })
+        .collect();
+    let (mut owned, mut lent, mut nested) = (
+        Prior::after(&chain[0]),
+        Prior::after(&chain[0]),
+        Prior::after(&chain[0]),
+    );
+    for (index, stored) in compacts.iter().enumerate() {
+        let expected = owned.advance(stored).unwrap();
+        assert_eq!(expected, chain[index + 1].encode());
+        let inner = lent
+            .advance_with(stored, |body| {
+                assert_eq!(body, &expected[..]);
+                nested.advance_with(stored, |inner| inner.to_vec()).unwrap()
+            })
+            .unwrap();
+        assert_eq!(inner, expected, "a nested look gets its own buffer");
+        assert_eq!((&lent, &nested), (&owned, &owned));
+    }
+    let before = lent.clone();
+    let mut changed = compacts[0].clone();
+    *changed.last_mut().unwrap() ^= 1;
+    assert!(lent.advance_with(&changed, |_| ()).is_err());
+    assert_eq!(lent, before, "a record that does not read leaves the prior as it was");
+}

@@ -419,7 +419,7 @@ pub fn read_chain_frame(bytes: &[u8], offset: u64, prior: &mut Option<Prior>) ->
     let read = match (checked.schema, prior.as_mut()) {
         (FORMAT_COMPACT, Some(before)) => {
             let prev_hash = before.hash;
-            before.advance(body).map(|_| {
+            before.advance_with(body, |_| ()).map(|()| {
                 let fields = ChainFields {
                     seq: before.seq,
                     recorded_at: before.recorded_at,
