@@ -984,7 +984,7 @@ fn an_older_projection_format_is_rebuilt_on_open() {
         store.projection_digest().unwrap()
     };
     {
-        let db = sled::open(dir.path().join("derived")).unwrap();
+        let db = crate::derived::open_sled_waiting(&dir.path().join("derived"));
         db.insert(b"derived-format", 1u64.to_be_bytes().to_vec()).unwrap();
         db.open_tree("state")
             .unwrap()

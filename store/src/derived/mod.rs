@@ -10,3 +10,20 @@ pub(crate) mod keys;
 pub(crate) mod overlay;
 pub(crate) mod pending;
 pub(crate) mod per_tree;
+
+/// Opens a sled directory in a test, waiting for a handle dropped just before to let go of
+/// its lock: sled's flushing thread releases it a moment later (the store's own open
+/// waits the same way).
+#[cfg(test)]
+pub(crate) fn open_sled_waiting(path: &std::path::Path) -> sled::Db {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return db,
+            Err(error) if error.to_string().contains("lock") && started.elapsed().as_secs() < 10 => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(error) => panic!("opening sled at {}: {error}", path.display()),
+        }
+    }
+}

@@ -113,18 +113,7 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     let dir = tempfile::tempdir().unwrap();
     let journal_file = dir.path().join(journal::FILE);
     let open = || {
-        // sled lets go of its lock a moment after the handle before it is dropped (its
-        // flushing thread ends on its own), as the store's own open allows for.
-        let started = std::time::Instant::now();
-        let db = loop {
-            match sled::Config::new().path(dir.path().join("derived")).open() {
-                Ok(db) => break db,
-                Err(error) if error.to_string().contains("lock") && started.elapsed().as_secs() < 10 => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                Err(error) => panic!("opening sled: {error}"),
-            }
-        };
+        let db = crate::derived::open_sled_waiting(&dir.path().join("derived"));
         let trees = vec![db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
         (db, Trees::new(trees, journal_file.clone()))
     };
