@@ -95,6 +95,53 @@ fn state_survives_reopen_and_rebuild_gives_the_same_projections() {
     assert_eq!(rebuilt.opened().caught_up, demo::story().len() as u64);
 }
 
+/// An account with more datasets than a chunk of its children list holds, registered out
+/// of id order over several groups and a reopen: each is listed once, by id.
+#[test]
+fn many_children_are_listed_once_each_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.execute_batch(demo::scaffold("u-p", 0)).unwrap();
+    let ids: Vec<String> = (0..400u32)
+        .map(|index| format!("d-{}", index.wrapping_mul(2_654_435_761) % 100_000))
+        .collect();
+    let register = |store: &Store, ids: &[String]| {
+        let commands = ids.iter().map(|dataset| {
+            CommandEnvelope::new(
+                PrincipalId::new("u-p").unwrap(),
+                Command::RegisterDataset(lineage_schema::event::DatasetRegistered {
+                    dataset: DatasetId::new(dataset.as_str()).unwrap(),
+                    account: AccountId::new("acct").unwrap(),
+                    name: Name::new(dataset.as_str()).unwrap(),
+                    location: "/data".into(),
+                    version: None,
+                    digest: None,
+                }),
+            )
+        });
+        store.execute_batch(commands.collect()).unwrap();
+    };
+    for part in ids[..300].chunks(37) {
+        register(&store, part);
+    }
+    drop(store);
+    let store = open(dir.path());
+    register(&store, &ids[300..]);
+    let account = EntityRef::new(EntityKind::ExperimentationAccount, "acct");
+    let listed: Vec<String> = store
+        .children(&account, EntityKind::Dataset)
+        .unwrap()
+        .into_iter()
+        .map(|entity| entity.reference.id)
+        .collect();
+    let mut expected = ids.clone();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(expected.len(), 400, "the ids are distinct");
+    assert_eq!(listed, expected);
+    assert!(store.children(&account, EntityKind::Run).unwrap().is_empty());
+}
+
 #[test]
 fn reads_find_history_children_names_and_metrics() {
     let dir = tempfile::tempdir().unwrap();

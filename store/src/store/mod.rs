@@ -496,6 +496,12 @@ impl Store {
         Ok(if lowest == u64::MAX { 0 } else { lowest })
     }
 
+    /// How many keys sled holds in the derived trees (what a layer reached sled as; call
+    /// `flush` first to count everything appended). Reads every key: for benchmarks.
+    pub fn derived_keys(&self) -> Result<u64> {
+        Ok(self.view.sled_trees().iter().map(|tree| tree.len() as u64).sum())
+    }
+
     /// The derived trees as readers see them.
     #[cfg(test)]
     pub(crate) fn trees(&self) -> &Trees {

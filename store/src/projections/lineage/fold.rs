@@ -58,10 +58,12 @@ impl Fold<'_> {
         self.node(to)?;
         self.node(from)?;
         let moment = self.moment;
-        match self.out_place(from, kind, to)? {
+        let new = match self.out_place(from, kind, to)? {
             Place::Keyed => {
                 let key = out_key(from, kind, to);
-                let mut edge = self.overlay.get_value::<Edge>(TREE, &key)?.unwrap_or_else(|| Edge {
+                let existing = self.overlay.get_value::<Edge>(TREE, &key)?;
+                let new = existing.is_none();
+                let mut edge = existing.unwrap_or_else(|| Edge {
                     from: from.clone(),
                     kind,
                     to: to.clone(),
@@ -70,8 +72,10 @@ impl Fold<'_> {
                 });
                 hold(&mut edge.spans, &mut edge.revision, moment, revision);
                 self.overlay.put_value(TREE, key, edge);
+                new
             }
             place => {
+                let new = matches!(place, Place::Room);
                 self.overlay
                     .update_value(TREE, node_key(from), |record: &mut NodeRecord| {
                         let index = match place {
@@ -90,13 +94,15 @@ impl Fold<'_> {
                         hold(&mut edge.spans, &mut edge.revision, moment, revision);
                         Ok(())
                     })?;
+                new
             }
-        }
-        self.incoming(to, kind, from)
+        };
+        self.incoming(to, kind, from, new)
     }
 
-    /// Records on `to` that an edge `kind` comes into it from `from`.
-    fn incoming(&mut self, to: &NodeRef, kind: EdgeKind, from: &NodeRef) -> Result<()> {
+    /// Records on `to` that an edge `kind` comes into it from `from` (`new`: it was not
+    /// there before, so a full record's overflow list does not hold it yet).
+    fn incoming(&mut self, to: &NodeRef, kind: EdgeKind, from: &NodeRef, new: bool) -> Result<()> {
         let place = self
             .overlay
             .inspect(TREE, &node_key(to), |record: Option<&NodeRecord>| match record {
@@ -116,7 +122,14 @@ impl Fold<'_> {
                         Ok(())
                     })?;
             }
-            Place::Keyed => self.overlay.insert(TREE, in_key(to, kind, from), Vec::new()),
+            // Looking through the list for the edge would read all of it: only a new edge
+            // is pushed.
+            Place::Keyed if new => {
+                let mut item = vec![kind.code()];
+                item.extend_from_slice(&node_part(from));
+                lists::push(self.overlay, TREE, in_prefix(to), &item)?;
+            }
+            Place::Keyed => {}
         }
         Ok(())
     }

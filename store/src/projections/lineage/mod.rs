@@ -6,7 +6,9 @@
 //! Keys: `n` node → its record: its first and deleting moments, its first
 //! [`INLINE_EDGES`] edges each way and, for a service, the targets of its open `Runs`
 //! and `DeployedTo` edges; `o` from + kind + to → an edge out of a node whose record is
-//! full; `i` to + kind + from → nothing (an edge into a node whose record is full).
+//! full; `i` to → the edges into a node whose record is full, as a list of kind + from
+//! (`derived::lists`: a hub gains one with nearly every chain, so they reach sled a chunk
+//! at a time, not a key each).
 //!
 //! Most nodes have a few edges, and a node's record is read anyway, so keeping them in
 //! it saves the flusher two sled keys and the writer a lookup per edge; a node with many
@@ -14,6 +16,7 @@
 //! without bound.
 
 use crate::derived::keys::{entity_part, key, parse_entity_part};
+use crate::derived::lists;
 use crate::derived::overlay::{decode, TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
@@ -148,8 +151,10 @@ fn out_key(from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Vec<u8> {
     key(b'o', &[&node_part(from), &[kind.code()], &node_part(to)])
 }
 
-fn in_key(to: &NodeRef, kind: EdgeKind, from: &NodeRef) -> Vec<u8> {
-    key(b'i', &[&node_part(to), &[kind.code()], &node_part(from)])
+/// The list of edges into `to` that its record has no room for: each item an edge's kind
+/// code and the key part of the node it comes from.
+fn in_prefix(to: &NodeRef) -> Vec<u8> {
+    key(b'i', &[&node_part(to)])
 }
 
 /// The node of an entity.

@@ -102,11 +102,9 @@ impl Reader<'_> {
         let overflows = record.incoming_overflows();
         let mut sources = record.incoming;
         if overflows {
-            let prefix = key(b'i', &[&node_part(node)]);
-            for (key, _) in self.view.range(TREE, &prefix, &prefix, usize::MAX)? {
-                let rest = &key[prefix.len()..];
-                let kind = rest.first().and_then(|code| EdgeKind::from_code(*code));
-                let from = parse_node_part(&rest[1.min(rest.len())..]).map(|(from, _)| from);
+            for item in lists::items(self.view, TREE, &in_prefix(node))? {
+                let kind = item.first().and_then(|code| EdgeKind::from_code(*code));
+                let from = parse_node_part(&item[1.min(item.len())..]).map(|(from, _)| from);
                 let (Some(kind), Some(from)) = (kind, from) else {
                     return Err(Error::Derived("undecodable lineage key".into()));
                 };

@@ -632,6 +632,27 @@ fn nodes_with_more_edges_than_their_record_holds_walk_as_the_reference() {
     for step in &steps {
         world.apply(step);
     }
+    // Every run records the same inputs again: edges already listed past a full record
+    // are not listed twice.
+    for run in 1..=many {
+        let seq = world.run(Command::RecordRunInputs(RunInputsRecorded {
+            run: id(&format!("r-{run}")),
+            datasets: (1..=3).map(|d| id(&format!("d-{d}"))).collect(),
+        }));
+        for d in 1..=3 {
+            world.edge(
+                entity(EntityKind::Run, format!("r-{run}")),
+                EdgeKind::Used,
+                entity(EntityKind::Dataset, format!("d-{d}")),
+                seq,
+            );
+        }
+    }
+    for d in 1..=3 {
+        let dataset = entity(EntityKind::Dataset, format!("d-{d}"));
+        let into = world.store.lineage().in_edges(&dataset).unwrap();
+        assert_eq!(into.len(), many, "each run's edge into {dataset} once");
+    }
     let keyed = |table: u8| {
         world.store.trees().flush_layer(world.store.head().seq).unwrap();
         world.store.trees().sled_trees()[TREE].scan_prefix([table]).count()

@@ -18,7 +18,7 @@ pub(super) fn principal_registered(overlay: &mut Overlay, envelope: &Envelope, e
                 store_auditor: false,
             },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -39,7 +39,7 @@ pub(super) fn subscription_created(overlay: &mut Overlay, envelope: &Envelope, e
                 owner: envelope.actor.clone(),
             },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -61,7 +61,7 @@ pub(super) fn experimentation_account_created(
                 seats: Default::default(),
             },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -95,7 +95,7 @@ pub(super) fn model_management_account_created(
                 plan: e.plan,
             },
         },
-    );
+    )?;
     Ok(())
 }
 

@@ -18,7 +18,7 @@ pub(super) fn dataset_registered(overlay: &mut Overlay, envelope: &Envelope, e: 
                 schema: Vec::new(),
             },
         },
-    );
+    )?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ pub(super) fn manifest_created(overlay: &mut Overlay, envelope: &Envelope, e: &M
             parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
             detail: Detail::Manifest { versions: Vec::new() },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -51,7 +51,7 @@ pub(super) fn image_created(overlay: &mut Overlay, envelope: &Envelope, e: &Imag
             parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
             detail: Detail::Image { versions: Vec::new() },
         },
-    );
+    )?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The state projection: the current state of every entity, names by scope, children by
-//! parent, and seats by subscription.
+//! parent (`c` parent + kind → a list of child ids, `derived::lists`), and seats by
+//! subscription.
 
 mod accounts;
 mod datasets;
@@ -11,6 +12,7 @@ mod services;
 mod workspaces;
 
 use crate::derived::keys::{entity_part, key, kind_part, text_part};
+use crate::derived::lists;
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
@@ -38,10 +40,6 @@ pub(crate) fn name_key(scope: Option<&EntityRef>, kind: EntityKind, name: &str) 
 
 pub(crate) fn children_prefix(parent: &EntityRef, kind: EntityKind) -> Vec<u8> {
     key(b'c', &[&entity_part(parent), &kind_part(kind)])
-}
-
-fn child_key(parent: &EntityRef, child: &EntityRef) -> Vec<u8> {
-    key(b'c', &[&entity_part(parent), &entity_part(child)])
 }
 
 pub(crate) fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
@@ -104,15 +102,14 @@ pub(crate) fn entity(view: &Trees, reference: &EntityRef) -> Result<Option<Entit
     view.get_value(TREE, &entity_key(reference))
 }
 
-/// The entities of one kind directly inside `parent`, as readers see them.
+/// The entities of one kind directly inside `parent`, as readers see them, by id.
 pub(crate) fn children(view: &Trees, parent: &EntityRef, kind: EntityKind) -> Result<Vec<Entity>> {
-    let prefix = children_prefix(parent, kind);
-    let skip = 1 + entity_part(parent).len();
-    let mut found = Vec::new();
-    for (key, _) in view.range(TREE, &prefix, &prefix, usize::MAX)? {
-        let (child, _) = crate::derived::keys::parse_entity_part(&key[skip..])
-            .ok_or_else(|| Error::Derived("undecodable child key".into()))?;
-        if let Some(entity) = entity(view, &child)? {
+    let mut ids = lists::items(view, TREE, &children_prefix(parent, kind))?;
+    ids.sort_unstable();
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = String::from_utf8(id).map_err(|_| Error::Derived("undecodable child id".into()))?;
+        if let Some(entity) = entity(view, &EntityRef::new(kind, id))? {
             found.push(entity);
         }
     }
@@ -188,11 +185,17 @@ struct New {
     detail: Detail,
 }
 
-fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
+fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) -> Result<()> {
     let stamp = stamp(envelope);
     let reference = envelope.stream.clone();
     if let Some(parent) = &new.parent {
-        overlay.insert(TREE, child_key(parent, &reference), Vec::new());
+        // An entity is created once, so it joins its parent's list once.
+        lists::push(
+            overlay,
+            TREE,
+            children_prefix(parent, reference.kind),
+            reference.id.as_bytes(),
+        )?;
     }
     let scoped = new.scoped_name.unwrap_or_else(|| new.name.clone());
     let scope = name_scope(reference.kind, new.parent.as_ref(), &envelope.actor);
@@ -213,6 +216,7 @@ fn create(overlay: &mut Overlay, envelope: &Envelope, new: New) {
         detail: new.detail,
     };
     overlay.put_value(TREE, entity_key(&entity.reference), entity);
+    Ok(())
 }
 
 /// Names are unique in their parent's scope; principals and subscriptions, which have no

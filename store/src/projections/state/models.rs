@@ -19,7 +19,7 @@ pub(super) fn model_created(overlay: &mut Overlay, envelope: &Envelope, e: &Mode
                 versions_registered: 0,
             },
         },
-    );
+    )?;
     Ok(())
 }
 

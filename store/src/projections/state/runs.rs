@@ -24,7 +24,7 @@ pub(super) fn run_queued(overlay: &mut Overlay, envelope: &Envelope, e: &RunQueu
             parent: Some(experiment_ref(&e.experiment)),
             detail: Detail::Run(Box::new(detail)),
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -49,7 +49,7 @@ pub(super) fn run_started(overlay: &mut Overlay, envelope: &Envelope, e: &RunSta
                 parent: Some(experiment_ref(&e.experiment)),
                 detail: Detail::Run(Box::new(new_run(e, None, at))),
             },
-        );
+        )?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ pub(super) fn environment_created(overlay: &mut Overlay, envelope: &Envelope, e:
             parent: Some(account_ref(EntityKind::ModelManagementAccount, &e.account)),
             detail: Detail::Environment { kind: e.kind.clone() },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -35,7 +35,7 @@ pub(super) fn service_deployed(overlay: &mut Overlay, envelope: &Envelope, e: &S
                 drift_alerts: Vec::new(),
             })),
         },
-    );
+    )?;
     Ok(())
 }
 

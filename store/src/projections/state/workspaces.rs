@@ -16,7 +16,7 @@ pub(super) fn workspace_created(overlay: &mut Overlay, envelope: &Envelope, e: &
                 members: [envelope.actor.clone()].into(),
             },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -63,7 +63,7 @@ pub(super) fn project_created(overlay: &mut Overlay, envelope: &Envelope, e: &Pr
                 repository: e.repository.clone(),
             },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -82,7 +82,7 @@ pub(super) fn experiment_created(overlay: &mut Overlay, envelope: &Envelope, e: 
                 tags: Default::default(),
             },
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -117,7 +117,7 @@ pub(super) fn compute_target_attached(
             parent: Some(account_ref(EntityKind::ExperimentationAccount, &e.account)),
             detail: Detail::ComputeTarget { kind: e.kind.clone() },
         },
-    );
+    )?;
     Ok(())
 }
 
