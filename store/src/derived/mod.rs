@@ -1,5 +1,5 @@
 //! Derived data on its way to sled: the overlay readers and the writer look through
-//! (`overlay`), one group's pending changes over it (`pending`, in maps per tree: `per_tree`), the journal and flusher
+//! (`overlay`) with a filter of keys sled may hold (`key_filter`), one group's pending changes over it (`pending`, in maps per tree: `per_tree`), the journal and flusher
 //! that move layered changes into sled off the writer's thread, the key encoding every
 //! projection shares (`keys`), posting lists as deltas (`deltas`), and lists that only
 //! grow kept in chunks (`lists`).
@@ -7,6 +7,7 @@
 pub(crate) mod deltas;
 pub(crate) mod flusher;
 pub(crate) mod journal;
+pub(crate) mod key_filter;
 pub(crate) mod keys;
 pub(crate) mod lists;
 pub(crate) mod overlay;

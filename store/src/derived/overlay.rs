@@ -7,6 +7,7 @@
 //! many updates of a hot key (a run logging metrics) into one sled write.
 
 use crate::derived::journal;
+use crate::derived::key_filter::KeyFilter;
 use crate::error::{Error, Result};
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
@@ -176,6 +177,8 @@ pub struct Trees {
     layer: Arc<RwLock<Layers>>,
     /// Where a flush in progress is journalled (see [`crate::derived::journal`]).
     journal: PathBuf,
+    /// Which keys sled may hold in the tables mostly asked about keys they lack.
+    filter: Arc<KeyFilter>,
 }
 
 impl Trees {
@@ -184,7 +187,14 @@ impl Trees {
             trees,
             layer: Arc::default(),
             journal,
+            filter: Arc::default(),
         }
+    }
+
+    /// Lets lookups of keys sled cannot hold skip sled (see [`KeyFilter`]): called once on
+    /// open, after a cut-short flush is finished and before anything is read or written.
+    pub fn arm_key_filter(&self) -> Result<()> {
+        self.filter.arm(&self.trees)
     }
 
     /// Finishes a flush that a crash cut short, from its journal; a damaged journal
@@ -233,6 +243,9 @@ impl Trees {
             if let Some(value) = layer.get(tree, key) {
                 return Ok(read(value.as_deref()));
             }
+        }
+        if !self.filter.may_hold(tree, key) {
+            return Ok(read(None));
         }
         Ok(read(self.trees[tree].get(key)?.as_deref()))
     }
@@ -368,7 +381,10 @@ impl Trees {
     fn write_keys<'a>(&self, entries: impl Iterator<Item = journal::EntryRef<'a>>, checkpoint: u64) -> Result<()> {
         for (tree, key, value) in entries {
             match value {
-                Some(value) => self.trees[tree].insert(key, value)?,
+                Some(value) => {
+                    self.filter.add(tree, key);
+                    self.trees[tree].insert(key, value)?
+                }
                 None => self.trees[tree].remove(key)?,
             };
         }
@@ -411,7 +427,10 @@ impl Trees {
         let mut batches: Vec<sled::Batch> = self.trees.iter().map(|_| sled::Batch::default()).collect();
         for ((tree, key), value) in changes {
             match value {
-                Some(value) => batches[tree].insert(key, value),
+                Some(value) => {
+                    self.filter.add(tree, &key);
+                    batches[tree].insert(key, value)
+                }
                 None => batches[tree].remove(key),
             }
         }

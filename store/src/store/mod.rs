@@ -195,6 +195,7 @@ impl Store {
         let trees = projections::open_trees(&db)?;
         let view = Trees::new(trees.clone(), journal);
         view.recover_journal()?;
+        view.arm_key_filter()?;
         for (tree, name) in trees.iter().zip(projections::NAMES) {
             let checkpoint = crate::derived::overlay::checkpoint(tree)?;
             if checkpoint > head.seq {
