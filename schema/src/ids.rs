@@ -70,9 +70,17 @@ fn article(word: &str) -> &'static str {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $label:literal, [$($kind:literal),*]) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        impl Serialize for $name {
+            // As the string it holds, lent: `into = "String"` cloned it for every value
+            // written (ids are in every event and entity).
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             /// Checks and wraps an id, given bare or as the global id of its kind
@@ -150,9 +158,15 @@ id_type!(/// An API token (its id; the secret itself is never stored).
 
 /// A checked human-readable name: 1 to 256 characters, no control characters,
 /// no leading or trailing white space.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Name(String);
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
 
 impl Name {
     pub fn new(text: impl Into<String>) -> Result<Self, Rejection> {
@@ -353,10 +367,17 @@ pub struct EntityRef {
 }
 
 /// The binary shape of an `EntityRef`, fixed forever (it is inside every envelope).
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoredEntityRef {
     kind: EntityKind,
     id: String,
+}
+
+/// The same shape, written from a lent id.
+#[derive(Serialize)]
+struct LentEntityRef<'a> {
+    kind: EntityKind,
+    id: &'a str,
 }
 
 impl Serialize for EntityRef {
@@ -364,9 +385,9 @@ impl Serialize for EntityRef {
         if serializer.is_human_readable() {
             serializer.serialize_str(&self.to_string())
         } else {
-            StoredEntityRef {
+            LentEntityRef {
                 kind: self.kind,
-                id: self.id.clone(),
+                id: &self.id,
             }
             .serialize(serializer)
         }
