@@ -4,10 +4,51 @@ use lineage_schema::{EntityKind, EntityRef};
 
 /// `kind code` + id + NUL: sorts entities of one kind together, ids never contain NUL.
 pub(crate) fn entity_part(reference: &EntityRef) -> Vec<u8> {
-    let mut key = Vec::with_capacity(reference.id.len() + 2);
-    key.push(reference.kind.code());
-    key.extend_from_slice(reference.id.as_bytes());
-    key.push(0);
+    key_of(None, &[Part::Entity(reference)])
+}
+
+/// A piece of a key, written straight into it: keys are built for nearly every read and
+/// write the projections make, so a key is one allocation, not one per piece.
+pub(crate) enum Part<'a> {
+    Bytes(&'a [u8]),
+    /// An entity's part (see [`entity_part`]).
+    Entity(&'a EntityRef),
+    /// Text and its NUL terminator (see [`text_part`]).
+    Text(&'a str),
+}
+
+impl Part<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Part::Bytes(bytes) => bytes.len(),
+            Part::Entity(reference) => reference.id.len() + 2,
+            Part::Text(text) => text.len() + 1,
+        }
+    }
+
+    fn write(&self, key: &mut Vec<u8>) {
+        match self {
+            Part::Bytes(bytes) => key.extend_from_slice(bytes),
+            Part::Entity(reference) => {
+                key.push(reference.kind.code());
+                key.extend_from_slice(reference.id.as_bytes());
+                key.push(0);
+            }
+            Part::Text(text) => {
+                key.extend_from_slice(text.as_bytes());
+                key.push(0);
+            }
+        }
+    }
+}
+
+/// A table letter (if any) followed by parts, allocated once at its full size.
+pub(crate) fn key_of(table: Option<u8>, parts: &[Part]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(usize::from(table.is_some()) + parts.iter().map(Part::len).sum::<usize>());
+    key.extend(table);
+    for part in parts {
+        part.write(&mut key);
+    }
     key
 }
 
@@ -28,9 +69,7 @@ pub(crate) fn kind_part(kind: EntityKind) -> [u8; 1] {
 
 /// Text with a NUL terminator, so a shorter text is never a prefix of a longer one's key.
 pub(crate) fn text_part(text: &str) -> Vec<u8> {
-    let mut part = text.as_bytes().to_vec();
-    part.push(0);
-    part
+    key_of(None, &[Part::Text(text)])
 }
 
 /// Decodes an entity reference from the front of `bytes`; returns it and the rest.
@@ -39,4 +78,39 @@ pub(crate) fn parse_entity_part(bytes: &[u8]) -> Option<(EntityRef, &[u8])> {
     let end = bytes[1..].iter().position(|byte| *byte == 0)? + 1;
     let id = std::str::from_utf8(&bytes[1..end]).ok()?;
     Some((EntityRef::new(kind, id), &bytes[end + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A key built in one allocation is the same bytes as its parts built apart.
+        #[test]
+        fn a_key_of_parts_is_its_parts_one_after_another(
+            table in proptest::option::of(any::<u8>()),
+            kind in 0..EntityKind::ALL.len(),
+            id in "[a-z0-9-]{1,20}",
+            text in "\\PC{0,20}",
+            bytes in proptest::collection::vec(any::<u8>(), 0..10),
+        ) {
+            let reference = EntityRef::new(EntityKind::ALL[kind], id);
+            let built = key_of(table, &[Part::Entity(&reference), Part::Text(&text), Part::Bytes(&bytes)]);
+            let by_hand: Vec<u8> = table
+                .into_iter()
+                .chain([reference.kind.code()])
+                .chain(reference.id.bytes())
+                .chain([0])
+                .chain(text.bytes())
+                .chain([0])
+                .chain(bytes.iter().copied())
+                .collect();
+            let apart = [table.into_iter().collect(), entity_part(&reference), text_part(&text), bytes].concat();
+            prop_assert_eq!(&built, &by_hand);
+            prop_assert_eq!(&built, &apart);
+            prop_assert_eq!(built.capacity(), built.len());
+            prop_assert_eq!(parse_entity_part(&entity_part(&reference)).map(|(parsed, _)| parsed), Some(reference));
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! bound).
 
 use crate::derived::deltas;
-use crate::derived::keys::{key, text_part};
+use crate::derived::keys::{key, key_of, text_part, Part};
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::Result;
@@ -21,11 +21,11 @@ const CHUNK: u64 = 512;
 const TIME_EVERY: u64 = 64;
 
 pub(crate) fn count_key(table: u8, name: &str) -> Vec<u8> {
-    key(b'n', &[&[table], &text_part(name)])
+    key_of(Some(b'n'), &[Part::Bytes(&[table]), Part::Text(name)])
 }
 
 fn chunk_key(table: u8, name: &str, chunk: u64) -> Vec<u8> {
-    key(table, &[&text_part(name), &chunk.to_be_bytes()])
+    key_of(Some(table), &[Part::Text(name), Part::Bytes(&chunk.to_be_bytes())])
 }
 
 /// Appends `seq` to the chunked posting list `table`/`name` of `tree`.

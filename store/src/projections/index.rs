@@ -15,7 +15,7 @@
 
 use crate::derived::deltas::{self, Located};
 use crate::derived::keys::text_part;
-use crate::derived::keys::{entity_part, key};
+use crate::derived::keys::{entity_part, key, key_of, Part};
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::Result;
@@ -32,7 +32,7 @@ const CHUNK: u64 = 256;
 const HEAD: usize = 8 + 8 + Position::LEN;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {
-    key(b'v', &[&entity_part(stream)])
+    key_of(Some(b'v'), &[Part::Entity(stream)])
 }
 
 fn chunk_key(stream: &EntityRef, chunk: u64) -> Vec<u8> {

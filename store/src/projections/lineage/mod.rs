@@ -15,7 +15,7 @@
 //! edges (an experiment every run executed) keeps the rest a key each, so no record grows
 //! without bound.
 
-use crate::derived::keys::{entity_part, key, parse_entity_part};
+use crate::derived::keys::{key, key_of, parse_entity_part, Part};
 use crate::derived::lists;
 use crate::derived::overlay::{decode, TreeId, Trees};
 use crate::derived::pending::Overlay;
@@ -114,15 +114,21 @@ impl OutEdge {
 }
 
 fn node_part(node: &NodeRef) -> Vec<u8> {
-    let mut part = entity_part(&node.entity);
-    match node.version {
-        Some(version) => {
-            part.push(1);
-            part.extend_from_slice(&version.to_be_bytes());
+    node_key_of(None, node)
+}
+
+/// A table letter (if any) and a node's part, in one allocation: the entity's part, then
+/// 0, or 1 and the version.
+fn node_key_of(table: Option<u8>, node: &NodeRef) -> Vec<u8> {
+    let mut version = [1, 0, 0, 0, 0];
+    let version = match node.version {
+        Some(number) => {
+            version[1..].copy_from_slice(&number.to_be_bytes());
+            &version[..]
         }
-        None => part.push(0),
-    }
-    part
+        None => &[0][..],
+    };
+    key_of(table, &[Part::Entity(&node.entity), Part::Bytes(version)])
 }
 
 fn parse_node_part(bytes: &[u8]) -> Option<(NodeRef, &[u8])> {
@@ -144,7 +150,7 @@ fn parse_node_part(bytes: &[u8]) -> Option<(NodeRef, &[u8])> {
 }
 
 fn node_key(node: &NodeRef) -> Vec<u8> {
-    key(b'n', &[&node_part(node)])
+    node_key_of(Some(b'n'), node)
 }
 
 fn out_key(from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Vec<u8> {
@@ -154,7 +160,7 @@ fn out_key(from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Vec<u8> {
 /// The list of edges into `to` that its record has no room for: each item an edge's kind
 /// code and the key part of the node it comes from.
 fn in_prefix(to: &NodeRef) -> Vec<u8> {
-    key(b'i', &[&node_part(to)])
+    node_key_of(Some(b'i'), to)
 }
 
 /// The node of an entity.

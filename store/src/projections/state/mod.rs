@@ -11,7 +11,7 @@ mod runs;
 mod services;
 mod workspaces;
 
-use crate::derived::keys::{entity_part, key, kind_part, text_part};
+use crate::derived::keys::{key, key_of, kind_part, text_part, Part};
 use crate::derived::lists;
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
@@ -23,7 +23,7 @@ use lineage_schema::*;
 pub(crate) const TREE: TreeId = 1;
 
 pub(crate) fn entity_key(reference: &EntityRef) -> Vec<u8> {
-    key(b'e', &[&entity_part(reference)])
+    key_of(Some(b'e'), &[Part::Entity(reference)])
 }
 
 pub(crate) fn kind_prefix(kind: EntityKind) -> Vec<u8> {
@@ -34,12 +34,12 @@ pub(crate) fn kind_prefix(kind: EntityKind) -> Vec<u8> {
 /// unique within the principal that registered or created them, so a name taken
 /// elsewhere tells nothing.
 pub(crate) fn name_key(scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Vec<u8> {
-    let scope = scope.map(entity_part).unwrap_or_default();
-    key(b'n', &[&scope, &kind_part(kind), &text_part(name)])
+    let scope = scope.map_or(Part::Bytes(&[]), Part::Entity);
+    key_of(Some(b'n'), &[scope, Part::Bytes(&kind_part(kind)), Part::Text(name)])
 }
 
 pub(crate) fn children_prefix(parent: &EntityRef, kind: EntityKind) -> Vec<u8> {
-    key(b'c', &[&entity_part(parent), &kind_part(kind)])
+    key_of(Some(b'c'), &[Part::Entity(parent), Part::Bytes(&kind_part(kind))])
 }
 
 pub(crate) fn subscription_seats_key(subscription: &SubscriptionId, principal: &PrincipalId) -> Vec<u8> {
