@@ -121,6 +121,8 @@ pub(crate) fn children(view: &Trees, parent: &EntityRef, kind: EntityKind) -> Re
 /// pending changes included.
 pub(crate) trait StateRead {
     fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>>;
+    /// Hands `look` the entity where it lies, not a copy. `look` must not read state.
+    fn peek_entity(&self, reference: &EntityRef, look: &mut dyn FnMut(Option<&Entity>)) -> Result<()>;
     /// Whether a `kind` named `name` already exists in `scope`.
     fn name_taken(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<bool>;
     /// How many events the stream holds (0: it does not exist).
@@ -136,6 +138,10 @@ pub(crate) trait StateRead {
 impl StateRead for Overlay {
     fn entity(&self, reference: &EntityRef) -> Result<Option<Entity>> {
         load(self, reference)
+    }
+
+    fn peek_entity(&self, reference: &EntityRef, look: &mut dyn FnMut(Option<&Entity>)) -> Result<()> {
+        self.inspect(TREE, &entity_key(reference), |entity: Option<&Entity>| look(entity))
     }
 
     fn name_taken(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<bool> {

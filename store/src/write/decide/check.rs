@@ -20,7 +20,21 @@ pub(super) fn reject<T>(rejection: Rejection) -> Result<T> {
 /// Derived data that holds another kind of detail than its entity's: a damaged state
 /// projection, not a refused command.
 pub(super) fn mismatch(entity: &Entity) -> crate::error::Error {
-    crate::error::Error::Derived(format!("{} holds the wrong kind of detail", entity.reference))
+    mismatch_of(&entity.reference)
+}
+
+fn in_account(reference: &EntityRef, same: bool) -> Result<()> {
+    if !same {
+        return reject(Rejection::invalid(
+            reference.kind.label(),
+            format!("{reference} belongs to another account"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn mismatch_of(reference: &EntityRef) -> crate::error::Error {
+    crate::error::Error::Derived(format!("{reference} holds the wrong kind of detail"))
 }
 
 /// What a rule decides: the event, and the account it is billed and audited under.
@@ -46,6 +60,33 @@ impl Check<'_> {
         let reference = EntityRef::new(kind, id);
         match self.state.entity(&reference)? {
             Some(entity) if !entity.deleted && self.visible(&entity)? => Ok(entity),
+            _ => reject(Rejection::not_found(reference)),
+        }
+    }
+
+    /// As [`Check::live`], handing `peek` the entity where it lies instead of a copy: the
+    /// permission checks read a run's experiment, project, workspace and account for
+    /// nearly every command, and need a field or two of each. `peek` must not read state.
+    pub(super) fn live_peek<R>(
+        &self,
+        kind: EntityKind,
+        id: impl std::fmt::Display,
+        peek: impl FnOnce(&Entity) -> R,
+    ) -> Result<R> {
+        // A subscription's visibility is judged on the whole entity.
+        if kind == EntityKind::Subscription {
+            return self.live(kind, id).map(|entity| peek(&entity));
+        }
+        let reference = EntityRef::new(kind, id);
+        let mut peek = Some(peek);
+        let mut seen = None;
+        self.state.peek_entity(&reference, &mut |entity| {
+            if let (Some(entity), Some(peek)) = (entity.filter(|entity| !entity.deleted), peek.take()) {
+                seen = Some((entity.account.clone(), peek(entity)));
+            }
+        })?;
+        match seen {
+            Some((account, answer)) if self.visible_in(kind, account.as_ref())? => Ok(answer),
             _ => reject(Rejection::not_found(reference)),
         }
     }
@@ -97,25 +138,24 @@ impl Check<'_> {
     }
 
     pub(super) fn same_account(&self, entity: &Entity, account: &AccountId) -> Result<()> {
-        if entity.account.as_ref() != Some(account) {
-            return reject(Rejection::invalid(
-                entity.reference.kind.label(),
-                format!("{} belongs to another account", entity.reference),
-            ));
-        }
-        Ok(())
+        in_account(&entity.reference, entity.account.as_ref() == Some(account))
+    }
+
+    /// A live, visible entity of `kind` that must belong to `account`.
+    fn live_in(&self, kind: EntityKind, id: impl std::fmt::Display, account: &AccountId) -> Result<()> {
+        let reference = EntityRef::new(kind, id);
+        let same = self.live_peek(kind, &reference.id, |entity| entity.account.as_ref() == Some(account))?;
+        in_account(&reference, same)
     }
 
     pub(super) fn compute_target(&self, target: &ComputeTargetId, account: &AccountId) -> Result<()> {
-        let entity = self.live(EntityKind::ComputeTarget, target)?;
-        self.same_account(&entity, account)
+        self.live_in(EntityKind::ComputeTarget, target, account)
     }
 
     pub(super) fn datasets(&self, datasets: &[DatasetId], account: &AccountId) -> Result<()> {
         limit("datasets", datasets.len())?;
         for dataset in datasets {
-            let entity = self.live(EntityKind::Dataset, dataset)?;
-            self.same_account(&entity, account)?;
+            self.live_in(EntityKind::Dataset, dataset, account)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! `projections::access`, which `Check::visible` asks, so that a refusal never tells an
 //! actor of an entity it could not read.
 
-use super::check::{mismatch, reject, Check};
+use super::check::{mismatch, mismatch_of, reject, Check};
 use crate::error::Result;
 use crate::projections::access;
 use lineage_schema::entity::{Detail, Entity};
@@ -15,10 +15,18 @@ impl Check<'_> {
     /// read is, to it, not there: refusals about it are those of an unknown id.
     pub(super) fn visible(&self, entity: &Entity) -> Result<bool> {
         match (&entity.account, entity.reference.kind) {
+            (None, EntityKind::Subscription) => access::sees_subscription(self.state, self.actor, entity),
+            (account, kind) => self.visible_in(kind, account.as_ref()),
+        }
+    }
+
+    /// Whether the actor may know of an entity of `kind` in `account`: for every kind but
+    /// a subscription, that is all visibility asks.
+    pub(super) fn visible_in(&self, kind: EntityKind, account: Option<&AccountId>) -> Result<bool> {
+        match (account, kind) {
             // Principal ids are a directory shared by design (owners seat people by id).
             (_, EntityKind::Principal) => Ok(true),
             (Some(account), _) => self.sight.reads_account(self.state, self.actor, account),
-            (None, EntityKind::Subscription) => access::sees_subscription(self.state, self.actor, entity),
             (None, _) => Ok(true),
         }
     }
@@ -45,25 +53,23 @@ impl Check<'_> {
     /// (for a model management account: a seat in any experimentation account of its
     /// subscription).
     pub(super) fn require_seat(&self, account: &Entity) -> Result<()> {
-        let (subscription, seated) = match &account.detail {
-            Detail::ExperimentationAccount {
-                subscription, seats, ..
-            } => (subscription, seats.contains(self.actor)),
-            Detail::ModelManagementAccount { subscription, .. } => {
-                let held = self.state.seats_in_subscription(subscription, self.actor)?;
-                (subscription, held > 0)
-            }
-            _ => return Err(mismatch(account)),
+        self.require_seat_in(seat_facts(account, self.actor)?)
+    }
+
+    fn require_seat_in(&self, facts: SeatFacts) -> Result<()> {
+        let seated = match facts.seated {
+            Some(seated) => seated,
+            None => self.state.seats_in_subscription(&facts.subscription, self.actor)? > 0,
         };
-        if seated || &self.owner_of(subscription)? == self.actor || is_administrator(self, self.actor)? {
+        if seated || &self.owner_of(&facts.subscription)? == self.actor || is_administrator(self, self.actor)? {
             return Ok(());
         }
         // A model management account has no seats of its own: an owner or contributor
         // role there lets a principal act in it.
-        if account.reference.kind == EntityKind::ModelManagementAccount {
+        if facts.account.kind == EntityKind::ModelManagementAccount {
             let held = roles_of(
                 self.find(EntityKind::Principal, self.actor)?.as_ref(),
-                &AccountId::new(account.reference.id.clone())?,
+                &AccountId::new(facts.account.id.clone())?,
             );
             if held.contains(&Role::Owner) || held.contains(&Role::Contributor) {
                 return Ok(());
@@ -71,7 +77,7 @@ impl Check<'_> {
         }
         reject(Rejection::NoSeat {
             principal: self.actor.to_string(),
-            account: account.reference.id.clone(),
+            account: facts.account.id,
         })
     }
 
@@ -93,7 +99,13 @@ impl Check<'_> {
             .account
             .clone()
             .expect("account-scoped entities carry their account");
-        let kind = match entity.reference.kind {
+        self.seat_in(entity.reference.kind, &account)?;
+        Ok(account)
+    }
+
+    /// Checks the actor may act in `account`, which holds an entity of `kind`.
+    fn seat_in(&self, kind: EntityKind, account: &AccountId) -> Result<()> {
+        let kind = match kind {
             EntityKind::Model
             | EntityKind::Manifest
             | EntityKind::Image
@@ -101,8 +113,8 @@ impl Check<'_> {
             | EntityKind::Service => EntityKind::ModelManagementAccount,
             _ => EntityKind::ExperimentationAccount,
         };
-        self.require_seat(&self.live(kind, &account)?)?;
-        Ok(account)
+        let facts = self.live_peek(kind, account, |entity| seat_facts(entity, self.actor))??;
+        self.require_seat_in(facts)
     }
 
     /// The actor may work inside this workspace: it is a member, or owns the subscription.
@@ -111,7 +123,13 @@ impl Check<'_> {
         let Detail::Workspace { members, .. } = &workspace.detail else {
             return Err(mismatch(workspace));
         };
-        if members.contains(self.actor) {
+        self.member_or_owner(&workspace.reference, account, members.contains(self.actor))
+    }
+
+    /// Access to a workspace in `account`: as a member, or as the subscription's owner or
+    /// an administrator.
+    fn member_or_owner(&self, workspace: &EntityRef, account: AccountId, member: bool) -> Result<AccountId> {
+        if member {
             return Ok(account);
         }
         let exp = self.live(EntityKind::ExperimentationAccount, &account)?;
@@ -123,22 +141,65 @@ impl Check<'_> {
         }
         reject(Rejection::NotPermitted {
             principal: self.actor.to_string(),
-            action: format!("work in {} without access to it", workspace.reference),
+            action: format!("work in {workspace} without access to it"),
         })
     }
 
-    /// Walks up from a project, experiment or run to its workspace and checks access.
+    /// Walks up from a project, experiment or run to its workspace and checks access,
+    /// looking at each entity on the way where it lies.
     pub(super) fn access_via(&self, entity: &Entity) -> Result<AccountId> {
-        let mut current = entity.clone();
-        while current.reference.kind != EntityKind::Workspace {
-            let parent = current
+        if entity.reference.kind == EntityKind::Workspace {
+            return self.workspace_access(entity);
+        }
+        let parent_of = |entity: &Entity| {
+            entity
                 .parent
                 .clone()
-                .expect("projects, experiments and runs have parents");
-            current = self.live(parent.kind, &parent.id)?;
+                .expect("projects, experiments and runs have parents")
+        };
+        let mut current = parent_of(entity);
+        while current.kind != EntityKind::Workspace {
+            current = self.live_peek(current.kind, &current.id, parent_of)?;
         }
-        self.workspace_access(&current)
+        let (account, member) = self.live_peek(EntityKind::Workspace, &current.id, |workspace| {
+            let account = workspace
+                .account
+                .clone()
+                .expect("account-scoped entities carry their account");
+            let member = match &workspace.detail {
+                Detail::Workspace { members, .. } => Some(members.contains(self.actor)),
+                _ => None,
+            };
+            (account, member)
+        })?;
+        self.seat_in(EntityKind::Workspace, &account)?;
+        let member = member.ok_or_else(|| mismatch_of(&current))?;
+        self.member_or_owner(&current, account, member)
     }
+}
+
+/// What deciding a seat needs of an account: read where the account lies, then judged.
+struct SeatFacts {
+    account: EntityRef,
+    subscription: SubscriptionId,
+    /// Whether the actor holds a seat in it; `None` for a model management account, whose
+    /// seats are those of its subscription's experimentation accounts.
+    seated: Option<bool>,
+}
+
+fn seat_facts(account: &Entity, actor: &PrincipalId) -> Result<SeatFacts> {
+    let (subscription, seated) = match &account.detail {
+        Detail::ExperimentationAccount {
+            subscription, seats, ..
+        } => (subscription.clone(), Some(seats.contains(actor))),
+        Detail::ModelManagementAccount { subscription, .. } => (subscription.clone(), None),
+        _ => return Err(mismatch(account)),
+    };
+    Ok(SeatFacts {
+        account: account.reference.clone(),
+        subscription,
+        seated,
+    })
 }
 
 pub(super) fn is_administrator(check: &Check<'_>, principal: &PrincipalId) -> Result<bool> {
