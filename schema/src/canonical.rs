@@ -31,13 +31,18 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Orders member names as JCS does: by UTF-16 code units (byte order for ASCII names, the
-/// only kind structs have, is checked first).
+/// Orders member names as JCS does: by UTF-16 code units. Where the names first differ
+/// in two ASCII bytes (always, for the names structs have), those bytes decide: the
+/// prefix before them is the same characters in both, so the same code units.
 fn utf16_order(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.as_bytes().cmp(b.as_bytes());
+    let differ = a.bytes().zip(b.bytes()).position(|(x, y)| x != y);
+    match differ {
+        None => a.len().cmp(&b.len()),
+        Some(at) if a.as_bytes()[at].is_ascii() && b.as_bytes()[at].is_ascii() => {
+            a.as_bytes()[at].cmp(&b.as_bytes()[at])
+        }
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 fn write_number(out: &mut Vec<u8>, value: f64) -> Result<()> {

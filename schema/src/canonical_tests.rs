@@ -89,3 +89,13 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    /// Member names order by UTF-16 code units, whatever the characters, also when one
+    /// name shares a long prefix with the other.
+    #[test]
+    fn names_order_by_utf16_code_units(prefix in text(), a in text(), b in text()) {
+        let (a, b) = (format!("{prefix}{a}"), format!("{prefix}{b}"));
+        prop_assert_eq!(super::utf16_order(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+    }
+}
