@@ -4,6 +4,8 @@
 //! It is built beside the writer, not by it: making an entry (canonical JSON) costs more
 //! than the rest of deciding and applying an event, so a thread of the store's folds the
 //! log into this tree a little behind the head (`catch_up`), and checkpoints wait for it.
+//! It takes events as the writer sends them to readers once they are durable, and reads
+//! the log only for those the feed does not hand it in order.
 //!
 //! Its sled tree `tlog`: `f` → the frontier; `s` + level + index → the root of each
 //! completed perfect subtree at a level that is a multiple of 8 (the hashes of tiles above
@@ -17,6 +19,7 @@ use crate::log::LogRead;
 use lineage_schema::merkle::Frontier;
 use lineage_schema::tlog::{self, TileAt, MAX_ENTRY_BYTES, TILE_HEIGHT, TILE_WIDTH};
 use lineage_schema::{Digest, Envelope, Rejection};
+use std::sync::Arc;
 
 /// The sled tree it lives in (cleared with the projections).
 pub(crate) const TREE_NAME: &str = "tlog";
@@ -69,28 +72,32 @@ fn frontier(tree: &sled::Tree) -> Result<Frontier> {
 }
 
 /// Folds the log's events after the tree's last entry, up to `head` (at most one batch),
-/// into the tree; its new size.
-pub(crate) fn catch_up(tree: &sled::Tree, reader: &dyn LogRead, head: u64) -> Result<u64> {
+/// into the tree; its new size. `fed` are events the writer has just appended, in seq
+/// order, as it sent them to readers: when they follow on from the tree's last entry they
+/// are folded in as they are, and the log is read only for what they do not cover (a
+/// start, a gap the feed dropped, events another node appended to a shared log).
+pub(crate) fn catch_up(tree: &sled::Tree, reader: &dyn LogRead, head: u64, fed: &[Arc<Envelope>]) -> Result<u64> {
     let mut frontier = frontier(tree)?;
     let until = head.min(frontier.size + CATCH_UP_BATCH);
     if frontier.size >= until {
         return Ok(frontier.size);
     }
+    let next = frontier.size + 1;
     let mut batch = sled::Batch::default();
     let mut failed = None;
-    reader.scan_from(frontier.size + 1, &mut |envelope, _| {
+    let mut fold = |envelope: &Envelope| -> bool {
         if envelope.seq != frontier.size + 1 {
             failed = Some(Error::Derived(format!(
                 "the transparency tree holds {} entries but seq {} arrived",
                 frontier.size, envelope.seq
             )));
-            return Ok(false);
+            return false;
         }
-        let entry = match entry_of(&envelope) {
+        let entry = match entry_of(envelope) {
             Ok(entry) => entry,
             Err(error) => {
                 failed = Some(Error::Derived(format!("event {}: {error}", envelope.seq)));
-                return Ok(false);
+                return false;
             }
         };
         for (level, index, root) in tlog::push(&mut frontier, &entry) {
@@ -98,8 +105,18 @@ pub(crate) fn catch_up(tree: &sled::Tree, reader: &dyn LogRead, head: u64) -> Re
                 batch.insert(subtree_key(level, index), root.0.to_vec());
             }
         }
-        Ok(frontier.size < until)
-    })?;
+        frontier.size < until
+    };
+    match fed.iter().position(|envelope| envelope.seq == next) {
+        Some(first) if fed[first..].windows(2).all(|pair| pair[1].seq == pair[0].seq + 1) => {
+            for envelope in &fed[first..] {
+                if !fold(envelope) {
+                    break;
+                }
+            }
+        }
+        _ => reader.scan_from(next, &mut |envelope, _| Ok(fold(&envelope)))?,
+    }
     // The frontier and the subtrees it completed land together, or not at all.
     batch.insert(frontier_key(), encode(&frontier));
     tree.apply_batch(batch)?;

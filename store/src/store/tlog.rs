@@ -30,12 +30,26 @@ impl Builder {
         let failure = Arc::new(Mutex::new(None));
         let thread = {
             let (tree, stop, failure) = (tree.clone(), Arc::clone(&stop), Arc::clone(&failure));
+            // Events as the writer appends them: most need not be read back from the log.
+            let mut feed = shared.feed.subscribe();
             std::thread::Builder::new()
                 .name("lineage-tlog".into())
                 .spawn(move || {
+                    let mut fed = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
+                        fed.clear();
+                        loop {
+                            match feed.try_recv() {
+                                Ok(envelope) => fed.push(envelope),
+                                // Dropped ones are read from the log instead.
+                                Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        // Read after the feed: the writer moves the head before it sends,
+                        // so every event taken from the feed is within it.
                         let head = shared.head.lock().expect("head lock").seq;
-                        match projections::tlog::catch_up(&tree, reader.as_ref(), head) {
+                        match projections::tlog::catch_up(&tree, reader.as_ref(), head, &fed) {
                             Ok(size) if size >= head => std::thread::sleep(IDLE_LOOK),
                             Ok(_) => {}
                             Err(error @ Error::Derived(_)) => {
@@ -254,4 +268,51 @@ fn store_origin(dir: &Path, key: &ed25519_dalek::VerifyingKey) -> Result<String>
 
 fn tlog_error(error: tlog_tiles::Error) -> Error {
     Error::Derived(format!("the transparency tree: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events handed over as the writer sent them fold into the tree the log gives —
+    /// without reading the log when they follow on, from the log where they leave a gap.
+    #[test]
+    fn fed_events_build_the_tree_the_log_builds() {
+        let (dir, empty_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        crate::demo::fill(&store).unwrap();
+        let head = store.head().seq;
+        let mut sent = Vec::new();
+        store
+            .reader
+            .scan_from(1, &mut |envelope, _| {
+                sent.push(Arc::new(envelope));
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(sent.len() as u64, head);
+        let empty = Store::open(empty_dir.path(), &Options::default()).unwrap();
+        let scratch = sled::Config::new().temporary(true).open().unwrap();
+        let built = |name: &str, reader: &dyn LogRead, feeds: &[&[Arc<Envelope>]]| {
+            let tree = scratch.open_tree(name).unwrap();
+            for fed in feeds {
+                projections::tlog::catch_up(&tree, reader, head, fed).unwrap();
+            }
+            projections::tlog::head(&tree).unwrap()
+        };
+        let from_log = built("log", store.reader.as_ref(), &[&[]]);
+        assert_eq!(from_log.0, head);
+        // All of it fed: an empty log is never asked.
+        assert_eq!(built("fed", empty.reader.as_ref(), &[&sent]), from_log);
+        // In parts, each repeating some of the last: what the tree holds is skipped.
+        let (first, rest) = sent.split_at(40);
+        assert_eq!(built("parts", empty.reader.as_ref(), &[first, &sent[30..]]), from_log);
+        assert!(!rest.is_empty());
+        // With a gap the feed dropped: read from the log.
+        let gapped: Vec<Arc<Envelope>> = sent.iter().filter(|envelope| envelope.seq != 50).cloned().collect();
+        assert_eq!(built("gap", store.reader.as_ref(), &[&gapped]), from_log);
+        assert_eq!(built("gap, no log", empty.reader.as_ref(), &[&gapped]).0, 0);
+        store.close().unwrap();
+        empty.close().unwrap();
+    }
 }
