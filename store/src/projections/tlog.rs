@@ -4,7 +4,7 @@
 //! It is built beside the writer, not by it: making an entry (canonical JSON) costs more
 //! than the rest of deciding and applying an event, so a thread of the store's folds the
 //! log into this tree a little behind the head (`catch_up`), and checkpoints wait for it.
-//! It takes events as the writer sends them to readers once they are durable, and reads
+//! It takes each group of events from the writer once they are durable, and reads
 //! the log only for those the feed does not hand it in order.
 //!
 //! Its sled tree `tlog`: `f` → the frontier; `s` + level + index → the root of each

@@ -216,7 +216,9 @@ impl Store {
             access_generation: 0.into(),
             log_head: head.seq.into(),
         });
+        let (tlog_feed, tlog_fed) = mpsc::sync_channel(tlog::FED_GROUPS);
         let writer = Writer {
+            tlog_feed: Some(tlog_feed),
             sight: Default::default(),
             log: event_log,
             reader: Arc::clone(&reader),
@@ -239,7 +241,7 @@ impl Store {
         if let Some(url) = &options.log_url {
             follow(url, Arc::clone(&jobs), Arc::clone(&shared), dir)?;
         }
-        let tlog = tlog::Builder::start(&db, Arc::clone(&reader), Arc::clone(&shared), dir)?;
+        let tlog = tlog::Builder::start(&db, Arc::clone(&reader), Arc::clone(&shared), tlog_fed, dir)?;
         Ok(Store {
             tlog,
             dir: dir.to_path_buf(),

@@ -12,6 +12,9 @@ use std::sync::atomic::AtomicBool;
 const REACH_WAIT: Duration = Duration::from_secs(30);
 /// How often the builder looks for new events when it has none.
 const IDLE_LOOK: Duration = Duration::from_millis(5);
+/// Groups of events the writer may hand the builder ahead of it; past that, the builder
+/// reads them from the log.
+pub(super) const FED_GROUPS: usize = 64;
 
 /// The transparency tree's sled tree and the thread that folds the log into it.
 #[derive(Debug)]
@@ -24,30 +27,30 @@ pub(super) struct Builder {
 }
 
 impl Builder {
-    pub(super) fn start(db: &sled::Db, reader: Arc<dyn LogRead>, shared: Arc<Shared>, dir: &Path) -> Result<Builder> {
+    pub(super) fn start(
+        db: &sled::Db,
+        reader: Arc<dyn LogRead>,
+        shared: Arc<Shared>,
+        fed_groups: std::sync::mpsc::Receiver<Vec<Arc<Envelope>>>,
+        dir: &Path,
+    ) -> Result<Builder> {
         let tree = db.open_tree(projections::tlog::TREE_NAME)?;
         let stop = Arc::new(AtomicBool::new(false));
         let failure = Arc::new(Mutex::new(None));
         let thread = {
             let (tree, stop, failure) = (tree.clone(), Arc::clone(&stop), Arc::clone(&failure));
-            // Events as the writer appends them: most need not be read back from the log.
-            let mut feed = shared.feed.subscribe();
             std::thread::Builder::new()
                 .name("lineage-tlog".into())
                 .spawn(move || {
                     let mut fed = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
+                        // Events as the writer appended them: most need not be read back.
                         fed.clear();
-                        loop {
-                            match feed.try_recv() {
-                                Ok(envelope) => fed.push(envelope),
-                                // Dropped ones are read from the log instead.
-                                Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-                                Err(_) => break,
-                            }
+                        while let Ok(group) = fed_groups.try_recv() {
+                            fed.extend(group);
                         }
-                        // Read after the feed: the writer moves the head before it sends,
-                        // so every event taken from the feed is within it.
+                        // Read after the groups: the writer moves the head before it sends
+                        // one, so every event taken is within it.
                         let head = shared.head.lock().expect("head lock").seq;
                         match projections::tlog::catch_up(&tree, reader.as_ref(), head, &fed) {
                             Ok(size) if size >= head => std::thread::sleep(IDLE_LOOK),

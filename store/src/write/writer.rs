@@ -134,6 +134,9 @@ pub(crate) struct Writer {
     /// Events whose derived changes are layered but not yet in sled, and since when.
     pub layered_events: u64,
     pub layered_since: Option<Instant>,
+    /// Each group's events, once durable, to the transparency tree's builder (which
+    /// reads the log for any it is not handed: a full queue drops a group).
+    pub tlog_feed: Option<std::sync::mpsc::SyncSender<Vec<Arc<Envelope>>>>,
 }
 
 /// A group being prepared: the events decided so far and the head they lead to.
@@ -347,8 +350,12 @@ impl Writer {
         self.shared.log_head.fetch_max(head.seq, Ordering::Relaxed);
         // Publish before acknowledging: whoever holds an ack and reads the feed
         // has already been sent the event.
-        for record in records {
-            let _ = self.shared.feed.send(Arc::new(record));
+        let records: Vec<Arc<Envelope>> = records.into_iter().map(Arc::new).collect();
+        for record in &records {
+            let _ = self.shared.feed.send(Arc::clone(record));
+        }
+        if let Some(tlog) = &self.tlog_feed {
+            let _ = tlog.try_send(records);
         }
     }
 
