@@ -107,7 +107,10 @@ impl Check<'_> {
 
     pub(super) fn absent(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<()> {
         let reference = EntityRef::new(kind, id);
-        if self.state.entity(&reference)?.is_some() {
+        let mut present = false;
+        self.state
+            .peek_entity(&reference, &mut |entity| present = entity.is_some())?;
+        if present {
             return reject(Rejection::AlreadyExists { entity: reference });
         }
         Ok(())
