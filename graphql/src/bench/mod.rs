@@ -64,7 +64,8 @@ pub struct BenchArgs {
     peers: bool,
     /// Measure lineage inserts instead: `--chains` chains of 13 commands (dataset → run →
     /// model → manifest → image → service), each one all-or-none batch, from each of
-    /// `--writers` concurrent writers in-process, durable; chains/s.
+    /// `--writers` concurrent writers in-process, durable; chains/s, and the new derived
+    /// (sled) keys a chain costs.
     #[arg(long)]
     insert_chains: bool,
     /// With `--insert-chains`: also over HTTP, as `executeBatch` requests of this many
