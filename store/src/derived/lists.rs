@@ -6,7 +6,9 @@
 //! insert, and a split every few); as a chunk, the items a layer gathers reach sled as one
 //! rewritten value, and a new key only once a chunk fills. Items are varint-length
 //! prefixed, so any bytes can be one; the list keeps whatever order items came in, and
-//! whoever pushes makes sure an item is not pushed twice.
+//! whoever pushes makes sure an item is not pushed twice. No list's prefix may begin
+//! another list's prefix (each is an entity part, NUL-terminated, then a kind byte or a
+//! fixed-width version mark), or reading one would take in the other's chunks.
 
 use crate::derived::deltas::{push_varint, read_varint};
 use crate::derived::overlay::{TreeId, Trees};
@@ -38,8 +40,9 @@ pub(crate) fn push(overlay: &mut Overlay, tree: TreeId, prefix: Vec<u8>, item: &
     overlay.append(tree, prefix, &encoded)
 }
 
-/// Every item of the list under `prefix`, as readers see it: full chunks in the order of
-/// their first items, then the open one. Callers that need an order sort.
+/// Every item of the list under `prefix`, as readers see it: the open chunk's (its key,
+/// the prefix, sorts first), then the full chunks' in the order of their first items.
+/// Callers that need an order sort.
 pub(crate) fn items(view: &Trees, tree: TreeId, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
     let mut found = Vec::new();
     for (_, chunk) in view.range(tree, prefix, prefix, usize::MAX)? {
