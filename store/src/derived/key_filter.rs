@@ -19,6 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 const BITS: usize = 1 << 23;
 /// Bits set per key.
 const PROBES: u64 = 4;
+/// Past this many keys in sled on open the filter would answer "maybe" for about one
+/// missing key in six and more, so arming stops scanning and leaves it open: an open's
+/// scan stays bounded however large the store.
+const ARM_LIMIT: usize = 2_000_000;
 
 /// The tables filtered: (tree, table letter).
 const FILTERED: [(TreeId, u8); 3] = [(0, b'v'), (0, b'i'), (1, b'n')];
@@ -69,9 +73,15 @@ impl KeyFilter {
         positions(tree, key).all(|bit| self.words[bit / 64].load(Ordering::Relaxed) & (1 << (bit % 64)) != 0)
     }
 
-    /// Adds every key sled holds in the filtered tables and starts answering. Called on
-    /// open, before anything else reads or writes the trees.
+    /// Adds every key sled holds in the filtered tables and starts answering, unless they
+    /// are more than [`ARM_LIMIT`] (then every key may be there, as before arming).
+    /// Called on open, before anything else reads or writes the trees.
     pub(crate) fn arm(&self, trees: &[sled::Tree]) -> Result<()> {
+        self.arm_up_to(trees, ARM_LIMIT)
+    }
+
+    fn arm_up_to(&self, trees: &[sled::Tree], limit: usize) -> Result<()> {
+        let mut added = 0;
         for (tree, table) in FILTERED {
             let Some(sled_tree) = trees.get(tree) else {
                 continue;
@@ -79,6 +89,10 @@ impl KeyFilter {
             for entry in sled_tree.scan_prefix([table]) {
                 let (key, _) = entry?;
                 self.add(tree, &key);
+                added += 1;
+                if added > limit {
+                    return Ok(());
+                }
             }
         }
         self.armed.store(true, Ordering::Release);
@@ -128,6 +142,10 @@ mod tests {
                 .filter(|key| filter.may_hold(0, key))
                 .count();
             prop_assert!(strangers < 10, "{strangers} of 1000 keys never added may be held");
+            // More keys than it arms with: left open, every key may be there.
+            let crowded = KeyFilter::default();
+            crowded.arm_up_to(&trees, stored.len().saturating_sub(1)).unwrap();
+            prop_assert_eq!(crowded.may_hold(0, &with_table(b'v', b"stranger")), !stored.is_empty());
         }
     }
 }

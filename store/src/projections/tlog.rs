@@ -5,7 +5,7 @@
 //! than the rest of deciding and applying an event, so a thread of the store's folds the
 //! log into this tree a little behind the head (`catch_up`), and checkpoints wait for it.
 //! It takes each group of events from the writer once they are durable, and reads
-//! the log only for those the feed does not hand it in order.
+//! the log only for those it is not handed in order.
 //!
 //! Its sled tree `tlog`: `f` → the frontier; `s` + level + index → the root of each
 //! completed perfect subtree at a level that is a multiple of 8 (the hashes of tiles above
@@ -73,9 +73,9 @@ fn frontier(tree: &sled::Tree) -> Result<Frontier> {
 
 /// Folds the log's events after the tree's last entry, up to `head` (at most one batch),
 /// into the tree; its new size. `fed` are events the writer has just appended, in seq
-/// order, as it sent them to readers: when they follow on from the tree's last entry they
+/// order, as it handed them over: when they follow on from the tree's last entry they
 /// are folded in as they are, and the log is read only for what they do not cover (a
-/// start, a gap the feed dropped, events another node appended to a shared log).
+/// start, a group dropped from a full queue, events another node appended to a shared log).
 pub(crate) fn catch_up(tree: &sled::Tree, reader: &dyn LogRead, head: u64, fed: &[Arc<Envelope>]) -> Result<u64> {
     let mut frontier = frontier(tree)?;
     let until = head.min(frontier.size + CATCH_UP_BATCH);

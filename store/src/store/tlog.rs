@@ -311,7 +311,7 @@ mod tests {
         let (first, rest) = sent.split_at(40);
         assert_eq!(built("parts", empty.reader.as_ref(), &[first, &sent[30..]]), from_log);
         assert!(!rest.is_empty());
-        // With a gap the feed dropped: read from the log.
+        // With a gap (a group dropped from a full queue): read from the log.
         let gapped: Vec<Arc<Envelope>> = sent.iter().filter(|envelope| envelope.seq != 50).cloned().collect();
         assert_eq!(built("gap", store.reader.as_ref(), &[&gapped]), from_log);
         assert_eq!(built("gap, no log", empty.reader.as_ref(), &[&gapped]).0, 0);
