@@ -108,6 +108,21 @@ pub fn refusal(code: &str, message: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// Path parameters, refused in MLflow's shape (not axum's plain text) when they do not
+/// decode: a path that is not UTF-8 once percent-decoded.
+struct PathOf<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for PathOf<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PathOf(value)),
+            Err(rejection) => Err(refusal("INVALID_PARAMETER_VALUE", rejection.body_text())),
+        }
+    }
+}
+
 fn from_error(error: Error) -> Response {
     match error {
         Error::Refused { code, message } => refusal(code, message),
@@ -156,7 +171,7 @@ fn fields(method: &Method, query: Vec<(String, String)>, body: &Bytes) -> Result
 
 async fn call(
     State(state): State<AppState>,
-    Path(path): Path<HashMap<String, String>>,
+    PathOf(path): PathOf<HashMap<String, String>>,
     method: Method,
     Query(query): Query<Vec<(String, String)>>,
     headers: axum::http::HeaderMap,
@@ -303,7 +318,7 @@ const PARTS: &str = "/mpu-parts";
 /// `mpu/create`, `mpu/complete` or `mpu/abort` of a multipart upload to `path`.
 async fn multipart_step(
     State(state): State<AppState>,
-    Path(path): Path<HashMap<String, String>>,
+    PathOf(path): PathOf<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -336,7 +351,7 @@ async fn multipart_step(
 /// answer's ETag is the part's blake3 digest.
 async fn upload_part(
     State(state): State<AppState>,
-    Path((upload, number)): Path<(String, u32)>,
+    PathOf((upload, number)): PathOf<(String, u32)>,
     body: axum::body::Body,
 ) -> Response {
     use lineage_importer::mlflow::tracking::multipart::{begin_part, Part};
@@ -412,7 +427,7 @@ fn charged(mut response: Response, spent: BlockingTime) -> Response {
 
 async fn list(
     State(state): State<AppState>,
-    Path(path): Path<HashMap<String, String>>,
+    PathOf(path): PathOf<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
@@ -425,7 +440,7 @@ async fn list(
 
 async fn delete_artifacts(
     State(state): State<AppState>,
-    Path(path): Path<HashMap<String, String>>,
+    PathOf(path): PathOf<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let wanted = path.get("path").cloned().unwrap_or_default();
@@ -437,7 +452,7 @@ async fn delete_artifacts(
 
 async fn download(
     State(state): State<AppState>,
-    Path(path): Path<HashMap<String, String>>,
+    PathOf(path): PathOf<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let spec = match placement(&state, &path, &headers) {
@@ -544,7 +559,7 @@ fn received<S>(
 
 async fn upload(
     State(state): State<AppState>,
-    Path(path): Path<HashMap<String, String>>,
+    PathOf(path): PathOf<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Response {

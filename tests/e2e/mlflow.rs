@@ -232,3 +232,45 @@ async fn a_batch_at_mlflows_limits_lands_whole_in_entries_that_fit() {
         .unwrap();
     assert_eq!(history["metrics"].as_array().map(Vec::len), Some(80), "{history}");
 }
+
+/// A path that is not UTF-8 once percent-decoded is refused in MLflow's shape, on every
+/// route whose path names something (artifacts, multipart steps, upload parts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_does_not_decode_is_refused_in_mlflows_shape() {
+    let server = Server::demo_with("admin", Default::default()).await;
+    let base = format!(
+        "{}/mlflow/acct-contoso-exp/ws-churn/api/2.0/mlflow-artifacts",
+        server.url
+    );
+    let before = head(&server).await;
+    for (method, url) in [
+        (reqwest::Method::DELETE, format!("{base}/artifacts/a%FFb")),
+        (reqwest::Method::GET, format!("{base}/artifacts/%C3%28")),
+        (reqwest::Method::PUT, format!("{base}/artifacts/x/%FE")),
+        (reqwest::Method::POST, format!("{base}/mpu/create/%FF")),
+        (reqwest::Method::PUT, format!("{}/mlflow/mpu-parts/%FF/1", server.url)),
+        (
+            reqwest::Method::PUT,
+            format!("{}/mlflow/mpu-parts/upload/not-a-number", server.url),
+        ),
+    ] {
+        let response = server
+            .client
+            .request(method.clone(), &url)
+            .bearer_auth(&server.token)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let refusal: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {url}: {status} {text}"));
+        assert_eq!(status, 400, "{method} {url}: {refusal}");
+        assert_eq!(
+            refusal["error_code"], "INVALID_PARAMETER_VALUE",
+            "{method} {url}: {refusal}"
+        );
+        assert!(refusal["message"].as_str().is_some_and(|message| !message.is_empty()));
+    }
+    assert_eq!(head(&server).await, before, "nothing appended");
+}
