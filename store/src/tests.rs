@@ -1281,3 +1281,83 @@ fn metric_events_add_no_derived_key_per_event() {
         "{added} derived keys for {events} metric events"
     );
 }
+
+/// What every entity's version, state and own lineage node read as — its history, its
+/// entity, the edges in and out of it — and each kind's entities listed a page at a time.
+fn entity_answers(store: &Store) -> Vec<String> {
+    let mut answers = Vec::new();
+    for kind in EntityKind::ALL {
+        let all = store.entities(kind, None, usize::MAX).unwrap();
+        let mut paged = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.entities(kind, after.as_deref(), 3).unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(last.reference.id.to_string());
+            paged.extend(page);
+        }
+        assert_eq!(paged, all, "{kind:?} listed a page at a time");
+        for entity in all {
+            let reference = entity.reference.clone();
+            let node = lineage::NodeRef::entity(reference.clone());
+            answers.push(format!(
+                "{entity:?} {:?} {:?} {:?} {:?}",
+                store.entity(&reference).unwrap(),
+                store.history(&reference).unwrap(),
+                store.lineage().in_edges(&node).unwrap(),
+                store.lineage().out_edges(&node).unwrap(),
+            ));
+        }
+    }
+    answers
+}
+
+#[test]
+fn an_entitys_version_state_and_node_are_one_sled_key_and_read_alike_wherever_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    demo::fill(&store).unwrap();
+    let layered = entity_answers(&store);
+    assert!(layered.len() > 20, "the demo has entities of many kinds");
+    store.flush().unwrap();
+    assert_eq!(entity_answers(&store), layered, "read from sled");
+
+    let run = EntityRef::new(EntityKind::Run, "r-churn-1");
+    let part = crate::derived::keys::entity_part(&run);
+    let keyed = |tree: usize, key: Vec<u8>| store.trees().sled_trees()[tree].contains_key(key).unwrap();
+    assert!(!keyed(0, [&b"v"[..], &part].concat()), "no version key of its own");
+    assert!(!keyed(1, [&b"e"[..], &part].concat()), "no state key of its own");
+    assert!(!keyed(2, [&b"n"[..], &part, &[0]].concat()), "no node key of its own");
+    let records = store.trees().all_sled_trees().last().unwrap();
+    let record = records
+        .get([&b"r"[..], &part].concat())
+        .unwrap()
+        .expect("the run's record");
+    let slots: Vec<usize> = crate::derived::records::slots(&record)
+        .map(|slot| slot.unwrap().0)
+        .collect();
+    assert_eq!(slots, [0, 1, 2], "version, state and node");
+
+    // Changed after the flush: a record in sled merged with a layered slot.
+    let actor = store.history(&run).unwrap()[0].actor.clone();
+    store
+        .execute(CommandEnvelope::new(
+            actor,
+            Command::SetRunTags(lineage_schema::event::RunTagsSet {
+                run: literal("r-churn-1"),
+                tags: vec![lineage_schema::event::Tag {
+                    key: "stage".into(),
+                    value: "checked".into(),
+                }],
+            }),
+        ))
+        .unwrap();
+    let changed = entity_answers(&store);
+    assert_ne!(changed, layered);
+    store.flush().unwrap();
+    assert_eq!(entity_answers(&store), changed, "merged into the record");
+    drop(store);
+    assert_eq!(entity_answers(&open(dir.path())), changed, "after reopening");
+    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(entity_answers(&rebuilt), changed, "after a rebuild");
+}

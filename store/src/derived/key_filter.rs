@@ -24,8 +24,18 @@ const PROBES: u64 = 4;
 /// scan stays bounded however large the store.
 const ARM_LIMIT: usize = 2_000_000;
 
-/// The tables filtered: (tree, table letter).
-const FILTERED: [(TreeId, u8); 3] = [(0, b'v'), (0, b'i'), (1, b'n')];
+/// The tree id the filter knows entity records by (see [`crate::derived::records`]).
+pub(crate) const RECORDS: TreeId = TreeId::MAX;
+
+/// The tables filtered: (tree, table letter). Entity records hold the stream versions
+/// (and the entities and their nodes) when the trees keep records; `v` is filtered where
+/// they do not.
+const FILTERED: [(TreeId, u8); 4] = [
+    (0, b'v'),
+    (0, b'i'),
+    (1, b'n'),
+    (RECORDS, crate::derived::records::TABLE),
+];
 
 #[derive(Debug)]
 pub(crate) struct KeyFilter {
@@ -76,14 +86,18 @@ impl KeyFilter {
     /// Adds every key sled holds in the filtered tables and starts answering, unless they
     /// are more than [`ARM_LIMIT`] (then every key may be there, as before arming).
     /// Called on open, before anything else reads or writes the trees.
-    pub(crate) fn arm(&self, trees: &[sled::Tree]) -> Result<()> {
-        self.arm_up_to(trees, ARM_LIMIT)
+    pub(crate) fn arm(&self, trees: &[sled::Tree], records: Option<&sled::Tree>) -> Result<()> {
+        self.arm_up_to(trees, records, ARM_LIMIT)
     }
 
-    fn arm_up_to(&self, trees: &[sled::Tree], limit: usize) -> Result<()> {
+    fn arm_up_to(&self, trees: &[sled::Tree], records: Option<&sled::Tree>, limit: usize) -> Result<()> {
         let mut added = 0;
         for (tree, table) in FILTERED {
-            let Some(sled_tree) = trees.get(tree) else {
+            let in_tree = match tree {
+                RECORDS => records,
+                tree => trees.get(tree),
+            };
+            let Some(sled_tree) = in_tree else {
                 continue;
             };
             for entry in sled_tree.scan_prefix([table]) {
@@ -116,20 +130,23 @@ mod tests {
         ) {
             let db = sled::Config::new().temporary(true).open().unwrap();
             let trees = vec![db.open_tree("index").unwrap(), db.open_tree("state").unwrap()];
+            let records = db.open_tree("records").unwrap();
             let with_table = |table: u8, rest: &[u8]| [&[table][..], rest].concat();
             for rest in &stored {
                 trees[0].insert(with_table(b'v', rest), b"1").unwrap();
                 trees[1].insert(with_table(b'n', rest), b"1").unwrap();
+                records.insert(with_table(b'r', rest), b"1").unwrap();
             }
             let filter = KeyFilter::default();
             prop_assert!(filter.may_hold(0, &with_table(b'v', b"unarmed")));
-            filter.arm(&trees).unwrap();
+            filter.arm(&trees, Some(&records)).unwrap();
             for rest in &added {
                 filter.add(0, &with_table(b'i', rest));
             }
             for rest in &stored {
                 prop_assert!(filter.may_hold(0, &with_table(b'v', rest)));
                 prop_assert!(filter.may_hold(1, &with_table(b'n', rest)));
+                prop_assert!(filter.may_hold(RECORDS, &with_table(b'r', rest)));
             }
             for rest in &added {
                 prop_assert!(filter.may_hold(0, &with_table(b'i', rest)));
@@ -144,7 +161,7 @@ mod tests {
             prop_assert!(strangers < 10, "{strangers} of 1000 keys never added may be held");
             // More keys than it arms with: left open, every key may be there.
             let crowded = KeyFilter::default();
-            crowded.arm_up_to(&trees, stored.len().saturating_sub(1)).unwrap();
+            crowded.arm_up_to(&trees, Some(&records), stored.len().saturating_sub(1)).unwrap();
             prop_assert_eq!(crowded.may_hold(0, &with_table(b'v', b"stranger")), !stored.is_empty());
         }
     }

@@ -2,7 +2,8 @@
 //! (`overlay`) with a filter of keys sled may hold (`key_filter`), one group's pending changes over it (`pending`, in maps per tree: `per_tree`), the journal and flusher
 //! that move layered changes into sled off the writer's thread, the key encoding every
 //! projection shares (`keys`), posting lists as deltas (`deltas`), and lists that only
-//! grow kept in chunks (`lists`).
+//! grow kept in chunks (`lists`), and how sled holds it (`stored`): the keys three
+//! projections keep about one entity in one record (`records`).
 
 pub(crate) mod deltas;
 pub(crate) mod flusher;
@@ -13,6 +14,8 @@ pub(crate) mod lists;
 pub(crate) mod overlay;
 pub(crate) mod pending;
 pub(crate) mod per_tree;
+pub(crate) mod records;
+pub(crate) mod stored;
 
 /// Opens a sled directory in a test, waiting for a handle dropped just before to let go of
 /// its lock: sled's flushing thread releases it a moment later (the store's own open

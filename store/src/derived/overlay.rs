@@ -7,7 +7,7 @@
 //! many updates of a hot key (a run logging metrics) into one sled write.
 
 use crate::derived::journal;
-use crate::derived::key_filter::KeyFilter;
+use crate::derived::stored::Stored;
 use crate::error::{Error, Result};
 use lineage_schema::envelope::BINCODE;
 use serde::de::DeserializeOwned;
@@ -173,28 +173,37 @@ fn merge<'a, K: Ord + 'a, V: 'a>(
 /// A consistent read view: the unflushed layers over sled. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Trees {
-    trees: Vec<sled::Tree>,
+    stored: Stored,
     layer: Arc<RwLock<Layers>>,
     /// Where a flush in progress is journalled (see [`crate::derived::journal`]).
     journal: PathBuf,
-    /// Which keys sled may hold in the tables mostly asked about keys they lack.
-    filter: Arc<KeyFilter>,
 }
 
 impl Trees {
+    /// The trees, each key in its own tree (no entity records).
     pub fn new(trees: Vec<sled::Tree>, journal: PathBuf) -> Self {
+        Self::stored(Stored::new(trees, None), journal)
+    }
+
+    /// The trees, with the keys entity records hold kept in `records`
+    /// (see [`crate::derived::records`]).
+    pub fn with_records(trees: Vec<sled::Tree>, records: sled::Tree, journal: PathBuf) -> Self {
+        Self::stored(Stored::new(trees, Some(records)), journal)
+    }
+
+    fn stored(stored: Stored, journal: PathBuf) -> Self {
         Self {
-            trees,
+            stored,
             layer: Arc::default(),
             journal,
-            filter: Arc::default(),
         }
     }
 
-    /// Lets lookups of keys sled cannot hold skip sled (see [`KeyFilter`]): called once on
-    /// open, after a cut-short flush is finished and before anything is read or written.
+    /// Lets lookups of keys sled cannot hold skip sled (see
+    /// [`crate::derived::key_filter::KeyFilter`]): called once on open, after a cut-short
+    /// flush is finished and before anything is read or written.
     pub fn arm_key_filter(&self) -> Result<()> {
-        self.filter.arm(&self.trees)
+        self.stored.arm_filter()
     }
 
     /// Finishes a flush that a crash cut short, from its journal; a damaged journal
@@ -203,10 +212,10 @@ impl Trees {
         match journal::read(&self.journal) {
             Ok(None) => return Ok(false),
             Ok(Some((through, entries))) => {
-                let checkpoints: Vec<u64> = self.trees.iter().map(checkpoint).collect::<Result<_>>()?;
+                let checkpoints: Vec<u64> = self.sled_trees().iter().map(checkpoint).collect::<Result<_>>()?;
                 // A journal older than the trees (its removal was lost) has nothing to add.
                 if checkpoints.iter().all(|&at| at <= through) {
-                    self.write_keys(
+                    self.stored.write(
                         entries
                             .iter()
                             .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref())),
@@ -214,20 +223,21 @@ impl Trees {
                     )?;
                 }
             }
-            Err(Error::Derived(_)) => {
-                for tree in &self.trees {
-                    tree.clear()?;
-                }
-                self.trees.first().map(sled::Tree::flush).transpose()?;
-            }
+            Err(Error::Derived(_)) => self.stored.clear()?,
             Err(other) => return Err(other),
         }
         journal::remove(&self.journal)?;
         Ok(true)
     }
 
+    /// The projections' sled trees, tree `i` for projection `i`.
     pub fn sled_trees(&self) -> &[sled::Tree] {
-        &self.trees
+        self.stored.trees()
+    }
+
+    /// Every sled tree holding derived data: the projections' and the entity records'.
+    pub fn all_sled_trees(&self) -> impl Iterator<Item = &sled::Tree> {
+        self.stored.all_trees()
     }
 
     pub fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -244,10 +254,7 @@ impl Trees {
                 return Ok(read(value.as_deref()));
             }
         }
-        if !self.filter.may_hold(tree, key) {
-            return Ok(read(None));
-        }
-        Ok(read(self.trees[tree].get(key)?.as_deref()))
+        self.stored.read(tree, key, read)
     }
 
     /// As [`Trees::read`] over the unflushed layers alone; when they do not hold the key,
@@ -277,15 +284,12 @@ impl Trees {
             .entries(tree, from, None)
             .take_while(|(key, _)| key.starts_with(prefix))
             .peekable();
-        let mut stored = self.trees[tree]
-            .range(from..)
-            .take_while(|item| item.as_ref().map_or(true, |(key, _)| key.starts_with(prefix)))
-            .peekable();
+        let mut stored = self.stored.range(tree, prefix, from).peekable();
         let mut found = Vec::new();
         while found.len() < limit {
             let next_stored = match stored.peek() {
-                Some(Ok((key, _))) => Some(key.to_vec()),
-                Some(Err(_)) => return Err(stored.next().expect("peeked").expect_err("an error").into()),
+                Some(Ok((key, _))) => Some(key.clone()),
+                Some(Err(_)) => return Err(stored.next().expect("peeked").expect_err("an error")),
                 None => None,
             };
             let next_layered = layered.peek().map(|(key, _)| (*key).clone());
@@ -300,7 +304,7 @@ impl Trees {
                 }
                 (Some(_), _) => {
                     let (key, value) = stored.next().expect("peeked")?;
-                    (key.to_vec(), Some(value.to_vec()))
+                    (key, Some(value))
                 }
                 (None, Some(_)) => {
                     let (key, value) = layered.next().expect("peeked");
@@ -317,15 +321,10 @@ impl Trees {
     /// The entry with the greatest key `<= key` among keys starting with `prefix`.
     pub fn floor(&self, tree: TreeId, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let layer = self.layer.read().expect("layer lock");
-        let mut stored = None;
-        for item in self.trees[tree].range(prefix..=key).rev() {
-            let (found, value) = item?;
-            // Skip what a layer deletes; what it replaces is compared below.
-            if !matches!(layer.get(tree, &found), Some(None)) {
-                stored = Some((found.to_vec(), value.to_vec()));
-                break;
-            }
-        }
+        // Skip what a layer deletes; what it replaces is compared below.
+        let stored = self
+            .stored
+            .floor(tree, prefix, key, |found| matches!(layer.get(tree, found), Some(None)))?;
         let layered = layer
             .entries(tree, prefix, Some(key))
             .find_map(|(key, value)| value.as_ref().map(|value| (key.clone(), value.clone())));
@@ -369,30 +368,24 @@ impl Trees {
                 .iter()
                 .map(|(tree, key, value)| (tree, key.as_slice(), value.as_deref()))
         };
-        journal::write(&self.journal, checkpoint, frozen.len(), entries())?;
-        self.write_keys(entries(), checkpoint)?;
-        journal::remove(&self.journal)?;
+        self.write_journalled(frozen.len(), entries, checkpoint)?;
         self.layer.write().expect("layer lock").flushing = Arc::default();
         Ok(())
     }
 
-    /// Writes journalled changes key by key (readers meanwhile see them in a layer), then
-    /// the checkpoints, and waits until sled has them on disk.
-    fn write_keys<'a>(&self, entries: impl Iterator<Item = journal::EntryRef<'a>>, checkpoint: u64) -> Result<()> {
-        for (tree, key, value) in entries {
-            match value {
-                Some(value) => {
-                    self.filter.add(tree, key);
-                    self.trees[tree].insert(key, value)?
-                }
-                None => self.trees[tree].remove(key)?,
-            };
-        }
-        for tree in &self.trees {
-            tree.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes())?;
-        }
-        self.trees.first().map(sled::Tree::flush).transpose()?;
-        Ok(())
+    /// Writes changes to sled key by key (readers meanwhile see them in a layer, or in a
+    /// replay's overlay), journalled first: a crash part way leaves a journal that the
+    /// next open finishes, so no tree — nor an entity record, which three trees share — is
+    /// left ahead of the checkpoint it was written with.
+    fn write_journalled<'a, I: Iterator<Item = journal::EntryRef<'a>>>(
+        &self,
+        count: usize,
+        entries: impl Fn() -> I,
+        checkpoint: u64,
+    ) -> Result<()> {
+        journal::write(&self.journal, checkpoint, count, entries())?;
+        self.stored.write(entries(), checkpoint)?;
+        journal::remove(&self.journal)
     }
 
     /// Writes every layered change to sled now, on this thread.
@@ -413,7 +406,7 @@ impl Trees {
         }
     }
 
-    /// Writes replayed changes straight to sled with `checkpoint`, one batch per tree
+    /// Writes replayed changes straight to sled with `checkpoint`, journalled as a flush is
     /// (replays only: the layer must be empty, or older layered values would shadow these).
     pub(super) fn write_replayed(
         &self,
@@ -424,21 +417,13 @@ impl Trees {
             self.layer_is_empty(),
             "replays write to sled only when nothing is layered"
         );
-        let mut batches: Vec<sled::Batch> = self.trees.iter().map(|_| sled::Batch::default()).collect();
-        for ((tree, key), value) in changes {
-            match value {
-                Some(value) => {
-                    self.filter.add(tree, &key);
-                    batches[tree].insert(key, value)
-                }
-                None => batches[tree].remove(key),
-            }
-        }
-        for (tree, mut batch) in self.trees.iter().zip(batches) {
-            batch.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes());
-            tree.apply_batch(batch)?;
-        }
-        Ok(())
+        let changes: Vec<(Key, Option<Vec<u8>>)> = changes.collect();
+        let entries = || {
+            changes
+                .iter()
+                .map(|((tree, key), value)| (*tree, key.as_slice(), value.as_deref()))
+        };
+        self.write_journalled(changes.len(), entries, checkpoint)
     }
 }
 

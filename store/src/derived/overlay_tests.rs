@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::derived::pending::Overlay;
+use lineage_schema::{EntityKind, EntityRef};
 
 fn journal_path() -> PathBuf {
     let dir = tempfile::tempdir().unwrap().keep();
@@ -115,9 +116,11 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     let open = || {
         let db = crate::derived::open_sled_waiting(&dir.path().join("derived"));
         let trees = vec![db.open_tree("a").unwrap(), db.open_tree("b").unwrap()];
-        (db, Trees::new(trees, journal_file.clone()))
+        let records = db.open_tree("records").unwrap();
+        (db, Trees::with_records(trees, records, journal_file.clone()))
     };
-    let entries: Vec<journal::Entry> = (0..100u32)
+    // Keys of their own, and an entity's version and state, which share a record.
+    let mut entries: Vec<journal::Entry> = (0..100u32)
         .map(|n| {
             (
                 (n % 2) as TreeId,
@@ -126,6 +129,12 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
             )
         })
         .collect();
+    for n in 0..20u32 {
+        let entity = crate::derived::keys::entity_part(&EntityRef::new(EntityKind::Run, format!("run-{}", n / 2)));
+        let slot = (n % 2) as TreeId;
+        let letter = [b'v', b'e'][slot];
+        entries.push((slot, [&[letter][..], &entity].concat(), Some(n.to_be_bytes().to_vec())));
+    }
     fn as_slices(entries: &[journal::Entry]) -> Vec<journal::EntryRef<'_>> {
         entries
             .iter()
@@ -134,11 +143,11 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     }
     {
         let (db, view) = open();
-        view.write_keys(std::iter::empty(), 3).unwrap();
+        view.stored.write(std::iter::empty(), 3).unwrap();
         journal::write(&journal_file, 8, entries.len(), as_slices(&entries).into_iter()).unwrap();
         // The crash: a third of the keys reached sled, the checkpoints did not.
         for (tree, key, value) in &entries[..33] {
-            view.trees[*tree].insert(key, value.clone().unwrap()).unwrap();
+            view.sled_trees()[*tree].insert(key, value.clone().unwrap()).unwrap();
         }
         db.flush().unwrap();
     }
@@ -148,7 +157,12 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     for (tree, key, value) in &entries {
         assert_eq!(view.get(*tree, key).unwrap(), *value);
     }
-    assert!(view.trees.iter().all(|tree| checkpoint(tree).unwrap() == 8));
+    assert!(view.all_sled_trees().all(|tree| checkpoint(tree).unwrap() == 8));
+    assert_eq!(
+        view.all_sled_trees().last().unwrap().len(),
+        1 + 10,
+        "ten records, each of two keys"
+    );
     assert!(!view.recover_journal().unwrap(), "nothing left to recover");
 
     // A journal older than the trees puts nothing back.
@@ -163,7 +177,7 @@ fn a_flush_cut_short_is_finished_from_its_journal_and_a_stale_or_damaged_one_is_
     bytes[middle] ^= 1;
     std::fs::write(&journal_file, bytes).unwrap();
     assert!(view.recover_journal().unwrap());
-    assert!(view.trees.iter().all(|tree| tree.is_empty()));
+    assert!(view.all_sled_trees().all(|tree| tree.is_empty()));
     assert!(!journal_file.exists());
     drop(db);
 }

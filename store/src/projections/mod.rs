@@ -24,7 +24,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 
 /// The shape of what projections store. Derived data is rebuildable, so when a release
 /// changes that shape it bumps this number and opening an older store rebuilds it.
-pub const FORMAT: u64 = 12;
+pub const FORMAT: u64 = 13;
 const FORMAT_KEY: &[u8] = b"derived-format";
 
 /// Whether `db` holds projections in this release's shape; if not, clears them (they are
@@ -40,10 +40,11 @@ pub fn ensure_format(db: &sled::Db) -> Result<bool> {
     Ok(true)
 }
 
-/// Empties every projection's tree and the transparency tree. Dropped whole, not cleared:
-/// sled clears a tree one key at a time, which took a quarter of a rebuild.
+/// Empties every projection's tree, the entity records and the transparency tree. Dropped
+/// whole, not cleared: sled clears a tree one key at a time, which took a quarter of a
+/// rebuild.
 pub fn drop_all(db: &sled::Db) -> Result<()> {
-    for name in NAMES.iter().chain([&tlog::TREE_NAME]) {
+    for name in NAMES.iter().chain([&RECORDS_NAME, &tlog::TREE_NAME]) {
         db.drop_tree(name)?;
     }
     Ok(())
@@ -51,6 +52,10 @@ pub fn drop_all(db: &sled::Db) -> Result<()> {
 
 /// The sled tree of each projection, in tree-id order.
 pub const NAMES: [&str; 6] = ["index", "state", "lineage", "merkle", "audit", "billing"];
+
+/// The sled tree of entity records, which index, state and lineage share
+/// (see [`crate::derived::records`]).
+pub const RECORDS_NAME: &str = "records";
 
 #[derive(Debug)]
 struct IndexProjection;
@@ -121,6 +126,16 @@ pub fn all() -> Vec<Box<dyn Projection>> {
 /// Opens every projection's tree.
 pub fn open_trees(db: &sled::Db) -> Result<Vec<sled::Tree>> {
     NAMES.iter().map(|name| Ok(db.open_tree(name)?)).collect()
+}
+
+/// The derived trees of `db` as projections read and write them, entity records included;
+/// a flush cut short is journalled at `journal`.
+pub fn open_view(db: &sled::Db, journal: std::path::PathBuf) -> Result<Trees> {
+    Ok(Trees::with_records(
+        open_trees(db)?,
+        db.open_tree(RECORDS_NAME)?,
+        journal,
+    ))
 }
 
 /// How many events are committed to sled at a time while catching up.
@@ -205,7 +220,7 @@ fn fold(
 }
 
 /// A digest of every projection's contents (checkpoints aside): equal digests, equal state.
-pub fn digest(trees: &[sled::Tree]) -> Result<Digest> {
+pub fn digest<'a>(trees: impl Iterator<Item = &'a sled::Tree>) -> Result<Digest> {
     let mut hasher = blake3::Hasher::new();
     for tree in trees {
         hasher.update(tree.name().as_ref());

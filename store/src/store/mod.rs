@@ -192,11 +192,10 @@ impl Store {
             // Cleared trees are rebuilt from the log; a journal would put a part back.
             crate::derived::journal::remove(&journal)?;
         }
-        let trees = projections::open_trees(&db)?;
-        let view = Trees::new(trees.clone(), journal);
+        let view = projections::open_view(&db, journal)?;
         view.recover_journal()?;
         view.arm_key_filter()?;
-        for (tree, name) in trees.iter().zip(projections::NAMES) {
+        for (tree, name) in view.sled_trees().iter().zip(projections::NAMES) {
             let checkpoint = crate::derived::overlay::checkpoint(tree)?;
             if checkpoint > head.seq {
                 return Err(Error::Derived(format!(
@@ -502,7 +501,7 @@ impl Store {
     /// How many keys sled holds in the derived trees (what a layer reached sled as; call
     /// `flush` first to count everything appended). Reads every key: for benchmarks.
     pub fn derived_keys(&self) -> Result<u64> {
-        Ok(self.view.sled_trees().iter().map(|tree| tree.len() as u64).sum())
+        Ok(self.view.all_sled_trees().map(|tree| tree.len() as u64).sum())
     }
 
     /// The derived trees as readers see them.
@@ -519,7 +518,7 @@ impl Store {
     /// A digest of all derived data: equal digests mean equal projections.
     pub fn projection_digest(&self) -> Result<Digest> {
         self.flush()?;
-        projections::digest(self.view.sled_trees())
+        projections::digest(self.view.all_sled_trees())
     }
 
     pub fn stats(&self) -> Result<Stats> {

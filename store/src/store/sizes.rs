@@ -18,7 +18,8 @@ impl Store {
     /// measurements, not for serving.
     pub fn table_sizes(&self) -> Result<BTreeMap<(&'static str, char), TableSize>> {
         let mut sizes: BTreeMap<(&'static str, char), TableSize> = BTreeMap::new();
-        for (tree, name) in self.view.sled_trees().iter().zip(projections::NAMES) {
+        let names = projections::NAMES.iter().chain([&projections::RECORDS_NAME]);
+        for (tree, name) in self.view.all_sled_trees().zip(names) {
             for item in tree.iter() {
                 let (key, value) = item?;
                 if key.as_ref() == crate::derived::overlay::CHECKPOINT_KEY {

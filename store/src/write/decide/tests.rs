@@ -3,9 +3,8 @@
 //! no server.
 
 use super::decide;
-use crate::derived::overlay::Trees;
 use crate::derived::pending::Overlay;
-use crate::projections::{access, index, open_trees, state};
+use crate::projections::{access, index, state};
 use lineage_schema::command::RegisterModelVersion;
 use lineage_schema::event::*;
 use lineage_schema::*;
@@ -26,7 +25,7 @@ impl World {
     fn given() -> World {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let trees = Trees::new(open_trees(&db).unwrap(), dir.path().join("journal"));
+        let trees = crate::projections::open_view(&db, dir.path().join("journal")).unwrap();
         let mut world = World {
             overlay: Overlay::for_replay(trees),
             sight: access::Sight::default(),
