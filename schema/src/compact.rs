@@ -64,7 +64,7 @@ pub struct Prior {
 }
 
 fn encoded<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, BINCODE).expect("an envelope's fields always encode")
+    crate::envelope::encode_exact(value).expect("an envelope's fields always encode")
 }
 
 fn malformed(what: &str) -> DecodeError {

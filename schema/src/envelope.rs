@@ -25,6 +25,30 @@ type Config = bincode::config::Configuration<
 /// The one bincode configuration, fixed forever.
 pub const BINCODE: Config = bincode::config::standard().with_limit::<MAX_RECORD_BYTES>();
 
+/// Past this capacity a thread's encoding buffer is let go after use.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+/// `value` encoded with [`BINCODE`], in a vector of exactly its size: encoded first into a
+/// buffer each thread reuses, so a value costs one allocation, not one per doubling of a
+/// growing vector (bincode's `encode_to_vec` starts from an empty one).
+pub fn encode_exact<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, bincode::error::EncodeError> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        // A `Serialize` that encodes something itself finds the buffer taken.
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            return bincode::serde::encode_to_vec(value, BINCODE);
+        };
+        scratch.clear();
+        let encoded = bincode::serde::encode_into_std_write(value, &mut *scratch, BINCODE).map(|_| scratch.to_vec());
+        if scratch.capacity() > SCRATCH_KEPT {
+            *scratch = Vec::new();
+        }
+        encoded
+    })
+}
+
 /// One event in the log.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Envelope {
@@ -137,7 +161,7 @@ impl Envelope {
     pub fn encode(&self) -> Vec<u8> {
         // Encoding into a Vec cannot fail for these types: no maps with non-string
         // keys, no `collect_str`; a failure here is a programming error.
-        bincode::serde::encode_to_vec(self, BINCODE).expect("an envelope always encodes")
+        encode_exact(self).expect("an envelope always encodes")
     }
 }
 

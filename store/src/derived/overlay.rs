@@ -440,7 +440,7 @@ pub(crate) fn be_u64(bytes: &[u8]) -> u64 {
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, BINCODE).expect("derived values always encode")
+    lineage_schema::envelope::encode_exact(value).expect("derived values always encode")
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {

@@ -392,8 +392,18 @@ impl Overlay {
                 return change(typed).map(Some);
             }
         }
-        let Some(mut value) = self.get_value::<T>(tree, &key)? else {
-            return Ok(None);
+        // A decoded committed value is taken, not cloned: writing the key drops it anyway.
+        let taken = self
+            .decoded
+            .get_mut()
+            .remove(tree, &key)
+            .and_then(|value| value.downcast::<T>().ok());
+        let mut value = match taken {
+            Some(value) => *value,
+            None => match self.get_value::<T>(tree, &key)? {
+                Some(value) => value,
+                None => return Ok(None),
+            },
         };
         let result = change(&mut value)?;
         self.write((tree, key), Change::Value(Box::new(value)));
