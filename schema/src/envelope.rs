@@ -266,6 +266,34 @@ mod tests {
     use super::*;
     use crate::samples;
 
+    /// The exact-size encoding is bincode's, for every sample envelope, for values larger
+    /// than the buffer a thread keeps, and for an encoding nested in another's `Serialize`.
+    #[test]
+    fn encoding_exactly_gives_bincodes_bytes() {
+        struct Nested(Vec<u8>);
+        impl Serialize for Nested {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let inner = encode_exact(&self.0).expect("encodes");
+                serializer.serialize_bytes(&inner)
+            }
+        }
+        for envelope in samples::envelopes() {
+            let exact = encode_exact(&envelope).unwrap();
+            assert_eq!(exact, bincode::serde::encode_to_vec(&envelope, BINCODE).unwrap());
+            assert_eq!(exact.capacity(), exact.len());
+        }
+        let large = vec![7u8; 3 * SCRATCH_KEPT];
+        assert_eq!(
+            encode_exact(&large).unwrap(),
+            bincode::serde::encode_to_vec(&large, BINCODE).unwrap()
+        );
+        let nested = Nested(vec![1, 2, 3]);
+        assert_eq!(
+            encode_exact(&nested).unwrap(),
+            bincode::serde::encode_to_vec(&nested, BINCODE).unwrap()
+        );
+    }
+
     #[test]
     fn chain_fields_agree_with_the_whole_decoding() {
         for envelope in samples::envelopes() {

@@ -361,3 +361,42 @@ fn every_layered_key_is_found_and_no_other() {
         assert_eq!(view.get(index as usize % 2, &key(index)).unwrap(), None, "key {index}");
     }
 }
+
+/// An update takes a committed value from the decoded cache instead of cloning it: the
+/// committed value must still read the same after the update is rolled back, or when the
+/// update fails, and the updated one once it is committed.
+#[test]
+fn a_value_updated_from_the_decoded_cache_leaves_the_committed_one_intact() {
+    let mut overlay = Overlay::new(Trees::new(vec![tree()], journal_path()));
+    overlay.put_value(0, b"run".to_vec(), vec![1u32, 2]);
+    overlay.commit_to_layer();
+    // Read once: now decoded and cached.
+    assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2]));
+    let savepoint = overlay.savepoint();
+    let pushed = overlay.update_value(0, b"run".to_vec(), |value: &mut Vec<u32>| {
+        value.push(3);
+        Ok(value.len())
+    });
+    assert_eq!(pushed.unwrap(), Some(3));
+    assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2, 3]));
+    overlay.rollback(savepoint);
+    assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2]));
+    let failed = overlay.update_value(0, b"run".to_vec(), |value: &mut Vec<u32>| {
+        value.clear();
+        Err::<(), _>(Error::Derived("refused".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2]));
+    overlay
+        .update_value(0, b"run".to_vec(), |value: &mut Vec<u32>| {
+            value.push(4);
+            Ok(())
+        })
+        .unwrap();
+    overlay.commit_to_layer();
+    assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2, 4]));
+    assert_eq!(
+        overlay.view().get_value::<Vec<u32>>(0, b"run").unwrap(),
+        Some(vec![1, 2, 4])
+    );
+}
