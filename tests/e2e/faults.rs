@@ -6,7 +6,7 @@
 
 use crate::support::id;
 use lineage_schema::event::{RunTagsSet, Tag};
-use lineage_schema::{Command, CommandEnvelope, EventId};
+use lineage_schema::{Command, CommandEnvelope, EntityKind, EntityRef, EventId};
 use lineage_store::disk::FaultyDisk;
 use lineage_store::{demo, Error, Options, Store};
 use std::path::Path;
@@ -124,6 +124,18 @@ fn a_failed_sync_is_never_taken_for_success_when_retried() {
             }
         ),
         "{error}"
+    );
+    // The group's derived changes were made ready while its records synced: none shows.
+    assert_eq!(seq_of(&store, 1), None, "no idempotency key of the failed event");
+    let run = store
+        .entity(&EntityRef::new(EntityKind::Run, "r-churn-1"))
+        .unwrap()
+        .unwrap();
+    assert!(!format!("{run:?}").contains("fault-1"), "no tag of the failed event");
+    let history = store.history(&EntityRef::new(EntityKind::Run, "r-churn-1")).unwrap();
+    assert!(
+        history.iter().all(|entry| entry.seq <= head.seq),
+        "no history entry past the head"
     );
     // The bytes were written, the sync failed: a retry — even once syncs work again —
     // must not answer "done" from what may exist only in the page cache.
