@@ -125,9 +125,6 @@ const ABSENT_CAPACITY: usize = 65_536;
 /// Past this many decoded values the cache starts over, bounding its memory.
 const DECODED_CAPACITY: usize = 4_096;
 
-/// A group's changes, encoded, on their way to the layer.
-pub(crate) type Encoded = Vec<(Key, Option<Vec<u8>>)>;
-
 /// A point an `Overlay` can be rolled back to.
 #[derive(Clone, Copy, Debug)]
 pub struct Savepoint(usize);
@@ -440,7 +437,7 @@ impl Overlay {
     }
 
     /// Encodes the pending changes, keeping decoded values for the next group.
-    fn drain_encoded(&mut self) -> Encoded {
+    fn drain_encoded(&mut self) -> Vec<(Key, Option<Vec<u8>>)> {
         let decoded = self.decoded.get_mut();
         let changes = self
             .pending
@@ -461,20 +458,7 @@ impl Overlay {
 
     /// Moves the pending changes into the view's unflushed layer, where readers see them.
     pub fn commit_to_layer(&mut self) {
-        let changes = self.encode_pending();
-        self.commit_encoded(changes);
-    }
-
-    /// Takes the pending changes, encoded, to be committed with [`Overlay::commit_encoded`]
-    /// (or dropped with [`Overlay::discard`], which also forgets the decoded values they
-    /// leave behind). Until then nothing reads them: the next group must wait.
-    pub(crate) fn encode_pending(&mut self) -> Encoded {
-        self.drain_encoded()
-    }
-
-    /// Puts changes taken by [`Overlay::encode_pending`] into the unflushed layer, where
-    /// readers see them.
-    pub(crate) fn commit_encoded(&self, changes: Encoded) {
+        let changes = self.drain_encoded();
         self.view.add_to_layer(changes.into_iter());
     }
 

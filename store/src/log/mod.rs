@@ -11,11 +11,9 @@ mod file;
 pub mod postgres;
 mod scan;
 pub mod segment;
-mod sync;
 
 pub use file::*;
 pub use scan::*;
-pub use sync::Durable;
 
 /// How far apart the positions kept for finding a seq may be: `read_seq` reads forward
 /// at most this many records from an anchor (the index keeps one every this many seqs).
@@ -144,17 +142,6 @@ pub trait EventLog: Send {
     /// Appends records that continue the chain (seq = head + 1, …; `prev_hash` = head's
     /// hash). Durable when it returns `Ok`.
     fn append(&mut self, records: &[Sealed]) -> Result<Vec<Position>>;
-    /// Starts an append: the records written, their positions, and how they become
-    /// durable; [`EventLog::finish_append`] must follow with what [`Durable::wait`] said
-    /// before the next append. By default the whole append, durable when it returns.
-    fn begin_append(&mut self, records: &[Sealed]) -> Result<(Vec<Position>, Durable)> {
-        self.append(records).map(|positions| (positions, Durable::done()))
-    }
-    /// Ends the append begun last: `synced` is whether its records are durable. A failure
-    /// goes back to where the log stood before it and stops further appends.
-    fn finish_append(&mut self, synced: Result<()>) -> Result<()> {
-        synced
-    }
     /// A reader that sees everything appended so far and from now on.
     fn reader(&self) -> Arc<dyn LogRead>;
     /// Records other writers appended after this one's head (a shared log; a file log has

@@ -2,7 +2,7 @@
 //! the state as the earlier ones left it, appends all their events with one `fdatasync`,
 //! then commits the derived trees and answers.
 
-use crate::derived::pending::{Encoded, Overlay};
+use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{EventLog, Head, LogRead};
 use crate::projections::index;
@@ -250,8 +250,9 @@ impl Writer {
                 }
                 return;
             }
-            match self.append(group) {
-                Ok(()) => {
+            match self.log.append(&group.records) {
+                Ok(positions) => {
+                    self.settle(group, positions);
                     for (job, outcome) in jobs.into_iter().zip(outcomes) {
                         job.reply.send(outcome);
                     }
@@ -317,12 +318,9 @@ impl Writer {
         (group, outcomes)
     }
 
-    /// Appends a group's records and, once they are durable, makes its derived changes
-    /// visible, moves the head and tells the feed. While the records sync (on the log's
-    /// own thread) their positions are placed and the group's changes encoded: nothing
-    /// that anyone sees before they are durable.
-    fn append(&mut self, group: Group) -> Result<()> {
-        let (positions, durable) = self.log.begin_append(&group.records)?;
+    /// After a group's records are durable: their positions, the derived changes made
+    /// visible, the head moved, the feed told.
+    fn settle(&mut self, group: Group, positions: Vec<crate::log::Position>) {
         for (record, position) in group.records.iter().zip(positions) {
             if let Err(error) = index::apply_position(&mut self.overlay, &record.envelope, position) {
                 // The events are durable, so they are acknowledged; but the derived
@@ -330,19 +328,15 @@ impl Writer {
                 self.broken = Some(error.to_string());
             }
         }
-        let changes = self.overlay.encode_pending();
-        self.log.finish_append(durable.wait())?;
         self.publish(
             group.head,
             group.records.into_iter().map(|record| record.envelope).collect(),
-            changes,
         );
-        Ok(())
     }
 
-    /// Makes a group's encoded changes visible and tells readers about `records`, now at `head`.
-    fn publish(&mut self, head: Head, records: Vec<Envelope>, changes: Encoded) {
-        self.overlay.commit_encoded(changes);
+    /// Makes layered changes visible and tells readers about `records`, now at `head`.
+    fn publish(&mut self, head: Head, records: Vec<Envelope>) {
+        self.overlay.commit_to_layer();
         if records.iter().any(crate::projections::access::may_change_access) {
             self.shared.access_generation.fetch_add(1, Ordering::Release);
         }
@@ -393,8 +387,7 @@ impl Writer {
             }
             records.push(envelope);
         }
-        let changes = self.overlay.encode_pending();
-        self.publish(head, records, changes);
+        self.publish(head, records);
         Ok(())
     }
 
