@@ -33,6 +33,17 @@ fn wait_until_serving(stdout: std::process::ChildStdout) -> (String, String, Str
 #[test]
 fn sigterm_drains_requests_and_leaves_a_clean_log() {
     let dir = tempfile::tempdir().unwrap();
+    // Left by uploads a kill cut short: removed before serving; a multipart upload kept.
+    let incoming = dir.path().join("artifacts").join("incoming");
+    let multipart = incoming.join(format!("mpu-{}", "0".repeat(32)));
+    std::fs::create_dir_all(&multipart).unwrap();
+    for file in [
+        incoming.join("upload-cut-short"),
+        multipart.join("2.partial"),
+        multipart.join("1"),
+    ] {
+        std::fs::write(file, b"bytes").unwrap();
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
         .args([
             "--data-dir",
@@ -48,6 +59,11 @@ fn sigterm_drains_requests_and_leaves_a_clean_log() {
         .spawn()
         .unwrap();
     let (url, token, explorer) = wait_until_serving(child.stdout.take().unwrap());
+    assert!(!incoming.join("upload-cut-short").exists() && !multipart.join("2.partial").exists());
+    assert!(
+        multipart.join("1").exists(),
+        "a multipart upload's received part is kept"
+    );
     let (page, fragment) = explorer.split_once('#').expect("the address carries a token");
     assert_eq!(
         fragment,

@@ -111,6 +111,13 @@ pub(super) fn run_serve(dir: &Path, log: Option<&str>, args: ServeArgs) -> Resul
         ..Default::default()
     };
     let store = std::sync::Arc::new(open_with(dir, &options)?);
+    // The store is open, so no other process serves this directory: what uploads left in
+    // `artifacts/incoming/` was cut short.
+    let removed = lineage_importer::mlflow::tracking::artifacts::remove_interrupted_uploads(dir)
+        .context("removing the files of interrupted uploads")?;
+    if removed > 0 {
+        tracing::info!(removed, "removed the files of uploads a stop cut short");
+    }
     let mut tokens = Vec::new();
     let mut demo_told = false;
     if args.demo {

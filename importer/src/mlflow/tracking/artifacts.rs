@@ -38,6 +38,52 @@ pub fn content_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("artifacts")
 }
 
+/// Removes what uploads a crash or kill cut short left in `artifacts/incoming/`: a
+/// one-piece upload's temporary file (`upload-…`) and a multipart part's (`mpu-…/N.partial`)
+/// each live only for their request, so any found before the server serves is left over
+/// and named by nothing in the log. Multipart uploads themselves (their folders, the parts
+/// they received) are kept: they span requests until completed or aborted. Returns how
+/// many files were removed.
+pub fn remove_interrupted_uploads(data_dir: &Path) -> Result<usize> {
+    let incoming = content_dir(data_dir).join("incoming");
+    let mut removed = remove_files_in(&incoming, |name| name.starts_with("upload-"))?;
+    for folder in listed(&incoming)? {
+        if folder
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with("mpu-"))
+            && folder.is_dir()
+        {
+            removed += remove_files_in(&folder, |name| name.ends_with(".partial"))?;
+        }
+    }
+    Ok(removed)
+}
+
+/// The entries of `dir` (none when it does not exist).
+fn listed(dir: &Path) -> Result<Vec<PathBuf>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|entry| entry.map(|entry| entry.path()).map_err(io(dir)))
+            .collect(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(error) => Err(io(dir)(error)),
+    }
+}
+
+/// Removes the files in `dir` whose names `leftover` picks; how many.
+fn remove_files_in(dir: &Path, leftover: fn(&str) -> bool) -> Result<usize> {
+    let mut removed = 0;
+    for path in listed(dir)? {
+        let picked = path.file_name().and_then(|name| name.to_str()).is_some_and(leftover);
+        if picked && path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Where the content with `digest` is kept.
 pub fn content_path(data_dir: &Path, digest: &Digest) -> PathBuf {
     let hex = digest.to_hex();
@@ -240,5 +286,55 @@ impl Tracking<'_> {
             None,
         )?;
         Ok(json!({}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupted_uploads_are_removed_and_multipart_uploads_kept() {
+        let data = tempfile::tempdir().unwrap();
+        assert_eq!(remove_interrupted_uploads(data.path()).unwrap(), 0, "no artifacts yet");
+        let incoming = content_dir(data.path()).join("incoming");
+        let upload = incoming.join(format!("mpu-{}", "a".repeat(32)));
+        std::fs::create_dir_all(&upload).unwrap();
+        for (path, bytes) in [
+            (incoming.join("upload-0123"), &b"half"[..]),
+            (incoming.join("upload-4567"), b""),
+            (upload.join("3.partial"), b"part"),
+            (upload.join("1"), b"a whole part"),
+            (upload.join("upload.json"), b"{}"),
+            (incoming.join("notes"), b"not ours"),
+        ] {
+            std::fs::write(path, bytes).unwrap();
+        }
+        assert_eq!(remove_interrupted_uploads(data.path()).unwrap(), 3);
+        let mut left: Vec<String> = walk(&incoming);
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "mpu-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1",
+                "mpu-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/upload.json",
+                "notes"
+            ]
+        );
+        assert_eq!(remove_interrupted_uploads(data.path()).unwrap(), 0);
+    }
+
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            if path.is_dir() {
+                found.extend(walk(&path).into_iter().map(|inner| format!("{name}/{inner}")));
+            } else {
+                found.push(name);
+            }
+        }
+        found
     }
 }
