@@ -38,12 +38,10 @@ fn entity_part_len(bytes: &[u8]) -> Option<usize> {
 /// record.
 pub(crate) fn locate(tree: TreeId, key: &[u8]) -> Option<(usize, Vec<u8>)> {
     let (&letter, rest) = key.split_first()?;
-    let slot = SLOTS.iter().position(|&slot| slot == (tree, letter))?;
+    let slot = slot_of_table(tree, letter)?;
     let part = entity_part_len(rest)?;
     let suffix: &[u8] = if slot == NODE_SLOT { &[0] } else { &[] };
-    (&rest[part..] == suffix)
-        .then(|| record_key(&rest[..part]))
-        .map(|record| (slot, record))
+    (&rest[part..] == suffix).then(|| (slot, record_key(&rest[..part])))
 }
 
 fn record_key(entity_part: &[u8]) -> Vec<u8> {
@@ -170,8 +168,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn logical(slot: usize, entity: &EntityRef) -> Vec<u8> {
-        let (tree, letter) = SLOTS[slot];
-        let _ = tree;
+        let (_, letter) = SLOTS[slot];
         let suffix: &[u8] = if slot == NODE_SLOT { &[0] } else { &[] };
         key_of(Some(letter), &[Part::Entity(entity), Part::Bytes(suffix)])
     }
