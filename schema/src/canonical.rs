@@ -55,8 +55,17 @@ fn write_number(out: &mut Vec<u8>, value: f64) -> Result<()> {
 
 fn write_string(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = text.as_bytes();
+    // Most strings (ids, hex digests, names) need no escape: checked in one pass the
+    // compiler vectorizes, then copied whole.
+    if bytes.iter().all(|&byte| byte >= 0x20 && byte != b'"' && byte != b'\\') {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    out.push(b'"');
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
         let escape: &[u8] = match byte {

@@ -262,7 +262,8 @@ impl fmt::Debug for Digest {
 impl Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&self.to_hex())
+            // Hex on the stack: every transparency-log entry writes two or more digests.
+            serializer.serialize_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
         } else {
             self.0.serialize(serializer)
         }
