@@ -180,7 +180,8 @@ pub struct Trees {
 }
 
 impl Trees {
-    /// The trees, each key in its own tree (no entity records).
+    /// The trees, each key in its own tree (no entity records): for tests of the layers.
+    #[cfg(test)]
     pub fn new(trees: Vec<sled::Tree>, journal: PathBuf) -> Self {
         Self::stored(Stored::new(trees, None), journal)
     }
@@ -408,16 +409,11 @@ impl Trees {
 
     /// Writes replayed changes straight to sled with `checkpoint`, journalled as a flush is
     /// (replays only: the layer must be empty, or older layered values would shadow these).
-    pub(super) fn write_replayed(
-        &self,
-        changes: impl Iterator<Item = (Key, Option<Vec<u8>>)>,
-        checkpoint: u64,
-    ) -> Result<()> {
+    pub(super) fn write_replayed(&self, changes: &[(Key, Option<Vec<u8>>)], checkpoint: u64) -> Result<()> {
         assert!(
             self.layer_is_empty(),
             "replays write to sled only when nothing is layered"
         );
-        let changes: Vec<(Key, Option<Vec<u8>>)> = changes.collect();
         let entries = || {
             changes
                 .iter()

@@ -466,7 +466,7 @@ impl Overlay {
     /// layer must be empty, or older layered values would shadow these).
     pub fn commit_to_sled(&mut self, checkpoint: u64) -> Result<()> {
         let changes = self.drain_encoded();
-        self.view.write_replayed(changes.into_iter(), checkpoint)
+        self.view.write_replayed(&changes, checkpoint)
     }
 
     /// Forgets every pending change.

@@ -87,9 +87,11 @@ impl Stored {
                 item.map(|(key, value)| (key.to_vec(), value.to_vec()))
                     .map_err(Into::into)
             });
-        let slot = records::SLOTS
-            .iter()
-            .position(|&(slot_tree, letter)| slot_tree == tree && prefix.first().is_none_or(|&first| first == letter));
+        // The slot of the table the prefix names, or of the tree's slot when it names none.
+        let slot = match prefix.first() {
+            Some(&letter) => records::slot_of_table(tree, letter),
+            None => records::SLOTS.iter().position(|&(slot_tree, _)| slot_tree == tree),
+        };
         let in_records = self
             .records
             .as_ref()

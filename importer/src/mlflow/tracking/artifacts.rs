@@ -46,15 +46,14 @@ pub fn content_dir(data_dir: &Path) -> PathBuf {
 /// many files were removed.
 pub fn remove_interrupted_uploads(data_dir: &Path) -> Result<usize> {
     let incoming = content_dir(data_dir).join("incoming");
-    let mut removed = remove_files_in(&incoming, |name| name.starts_with("upload-"))?;
-    for folder in listed(&incoming)? {
-        if folder
-            .file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| name.starts_with("mpu-"))
-            && folder.is_dir()
-        {
-            removed += remove_files_in(&folder, |name| name.ends_with(".partial"))?;
+    let mut removed = 0;
+    for path in listed(&incoming)? {
+        let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+        if name.starts_with("upload-") && path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            removed += 1;
+        } else if name.starts_with("mpu-") && path.is_dir() {
+            removed += remove_files_in(&path, |name| name.ends_with(".partial"))?;
         }
     }
     Ok(removed)
