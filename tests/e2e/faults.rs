@@ -5,12 +5,15 @@
 //! gone and the store is reopened.
 
 use crate::support::id;
-use lineage_schema::event::{RunTagsSet, Tag};
+use lineage_schema::event::{RunStarted, RunTagsSet, Tag};
 use lineage_schema::{Command, CommandEnvelope, EntityKind, EntityRef, EventId};
 use lineage_store::disk::FaultyDisk;
 use lineage_store::{demo, Error, Options, Store};
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
 
 fn open(dir: &Path, disk: &Arc<FaultyDisk>) -> lineage_store::Result<Store> {
     let options = Options {
@@ -264,4 +267,144 @@ fn under_random_faults_every_acknowledged_write_survives_exactly_once() {
         let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
         assert_eq!(rebuilt.projection_digest().unwrap(), digest, "seed {seed}");
     }
+}
+
+/// Waits (up to a minute) until `ready` holds.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A new run, and a tag on it that only a store holding the run accepts.
+fn run_then_tag() -> (CommandEnvelope, CommandEnvelope) {
+    let start = CommandEnvelope::new(
+        id("u-ada"),
+        Command::StartRun(RunStarted {
+            run: id("r-pipelined"),
+            experiment: id("e-train"),
+            compute_target: id("ct-local"),
+            revision: "4f1c2aa".into(),
+            parent: None,
+        }),
+    );
+    let tag = CommandEnvelope::new(
+        id("u-ada"),
+        Command::SetRunTags(RunTagsSet {
+            run: id("r-pipelined"),
+            tags: vec![Tag {
+                key: "stage".into(),
+                value: "after the start".into(),
+            }],
+        }),
+    );
+    (start, tag)
+}
+
+/// Runs the start of `r-pipelined` as one group, held in its sync, and the tag on it as
+/// the next, handed to the writer while the first is being written (so it is decided on
+/// top of the first while that syncs); `syncs_fail` then says how the held sync ends.
+/// Checks that nothing of either shows while the first is not durable; returns both
+/// outcomes.
+fn pipelined(
+    store: &Store,
+    disk: &FaultyDisk,
+    syncs_fail: bool,
+) -> (
+    lineage_store::Result<lineage_store::Appended>,
+    lineage_store::Result<Vec<lineage_store::Appended>>,
+) {
+    let (start, tag) = run_then_tag();
+    let head = store.head();
+    let run = EntityRef::new(EntityKind::Run, "r-pipelined");
+    disk.set(|faults| {
+        faults.hold_writes = true;
+        faults.hold_syncs = true;
+    });
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| store.execute(start));
+        wait_until("the first group is being written", || disk.held().writes == 1);
+        // One poll hands the second group's job to the writer's queue.
+        let mut second = Box::pin(store.execute_batch_located(vec![tag]));
+        let polled = second.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(polled.is_pending(), "the second group waits behind the first");
+        disk.set(|faults| faults.hold_writes = false);
+        wait_until("the first group is syncing", || {
+            disk.held() == lineage_store::disk::Held { writes: 0, syncs: 1 }
+        });
+        assert_eq!(store.head(), head, "nothing is acknowledged before it is durable");
+        assert_eq!(store.entity(&run).unwrap(), None, "nothing shows before it is durable");
+        disk.set(|faults| {
+            faults.fail_syncs = syncs_fail;
+            faults.hold_syncs = false;
+        });
+        let first = first.join().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let second = runtime.block_on(second).map_err(Error::from);
+        (first, second)
+    })
+}
+
+/// A group decided while the one before it syncs is answered only once that one is
+/// durable: when its sync fails, the group decided on top of it fails with it (the same
+/// error: it was decided, not refused for the log being stopped), and nothing of either
+/// shows, then or after reopening.
+#[test]
+fn a_group_decided_on_top_of_one_whose_sync_fails_fails_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let store = filled(dir.path(), &disk);
+    let head = store.head();
+    let run = EntityRef::new(EntityKind::Run, "r-pipelined");
+    let (first, second) = pipelined(&store, &disk, true);
+    for outcome in [first.map(|_| ()), second.map(|_| ())] {
+        let error = outcome.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Io {
+                    context: "syncing records",
+                    ..
+                }
+            ),
+            "both fail with the sync's error: {error}"
+        );
+    }
+    assert_eq!(store.head(), head);
+    assert_eq!(store.entity(&run).unwrap(), None, "nothing of the failed groups shows");
+    assert_eq!(store.history(&run).unwrap(), Vec::new());
+    disk.heal();
+    drop(store);
+    let report = Store::verify(dir.path()).unwrap();
+    assert_eq!(report.head, head, "nothing of either is in the log");
+    let store = open(dir.path(), &disk).unwrap();
+    assert_eq!(store.entity(&run).unwrap(), None);
+    let (start, tag) = run_then_tag();
+    store.execute_batch(vec![start, tag]).unwrap();
+    assert_eq!(store.head().seq, head.seq + 2);
+}
+
+/// The same two groups with the sync succeeding: the second, decided on the first's
+/// changes before they were durable (a tag on the run it starts), is accepted and
+/// follows it in the log, and both survive reopening.
+#[test]
+fn a_group_decided_while_the_one_before_syncs_builds_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::new());
+    let store = filled(dir.path(), &disk);
+    let head = store.head();
+    let run = EntityRef::new(EntityKind::Run, "r-pipelined");
+    let (first, second) = pipelined(&store, &disk, false);
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.seq, head.seq + 1);
+    assert_eq!(second[0].seq, head.seq + 2);
+    assert_eq!(store.head().seq, head.seq + 2);
+    let history: Vec<u64> = store.history(&run).unwrap().iter().map(|event| event.seq).collect();
+    assert_eq!(history, vec![head.seq + 1, head.seq + 2]);
+    drop(store);
+    let store = open(dir.path(), &disk).unwrap();
+    let tagged = format!("{:?}", store.entity(&run).unwrap().expect("the run survives"));
+    assert!(tagged.contains("after the start"), "{tagged}");
 }

@@ -400,3 +400,73 @@ fn a_value_updated_from_the_decoded_cache_leaves_the_committed_one_intact() {
         Some(vec![1, 2, 4])
     );
 }
+
+#[test]
+fn a_staged_group_is_read_by_the_next_and_reaches_readers_only_when_committed() {
+    let tree = tree();
+    tree.insert("kept", "sled").unwrap();
+    tree.insert("gone", "sled").unwrap();
+    let view = Trees::new(vec![tree.clone()], journal_path());
+    let mut overlay = Overlay::new(view.clone());
+    overlay.insert(0, b"a".to_vec(), b"1".to_vec());
+    overlay.put_value(0, b"v".to_vec(), vec![1u64]);
+    overlay.remove(0, b"gone".to_vec());
+    overlay.stage();
+    // The next group reads the staged one's changes over the view…
+    assert_eq!(overlay.get(0, b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1]));
+    assert_eq!(overlay.get(0, b"gone").unwrap(), None);
+    assert_eq!(overlay.get(0, b"kept").unwrap(), Some(b"sled".to_vec()));
+    assert!(overlay.any_with_prefix(0, b"a").unwrap());
+    assert!(
+        !overlay.any_with_prefix(0, b"gon").unwrap(),
+        "a staged removal hides sled's key"
+    );
+    // …readers do not see them yet.
+    assert_eq!(view.get(0, b"a").unwrap(), None);
+    assert_eq!(view.get(0, b"gone").unwrap(), Some(b"sled".to_vec()));
+    // A rollback in the next group goes back to the staged values, not the view's.
+    let savepoint = overlay.savepoint();
+    overlay.insert(0, b"a".to_vec(), b"rolled back".to_vec());
+    overlay
+        .update_value(0, b"v".to_vec(), |v: &mut Vec<u64>| {
+            v.push(9);
+            Ok(())
+        })
+        .unwrap();
+    overlay.rollback(savepoint);
+    assert_eq!(overlay.get(0, b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1]));
+    overlay.insert(0, b"a".to_vec(), b"2".to_vec());
+    overlay
+        .update_value(0, b"v".to_vec(), |v: &mut Vec<u64>| {
+            v.push(2);
+            Ok(())
+        })
+        .unwrap();
+    // Committed, the staged group shows as it was staged; the next one's changes do not.
+    overlay.commit_staged();
+    assert_eq!(view.get(0, b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(view.get(0, b"v").unwrap(), Some(encode(&vec![1u64])));
+    assert_eq!(view.get(0, b"gone").unwrap(), None);
+    overlay.commit_to_layer();
+    assert_eq!(view.get(0, b"a").unwrap(), Some(b"2".to_vec()));
+    assert_eq!(view.get(0, b"v").unwrap(), Some(encode(&vec![1u64, 2])));
+    // Dropped, a staged group and everything decided on top of it are forgotten.
+    overlay.insert(0, b"b".to_vec(), b"x".to_vec());
+    overlay
+        .update_value(0, b"v".to_vec(), |v: &mut Vec<u64>| {
+            v.push(3);
+            Ok(())
+        })
+        .unwrap();
+    overlay.stage();
+    overlay.insert(0, b"c".to_vec(), b"y".to_vec());
+    overlay.drop_staged();
+    assert_eq!(overlay.get(0, b"b").unwrap(), None);
+    assert_eq!(overlay.get(0, b"c").unwrap(), None);
+    assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1, 2]));
+    overlay.commit_to_layer();
+    assert_eq!(view.get(0, b"b").unwrap(), None);
+    assert_eq!(view.get(0, b"v").unwrap(), Some(encode(&vec![1u64, 2])));
+}

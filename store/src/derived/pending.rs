@@ -103,6 +103,9 @@ pub struct Overlay {
     /// sled lookup. Forgotten when the layer is frozen, after which sled may receive the
     /// keys; writer's overlay only, like `absent`.
     fresh: Option<RefCell<HashSet<Vec<u8>, foldhash::fast::RandomState>>>,
+    /// The group before, encoded, while its records sync: read under this group's changes
+    /// and over the view, and put in the layer only once durable (`None`: removed).
+    staged: PerTree<Option<Vec<u8>>>,
 }
 
 /// The tables whose keys begin, after their letter, with the key part of the entity they
@@ -147,6 +150,7 @@ impl Overlay {
             absent: undo.is_some().then(RefCell::default),
             fresh: undo.is_some().then(RefCell::default),
             decoded: RefCell::default(),
+            staged: PerTree::default(),
             undo,
         }
     }
@@ -234,6 +238,9 @@ impl Overlay {
 
     /// Calls `read` with the view's bytes of a key, lent; remembers a key it does not hold.
     fn view_read<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        if let Some(staged) = self.staged.get(tree, key) {
+            return Ok(read(staged.as_deref()));
+        }
         let Some(absent) = &self.absent else {
             return self.view.read(tree, key, read);
         };
@@ -269,13 +276,19 @@ impl Overlay {
         let pending = self.pending.iter().any(|(in_tree, key, change)| {
             in_tree == tree && key.starts_with(prefix) && !matches!(change, Change::Removed)
         });
-        if pending {
+        let removed_pending = |key: &[u8]| matches!(self.pending.get(tree, key), Some(Change::Removed));
+        let staged = || {
+            self.staged.iter().any(|(in_tree, key, value)| {
+                in_tree == tree && key.starts_with(prefix) && value.is_some() && !removed_pending(key)
+            })
+        };
+        if pending || staged() {
             return Ok(true);
         }
         let stored = self.view.range(tree, prefix, prefix, 64)?;
         Ok(stored
             .iter()
-            .any(|(key, _)| !matches!(self.pending.get(tree, key), Some(Change::Removed))))
+            .any(|(key, _)| !removed_pending(key) && !matches!(self.staged.get(tree, key), Some(None))))
     }
 
     fn write(&mut self, slot: Key, change: Change) {
@@ -462,6 +475,28 @@ impl Overlay {
         self.view.add_to_layer(changes.into_iter());
     }
 
+    /// Sets the pending changes aside, encoded, while the group's records sync: the next
+    /// group reads them under its own, and nobody else sees them until
+    /// [`Overlay::commit_staged`] (or [`Overlay::drop_staged`] forgets them).
+    pub fn stage(&mut self) {
+        assert_eq!(self.staged.len(), 0, "one group staged at a time");
+        for (slot, value) in self.drain_encoded() {
+            self.staged.insert(slot, value);
+        }
+    }
+
+    /// Moves the staged group's changes into the layer, where readers see them.
+    pub fn commit_staged(&mut self) {
+        self.view.add_to_layer(self.staged.drain());
+    }
+
+    /// Forgets the staged group (its records did not become durable) and every change
+    /// decided on top of it.
+    pub fn drop_staged(&mut self) {
+        self.discard();
+        self.staged.clear();
+    }
+
     /// Writes the pending changes straight to sled with `checkpoint` (replays only: the
     /// layer must be empty, or older layered values would shadow these).
     pub fn commit_to_sled(&mut self, checkpoint: u64) -> Result<()> {
@@ -469,7 +504,7 @@ impl Overlay {
         self.view.write_replayed(&changes, checkpoint)
     }
 
-    /// Forgets every pending change.
+    /// Forgets every pending change (a staged group stays).
     pub fn discard(&mut self) {
         self.decoded.get_mut().clear();
         if let Some(absent) = &mut self.absent {

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// What the log asks of the disk. Paths are passed for faults (and messages) to name.
 pub trait Disk: Send + Sync + std::fmt::Debug {
@@ -68,12 +68,28 @@ pub struct Faults {
     pub fail_syncs: bool,
     /// Every read of a segment comes back with bits flipped: one in every 512 bytes.
     pub flip_bits_on_read: bool,
+    /// Writes wait while this is set (then meet whatever faults are in force), so a test
+    /// can line up work behind a group being written.
+    pub hold_writes: bool,
+    /// As `hold_writes`, for `fdatasync`/`fsync`.
+    pub hold_syncs: bool,
+}
+
+/// How many operations a hold keeps waiting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    pub writes: u64,
+    pub syncs: u64,
 }
 
 /// The real disk with faults switched on and off by the test driving it.
 #[derive(Debug, Default)]
 pub struct FaultyDisk {
     faults: Mutex<Faults>,
+    /// Told when the faults change, for held operations to look again.
+    changed: Condvar,
+    /// Writes and syncs waiting on `hold_writes` or `hold_syncs` now.
+    held: Mutex<Held>,
     /// How many faults it has injected, to show a test really met one.
     injected: Mutex<u64>,
 }
@@ -90,11 +106,32 @@ impl FaultyDisk {
     /// Changes the faults in force.
     pub fn set(&self, change: impl FnOnce(&mut Faults)) {
         change(&mut self.faults.lock().expect("faults lock"));
+        self.changed.notify_all();
     }
 
     /// Switches every fault off.
     pub fn heal(&self) {
         *self.faults.lock().expect("faults lock") = Faults::default();
+        self.changed.notify_all();
+    }
+
+    /// How many writes and syncs are waiting on a hold now.
+    pub fn held(&self) -> Held {
+        *self.held.lock().expect("held lock")
+    }
+
+    /// The faults in force, once `holds` no longer holds the operation back; `count`
+    /// picks the operation's tally in [`Held`].
+    fn after_hold(&self, holds: fn(&Faults) -> bool, count: fn(&mut Held) -> &mut u64) -> MutexGuard<'_, Faults> {
+        let mut faults = self.faults.lock().expect("faults lock");
+        if holds(&faults) {
+            *count(&mut self.held.lock().expect("held lock")) += 1;
+            while holds(&faults) {
+                faults = self.changed.wait(faults).expect("faults lock");
+            }
+            *count(&mut self.held.lock().expect("held lock")) -= 1;
+        }
+        faults
     }
 
     pub fn injected(&self) -> u64 {
@@ -124,7 +161,7 @@ impl FaultyDisk {
 
 impl Disk for FaultyDisk {
     fn write_at(&self, file: &File, path: &Path, bytes: &[u8], offset: u64) -> io::Result<()> {
-        let mut faults = self.faults.lock().expect("faults lock");
+        let mut faults = self.after_hold(|faults| faults.hold_writes, |held| &mut held.writes);
         if faults.fail_writes {
             self.count();
             return Err(eio("write failed"));
@@ -153,7 +190,10 @@ impl Disk for FaultyDisk {
     }
 
     fn sync_data(&self, file: &File, path: &Path) -> io::Result<()> {
-        if self.faults.lock().expect("faults lock").fail_syncs {
+        if self
+            .after_hold(|faults| faults.hold_syncs, |held| &mut held.syncs)
+            .fail_syncs
+        {
             self.count();
             return Err(eio("fdatasync failed"));
         }
@@ -161,7 +201,10 @@ impl Disk for FaultyDisk {
     }
 
     fn sync_all(&self, file: &File, path: &Path) -> io::Result<()> {
-        if self.faults.lock().expect("faults lock").fail_syncs {
+        if self
+            .after_hold(|faults| faults.hold_syncs, |held| &mut held.syncs)
+            .fail_syncs
+        {
             self.count();
             return Err(eio("fsync failed"));
         }

@@ -14,7 +14,8 @@ pub struct FileLog {
     dir: PathBuf,
     segments: Arc<RwLock<Vec<SegmentFile>>>,
     marks: Arc<Marks>,
-    current: File,
+    /// Shared with the sync thread, which makes what the writer wrote durable.
+    current: Arc<File>,
     current_first_seq: u64,
     current_len: u64,
     head: Head,
@@ -27,6 +28,30 @@ pub struct FileLog {
     max_segment_bytes: u64,
     poisoned: Option<String>,
     disk: Arc<dyn Disk>,
+    /// Syncs what an append wrote while the writer decides the next group.
+    syncer: super::sync::Syncer,
+    /// The append written but not yet known durable.
+    in_flight: Option<InFlight>,
+}
+
+/// An append written and syncing: what to mark once it is durable, and what to go back
+/// to if it is not.
+#[derive(Debug)]
+struct InFlight {
+    marks: Vec<Mark>,
+    before: Before,
+}
+
+/// A seq and where its record lies, for readers to start from.
+type Mark = (u64, Location);
+
+/// Where the log stood before an append, to go back to when it fails.
+#[derive(Debug)]
+struct Before {
+    head: Head,
+    segment: u64,
+    len: u64,
+    prior: Option<Prior>,
 }
 
 /// What opening the log did.
@@ -99,25 +124,29 @@ impl FileLog {
             current_first_seq: last.first_seq,
             segments: Arc::new(RwLock::new(segments)),
             marks: Arc::new(Marks::new(scanned.marks)),
-            current: file,
+            current: Arc::new(file),
             current_len: len,
             head: scan.head,
             prior: scanned.prior,
             framing,
             max_segment_bytes,
             poisoned: None,
+            syncer: super::sync::Syncer::start(Arc::clone(&disk))?,
             disk,
+            in_flight: None,
         };
         Ok((log, OpenReport { scan, cut_bytes }))
     }
 
     fn rotate(&mut self) -> Result<()> {
         let segment = create_segment(&self.dir, self.head.seq + 1, self.disk.as_ref())?;
-        self.current = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&segment.path)
-            .map_err(Error::io("opening a segment", &segment.path))?;
+        self.current = Arc::new(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&segment.path)
+                .map_err(Error::io("opening a segment", &segment.path))?,
+        );
         self.current_first_seq = segment.first_seq;
         self.current_len = HEADER_LEN;
         self.framing = Framing::Short;
@@ -131,18 +160,44 @@ impl FileLog {
 
     /// Writes `bytes` at the end of the current segment and syncs it.
     fn write_durably(&mut self, bytes: &[u8]) -> Result<()> {
+        self.write(bytes)?;
+        let path = self.current_path();
+        self.disk
+            .sync_data(&self.current, &path)
+            .map_err(Error::io("syncing records", &path))
+    }
+
+    /// Writes `bytes` at the end of the current segment, not yet durable.
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let path = self.current_path();
         self.disk
             .write_at(&self.current, &path, bytes, self.current_len)
             .map_err(Error::io("writing records", &path))?;
-        self.disk
-            .sync_data(&self.current, &path)
-            .map_err(Error::io("syncing records", &path))?;
         self.current_len += bytes.len() as u64;
         Ok(())
     }
 
-    fn append_unpoisoned(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
+    /// Stops accepting appends after one failed, and goes back to where the log stood.
+    fn fail(&mut self, before: Before, error: &Error) {
+        // What failed to sync may or may not be on disk, and a retried fsync can report
+        // success for pages the kernel already dropped: stop accepting appends until a
+        // reopen has rescanned the files. Cutting the unacknowledged bytes off now is
+        // best effort, for a retry after reopening to find a clean tail.
+        self.poisoned = Some(error.to_string());
+        let keep = if self.current_first_seq == before.segment {
+            before.len
+        } else {
+            HEADER_LEN
+        };
+        let _ = self.current.set_len(keep);
+        self.current_len = keep;
+        self.head = before.head;
+        self.prior = before.prior;
+    }
+
+    /// Writes records (syncing only a segment they fill): their positions, and the seqs
+    /// and locations to mark once they are durable.
+    fn write_unpoisoned(&mut self, records: &[Sealed]) -> Result<(Vec<Position>, Vec<Mark>)> {
         let mut locations = Vec::with_capacity(records.len());
         let mut pending = Vec::new();
         let mut head = self.head;
@@ -184,14 +239,15 @@ impl FileLog {
             };
             prior = Some(next);
         }
-        self.write_durably(&pending)?;
+        self.write(&pending)?;
         self.head = head;
         self.prior = prior;
-        // Marked only once durable: a reader never starts at bytes that may be cut off.
-        for (record, location) in records.iter().zip(&locations) {
-            self.marks.note(record.envelope.seq, Location::from(*location));
-        }
-        Ok(locations)
+        let marks = records
+            .iter()
+            .zip(&locations)
+            .map(|(record, location)| (record.envelope.seq, Location::from(*location)))
+            .collect();
+        Ok((locations, marks))
     }
 }
 
@@ -229,29 +285,55 @@ impl EventLog for FileLog {
     }
 
     fn append(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
+        let positions = self.begin_append(records)?;
+        self.finish_append()?;
+        Ok(positions)
+    }
+
+    fn begin_append(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
+        assert!(self.in_flight.is_none(), "one append in flight at a time");
         if let Some(reason) = &self.poisoned {
             return Err(Error::Poisoned(reason.clone()));
         }
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let (head_before, segment_before, len_before) = (self.head, self.current_first_seq, self.current_len);
-        let prior_before = self.prior.clone();
-        self.append_unpoisoned(records).inspect_err(|error| {
-            // What failed to sync may or may not be on disk, and a retried fsync can report
-            // success for pages the kernel already dropped: stop accepting appends until a
-            // reopen has rescanned the files. Cutting the unacknowledged bytes off now is
-            // best effort, for a retry after reopening to find a clean tail.
-            self.poisoned = Some(error.to_string());
-            let keep = if self.current_first_seq == segment_before {
-                len_before
-            } else {
-                HEADER_LEN
-            };
-            let _ = self.current.set_len(keep);
-            self.head = head_before;
-            self.prior = prior_before;
-        })
+        let before = Before {
+            head: self.head,
+            segment: self.current_first_seq,
+            len: self.current_len,
+            prior: self.prior.clone(),
+        };
+        match self.write_unpoisoned(records) {
+            Ok((positions, marks)) => {
+                self.syncer.start_sync(&self.current, self.current_path());
+                self.in_flight = Some(InFlight { marks, before });
+                Ok(positions)
+            }
+            Err(error) => {
+                self.fail(before, &error);
+                Err(error)
+            }
+        }
+    }
+
+    fn finish_append(&mut self) -> Result<()> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        match self.syncer.wait() {
+            Ok(()) => {
+                // Marked only once durable: a reader never starts at bytes that may be cut off.
+                for (seq, location) in in_flight.marks {
+                    self.marks.note(seq, location);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                self.fail(in_flight.before, &error);
+                Err(error)
+            }
+        }
     }
 
     fn reader(&self) -> Arc<dyn LogRead> {

@@ -11,6 +11,7 @@ mod file;
 pub mod postgres;
 mod scan;
 pub mod segment;
+mod sync;
 
 pub use file::*;
 pub use scan::*;
@@ -142,6 +143,18 @@ pub trait EventLog: Send {
     /// Appends records that continue the chain (seq = head + 1, …; `prev_hash` = head's
     /// hash). Durable when it returns `Ok`.
     fn append(&mut self, records: &[Sealed]) -> Result<Vec<Position>>;
+    /// Starts an append: the records written and their positions, durable once
+    /// [`EventLog::finish_append`] says so, which must come before the next append. In
+    /// between, the head is past them, so the next group can be decided and sealed on top.
+    /// By default the whole append, durable when it returns.
+    fn begin_append(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
+        self.append(records)
+    }
+    /// Waits until the append begun last is durable (`Ok`), or says why it is not: the
+    /// log then goes back to where it stood before it and refuses further appends.
+    fn finish_append(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// A reader that sees everything appended so far and from now on.
     fn reader(&self) -> Arc<dyn LogRead>;
     /// Records other writers appended after this one's head (a shared log; a file log has

@@ -229,6 +229,7 @@ impl Store {
             broken: None,
             layered_events: 0,
             layered_since: None,
+            in_flight: None,
         };
         // A bounded queue: when the writer falls behind, senders wait instead of piling up.
         let (jobs, receiver) = mpsc::sync_channel(options.max_group.max(64));

@@ -1,15 +1,15 @@
 //! The writer thread: group commit. It takes every request waiting, decides each against
 //! the state as the earlier ones left it, appends all their events with one `fdatasync`,
-//! then commits the derived trees and answers.
+//! then commits the derived trees and answers. While a group's records sync, the next
+//! group is decided on top of it; neither is seen or answered before it is durable.
 
 use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{EventLog, Head, LogRead};
 use crate::projections::index;
 use crate::projections::Projection;
-use crate::write::decide;
-use lineage_schema::envelope::{Sealed, MAX_RECORD_BYTES};
-use lineage_schema::{Command, CommandEnvelope, Digest, EntityRef, Envelope, EventId, Rejection, Timestamp};
+use lineage_schema::envelope::Sealed;
+use lineage_schema::{CommandEnvelope, EntityRef, Envelope, EventId};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -78,13 +78,13 @@ pub(crate) enum Job {
 const MAX_CONFLICTS: usize = 64;
 
 /// What one job asks to append.
-enum Work {
+pub(super) enum Work {
     Commands(Vec<CommandEnvelope>),
     Records(Vec<Envelope>),
 }
 
-struct Append {
-    work: Work,
+pub(super) struct Append {
+    pub(super) work: Work,
     reply: Reply,
 }
 
@@ -137,18 +137,40 @@ pub(crate) struct Writer {
     /// Each group's events, once durable, to the transparency tree's builder (which
     /// reads the log for any it is not handed: a full queue drops a group).
     pub tlog_feed: Option<std::sync::mpsc::SyncSender<Vec<Arc<Envelope>>>>,
+    /// The group whose records are syncing, answered once they are durable.
+    pub in_flight: Option<InFlight>,
+}
+
+/// A group written to the log and syncing: its derived changes are staged in the overlay.
+pub(crate) struct InFlight {
+    pub(super) group: Group,
+    jobs: Vec<Append>,
+    outcomes: Vec<Outcome>,
 }
 
 /// A group being prepared: the events decided so far and the head they lead to.
-struct Group {
-    records: Vec<Sealed>,
-    head: Head,
+pub(super) struct Group {
+    pub(super) records: Vec<Sealed>,
+    pub(super) head: Head,
 }
 
 impl Writer {
     pub(crate) fn run(mut self, jobs: Receiver<Job>) {
         loop {
-            let first = match jobs.recv_timeout(FLUSH_AFTER) {
+            // A group syncing is answered before waiting for more work; while work keeps
+            // coming, the next group is decided during its sync.
+            let waiting = match self.in_flight {
+                Some(_) => jobs.try_recv().ok(),
+                None => None,
+            };
+            if waiting.is_none() {
+                self.answer_in_flight();
+            }
+            let received = match waiting {
+                Some(job) => Ok(job),
+                None => jobs.recv_timeout(FLUSH_AFTER),
+            };
+            let first = match received {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     self.flush_if(self.layered_events > 0);
@@ -177,10 +199,12 @@ impl Writer {
                     }
                     Job::Flush { reply } => {
                         self.commit_group(std::mem::take(&mut group));
+                        self.answer_in_flight();
                         let _ = reply.send(self.flush());
                     }
                     Job::CatchUp { announced } => {
                         self.commit_group(std::mem::take(&mut group));
+                        self.answer_in_flight();
                         // Most announcements are this node's own appends: nothing to read.
                         if announced.is_none_or(|seq| seq > self.log.head().seq) {
                             self.absorb_or_break();
@@ -196,6 +220,7 @@ impl Writer {
                 || self.layered_since.is_some_and(|since| since.elapsed() >= FLUSH_AFTER);
             self.flush_if(due);
         }
+        self.answer_in_flight();
         let _ = self.flush();
     }
 
@@ -235,6 +260,8 @@ impl Writer {
             return;
         }
         if let Some(reason) = &self.broken {
+            let reason = reason.clone();
+            self.answer_in_flight();
             for job in jobs {
                 job.reply.send(Err(Error::Poisoned(reason.clone()).into()));
             }
@@ -243,6 +270,13 @@ impl Writer {
         let mut attempt = 0;
         loop {
             let (group, outcomes) = self.decide_group(&jobs);
+            // Decided on top of the group syncing, so answered only once that is durable.
+            if let Err(error) = self.finish_in_flight() {
+                for job in jobs {
+                    job.reply.send(Err(copy_error(&error).into()));
+                }
+                return;
+            }
             if group.records.is_empty() {
                 self.overlay.discard();
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -250,12 +284,10 @@ impl Writer {
                 }
                 return;
             }
-            match self.log.append(&group.records) {
+            match self.log.begin_append(&group.records) {
                 Ok(positions) => {
-                    self.settle(group, positions);
-                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                        job.reply.send(outcome);
-                    }
+                    self.stage(&group, positions);
+                    self.in_flight = Some(InFlight { group, jobs, outcomes });
                     return;
                 }
                 // Another node appended first: fold its records in, decide again.
@@ -282,61 +314,57 @@ impl Writer {
         }
     }
 
-    /// Decides every job of a group on top of the ones before it: the records to append
-    /// and each job's outcome (a refused job's changes are undone).
-    fn decide_group(&mut self, jobs: &[Append]) -> (Group, Vec<Outcome>) {
-        let mut group = Group {
-            records: Vec::new(),
-            head: self.log.head(),
-        };
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let savepoint = self.overlay.savepoint();
-            let sight_mark = self.sight.mark();
-            let (records_before, head_before) = (group.records.len(), group.head);
-            let mut decided = 0;
-            let outcome = match &job.work {
-                Work::Commands(commands) => self.prepare(commands, &mut group, &mut decided),
-                Work::Records(records) => self.prepare_restored(records, &mut group, &mut decided),
-            }
-            .map_err(|error| BatchFailure {
-                command: Some(decided),
-                error,
-            });
-            if outcome.is_err() {
-                // What the sight learnt since an access-changing event of this job rests on
-                // changes now undone; without one, everything it knows still holds.
-                if self.sight.mark() != sight_mark {
-                    self.sight.forget();
-                }
-                self.overlay.rollback(savepoint);
-                group.records.truncate(records_before);
-                group.head = head_before;
-            }
-            outcomes.push(outcome);
-        }
-        (group, outcomes)
+    /// [`Writer::finish_in_flight`] where nothing else waits on the outcome: the group's
+    /// requests are told either way.
+    fn answer_in_flight(&mut self) {
+        let _ = self.finish_in_flight();
     }
 
-    /// After a group's records are durable: their positions, the derived changes made
-    /// visible, the head moved, the feed told.
-    fn settle(&mut self, group: Group, positions: Vec<crate::log::Position>) {
+    /// Waits for the group in flight to be durable, then shows and answers it. When it
+    /// is not, nothing of it shows, nor of what was decided on top of it: its requests are
+    /// told why, and so is the caller (for the requests decided on top).
+    fn finish_in_flight(&mut self) -> Result<()> {
+        let Some(InFlight { group, jobs, outcomes }) = self.in_flight.take() else {
+            return Ok(());
+        };
+        match self.log.finish_append() {
+            Ok(()) => {
+                self.overlay.commit_staged();
+                self.publish(
+                    group.head,
+                    group.records.into_iter().map(|record| record.envelope).collect(),
+                );
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    job.reply.send(outcome);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                self.sight.forget();
+                self.overlay.drop_staged();
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    job.reply.send(outcome.and_then(|_| Err(copy_error(&error).into())));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Once a group's records are written: their positions placed, and the group's derived
+    /// changes set aside (encoded) until the records are durable.
+    fn stage(&mut self, group: &Group, positions: Vec<crate::log::Position>) {
         for (record, position) in group.records.iter().zip(positions) {
             if let Err(error) = index::apply_position(&mut self.overlay, &record.envelope, position) {
-                // The events are durable, so they are acknowledged; but the derived
+                // The events become durable, so they are acknowledged; but the derived
                 // trees may lag them, and deciding on stale state could break invariants.
                 self.broken = Some(error.to_string());
             }
         }
-        self.publish(
-            group.head,
-            group.records.into_iter().map(|record| record.envelope).collect(),
-        );
+        self.overlay.stage();
     }
 
-    /// Makes layered changes visible and tells readers about `records`, now at `head`.
+    /// Tells readers about `records`, now at `head`, whose changes are in the layer.
     fn publish(&mut self, head: Head, records: Vec<Envelope>) {
-        self.overlay.commit_to_layer();
         if records.iter().any(crate::projections::access::may_change_access) {
             self.shared.access_generation.fetch_add(1, Ordering::Release);
         }
@@ -387,6 +415,7 @@ impl Writer {
             }
             records.push(envelope);
         }
+        self.overlay.commit_to_layer();
         self.publish(head, records);
         Ok(())
     }
@@ -402,166 +431,6 @@ impl Writer {
             Err(Error::Unavailable(_)) => {}
             Err(error) => self.broken = Some(error.to_string()),
         }
-    }
-
-    /// Checks restored events continue the chain and folds them in; appends nothing yet.
-    /// `decided` counts the records taken, so a refusal names the one refused.
-    fn prepare_restored(
-        &mut self,
-        records: &[Envelope],
-        group: &mut Group,
-        decided: &mut usize,
-    ) -> Result<Vec<Appended>> {
-        let mut appended = Vec::with_capacity(records.len());
-        for (index, envelope) in records.iter().enumerate() {
-            *decided = index;
-            let broken = |reason: &str| {
-                Error::Rejected(Rejection::invalid(
-                    "restore",
-                    format!("event {}: {reason}", envelope.seq),
-                ))
-            };
-            if envelope.seq != group.head.seq + 1 {
-                return Err(broken(&format!("expected seq {}", group.head.seq + 1)));
-            }
-            if envelope.prev_hash != group.head.hash || envelope.compute_hash() != envelope.hash {
-                return Err(broken("its hashes do not continue the chain"));
-            }
-            if envelope.recorded_at < group.head.recorded_at {
-                return Err(broken("its recorded time goes backwards"));
-            }
-            let body = envelope.encode();
-            if body.len() > MAX_RECORD_BYTES {
-                return Err(broken("it is larger than a record may be"));
-            }
-            crate::projections::tlog::check_fits(envelope, body.len())?;
-            for projection in &self.projections {
-                projection.apply(&mut self.overlay, envelope)?;
-            }
-            if crate::projections::access::may_change_access(envelope) {
-                self.sight.forget();
-            }
-            appended.push(Appended {
-                seq: envelope.seq,
-                stream: envelope.stream.clone(),
-                version: envelope.version,
-                event_id: envelope.event_id.clone(),
-                duplicate: false,
-            });
-            group.head = Head {
-                seq: envelope.seq,
-                hash: envelope.hash,
-                recorded_at: envelope.recorded_at,
-            };
-            group.records.push(Sealed {
-                envelope: envelope.clone(),
-                body,
-            });
-        }
-        Ok(appended)
-    }
-
-    /// Decides one job's commands on top of the group so far; appends nothing yet.
-    /// `decided` counts the commands taken, so a refusal names the one refused.
-    fn prepare(
-        &mut self,
-        commands: &[CommandEnvelope],
-        group: &mut Group,
-        decided: &mut usize,
-    ) -> Result<Vec<Appended>> {
-        let mut appended = Vec::with_capacity(commands.len());
-        for (index, command) in commands.iter().enumerate() {
-            *decided = index;
-            if let Some(event_id) = &command.event_id {
-                if let Some(seq) = index::seq_of_event(&self.overlay, &command.actor, event_id)? {
-                    appended.push(self.original(seq, command, group)?);
-                    continue;
-                }
-            }
-            // Looked up before deciding: a stream found without events lets the
-            // decision's and the projections' first looks at a new entity skip sled.
-            let commanded = command.command.stream();
-            let commanded_version = index::stream_version(&self.overlay, &commanded)?;
-            let decision = decide::decide(&self.overlay, &self.sight, command)?;
-            let stream = decision.event.stream();
-            let version = if stream == commanded {
-                commanded_version
-            } else {
-                index::stream_version(&self.overlay, &stream)?
-            } + 1;
-            let seq = group.head.seq + 1;
-            let recorded_at = Timestamp::now().max(group.head.recorded_at);
-            let sealed = Envelope {
-                seq,
-                stream,
-                version,
-                event_id: command.event_id.clone(),
-                recorded_at,
-                occurred_at: command.occurred_at,
-                actor: command.actor.clone(),
-                account: decision.account,
-                event: decision.event,
-                prev_hash: group.head.hash,
-                hash: Digest::ZERO,
-            }
-            .seal_encoded();
-            let size = sealed.body.len();
-            if size > MAX_RECORD_BYTES {
-                return Err(Rejection::LimitExceeded {
-                    what: format!("the encoded event ({size} bytes)"),
-                    limit: MAX_RECORD_BYTES as u64,
-                }
-                .into());
-            }
-            crate::projections::tlog::check_fits(&sealed.envelope, size)?;
-            for projection in &self.projections {
-                projection.apply(&mut self.overlay, &sealed.envelope)?;
-            }
-            if crate::projections::access::may_change_access(&sealed.envelope) {
-                self.sight.forget();
-            }
-            appended.push(Appended {
-                seq,
-                stream: sealed.envelope.stream.clone(),
-                version,
-                event_id: sealed.envelope.event_id.clone(),
-                duplicate: false,
-            });
-            group.head = Head {
-                seq,
-                hash: sealed.envelope.hash,
-                recorded_at,
-            };
-            group.records.push(sealed);
-        }
-        Ok(appended)
-    }
-
-    /// The position of the event a retried command appended before (in the log or earlier
-    /// in this group). A key its principal used for another command is a conflict: answering
-    /// it as a duplicate would swallow the new command without a word.
-    fn original(&self, seq: u64, command: &CommandEnvelope, group: &Group) -> Result<Appended> {
-        let envelope = match group.records.iter().find(|record| record.envelope.seq == seq) {
-            Some(record) => record.envelope.clone(),
-            None => {
-                let (_, anchor) = index::anchor(self.overlay.view(), seq)?
-                    .ok_or_else(|| Error::Derived(format!("no anchor for seq {seq}")))?;
-                self.reader.read_seq(anchor, seq)?
-            }
-        };
-        let same = Command::replaying(envelope.event.clone()) == command.command
-            && envelope.occurred_at == command.occurred_at;
-        if !same {
-            let event_id = command.event_id.as_ref().map(ToString::to_string).unwrap_or_default();
-            return Err(Rejection::IdempotencyConflict { event_id }.into());
-        }
-        Ok(Appended {
-            seq,
-            stream: envelope.stream,
-            version: envelope.version,
-            event_id: envelope.event_id,
-            duplicate: true,
-        })
     }
 }
 
