@@ -317,6 +317,10 @@ impl EventLog for FileLog {
         }
     }
 
+    fn append_synced(&mut self) -> bool {
+        self.in_flight.is_some() && self.syncer.synced()
+    }
+
     fn finish_append(&mut self) -> Result<()> {
         let Some(in_flight) = self.in_flight.take() else {
             return Ok(());

@@ -150,6 +150,11 @@ pub trait EventLog: Send {
     fn begin_append(&mut self, records: &[Sealed]) -> Result<Vec<Position>> {
         self.append(records)
     }
+    /// Whether the append begun last is known durable already (without waiting): then
+    /// [`EventLog::finish_append`] says `Ok` at once.
+    fn append_synced(&mut self) -> bool {
+        true
+    }
     /// Waits until the append begun last is durable (`Ok`), or says why it is not: the
     /// log then goes back to where it stood before it and refuses further appends.
     fn finish_append(&mut self) -> Result<()> {

@@ -6,7 +6,7 @@ use super::Disk;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 
 /// A file to make durable, and the path its errors name.
@@ -19,6 +19,8 @@ pub(crate) struct Syncer {
     outcomes: Receiver<Result<()>>,
     /// A sync was started and not yet waited for.
     syncing: bool,
+    /// How the sync started last ended, when a look found it ended.
+    ended: Option<Result<()>>,
 }
 
 impl Syncer {
@@ -42,6 +44,7 @@ impl Syncer {
             jobs,
             outcomes,
             syncing: false,
+            ended: None,
         })
     }
 
@@ -53,12 +56,29 @@ impl Syncer {
         self.syncing = true;
     }
 
+    /// Whether the sync started last has ended well, without waiting for it.
+    pub(crate) fn synced(&mut self) -> bool {
+        if self.syncing && self.ended.is_none() {
+            self.ended = match self.outcomes.try_recv() {
+                Ok(outcome) => Some(outcome),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => Some(Err(stopped())),
+            };
+        }
+        matches!(self.ended, Some(Ok(())))
+    }
+
     /// Waits for the sync started last: `Ok` once the file's data is durable.
     pub(crate) fn wait(&mut self) -> Result<()> {
         assert!(self.syncing, "a sync to wait for");
         self.syncing = false;
-        self.outcomes
-            .recv()
-            .unwrap_or_else(|_| Err(Error::Poisoned("the log's sync thread stopped".into())))
+        match self.ended.take() {
+            Some(outcome) => outcome,
+            None => self.outcomes.recv().unwrap_or_else(|_| Err(stopped())),
+        }
     }
+}
+
+fn stopped() -> Error {
+    Error::Poisoned("the log's sync thread stopped".into())
 }

@@ -19,6 +19,10 @@ impl Writer {
         };
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
+            // The group before, once durable, is answered without waiting for this one.
+            if self.in_flight.is_some() && self.log.append_synced() {
+                self.answer_in_flight();
+            }
             let savepoint = self.overlay.savepoint();
             let sight_mark = self.sight.mark();
             let (records_before, head_before) = (group.records.len(), group.head);

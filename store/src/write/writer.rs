@@ -316,7 +316,7 @@ impl Writer {
 
     /// [`Writer::finish_in_flight`] where nothing else waits on the outcome: the group's
     /// requests are told either way.
-    fn answer_in_flight(&mut self) {
+    pub(super) fn answer_in_flight(&mut self) {
         let _ = self.finish_in_flight();
     }
 
