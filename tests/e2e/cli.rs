@@ -373,8 +373,8 @@ fn the_scale_benchmark_measures_every_size_and_the_growth() {
     assert_eq!(growth.matches('×').count(), 8, "{growth}");
 }
 
-/// `bench --writers 0` measures batch append, rebuild and verify without the concurrent
-/// appends, each figure a real one.
+/// `bench --writers 0` measures batch append, rebuild, verify and the hashing bound under
+/// verify without the concurrent appends, each figure a real one.
 #[test]
 fn the_plain_benchmark_without_writers_measures_the_rest() {
     let table = bench(&["--events", "500", "--writers", "0", "--repeat", "1"]);
@@ -382,7 +382,9 @@ fn the_plain_benchmark_without_writers_measures_the_rest() {
     for measurement in [
         "| batch append",
         "| rebuild",
-        "| verify",
+        "| verify (checksums",
+        "| verify, MB of log",
+        "| blake3 alone",
         "| log bytes",
         "| derived (sled)",
     ] {
