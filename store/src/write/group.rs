@@ -19,10 +19,7 @@ impl Writer {
         };
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
-            // The group before, once durable, is answered without waiting for this one.
-            if self.in_flight.is_some() && self.log.append_synced() {
-                self.answer_in_flight();
-            }
+            self.answer_in_flight_if_synced();
             let savepoint = self.overlay.savepoint();
             let sight_mark = self.sight.mark();
             let (records_before, head_before) = (group.records.len(), group.head);
@@ -107,6 +104,14 @@ impl Writer {
         Ok(appended)
     }
 
+    /// Answers the group before once it is durable, without waiting for this one to be
+    /// decided (a job of many commands takes longer to decide than a sync).
+    fn answer_in_flight_if_synced(&mut self) {
+        if self.in_flight.is_some() && self.log.append_synced() {
+            self.answer_in_flight();
+        }
+    }
+
     /// Decides one job's commands on top of the group so far; appends nothing yet.
     /// `decided` counts the commands taken, so a refusal names the one refused.
     fn prepare(
@@ -118,6 +123,7 @@ impl Writer {
         let mut appended = Vec::with_capacity(commands.len());
         for (index, command) in commands.iter().enumerate() {
             *decided = index;
+            self.answer_in_flight_if_synced();
             if let Some(event_id) = &command.event_id {
                 if let Some(seq) = index::seq_of_event(&self.overlay, &command.actor, event_id)? {
                     appended.push(self.original(seq, command, group)?);
