@@ -470,3 +470,120 @@ fn a_staged_group_is_read_by_the_next_and_reaches_readers_only_when_committed() 
     assert_eq!(view.get(0, b"b").unwrap(), None);
     assert_eq!(view.get(0, b"v").unwrap(), Some(encode(&vec![1u64, 2])));
 }
+
+/// One step of the model-based rollback test: byte keys `b0`–`b3`, value keys `v0`–`v2`.
+#[derive(Clone, Debug)]
+enum Step {
+    Insert(usize, u8),
+    Remove(usize),
+    Append(usize, u8),
+    EditBytes(usize, u8),
+    PutValue(usize, u64),
+    UpdateValue(usize, u64),
+    RemoveValue(usize),
+    Savepoint,
+    /// Back to the savepoint this far from the oldest still open (modulo their count).
+    Rollback(usize),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..4usize, any::<u8>()).prop_map(|(key, byte)| Step::Insert(key, byte)),
+        (0..4usize).prop_map(Step::Remove),
+        (0..4usize, any::<u8>()).prop_map(|(key, byte)| Step::Append(key, byte)),
+        (0..4usize, any::<u8>()).prop_map(|(key, byte)| Step::EditBytes(key, byte)),
+        (0..3usize, any::<u64>()).prop_map(|(key, value)| Step::PutValue(key, value)),
+        (0..3usize, any::<u64>()).prop_map(|(key, value)| Step::UpdateValue(key, value)),
+        (0..3usize).prop_map(Step::RemoveValue),
+        Just(Step::Savepoint),
+        Just(Step::Savepoint),
+        (0..8usize).prop_map(Step::Rollback),
+    ]
+}
+
+/// What the overlay should read: every key's bytes (values encoded).
+type Model = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn byte_key(key: usize) -> Vec<u8> {
+    format!("b{key}").into_bytes()
+}
+
+fn value_key(key: usize) -> Vec<u8> {
+    format!("v{key}").into_bytes()
+}
+
+proptest::proptest! {
+    /// Any mix of changes, savepoints and rollbacks (to the latest savepoint or an older
+    /// one, once or again) reads like a model that keeps a copy of everything at each
+    /// savepoint — whichever changes got an undo entry and whichever did not — and what
+    /// is committed then is what the model holds.
+    #[test]
+    fn rollbacks_put_back_what_each_savepoint_saw(steps in proptest::collection::vec(step(), 1..80)) {
+        let tree = tree();
+        tree.insert("b0", "sled").unwrap();
+        tree.insert("v0", encode(&vec![7u64])).unwrap();
+        let view = Trees::new(vec![tree.clone()], journal_path());
+        let mut overlay = Overlay::new(view.clone());
+        let mut model: Model = [(b"b0".to_vec(), b"sled".to_vec()), (b"v0".to_vec(), encode(&vec![7u64]))].into();
+        let mut open: Vec<(crate::derived::pending::Savepoint, Model)> = Vec::new();
+        for step in steps {
+            match step {
+                Step::Insert(key, byte) => {
+                    overlay.insert(0, byte_key(key), vec![byte]);
+                    model.insert(byte_key(key), vec![byte]);
+                }
+                Step::Remove(key) => {
+                    overlay.remove(0, byte_key(key));
+                    model.remove(&byte_key(key));
+                }
+                Step::Append(key, byte) => {
+                    overlay.append(0, byte_key(key), &[byte, byte]).unwrap();
+                    model.entry(byte_key(key)).or_default().extend([byte, byte]);
+                }
+                Step::EditBytes(key, byte) => {
+                    overlay.edit_bytes(0, byte_key(key), |bytes| bytes.push(byte)).unwrap();
+                    model.entry(byte_key(key)).or_default().push(byte);
+                }
+                Step::PutValue(key, value) => {
+                    overlay.put_value(0, value_key(key), vec![value]);
+                    model.insert(value_key(key), encode(&vec![value]));
+                }
+                Step::UpdateValue(key, value) => {
+                    let updated = overlay
+                        .update_value(0, value_key(key), |values: &mut Vec<u64>| {
+                            values.push(value);
+                            Ok(())
+                        })
+                        .unwrap();
+                    if let Some(bytes) = model.get_mut(&value_key(key)) {
+                        let mut values: Vec<u64> = decode(bytes).unwrap();
+                        values.push(value);
+                        *bytes = encode(&values);
+                    }
+                    proptest::prop_assert_eq!(updated.is_some(), model.contains_key(&value_key(key)));
+                }
+                Step::RemoveValue(key) => {
+                    overlay.remove(0, value_key(key));
+                    model.remove(&value_key(key));
+                }
+                Step::Savepoint => open.push((overlay.savepoint(), model.clone())),
+                Step::Rollback(back) => {
+                    if !open.is_empty() {
+                        let index = open.len() - 1 - back % open.len();
+                        open.truncate(index + 1);
+                        overlay.rollback(open[index].0);
+                        model = open[index].1.clone();
+                    }
+                }
+            }
+            for key in (0..4).map(byte_key).chain((0..3).map(value_key)) {
+                proptest::prop_assert_eq!(overlay.get(0, &key).unwrap(), model.get(&key).cloned(), "{:?}", String::from_utf8_lossy(&key));
+            }
+        }
+        overlay.commit_to_layer();
+        for key in (0..4).map(byte_key).chain((0..3).map(value_key)) {
+            proptest::prop_assert_eq!(view.get(0, &key).unwrap(), model.get(&key).cloned());
+        }
+    }
+}

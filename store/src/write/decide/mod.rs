@@ -40,8 +40,9 @@ pub(crate) fn decide(state: &dyn StateRead, sight: &access::Sight, envelope: &Co
     };
     let registering_self = matches!(&envelope.command, Command::RegisterPrincipal(e) if e.principal == envelope.actor);
     if !registering_self {
+        // Looked at where it lies: every command asks, and needs no field of it.
         check
-            .live(EntityKind::Principal, &envelope.actor)
+            .live_peek(EntityKind::Principal, &envelope.actor, |_| ())
             .map_err(|_| Rejection::NotPermitted {
                 principal: envelope.actor.to_string(),
                 action: "act (it is not a registered principal)".into(),
