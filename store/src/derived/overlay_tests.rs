@@ -514,10 +514,11 @@ fn value_key(key: usize) -> Vec<u8> {
 }
 
 proptest::proptest! {
-    /// Any mix of changes, savepoints and rollbacks (to the latest savepoint or an older
-    /// one, once or again) reads like a model that keeps a copy of everything at each
-    /// savepoint — whichever changes got an undo entry and whichever did not — and what
-    /// is committed then is what the model holds.
+    /// Any mix of changes (whole values, appends, edits in place, typed values), savepoints
+    /// and rollbacks (to the latest savepoint or an older one, once or again) reads like a
+    /// model that keeps a copy of everything at each savepoint, and what is committed then
+    /// is what the model holds. (It found that an undo log skipping a key's later changes
+    /// after one append would put back only the append's cut.)
     #[test]
     fn rollbacks_put_back_what_each_savepoint_saw(steps in proptest::collection::vec(step(), 1..80)) {
         let tree = tree();

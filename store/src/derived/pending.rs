@@ -14,7 +14,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::hash_map::Entry;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -71,19 +70,11 @@ impl fmt::Debug for Change {
     }
 }
 
-/// A key's pending change, and the epoch (see `Overlay::epoch`) whose undo entry can
-/// take it back to what it was when that epoch began.
-#[derive(Debug)]
-struct Pending {
-    change: Change,
-    epoch: u64,
-}
-
 /// How to take one change back.
 #[derive(Debug)]
 enum Undo {
     /// Put back the key's earlier pending change (`None`: it had none).
-    Restore(Key, Option<Pending>),
+    Restore(Key, Option<Change>),
     /// Cut the key's pending bytes back to this length (an append).
     Shorten(Key, usize),
 }
@@ -93,15 +84,9 @@ enum Undo {
 #[derive(Debug)]
 pub struct Overlay {
     view: Trees,
-    pending: PerTree<Pending>,
+    pending: PerTree<Change>,
     /// How to undo each change, for rollback; `None` when savepoints are not needed.
     undo: Option<Vec<Undo>>,
-    /// Moves on at every savepoint and rollback. The first change to a key in an epoch
-    /// gets an undo entry; later ones in the same epoch need none, since rolling back to
-    /// any savepoint passes that entry, which puts back what the key held when the epoch
-    /// began — so a value a job rewrites many times (a run's state, a lineage node, the
-    /// Merkle frontier) is not copied for every rewrite.
-    epoch: u64,
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
     decoded: RefCell<PerTree<Box<dyn Any + Send>>>,
@@ -167,7 +152,6 @@ impl Overlay {
             decoded: RefCell::default(),
             staged: PerTree::default(),
             undo,
-            epoch: 0,
         }
     }
 
@@ -184,7 +168,7 @@ impl Overlay {
     /// chunk, without copying the chunk.
     /// `read` must not read the trees again (it may run under the layer's read lock).
     pub fn read_bytes<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-        match self.pending.get(tree, key).map(|pending| &pending.change) {
+        match self.pending.get(tree, key) {
             Some(Change::Bytes(bytes)) => Ok(read(Some(bytes))),
             Some(change) => Ok(read(change.bytes().as_deref())),
             None => self.view_read(tree, key, read),
@@ -196,18 +180,9 @@ impl Overlay {
     /// event of a stream (its version and open history chunk) is not copied per event in a
     /// replay.
     pub fn edit_bytes<R>(&mut self, tree: TreeId, key: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
-        if let Some(Pending {
-            change: Change::Bytes(bytes),
-            epoch,
-        }) = self.pending.get_mut(tree, &key)
-        {
-            if let Some(undo) = self.undo.as_mut().filter(|_| *epoch != self.epoch) {
-                let previous = Pending {
-                    change: Change::Bytes(bytes.clone()),
-                    epoch: *epoch,
-                };
-                undo.push(Undo::Restore((tree, key), Some(previous)));
-                *epoch = self.epoch;
+        if let Some(Change::Bytes(bytes)) = self.pending.get_mut(tree, &key) {
+            if let Some(undo) = &mut self.undo {
+                undo.push(Undo::Restore((tree, key), Some(Change::Bytes(bytes.clone()))));
             }
             return Ok(edit(bytes));
         }
@@ -218,8 +193,8 @@ impl Overlay {
     }
 
     pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        if let Some(pending) = self.pending.get(tree, key) {
-            return Ok(!matches!(pending.change, Change::Removed));
+        if let Some(change) = self.pending.get(tree, key) {
+            return Ok(!matches!(change, Change::Removed));
         }
         self.view_read(tree, key, |bytes| bytes.is_some())
     }
@@ -298,18 +273,10 @@ impl Overlay {
     /// Whether any live key starts with `prefix`, pending changes included. It looks
     /// through every pending change: for rare checks only.
     pub fn any_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<bool> {
-        let pending = self.pending.iter().any(|(in_tree, key, pending)| {
-            in_tree == tree && key.starts_with(prefix) && !matches!(pending.change, Change::Removed)
+        let pending = self.pending.iter().any(|(in_tree, key, change)| {
+            in_tree == tree && key.starts_with(prefix) && !matches!(change, Change::Removed)
         });
-        let removed_pending = |key: &[u8]| {
-            matches!(
-                self.pending.get(tree, key),
-                Some(Pending {
-                    change: Change::Removed,
-                    ..
-                })
-            )
-        };
+        let removed_pending = |key: &[u8]| matches!(self.pending.get(tree, key), Some(Change::Removed));
         let staged = || {
             self.staged.iter().any(|(in_tree, key, value)| {
                 in_tree == tree && key.starts_with(prefix) && value.is_some() && !removed_pending(key)
@@ -329,21 +296,13 @@ impl Overlay {
         if let Some(absent) = &mut self.absent {
             absent.get_mut().remove(slot.0, &slot.1);
         }
-        let epoch = self.epoch;
-        let tree = slot.0;
-        match (&mut self.undo, self.pending.entry(slot)) {
-            (Some(undo), Entry::Occupied(mut held)) if held.get().epoch != epoch => {
-                let previous = std::mem::replace(held.get_mut(), Pending { change, epoch });
-                undo.push(Undo::Restore((tree, held.key().clone()), Some(previous)));
+        match &mut self.undo {
+            Some(undo) => {
+                let previous = self.pending.insert(slot.clone(), change);
+                undo.push(Undo::Restore(slot, previous));
             }
-            // Changed already in this epoch, whose undo entry puts back what it held.
-            (_, Entry::Occupied(mut held)) => held.get_mut().change = change,
-            (Some(undo), Entry::Vacant(vacant)) => {
-                undo.push(Undo::Restore((tree, vacant.key().clone()), None));
-                vacant.insert(Pending { change, epoch });
-            }
-            (None, Entry::Vacant(vacant)) => {
-                vacant.insert(Pending { change, epoch });
+            None => {
+                self.pending.insert(slot, change);
             }
         }
     }
@@ -360,14 +319,8 @@ impl Overlay {
     /// this group already changed the key, so a posting list grown by every event of a
     /// group is copied once.
     pub fn append(&mut self, tree: TreeId, key: Vec<u8>, bytes: &[u8]) -> Result<()> {
-        if let Some(Pending {
-            change: Change::Bytes(value),
-            epoch,
-        }) = self.pending.get_mut(tree, &key)
-        {
-            // A cut puts back only what was appended, so it does not stand for the key's
-            // whole value: the epoch is left as it was, for a later rewrite to record.
-            if let Some(undo) = self.undo.as_mut().filter(|_| *epoch != self.epoch) {
+        if let Some(Change::Bytes(value)) = self.pending.get_mut(tree, &key) {
+            if let Some(undo) = &mut self.undo {
                 undo.push(Undo::Shorten((tree, key), value.len()));
             }
             value.extend_from_slice(bytes);
@@ -396,7 +349,7 @@ impl Overlay {
         key: &[u8],
         look: impl FnOnce(Option<&T>) -> R,
     ) -> Result<R> {
-        match self.pending.get(tree, key).map(|pending| &pending.change) {
+        match self.pending.get(tree, key) {
             Some(Change::Value(value)) => {
                 if let Some(value) = value.as_any().downcast_ref::<T>() {
                     return Ok(look(Some(value)));
@@ -443,19 +396,11 @@ impl Overlay {
     where
         T: DeserializeOwned + Serialize + Clone + Send + 'static,
     {
-        if let Some(Pending {
-            change: Change::Value(value),
-            epoch,
-        }) = self.pending.get_mut(tree, &key)
-        {
+        if let Some(Change::Value(value)) = self.pending.get_mut(tree, &key) {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
-                if let Some(undo) = self.undo.as_mut().filter(|_| *epoch != self.epoch) {
-                    let previous = Pending {
-                        change: Change::Value(Box::new(typed.clone())),
-                        epoch: *epoch,
-                    };
+                if let Some(undo) = &mut self.undo {
+                    let previous = Change::Value(Box::new(typed.clone()));
                     undo.push(Undo::Restore((tree, key), Some(previous)));
-                    *epoch = self.epoch;
                 }
                 return change(typed).map(Some);
             }
@@ -478,8 +423,7 @@ impl Overlay {
         Ok(Some(result))
     }
 
-    pub fn savepoint(&mut self) -> Savepoint {
-        self.epoch += 1;
+    pub fn savepoint(&self) -> Savepoint {
         Savepoint(self.undo.as_ref().map_or(0, Vec::len))
     }
 
@@ -487,8 +431,6 @@ impl Overlay {
     pub fn rollback(&mut self, savepoint: Savepoint) {
         // Rollbacks are rare (a refused command); forgetting every decoded value is simplest.
         self.decoded.get_mut().clear();
-        // Keys changed from here on were not recorded since the savepoint: record them.
-        self.epoch += 1;
         let undo = self.undo.as_mut().expect("rollback needs an overlay made with `new`");
         while undo.len() > savepoint.0 {
             match undo.pop().expect("undo entries above the savepoint") {
@@ -499,11 +441,7 @@ impl Overlay {
                     self.pending.remove(tree, &key);
                 }
                 Undo::Shorten((tree, key), len) => {
-                    if let Some(Pending {
-                        change: Change::Bytes(value),
-                        ..
-                    }) = self.pending.get_mut(tree, &key)
-                    {
+                    if let Some(Change::Bytes(value)) = self.pending.get_mut(tree, &key) {
                         value.truncate(len);
                     }
                 }
@@ -517,7 +455,7 @@ impl Overlay {
         let changes = self
             .pending
             .drain()
-            .map(|(slot, Pending { change, .. })| match change {
+            .map(|(slot, change)| match change {
                 Change::Removed => (slot, None),
                 Change::Bytes(bytes) => (slot, Some(bytes)),
                 Change::Value(value) => {
@@ -578,7 +516,6 @@ impl Overlay {
     }
 
     fn clear_undo(&mut self) {
-        self.epoch += 1;
         if let Some(undo) = &mut self.undo {
             undo.clear();
         }

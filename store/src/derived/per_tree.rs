@@ -4,7 +4,6 @@
 //! needed an owned copy of the key for every lookup, one map per tree needs none.
 
 use super::overlay::{Key, TreeId};
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// foldhash is seeded per map, so keys chosen by callers still cannot be made to collide
@@ -39,14 +38,6 @@ impl<V> PerTree<V> {
             self.0.resize_with(tree + 1, Map::default);
         }
         self.0[tree].insert(key, value)
-    }
-
-    /// The entry of an owned key, to look it up and change it with one hashing.
-    pub(crate) fn entry(&mut self, (tree, key): Key) -> Entry<'_, Vec<u8>, V> {
-        if self.0.len() <= tree {
-            self.0.resize_with(tree + 1, Map::default);
-        }
-        self.0[tree].entry(key)
     }
 
     pub(crate) fn remove(&mut self, tree: TreeId, key: &[u8]) -> Option<V> {
