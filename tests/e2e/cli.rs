@@ -425,6 +425,24 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
         .parse()
         .unwrap();
     assert!((6.0..=20.0).contains(&keys), "{table}");
+    // CPU per chain by thread for each writer count: the parts add up to the total, and
+    // the process did spend some.
+    for writers in ["| 1 writer |", "| 4 writers |"] {
+        let row = table
+            .lines()
+            .find(|line| line.starts_with(writers))
+            .unwrap_or_else(|| panic!("CPU row {writers}: {table}"));
+        let cpu: Vec<f64> = row
+            .trim_matches('|')
+            .split('|')
+            .skip(1)
+            .map(|cell| cell.trim().parse().unwrap())
+            .collect();
+        assert_eq!(cpu.len(), 7, "{table}");
+        let (parts, total) = (&cpu[..6], cpu[6]);
+        assert!(total > 0.0 && parts.iter().all(|part| *part >= 0.0), "{table}");
+        assert!((parts.iter().sum::<f64>() - total).abs() <= 0.006, "{table}");
+    }
 }
 
 /// `--http`: the same chains over HTTP as `executeBatch` requests (any refused request

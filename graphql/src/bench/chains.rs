@@ -3,7 +3,7 @@
 //! one all-or-none batch, acknowledged only once synced; chains/s per writer count. With
 //! `--http N`, the same chains over HTTP too: `executeBatch` requests of N chains from as
 //! many keep-alive connections as writers, beside the client's own limit (a server that
-//! answers at once).
+//! answers at once). Then the CPU a chain costs, by thread.
 
 use super::*;
 use crate::api::translate::{mutation_field, mutation_input};
@@ -60,14 +60,23 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
     let bodies = runs.http.map(|per_request| batch_bodies(chains, per_request));
     // What the flusher pays for: sled takes microseconds a new key, whatever its size.
     let mut keys_per_chain = 0.0;
+    // CPU per chain by thread, per writer count, each run's.
+    let mut cpu: Vec<(usize, Vec<Vec<f64>>)> = Vec::new();
     for &count in runs.writers {
         let mut rates = Vec::new();
         let mut http_rates = Vec::new();
+        let mut cpu_runs = Vec::new();
         for _ in 0..repeat.max(1) {
             rates.push(on_fresh_store(base, &format!("chains{count}"), |store| {
                 let keys_before = store.flush().and_then(|()| store.derived_keys())?;
+                let cpu_before = cpu::sample();
                 let rate = insert(store, 0, chains, count)?;
-                let keys_after = store.flush().and_then(|()| store.derived_keys())?;
+                // The flush the chains leave to do is theirs too.
+                store.flush()?;
+                if let (Some(before), Some(after)) = (cpu_before, cpu::sample()) {
+                    cpu_runs.push(cpu::per_unit(&before, &after, chains));
+                }
+                let keys_after = store.derived_keys()?;
                 keys_per_chain = (keys_after - keys_before) as f64 / chains.max(1) as f64;
                 Ok(rate)
             })?);
@@ -90,10 +99,37 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
             }
             _ => println!("| {count:>7} | {rate:>8.0} | {:>8.0} |", rate * 13.0),
         }
+        cpu.push((count, cpu_runs));
     }
     println!();
     println!("New derived keys (sled keys) per chain: {keys_per_chain:.1}");
+    print_cpu(&cpu);
     Ok(())
+}
+
+/// CPU per chain by thread, each figure the median of the runs'; what two cores allow
+/// is 2 000 ms ÷ the total per chain.
+fn print_cpu(cpu: &[(usize, Vec<Vec<f64>>)]) {
+    if cpu.iter().all(|(_, runs)| runs.is_empty()) {
+        println!("CPU per chain by thread: not measured (no /proc here)");
+        return;
+    }
+    println!();
+    println!("CPU per chain by thread, ms (from /proc, 10 ms ticks; in-process runs, their final flush included):");
+    println!();
+    let labels: Vec<&str> = cpu::SHOWN.iter().map(|(_, label)| *label).collect();
+    println!(
+        "| writers | {} | the rest (the bench's writers, threads ended) | total |",
+        labels.join(" | ")
+    );
+    println!("|---|{}", "---:|".repeat(labels.len() + 2));
+    for (count, runs) in cpu.iter().filter(|(_, runs)| !runs.is_empty()) {
+        let figures: Vec<String> = (0..labels.len() + 2)
+            .map(|column| format!("{:.3}", median(runs.iter().map(|run| run[column]).collect())))
+            .collect();
+        let writers = if *count == 1 { "writer" } else { "writers" };
+        println!("| {count} {writers} | {} |", figures.join(" | "));
+    }
 }
 
 /// `measure` on a fresh store holding the scaffold the chains hang from.

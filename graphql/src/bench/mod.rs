@@ -6,6 +6,7 @@
 mod bound;
 mod bytes;
 mod chains;
+mod cpu;
 pub mod graph;
 pub mod peers;
 mod scale;
@@ -65,8 +66,8 @@ pub struct BenchArgs {
     peers: bool,
     /// Measure lineage inserts instead: `--chains` chains of 13 commands (dataset → run →
     /// model → manifest → image → service), each one all-or-none batch, from each of
-    /// `--writers` concurrent writers in-process, durable; chains/s, and the new derived
-    /// (sled) keys a chain costs.
+    /// `--writers` concurrent writers in-process, durable; chains/s, the new derived
+    /// (sled) keys a chain costs, and the CPU a chain costs by thread.
     #[arg(long)]
     insert_chains: bool,
     /// With `--insert-chains`: also over HTTP, as `executeBatch` requests of this many
