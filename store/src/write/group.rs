@@ -19,7 +19,6 @@ impl Writer {
         };
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
-            self.answer_in_flight_if_synced();
             let savepoint = self.overlay.savepoint();
             let sight_mark = self.sight.mark();
             let (records_before, head_before) = (group.records.len(), group.head);
@@ -58,6 +57,7 @@ impl Writer {
         let mut appended = Vec::with_capacity(records.len());
         for (index, envelope) in records.iter().enumerate() {
             *decided = index;
+            self.answer_in_flight_if_synced();
             let broken = |reason: &str| {
                 Error::Rejected(Rejection::invalid(
                     "restore",
@@ -105,7 +105,8 @@ impl Writer {
     }
 
     /// Answers the group before once it is durable, without waiting for this one to be
-    /// decided (a job of many commands takes longer to decide than a sync).
+    /// decided (a job of many commands takes longer to decide than a sync): looked for
+    /// before each command or restored record.
     fn answer_in_flight_if_synced(&mut self) {
         if self.in_flight.is_some() && self.log.append_synced() {
             self.answer_in_flight();

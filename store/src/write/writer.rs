@@ -159,16 +159,17 @@ impl Writer {
         loop {
             // A group syncing is answered before waiting for more work; while work keeps
             // coming, the next group is decided during its sync.
-            let waiting = match self.in_flight {
-                Some(_) => jobs.try_recv().ok(),
-                None => None,
+            let waiting = if self.in_flight.is_some() {
+                jobs.try_recv().ok()
+            } else {
+                None
             };
-            if waiting.is_none() {
-                self.answer_in_flight();
-            }
             let received = match waiting {
                 Some(job) => Ok(job),
-                None => jobs.recv_timeout(FLUSH_AFTER),
+                None => {
+                    self.answer_in_flight();
+                    jobs.recv_timeout(FLUSH_AFTER)
+                }
             };
             let first = match received {
                 Ok(job) => job,
