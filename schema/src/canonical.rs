@@ -26,6 +26,8 @@ type Result<T, E = CanonicalError> = std::result::Result<T, E>;
 
 /// The canonical JSON of `value`.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    // What a value that failed part way left on the member stack is no object's.
+    MEMBERS.with_borrow_mut(Vec::clear);
     let mut out = Vec::with_capacity(256);
     value.serialize(Writer { out: &mut out })?;
     Ok(out)
@@ -99,16 +101,18 @@ struct Writer<'a> {
     out: &'a mut Vec<u8>,
 }
 
-/// An object's members, written unsorted into one buffer and sorted when it ends.
+/// An object's members, each written as `"name":value` where it ends up if the members
+/// come in order, as a struct's fields often do; reordered when the object ends if not.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
-    values: Vec<u8>,
-    /// Each member's name and where its value lies in `values`.
-    members: Vec<(Name, usize, usize)>,
+    /// Where the first member starts, just after the `{`.
+    base: usize,
+    /// Where this object's members start on the thread's member stack.
+    first: usize,
     /// A map's key, between `serialize_key` and `serialize_value`.
     key: Option<String>,
-    /// For a struct variant: the variant name the object is the value of.
-    variant: Option<&'static str>,
+    /// For a struct variant: it is the value of a one-member object naming the variant.
+    variant: bool,
 }
 
 enum Name {
@@ -125,43 +129,72 @@ impl Name {
     }
 }
 
+/// A member: its name and where `"name":value` lies, from the object's `base`.
+type Member = (Name, usize, usize);
+
+thread_local! {
+    /// The members of every object being written on this thread, innermost last: an
+    /// object's own lie from its `first` on (nested objects end before their parent goes
+    /// on), so no object allocates a list of its own.
+    static MEMBERS: std::cell::RefCell<Vec<Member>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Where an object's members wait while they are written back in order.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl<'a> Object<'a> {
     fn new(out: &'a mut Vec<u8>, variant: Option<&'static str>) -> Self {
+        if let Some(variant) = variant {
+            out.push(b'{');
+            write_string(out, variant);
+            out.push(b':');
+        }
+        out.push(b'{');
         Self {
+            base: out.len(),
             out,
-            values: Vec::new(),
-            members: Vec::new(),
+            first: MEMBERS.with_borrow(Vec::len),
             key: None,
-            variant,
+            variant: variant.is_some(),
         }
     }
 
     fn member<T: Serialize + ?Sized>(&mut self, name: Name, value: &T) -> Result<()> {
-        let start = self.values.len();
-        value.serialize(Writer { out: &mut self.values })?;
-        self.members.push((name, start, self.values.len()));
+        if self.out.len() > self.base {
+            self.out.push(b',');
+        }
+        let start = self.out.len() - self.base;
+        write_string(self.out, name.as_str());
+        self.out.push(b':');
+        value.serialize(Writer { out: &mut *self.out })?;
+        let end = self.out.len() - self.base;
+        MEMBERS.with_borrow_mut(|members| members.push((name, start, end)));
         Ok(())
     }
 
-    fn finish(mut self) -> Result<()> {
-        if let Some(variant) = self.variant {
-            self.out.push(b'{');
-            write_string(self.out, variant);
-            self.out.push(b':');
-        }
-        self.members
-            .sort_by(|(a, ..), (b, ..)| utf16_order(a.as_str(), b.as_str()));
-        self.out.push(b'{');
-        for (index, (name, start, end)) in self.members.iter().enumerate() {
-            if index > 0 {
-                self.out.push(b',');
+    fn finish(self) -> Result<()> {
+        MEMBERS.with_borrow_mut(|members| {
+            let own = &mut members[self.first..];
+            let in_order = own
+                .windows(2)
+                .all(|pair| utf16_order(pair[0].0.as_str(), pair[1].0.as_str()) != Ordering::Greater);
+            if !in_order {
+                own.sort_by(|(a, ..), (b, ..)| utf16_order(a.as_str(), b.as_str()));
+                SCRATCH.with_borrow_mut(|written| {
+                    written.clear();
+                    written.extend_from_slice(&self.out[self.base..]);
+                    self.out.truncate(self.base);
+                    for (index, (_, start, end)) in own.iter().enumerate() {
+                        if index > 0 {
+                            self.out.push(b',');
+                        }
+                        self.out.extend_from_slice(&written[*start..*end]);
+                    }
+                });
             }
-            write_string(self.out, name.as_str());
-            self.out.push(b':');
-            self.out.extend_from_slice(&self.values[*start..*end]);
-        }
+            members.truncate(self.first);
+        });
         self.out.push(b'}');
-        if self.variant.is_some() {
+        if self.variant {
             self.out.push(b'}');
         }
         Ok(())

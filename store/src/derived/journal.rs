@@ -29,22 +29,13 @@ type Stored = (u64, Vec<u8>, Option<Vec<u8>>);
 
 const HASH_LEN: usize = 32;
 
-/// Feeds everything written through it to a hasher.
-struct Hashing<W> {
-    inner: W,
-    hasher: blake3::Hasher,
-}
+/// How much of a journal is encoded in memory before it is written out.
+const CHUNK: usize = 1 << 20;
 
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let written = self.inner.write(bytes)?;
-        self.hasher.update(&bytes[..written]);
-        Ok(written)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+thread_local! {
+    /// The buffer a thread encodes journals in, kept between flushes: a fresh megabyte
+    /// each flush cost the flusher its growth copies and a page fault a page.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn temporary(path: &Path) -> PathBuf {
@@ -78,43 +69,44 @@ pub(crate) fn write<'a>(
     entries: impl Iterator<Item = EntryRef<'a>>,
 ) -> Result<()> {
     let staging = temporary(path);
-    let io = Error::io("writing the flush journal", &staging);
-    let file = File::create(&staging).map_err(io)?;
-    let mut out = Hashing {
-        inner: std::io::BufWriter::with_capacity(1 << 20, file),
-        hasher: blake3::Hasher::new(),
-    };
-    // The bytes bincode gives `(u64, &[u8], Option<&[u8]>)`, written directly: serde
-    // hands a byte slice to bincode one byte at a time.
-    let mut encoded = Vec::with_capacity(64 * 1024);
-    put_varint(&mut encoded, through);
-    put_varint(&mut encoded, count as u64);
-    for (tree, key, value) in entries {
-        put_varint(&mut encoded, tree as u64);
-        put_bytes(&mut encoded, key);
-        match value {
-            None => encoded.push(0),
-            Some(value) => {
-                encoded.push(1);
-                put_bytes(&mut encoded, value);
+    let io = || Error::io("writing the flush journal", &staging);
+    let mut file = File::create(&staging).map_err(io())?;
+    let mut hasher = blake3::Hasher::new();
+    ENCODED.with_borrow_mut(|encoded| -> Result<()> {
+        encoded.clear();
+        encoded.reserve(CHUNK + 64 * 1024);
+        let mut write_out = |encoded: &mut Vec<u8>| -> Result<()> {
+            hasher.update(encoded);
+            file.write_all(encoded).map_err(io())?;
+            encoded.clear();
+            Ok(())
+        };
+        // The bytes bincode gives `(u64, &[u8], Option<&[u8]>)`, written directly: serde
+        // hands a byte slice to bincode one byte at a time.
+        put_varint(encoded, through);
+        put_varint(encoded, count as u64);
+        for (tree, key, value) in entries {
+            put_varint(encoded, tree as u64);
+            put_bytes(encoded, key);
+            match value {
+                None => encoded.push(0),
+                Some(value) => {
+                    encoded.push(1);
+                    put_bytes(encoded, value);
+                }
+            }
+            if encoded.len() >= CHUNK {
+                write_out(encoded)?;
             }
         }
-        if encoded.len() >= 1 << 20 {
-            out.write_all(&encoded)
-                .map_err(Error::io("writing the flush journal", &staging))?;
-            encoded.clear();
-        }
-    }
-    out.write_all(&encoded)
-        .map_err(Error::io("writing the flush journal", &staging))?;
-    let hash = out.hasher.finalize();
-    let mut file = out
-        .inner
-        .into_inner()
-        .map_err(|error| Error::io("writing the flush journal", &staging)(error.into_error()))?;
-    file.write_all(hash.as_bytes())
+        write_out(encoded)?;
+        // A layer's entries once held the buffer far past a chunk: give that back.
+        encoded.shrink_to(CHUNK + 64 * 1024);
+        Ok(())
+    })?;
+    file.write_all(hasher.finalize().as_bytes())
         .and_then(|()| file.sync_data())
-        .map_err(Error::io("writing the flush journal", &staging))?;
+        .map_err(io())?;
     drop(file);
     std::fs::rename(&staging, path).map_err(Error::io("placing the flush journal", path))?;
     sync_parent(path)
