@@ -248,6 +248,43 @@ macro_rules! numbers {
     };
 }
 
+macro_rules! integers {
+    ($($method:ident($type:ty)),* $(,)?) => {
+        $(
+            fn $method(self, value: $type) -> Result<()> {
+                #[allow(clippy::unnecessary_cast, clippy::cast_lossless)]
+                write_integer(self.out, value as i128)
+            }
+        )*
+    };
+}
+
+/// An integer as the nearest double is written: one a double holds exactly (every seq,
+/// version and count) is its digits, as ECMAScript writes any integer below 10²¹;
+/// others go through the double.
+fn write_integer(out: &mut Vec<u8>, value: i128) -> Result<()> {
+    const EXACT: u128 = 1 << 53;
+    if value.unsigned_abs() > EXACT {
+        return write_number(out, value as f64);
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 16];
+    let mut rest = value.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    Ok(())
+}
+
 impl<'a> ser::Serializer for Writer<'a> {
     type Ok = ();
     type Error = CanonicalError;
@@ -259,7 +296,7 @@ impl<'a> ser::Serializer for Writer<'a> {
     type SerializeStruct = Object<'a>;
     type SerializeStructVariant = Object<'a>;
 
-    numbers!(
+    integers!(
         serialize_i8(i8),
         serialize_i16(i16),
         serialize_i32(i32),
@@ -269,10 +306,8 @@ impl<'a> ser::Serializer for Writer<'a> {
         serialize_u16(u16),
         serialize_u32(u32),
         serialize_u64(u64),
-        serialize_u128(u128),
-        serialize_f32(f32),
-        serialize_f64(f64),
     );
+    numbers!(serialize_u128(u128), serialize_f32(f32), serialize_f64(f64));
 
     fn serialize_bool(self, value: bool) -> Result<()> {
         self.out.extend_from_slice(if value { b"true" } else { b"false" });

@@ -26,6 +26,42 @@ fn numbers_that_are_not_finite_have_no_canonical_json() {
     }
 }
 
+/// Integers are written as digits only while a double holds them exactly; past 2^53 they
+/// are the nearest double's text, as serde_jcs writes them.
+#[test]
+fn integers_on_each_side_of_what_a_double_holds_are_written_as_serde_jcs_writes_them() {
+    let exact = 1i64 << 53;
+    let signed = [
+        0,
+        1,
+        -1,
+        9,
+        10,
+        -10,
+        exact - 1,
+        exact,
+        exact + 1,
+        -exact,
+        -exact - 1,
+        i64::MIN,
+        i64::MAX,
+    ];
+    for value in signed {
+        assert_eq!(to_vec(&value).unwrap(), serde_jcs::to_vec(&value).unwrap(), "{value}");
+    }
+    for value in [u64::MAX, (exact as u64) + 3, 123_456_789_012_345] {
+        assert_eq!(to_vec(&value).unwrap(), serde_jcs::to_vec(&value).unwrap(), "{value}");
+    }
+    // serde_jcs takes no i128: one is written as the double it is nearest.
+    for value in [i128::from(i8::MIN), i128::from(u32::MAX), -(1i128 << 60), i128::MAX] {
+        assert_eq!(
+            to_vec(&value).unwrap(),
+            serde_jcs::to_vec(&(value as f64)).unwrap(),
+            "{value}"
+        );
+    }
+}
+
 /// Text that needs escaping, names that sort differently by UTF-16 than by code point
 /// (U+FF61 against U+1F600), and plain ASCII.
 fn text() -> impl Strategy<Value = String> {

@@ -73,12 +73,25 @@ impl Check<'_> {
         id: impl std::fmt::Display,
         peek: impl FnOnce(&Entity) -> R,
     ) -> Result<R> {
-        // A subscription's visibility is judged on the whole entity.
-        if kind == EntityKind::Subscription {
-            return self.live(kind, id).map(|entity| peek(&entity));
-        }
         let reference = EntityRef::new(kind, id);
         let mut peek = Some(peek);
+        // A subscription is visible to its owner (the common case, looked at where it
+        // lies); to anyone else as the whole entity judges, from a copy.
+        if kind == EntityKind::Subscription {
+            let mut answer = None;
+            self.state.peek_entity(&reference, &mut |entity| {
+                if let Some(entity) = entity.filter(|entity| {
+                    !entity.deleted && matches!(&entity.detail, Detail::Subscription { owner } if owner == self.actor)
+                }) {
+                    answer = peek.take().map(|peek| peek(entity));
+                }
+            })?;
+            if let Some(answer) = answer {
+                return Ok(answer);
+            }
+            let peek = peek.take().expect("peek is called once");
+            return self.live(kind, &reference.id).map(|entity| peek(&entity));
+        }
         let mut seen = None;
         self.state.peek_entity(&reference, &mut |entity| {
             if let (Some(entity), Some(peek)) = (entity.filter(|entity| !entity.deleted), peek.take()) {

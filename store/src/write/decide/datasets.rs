@@ -10,9 +10,9 @@ use EntityKind as K;
 /// `RegisterDataset`.
 pub(super) fn register_dataset(check: &Check<'_>, e: DatasetRegistered) -> Result<Decided> {
     check.absent(K::Dataset, &e.dataset)?;
-    let account = check.exp_account(&e.account)?;
+    let scope = check.exp_account(&e.account)?;
     let scoped = state::scoped_name(e.name.as_str(), e.version.as_deref());
-    check.unique_name(Some(&account.reference), K::Dataset, &scoped)?;
+    check.unique_name(Some(&scope), K::Dataset, &scoped)?;
     nonempty("location", &e.location)?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))

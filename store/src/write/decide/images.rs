@@ -12,8 +12,8 @@ use EntityKind as K;
 pub(super) fn create_manifest(check: &Check<'_>, e: ManifestCreated) -> Result<Decided> {
     versioned_id(K::Manifest, e.manifest.as_str())?;
     check.absent(K::Manifest, &e.manifest)?;
-    let account = check.mm_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::Manifest, e.name.as_str())?;
+    let scope = check.mm_account(&e.account)?;
+    check.unique_name(Some(&scope), K::Manifest, e.name.as_str())?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))
 }
@@ -56,8 +56,8 @@ pub(super) fn add_manifest_version(check: &Check<'_>, c: AddManifestVersion) -> 
 pub(super) fn create_image(check: &Check<'_>, e: ImageCreated) -> Result<Decided> {
     versioned_id(K::Image, e.image.as_str())?;
     check.absent(K::Image, &e.image)?;
-    let account = check.mm_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::Image, e.name.as_str())?;
+    let scope = check.mm_account(&e.account)?;
+    check.unique_name(Some(&scope), K::Image, e.name.as_str())?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))
 }

@@ -12,8 +12,8 @@ use EntityKind as K;
 pub(super) fn create_model(check: &Check<'_>, e: ModelCreated) -> Result<Decided> {
     versioned_id(K::Model, e.model.as_str())?;
     check.absent(K::Model, &e.model)?;
-    let account = check.mm_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::Model, e.name.as_str())?;
+    let scope = check.mm_account(&e.account)?;
+    check.unique_name(Some(&scope), K::Model, e.name.as_str())?;
     text("description", &e.description)?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))

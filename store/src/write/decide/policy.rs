@@ -32,11 +32,10 @@ impl Check<'_> {
     }
 
     pub(super) fn owner_of(&self, subscription: &SubscriptionId) -> Result<PrincipalId> {
-        let entity = self.live(EntityKind::Subscription, subscription)?;
-        match &entity.detail {
+        self.live_peek(EntityKind::Subscription, subscription, |entity| match &entity.detail {
             Detail::Subscription { owner } => Ok(owner.clone()),
-            _ => Err(mismatch(&entity)),
-        }
+            _ => Err(mismatch(entity)),
+        })?
     }
 
     pub(super) fn require_owner(&self, subscription: &SubscriptionId, action: &str) -> Result<()> {
@@ -49,13 +48,9 @@ impl Check<'_> {
         Ok(())
     }
 
-    /// The actor may act in this account: it owns the subscription or holds a seat
-    /// (for a model management account: a seat in any experimentation account of its
-    /// subscription).
-    pub(super) fn require_seat(&self, account: &Entity) -> Result<()> {
-        self.require_seat_in(seat_facts(account, self.actor)?)
-    }
-
+    /// The actor may act in the account the facts are of: it owns the subscription or
+    /// holds a seat (for a model management account: a seat in any experimentation
+    /// account of its subscription).
     fn require_seat_in(&self, facts: SeatFacts) -> Result<()> {
         let seated = match facts.seated {
             Some(seated) => seated,
@@ -81,16 +76,23 @@ impl Check<'_> {
         })
     }
 
-    pub(super) fn exp_account(&self, account: &AccountId) -> Result<Entity> {
-        let entity = self.live(EntityKind::ExperimentationAccount, account)?;
-        self.require_seat(&entity)?;
-        Ok(entity)
+    /// The experimentation account, after checking the actor may act there.
+    pub(super) fn exp_account(&self, account: &AccountId) -> Result<EntityRef> {
+        self.seated_account(EntityKind::ExperimentationAccount, account)
     }
 
-    pub(super) fn mm_account(&self, account: &AccountId) -> Result<Entity> {
-        let entity = self.live(EntityKind::ModelManagementAccount, account)?;
-        self.require_seat(&entity)?;
-        Ok(entity)
+    /// The model management account, after checking the actor may act there.
+    pub(super) fn mm_account(&self, account: &AccountId) -> Result<EntityRef> {
+        self.seated_account(EntityKind::ModelManagementAccount, account)
+    }
+
+    /// An account of `kind`, live and visible, where the actor may act: the seat facts
+    /// read where the account lies, not from a copy of it.
+    fn seated_account(&self, kind: EntityKind, account: &AccountId) -> Result<EntityRef> {
+        let facts = self.live_peek(kind, account, |entity| seat_facts(entity, self.actor))??;
+        let reference = facts.account.clone();
+        self.require_seat_in(facts)?;
+        Ok(reference)
     }
 
     /// The entity's account, after checking the actor may act there.

@@ -10,8 +10,8 @@ use EntityKind as K;
 /// `CreateEnvironment`.
 pub(super) fn create_environment(check: &Check<'_>, e: EnvironmentCreated) -> Result<Decided> {
     check.absent(K::Environment, &e.environment)?;
-    let account = check.mm_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::Environment, e.name.as_str())?;
+    let scope = check.mm_account(&e.account)?;
+    check.unique_name(Some(&scope), K::Environment, e.name.as_str())?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))
 }
@@ -26,8 +26,8 @@ pub(super) fn delete_environment(check: &Check<'_>, e: EnvironmentDeleted) -> Re
 /// `DeployService`.
 pub(super) fn deploy_service(check: &Check<'_>, e: ServiceDeployed) -> Result<Decided> {
     check.absent(K::Service, &e.service)?;
-    let account = check.mm_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::Service, e.name.as_str())?;
+    let scope = check.mm_account(&e.account)?;
+    check.unique_name(Some(&scope), K::Service, e.name.as_str())?;
     check.image_version_built(&e.image, &e.account)?;
     check.live_environment(&e.environment, &e.account)?;
     nonempty("url", &e.url)?;

@@ -10,8 +10,8 @@ use EntityKind as K;
 /// `CreateWorkspace`.
 pub(super) fn create_workspace(check: &Check<'_>, e: WorkspaceCreated) -> Result<Decided> {
     check.absent(K::Workspace, &e.workspace)?;
-    let account = check.exp_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::Workspace, e.name.as_str())?;
+    let scope = check.exp_account(&e.account)?;
+    check.unique_name(Some(&scope), K::Workspace, e.name.as_str())?;
     text("description", &e.description)?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))
@@ -92,8 +92,8 @@ pub(super) fn revise_experiment(check: &Check<'_>, e: ExperimentRevised) -> Resu
 /// `AttachComputeTarget`.
 pub(super) fn attach_compute_target(check: &Check<'_>, e: ComputeTargetAttached) -> Result<Decided> {
     check.absent(K::ComputeTarget, &e.target)?;
-    let account = check.exp_account(&e.account)?;
-    check.unique_name(Some(&account.reference), K::ComputeTarget, e.name.as_str())?;
+    let scope = check.exp_account(&e.account)?;
+    check.unique_name(Some(&scope), K::ComputeTarget, e.name.as_str())?;
     let account = e.account.clone();
     Ok((e.into(), Some(account)))
 }
