@@ -367,19 +367,27 @@ async fn a_principal_with_too_many_requests_running_is_told_to_retry() {
     )
     .await;
     let expensive = expensive_query();
-    let answers = futures_util::future::join_all((0..20).map(|_| post_as(&server, &server.token, &expensive))).await;
     let mut waited_out = 0;
-    for response in answers {
-        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let answer: Value = response.json().await.unwrap();
-            assert_eq!(answer["errors"][0]["extensions"]["code"], "TOO_MANY_REQUESTS");
-            assert!(answer["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains("more than 1 requests of this principal are running"));
-            waited_out += 1;
-        } else {
-            assert_eq!(response.status(), reqwest::StatusCode::OK);
+    // Twenty sent at once overlap unless a loaded machine happens to run them one after
+    // another; a few bursts make the overlap certain without changing what is checked.
+    for _burst in 0..5 {
+        let answers =
+            futures_util::future::join_all((0..20).map(|_| post_as(&server, &server.token, &expensive))).await;
+        for response in answers {
+            if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                let answer: Value = response.json().await.unwrap();
+                assert_eq!(answer["errors"][0]["extensions"]["code"], "TOO_MANY_REQUESTS");
+                assert!(answer["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("more than 1 requests of this principal are running"));
+                waited_out += 1;
+            } else {
+                assert_eq!(response.status(), reqwest::StatusCode::OK);
+            }
+        }
+        if waited_out > 0 {
+            break;
         }
     }
     assert!(

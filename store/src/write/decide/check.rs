@@ -190,29 +190,53 @@ impl Check<'_> {
         Ok(model)
     }
 
+    /// A model version that must exist and belong to `account`, looked at where the
+    /// model lies (refused as [`Check::model_version`] and then [`Check::same_account`]
+    /// would refuse it).
+    pub(super) fn model_version_in(&self, reference: &ModelVersionRef, account: &AccountId) -> Result<()> {
+        let (has_version, same) =
+            self.live_peek(EntityKind::Model, &reference.model, |model| match &model.detail {
+                Detail::Model { versions, .. } => Ok((
+                    versions.iter().any(|version| version.version == reference.version),
+                    model.account.as_ref() == Some(account),
+                )),
+                _ => Err(mismatch(model)),
+            })??;
+        if !has_version {
+            return reject(Rejection::invalid(
+                "model version",
+                format!("model {} has no version {}", reference.model, reference.version),
+            ));
+        }
+        in_account(&EntityRef::new(EntityKind::Model, &reference.model), same)
+    }
+
     pub(super) fn image_version_built(&self, reference: &ImageVersionRef, account: &AccountId) -> Result<()> {
-        let image = self.live(EntityKind::Image, &reference.image)?;
-        self.same_account(&image, account)?;
-        let Detail::Image { versions } = &image.detail else {
-            return Err(mismatch(&image));
-        };
-        match versions
-            .iter()
-            .find(|version| version.version == reference.version)
-            .map(|version| &version.status)
-        {
+        let image = EntityRef::new(EntityKind::Image, &reference.image);
+        let (same, status) = self.live_peek(EntityKind::Image, &reference.image, |entity| match &entity.detail {
+            Detail::Image { versions } => Ok((
+                entity.account.as_ref() == Some(account),
+                versions
+                    .iter()
+                    .find(|version| version.version == reference.version)
+                    .map(|version| version.status.clone()),
+            )),
+            _ => Err(mismatch(entity)),
+        })??;
+        in_account(&image, same)?;
+        match status {
             None => reject(Rejection::invalid(
                 "image version",
                 format!("image {} has no version {}", reference.image, reference.version),
             )),
             Some(BuildStatus::Succeeded { .. }) => Ok(()),
             Some(BuildStatus::Building) => reject(Rejection::transition(
-                image.reference.clone(),
+                image,
                 format!("version {} is still building", reference.version),
                 "deploy it",
             )),
             Some(BuildStatus::Failed { .. }) => reject(Rejection::transition(
-                image.reference.clone(),
+                image,
                 format!("version {} failed to build", reference.version),
                 "deploy it",
             )),

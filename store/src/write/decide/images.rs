@@ -30,8 +30,7 @@ pub(super) fn add_manifest_version(check: &Check<'_>, c: AddManifestVersion) -> 
     }
     limit("models", c.models.len())?;
     for reference in &c.models {
-        let model = check.model_version(reference)?;
-        check.same_account(&model, &account)?;
+        check.model_version_in(reference, &account)?;
     }
     limit("dependencies", c.dependencies.len())?;
     nonempty("scoring script", &c.scoring_script)?;

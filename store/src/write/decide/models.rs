@@ -31,8 +31,7 @@ pub(super) fn register_model_version(check: &Check<'_>, c: RegisterModelVersion)
         ModelSource::Uploaded { location, .. } => nonempty("location", location)?,
     }
     if let Some(earlier) = &c.derived_from {
-        let origin = check.model_version(earlier)?;
-        check.same_account(&origin, &account)?;
+        check.model_version_in(earlier, &account)?;
     }
     tags(&c.tags)?;
     let Detail::Model {
