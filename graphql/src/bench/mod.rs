@@ -66,8 +66,9 @@ pub struct BenchArgs {
     peers: bool,
     /// Measure lineage inserts instead: `--chains` chains of 13 commands (dataset → run →
     /// model → manifest → image → service), each one all-or-none batch, from each of
-    /// `--writers` concurrent writers in-process, durable; chains/s, the new derived
-    /// (sled) keys a chain costs, and the CPU a chain costs by thread.
+    /// `--writers` concurrent writers in-process, durable (the commands built before the
+    /// clock starts); chains/s, the new derived (sled) keys a chain costs, and the CPU a
+    /// chain costs by thread.
     #[arg(long)]
     insert_chains: bool,
     /// With `--insert-chains`: also over HTTP, as `executeBatch` requests of this many
