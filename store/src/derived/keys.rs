@@ -52,6 +52,27 @@ pub(crate) fn key_of(table: Option<u8>, parts: &[Part]) -> Vec<u8> {
     key
 }
 
+thread_local! {
+    /// The buffer [`with_key`] builds keys in, kept between lookups.
+    static LOOKUP: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Calls `look` with the key [`key_of`] would build, built in a buffer the thread keeps:
+/// an entity is looked up several times a command, and a key only looked up with need
+/// not be allocated each time. Taken out while `look` runs, so a lookup inside `look`
+/// builds its own.
+pub(crate) fn with_key<R>(table: Option<u8>, parts: &[Part], look: impl FnOnce(&[u8]) -> R) -> R {
+    let mut key = LOOKUP.take();
+    key.clear();
+    key.extend(table);
+    for part in parts {
+        part.write(&mut key);
+    }
+    let answer = look(&key);
+    LOOKUP.set(key);
+    answer
+}
+
 /// A table letter followed by parts.
 pub(crate) fn key(table: u8, parts: &[&[u8]]) -> Vec<u8> {
     // Sized once: a key grown part by part was reallocated up to three times.
@@ -106,8 +127,17 @@ mod tests {
                 .chain([0])
                 .chain(bytes.iter().copied())
                 .collect();
-            let apart = [table.into_iter().collect(), entity_part(&reference), text_part(&text), bytes].concat();
+            let apart = [table.into_iter().collect(), entity_part(&reference), text_part(&text), bytes.clone()].concat();
             prop_assert_eq!(&built, &by_hand);
+            let parts = [Part::Entity(&reference), Part::Text(&text), Part::Bytes(&bytes)];
+            prop_assert_eq!(with_key(table, &parts, <[u8]>::to_vec), built.clone());
+            // A lookup inside a lookup builds its own key and leaves the outer one whole.
+            let nested = with_key(table, &parts, |outer| {
+                let inner = with_key(Some(b'x'), &[Part::Bytes(&bytes)], <[u8]>::to_vec);
+                (outer.to_vec(), inner)
+            });
+            prop_assert_eq!(&nested.0, &built);
+            prop_assert_eq!(nested.1, [&[b'x'][..], &bytes].concat());
             prop_assert_eq!(&built, &apart);
             prop_assert_eq!(built.capacity(), built.len());
             prop_assert_eq!(parse_entity_part(&entity_part(&reference)).map(|(parsed, _)| parsed), Some(reference));

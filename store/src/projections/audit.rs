@@ -30,20 +30,22 @@ fn chunk_key(table: u8, name: &str, chunk: u64) -> Vec<u8> {
 
 /// Appends `seq` to the chunked posting list `table`/`name` of `tree`.
 pub(crate) fn post(overlay: &mut Overlay, tree: TreeId, table: u8, name: &str, seq: u64) -> Result<()> {
-    let count_key = count_key(table, name);
-    let kept = overlay.get(tree, &count_key)?.unwrap_or_default();
-    let count = kept.get(..8).map_or(0, be_u64);
-    let last = match kept.get(8..16) {
-        Some(last) if !count.is_multiple_of(CHUNK) => be_u64(last),
-        _ => 0,
-    };
+    // The count and last seq are rewritten in place: every event posts to its account's
+    // list and its actor's, so a group edits its own copy of them where it lies.
+    let (count, last) = overlay.edit_bytes(tree, count_key(table, name), |kept| {
+        let count = kept.get(..8).map_or(0, be_u64);
+        let last = match kept.get(8..16) {
+            Some(last) if !count.is_multiple_of(CHUNK) => be_u64(last),
+            _ => 0,
+        };
+        kept.clear();
+        kept.extend_from_slice(&(count + 1).to_be_bytes());
+        kept.extend_from_slice(&seq.to_be_bytes());
+        (count, last)
+    })?;
     let mut delta = Vec::with_capacity(4);
     deltas::push_seq(&mut delta, last, seq);
-    overlay.append(tree, chunk_key(table, name, count / CHUNK), &delta)?;
-    let mut value = (count + 1).to_be_bytes().to_vec();
-    value.extend_from_slice(&seq.to_be_bytes());
-    overlay.insert(tree, count_key, value);
-    Ok(())
+    overlay.append(tree, chunk_key(table, name, count / CHUNK), &delta)
 }
 
 /// Indexes one event.

@@ -19,14 +19,17 @@ enum Place {
 }
 
 impl Fold<'_> {
+    /// Hands `look` a node's record where it lies, its key built without allocating.
+    fn inspect_node<R>(&self, node: &NodeRef, look: impl FnOnce(Option<&NodeRecord>) -> R) -> Result<R> {
+        with_node_key(node, |key| self.overlay.inspect(TREE, key, look))
+    }
+
     fn node(&mut self, node: &NodeRef) -> Result<()> {
-        let key = node_key(node);
         // Lent, not cloned: every event of a stream looks its node up.
-        if !self
-            .overlay
-            .inspect(TREE, &key, |record: Option<&NodeRecord>| record.is_some())?
-        {
-            self.overlay.put_value(TREE, key, NodeRecord::new(self.moment));
+        let known = self.inspect_node(node, |record| record.is_some())?;
+        if !known {
+            self.overlay
+                .put_value(TREE, node_key(node), NodeRecord::new(self.moment));
         }
         Ok(())
     }
@@ -43,15 +46,14 @@ impl Fold<'_> {
 
     /// Where the edge `kind` from `from` to `to` is kept, or would be.
     fn out_place(&self, from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Result<Place> {
-        self.overlay
-            .inspect(TREE, &node_key(from), |record: Option<&NodeRecord>| match record {
-                None => Place::Keyed,
-                Some(record) => match record.out.iter().position(|edge| edge.kind == kind && edge.to == *to) {
-                    Some(index) => Place::Inline(index),
-                    None if record.out_overflows() => Place::Keyed,
-                    None => Place::Room,
-                },
-            })
+        self.inspect_node(from, |record: Option<&NodeRecord>| match record {
+            None => Place::Keyed,
+            Some(record) => match record.out.iter().position(|edge| edge.kind == kind && edge.to == *to) {
+                Some(index) => Place::Inline(index),
+                None if record.out_overflows() => Place::Keyed,
+                None => Place::Room,
+            },
+        })
     }
 
     fn open(&mut self, from: &NodeRef, kind: EdgeKind, to: &NodeRef, revision: Option<&str>) -> Result<()> {
@@ -103,16 +105,14 @@ impl Fold<'_> {
     /// Records on `to` that an edge `kind` comes into it from `from` (`new`: it was not
     /// there before, so a full record's overflow list does not hold it yet).
     fn incoming(&mut self, to: &NodeRef, kind: EdgeKind, from: &NodeRef, new: bool) -> Result<()> {
-        let place = self
-            .overlay
-            .inspect(TREE, &node_key(to), |record: Option<&NodeRecord>| match record {
-                None => Place::Keyed,
-                Some(record) => match record.incoming.iter().position(|(k, f)| *k == kind && f == from) {
-                    Some(index) => Place::Inline(index),
-                    None if record.incoming_overflows() => Place::Keyed,
-                    None => Place::Room,
-                },
-            })?;
+        let place = self.inspect_node(to, |record: Option<&NodeRecord>| match record {
+            None => Place::Keyed,
+            Some(record) => match record.incoming.iter().position(|(k, f)| *k == kind && f == from) {
+                Some(index) => Place::Inline(index),
+                None if record.incoming_overflows() => Place::Keyed,
+                None => Place::Room,
+            },
+        })?;
         match place {
             Place::Inline(_) => {}
             Place::Room => {

@@ -15,7 +15,7 @@
 //! edges (an experiment every run executed) keeps the rest a key each, so no record grows
 //! without bound.
 
-use crate::derived::keys::{key, key_of, parse_entity_part, Part};
+use crate::derived::keys::{key, key_of, parse_entity_part, with_key, Part};
 use crate::derived::lists;
 use crate::derived::overlay::{decode, TreeId, Trees};
 use crate::derived::pending::Overlay;
@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 pub const TREE: TreeId = 2;
+/// The table of node records.
+const NODES: u8 = b'n';
 /// The deepest walk allowed.
 pub const MAX_DEPTH: u32 = 64;
 /// The most nodes one walk may return.
@@ -117,18 +119,23 @@ fn node_part(node: &NodeRef) -> Vec<u8> {
     node_key_of(None, node)
 }
 
+/// A node's part after its entity's: 0, or 1 and the version; and its length.
+fn version_part(node: &NodeRef) -> ([u8; 5], usize) {
+    match node.version {
+        Some(number) => {
+            let mut part = [1, 0, 0, 0, 0];
+            part[1..].copy_from_slice(&number.to_be_bytes());
+            (part, 5)
+        }
+        None => ([0; 5], 1),
+    }
+}
+
 /// A table letter (if any) and a node's part, in one allocation: the entity's part, then
 /// 0, or 1 and the version.
 fn node_key_of(table: Option<u8>, node: &NodeRef) -> Vec<u8> {
-    let mut version = [1, 0, 0, 0, 0];
-    let version = match node.version {
-        Some(number) => {
-            version[1..].copy_from_slice(&number.to_be_bytes());
-            &version[..]
-        }
-        None => &[0][..],
-    };
-    key_of(table, &[Part::Entity(&node.entity), Part::Bytes(version)])
+    let (version, len) = version_part(node);
+    key_of(table, &[Part::Entity(&node.entity), Part::Bytes(&version[..len])])
 }
 
 fn parse_node_part(bytes: &[u8]) -> Option<(NodeRef, &[u8])> {
@@ -150,7 +157,18 @@ fn parse_node_part(bytes: &[u8]) -> Option<(NodeRef, &[u8])> {
 }
 
 fn node_key(node: &NodeRef) -> Vec<u8> {
-    node_key_of(Some(b'n'), node)
+    node_key_of(Some(NODES), node)
+}
+
+/// Calls `look` with [`node_key`], built without allocating (see [`with_key`]): every
+/// event looks its stream's node up.
+fn with_node_key<R>(node: &NodeRef, look: impl FnOnce(&[u8]) -> R) -> R {
+    let (version, len) = version_part(node);
+    with_key(
+        Some(NODES),
+        &[Part::Entity(&node.entity), Part::Bytes(&version[..len])],
+        look,
+    )
 }
 
 fn out_key(from: &NodeRef, kind: EdgeKind, to: &NodeRef) -> Vec<u8> {

@@ -11,7 +11,7 @@ mod runs;
 mod services;
 mod workspaces;
 
-use crate::derived::keys::{key, key_of, kind_part, text_part, Part};
+use crate::derived::keys::{key, key_of, kind_part, text_part, with_key, Part};
 use crate::derived::lists;
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
@@ -22,12 +22,19 @@ use lineage_schema::*;
 
 pub(crate) const TREE: TreeId = 1;
 
+const ENTITIES: u8 = b'e';
+
 pub(crate) fn entity_key(reference: &EntityRef) -> Vec<u8> {
-    key_of(Some(b'e'), &[Part::Entity(reference)])
+    key_of(Some(ENTITIES), &[Part::Entity(reference)])
+}
+
+/// Calls `look` with [`entity_key`], built without allocating (see [`with_key`]).
+fn with_entity_key<R>(reference: &EntityRef, look: impl FnOnce(&[u8]) -> R) -> R {
+    with_key(Some(ENTITIES), &[Part::Entity(reference)], look)
 }
 
 pub(crate) fn kind_prefix(kind: EntityKind) -> Vec<u8> {
-    key(b'e', &[&kind_part(kind)])
+    key(ENTITIES, &[&kind_part(kind)])
 }
 
 /// The scope names are unique in: `None` is the root. Principals and subscriptions are
@@ -94,7 +101,7 @@ pub(crate) fn owned_subscriptions_prefix(principal: &PrincipalId) -> Vec<u8> {
 pub(crate) const ADMINISTRATORS_KEY: &[u8] = b"A";
 
 pub(crate) fn load(overlay: &Overlay, reference: &EntityRef) -> Result<Option<Entity>> {
-    overlay.get_value(TREE, &entity_key(reference))
+    with_entity_key(reference, |key| overlay.get_value(TREE, key))
 }
 
 /// An entity as readers see it (flushed and layered changes, not a writer's pending ones).
@@ -141,7 +148,9 @@ impl StateRead for Overlay {
     }
 
     fn peek_entity(&self, reference: &EntityRef, look: &mut dyn FnMut(Option<&Entity>)) -> Result<()> {
-        self.inspect(TREE, &entity_key(reference), |entity: Option<&Entity>| look(entity))
+        with_entity_key(reference, |key| {
+            self.inspect(TREE, key, |entity: Option<&Entity>| look(entity))
+        })
     }
 
     fn name_taken(&self, scope: Option<&EntityRef>, kind: EntityKind, name: &str) -> Result<bool> {
