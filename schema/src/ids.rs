@@ -115,6 +115,12 @@ macro_rules! id_type {
             }
         }
 
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}({:?})", stringify!($name), self.0)
@@ -411,10 +417,12 @@ impl<'de> Deserialize<'de> for EntityRef {
 }
 
 impl EntityRef {
-    pub fn new(kind: EntityKind, id: impl fmt::Display) -> Self {
+    /// An entity's reference; its id copied as it is (ids are made into references for
+    /// nearly every lookup, and `Display` formatting cost a growing `String` each time).
+    pub fn new(kind: EntityKind, id: impl AsRef<str>) -> Self {
         Self {
             kind,
-            id: id.to_string(),
+            id: id.as_ref().to_owned(),
         }
     }
 

@@ -51,12 +51,12 @@ pub(super) struct Check<'a> {
 impl Check<'_> {
     /// The entity, whether or not the actor may know of it: only for checks whose
     /// answer tells nothing of what it holds (is an id taken, is the actor an administrator).
-    pub(super) fn find(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Option<Entity>> {
+    pub(super) fn find(&self, kind: EntityKind, id: impl AsRef<str>) -> Result<Option<Entity>> {
         self.state.entity(&EntityRef::new(kind, id))
     }
 
     /// The entity, which must exist, not be deleted, and be visible to the actor.
-    pub(super) fn live(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<Entity> {
+    pub(super) fn live(&self, kind: EntityKind, id: impl AsRef<str>) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
         match self.state.entity(&reference)? {
             Some(entity) if !entity.deleted && self.visible(&entity)? => Ok(entity),
@@ -70,7 +70,7 @@ impl Check<'_> {
     pub(super) fn live_peek<R>(
         &self,
         kind: EntityKind,
-        id: impl std::fmt::Display,
+        id: impl AsRef<str>,
         peek: impl FnOnce(&Entity) -> R,
     ) -> Result<R> {
         let reference = EntityRef::new(kind, id);
@@ -105,7 +105,7 @@ impl Check<'_> {
     }
 
     /// The entity, which must exist, be visible, and be deleted (to be restored).
-    pub(super) fn deleted(&self, kind: EntityKind, id: impl std::fmt::Display, action: &str) -> Result<Entity> {
+    pub(super) fn deleted(&self, kind: EntityKind, id: impl AsRef<str>, action: &str) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
         match self.state.entity(&reference)? {
             Some(entity) if self.visible(&entity)? => {
@@ -118,7 +118,7 @@ impl Check<'_> {
         }
     }
 
-    pub(super) fn absent(&self, kind: EntityKind, id: impl std::fmt::Display) -> Result<()> {
+    pub(super) fn absent(&self, kind: EntityKind, id: impl AsRef<str>) -> Result<()> {
         let reference = EntityRef::new(kind, id);
         let mut present = false;
         self.state
@@ -147,6 +147,13 @@ impl Check<'_> {
         Ok(())
     }
 
+    /// The account a live, visible run is in, after checking the actor may act there;
+    /// the run looked at where it lies.
+    pub(super) fn run_account(&self, run: &RunId) -> Result<AccountId> {
+        let parent = self.live_peek(EntityKind::Run, run, super::policy::parent_of)?;
+        self.access_from(parent)
+    }
+
     pub(super) fn run(&self, run: &RunId) -> Result<(Entity, AccountId)> {
         let entity = self.live(EntityKind::Run, run)?;
         let account = self.access_via(&entity)?;
@@ -158,7 +165,7 @@ impl Check<'_> {
     }
 
     /// A live, visible entity of `kind` that must belong to `account`.
-    fn live_in(&self, kind: EntityKind, id: impl std::fmt::Display, account: &AccountId) -> Result<()> {
+    fn live_in(&self, kind: EntityKind, id: impl AsRef<str>, account: &AccountId) -> Result<()> {
         let reference = EntityRef::new(kind, id);
         let same = self.live_peek(kind, &reference.id, |entity| entity.account.as_ref() == Some(account))?;
         in_account(&reference, same)

@@ -25,7 +25,7 @@ pub(super) fn register_model_version(check: &Check<'_>, c: RegisterModelVersion)
     let account = check.seat_in_account_of(&model)?;
     match &c.source {
         ModelSource::Run { run, artifact_path } => {
-            check.run(run)?;
+            check.run_account(run)?;
             nonempty("artifact path", artifact_path)?;
         }
         ModelSource::Uploaded { location, .. } => nonempty("location", location)?,

@@ -155,13 +155,13 @@ impl Check<'_> {
         if entity.reference.kind == EntityKind::Workspace {
             return self.workspace_access(entity);
         }
-        let parent_of = |entity: &Entity| {
-            entity
-                .parent
-                .clone()
-                .expect("projects, experiments and runs have parents")
-        };
-        let mut current = parent_of(entity);
+        self.access_from(parent_of(entity))
+    }
+
+    /// The account reached from `parent` (a project, experiment or run's parent) up to
+    /// its workspace, checking the actor may act there.
+    pub(super) fn access_from(&self, parent: EntityRef) -> Result<AccountId> {
+        let mut current = parent;
         while current.kind != EntityKind::Workspace {
             current = self.live_peek(current.kind, &current.id, parent_of)?;
         }
@@ -180,6 +180,14 @@ impl Check<'_> {
         let member = member.ok_or_else(|| mismatch_of(&current))?;
         self.member_or_owner(&current, account, member)
     }
+}
+
+/// The parent of a project, experiment or run.
+pub(super) fn parent_of(entity: &Entity) -> EntityRef {
+    entity
+        .parent
+        .clone()
+        .expect("projects, experiments and runs have parents")
 }
 
 /// What deciding a seat needs of an account: read where the account lies, then judged.

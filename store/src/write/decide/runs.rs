@@ -2,6 +2,7 @@
 //! outputs, finished, deleted and restored.
 
 use super::check::*;
+use super::policy::parent_of;
 use crate::error::Result;
 use lineage_schema::entity::*;
 use lineage_schema::event::*;
@@ -26,7 +27,7 @@ pub(super) fn start_run(check: &Check<'_>, e: RunStarted) -> Result<Decided> {
             })
         }
         Some(existing) => {
-            let (_, account) = check.run(&e.run)?;
+            let account = check.run_account(&e.run)?;
             let status = run_status(&existing)?;
             if status != RunStatus::Queued {
                 return reject(Rejection::transition(existing.reference, status.label(), "start it"));
@@ -59,7 +60,7 @@ pub(super) fn log_params(check: &Check<'_>, e: ParamsLogged) -> Result<Decided> 
 
 /// `LogMetrics`.
 pub(super) fn log_metrics(check: &Check<'_>, e: MetricsLogged) -> Result<Decided> {
-    let (_, account) = check.run(&e.run)?;
+    let account = check.run_account(&e.run)?;
     limit("metric points", e.points.len())?;
     if e.points.is_empty() {
         return reject(Rejection::invalid("points", "log at least one metric point"));
@@ -73,7 +74,7 @@ pub(super) fn log_metrics(check: &Check<'_>, e: MetricsLogged) -> Result<Decided
 
 /// `SetRunTags`.
 pub(super) fn set_run_tags(check: &Check<'_>, e: RunTagsSet) -> Result<Decided> {
-    let (_, account) = check.run(&e.run)?;
+    let account = check.run_account(&e.run)?;
     tags(&e.tags)?;
     Ok((e.into(), Some(account)))
 }
@@ -95,7 +96,7 @@ pub(super) fn delete_run_tag(check: &Check<'_>, e: RunTagDeleted) -> Result<Deci
 
 /// `RecordArtifacts`.
 pub(super) fn record_artifacts(check: &Check<'_>, e: ArtifactsRecorded) -> Result<Decided> {
-    let (_, account) = check.run(&e.run)?;
+    let account = check.run_account(&e.run)?;
     limit("artifacts", e.artifacts.len())?;
     e.artifacts
         .iter()
@@ -130,7 +131,7 @@ pub(super) fn delete_artifacts(check: &Check<'_>, e: ArtifactsDeleted) -> Result
 
 /// `RecordRunInputs`.
 pub(super) fn record_run_inputs(check: &Check<'_>, e: RunInputsRecorded) -> Result<Decided> {
-    let (_, account) = check.run(&e.run)?;
+    let account = check.run_account(&e.run)?;
     check.datasets(&e.datasets, &account)?;
     Ok((e.into(), Some(account)))
 }
@@ -153,7 +154,7 @@ pub(super) fn tag_run_input(check: &Check<'_>, e: RunInputTagged) -> Result<Deci
 
 /// `RecordRunOutputs`.
 pub(super) fn record_run_outputs(check: &Check<'_>, e: RunOutputsRecorded) -> Result<Decided> {
-    let (_, account) = check.run(&e.run)?;
+    let account = check.run_account(&e.run)?;
     check.datasets(&e.datasets, &account)?;
     Ok((e.into(), Some(account)))
 }
@@ -179,7 +180,7 @@ pub(super) fn cancel_run(check: &Check<'_>, e: RunCanceled) -> Result<Decided> {
 
 /// `DeleteRun`.
 pub(super) fn delete_run(check: &Check<'_>, e: RunDeleted) -> Result<Decided> {
-    let (_, account) = check.run(&e.run)?;
+    let account = check.run_account(&e.run)?;
     Ok((e.into(), Some(account)))
 }
 
@@ -214,10 +215,15 @@ fn new_run_checks(
 }
 
 fn finish_checks(check: &Check<'_>, run: &RunId, action: &str, from: &[RunStatus]) -> Result<AccountId> {
-    let (entity, account) = check.run(run)?;
-    let status = run_status(&entity)?;
+    let (status, parent) = check.live_peek(EntityKind::Run, run, |entity| (run_status(entity), parent_of(entity)))?;
+    let account = check.access_from(parent)?;
+    let status = status?;
     if !from.contains(&status) {
-        return reject(Rejection::transition(entity.reference, status.label(), action));
+        return reject(Rejection::transition(
+            EntityRef::new(EntityKind::Run, run),
+            status.label(),
+            action,
+        ));
     }
     Ok(account)
 }
