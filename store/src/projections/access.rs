@@ -336,10 +336,14 @@ const MAX_SIGHTS: usize = 65_536;
 /// Only events on principals, subscriptions and accounts change the answer
 /// ([`may_change_access`]); the writer forgets everything when it folds one in or rolls
 /// a request back.
+type SightMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Sight {
     /// By principal, then account: looked up by reference, so a hit allocates nothing.
-    known: RefCell<HashMap<PrincipalId, HashMap<AccountId, bool>>>,
+    /// Hashed with foldhash (seeded per map, as the overlay's maps are): asked for nearly
+    /// every command, SipHash on two ids was a fortieth of the writer.
+    known: RefCell<SightMap<PrincipalId, SightMap<AccountId, bool>>>,
     /// How many times it forgot: what it learnt since a count rests on no change older
     /// than that count.
     forgotten: std::cell::Cell<u64>,
@@ -363,7 +367,7 @@ impl Sight {
         }
         let seen = reads_account(state, principal, account)?;
         let mut known = self.known.borrow_mut();
-        if known.values().map(HashMap::len).sum::<usize>() >= MAX_SIGHTS {
+        if known.values().map(SightMap::len).sum::<usize>() >= MAX_SIGHTS {
             known.clear();
         }
         known
