@@ -23,7 +23,7 @@ pub(super) fn mismatch(entity: &Entity) -> crate::error::Error {
     mismatch_of(&entity.reference)
 }
 
-fn in_account(reference: &EntityRef, same: bool) -> Result<()> {
+pub(super) fn in_account(reference: &EntityRef, same: bool) -> Result<()> {
     if !same {
         return reject(Rejection::invalid(
             reference.kind.label(),

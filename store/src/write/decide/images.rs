@@ -20,8 +20,10 @@ pub(super) fn create_manifest(check: &Check<'_>, e: ManifestCreated) -> Result<D
 
 /// `AddManifestVersion`.
 pub(super) fn add_manifest_version(check: &Check<'_>, c: AddManifestVersion) -> Result<Decided> {
-    let manifest = check.live(K::Manifest, &c.manifest)?;
-    let account = check.seat_in_account_of(&manifest)?;
+    let (account, versions) = check.seated_peek(K::Manifest, &c.manifest, |manifest| match &manifest.detail {
+        Detail::Manifest { versions } => Ok(versions.len()),
+        _ => Err(mismatch(manifest)),
+    })?;
     if c.models.is_empty() {
         return reject(Rejection::invalid(
             "models",
@@ -36,12 +38,9 @@ pub(super) fn add_manifest_version(check: &Check<'_>, c: AddManifestVersion) -> 
     nonempty("scoring script", &c.scoring_script)?;
     text("schema", c.schema.as_deref().unwrap_or_default())?;
     text("sample data", c.sample_data.as_deref().unwrap_or_default())?;
-    let Detail::Manifest { versions } = &manifest.detail else {
-        return Err(mismatch(&manifest));
-    };
     let event = ManifestVersionAdded {
         manifest: c.manifest,
-        version: next_version(versions.len()),
+        version: next_version(versions?),
         models: c.models,
         dependencies: c.dependencies,
         scoring_script: c.scoring_script,
@@ -63,31 +62,27 @@ pub(super) fn create_image(check: &Check<'_>, e: ImageCreated) -> Result<Decided
 
 /// `StartImageBuild`.
 pub(super) fn start_image_build(check: &Check<'_>, c: StartImageBuild) -> Result<Decided> {
-    let image = check.live(K::Image, &c.image)?;
-    let account = check.seat_in_account_of(&image)?;
-    let manifest = check.live(K::Manifest, &c.manifest.manifest)?;
-    check.same_account(&manifest, &account)?;
-    let Detail::Manifest {
-        versions: manifest_versions,
-    } = &manifest.detail
-    else {
-        return Err(mismatch(&manifest));
-    };
-    if !manifest_versions
-        .iter()
-        .any(|version| version.version == c.manifest.version)
-    {
+    let (account, image_versions) = check.seated_peek(K::Image, &c.image, |image| match &image.detail {
+        Detail::Image { versions } => Ok(versions.len()),
+        _ => Err(mismatch(image)),
+    })?;
+    let (same, has_version) = check.live_peek(K::Manifest, &c.manifest.manifest, |manifest| {
+        let has_version = match &manifest.detail {
+            Detail::Manifest { versions } => Ok(versions.iter().any(|version| version.version == c.manifest.version)),
+            _ => Err(mismatch(manifest)),
+        };
+        (manifest.account.as_ref() == Some(&account), has_version)
+    })?;
+    in_account(&EntityRef::new(K::Manifest, &c.manifest.manifest), same)?;
+    if !has_version? {
         return reject(Rejection::invalid(
             "manifest version",
             format!("manifest {} has no version {}", c.manifest.manifest, c.manifest.version),
         ));
     }
-    let Detail::Image { versions } = &image.detail else {
-        return Err(mismatch(&image));
-    };
     let event = ImageBuildStarted {
         image: c.image,
-        version: next_version(versions.len()),
+        version: next_version(image_versions?),
         manifest: c.manifest,
     };
     Ok((event.into(), Some(account)))
@@ -108,23 +103,25 @@ pub(super) fn record_image_build_failed(check: &Check<'_>, e: ImageBuildFailed) 
 }
 
 fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<AccountId> {
-    let entity = check.live(EntityKind::Image, image)?;
-    let account = check.seat_in_account_of(&entity)?;
-    let Detail::Image { versions } = &entity.detail else {
-        return Err(mismatch(&entity));
-    };
-    match versions.iter().find(|version| version.version == number) {
+    let (account, status) = check.seated_peek(EntityKind::Image, image, |entity| match &entity.detail {
+        Detail::Image { versions } => Ok(versions
+            .iter()
+            .find(|version| version.version == number)
+            .map(|version| version.status.clone())),
+        _ => Err(mismatch(entity)),
+    })?;
+    match status? {
         None => reject(Rejection::invalid(
             "image version",
             format!("image {image} has no version {number}"),
         )),
-        Some(version) if version.status != BuildStatus::Building => {
-            let state = match &version.status {
+        Some(status) if status != BuildStatus::Building => {
+            let state = match status {
                 BuildStatus::Succeeded { .. } => format!("version {number} already built"),
                 _ => format!("version {number} already failed"),
             };
             reject(Rejection::transition(
-                entity.reference,
+                EntityRef::new(EntityKind::Image, image),
                 state,
                 "record the build's outcome again",
             ))

@@ -21,8 +21,12 @@ pub(super) fn create_model(check: &Check<'_>, e: ModelCreated) -> Result<Decided
 
 /// `RegisterModelVersion`.
 pub(super) fn register_model_version(check: &Check<'_>, c: RegisterModelVersion) -> Result<Decided> {
-    let model = check.live(K::Model, &c.model)?;
-    let account = check.seat_in_account_of(&model)?;
+    let (account, registered) = check.seated_peek(K::Model, &c.model, |model| match &model.detail {
+        Detail::Model {
+            versions_registered, ..
+        } => Ok(*versions_registered),
+        _ => Err(mismatch(model)),
+    })?;
     match &c.source {
         ModelSource::Run { run, artifact_path } => {
             check.run_account(run)?;
@@ -34,15 +38,9 @@ pub(super) fn register_model_version(check: &Check<'_>, c: RegisterModelVersion)
         check.model_version_in(earlier, &account)?;
     }
     tags(&c.tags)?;
-    let Detail::Model {
-        versions_registered, ..
-    } = &model.detail
-    else {
-        return Err(mismatch(&model));
-    };
     let event = ModelVersionRegistered {
         model: c.model,
-        version: next_version(*versions_registered as usize),
+        version: next_version(registered? as usize),
         source: c.source,
         derived_from: c.derived_from,
         tags: c.tags,

@@ -105,6 +105,26 @@ impl Check<'_> {
         Ok(account)
     }
 
+    /// A live, visible, account-scoped entity's account, after checking the actor may act
+    /// there, and what `peek` takes from it where it lies: a model, manifest or image is
+    /// not copied, with all its versions, for each version added to it.
+    pub(super) fn seated_peek<R>(
+        &self,
+        kind: EntityKind,
+        id: impl AsRef<str>,
+        peek: impl FnOnce(&Entity) -> R,
+    ) -> Result<(AccountId, R)> {
+        let (account, answer) = self.live_peek(kind, id, |entity| {
+            let account = entity
+                .account
+                .clone()
+                .expect("account-scoped entities carry their account");
+            (account, peek(entity))
+        })?;
+        self.seat_in(kind, &account)?;
+        Ok((account, answer))
+    }
+
     /// Checks the actor may act in `account`, which holds an entity of `kind`.
     fn seat_in(&self, kind: EntityKind, account: &AccountId) -> Result<()> {
         let kind = match kind {

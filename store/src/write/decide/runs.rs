@@ -204,8 +204,8 @@ fn new_run_checks(
     target: &ComputeTargetId,
     parent: Option<&RunId>,
 ) -> Result<AccountId> {
-    let experiment = check.live(EntityKind::Experiment, experiment)?;
-    let account = check.access_via(&experiment)?;
+    let experiment_parent = check.live_peek(EntityKind::Experiment, experiment, parent_of)?;
+    let account = check.access_from(experiment_parent)?;
     check.compute_target(target, &account)?;
     if let Some(parent) = parent {
         let (parent, _) = check.run(parent)?;
