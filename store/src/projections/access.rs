@@ -328,6 +328,9 @@ fn owner_of(state: &dyn StateRead, subscription: &SubscriptionId) -> Result<Opti
     )
 }
 
+/// A map of [`Sight`]'s, hashed with foldhash.
+type SightMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// At most this many (principal, account) judgements are kept by the writer.
 const MAX_SIGHTS: usize = 65_536;
 
@@ -336,8 +339,6 @@ const MAX_SIGHTS: usize = 65_536;
 /// Only events on principals, subscriptions and accounts change the answer
 /// ([`may_change_access`]); the writer forgets everything when it folds one in or rolls
 /// a request back.
-type SightMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
 #[derive(Debug, Default)]
 pub(crate) struct Sight {
     /// By principal, then account: looked up by reference, so a hit allocates nothing.

@@ -23,6 +23,15 @@ pub(super) fn mismatch(entity: &Entity) -> crate::error::Error {
     mismatch_of(&entity.reference)
 }
 
+/// The refusal of a version an entity does not have.
+pub(super) fn no_version<T>(kind: EntityKind, id: impl std::fmt::Display, version: u32) -> Result<T> {
+    let kind = kind.label();
+    reject(Rejection::invalid(
+        &format!("{kind} version"),
+        format!("{kind} {id} has no version {version}"),
+    ))
+}
+
 pub(super) fn in_account(reference: &EntityRef, same: bool) -> Result<()> {
     if !same {
         return reject(Rejection::invalid(
@@ -189,10 +198,7 @@ impl Check<'_> {
             return Err(mismatch(&model));
         };
         if !versions.iter().any(|version| version.version == reference.version) {
-            return reject(Rejection::invalid(
-                "model version",
-                format!("model {} has no version {}", reference.model, reference.version),
-            ));
+            return no_version(EntityKind::Model, &reference.model, reference.version);
         }
         Ok(model)
     }
@@ -210,10 +216,7 @@ impl Check<'_> {
                 _ => Err(mismatch(model)),
             })??;
         if !has_version {
-            return reject(Rejection::invalid(
-                "model version",
-                format!("model {} has no version {}", reference.model, reference.version),
-            ));
+            return no_version(EntityKind::Model, &reference.model, reference.version);
         }
         in_account(&EntityRef::new(EntityKind::Model, &reference.model), same)
     }
@@ -232,10 +235,7 @@ impl Check<'_> {
         })??;
         in_account(&image, same)?;
         match status {
-            None => reject(Rejection::invalid(
-                "image version",
-                format!("image {} has no version {}", reference.image, reference.version),
-            )),
+            None => no_version(EntityKind::Image, &reference.image, reference.version),
             Some(BuildStatus::Succeeded { .. }) => Ok(()),
             Some(BuildStatus::Building) => reject(Rejection::transition(
                 image,

@@ -75,10 +75,7 @@ pub(super) fn start_image_build(check: &Check<'_>, c: StartImageBuild) -> Result
     })?;
     in_account(&EntityRef::new(K::Manifest, &c.manifest.manifest), same)?;
     if !has_version? {
-        return reject(Rejection::invalid(
-            "manifest version",
-            format!("manifest {} has no version {}", c.manifest.manifest, c.manifest.version),
-        ));
+        return no_version(K::Manifest, &c.manifest.manifest, c.manifest.version);
     }
     let event = ImageBuildStarted {
         image: c.image,
@@ -111,10 +108,7 @@ fn building_checks(check: &Check<'_>, image: &ImageId, number: u32) -> Result<Ac
         _ => Err(mismatch(entity)),
     })?;
     match status? {
-        None => reject(Rejection::invalid(
-            "image version",
-            format!("image {image} has no version {number}"),
-        )),
+        None => no_version(EntityKind::Image, image, number),
         Some(status) if status != BuildStatus::Building => {
             let state = match status {
                 BuildStatus::Succeeded { .. } => format!("version {number} already built"),

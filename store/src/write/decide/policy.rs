@@ -97,10 +97,7 @@ impl Check<'_> {
 
     /// The entity's account, after checking the actor may act there.
     pub(super) fn seat_in_account_of(&self, entity: &Entity) -> Result<AccountId> {
-        let account = entity
-            .account
-            .clone()
-            .expect("account-scoped entities carry their account");
+        let account = account_of(entity);
         self.seat_in(entity.reference.kind, &account)?;
         Ok(account)
     }
@@ -114,13 +111,7 @@ impl Check<'_> {
         id: impl AsRef<str>,
         peek: impl FnOnce(&Entity) -> R,
     ) -> Result<(AccountId, R)> {
-        let (account, answer) = self.live_peek(kind, id, |entity| {
-            let account = entity
-                .account
-                .clone()
-                .expect("account-scoped entities carry their account");
-            (account, peek(entity))
-        })?;
+        let (account, answer) = self.live_peek(kind, id, |entity| (account_of(entity), peek(entity)))?;
         self.seat_in(kind, &account)?;
         Ok((account, answer))
     }
@@ -185,21 +176,23 @@ impl Check<'_> {
         while current.kind != EntityKind::Workspace {
             current = self.live_peek(current.kind, &current.id, parent_of)?;
         }
-        let (account, member) = self.live_peek(EntityKind::Workspace, &current.id, |workspace| {
-            let account = workspace
-                .account
-                .clone()
-                .expect("account-scoped entities carry their account");
-            let member = match &workspace.detail {
+        let (account, member) = self.seated_peek(EntityKind::Workspace, &current.id, |workspace| {
+            match &workspace.detail {
                 Detail::Workspace { members, .. } => Some(members.contains(self.actor)),
                 _ => None,
-            };
-            (account, member)
+            }
         })?;
-        self.seat_in(EntityKind::Workspace, &account)?;
         let member = member.ok_or_else(|| mismatch_of(&current))?;
         self.member_or_owner(&current, account, member)
     }
+}
+
+/// The account an account-scoped entity is in.
+fn account_of(entity: &Entity) -> AccountId {
+    entity
+        .account
+        .clone()
+        .expect("account-scoped entities carry their account")
 }
 
 /// The parent of a project, experiment or run.
