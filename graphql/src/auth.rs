@@ -112,7 +112,7 @@ pub fn administrator(store: &Store) -> Result<PrincipalId> {
     loop {
         let page = store.entities(lineage_schema::EntityKind::Principal, after.as_deref(), 500)?;
         let Some(last) = page.last() else { break };
-        after = Some(last.reference.id.clone());
+        after = Some(last.reference.id.to_string());
         for entity in page {
             if let lineage_schema::entity::Detail::Principal {
                 administrator: true, ..

@@ -4,6 +4,8 @@ use crate::error::Rejection;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use crate::id_text::{IdText, ToIdText};
+
 /// The longest id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 128;
 /// The longest name accepted, in characters.
@@ -36,12 +38,12 @@ where
 /// An id as given — bare (`r-1`) or as an entity's global id (`run/r-1`), for one of the
 /// `kinds` the id may name — without its kind. Another kind's global id is refused,
 /// saying which kinds fit.
-fn without_kind(label: &'static str, kinds: &[&str], text: String) -> Result<String, Rejection> {
+fn without_kind<'a>(label: &'static str, kinds: &[&str], text: &'a str) -> Result<&'a str, Rejection> {
     let Some((kind, id)) = text.split_once('/') else {
         return Ok(text);
     };
     if kinds.contains(&kind) {
-        return Ok(id.to_string());
+        return Ok(id);
     }
     if EntityKind::from_label(kind).is_some() && !kinds.is_empty() {
         let fits: Vec<String> = kinds.iter().map(|kind| format!("`{kind}/…`")).collect();
@@ -70,9 +72,8 @@ fn article(word: &str) -> &'static str {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $label:literal, [$($kind:literal),*]) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-        #[serde(try_from = "String")]
-        pub struct $name(String);
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(IdText);
 
         impl Serialize for $name {
             // As the string it holds, lent: `into = "String"` cloned it for every value
@@ -82,16 +83,34 @@ macro_rules! id_type {
             }
         }
 
+        impl<'de> Deserialize<'de> for $name {
+            // Read as an `IdText`, which keeps a short id inline without a `String` first.
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = IdText::deserialize(deserializer)?;
+                Self::new(text).map_err(serde::de::Error::custom)
+            }
+        }
+
         impl $name {
             /// Checks and wraps an id, given bare or as the global id of its kind
             /// (`run/r-1` for a run id: one form of id everywhere).
-            pub fn new(text: impl Into<String>) -> Result<Self, Rejection> {
-                let text = without_kind($label, &[$($kind),*], text.into())?;
-                check_id($label, &text)?;
-                Ok(Self(text))
+            pub fn new(text: impl ToIdText) -> Result<Self, Rejection> {
+                let text = text.to_id_text();
+                let bare = without_kind($label, &[$($kind),*], &text)?;
+                check_id($label, bare)?;
+                if bare.len() == text.len() {
+                    Ok(Self(text))
+                } else {
+                    Ok(Self(IdText::new(bare)))
+                }
             }
 
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The id's text, to share (a copy that never allocates).
+            pub fn text(&self) -> &IdText {
                 &self.0
             }
         }
@@ -105,7 +124,19 @@ macro_rules! id_type {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.into()
+            }
+        }
+
+        impl ToIdText for $name {
+            fn to_id_text(self) -> IdText {
+                self.0
+            }
+        }
+
+        impl ToIdText for &$name {
+            fn to_id_text(self) -> IdText {
+                self.0.clone()
             }
         }
 
@@ -370,14 +401,14 @@ impl fmt::Display for EntityKind {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntityRef {
     pub kind: EntityKind,
-    pub id: String,
+    pub id: IdText,
 }
 
 /// The binary shape of an `EntityRef`, fixed forever (it is inside every envelope).
 #[derive(Deserialize)]
 struct StoredEntityRef {
     kind: EntityKind,
-    id: String,
+    id: IdText,
 }
 
 /// The same shape, written from a lent id.
@@ -390,7 +421,21 @@ struct LentEntityRef<'a> {
 impl Serialize for EntityRef {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&self.to_string())
+            // `kind/id` on the stack: every transparency-log entry writes two or more.
+            let mut text = [0u8; 32 + MAX_ID_LEN];
+            let label = self.kind.label().as_bytes();
+            let id = self.id.as_bytes();
+            let len = label.len() + 1 + id.len();
+            if len > text.len() {
+                return serializer.serialize_str(&self.to_string());
+            }
+            text[..label.len()].copy_from_slice(label);
+            text[label.len()] = b'/';
+            text[label.len() + 1..len].copy_from_slice(id);
+            match std::str::from_utf8(&text[..len]) {
+                Ok(text) => serializer.serialize_str(text),
+                Err(_) => serializer.serialize_str(&self.to_string()),
+            }
         } else {
             LentEntityRef {
                 kind: self.kind,
@@ -419,10 +464,11 @@ impl<'de> Deserialize<'de> for EntityRef {
 impl EntityRef {
     /// An entity's reference; its id copied as it is (ids are made into references for
     /// nearly every lookup, and `Display` formatting cost a growing `String` each time).
-    pub fn new(kind: EntityKind, id: impl AsRef<str>) -> Self {
+    /// A typed id or an [`IdText`] is shared, never copied onto the heap.
+    pub fn new(kind: EntityKind, id: impl ToIdText) -> Self {
         Self {
             kind,
-            id: id.as_ref().to_owned(),
+            id: id.to_id_text(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! Architecture invariant: this crate does no I/O and knows nothing of storage,
 //! HTTP or GraphQL. Everything else depends on it.
 
+mod id_text;
 #[macro_use]
 mod payload;
 

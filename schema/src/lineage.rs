@@ -18,7 +18,7 @@ impl NodeRef {
         Self { entity, version: None }
     }
 
-    pub fn version(kind: EntityKind, id: impl AsRef<str>, version: u32) -> Self {
+    pub fn version(kind: EntityKind, id: impl crate::ToIdText, version: u32) -> Self {
         Self {
             entity: EntityRef::new(kind, id),
             version: Some(version),

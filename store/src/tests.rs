@@ -132,7 +132,7 @@ fn many_children_are_listed_once_each_by_id() {
         .children(&account, EntityKind::Dataset)
         .unwrap()
         .into_iter()
-        .map(|entity| entity.reference.id)
+        .map(|entity| entity.reference.id.to_string())
         .collect();
     let mut expected = ids.clone();
     expected.sort();

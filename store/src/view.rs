@@ -89,7 +89,7 @@ impl<'a> View<'a> {
     pub fn entities(&self, kind: EntityKind, after: Option<&str>, limit: usize) -> Result<Chunk<Entity, String>> {
         let read = self.store.entities(kind, after, limit)?;
         Ok(Chunk {
-            last: read.last().map(|entity| entity.reference.id.clone()),
+            last: read.last().map(|entity| entity.reference.id.to_string()),
             ended: read.len() < limit,
             visible: read.into_iter().filter(|entity| self.sees(entity)).collect(),
         })

@@ -1127,7 +1127,7 @@ async fn a_principal_learns_nothing_of_an_account_where_it_holds_no_role() {
                     .as_ref()
                     .is_some_and(|account| account.as_str().contains("contoso"))
                 {
-                    ids.push(entity.reference.id.clone());
+                    ids.push(entity.reference.id.to_string());
                 }
             }
         }

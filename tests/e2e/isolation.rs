@@ -40,7 +40,7 @@ fn contoso_ids(after: fn(&Store)) -> BTreeSet<String> {
     let mut accounts = BTreeSet::new();
     for kind in [EntityKind::ExperimentationAccount, EntityKind::ModelManagementAccount] {
         for account in store.children(&subscription, kind).unwrap() {
-            accounts.insert(account.reference.id);
+            accounts.insert(account.reference.id.to_string());
         }
     }
     let mut ids: BTreeSet<String> = accounts.iter().cloned().collect();
@@ -55,7 +55,7 @@ fn contoso_ids(after: fn(&Store)) -> BTreeSet<String> {
                 .as_ref()
                 .is_some_and(|account| accounts.contains(account.as_str()))
             {
-                ids.insert(entity.reference.id.clone());
+                ids.insert(entity.reference.id.to_string());
             }
         }
     }
@@ -196,7 +196,7 @@ async fn every_mutation_refuses_another_tenants_ids_as_it_refuses_unknown_ones()
         if tenant_code == "ALREADY_EXISTS" {
             // The command's own new id is taken; that is all the refusal says.
             let own = command.stream();
-            assert!(secret.contains(&own.id), "{field}: {tenant}");
+            assert!(secret.contains(own.id.as_str()), "{field}: {tenant}");
             assert_eq!(tenant_message, format!("{own} already exists"), "{field}");
         } else {
             assert_eq!(

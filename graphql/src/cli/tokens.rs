@@ -46,7 +46,7 @@ pub(super) fn run_token(store: &Store, command: TokenCommand, out: &mut dyn Writ
             loop {
                 let page = store.entities(lineage_schema::EntityKind::Principal, after.as_deref(), 500)?;
                 let Some(last) = page.last() else { break };
-                after = Some(last.reference.id.clone());
+                after = Some(last.reference.id.to_string());
                 for entity in page
                     .iter()
                     .filter(|entity| principal.as_deref().is_none_or(|p| entity.reference.id == p))

@@ -110,7 +110,7 @@ impl Store {
             EntityKind::ComputeTarget,
         )? {
             if let lineage_schema::entity::Detail::ComputeTarget { kind } = &target.detail {
-                compute_kinds.insert(target.reference.id.clone(), kind.label().to_string());
+                compute_kinds.insert(target.reference.id.to_string(), kind.label().to_string());
             }
         }
         let mut bill = crate::projections::billing::compute(account, &events, &compute_kinds, month, prices);

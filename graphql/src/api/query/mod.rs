@@ -70,7 +70,7 @@ impl<T> Slice<T> {
 fn by_id(entities: Vec<Entity>) -> Vec<(String, Entity)> {
     entities
         .into_iter()
-        .map(|entity| (entity.reference.id.clone(), entity))
+        .map(|entity| (entity.reference.id.to_string(), entity))
         .collect()
 }
 

@@ -49,7 +49,7 @@ impl Tracking<'_> {
             _ => Vec::new(),
         };
         json!({
-            "experiment_id": id.unwrap_or_else(|_| entity.reference.id.clone()),
+            "experiment_id": id.unwrap_or_else(|_| entity.reference.id.to_string()),
             "name": entity.name,
             "artifact_location": format!("mlflow-artifacts:/{}", entity.reference.id),
             "lifecycle_stage": lifecycle(entity),

@@ -182,7 +182,7 @@ fn in_prefix(to: &NodeRef) -> Vec<u8> {
 }
 
 /// The node of an entity.
-fn entity(kind: EntityKind, id: impl AsRef<str>) -> NodeRef {
+fn entity(kind: EntityKind, id: impl ToIdText) -> NodeRef {
     NodeRef::entity(EntityRef::new(kind, id))
 }
 

@@ -60,12 +60,12 @@ pub(super) struct Check<'a> {
 impl Check<'_> {
     /// The entity, whether or not the actor may know of it: only for checks whose
     /// answer tells nothing of what it holds (is an id taken, is the actor an administrator).
-    pub(super) fn find(&self, kind: EntityKind, id: impl AsRef<str>) -> Result<Option<Entity>> {
+    pub(super) fn find(&self, kind: EntityKind, id: impl ToIdText) -> Result<Option<Entity>> {
         self.state.entity(&EntityRef::new(kind, id))
     }
 
     /// The entity, which must exist, not be deleted, and be visible to the actor.
-    pub(super) fn live(&self, kind: EntityKind, id: impl AsRef<str>) -> Result<Entity> {
+    pub(super) fn live(&self, kind: EntityKind, id: impl ToIdText) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
         match self.state.entity(&reference)? {
             Some(entity) if !entity.deleted && self.visible(&entity)? => Ok(entity),
@@ -79,7 +79,7 @@ impl Check<'_> {
     pub(super) fn live_peek<R>(
         &self,
         kind: EntityKind,
-        id: impl AsRef<str>,
+        id: impl ToIdText,
         peek: impl FnOnce(&Entity) -> R,
     ) -> Result<R> {
         let reference = EntityRef::new(kind, id);
@@ -114,7 +114,7 @@ impl Check<'_> {
     }
 
     /// The entity, which must exist, be visible, and be deleted (to be restored).
-    pub(super) fn deleted(&self, kind: EntityKind, id: impl AsRef<str>, action: &str) -> Result<Entity> {
+    pub(super) fn deleted(&self, kind: EntityKind, id: impl ToIdText, action: &str) -> Result<Entity> {
         let reference = EntityRef::new(kind, id);
         match self.state.entity(&reference)? {
             Some(entity) if self.visible(&entity)? => {
@@ -127,7 +127,7 @@ impl Check<'_> {
         }
     }
 
-    pub(super) fn absent(&self, kind: EntityKind, id: impl AsRef<str>) -> Result<()> {
+    pub(super) fn absent(&self, kind: EntityKind, id: impl ToIdText) -> Result<()> {
         let reference = EntityRef::new(kind, id);
         let mut present = false;
         self.state
@@ -174,7 +174,7 @@ impl Check<'_> {
     }
 
     /// A live, visible entity of `kind` that must belong to `account`.
-    fn live_in(&self, kind: EntityKind, id: impl AsRef<str>, account: &AccountId) -> Result<()> {
+    fn live_in(&self, kind: EntityKind, id: impl ToIdText, account: &AccountId) -> Result<()> {
         let reference = EntityRef::new(kind, id);
         let same = self.live_peek(kind, &reference.id, |entity| entity.account.as_ref() == Some(account))?;
         in_account(&reference, same)

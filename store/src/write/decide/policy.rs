@@ -72,7 +72,7 @@ impl Check<'_> {
         }
         reject(Rejection::NoSeat {
             principal: self.actor.to_string(),
-            account: facts.account.id,
+            account: facts.account.id.to_string(),
         })
     }
 
@@ -108,7 +108,7 @@ impl Check<'_> {
     pub(super) fn seated_peek<R>(
         &self,
         kind: EntityKind,
-        id: impl AsRef<str>,
+        id: impl ToIdText,
         peek: impl FnOnce(&Entity) -> R,
     ) -> Result<(AccountId, R)> {
         let (account, answer) = self.live_peek(kind, id, |entity| (account_of(entity), peek(entity)))?;
