@@ -1283,7 +1283,8 @@ fn metric_events_add_no_derived_key_per_event() {
 }
 
 /// What every entity's version, state and own lineage node read as — its history, its
-/// entity, the edges in and out of it — and each kind's entities listed a page at a time.
+/// entity, the edges in and out of it and of its first versions' nodes — and each kind's
+/// entities listed a page at a time.
 fn entity_answers(store: &Store) -> Vec<String> {
     let mut answers = Vec::new();
     for kind in EntityKind::ALL {
@@ -1307,6 +1308,14 @@ fn entity_answers(store: &Store) -> Vec<String> {
                 store.lineage().in_edges(&node).unwrap(),
                 store.lineage().out_edges(&node).unwrap(),
             ));
+            for version in 1..=3 {
+                let node = lineage::NodeRef::version(kind, &reference.id, version);
+                answers.push(format!(
+                    "{node:?} {:?} {:?}",
+                    store.lineage().in_edges(&node).unwrap(),
+                    store.lineage().out_edges(&node).unwrap(),
+                ));
+            }
         }
     }
     answers
@@ -1337,6 +1346,30 @@ fn an_entitys_version_state_and_node_are_one_sled_key_and_read_alike_wherever_th
         .map(|slot| slot.unwrap().0)
         .collect();
     assert_eq!(slots, [0, 1, 2], "version, state and node");
+
+    // A model's first version's node is in the model's record; its second's is not.
+    let model = EntityRef::new(EntityKind::Model, "m-churn");
+    let part = crate::derived::keys::entity_part(&model);
+    let version_key = |version: u32| [&b"n"[..], &part, &[1], &version.to_be_bytes()].concat();
+    assert!(!keyed(2, version_key(1)), "no key of its own for version 1's node");
+    assert!(keyed(2, version_key(2)), "version 2's node keeps its key");
+    let record = records
+        .get([&b"r"[..], &part].concat())
+        .unwrap()
+        .expect("the model's record");
+    let slots: Vec<usize> = crate::derived::records::slots(&record)
+        .map(|slot| slot.unwrap().0)
+        .collect();
+    assert_eq!(slots, [0, 1, 2, 3], "version, state, node and version 1's node");
+    assert!(
+        store
+            .lineage()
+            .in_edges(&lineage::NodeRef::version(EntityKind::Model, "m-churn", 1))
+            .unwrap()
+            .len()
+            > 0,
+        "version 1's node reads back from the record"
+    );
 
     // Changed after the flush: a record in sled merged with a layered slot.
     let actor = store.history(&run).unwrap()[0].actor.clone();

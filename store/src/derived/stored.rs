@@ -4,7 +4,7 @@
 
 use crate::derived::key_filter::{KeyFilter, RECORDS};
 use crate::derived::overlay::{TreeId, CHECKPOINT_KEY};
-use crate::derived::records::{self, SlotChange};
+use crate::derived::records::{self, SlotChange, SLOT_COUNT};
 use crate::error::Result;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -87,30 +87,34 @@ impl Stored {
                 item.map(|(key, value)| (key.to_vec(), value.to_vec()))
                     .map_err(Into::into)
             });
-        // The slot of the table the prefix names, or of the tree's slot when it names none.
-        let slot = match prefix.first() {
-            Some(&letter) => records::slot_of_table(tree, letter),
-            None => records::SLOTS.iter().position(|&(slot_tree, _)| slot_tree == tree),
+        // The slots of the table the prefix names, or of the tree when it names none.
+        let slots: Vec<usize> = match prefix.first() {
+            Some(&letter) => records::slots_of_table(tree, letter).collect(),
+            None => records::slots_of_tree(tree).collect(),
         };
         let in_records = self
             .records
             .as_ref()
-            .zip(slot)
-            .map(|(records, slot)| {
+            .filter(|_| !slots.is_empty())
+            .map(|records| {
                 records
-                    .range(records::first_record_key(slot, from)..)
+                    .range(records::first_record_key(slots[0], from)..)
                     .take_while(|item| {
                         item.as_ref()
                             .map_or(true, |(key, _)| key.first() == Some(&records::TABLE))
                     })
-                    .filter_map(move |item| match item {
-                        Err(error) => Some(Err(error.into())),
-                        Ok((record_key, record)) => match records::slot(&record, slot) {
-                            Err(error) => Some(Err(error)),
-                            Ok(bytes) => {
-                                bytes.map(|bytes| Ok((records::logical_key(slot, &record_key), bytes.to_vec())))
-                            }
-                        },
+                    .flat_map(move |item| -> Vec<Result<StoredEntry>> {
+                        let (record_key, record) = match item {
+                            Err(error) => return vec![Err(error.into())],
+                            Ok(found) => found,
+                        };
+                        // A record's slots are in their logical keys' order.
+                        records::slots(&record)
+                            .filter(|found| found.as_ref().map_or(true, |(slot, _)| slots.contains(slot)))
+                            .map(|found| {
+                                found.map(|(slot, bytes)| (records::logical_key(slot, &record_key), bytes.to_vec()))
+                            })
+                            .collect()
                     })
                     .skip_while(move |item| item.as_ref().is_ok_and(|(key, _)| key.as_slice() < from))
                     .take_while(move |item| item.as_ref().map_or(true, |(key, _)| key.starts_with(prefix)))
@@ -132,7 +136,7 @@ impl Stored {
         debug_assert!(
             prefix
                 .first()
-                .is_some_and(|&letter| records::slot_of_table(tree, letter).is_none()),
+                .is_some_and(|&letter| records::slots_of_table(tree, letter).next().is_none()),
             "floor reads tables kept whole in their tree"
         );
         for item in self.trees[tree].range(prefix..=key).rev() {
@@ -147,7 +151,7 @@ impl Stored {
     /// Writes changes key by key (records read, merged and written once each), then
     /// `checkpoint` into every tree, and waits until sled has them on disk.
     pub(crate) fn write<'a>(&self, changes: impl Iterator<Item = Write<'a>>, checkpoint: u64) -> Result<()> {
-        let mut in_records: BTreeMap<Vec<u8>, [SlotChange<'a>; 3]> = BTreeMap::new();
+        let mut in_records: BTreeMap<Vec<u8>, [SlotChange<'a>; SLOT_COUNT]> = BTreeMap::new();
         for (tree, key, value) in changes {
             if let Some((slot, record_key)) = self.locate(tree, key) {
                 in_records.entry(record_key).or_default()[slot] = Some(value);
@@ -175,8 +179,13 @@ impl Stored {
 
     /// Merges a record's changed slots into what sled holds of it; a record every slot of
     /// which changes, or one sled cannot hold, is not read first.
-    fn write_record(&self, records: &sled::Tree, record_key: Vec<u8>, changes: &[SlotChange; 3]) -> Result<()> {
-        let whole = changes.iter().all(Option::is_some);
+    fn write_record(
+        &self,
+        records: &sled::Tree,
+        record_key: Vec<u8>,
+        changes: &[SlotChange; SLOT_COUNT],
+    ) -> Result<()> {
+        let whole = records::sets_every_slot(&record_key, changes);
         let before = match whole || !self.filter.may_hold(RECORDS, &record_key) {
             true => None,
             false => records.get(&record_key)?,

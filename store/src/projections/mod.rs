@@ -24,7 +24,7 @@ pub trait Projection: Send + Sync + std::fmt::Debug {
 
 /// The shape of what projections store. Derived data is rebuildable, so when a release
 /// changes that shape it bumps this number and opening an older store rebuilds it.
-pub const FORMAT: u64 = 13;
+pub const FORMAT: u64 = 14;
 const FORMAT_KEY: &[u8] = b"derived-format";
 
 /// Whether `db` holds projections in this release's shape; if not, clears them (they are
