@@ -484,6 +484,8 @@ enum Step {
     Savepoint,
     /// Back to the savepoint this far from the oldest still open (modulo their count).
     Rollback(usize),
+    /// Keep everything since the latest savepoint: none still open may be rolled back to.
+    Release,
 }
 
 fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -499,6 +501,7 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
         Just(Step::Savepoint),
         Just(Step::Savepoint),
         (0..8usize).prop_map(Step::Rollback),
+        Just(Step::Release),
     ]
 }
 
@@ -517,8 +520,9 @@ proptest::proptest! {
     /// Any mix of changes (whole values, appends, edits in place, typed values), savepoints
     /// and rollbacks (to the latest savepoint or an older one, once or again) reads like a
     /// model that keeps a copy of everything at each savepoint, and what is committed then
-    /// is what the model holds. (It found that an undo log skipping a key's later changes
-    /// after one append would put back only the append's cut.)
+    /// is what the model holds; a released savepoint's changes stay. (It found that an undo
+    /// log skipping a key's later changes after one append would put back only the
+    /// append's cut.)
     #[test]
     fn rollbacks_put_back_what_each_savepoint_saw(steps in proptest::collection::vec(step(), 1..80)) {
         let tree = tree();
@@ -575,6 +579,12 @@ proptest::proptest! {
                         open.truncate(index + 1);
                         overlay.rollback(open[index].0);
                         model = open[index].1.clone();
+                    }
+                }
+                Step::Release => {
+                    if let Some((savepoint, _)) = open.pop() {
+                        overlay.release(savepoint);
+                        open.clear();
                     }
                 }
             }

@@ -40,6 +40,10 @@ impl Writer {
                 self.overlay.rollback(savepoint);
                 group.records.truncate(records_before);
                 group.head = head_before;
+            } else {
+                // Jobs are never rolled back once decided: free their undo entries while
+                // the memory is warm for the next job.
+                self.overlay.release(savepoint);
             }
             outcomes.push(outcome);
         }

@@ -7,9 +7,14 @@
 //! a value until the group is committed, and an append extends the pending bytes instead
 //! of copying them: each hot key is encoded and copied once per group, not once per event.
 
+mod savepoints;
+
 use super::overlay::{decode, encode, Key, TreeId, Trees};
 use super::per_tree::PerTree;
 use crate::error::Result;
+#[cfg(test)]
+pub(crate) use savepoints::Savepoint;
+use savepoints::{keep_restorable, Pending, Undo};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::Any;
@@ -70,23 +75,16 @@ impl fmt::Debug for Change {
     }
 }
 
-/// How to take one change back.
-#[derive(Debug)]
-enum Undo {
-    /// Put back the key's earlier pending change (`None`: it had none).
-    Restore(Key, Option<Change>),
-    /// Cut the key's pending bytes back to this length (an append).
-    Shorten(Key, usize),
-}
-
 /// One group's pending changes over a `Trees` view, with savepoints so one rejected
 /// command undoes only its own changes.
 #[derive(Debug)]
 pub struct Overlay {
     view: Trees,
-    pending: PerTree<Change>,
+    pending: PerTree<Pending>,
     /// How to undo each change, for rollback; `None` when savepoints are not needed.
     undo: Option<Vec<Undo>>,
+    /// The current savepoint's number (see [`Pending`]).
+    savepoints: u64,
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
     decoded: RefCell<PerTree<Box<dyn Any + Send>>>,
@@ -128,10 +126,6 @@ const ABSENT_CAPACITY: usize = 65_536;
 /// Past this many decoded values the cache starts over, bounding its memory.
 const DECODED_CAPACITY: usize = 4_096;
 
-/// A point an `Overlay` can be rolled back to.
-#[derive(Clone, Copy, Debug)]
-pub struct Savepoint(usize);
-
 impl Overlay {
     /// An overlay whose changes can be rolled back to a savepoint.
     pub fn new(view: Trees) -> Self {
@@ -152,6 +146,7 @@ impl Overlay {
             decoded: RefCell::default(),
             staged: PerTree::default(),
             undo,
+            savepoints: 0,
         }
     }
 
@@ -168,7 +163,7 @@ impl Overlay {
     /// chunk, without copying the chunk.
     /// `read` must not read the trees again (it may run under the layer's read lock).
     pub fn read_bytes<R>(&self, tree: TreeId, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-        match self.pending.get(tree, key) {
+        match self.pending.get(tree, key).map(|pending| &pending.change) {
             Some(Change::Bytes(bytes)) => Ok(read(Some(bytes))),
             Some(change) => Ok(read(change.bytes().as_deref())),
             None => self.view_read(tree, key, read),
@@ -180,10 +175,19 @@ impl Overlay {
     /// event of a stream (its version and open history chunk) is not copied per event in a
     /// replay.
     pub fn edit_bytes<R>(&mut self, tree: TreeId, key: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
-        if let Some(Change::Bytes(bytes)) = self.pending.get_mut(tree, &key) {
-            if let Some(undo) = &mut self.undo {
-                undo.push(Undo::Restore((tree, key), Some(Change::Bytes(bytes.clone()))));
-            }
+        if let Some(Pending {
+            change: Change::Bytes(bytes),
+            restorable_in,
+        }) = self.pending.get_mut(tree, &key)
+        {
+            let previous = || Change::Bytes(bytes.clone());
+            keep_restorable(
+                self.undo.as_mut(),
+                self.savepoints,
+                (tree, key),
+                restorable_in,
+                previous,
+            );
             return Ok(edit(bytes));
         }
         let mut bytes = self.get(tree, &key)?.unwrap_or_default();
@@ -193,8 +197,8 @@ impl Overlay {
     }
 
     pub fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool> {
-        if let Some(change) = self.pending.get(tree, key) {
-            return Ok(!matches!(change, Change::Removed));
+        if let Some(pending) = self.pending.get(tree, key) {
+            return Ok(!matches!(pending.change, Change::Removed));
         }
         self.view_read(tree, key, |bytes| bytes.is_some())
     }
@@ -273,10 +277,14 @@ impl Overlay {
     /// Whether any live key starts with `prefix`, pending changes included. It looks
     /// through every pending change: for rare checks only.
     pub fn any_with_prefix(&self, tree: TreeId, prefix: &[u8]) -> Result<bool> {
-        let pending = self.pending.iter().any(|(in_tree, key, change)| {
-            in_tree == tree && key.starts_with(prefix) && !matches!(change, Change::Removed)
+        let pending = self.pending.iter().any(|(in_tree, key, pending)| {
+            in_tree == tree && key.starts_with(prefix) && !matches!(pending.change, Change::Removed)
         });
-        let removed_pending = |key: &[u8]| matches!(self.pending.get(tree, key), Some(Change::Removed));
+        let removed_pending = |key: &[u8]| {
+            self.pending
+                .get(tree, key)
+                .is_some_and(|pending| matches!(pending.change, Change::Removed))
+        };
         let staged = || {
             self.staged.iter().any(|(in_tree, key, value)| {
                 in_tree == tree && key.starts_with(prefix) && value.is_some() && !removed_pending(key)
@@ -291,20 +299,45 @@ impl Overlay {
             .any(|(key, _)| !removed_pending(key) && !matches!(self.staged.get(tree, key), Some(None))))
     }
 
-    fn write(&mut self, slot: Key, change: Change) {
-        self.decoded.get_mut().remove(slot.0, &slot.1);
+    fn write(&mut self, (tree, key): Key, change: Change) {
+        self.decoded.get_mut().remove(tree, &key);
         if let Some(absent) = &mut self.absent {
-            absent.get_mut().remove(slot.0, &slot.1);
+            absent.get_mut().remove(tree, &key);
         }
-        match &mut self.undo {
-            Some(undo) => {
-                let previous = self.pending.insert(slot.clone(), change);
-                undo.push(Undo::Restore(slot, previous));
+        let current = self.savepoints;
+        let Some(undo) = &mut self.undo else {
+            self.pending.insert(
+                (tree, key),
+                Pending {
+                    change,
+                    restorable_in: current,
+                },
+            );
+            return;
+        };
+        if let Some(entry) = self.pending.get_mut(tree, &key) {
+            if entry.restorable_in == current {
+                entry.change = change;
+            } else {
+                let previous = std::mem::replace(
+                    entry,
+                    Pending {
+                        change,
+                        restorable_in: current,
+                    },
+                );
+                undo.push(Undo::Restore((tree, key), Some(previous)));
             }
-            None => {
-                self.pending.insert(slot, change);
-            }
+            return;
         }
+        undo.push(Undo::Restore((tree, key.clone()), None));
+        self.pending.insert(
+            (tree, key),
+            Pending {
+                change,
+                restorable_in: current,
+            },
+        );
     }
 
     pub fn insert(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
@@ -319,9 +352,16 @@ impl Overlay {
     /// this group already changed the key, so a posting list grown by every event of a
     /// group is copied once.
     pub fn append(&mut self, tree: TreeId, key: Vec<u8>, bytes: &[u8]) -> Result<()> {
-        if let Some(Change::Bytes(value)) = self.pending.get_mut(tree, &key) {
+        if let Some(Pending {
+            change: Change::Bytes(value),
+            restorable_in,
+        }) = self.pending.get_mut(tree, &key)
+        {
             if let Some(undo) = &mut self.undo {
-                undo.push(Undo::Shorten((tree, key), value.len()));
+                // A restore already in the log puts back the bytes before any append.
+                if *restorable_in != self.savepoints {
+                    undo.push(Undo::Shorten((tree, key), value.len()));
+                }
             }
             value.extend_from_slice(bytes);
             return Ok(());
@@ -349,7 +389,7 @@ impl Overlay {
         key: &[u8],
         look: impl FnOnce(Option<&T>) -> R,
     ) -> Result<R> {
-        match self.pending.get(tree, key) {
+        match self.pending.get(tree, key).map(|pending| &pending.change) {
             Some(Change::Value(value)) => {
                 if let Some(value) = value.as_any().downcast_ref::<T>() {
                     return Ok(look(Some(value)));
@@ -396,12 +436,20 @@ impl Overlay {
     where
         T: DeserializeOwned + Serialize + Clone + Send + 'static,
     {
-        if let Some(Change::Value(value)) = self.pending.get_mut(tree, &key) {
+        if let Some(Pending {
+            change: Change::Value(value),
+            restorable_in,
+        }) = self.pending.get_mut(tree, &key)
+        {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
-                if let Some(undo) = &mut self.undo {
-                    let previous = Change::Value(Box::new(typed.clone()));
-                    undo.push(Undo::Restore((tree, key), Some(previous)));
-                }
+                let previous = || Change::Value(Box::new(typed.clone()));
+                keep_restorable(
+                    self.undo.as_mut(),
+                    self.savepoints,
+                    (tree, key),
+                    restorable_in,
+                    previous,
+                );
                 return change(typed).map(Some);
             }
         }
@@ -423,39 +471,13 @@ impl Overlay {
         Ok(Some(result))
     }
 
-    pub fn savepoint(&self) -> Savepoint {
-        Savepoint(self.undo.as_ref().map_or(0, Vec::len))
-    }
-
-    /// Undoes every change made since `savepoint`.
-    pub fn rollback(&mut self, savepoint: Savepoint) {
-        // Rollbacks are rare (a refused command); forgetting every decoded value is simplest.
-        self.decoded.get_mut().clear();
-        let undo = self.undo.as_mut().expect("rollback needs an overlay made with `new`");
-        while undo.len() > savepoint.0 {
-            match undo.pop().expect("undo entries above the savepoint") {
-                Undo::Restore(slot, Some(previous)) => {
-                    self.pending.insert(slot, previous);
-                }
-                Undo::Restore((tree, key), None) => {
-                    self.pending.remove(tree, &key);
-                }
-                Undo::Shorten((tree, key), len) => {
-                    if let Some(Change::Bytes(value)) = self.pending.get_mut(tree, &key) {
-                        value.truncate(len);
-                    }
-                }
-            }
-        }
-    }
-
     /// Encodes the pending changes, keeping decoded values for the next group.
     fn drain_encoded(&mut self) -> Vec<(Key, Option<Vec<u8>>)> {
         let decoded = self.decoded.get_mut();
         let changes = self
             .pending
             .drain()
-            .map(|(slot, change)| match change {
+            .map(|(slot, pending)| match pending.change {
                 Change::Removed => (slot, None),
                 Change::Bytes(bytes) => (slot, Some(bytes)),
                 Change::Value(value) => {
@@ -513,12 +535,6 @@ impl Overlay {
         self.forget_fresh();
         self.pending.clear();
         self.clear_undo();
-    }
-
-    fn clear_undo(&mut self) {
-        if let Some(undo) = &mut self.undo {
-            undo.clear();
-        }
     }
 }
 
