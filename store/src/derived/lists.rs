@@ -37,7 +37,7 @@ pub(crate) fn push(overlay: &mut Overlay, tree: TreeId, prefix: Vec<u8>, item: &
         overlay.insert(tree, prefix, encoded);
         return Ok(());
     }
-    overlay.append(tree, prefix, &encoded)
+    overlay.append(tree, &prefix, &encoded)
 }
 
 /// Every item of the list under `prefix`, as readers see it: the open chunk's (its key,

@@ -187,17 +187,17 @@ fn appends_extend_in_place_and_roll_back_to_their_length() {
     let tree = tree();
     tree.insert("list", "ab").unwrap();
     let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
-    overlay.append(0, b"list".to_vec(), b"c").unwrap();
-    overlay.append(0, b"new".to_vec(), b"x").unwrap();
+    overlay.append(0, b"list", b"c").unwrap();
+    overlay.append(0, b"new", b"x").unwrap();
     let savepoint = overlay.savepoint();
-    overlay.append(0, b"list".to_vec(), b"de").unwrap();
-    overlay.append(0, b"new".to_vec(), b"y").unwrap();
+    overlay.append(0, b"list", b"de").unwrap();
+    overlay.append(0, b"new", b"y").unwrap();
     assert_eq!(overlay.get(0, b"list").unwrap(), Some(b"abcde".to_vec()));
     overlay.rollback(savepoint);
     assert_eq!(overlay.get(0, b"list").unwrap(), Some(b"abc".to_vec()));
     assert_eq!(overlay.get(0, b"new").unwrap(), Some(b"x".to_vec()));
     overlay.remove(0, b"list".to_vec());
-    overlay.append(0, b"list".to_vec(), b"z").unwrap();
+    overlay.append(0, b"list", b"z").unwrap();
     assert_eq!(overlay.get(0, b"list").unwrap(), Some(b"z".to_vec()));
     assert_eq!(
         tree.get("list").unwrap().unwrap().as_ref(),
@@ -307,10 +307,10 @@ fn bytes_edited_in_place_are_read_lent_and_roll_back_whole() {
     let tree = tree();
     tree.insert("v", "ab").unwrap();
     let mut overlay = Overlay::new(Trees::new(vec![tree.clone()], journal_path()));
-    overlay.edit_bytes(0, b"v".to_vec(), |bytes| bytes.push(b'c')).unwrap();
+    overlay.edit_bytes(0, b"v", |bytes| bytes.push(b'c')).unwrap();
     let savepoint = overlay.savepoint();
     let length = overlay
-        .edit_bytes(0, b"v".to_vec(), |bytes| {
+        .edit_bytes(0, b"v", |bytes| {
             bytes[0] = b'A';
             bytes.push(b'd');
             bytes.len()
@@ -324,7 +324,7 @@ fn bytes_edited_in_place_are_read_lent_and_roll_back_whole() {
     overlay.rollback(savepoint);
     assert_eq!(overlay.get(0, b"v").unwrap(), Some(b"abc".to_vec()));
     overlay
-        .edit_bytes(0, b"new".to_vec(), |bytes| bytes.extend_from_slice(b"x"))
+        .edit_bytes(0, b"new", |bytes| bytes.extend_from_slice(b"x"))
         .unwrap();
     assert_eq!(
         overlay.read_bytes(0, b"new", |bytes| bytes.map(<[u8]>::len)).unwrap(),
@@ -373,7 +373,7 @@ fn a_value_updated_from_the_decoded_cache_leaves_the_committed_one_intact() {
     // Read once: now decoded and cached.
     assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2]));
     let savepoint = overlay.savepoint();
-    let pushed = overlay.update_value(0, b"run".to_vec(), |value: &mut Vec<u32>| {
+    let pushed = overlay.update_value(0, b"run", |value: &mut Vec<u32>| {
         value.push(3);
         Ok(value.len())
     });
@@ -381,14 +381,14 @@ fn a_value_updated_from_the_decoded_cache_leaves_the_committed_one_intact() {
     assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2, 3]));
     overlay.rollback(savepoint);
     assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2]));
-    let failed = overlay.update_value(0, b"run".to_vec(), |value: &mut Vec<u32>| {
+    let failed = overlay.update_value(0, b"run", |value: &mut Vec<u32>| {
         value.clear();
         Err::<(), _>(Error::Derived("refused".into()))
     });
     assert!(failed.is_err());
     assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1, 2]));
     overlay
-        .update_value(0, b"run".to_vec(), |value: &mut Vec<u32>| {
+        .update_value(0, b"run", |value: &mut Vec<u32>| {
             value.push(4);
             Ok(())
         })
@@ -429,7 +429,7 @@ fn a_staged_group_is_read_by_the_next_and_reaches_readers_only_when_committed() 
     let savepoint = overlay.savepoint();
     overlay.insert(0, b"a".to_vec(), b"rolled back".to_vec());
     overlay
-        .update_value(0, b"v".to_vec(), |v: &mut Vec<u64>| {
+        .update_value(0, b"v", |v: &mut Vec<u64>| {
             v.push(9);
             Ok(())
         })
@@ -439,7 +439,7 @@ fn a_staged_group_is_read_by_the_next_and_reaches_readers_only_when_committed() 
     assert_eq!(overlay.get_value::<Vec<u64>>(0, b"v").unwrap(), Some(vec![1]));
     overlay.insert(0, b"a".to_vec(), b"2".to_vec());
     overlay
-        .update_value(0, b"v".to_vec(), |v: &mut Vec<u64>| {
+        .update_value(0, b"v", |v: &mut Vec<u64>| {
             v.push(2);
             Ok(())
         })
@@ -455,7 +455,7 @@ fn a_staged_group_is_read_by_the_next_and_reaches_readers_only_when_committed() 
     // Dropped, a staged group and everything decided on top of it are forgotten.
     overlay.insert(0, b"b".to_vec(), b"x".to_vec());
     overlay
-        .update_value(0, b"v".to_vec(), |v: &mut Vec<u64>| {
+        .update_value(0, b"v", |v: &mut Vec<u64>| {
             v.push(3);
             Ok(())
         })
@@ -543,11 +543,11 @@ proptest::proptest! {
                     model.remove(&byte_key(key));
                 }
                 Step::Append(key, byte) => {
-                    overlay.append(0, byte_key(key), &[byte, byte]).unwrap();
+                    overlay.append(0, &byte_key(key), &[byte, byte]).unwrap();
                     model.entry(byte_key(key)).or_default().extend([byte, byte]);
                 }
                 Step::EditBytes(key, byte) => {
-                    overlay.edit_bytes(0, byte_key(key), |bytes| bytes.push(byte)).unwrap();
+                    overlay.edit_bytes(0, &byte_key(key), |bytes| bytes.push(byte)).unwrap();
                     model.entry(byte_key(key)).or_default().push(byte);
                 }
                 Step::PutValue(key, value) => {
@@ -556,7 +556,7 @@ proptest::proptest! {
                 }
                 Step::UpdateValue(key, value) => {
                     let updated = overlay
-                        .update_value(0, value_key(key), |values: &mut Vec<u64>| {
+                        .update_value(0, &value_key(key), |values: &mut Vec<u64>| {
                             values.push(value);
                             Ok(())
                         })

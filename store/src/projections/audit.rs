@@ -10,7 +10,7 @@
 //! bound).
 
 use crate::derived::deltas;
-use crate::derived::keys::{key, key_of, text_part, Part};
+use crate::derived::keys::{key, text_part, with_key, Part};
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::Result;
@@ -20,32 +20,41 @@ pub const TREE: TreeId = 4;
 const CHUNK: u64 = 512;
 const TIME_EVERY: u64 = 64;
 
-pub(crate) fn count_key(table: u8, name: &str) -> Vec<u8> {
-    key_of(Some(b'n'), &[Part::Bytes(&[table]), Part::Text(name)])
+/// Calls `edit` with the key of a list's count and last seq (see [`with_key`]: every
+/// event posts twice, so its keys are not allocated each time).
+fn with_count_key<R>(table: u8, name: &str, edit: impl FnOnce(&[u8]) -> R) -> R {
+    with_key(Some(b'n'), &[Part::Bytes(&[table]), Part::Text(name)], edit)
 }
 
-fn chunk_key(table: u8, name: &str, chunk: u64) -> Vec<u8> {
-    key_of(Some(table), &[Part::Text(name), Part::Bytes(&chunk.to_be_bytes())])
+/// Calls `edit` with the key of a list's chunk.
+fn with_chunk_key<R>(table: u8, name: &str, chunk: u64, edit: impl FnOnce(&[u8]) -> R) -> R {
+    with_key(
+        Some(table),
+        &[Part::Text(name), Part::Bytes(&chunk.to_be_bytes())],
+        edit,
+    )
 }
 
 /// Appends `seq` to the chunked posting list `table`/`name` of `tree`.
 pub(crate) fn post(overlay: &mut Overlay, tree: TreeId, table: u8, name: &str, seq: u64) -> Result<()> {
     // The count and last seq are rewritten in place: every event posts to its account's
     // list and its actor's, so a group edits its own copy of them where it lies.
-    let (count, last) = overlay.edit_bytes(tree, count_key(table, name), |kept| {
-        let count = kept.get(..8).map_or(0, be_u64);
-        let last = match kept.get(8..16) {
-            Some(last) if !count.is_multiple_of(CHUNK) => be_u64(last),
-            _ => 0,
-        };
-        kept.clear();
-        kept.extend_from_slice(&(count + 1).to_be_bytes());
-        kept.extend_from_slice(&seq.to_be_bytes());
-        (count, last)
+    let (count, last) = with_count_key(table, name, |key| {
+        overlay.edit_bytes(tree, key, |kept| {
+            let count = kept.get(..8).map_or(0, be_u64);
+            let last = match kept.get(8..16) {
+                Some(last) if !count.is_multiple_of(CHUNK) => be_u64(last),
+                _ => 0,
+            };
+            kept.clear();
+            kept.extend_from_slice(&(count + 1).to_be_bytes());
+            kept.extend_from_slice(&seq.to_be_bytes());
+            (count, last)
+        })
     })?;
     let mut delta = Vec::with_capacity(4);
     deltas::push_seq(&mut delta, last, seq);
-    overlay.append(tree, chunk_key(table, name, count / CHUNK), &delta)
+    with_chunk_key(table, name, count / CHUNK, |key| overlay.append(tree, key, &delta))
 }
 
 /// Indexes one event.

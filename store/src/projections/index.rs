@@ -15,7 +15,7 @@
 
 use crate::derived::deltas::{self, Located};
 use crate::derived::keys::text_part;
-use crate::derived::keys::{entity_part, key, key_of, Part};
+use crate::derived::keys::{entity_part, key, key_of, with_key, Part};
 use crate::derived::overlay::{be_u64, TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::Result;
@@ -33,6 +33,11 @@ const HEAD: usize = 8 + 8 + Position::LEN;
 
 fn version_key(stream: &EntityRef) -> Vec<u8> {
     key_of(Some(b'v'), &[Part::Entity(stream)])
+}
+
+/// Calls `edit` with [`version_key`], built without allocating (see [`with_key`]).
+fn with_version_key<R>(stream: &EntityRef, edit: impl FnOnce(&[u8]) -> R) -> R {
+    with_key(Some(b'v'), &[Part::Entity(stream)], edit)
 }
 
 fn chunk_key(stream: &EntityRef, chunk: u64) -> Vec<u8> {
@@ -54,14 +59,15 @@ fn anchor_key(seq: u64) -> Vec<u8> {
 /// A stream's version (0: no events); the overlay notes a stream without events, so
 /// the first looks at the keys of an entity being created need not ask sled.
 pub(crate) fn stream_version(overlay: &Overlay, stream: &EntityRef) -> Result<u64> {
-    let key = version_key(stream);
-    match overlay.read_bytes(TREE, &key, |bytes| bytes.map(be_u64))? {
-        Some(version) => Ok(version),
-        None => {
-            overlay.note_no_events(&key[1..]);
-            Ok(0)
+    with_version_key(stream, |key| {
+        match overlay.read_bytes(TREE, key, |bytes| bytes.map(be_u64))? {
+            Some(version) => Ok(version),
+            None => {
+                overlay.note_no_events(&key[1..]);
+                Ok(0)
+            }
         }
-    }
+    })
 }
 
 pub(crate) fn seq_of_event(overlay: &Overlay, actor: &PrincipalId, event_id: &EventId) -> Result<Option<u64>> {
@@ -78,9 +84,11 @@ pub(crate) fn seq_of_event_in(view: &Trees, actor: &PrincipalId, event_id: &Even
 /// version and its idempotency key.
 pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
     // The stream's last entry stays beside its version until this event's position is known.
-    overlay.edit_bytes(TREE, version_key(&envelope.stream), |value| {
-        value.resize(value.len().max(8), 0);
-        value[..8].copy_from_slice(&envelope.version.to_be_bytes());
+    with_version_key(&envelope.stream, |key| {
+        overlay.edit_bytes(TREE, key, |value| {
+            value.resize(value.len().max(8), 0);
+            value[..8].copy_from_slice(&envelope.version.to_be_bytes());
+        })
     })?;
     if let Some(event_id) = &envelope.event_id {
         overlay.insert(
@@ -98,23 +106,25 @@ pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Resu
 pub(crate) fn apply_position(overlay: &mut Overlay, envelope: &Envelope, position: Position) -> Result<()> {
     let in_chunk = (envelope.version - 1) % CHUNK;
     let entry: Located = (envelope.seq, position);
-    let full = overlay.edit_bytes(TREE, version_key(&envelope.stream), |value| {
-        let last = match in_chunk {
-            0 => None,
-            _ => value.get(8..).and_then(deltas::located_from),
-        };
-        // The version stays as decided: a group decides all its events before any is placed.
-        if value.len() < 8 {
-            *value = envelope.version.to_be_bytes().to_vec();
-        }
-        value.resize(value.len().max(HEAD), 0);
-        value[8..HEAD].copy_from_slice(&deltas::located_bytes(entry));
-        if in_chunk == 0 {
-            value.truncate(HEAD);
-        }
-        deltas::push_located(value, last, entry);
-        // A chunk this entry fills moves under its own key.
-        (in_chunk == CHUNK - 1).then(|| value.split_off(HEAD))
+    let full = with_version_key(&envelope.stream, |key| {
+        overlay.edit_bytes(TREE, key, |value| {
+            let last = match in_chunk {
+                0 => None,
+                _ => value.get(8..).and_then(deltas::located_from),
+            };
+            // The version stays as decided: a group decides all its events before any is placed.
+            if value.len() < 8 {
+                *value = envelope.version.to_be_bytes().to_vec();
+            }
+            value.resize(value.len().max(HEAD), 0);
+            value[8..HEAD].copy_from_slice(&deltas::located_bytes(entry));
+            if in_chunk == 0 {
+                value.truncate(HEAD);
+            }
+            deltas::push_located(value, last, entry);
+            // A chunk this entry fills moves under its own key.
+            (in_chunk == CHUNK - 1).then(|| value.split_off(HEAD))
+        })
     })?;
     if let Some(full) = full {
         overlay.insert(TREE, chunk_key(&envelope.stream, (envelope.version - 1) / CHUNK), full);

@@ -174,11 +174,11 @@ impl Overlay {
     /// this group already wrote are edited where they lie, so a value rewritten by every
     /// event of a stream (its version and open history chunk) is not copied per event in a
     /// replay.
-    pub fn edit_bytes<R>(&mut self, tree: TreeId, key: Vec<u8>, edit: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
+    pub fn edit_bytes<R>(&mut self, tree: TreeId, key: &[u8], edit: impl FnOnce(&mut Vec<u8>) -> R) -> Result<R> {
         if let Some(Pending {
             change: Change::Bytes(bytes),
             restorable_in,
-        }) = self.pending.get_mut(tree, &key)
+        }) = self.pending.get_mut(tree, key)
         {
             let previous = || Change::Bytes(bytes.clone());
             keep_restorable(
@@ -190,9 +190,9 @@ impl Overlay {
             );
             return Ok(edit(bytes));
         }
-        let mut bytes = self.get(tree, &key)?.unwrap_or_default();
+        let mut bytes = self.get(tree, key)?.unwrap_or_default();
         let answer = edit(&mut bytes);
-        self.write((tree, key), Change::Bytes(bytes));
+        self.write((tree, key.to_vec()), Change::Bytes(bytes));
         Ok(answer)
     }
 
@@ -351,24 +351,24 @@ impl Overlay {
     /// Appends `bytes` to the value of `key` (to nothing when it has none): in place when
     /// this group already changed the key, so a posting list grown by every event of a
     /// group is copied once.
-    pub fn append(&mut self, tree: TreeId, key: Vec<u8>, bytes: &[u8]) -> Result<()> {
+    pub fn append(&mut self, tree: TreeId, key: &[u8], bytes: &[u8]) -> Result<()> {
         if let Some(Pending {
             change: Change::Bytes(value),
             restorable_in,
-        }) = self.pending.get_mut(tree, &key)
+        }) = self.pending.get_mut(tree, key)
         {
             if let Some(undo) = &mut self.undo {
                 // A restore already in the log puts back the bytes before any append.
                 if *restorable_in != self.savepoints {
-                    undo.push(Undo::Shorten((tree, key), value.len()));
+                    undo.push(Undo::Shorten((tree, key.to_vec()), value.len()));
                 }
             }
             value.extend_from_slice(bytes);
             return Ok(());
         }
-        let mut value = self.get(tree, &key)?.unwrap_or_default();
+        let mut value = self.get(tree, key)?.unwrap_or_default();
         value.extend_from_slice(bytes);
-        self.write((tree, key), Change::Bytes(value));
+        self.write((tree, key.to_vec()), Change::Bytes(value));
         Ok(())
     }
 
@@ -430,7 +430,7 @@ impl Overlay {
     pub fn update_value<T, R>(
         &mut self,
         tree: TreeId,
-        key: Vec<u8>,
+        key: &[u8],
         change: impl FnOnce(&mut T) -> Result<R>,
     ) -> Result<Option<R>>
     where
@@ -439,7 +439,7 @@ impl Overlay {
         if let Some(Pending {
             change: Change::Value(value),
             restorable_in,
-        }) = self.pending.get_mut(tree, &key)
+        }) = self.pending.get_mut(tree, key)
         {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
                 let previous = || Change::Value(Box::new(typed.clone()));
@@ -457,17 +457,17 @@ impl Overlay {
         let taken = self
             .decoded
             .get_mut()
-            .remove(tree, &key)
+            .remove(tree, key)
             .and_then(|value| value.downcast::<T>().ok());
         let mut value = match taken {
             Some(value) => *value,
-            None => match self.get_value::<T>(tree, &key)? {
+            None => match self.get_value::<T>(tree, key)? {
                 Some(value) => value,
                 None => return Ok(None),
             },
         };
         let result = change(&mut value)?;
-        self.write((tree, key), Change::Value(Box::new(value)));
+        self.write((tree, key.to_vec()), Change::Value(Box::new(value)));
         Ok(Some(result))
     }
 

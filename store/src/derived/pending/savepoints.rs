@@ -2,7 +2,7 @@
 //! changes, and each key copied for it at most once a savepoint.
 
 use super::{Change, Overlay};
-use crate::derived::overlay::Key;
+use crate::derived::overlay::{Key, TreeId};
 
 /// A key's pending change, and the savepoint (its number) whose undo entries already put
 /// back what the key held before it: further changes within that savepoint need no undo
@@ -32,7 +32,7 @@ pub struct Savepoint(usize);
 pub(super) fn keep_restorable(
     undo: Option<&mut Vec<Undo>>,
     savepoints: u64,
-    key: Key,
+    (tree, key): (TreeId, &[u8]),
     restorable_in: &mut u64,
     previous: impl FnOnce() -> Change,
 ) {
@@ -44,7 +44,7 @@ pub(super) fn keep_restorable(
         change: previous(),
         restorable_in: *restorable_in,
     };
-    undo.push(Undo::Restore(key, Some(previous)));
+    undo.push(Undo::Restore((tree, key.to_vec()), Some(previous)));
     *restorable_in = savepoints;
 }
 

@@ -24,6 +24,16 @@ impl Fold<'_> {
         with_node_key(node, |key| self.overlay.inspect(TREE, key, look))
     }
 
+    /// Lets `change` edit a node's record (`None`: it has none); the key is built where
+    /// lookups build theirs, and copied only if the group has not changed the node yet.
+    fn update_node<R>(
+        &mut self,
+        node: &NodeRef,
+        change: impl FnOnce(&mut NodeRecord) -> Result<R>,
+    ) -> Result<Option<R>> {
+        with_node_key(node, |key| self.overlay.update_value(TREE, key, change))
+    }
+
     fn node(&mut self, node: &NodeRef) -> Result<()> {
         // Lent, not cloned: every event of a stream looks its node up.
         let known = self.inspect_node(node, |record| record.is_some())?;
@@ -36,11 +46,10 @@ impl Fold<'_> {
 
     fn delete_node(&mut self, node: &NodeRef) -> Result<()> {
         let moment = self.moment;
-        self.overlay
-            .update_value(TREE, node_key(node), |record: &mut NodeRecord| {
-                record.info.deleted = Some(moment);
-                Ok(())
-            })?;
+        self.update_node(node, |record: &mut NodeRecord| {
+            record.info.deleted = Some(moment);
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -78,24 +87,23 @@ impl Fold<'_> {
             }
             place => {
                 let new = matches!(place, Place::Room);
-                self.overlay
-                    .update_value(TREE, node_key(from), |record: &mut NodeRecord| {
-                        let index = match place {
-                            Place::Inline(index) => index,
-                            _ => {
-                                record.out.push(OutEdge {
-                                    kind,
-                                    to: to.clone(),
-                                    spans: Vec::new(),
-                                    revision: None,
-                                });
-                                record.out.len() - 1
-                            }
-                        };
-                        let edge = &mut record.out[index];
-                        hold(&mut edge.spans, &mut edge.revision, moment, revision);
-                        Ok(())
-                    })?;
+                self.update_node(from, |record: &mut NodeRecord| {
+                    let index = match place {
+                        Place::Inline(index) => index,
+                        _ => {
+                            record.out.push(OutEdge {
+                                kind,
+                                to: to.clone(),
+                                spans: Vec::new(),
+                                revision: None,
+                            });
+                            record.out.len() - 1
+                        }
+                    };
+                    let edge = &mut record.out[index];
+                    hold(&mut edge.spans, &mut edge.revision, moment, revision);
+                    Ok(())
+                })?;
                 new
             }
         };
@@ -116,11 +124,10 @@ impl Fold<'_> {
         match place {
             Place::Inline(_) => {}
             Place::Room => {
-                self.overlay
-                    .update_value(TREE, node_key(to), |record: &mut NodeRecord| {
-                        record.incoming.push((kind, from.clone()));
-                        Ok(())
-                    })?;
+                self.update_node(to, |record: &mut NodeRecord| {
+                    record.incoming.push((kind, from.clone()));
+                    Ok(())
+                })?;
             }
             // Looking through the list for the edge would read all of it: only a new edge
             // is pushed.
@@ -139,11 +146,10 @@ impl Fold<'_> {
         match self.out_place(from, kind, to)? {
             Place::Room => {}
             Place::Inline(index) => {
-                self.overlay
-                    .update_value(TREE, node_key(from), |record: &mut NodeRecord| {
-                        end(&mut record.out[index].spans, moment);
-                        Ok(())
-                    })?;
+                self.update_node(from, |record: &mut NodeRecord| {
+                    end(&mut record.out[index].spans, moment);
+                    Ok(())
+                })?;
             }
             Place::Keyed => {
                 let key = out_key(from, kind, to);
@@ -169,7 +175,7 @@ impl Fold<'_> {
         if let Some(to) = to {
             self.open(service, kind, to, None)?;
         }
-        self.overlay.update_value(TREE, key, |record: &mut NodeRecord| {
+        self.overlay.update_value(TREE, &key, |record: &mut NodeRecord| {
             record.current.retain(|(held, _)| *held != kind);
             record.current.extend(to.map(|to| (kind, to.clone())));
             Ok(())

@@ -253,11 +253,13 @@ fn stamp(envelope: &Envelope) -> Stamp {
 
 /// Loads the event's entity, lets `change` edit it, and stores it with its new version.
 fn update(overlay: &mut Overlay, envelope: &Envelope, change: impl FnOnce(&mut Entity) -> Result<()>) -> Result<()> {
-    let found = overlay.update_value(TREE, entity_key(&envelope.stream), |entity: &mut Entity| {
-        change(entity)?;
-        entity.version = envelope.version;
-        entity.updated = stamp(envelope);
-        Ok(())
+    let found = with_entity_key(&envelope.stream, |key| {
+        overlay.update_value(TREE, key, |entity: &mut Entity| {
+            change(entity)?;
+            entity.version = envelope.version;
+            entity.updated = stamp(envelope);
+            Ok(())
+        })
     })?;
     found.ok_or_else(|| Error::Derived(format!("{} missing from state", envelope.stream)))
 }
