@@ -86,6 +86,11 @@ pub(crate) fn apply_envelope(overlay: &mut Overlay, envelope: &Envelope) -> Resu
     // The stream's last entry stays beside its version until this event's position is known.
     with_version_key(&envelope.stream, |key| {
         overlay.edit_bytes(TREE, key, |value| {
+            // A new stream's value: room for its head and first entries, so placing the
+            // event does not grow it again.
+            if value.is_empty() {
+                value.reserve(HEAD + 16);
+            }
             value.resize(value.len().max(8), 0);
             value[..8].copy_from_slice(&envelope.version.to_be_bytes());
         })

@@ -19,29 +19,39 @@ pub(crate) const TREE: TreeId = 3;
 /// Subtrees of 2^STORED_LEVEL leaves and more are stored.
 const STORED_LEVEL: u8 = 8;
 
-fn frontier_key() -> Vec<u8> {
-    b"f".to_vec()
-}
+/// The frontier's key.
+const FRONTIER_KEY: &[u8] = b"f";
 
 fn subtree_key(level: u8, index: u64) -> Vec<u8> {
     key(b's', &[&[level], &index.to_be_bytes()])
 }
 
-/// Adds one event's hash to the tree.
+/// Adds one event's hash to the tree. The frontier is changed where the group keeps it
+/// (every event changes it), not copied out and put back.
 pub(crate) fn apply(overlay: &mut Overlay, envelope: &Envelope) -> Result<()> {
-    let mut frontier: Frontier = overlay.get_value(TREE, &frontier_key())?.unwrap_or_default();
-    if frontier.size + 1 != envelope.seq {
-        return Err(Error::Derived(format!(
-            "Merkle tree holds {} leaves but seq {} arrived",
-            frontier.size, envelope.seq
-        )));
-    }
-    for (level, index, root) in frontier.push(&envelope.hash) {
+    let push = |frontier: &mut Frontier| {
+        if frontier.size + 1 != envelope.seq {
+            return Err(Error::Derived(format!(
+                "Merkle tree holds {} leaves but seq {} arrived",
+                frontier.size, envelope.seq
+            )));
+        }
+        Ok(frontier.push(&envelope.hash))
+    };
+    let completed = match overlay.update_value(TREE, FRONTIER_KEY, push)? {
+        Some(completed) => completed,
+        None => {
+            let mut frontier = Frontier::default();
+            let completed = push(&mut frontier)?;
+            overlay.put_value(TREE, FRONTIER_KEY.to_vec(), frontier);
+            completed
+        }
+    };
+    for (level, index, root) in completed {
         if level >= STORED_LEVEL {
             overlay.insert(TREE, subtree_key(level, index), root.0.to_vec());
         }
     }
-    overlay.put_value(TREE, frontier_key(), frontier);
     Ok(())
 }
 

@@ -85,6 +85,9 @@ pub struct Overlay {
     undo: Option<Vec<Undo>>,
     /// The current savepoint's number (see [`Pending`]).
     savepoints: u64,
+    /// Whether changes need undo entries: not from a release until the next savepoint,
+    /// since nothing may then be rolled back (a group's positions, placed once decided).
+    logging: bool,
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
     decoded: RefCell<PerTree<Box<dyn Any + Send>>>,
@@ -147,6 +150,7 @@ impl Overlay {
             staged: PerTree::default(),
             undo,
             savepoints: 0,
+            logging: true,
         }
     }
 
@@ -178,11 +182,12 @@ impl Overlay {
         if let Some(Pending {
             change: Change::Bytes(bytes),
             restorable_in,
+            ..
         }) = self.pending.get_mut(tree, key)
         {
             let previous = || Change::Bytes(bytes.clone());
             keep_restorable(
-                self.undo.as_mut(),
+                self.undo.as_mut().filter(|_| self.logging),
                 self.savepoints,
                 (tree, key),
                 restorable_in,
@@ -305,39 +310,21 @@ impl Overlay {
             absent.get_mut().remove(tree, &key);
         }
         let current = self.savepoints;
-        let Some(undo) = &mut self.undo else {
-            self.pending.insert(
-                (tree, key),
-                Pending {
-                    change,
-                    restorable_in: current,
-                },
-            );
+        let Some(undo) = self.undo.as_mut().filter(|_| self.logging) else {
+            self.pending.insert((tree, key), Pending::new(change, current));
             return;
         };
         if let Some(entry) = self.pending.get_mut(tree, &key) {
             if entry.restorable_in == current {
                 entry.change = change;
             } else {
-                let previous = std::mem::replace(
-                    entry,
-                    Pending {
-                        change,
-                        restorable_in: current,
-                    },
-                );
+                let previous = std::mem::replace(entry, Pending::new(change, current));
                 undo.push(Undo::Restore((tree, key), Some(previous)));
             }
             return;
         }
         undo.push(Undo::Restore((tree, key.clone()), None));
-        self.pending.insert(
-            (tree, key),
-            Pending {
-                change,
-                restorable_in: current,
-            },
-        );
+        self.pending.insert((tree, key), Pending::new(change, current));
     }
 
     pub fn insert(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
@@ -355,12 +342,15 @@ impl Overlay {
         if let Some(Pending {
             change: Change::Bytes(value),
             restorable_in,
+            appended_in,
         }) = self.pending.get_mut(tree, key)
         {
-            if let Some(undo) = &mut self.undo {
-                // A restore already in the log puts back the bytes before any append.
-                if *restorable_in != self.savepoints {
+            let current = self.savepoints;
+            if let Some(undo) = self.undo.as_mut().filter(|_| self.logging) {
+                // A restore or a cut already in the log puts back the bytes before this.
+                if *restorable_in != current && *appended_in != current {
                     undo.push(Undo::Shorten((tree, key.to_vec()), value.len()));
+                    *appended_in = current;
                 }
             }
             value.extend_from_slice(bytes);
@@ -439,12 +429,13 @@ impl Overlay {
         if let Some(Pending {
             change: Change::Value(value),
             restorable_in,
+            ..
         }) = self.pending.get_mut(tree, key)
         {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
                 let previous = || Change::Value(Box::new(typed.clone()));
                 keep_restorable(
-                    self.undo.as_mut(),
+                    self.undo.as_mut().filter(|_| self.logging),
                     self.savepoints,
                     (tree, key),
                     restorable_in,
