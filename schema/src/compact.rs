@@ -291,6 +291,14 @@ fn written<'a>(bytes: &'a [u8], at: &mut usize, present: bool) -> Result<Option<
 /// The compact body of `envelope` (whose format-1 body is `body`) after `prior`; `next`
 /// is `Prior::after(envelope)`, whose encodings it reuses.
 pub fn compact(envelope: &Envelope, body: &[u8], prior: &Prior, next: &Prior) -> Vec<u8> {
+    let mut out = Vec::new();
+    compact_into(envelope, body, prior, next, &mut out);
+    out
+}
+
+/// As [`compact`], appended to `out` (a buffer the log keeps, so a record costs no
+/// allocation of its own).
+pub fn compact_into(envelope: &Envelope, body: &[u8], prior: &Prior, next: &Prior, out: &mut Vec<u8>) {
     // Pieces are the encodings format 1 holds: an option's tag included.
     let event_id = envelope.event_id.is_some().then(|| encoded(&envelope.event_id));
     let occurred_at = envelope.occurred_at.is_some().then(|| encoded(&envelope.occurred_at));
@@ -318,11 +326,11 @@ pub fn compact(envelope: &Envelope, body: &[u8], prior: &Prior, next: &Prior) ->
             flags |= flag;
         }
     }
-    let mut out = Vec::with_capacity(event.len() + 16);
+    out.reserve(event.len() + 16);
     out.push(flags);
     out.extend_from_slice(&envelope.hash.0[..TAG_LEN]);
     push_leb(
-        &mut out,
+        out,
         zigzag(envelope.recorded_at.micros().wrapping_sub(prior.recorded_at.micros())),
     );
     let piece = |out: &mut Vec<u8>, bytes: &[u8], flag: u8| {
@@ -331,20 +339,15 @@ pub fn compact(envelope: &Envelope, body: &[u8], prior: &Prior, next: &Prior) ->
             out.extend_from_slice(bytes);
         }
     };
-    piece(&mut out, &next.stream, STREAM_WRITTEN);
+    piece(out, &next.stream, STREAM_WRITTEN);
     if version_written {
-        push_bincode_varint(&mut out, envelope.version);
+        push_bincode_varint(out, envelope.version);
     }
-    piece(&mut out, event_id.as_deref().unwrap_or_default(), EVENT_ID_WRITTEN);
-    piece(
-        &mut out,
-        occurred_at.as_deref().unwrap_or_default(),
-        OCCURRED_AT_WRITTEN,
-    );
-    piece(&mut out, &next.actor, ACTOR_WRITTEN);
-    piece(&mut out, &next.account, ACCOUNT_WRITTEN);
+    piece(out, event_id.as_deref().unwrap_or_default(), EVENT_ID_WRITTEN);
+    piece(out, occurred_at.as_deref().unwrap_or_default(), OCCURRED_AT_WRITTEN);
+    piece(out, &next.actor, ACTOR_WRITTEN);
+    piece(out, &next.account, ACCOUNT_WRITTEN);
     out.extend_from_slice(event);
-    out
 }
 
 fn zigzag(value: i64) -> u64 {

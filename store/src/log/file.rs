@@ -32,6 +32,8 @@ pub struct FileLog {
     syncer: super::sync::Syncer,
     /// The append written but not yet known durable.
     in_flight: Option<InFlight>,
+    /// Where a record's compact body is made before it is framed, kept between records.
+    scratch: Vec<u8>,
 }
 
 /// An append written and syncing: what to mark once it is durable, and what to go back
@@ -134,6 +136,7 @@ impl FileLog {
             syncer: super::sync::Syncer::start(Arc::clone(&disk))?,
             disk,
             in_flight: None,
+            scratch: Vec::new(),
         };
         Ok((log, OpenReport { scan, cut_bytes }))
     }
@@ -208,30 +211,36 @@ impl FileLog {
             let next = Prior::after(record);
             let starts_segment = self.current_len + pending.len() as u64 == HEADER_LEN;
             let compact_here = self.framing.allows_compact() && !starts_segment;
-            let mut frame = frame(
+            // Framed straight onto the group's bytes; taken back if it overfills the segment.
+            let mut start = pending.len();
+            let prior_here = prior.as_ref().filter(|_| compact_here);
+            frame(
                 self.framing,
                 record,
                 body,
-                prior.as_ref().filter(|_| compact_here),
+                prior_here,
                 &next,
+                &mut self.scratch,
+                &mut pending,
             );
-            let segment_len = self.current_len + pending.len() as u64;
-            if segment_len > HEADER_LEN && segment_len + frame.len() as u64 > self.max_segment_bytes {
+            let segment_len = self.current_len + start as u64;
+            if segment_len > HEADER_LEN && segment_len + (pending.len() - start) as u64 > self.max_segment_bytes {
+                pending.truncate(start);
                 self.write_durably(&std::mem::take(&mut pending))?;
                 self.head = head;
                 self.prior = prior.clone();
                 self.rotate()?;
                 // A segment's first record is whole.
-                frame = self::frame(self.framing, record, body, None, &next);
+                start = 0;
+                frame(self.framing, record, body, None, &next, &mut self.scratch, &mut pending);
             }
             locations.push(
                 Location {
                     segment: self.current_first_seq,
-                    offset: self.current_len + pending.len() as u64,
+                    offset: self.current_len + start as u64,
                 }
                 .into(),
             );
-            pending.extend_from_slice(&frame);
             head = Head {
                 seq: record.seq,
                 hash: record.hash,
@@ -251,17 +260,29 @@ impl FileLog {
     }
 }
 
-/// The framed record: compact after `prior`, whole where a reader may start (no prior,
-/// or a whole seq).
-fn frame(framing: Framing, record: &Envelope, body: &[u8], prior: Option<&Prior>, next: &Prior) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(segment::MAX_HEAD_LEN + body.len());
+/// Appends the framed record to `out`: compact after `prior`, whole where a reader may
+/// start (no prior, or a whole seq). A compact body is made in `scratch` first.
+fn frame(
+    framing: Framing,
+    record: &Envelope,
+    body: &[u8],
+    prior: Option<&Prior>,
+    next: &Prior,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
     match prior {
         Some(prior) if !compact::is_full_seq(record.seq) => {
-            framing.encode(FORMAT_COMPACT, &compact::compact(record, body, prior, next), &mut frame)
+            scratch.clear();
+            compact::compact_into(record, body, prior, next, scratch);
+            framing.encode(FORMAT_COMPACT, scratch, out);
+            // A large record's buffer is not kept (records may be megabytes).
+            if scratch.capacity() > 64 * 1024 {
+                *scratch = Vec::new();
+            }
         }
-        _ => framing.encode(SCHEMA_VERSION, body, &mut frame),
+        _ => framing.encode(SCHEMA_VERSION, body, out),
     }
-    frame
 }
 
 fn create_segment(dir: &Path, first_seq: u64, disk: &dyn Disk) -> Result<SegmentFile> {
