@@ -1338,14 +1338,14 @@ fn an_entitys_version_state_and_node_are_one_sled_key_and_read_alike_wherever_th
     assert!(!keyed(1, [&b"e"[..], &part].concat()), "no state key of its own");
     assert!(!keyed(2, [&b"n"[..], &part, &[0]].concat()), "no node key of its own");
     let records = store.trees().all_sled_trees().last().unwrap();
-    let record = records
-        .get([&b"r"[..], &part].concat())
-        .unwrap()
-        .expect("the run's record");
-    let slots: Vec<usize> = crate::derived::records::slots(&record)
-        .map(|slot| slot.unwrap().0)
-        .collect();
-    assert_eq!(slots, [0, 1, 2], "version, state and node");
+    // The slots a record holds, by the entity part of its key.
+    let slots_held = |part: &[u8]| -> Vec<usize> {
+        let record = records.get([&b"r"[..], part].concat()).unwrap().expect("a record");
+        crate::derived::records::slots(&record)
+            .map(|slot| slot.unwrap().0)
+            .collect()
+    };
+    assert_eq!(slots_held(&part), [0, 1, 2], "version, state and node");
 
     // A model's first version's node is in the model's record; its second's is not.
     let model = EntityRef::new(EntityKind::Model, "m-churn");
@@ -1353,14 +1353,11 @@ fn an_entitys_version_state_and_node_are_one_sled_key_and_read_alike_wherever_th
     let version_key = |version: u32| [&b"n"[..], &part, &[1], &version.to_be_bytes()].concat();
     assert!(!keyed(2, version_key(1)), "no key of its own for version 1's node");
     assert!(keyed(2, version_key(2)), "version 2's node keeps its key");
-    let record = records
-        .get([&b"r"[..], &part].concat())
-        .unwrap()
-        .expect("the model's record");
-    let slots: Vec<usize> = crate::derived::records::slots(&record)
-        .map(|slot| slot.unwrap().0)
-        .collect();
-    assert_eq!(slots, [0, 1, 2, 3], "version, state, node and version 1's node");
+    assert_eq!(
+        slots_held(&part),
+        [0, 1, 2, 3],
+        "version, state, node and version 1's node"
+    );
     assert!(
         !store
             .lineage()

@@ -14,7 +14,7 @@ use super::per_tree::PerTree;
 use crate::error::Result;
 #[cfg(test)]
 pub(crate) use savepoints::Savepoint;
-use savepoints::{keep_restorable, Pending, Undo};
+use savepoints::{Pending, Undo, UndoLog};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::any::Any;
@@ -81,13 +81,8 @@ impl fmt::Debug for Change {
 pub struct Overlay {
     view: Trees,
     pending: PerTree<Pending>,
-    /// How to undo each change, for rollback; `None` when savepoints are not needed.
-    undo: Option<Vec<Undo>>,
-    /// The current savepoint's number (see [`Pending`]).
-    savepoints: u64,
-    /// Whether changes need undo entries: not from a release until the next savepoint,
-    /// since nothing may then be rolled back (a group's positions, placed once decided).
-    logging: bool,
+    /// How to undo each change since a savepoint.
+    undo: UndoLog,
     /// Decoded values of committed keys, so hot entities (a run logging metrics, its
     /// experiment, project and workspace) are not decoded again for every group.
     decoded: RefCell<PerTree<Box<dyn Any + Send>>>,
@@ -132,25 +127,23 @@ const DECODED_CAPACITY: usize = 4_096;
 impl Overlay {
     /// An overlay whose changes can be rolled back to a savepoint.
     pub fn new(view: Trees) -> Self {
-        Self::with_undo(view, Some(Vec::new()))
+        Self::with_undo(view, UndoLog::new(true))
     }
 
     /// An overlay for replays, which never roll back.
     pub fn for_replay(view: Trees) -> Self {
-        Self::with_undo(view, None)
+        Self::with_undo(view, UndoLog::new(false))
     }
 
-    fn with_undo(view: Trees, undo: Option<Vec<Undo>>) -> Self {
+    fn with_undo(view: Trees, undo: UndoLog) -> Self {
         Self {
             view,
             pending: PerTree::default(),
-            absent: undo.is_some().then(RefCell::default),
-            fresh: undo.is_some().then(RefCell::default),
+            absent: undo.is_kept().then(RefCell::default),
+            fresh: undo.is_kept().then(RefCell::default),
             decoded: RefCell::default(),
             staged: PerTree::default(),
             undo,
-            savepoints: 0,
-            logging: true,
         }
     }
 
@@ -185,14 +178,8 @@ impl Overlay {
             ..
         }) = self.pending.get_mut(tree, key)
         {
-            let previous = || Change::Bytes(bytes.clone());
-            keep_restorable(
-                self.undo.as_mut().filter(|_| self.logging),
-                self.savepoints,
-                (tree, key),
-                restorable_in,
-                previous,
-            );
+            self.undo
+                .keep_restorable((tree, key), restorable_in, || Change::Bytes(bytes.clone()));
             return Ok(edit(bytes));
         }
         let mut bytes = self.get(tree, key)?.unwrap_or_default();
@@ -309,8 +296,8 @@ impl Overlay {
         if let Some(absent) = &mut self.absent {
             absent.get_mut().remove(tree, &key);
         }
-        let current = self.savepoints;
-        let Some(undo) = self.undo.as_mut().filter(|_| self.logging) else {
+        let current = self.undo.current;
+        let Some(undo) = self.undo.active() else {
             self.pending.insert((tree, key), Pending::new(change, current));
             return;
         };
@@ -345,8 +332,8 @@ impl Overlay {
             appended_in,
         }) = self.pending.get_mut(tree, key)
         {
-            let current = self.savepoints;
-            if let Some(undo) = self.undo.as_mut().filter(|_| self.logging) {
+            let current = self.undo.current;
+            if let Some(undo) = self.undo.active() {
                 // A restore or a cut already in the log puts back the bytes before this.
                 if *restorable_in != current && *appended_in != current {
                     undo.push(Undo::Shorten((tree, key.to_vec()), value.len()));
@@ -433,14 +420,8 @@ impl Overlay {
         }) = self.pending.get_mut(tree, key)
         {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
-                let previous = || Change::Value(Box::new(typed.clone()));
-                keep_restorable(
-                    self.undo.as_mut().filter(|_| self.logging),
-                    self.savepoints,
-                    (tree, key),
-                    restorable_in,
-                    previous,
-                );
+                self.undo
+                    .keep_restorable((tree, key), restorable_in, || Change::Value(Box::new(typed.clone())));
                 return change(typed).map(Some);
             }
         }
@@ -478,7 +459,7 @@ impl Overlay {
                 }
             })
             .collect();
-        self.clear_undo();
+        self.undo.clear();
         changes
     }
 
@@ -525,7 +506,7 @@ impl Overlay {
         }
         self.forget_fresh();
         self.pending.clear();
-        self.clear_undo();
+        self.undo.clear();
     }
 }
 

@@ -40,33 +40,71 @@ pub(super) enum Undo {
 #[derive(Clone, Copy, Debug)]
 pub struct Savepoint(usize);
 
-/// Before a pending change under `key` is edited in place: logs what puts it back
-/// (`previous`, made only then), unless the current savepoint's log already does.
-pub(super) fn keep_restorable(
-    undo: Option<&mut Vec<Undo>>,
-    savepoints: u64,
-    (tree, key): (TreeId, &[u8]),
-    restorable_in: &mut u64,
-    previous: impl FnOnce() -> Change,
-) {
-    let Some(undo) = undo else { return };
-    if *restorable_in == savepoints {
-        return;
+/// The undo log and where savepoints stand.
+#[derive(Debug)]
+pub(super) struct UndoLog {
+    /// How to undo each change, for rollback; `None` when savepoints are not needed.
+    entries: Option<Vec<Undo>>,
+    /// The current savepoint's number (see [`Pending`]).
+    pub(super) current: u64,
+    /// Whether changes need undo entries: not from a release until the next savepoint,
+    /// since nothing may then be rolled back (a group's positions, placed once decided).
+    logging: bool,
+}
+
+impl UndoLog {
+    /// A log kept (`kept`) or not (replays, which never roll back).
+    pub(super) fn new(kept: bool) -> Self {
+        Self {
+            entries: kept.then(Vec::new),
+            current: 0,
+            logging: true,
+        }
     }
-    let previous = Pending {
-        change: previous(),
-        restorable_in: *restorable_in,
-        appended_in: 0,
-    };
-    undo.push(Undo::Restore((tree, key.to_vec()), Some(previous)));
-    *restorable_in = savepoints;
+
+    pub(super) fn is_kept(&self) -> bool {
+        self.entries.is_some()
+    }
+
+    /// Where changes are to be logged now, if anywhere.
+    pub(super) fn active(&mut self) -> Option<&mut Vec<Undo>> {
+        self.entries.as_mut().filter(|_| self.logging)
+    }
+
+    /// Before a pending change under `key` is edited in place: logs what puts it back
+    /// (`previous`, made only then), unless the current savepoint's log already does.
+    pub(super) fn keep_restorable(
+        &mut self,
+        (tree, key): (TreeId, &[u8]),
+        restorable_in: &mut u64,
+        previous: impl FnOnce() -> Change,
+    ) {
+        let current = self.current;
+        let Some(undo) = self.active() else { return };
+        if *restorable_in == current {
+            return;
+        }
+        let previous = Pending {
+            change: previous(),
+            restorable_in: *restorable_in,
+            appended_in: 0,
+        };
+        undo.push(Undo::Restore((tree, key.to_vec()), Some(previous)));
+        *restorable_in = current;
+    }
+
+    pub(super) fn clear(&mut self) {
+        if let Some(undo) = &mut self.entries {
+            undo.clear();
+        }
+    }
 }
 
 impl Overlay {
     pub fn savepoint(&mut self) -> Savepoint {
-        self.savepoints += 1;
-        self.logging = true;
-        Savepoint(self.undo.as_ref().map_or(0, Vec::len))
+        self.undo.current += 1;
+        self.undo.logging = true;
+        Savepoint(self.undo.entries.as_ref().map_or(0, Vec::len))
     }
 
     /// Keeps the changes made since `savepoint` whatever happens next: what would undo
@@ -74,9 +112,9 @@ impl Overlay {
     /// to `savepoint` or before it.
     pub fn release(&mut self, savepoint: Savepoint) {
         // Later changes are not restorable by entries that are gone, and need none.
-        self.savepoints += 1;
-        self.logging = false;
-        if let Some(undo) = &mut self.undo {
+        self.undo.current += 1;
+        self.undo.logging = false;
+        if let Some(undo) = &mut self.undo.entries {
             undo.truncate(savepoint.0);
         }
     }
@@ -86,8 +124,8 @@ impl Overlay {
         // Rollbacks are rare (a refused command); forgetting every decoded value is simplest.
         self.decoded.get_mut().clear();
         // What is marked restorable or cut in the current savepoint may have lost its entry.
-        self.savepoints += 1;
-        let undo = self.undo.as_mut().expect("rollback needs an overlay made with `new`");
+        self.undo.current += 1;
+        let undo = (self.undo.entries.as_mut()).expect("rollback needs an overlay made with `new`");
         while undo.len() > savepoint.0 {
             match undo.pop().expect("undo entries above the savepoint") {
                 Undo::Restore(slot, Some(previous)) => {
@@ -106,12 +144,6 @@ impl Overlay {
                     }
                 }
             }
-        }
-    }
-
-    pub(super) fn clear_undo(&mut self) {
-        if let Some(undo) = &mut self.undo {
-            undo.clear();
         }
     }
 }
