@@ -108,11 +108,6 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
-
-            /// The id's text, to share (a copy that never allocates).
-            pub fn text(&self) -> &IdText {
-                &self.0
-            }
         }
 
         impl TryFrom<String> for $name {

@@ -332,14 +332,8 @@ impl Overlay {
             appended_in,
         }) = self.pending.get_mut(tree, key)
         {
-            let current = self.undo.current;
-            if let Some(undo) = self.undo.active() {
-                // A restore or a cut already in the log puts back the bytes before this.
-                if *restorable_in != current && *appended_in != current {
-                    undo.push(Undo::Shorten((tree, key.to_vec()), value.len()));
-                    *appended_in = current;
-                }
-            }
+            self.undo
+                .keep_cuttable((tree, key), (*restorable_in, appended_in), value.len());
             value.extend_from_slice(bytes);
             return Ok(());
         }

@@ -84,13 +84,26 @@ impl UndoLog {
         if *restorable_in == current {
             return;
         }
-        let previous = Pending {
-            change: previous(),
-            restorable_in: *restorable_in,
-            appended_in: 0,
-        };
+        let previous = Pending::new(previous(), *restorable_in);
         undo.push(Undo::Restore((tree, key.to_vec()), Some(previous)));
         *restorable_in = current;
+    }
+
+    /// Before bytes pending under `key` (now `len` long) are appended to: logs the cut
+    /// that puts them back, unless a restore or a cut in the current savepoint's log does.
+    pub(super) fn keep_cuttable(
+        &mut self,
+        (tree, key): (TreeId, &[u8]),
+        (restorable_in, appended_in): (u64, &mut u64),
+        len: usize,
+    ) {
+        let current = self.current;
+        let Some(undo) = self.active() else { return };
+        if restorable_in == current || *appended_in == current {
+            return;
+        }
+        undo.push(Undo::Shorten((tree, key.to_vec()), len));
+        *appended_in = current;
     }
 
     pub(super) fn clear(&mut self) {
