@@ -1,6 +1,7 @@
 //! `lineage bench --insert-chains`: lineage chains (dataset → run → model → manifest →
 //! image → service, 13 commands) inserted by concurrent writers in-process, each chain
-//! one all-or-none batch, acknowledged only once synced; chains/s per writer count. With
+//! one all-or-none batch, acknowledged only once synced; chains/s per writer count, with
+//! the writers as blocking threads, as async tasks on one thread, or both. With
 //! `--http N`, the same chains over HTTP too: `executeBatch` requests of N chains from as
 //! many keep-alive connections as writers, beside the client's own limit (a server that
 //! answers at once). Then the CPU a chain costs, by thread.
@@ -31,8 +32,60 @@ pub(super) fn deal(first: usize, chains: usize, writers: usize) -> Dealt {
     )
 }
 
-/// Inserts dealt chains, each writer's from its own thread; chains/s.
-pub(super) fn insert(store: &Arc<Store>, dealt: Dealt) -> Result<f64> {
+/// What the concurrent writers are: each its own thread blocked on `execute_batch` until
+/// its chain is durable, or each an async task awaiting `execute_batch_awaited`, all on
+/// one thread (as the server's requests are): the writer then wakes one thread a group
+/// rather than one a chain, and the bench's threads stop taking turns on the two cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Clients {
+    Threads,
+    Tasks,
+}
+
+impl Clients {
+    fn label(self) -> &'static str {
+        match self {
+            Clients::Threads => "threads",
+            Clients::Tasks => "tasks",
+        }
+    }
+}
+
+/// Inserts dealt chains, each writer's from its own thread or task; chains/s.
+pub(super) fn insert(store: &Arc<Store>, dealt: Dealt, clients: Clients) -> Result<f64> {
+    match clients {
+        Clients::Threads => insert_from_threads(store, dealt),
+        Clients::Tasks => insert_from_tasks(store, dealt),
+    }
+}
+
+fn insert_from_tasks(store: &Arc<Store>, dealt: Dealt) -> Result<f64> {
+    let chains: usize = dealt.0.iter().map(Vec::len).sum();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let started = Instant::now();
+    runtime.block_on(async {
+        let tasks: Vec<_> = dealt
+            .0
+            .into_iter()
+            .map(|batches| {
+                let store = Arc::clone(store);
+                tokio::spawn(async move {
+                    for batch in batches {
+                        store.execute_batch_awaited(batch).await?;
+                    }
+                    Result::<()>::Ok(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("chain writer task")?;
+        }
+        Result::<()>::Ok(())
+    })?;
+    Ok(chains as f64 / started.elapsed().as_secs_f64())
+}
+
+fn insert_from_threads(store: &Arc<Store>, dealt: Dealt) -> Result<f64> {
     let chains: usize = dealt.0.iter().map(Vec::len).sum();
     let started = Instant::now();
     let threads: Vec<_> = dealt
@@ -59,48 +112,64 @@ pub(super) fn insert(store: &Arc<Store>, dealt: Dealt) -> Result<f64> {
 pub(super) struct ChainRuns<'a> {
     pub chains: usize,
     pub writers: &'a [usize],
+    pub clients: &'a [Clients],
     pub repeat: usize,
     pub http: Option<usize>,
 }
 
 pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
     let ChainRuns { chains, repeat, .. } = *runs;
+    let clients = match runs.clients {
+        [] => &[Clients::Threads][..],
+        clients => clients,
+    };
     println!("lineage bench --insert-chains: {chains} chains of 13 commands per measurement, median of {repeat} runs");
     println!();
+    let in_process: Vec<String> = clients
+        .iter()
+        .map(|clients| format!("in-process, {}, chains/s", clients.label()))
+        .collect();
     match runs.http {
-        None => {
-            println!("| writers | chains/s | events/s |");
-            println!("|--------:|---------:|---------:|");
-        }
-        Some(per_request) => {
-            println!("| writers or connections | in-process, chains/s | over HTTP, {per_request} chains a request, chains/s | the client's limit (a server that answers at once), chains/s |");
-            println!("|--------:|---------:|---------:|---------:|");
-        }
+        None => println!("| writers | {} |", in_process.join(" | ")),
+        Some(per_request) => println!(
+            "| writers or connections | {} | over HTTP, {per_request} chains a request, chains/s | the client's limit (a server that answers at once), chains/s |",
+            in_process.join(" | ")
+        ),
     }
+    let columns = clients.len() + 1 + 2 * usize::from(runs.http.is_some());
+    println!("|{}", "--------:|".repeat(columns));
     let bodies = runs.http.map(|per_request| batch_bodies(chains, per_request));
     // What the flusher pays for: sled takes microseconds a new key, whatever its size.
     let mut keys_per_chain = 0.0;
-    // CPU per chain by thread, per writer count, each run's.
-    let mut cpu: Vec<(usize, Vec<Vec<f64>>)> = Vec::new();
+    // CPU per chain by thread, per writer count and kind of writer, each run's.
+    let mut cpu: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
     for &count in runs.writers {
-        let mut rates = Vec::new();
+        let mut rates = vec![Vec::new(); clients.len()];
+        let mut cpu_runs = vec![Vec::new(); clients.len()];
         let mut http_rates = Vec::new();
-        let mut cpu_runs = Vec::new();
-        for _ in 0..repeat.max(1) {
-            rates.push(on_fresh_store(base, &format!("chains{count}"), |store| {
-                let keys_before = store.flush().and_then(|()| store.derived_keys())?;
-                let dealt = deal(0, chains, count);
-                let cpu_before = cpu::sample();
-                let rate = insert(store, dealt)?;
-                // The flush the chains leave to do is theirs too.
-                store.flush()?;
-                if let (Some(before), Some(after)) = (cpu_before, cpu::sample()) {
-                    cpu_runs.push(cpu::per_unit(&before, &after, chains));
-                }
-                let keys_after = store.derived_keys()?;
-                keys_per_chain = (keys_after - keys_before) as f64 / chains.max(1) as f64;
-                Ok(rate)
-            })?);
+        // One run of each kind in turn, the order reversed every other round: kinds
+        // compared from the same moments of a noisy machine, neither always first.
+        for round in 0..repeat.max(1) {
+            let mut order: Vec<(usize, Clients)> = clients.iter().copied().enumerate().collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for (index, kind) in order {
+                rates[index].push(on_fresh_store(base, &format!("chains{count}"), |store| {
+                    let keys_before = store.flush().and_then(|()| store.derived_keys())?;
+                    let dealt = deal(0, chains, count);
+                    let cpu_before = cpu::sample();
+                    let rate = insert(store, dealt, kind)?;
+                    // The flush the chains leave to do is theirs too.
+                    store.flush()?;
+                    if let (Some(before), Some(after)) = (cpu_before, cpu::sample()) {
+                        cpu_runs[index].push(cpu::per_unit(&before, &after, chains));
+                    }
+                    let keys_after = store.derived_keys()?;
+                    keys_per_chain = (keys_after - keys_before) as f64 / chains.max(1) as f64;
+                    Ok(rate)
+                })?);
+            }
             if let Some(bodies) = &bodies {
                 http_rates.push(on_fresh_store(base, &format!("http{count}"), |store| {
                     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -111,16 +180,20 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
                 })?);
             }
         }
-        let rate = median(rates);
-        match (runs.http, &bodies) {
-            (Some(per_request), Some(bodies)) => {
-                let http = median(http_rates);
-                let limit = client_limit(bodies, chains, per_request, count)?;
-                println!("| {count:>7} | {rate:>8.0} | {http:>8.0} | {limit:>8.0} |");
-            }
-            _ => println!("| {count:>7} | {rate:>8.0} | {:>8.0} |", rate * 13.0),
+        let mut row: Vec<String> = rates
+            .into_iter()
+            .map(|rates| format!("{:>8.0}", median(rates)))
+            .collect();
+        if let (Some(per_request), Some(bodies)) = (runs.http, &bodies) {
+            row.push(format!("{:>8.0}", median(http_rates)));
+            let limit = client_limit(bodies, chains, per_request, count)?;
+            row.push(format!("{limit:>8.0}"));
         }
-        cpu.push((count, cpu_runs));
+        println!("| {count:>7} | {} |", row.join(" | "));
+        let writers = if count == 1 { "writer" } else { "writers" };
+        for (&kind, runs) in clients.iter().zip(cpu_runs) {
+            cpu.push((format!("{count} {writers}, {}", kind.label()), runs));
+        }
     }
     println!();
     println!("New derived keys (sled keys) per chain: {keys_per_chain:.1}");
@@ -130,7 +203,7 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
 
 /// CPU per chain by thread, each figure the median of the runs'; what two cores allow
 /// is 2 000 ms ÷ the total per chain.
-fn print_cpu(cpu: &[(usize, Vec<Vec<f64>>)]) {
+fn print_cpu(cpu: &[(String, Vec<Vec<f64>>)]) {
     if cpu.iter().all(|(_, runs)| runs.is_empty()) {
         println!("CPU per chain by thread: not measured (no /proc here)");
         return;
@@ -144,12 +217,11 @@ fn print_cpu(cpu: &[(usize, Vec<Vec<f64>>)]) {
         labels.join(" | ")
     );
     println!("|---|{}", "---:|".repeat(labels.len() + 2));
-    for (count, runs) in cpu.iter().filter(|(_, runs)| !runs.is_empty()) {
+    for (writers, runs) in cpu.iter().filter(|(_, runs)| !runs.is_empty()) {
         let figures: Vec<String> = (0..labels.len() + 2)
             .map(|column| format!("{:.3}", median(runs.iter().map(|run| run[column]).collect())))
             .collect();
-        let writers = if *count == 1 { "writer" } else { "writers" };
-        println!("| {count} {writers} | {} |", figures.join(" | "));
+        println!("| {writers} | {} |", figures.join(" | "));
     }
 }
 

@@ -66,9 +66,9 @@ pub struct BenchArgs {
     peers: bool,
     /// Measure lineage inserts instead: `--chains` chains of 13 commands (dataset → run →
     /// model → manifest → image → service), each one all-or-none batch, from each of
-    /// `--writers` concurrent writers in-process, durable (the commands built before the
-    /// clock starts); chains/s, the new derived (sled) keys a chain costs, and the CPU a
-    /// chain costs by thread.
+    /// `--writers` concurrent writers in-process (threads, tasks or both: `--clients`),
+    /// durable (the commands built before the clock starts); chains/s, the new derived
+    /// (sled) keys a chain costs, and the CPU a chain costs by thread.
     #[arg(long)]
     insert_chains: bool,
     /// With `--insert-chains`: also over HTTP, as `executeBatch` requests of this many
@@ -76,6 +76,12 @@ pub struct BenchArgs {
     /// reaches against a server that answers at once.
     #[arg(long, value_name = "CHAINS_PER_REQUEST")]
     http: Option<usize>,
+    /// With `--insert-chains`: what the in-process writers are, comma separated: `threads`
+    /// (each blocks on `execute_batch` until its chain is durable) and `tasks` (each an
+    /// async task awaiting `execute_batch_awaited`, all on one thread, as a server's
+    /// requests are); each kind is a column, their runs taken in turn.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "threads,tasks")]
+    clients: Vec<chains::Clients>,
     /// Measure where the bytes of an event go instead: the log record's frame and each
     /// envelope field, each derived table's keys and values, and sled's own overhead, for
     /// `--events` one-point metric events, a tenth as many 100-point metric batches and a
@@ -270,6 +276,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let runs = chains::ChainRuns {
             chains: args.chains,
             writers: &args.writers,
+            clients: &args.clients,
             repeat: args.repeat,
             http: args.http,
         };

@@ -46,7 +46,11 @@ fn measure(base: &Path, events: usize, cache_mb: u64) -> Result<Point> {
     // Appends on a store of this size: whole chains (13 commands, one batch each) from
     // 16 writers, as many teams' pipelines registering at once.
     let rebuilt = Arc::new(rebuilt);
-    let inserts = chains::insert(&rebuilt, chains::deal(chains, INSERTED_CHAINS, 16))?;
+    let inserts = chains::insert(
+        &rebuilt,
+        chains::deal(chains, INSERTED_CHAINS, 16),
+        chains::Clients::Threads,
+    )?;
     rebuilt.close()?;
     Ok(Point {
         events: stats.head,
