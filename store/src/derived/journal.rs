@@ -7,11 +7,16 @@
 //! gives back the atomicity. Its entries are final values, so applying one twice is
 //! harmless. Format: bincode of `(through, [(tree, key, value)])`, then the blake3 hash
 //! of those bytes; it is written under a temporary name and renamed into place.
+//!
+//! Once sled holds a journal it goes back to its temporary name rather than away, and the
+//! next flush writes over it in place: its pages stay in the page cache, where a new file
+//! each flush took fresh pages (on a virtual machine that hands free pages back to its
+//! host, a fault on the host for each) and made the flusher's copy its slowest step.
 
 use crate::derived::overlay::TreeId;
 use crate::error::{Error, Result};
 use lineage_schema::envelope::BINCODE;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -70,14 +75,23 @@ pub(crate) fn write<'a>(
 ) -> Result<()> {
     let staging = temporary(path);
     let io = || Error::io("writing the flush journal", &staging);
-    let mut file = File::create(&staging).map_err(io())?;
+    // Not truncated: the last journal's pages are written over, and its tail cut below.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&staging)
+        .map_err(io())?;
+    let held = file.metadata().map_err(io())?.len();
     let mut hasher = blake3::Hasher::new();
+    let mut written = HASH_LEN as u64;
     ENCODED.with_borrow_mut(|encoded| -> Result<()> {
         encoded.clear();
         encoded.reserve(CHUNK + 64 * 1024);
         let mut write_out = |encoded: &mut Vec<u8>| -> Result<()> {
             hasher.update(encoded);
             file.write_all(encoded).map_err(io())?;
+            written += encoded.len() as u64;
             encoded.clear();
             Ok(())
         };
@@ -104,9 +118,14 @@ pub(crate) fn write<'a>(
         encoded.shrink_to(CHUNK + 64 * 1024);
         Ok(())
     })?;
-    file.write_all(hasher.finalize().as_bytes())
-        .and_then(|()| file.sync_data())
-        .map_err(io())?;
+    file.write_all(hasher.finalize().as_bytes()).map_err(io())?;
+    if held > written {
+        // The hash must end the file: a longer journal's tail goes, and the new length
+        // is made durable with the data.
+        file.set_len(written).and_then(|()| file.sync_all()).map_err(io())?;
+    } else {
+        file.sync_data().map_err(io())?;
+    }
     drop(file);
     std::fs::rename(&staging, path).map_err(Error::io("placing the flush journal", path))?;
     sync_parent(path)
@@ -116,8 +135,8 @@ pub(crate) fn write<'a>(
 /// entries. A journal that fails its hash is an error: the flush it describes may have
 /// reached sled in part, and only a rebuild can say what the trees should hold.
 pub(crate) fn read(path: &Path) -> Result<Option<(u64, Vec<Entry>)>> {
-    // A journal still under its temporary name was never complete, so never applied.
-    let _ = std::fs::remove_file(temporary(path));
+    // One under its temporary name is either being written (never applied) or one sled
+    // already holds, kept to be written over: neither is read.
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -153,13 +172,14 @@ pub(crate) fn read(path: &Path) -> Result<Option<(u64, Vec<Entry>)>> {
     Ok(Some((through, entries)))
 }
 
-/// Removes the journal once sled holds all of it durably; synced, so that an old journal
-/// is never applied over a newer flush.
+/// Takes the journal out of the way once sled holds all of it durably, back to its
+/// temporary name for the next flush to write over; synced, so that an old journal is
+/// never applied over a newer flush.
 pub(crate) fn remove(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
+    match std::fs::rename(path, temporary(path)) {
         Ok(()) => sync_parent(path),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(Error::io("removing the flush journal", path)(error)),
+        Err(error) => Err(Error::io("setting the flush journal aside", path)(error)),
     }
 }
 
@@ -211,6 +231,43 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         std::fs::write(temporary(&path), b"half").unwrap();
         assert!(read(&path).unwrap().is_none());
-        assert!(!temporary(&path).exists(), "the half-written journal is cleared away");
+        // It is written over by the next journal, which reads back whole.
+        write(&path, 8, 1, [(2, &b"key"[..], None)].into_iter()).unwrap();
+        assert_eq!(read(&path).unwrap(), Some((8, vec![(2, b"key".to_vec(), None)])));
+    }
+
+    /// A set-aside journal is written over in place: a shorter one after it, or a longer,
+    /// holds exactly what a journal written afresh holds.
+    #[test]
+    fn a_journal_written_over_the_last_one_is_the_same_as_one_written_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("derived-journal");
+        let fresh = dir.path().join("fresh-journal");
+        let journal = |count: usize, fill: u8| -> Vec<Entry> {
+            (0..count)
+                .map(|index| (index % 6, vec![fill; 1 + index % 40], Some(vec![fill; index % 300])))
+                .collect()
+        };
+        let put = |path: &Path, through: u64, entries: &[Entry]| {
+            let borrowed = entries
+                .iter()
+                .map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref()));
+            write(path, through, entries.len(), borrowed).unwrap();
+        };
+        for (through, (count, fill)) in [(4_000, 1), (10, 2), (20_000, 3), (0, 4), (5, 5)]
+            .into_iter()
+            .enumerate()
+        {
+            let entries = journal(count, fill);
+            put(&path, through as u64, &entries);
+            assert_eq!(read(&path).unwrap(), Some((through as u64, entries.clone())));
+            put(&fresh, through as u64, &entries);
+            assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&fresh).unwrap());
+            remove(&path).unwrap();
+            remove(&fresh).unwrap();
+            std::fs::remove_file(temporary(&fresh)).unwrap();
+            assert!(read(&path).unwrap().is_none());
+            assert!(temporary(&path).exists(), "set aside to be written over");
+        }
     }
 }
