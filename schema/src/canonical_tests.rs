@@ -135,3 +135,27 @@ proptest! {
         prop_assert_eq!(super::utf16_order(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
     }
 }
+
+/// A string needing one escape anywhere — first, last, or between, in strings of every
+/// length to fifty — is escaped as serde_jcs escapes it; one needing none is copied whole.
+#[test]
+fn one_escape_anywhere_in_a_string_is_written_as_serde_jcs_writes_it() {
+    for len in 0..50 {
+        let clean = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP"[..len].to_string();
+        assert_eq!(
+            String::from_utf8(to_vec(&clean).unwrap()).unwrap(),
+            format!("\"{clean}\"")
+        );
+        for at in 0..len {
+            for escaped in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+                let mut text = clean.clone();
+                text.replace_range(at..=at, &escaped.to_string());
+                assert_eq!(
+                    String::from_utf8(to_vec(&text).unwrap()).unwrap(),
+                    serde_jcs::to_string(&text).unwrap(),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+}
