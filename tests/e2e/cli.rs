@@ -433,13 +433,17 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
     assert!((6.0..=20.0).contains(&keys), "{table}");
     // CPU per chain by thread for each writer count: the parts add up to the total, and
     // the process did spend some.
+    let cpu_table = table
+        .split("CPU per chain by thread")
+        .nth(1)
+        .unwrap_or_else(|| panic!("CPU: {table}"));
     for writers in [
         "| 1 writer, threads |",
         "| 1 writer, tasks |",
         "| 4 writers, threads |",
         "| 4 writers, tasks |",
     ] {
-        let row = table
+        let row = cpu_table
             .lines()
             .find(|line| line.starts_with(writers))
             .unwrap_or_else(|| panic!("CPU row {writers}: {table}"));
@@ -453,6 +457,32 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
         let (parts, total) = (&cpu[..6], cpu[6]);
         assert!(total > 0.0 && parts.iter().all(|part| *part >= 0.0), "{table}");
         assert!((parts.iter().sum::<f64>() - total).abs() <= 0.006, "{table}");
+    }
+    // The synced groups: a group holds at least one chain and at most as many as there
+    // are writers, and took some time.
+    let groups = table
+        .split("Synced groups")
+        .nth(1)
+        .unwrap_or_else(|| panic!("groups: {table}"));
+    let groups = groups.split("CPU per chain").next().unwrap_or_default();
+    for (writers, count) in [
+        ("| 1 writer, threads |", 1.0),
+        ("| 1 writer, tasks |", 1.0),
+        ("| 4 writers, threads |", 4.0),
+        ("| 4 writers, tasks |", 4.0),
+    ] {
+        let row = groups
+            .lines()
+            .find(|line| line.starts_with(writers))
+            .unwrap_or_else(|| panic!("groups row {writers}: {table}"));
+        let cells: Vec<f64> = row
+            .trim_matches('|')
+            .split('|')
+            .skip(1)
+            .map(|cell| cell.trim().parse().unwrap())
+            .collect();
+        assert_eq!(cells.len(), 2, "{table}");
+        assert!((1.0..=count).contains(&cells[0]) && cells[1] > 0.0, "{table}");
     }
     // One kind alone: its column and its CPU rows only.
     let table = bench(&[

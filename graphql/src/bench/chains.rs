@@ -125,15 +125,15 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
     };
     println!("lineage bench --insert-chains: {chains} chains of 13 commands per measurement, median of {repeat} runs");
     println!();
-    let in_process: Vec<String> = clients
+    let columns_in_process: Vec<String> = clients
         .iter()
         .map(|clients| format!("in-process, {}, chains/s", clients.label()))
         .collect();
     match runs.http {
-        None => println!("| writers | {} |", in_process.join(" | ")),
+        None => println!("| writers | {} |", columns_in_process.join(" | ")),
         Some(per_request) => println!(
             "| writers or connections | {} | over HTTP, {per_request} chains a request, chains/s | the client's limit (a server that answers at once), chains/s |",
-            in_process.join(" | ")
+            columns_in_process.join(" | ")
         ),
     }
     let columns = clients.len() + 1 + 2 * usize::from(runs.http.is_some());
@@ -141,11 +141,12 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
     let bodies = runs.http.map(|per_request| batch_bodies(chains, per_request));
     // What the flusher pays for: sled takes microseconds a new key, whatever its size.
     let mut keys_per_chain = 0.0;
-    // CPU per chain by thread, per writer count and kind of writer, each run's.
+    // CPU per chain by thread and the synced groups, per writer count and kind of
+    // writer, each run's.
     let mut cpu: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<Groups>)> = Vec::new();
     for &count in runs.writers {
-        let mut rates = vec![Vec::new(); clients.len()];
-        let mut cpu_runs = vec![Vec::new(); clients.len()];
+        let mut measured: Vec<Vec<InProcess>> = clients.iter().map(|_| Vec::new()).collect();
         let mut http_rates = Vec::new();
         // One run of each kind in turn, the order reversed every other round: kinds
         // compared from the same moments of a noisy machine, neither always first.
@@ -155,20 +156,9 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
                 order.reverse();
             }
             for (index, kind) in order {
-                rates[index].push(on_fresh_store(base, &format!("chains{count}"), |store| {
-                    let keys_before = store.flush().and_then(|()| store.derived_keys())?;
-                    let dealt = deal(0, chains, count);
-                    let cpu_before = cpu::sample();
-                    let rate = insert(store, dealt, kind)?;
-                    // The flush the chains leave to do is theirs too.
-                    store.flush()?;
-                    if let (Some(before), Some(after)) = (cpu_before, cpu::sample()) {
-                        cpu_runs[index].push(cpu::per_unit(&before, &after, chains));
-                    }
-                    let keys_after = store.derived_keys()?;
-                    keys_per_chain = (keys_after - keys_before) as f64 / chains.max(1) as f64;
-                    Ok(rate)
-                })?);
+                let run = in_process(base, chains, count, kind)?;
+                keys_per_chain = run.keys_per_chain;
+                measured[index].push(run);
             }
             if let Some(bodies) = &bodies {
                 http_rates.push(on_fresh_store(base, &format!("http{count}"), |store| {
@@ -180,9 +170,9 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
                 })?);
             }
         }
-        let mut row: Vec<String> = rates
-            .into_iter()
-            .map(|rates| format!("{:>8.0}", median(rates)))
+        let mut row: Vec<String> = measured
+            .iter()
+            .map(|runs| format!("{:>8.0}", median(runs.iter().map(|run| run.rate).collect())))
             .collect();
         if let (Some(per_request), Some(bodies)) = (runs.http, &bodies) {
             row.push(format!("{:>8.0}", median(http_rates)));
@@ -191,14 +181,78 @@ pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
         }
         println!("| {count:>7} | {} |", row.join(" | "));
         let writers = if count == 1 { "writer" } else { "writers" };
-        for (&kind, runs) in clients.iter().zip(cpu_runs) {
-            cpu.push((format!("{count} {writers}, {}", kind.label()), runs));
+        for (&kind, runs) in clients.iter().zip(measured) {
+            let label = format!("{count} {writers}, {}", kind.label());
+            cpu.push((label.clone(), runs.iter().filter_map(|run| run.cpu.clone()).collect()));
+            groups.push((label, runs.iter().map(|run| run.groups).collect()));
         }
     }
     println!();
     println!("New derived keys (sled keys) per chain: {keys_per_chain:.1}");
+    print_groups(&groups);
     print_cpu(&cpu);
     Ok(())
+}
+
+/// One in-process measurement: its rate, CPU a chain by thread (where `/proc` says), the
+/// new sled keys a chain and the groups it was synced in.
+struct InProcess {
+    rate: f64,
+    cpu: Option<Vec<f64>>,
+    keys_per_chain: f64,
+    groups: Groups,
+}
+
+/// The groups a measurement's chains were synced in: chains a group, and the time a group
+/// took. With the writer bound by neither core, a rate is the first over the second: a
+/// group waits for the sync before it, so more writers in flight fill groups further.
+#[derive(Clone, Copy)]
+struct Groups {
+    chains: f64,
+    ms: f64,
+}
+
+fn in_process(base: &Path, chains: usize, count: usize, kind: Clients) -> Result<InProcess> {
+    let mut measured = None;
+    on_fresh_store(base, &format!("chains{count}"), |store| {
+        let keys_before = store.flush().and_then(|()| store.derived_keys())?;
+        let groups_before = store.stats()?.groups_since_open;
+        let dealt = deal(0, chains, count);
+        let cpu_before = cpu::sample();
+        let rate = insert(store, dealt, kind)?;
+        // The flush the chains leave to do is theirs too.
+        store.flush()?;
+        let cpu = cpu_before
+            .zip(cpu::sample())
+            .map(|(before, after)| cpu::per_unit(&before, &after, chains));
+        let keys_after = store.derived_keys()?;
+        let synced = (store.stats()?.groups_since_open - groups_before).max(1) as f64;
+        measured = Some(InProcess {
+            rate,
+            cpu,
+            keys_per_chain: (keys_after - keys_before) as f64 / chains.max(1) as f64,
+            groups: Groups {
+                chains: chains as f64 / synced,
+                ms: chains as f64 / rate * 1000.0 / synced,
+            },
+        });
+        Ok(rate)
+    })?;
+    Ok(measured.expect("measured on the store"))
+}
+
+/// Chains a synced group and milliseconds a group, each the median of the runs'.
+fn print_groups(groups: &[(String, Vec<Groups>)]) {
+    println!();
+    println!("Synced groups (one log sync each), medians of the runs:");
+    println!();
+    println!("| writers | chains a group | ms a group |");
+    println!("|---|---:|---:|");
+    for (writers, runs) in groups {
+        let chains = median(runs.iter().map(|run| run.chains).collect());
+        let ms = median(runs.iter().map(|run| run.ms).collect());
+        println!("| {writers} | {chains:.1} | {ms:.2} |");
+    }
 }
 
 /// CPU per chain by thread, each figure the median of the runs'; what two cores allow
