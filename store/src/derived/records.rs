@@ -55,15 +55,22 @@ fn entity_part_len(bytes: &[u8]) -> Option<usize> {
 /// Where a logical key is stored: its slot and its record's key, when it is kept in a
 /// record.
 pub(crate) fn locate(tree: TreeId, key: &[u8]) -> Option<(usize, Vec<u8>)> {
+    locate_part(tree, key).map(|(slot, part)| (slot, record_key(part)))
+}
+
+/// As [`locate`], with the entity part of `key` its record's key is made from, lent: a
+/// flush groups thousands of slots by record and needs the key once a record.
+pub(crate) fn locate_part(tree: TreeId, key: &[u8]) -> Option<(usize, &[u8])> {
     let (&letter, rest) = key.split_first()?;
     let mut slots = slots_of_table(tree, letter).peekable();
     slots.peek()?;
     let part = entity_part_len(rest)?;
     let slot = slots.find(|&slot| &rest[part..] == suffix(slot))?;
-    Some((slot, record_key(&rest[..part])))
+    Some((slot, &rest[..part]))
 }
 
-fn record_key(entity_part: &[u8]) -> Vec<u8> {
+/// The key of the record an entity part (`keys::entity_part`) is kept under.
+pub(crate) fn record_key(entity_part: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(entity_part.len() + 1);
     key.push(TABLE);
     key.extend_from_slice(entity_part);

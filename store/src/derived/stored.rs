@@ -151,10 +151,11 @@ impl Stored {
     /// Writes changes key by key (records read, merged and written once each), then
     /// `checkpoint` into every tree, and waits until sled has them on disk.
     pub(crate) fn write<'a>(&self, changes: impl Iterator<Item = Write<'a>>, checkpoint: u64) -> Result<()> {
-        let mut in_records: BTreeMap<Vec<u8>, [SlotChange<'a>; SLOT_COUNT]> = BTreeMap::new();
+        // By entity part, which orders records as their keys do (the same letter first).
+        let mut in_records: BTreeMap<&'a [u8], [SlotChange<'a>; SLOT_COUNT]> = BTreeMap::new();
         for (tree, key, value) in changes {
-            if let Some((slot, record_key)) = self.locate(tree, key) {
-                in_records.entry(record_key).or_default()[slot] = Some(value);
+            if let Some((slot, entity_part)) = self.records.as_ref().and_then(|_| records::locate_part(tree, key)) {
+                in_records.entry(entity_part).or_default()[slot] = Some(value);
                 continue;
             }
             match value {
@@ -166,8 +167,8 @@ impl Stored {
             };
         }
         if let Some(records) = &self.records {
-            for (record_key, changes) in in_records {
-                self.write_record(records, record_key, &changes)?;
+            for (entity_part, changes) in in_records {
+                self.write_record(records, records::record_key(entity_part), &changes)?;
             }
         }
         for tree in self.all_trees() {
