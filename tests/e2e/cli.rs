@@ -502,7 +502,39 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
     assert!(rows[0][1] > 0.0, "{table}");
     assert!(table.contains("| 3 writers, tasks |"), "{table}");
     assert!(!table.contains("threads |"), "{table}");
-    // A kind it does not know is refused, naming the ones it does.
+    // A kind asked for twice is measured once.
+    let table = bench(&[
+        "--insert-chains",
+        "--chains",
+        "10",
+        "--writers",
+        "2",
+        "--repeat",
+        "1",
+        "--clients",
+        "tasks,threads,tasks",
+    ]);
+    assert!(
+        table.contains("| writers | in-process, tasks, chains/s | in-process, threads, chains/s |\n"),
+        "{table}"
+    );
+    // No writers, or no chains, is refused with what was asked; as is a kind it does not
+    // know, naming the ones it does.
+    for (args, said) in [
+        (&["--writers", "4,0"][..], "writer count to be at least 1"),
+        (&["--chains", "0"][..], "at least one chain"),
+    ] {
+        let scratch = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
+            .args(["bench", "--insert-chains", "--repeat", "1"])
+            .args(args)
+            .arg("--scratch")
+            .arg(scratch.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(said), "{args:?}: {stderr}");
+    }
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lineage-cli"))
         .args(["bench", "--insert-chains", "--clients", "fibers"])
         .output()

@@ -119,10 +119,26 @@ pub(super) struct ChainRuns<'a> {
 
 pub(super) fn run(base: &Path, runs: &ChainRuns) -> Result<()> {
     let ChainRuns { chains, repeat, .. } = *runs;
-    let clients = match runs.clients {
-        [] => &[Clients::Threads][..],
-        clients => clients,
-    };
+    if runs.writers.contains(&0) {
+        anyhow::bail!(
+            "--insert-chains needs every writer count to be at least 1 (--writers {:?})",
+            runs.writers
+        );
+    }
+    if chains == 0 {
+        anyhow::bail!("--insert-chains needs at least one chain (--chains 0)");
+    }
+    // Each kind once, in the order asked for.
+    let mut clients: Vec<Clients> = Vec::new();
+    for &kind in runs.clients {
+        if !clients.contains(&kind) {
+            clients.push(kind);
+        }
+    }
+    if clients.is_empty() {
+        clients.push(Clients::Threads);
+    }
+    let clients = clients.as_slice();
     println!("lineage bench --insert-chains: {chains} chains of 13 commands per measurement, median of {repeat} runs");
     println!();
     let columns_in_process: Vec<String> = clients
