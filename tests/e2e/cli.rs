@@ -404,6 +404,24 @@ fn the_plain_benchmark_without_writers_measures_the_rest() {
     }
 }
 
+/// `bench` with arguments given as one line of words.
+fn bench_words(words: &str) -> String {
+    bench(&words.split_whitespace().collect::<Vec<_>>())
+}
+
+/// The figures of the row of `section` that starts with `label`.
+fn labelled_row(section: &str, label: &str) -> Vec<f64> {
+    let row = section
+        .lines()
+        .find(|line| line.starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label}: {section}"));
+    row.trim_matches('|')
+        .split('|')
+        .skip(1)
+        .map(|cell| cell.trim().parse().unwrap())
+        .collect()
+}
+
 /// `bench --insert-chains` measures chains/s for each writer count, with the writers as
 /// threads and as tasks by default, or as the kinds asked for.
 #[test]
@@ -443,16 +461,7 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
         "| 4 writers, threads |",
         "| 4 writers, tasks |",
     ] {
-        let row = cpu_table
-            .lines()
-            .find(|line| line.starts_with(writers))
-            .unwrap_or_else(|| panic!("CPU row {writers}: {table}"));
-        let cpu: Vec<f64> = row
-            .trim_matches('|')
-            .split('|')
-            .skip(1)
-            .map(|cell| cell.trim().parse().unwrap())
-            .collect();
+        let cpu = labelled_row(cpu_table, writers);
         assert_eq!(cpu.len(), 7, "{table}");
         let (parts, total) = (&cpu[..6], cpu[6]);
         assert!(total > 0.0 && parts.iter().all(|part| *part >= 0.0), "{table}");
@@ -471,31 +480,12 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
         ("| 4 writers, threads |", 4.0),
         ("| 4 writers, tasks |", 4.0),
     ] {
-        let row = groups
-            .lines()
-            .find(|line| line.starts_with(writers))
-            .unwrap_or_else(|| panic!("groups row {writers}: {table}"));
-        let cells: Vec<f64> = row
-            .trim_matches('|')
-            .split('|')
-            .skip(1)
-            .map(|cell| cell.trim().parse().unwrap())
-            .collect();
+        let cells = labelled_row(groups, writers);
         assert_eq!(cells.len(), 2, "{table}");
         assert!((1.0..=count).contains(&cells[0]) && cells[1] > 0.0, "{table}");
     }
     // One kind alone: its column and its CPU rows only.
-    let table = bench(&[
-        "--insert-chains",
-        "--chains",
-        "20",
-        "--writers",
-        "3",
-        "--repeat",
-        "1",
-        "--clients",
-        "tasks",
-    ]);
+    let table = bench_words("--insert-chains --chains 20 --writers 3 --repeat 1 --clients tasks");
     assert!(table.contains("| writers | in-process, tasks, chains/s |\n"), "{table}");
     let rows = figures(&table, "| ");
     assert_eq!(rows, [vec![3.0, rows[0][1]]], "{table}");
@@ -503,17 +493,7 @@ fn the_chain_insert_benchmark_measures_each_writer_count() {
     assert!(table.contains("| 3 writers, tasks |"), "{table}");
     assert!(!table.contains("threads |"), "{table}");
     // A kind asked for twice is measured once.
-    let table = bench(&[
-        "--insert-chains",
-        "--chains",
-        "10",
-        "--writers",
-        "2",
-        "--repeat",
-        "1",
-        "--clients",
-        "tasks,threads,tasks",
-    ]);
+    let table = bench_words("--insert-chains --chains 10 --writers 2 --repeat 1 --clients tasks,threads,tasks");
     assert!(
         table.contains("| writers | in-process, tasks, chains/s | in-process, threads, chains/s |\n"),
         "{table}"
