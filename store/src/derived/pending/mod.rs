@@ -7,6 +7,8 @@
 //! a value until the group is committed, and an append extends the pending bytes instead
 //! of copying them: each hot key is encoded and copied once per group, not once per event.
 
+#[cfg(test)]
+mod kept_tests;
 mod savepoints;
 
 use super::overlay::{decode, encode, Key, TreeId, Trees};
@@ -52,7 +54,16 @@ impl<T: Serialize + Send + 'static> Encodable for T {
 enum Change {
     Removed,
     Bytes(Vec<u8>),
-    Value(Box<dyn Encodable>),
+    /// A value, encoded when the group is committed. One that changed a value the key held
+    /// before this group (a hub gaining a child, a run logging metrics) is `kept` decoded
+    /// for the groups after, which are likely to change it again; a new one (an entity
+    /// just made) is not: most are not read again soon, and keeping every one filled the
+    /// cache with values only to drop them, cold, when it started over. One read later is
+    /// kept when it is decoded.
+    Value {
+        value: Box<dyn Encodable>,
+        kept: bool,
+    },
 }
 
 impl Change {
@@ -60,7 +71,7 @@ impl Change {
         match self {
             Change::Removed => None,
             Change::Bytes(bytes) => Some(bytes.clone()),
-            Change::Value(value) => Some(value.encode()),
+            Change::Value { value, .. } => Some(value.encode()),
         }
     }
 }
@@ -70,7 +81,7 @@ impl fmt::Debug for Change {
         match self {
             Change::Removed => f.write_str("Removed"),
             Change::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
-            Change::Value(_) => f.write_str("Value"),
+            Change::Value { kept, .. } => write!(f, "Value {{ kept: {kept} }}"),
         }
     }
 }
@@ -361,7 +372,7 @@ impl Overlay {
         look: impl FnOnce(Option<&T>) -> R,
     ) -> Result<R> {
         match self.pending.get(tree, key).map(|pending| &pending.change) {
-            Some(Change::Value(value)) => {
+            Some(Change::Value { value, .. }) => {
                 if let Some(value) = value.as_any().downcast_ref::<T>() {
                     return Ok(look(Some(value)));
                 }
@@ -392,7 +403,8 @@ impl Overlay {
 
     /// Sets `key` to `value`, encoded when the group is committed.
     pub fn put_value<T: Serialize + Send + 'static>(&mut self, tree: TreeId, key: Vec<u8>, value: T) {
-        self.write((tree, key), Change::Value(Box::new(value)));
+        let value = Box::new(value);
+        self.write((tree, key), Change::Value { value, kept: false });
     }
 
     /// Lets `change` edit the value of `key` and keeps the result; `None` when the key has
@@ -408,14 +420,17 @@ impl Overlay {
         T: DeserializeOwned + Serialize + Clone + Send + 'static,
     {
         if let Some(Pending {
-            change: Change::Value(value),
+            change: Change::Value { value, kept },
             restorable_in,
             ..
         }) = self.pending.get_mut(tree, key)
         {
             if let Some(typed) = value.as_any_mut().downcast_mut::<T>() {
-                self.undo
-                    .keep_restorable((tree, key), restorable_in, || Change::Value(Box::new(typed.clone())));
+                let kept = *kept;
+                self.undo.keep_restorable((tree, key), restorable_in, || Change::Value {
+                    value: Box::new(typed.clone()),
+                    kept,
+                });
                 return change(typed).map(Some);
             }
         }
@@ -433,7 +448,8 @@ impl Overlay {
             },
         };
         let result = change(&mut value)?;
-        self.write((tree, key.to_vec()), Change::Value(Box::new(value)));
+        let value = Box::new(value);
+        self.write((tree, key.to_vec()), Change::Value { value, kept: true });
         Ok(Some(result))
     }
 
@@ -446,9 +462,11 @@ impl Overlay {
             .map(|(slot, pending)| match pending.change {
                 Change::Removed => (slot, None),
                 Change::Bytes(bytes) => (slot, Some(bytes)),
-                Change::Value(value) => {
+                Change::Value { value, kept } => {
                     let bytes = value.encode();
-                    remember(decoded, slot.clone(), value.into_any());
+                    if kept {
+                        remember(decoded, slot.clone(), value.into_any());
+                    }
                     (slot, Some(bytes))
                 }
             })
