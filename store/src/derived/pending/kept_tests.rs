@@ -1,9 +1,10 @@
 //! Which values the overlay keeps decoded from one group to the next: those that changed
-//! a value the key held before the group, and those read since; never a stale one.
+//! a value the key held before the group, and those read since (in replays, every
+//! value); never a stale one.
 
 use super::*;
 
-fn overlay() -> Overlay {
+fn trees() -> Trees {
     let tree = sled::Config::new()
         .temporary(true)
         .open()
@@ -11,7 +12,11 @@ fn overlay() -> Overlay {
         .open_tree("t")
         .unwrap();
     let journal = tempfile::tempdir().unwrap().keep().join("derived-journal");
-    Overlay::new(Trees::new(vec![tree], journal))
+    Trees::new(vec![tree], journal)
+}
+
+fn overlay() -> Overlay {
+    Overlay::new(trees())
 }
 
 fn kept(overlay: &Overlay, key: &[u8]) -> bool {
@@ -62,4 +67,14 @@ fn a_value_made_and_changed_in_one_group_is_not_kept() {
     overlay.commit_to_layer();
     assert!(!kept(&overlay, b"run"));
     assert_eq!(overlay.get_value::<Vec<u32>>(0, b"run").unwrap(), Some(vec![1]));
+}
+
+/// A replay keeps every value it writes: its next batch would read them from sled.
+#[test]
+fn a_replay_keeps_new_values_too() {
+    let mut replay = Overlay::for_replay(trees());
+    replay.put_value(0, b"new".to_vec(), vec![1u32]);
+    replay.commit_to_sled(1).unwrap();
+    assert!(kept(&replay, b"new"));
+    assert_eq!(replay.get_value::<Vec<u32>>(0, b"new").unwrap(), Some(vec![1]));
 }
