@@ -68,7 +68,8 @@ pub struct BenchArgs {
     /// model → manifest → image → service), each one all-or-none batch, from each of
     /// `--writers` concurrent writers in-process (threads, tasks or both: `--clients`),
     /// durable (the commands built before the clock starts); chains/s, the new derived
-    /// (sled) keys a chain costs, and the CPU a chain costs by thread.
+    /// (sled) keys a chain costs, the groups the chains were synced in (chains and ms a
+    /// group), and the CPU a chain costs by thread.
     #[arg(long)]
     insert_chains: bool,
     /// With `--insert-chains`: also over HTTP, as `executeBatch` requests of this many
