@@ -229,10 +229,9 @@ struct Groups {
 }
 
 fn in_process(base: &Path, chains: usize, count: usize, kind: Clients) -> Result<InProcess> {
-    let mut measured = None;
     on_fresh_store(base, &format!("chains{count}"), |store| {
         let keys_before = store.flush().and_then(|()| store.derived_keys())?;
-        let groups_before = store.stats()?.groups_since_open;
+        let groups_before = store.groups_since_open();
         let dealt = deal(0, chains, count);
         let cpu_before = cpu::sample();
         let rate = insert(store, dealt, kind)?;
@@ -242,19 +241,17 @@ fn in_process(base: &Path, chains: usize, count: usize, kind: Clients) -> Result
             .zip(cpu::sample())
             .map(|(before, after)| cpu::per_unit(&before, &after, chains));
         let keys_after = store.derived_keys()?;
-        let synced = (store.stats()?.groups_since_open - groups_before).max(1) as f64;
-        measured = Some(InProcess {
+        let synced = (store.groups_since_open() - groups_before).max(1) as f64;
+        Ok(InProcess {
             rate,
             cpu,
-            keys_per_chain: (keys_after - keys_before) as f64 / chains.max(1) as f64,
+            keys_per_chain: (keys_after - keys_before) as f64 / chains as f64,
             groups: Groups {
                 chains: chains as f64 / synced,
                 ms: chains as f64 / rate * 1000.0 / synced,
             },
-        });
-        Ok(rate)
-    })?;
-    Ok(measured.expect("measured on the store"))
+        })
+    })
 }
 
 /// Chains a synced group and milliseconds a group, each the median of the runs'.
@@ -296,13 +293,13 @@ fn print_cpu(cpu: &[(String, Vec<Vec<f64>>)]) {
 }
 
 /// `measure` on a fresh store holding the scaffold the chains hang from.
-fn on_fresh_store(base: &Path, label: &str, measure: impl FnOnce(&Arc<Store>) -> Result<f64>) -> Result<f64> {
+fn on_fresh_store<T>(base: &Path, label: &str, measure: impl FnOnce(&Arc<Store>) -> Result<T>) -> Result<T> {
     let scratch = Scratch::new(base, label)?;
     let store = Arc::new(Store::open(&scratch.0, &Options::default())?);
     store.execute_batch(lineage_store::demo::scaffold("u-bench", 0))?;
-    let rate = measure(&store)?;
+    let measured = measure(&store)?;
     store.close()?;
-    Ok(rate)
+    Ok(measured)
 }
 
 /// The request bodies: `executeBatch` with `per_request` chains each, answered with seqs.

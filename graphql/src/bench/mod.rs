@@ -184,7 +184,7 @@ fn concurrent_appends(base: &Path, writers: usize, events: usize, options: &Opti
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let groups = store.stats()?.groups_since_open;
+    let groups = store.groups_since_open();
     store.close()?;
     Ok(Concurrent {
         events_per_second: latencies.len() as f64 / elapsed.as_secs_f64(),

@@ -260,6 +260,9 @@ impl FileLog {
     }
 }
 
+/// Past this capacity the compact-body buffer is let go after a record.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
 /// Appends the framed record to `out`: compact after `prior`, whole where a reader may
 /// start (no prior, or a whole seq). A compact body is made in `scratch` first.
 fn frame(
@@ -277,7 +280,7 @@ fn frame(
             compact::compact_into(record, body, prior, next, scratch);
             framing.encode(FORMAT_COMPACT, scratch, out);
             // A large record's buffer is not kept (records may be megabytes).
-            if scratch.capacity() > 64 * 1024 {
+            if scratch.capacity() > SCRATCH_KEPT {
                 *scratch = Vec::new();
             }
         }

@@ -522,6 +522,12 @@ impl Store {
         projections::digest(self.view.all_sled_trees())
     }
 
+    /// How many groups (one log sync each) the writer has appended since the store opened;
+    /// without the scans [`Store::stats`] makes.
+    pub fn groups_since_open(&self) -> u64 {
+        self.shared.groups.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         let report = match &self.log_url {
             Some(url) => (log::postgres::PgLogReader::connect(url)?.table_bytes()?, 0),
@@ -540,7 +546,7 @@ impl Store {
             derived_bytes: self.db.size_on_disk()?,
             entities,
             appended_since_open: self.shared.appended_events.load(Ordering::Relaxed),
-            groups_since_open: self.shared.groups.load(Ordering::Relaxed),
+            groups_since_open: self.groups_since_open(),
         })
     }
 

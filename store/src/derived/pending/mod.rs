@@ -59,7 +59,7 @@ enum Change {
     /// for the groups after, which are likely to change it again; a new one (an entity
     /// just made) is not: most are not read again soon, and keeping every one filled the
     /// cache with values only to drop them, cold, when it started over. One read later is
-    /// kept when it is decoded. (Replays keep both: see `keep_new_values`.)
+    /// kept when it is decoded. (Replays keep both: see `drain_encoded`.)
     Value {
         value: Box<dyn Encodable>,
         kept: bool,
@@ -113,9 +113,6 @@ pub struct Overlay {
     /// The group before, encoded, while its records sync: read under this group's changes
     /// and over the view, and put in the layer only once durable (`None`: removed).
     staged: PerTree<Option<Vec<u8>>>,
-    /// Whether every value written is kept decoded, new ones too: in replays, whose next
-    /// batch reads what this one wrote from sled, where a miss costs a lookup and a decode.
-    keep_new_values: bool,
 }
 
 /// The tables whose keys begin, after their letter, with the key part of the entity they
@@ -157,7 +154,6 @@ impl Overlay {
             fresh: undo.is_kept().then(RefCell::default),
             decoded: RefCell::default(),
             staged: PerTree::default(),
-            keep_new_values: !undo.is_kept(),
             undo,
         }
     }
@@ -460,7 +456,9 @@ impl Overlay {
     /// Encodes the pending changes, keeping decoded values for the next group.
     fn drain_encoded(&mut self) -> Vec<(Key, Option<Vec<u8>>)> {
         let decoded = self.decoded.get_mut();
-        let keep_new_values = self.keep_new_values;
+        // Replays (no undo log) keep new values too: their next batch reads what this one
+        // wrote from sled, where a miss costs a lookup and a decode.
+        let keep_new_values = !self.undo.is_kept();
         let changes = self
             .pending
             .drain()
