@@ -13,7 +13,8 @@
 //!   rejection) and the group-committing writer thread;
 //! - [`store`]: `Store`, the one handle users hold; [`view`]: `View`, the store as one
 //!   principal may read it, through which every answer passes; [`demo`]: the schema
-//!   crate's demo story appended to a store.
+//!   crate's demo story appended to a store; [`progress`]: what long opens, rebuilds and
+//!   verifies report as they go.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
 //! rebuilt from it. sled is written after the log is synced, never before, so derived
@@ -23,6 +24,7 @@ pub mod demo;
 mod derived;
 pub mod error;
 pub mod log;
+pub mod progress;
 pub mod projections;
 pub mod store;
 pub mod view;
@@ -33,6 +35,7 @@ pub use projections::{access, audit, billing, lineage};
 
 pub use error::{Error, Result};
 pub use log::{EventLog, Head, LogRead, ScanReport};
+pub use progress::{Progress, Stage, Unit};
 pub use store::{
     check_bundle_complete, BillBundle, BundleCheck, BundledBill, BundledEntry, BundledLine, EventFilter, Options,
     Stats, Store, TableSize,
@@ -40,5 +43,7 @@ pub use store::{
 pub use view::View;
 pub use write::writer::{Appended, BatchFailure};
 
+#[cfg(test)]
+mod progress_tests;
 #[cfg(test)]
 mod tests;

@@ -90,7 +90,7 @@ fn state_survives_reopen_and_rebuild_gives_the_same_projections() {
     let store = open(dir.path());
     assert_eq!(store.projection_digest().unwrap(), digest);
     drop(store);
-    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
     assert_eq!(rebuilt.projection_digest().unwrap(), digest);
     assert_eq!(rebuilt.opened().caught_up, demo::story().len() as u64);
 }
@@ -195,7 +195,7 @@ fn names_ids_and_event_ids_are_found_in_the_layer_in_sled_and_after_reopen() {
     }
     drop(store);
     // Rebuilt: the keys reach sled by replay, after the filter was armed on empty trees.
-    let store = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+    let store = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
     for index in 1..=3 {
         check(&store, index);
     }
@@ -457,7 +457,8 @@ mod verifiable {
         let (_, from_log) = crate::projections::merkle::root_from_log(
             &dir.path().join("log"),
             head,
-            crate::projections::tlog::root_of_prefix,
+            crate::projections::merkle::Root::Tlog,
+            &mut |_| {},
         )
         .unwrap();
         assert_eq!(Some(root), from_log);
@@ -515,7 +516,8 @@ mod verifiable {
         let (_, from_log) = crate::projections::merkle::root_from_log(
             &dir.path().join("log"),
             head,
-            crate::projections::merkle::root_of_prefix,
+            crate::projections::merkle::Root::Merkle,
+            &mut |_| {},
         )
         .unwrap();
         assert_eq!(Some(store.merkle_root(head).unwrap()), from_log);
@@ -585,12 +587,13 @@ mod verifiable {
             let store = demo_store(dir.path(), false);
             store.merkle_root(store.head().seq).unwrap()
         };
-        let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+        let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
         assert_eq!(rebuilt.merkle_root(rebuilt.head().seq).unwrap(), root);
         let (_, from_log) = crate::projections::merkle::root_from_log(
             &dir.path().join("log"),
             rebuilt.head().seq,
-            crate::projections::merkle::root_of_prefix,
+            crate::projections::merkle::Root::Merkle,
+            &mut |_| {},
         )
         .unwrap();
         assert_eq!(from_log, Some(root));
@@ -924,7 +927,7 @@ mod bills {
                 }
             }
             drop(store);
-            let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+            let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
             let mut replayed = Vec::new();
             for account in ["acct", "mm"] {
                 for month in months {
@@ -1387,6 +1390,6 @@ fn an_entitys_version_state_and_node_are_one_sled_key_and_read_alike_wherever_th
     assert_eq!(entity_answers(&store), changed, "merged into the record");
     drop(store);
     assert_eq!(entity_answers(&open(dir.path())), changed, "after reopening");
-    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
     assert_eq!(entity_answers(&rebuilt), changed, "after a rebuild");
 }

@@ -107,7 +107,7 @@ fn check_projections_equal_a_replay(store: &Store, dir: &std::path::Path) {
     store.close().unwrap();
     let copy = tempfile::tempdir().unwrap();
     copy_dir(dir, copy.path());
-    let rebuilt = Store::rebuild(copy.path(), &Options::default(), &mut |_, _| {}).unwrap();
+    let rebuilt = Store::rebuild(copy.path(), &Options::default(), &mut |_| {}).unwrap();
     assert_eq!(
         rebuilt.projection_digest().unwrap(),
         incremental,

@@ -264,7 +264,7 @@ fn under_random_faults_every_acknowledged_write_survives_exactly_once() {
         }
         let digest = store.projection_digest().unwrap();
         drop(store);
-        let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+        let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
         assert_eq!(rebuilt.projection_digest().unwrap(), digest, "seed {seed}");
     }
 }

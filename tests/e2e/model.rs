@@ -653,7 +653,7 @@ impl Runner {
         }
         let incremental = store.projection_digest().unwrap();
         drop(self.store.take());
-        let rebuilt = Store::rebuild(self.dir.path(), &self.options, &mut |_, _| {}).unwrap();
+        let rebuilt = Store::rebuild(self.dir.path(), &self.options, &mut |_| {}).unwrap();
         prop_assert_eq!(
             rebuilt.projection_digest().unwrap(),
             incremental,

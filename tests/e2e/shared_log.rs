@@ -7,7 +7,7 @@ use crate::pg::Postgres;
 use crate::support::id;
 use lineage_schema::event::{MetricPoint, MetricsLogged};
 use lineage_schema::*;
-use lineage_store::{demo, Options, Store};
+use lineage_store::{demo, Options, Stage, Store, Unit};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -222,8 +222,21 @@ fn three_nodes_append_to_one_log_and_read_each_others_writes() {
             assert_eq!(keys.get(&format!("n{n}-{i}")), Some(&1), "n{n}-{i} once");
         }
     }
-    let report = Store::verify_log(Path::new("/nonexistent"), Some(&url)).unwrap();
+    let mut reports = Vec::new();
+    let report = Store::verify_log(Path::new("/nonexistent"), Some(&url), &mut |progress| {
+        reports.push(progress)
+    })
+    .unwrap();
     assert_eq!(report.head.seq, last);
+    // The table's records are counted to its head, the last report at the head.
+    assert!(reports.iter().all(|progress| progress.stage == Stage::CheckingLog
+        && progress.unit == Unit::Events
+        && progress.total == last));
+    assert!(
+        reports.windows(2).all(|pair| pair[0].done <= pair[1].done),
+        "{reports:?}"
+    );
+    assert_eq!(reports.last().map(|progress| progress.done), Some(last));
     let digests: Vec<Digest> = nodes.iter().map(|node| node.projection_digest().unwrap()).collect();
     drop(nodes);
     let replay = tempfile::tempdir().unwrap();
@@ -300,7 +313,13 @@ fn a_competing_writer_cannot_fork_or_rewrite_the_log() {
     assert_eq!(postgres.sql(db, "SELECT count(*) FROM lineage_log"), head.to_string());
     // The store goes on, and the log verifies.
     store.execute(metric("u-ada", "after", 1)).unwrap();
-    assert_eq!(Store::verify_log(node.path(), Some(&url)).unwrap().head.seq, head + 1);
+    assert_eq!(
+        Store::verify_log(node.path(), Some(&url), &mut |_| {})
+            .unwrap()
+            .head
+            .seq,
+        head + 1
+    );
 }
 
 /// PostgreSQL stops under load and comes back: meanwhile appends fail as UNAVAILABLE and
@@ -490,7 +509,7 @@ fn a_node_killed_under_load_loses_no_acknowledged_write() {
         assert_eq!(keys.get(key), Some(&1), "{key} is in the log exactly once");
     }
     // Both nodes come level with the log (the restarted one catches up) and equal a replay.
-    let head = Store::verify_log(one.path(), Some(&log)).unwrap().head.seq;
+    let head = Store::verify_log(one.path(), Some(&log), &mut |_| {}).unwrap().head.seq;
     for node in &nodes {
         let started = Instant::now();
         loop {
@@ -558,7 +577,7 @@ fn a_node_says_unavailable_and_when_to_retry_while_postgres_is_away() {
             .unwrap()
     };
     let write = "mutation { logMetrics(input: { run: \"r-churn-1\", points: [{ name: \"away\", value: 1, step: 1, timestamp: \"2026-03-07T00:00:00Z\" }] }, eventId: \"while-away\") { seq } }";
-    let head = Store::verify_log(dir.path(), Some(&log)).unwrap().head.seq;
+    let head = Store::verify_log(dir.path(), Some(&log), &mut |_| {}).unwrap().head.seq;
     postgres.stop();
     let refused = post(write);
     assert_eq!(

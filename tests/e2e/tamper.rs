@@ -161,7 +161,7 @@ fn a_log_shorter_than_its_derived_data_is_refused_until_rebuilt() {
     std::fs::write(&last.path, &bytes[..last.start]).unwrap();
     let error = Store::open(dir.path(), &Options::default()).unwrap_err().to_string();
     assert!(error.contains("lineage rebuild"), "{error}");
-    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_, _| {}).unwrap();
+    let rebuilt = Store::rebuild(dir.path(), &Options::default(), &mut |_| {}).unwrap();
     assert_eq!(rebuilt.head().seq, head - 1);
 }
 
@@ -228,7 +228,7 @@ fn a_saved_checkpoint_catches_a_rewritten_history_and_a_changed_byte() {
     .to_string();
     assert!(error.contains("signature does not hold"), "{error}");
 
-    // A changed byte is named by its position before the checkpoint is even consulted.
+    // A changed byte is named by its position, not taken for a rewritten history.
     let spot = find_record(honest.path(), TARGET);
     let mut bytes = std::fs::read(&spot.path).unwrap();
     bytes[spot.start + 30] ^= 1;

@@ -390,7 +390,7 @@ fn check_log(dir: &std::path::Path, tally: &Tally) -> Result<(u64, u64, u64)> {
     let digest = store.projection_digest()?;
     let events_in_log = store.head().seq;
     drop(store);
-    let rebuilt = Store::rebuild(dir, &Options::default(), &mut |_, _| {})?;
+    let rebuilt = Store::rebuild(dir, &Options::default(), &mut |_| {})?;
     if rebuilt.projection_digest()? != digest {
         bail!("the projections differ from a replay of the log");
     }

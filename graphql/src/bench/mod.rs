@@ -225,7 +225,7 @@ fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<S
         reopened.stats()?
     };
     let started = Instant::now();
-    let rebuilt = Store::rebuild(&scratch.0, &Options::default(), &mut |_, _| {})?;
+    let rebuilt = Store::rebuild(&scratch.0, &Options::default(), &mut |_| {})?;
     let rebuild_rate = rebuilt.opened().caught_up as f64 / started.elapsed().as_secs_f64();
     // Ten runs' whole histories: each run's events lie a hundred records apart in the log.
     let started = Instant::now();

@@ -41,7 +41,7 @@ fn measure(base: &Path, events: usize, cache_mb: u64) -> Result<Point> {
     store.close()?;
     drop(store);
     let started = Instant::now();
-    let rebuilt = Store::rebuild(&scratch.0, &options, &mut |_, _| {})?;
+    let rebuilt = Store::rebuild(&scratch.0, &options, &mut |_| {})?;
     let rebuild = rebuilt.opened().caught_up as f64 / started.elapsed().as_secs_f64();
     // Appends on a store of this size: whole chains (13 commands, one batch each) from
     // 16 writers, as many teams' pipelines registering at once.

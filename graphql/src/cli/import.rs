@@ -90,7 +90,7 @@ pub(super) fn run_export(
 }
 
 pub(super) fn run_import_lineage(store: &Store, file: &Path, out: &mut dyn Write) -> Result<()> {
-    let restored = lineage_importer::lineage_format::restore(store, file, &mut progress_printer("restoring"))?;
+    let restored = lineage_importer::lineage_format::restore(store, file, &mut count_printer("restoring", "events"))?;
     writeln!(
         out,
         "restored {} events; the log ends at seq {} with hash {}",
@@ -139,7 +139,7 @@ pub(super) fn run_import_mlflow(
         tracking,
         &resolved,
         target.strict,
-        &mut progress_printer_of("importing", "records"),
+        &mut count_printer("importing", "records"),
     )?;
     write!(
         out,
@@ -177,7 +177,7 @@ pub(super) fn run_import_openlineage(
         &resolved,
         &read.events,
         target.strict,
-        &mut progress_printer_of("importing", "events"),
+        &mut count_printer("importing", "events"),
     )?;
     for line in read.malformed {
         summary.skip("a malformed line", line.to_string());

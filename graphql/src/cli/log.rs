@@ -42,47 +42,61 @@ pub(super) fn run_demo(store: &Store, out: &mut dyn Write) -> Result<()> {
 }
 
 pub(super) fn run_verify(dir: &Path, log: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    need_log(dir, log)?;
+    let report = Store::verify_log(dir, log, &mut progress_printer("catching up projections")).map_err(named)?;
+    print_scan(&report, log, out)
+}
+
+/// Refuses a data directory with no log when the log is not elsewhere.
+fn need_log(dir: &Path, log: Option<&str>) -> Result<()> {
     if log.is_none() && !dir.join("log").is_dir() {
         bail!("no Lineage log in {}", dir.display());
     }
-    match Store::verify_log(dir, log) {
-        Ok(report) => {
-            match log {
-                Some(url) => writeln!(
-                    out,
-                    "ok: {} events in the PostgreSQL log at {} ({} bytes), chain intact",
-                    report.records,
-                    lineage_store::log::postgres::redacted(url),
-                    report.bytes
-                )?,
-                None => writeln!(
-                    out,
-                    "ok: {} events in {} segments ({} bytes), chain intact",
-                    report.records, report.segments, report.bytes
-                )?,
-            }
-            writeln!(out, "head: seq {} hash {}", report.head.seq, report.head.hash)?;
-            if report.torn_tail_bytes > 0 {
-                writeln!(
-                    out,
-                    "note: {} bytes of an unacknowledged, torn last record will be cut off when the store next opens",
-                    report.torn_tail_bytes
-                )?;
-            }
-            Ok(())
-        }
-        Err(lineage_store::Error::Corruption {
+    Ok(())
+}
+
+/// What a check of every record found.
+fn print_scan(report: &lineage_store::ScanReport, log: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    match log {
+        Some(url) => writeln!(
+            out,
+            "ok: {} events in the PostgreSQL log at {} ({} bytes), chain intact",
+            report.records,
+            lineage_store::log::postgres::redacted(url),
+            report.bytes
+        )?,
+        None => writeln!(
+            out,
+            "ok: {} events in {} segments ({} bytes), chain intact",
+            report.records, report.segments, report.bytes
+        )?,
+    }
+    writeln!(out, "head: seq {} hash {}", report.head.seq, report.head.hash)?;
+    if report.torn_tail_bytes > 0 {
+        writeln!(
+            out,
+            "note: {} bytes of an unacknowledged, torn last record will be cut off when the store next opens",
+            report.torn_tail_bytes
+        )?;
+    }
+    Ok(())
+}
+
+/// A check's error: damage named by its first bad position, a checkpoint that does not
+/// hold said so, anything else as it is.
+fn named(error: lineage_store::Error) -> anyhow::Error {
+    match error {
+        lineage_store::Error::Corruption {
             seq,
             segment,
             offset,
             reason,
-        }) => {
-            bail!(
-                "first bad position: seq {seq} ({}, byte {offset}): {reason}",
-                segment.display()
-            )
-        }
-        Err(other) => Err(other.into()),
+        } => anyhow::anyhow!(
+            "first bad position: seq {seq} ({}, byte {offset}): {reason}",
+            segment.display()
+        ),
+        lineage_store::Error::Rejected(rejection) => anyhow::anyhow!("the checkpoint does not hold: {rejection}"),
+        other => other.into(),
     }
 }
 
@@ -112,12 +126,10 @@ pub(super) fn run_verify_checkpoint(
     }
     let checkpoint: lineage_schema::checkpoint::Checkpoint =
         serde_json::from_str(&text).with_context(|| format!("{} is not a Lineage checkpoint", file.display()))?;
-    run_verify(dir, log, out)?;
-    let check = match Store::verify_checkpoint_in(dir, log, &checkpoint, public_key) {
-        Ok(check) => check,
-        Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
-        Err(other) => return Err(other.into()),
-    };
+    need_log(dir, log)?;
+    let mut progress = progress_printer("catching up projections");
+    let check = Store::verify_checkpoint_in(dir, log, &checkpoint, public_key, &mut progress).map_err(named)?;
+    print_scan(&check.log, log, out)?;
     if !check.matches {
         bail!(
             "history was rewritten: the first {} events have root {}, but the checkpoint of {} saw {}",
@@ -143,12 +155,11 @@ fn run_verify_note(
     (verifier_keys, witnesses): (&[String], &[String]),
     out: &mut dyn Write,
 ) -> Result<()> {
-    run_verify(dir, log, out)?;
-    let (opened, check) = match Store::verify_tlog_checkpoint_in(dir, log, note, verifier_keys, witnesses) {
-        Ok(found) => found,
-        Err(lineage_store::Error::Rejected(rejection)) => bail!("the checkpoint does not hold: {rejection}"),
-        Err(other) => return Err(other.into()),
-    };
+    need_log(dir, log)?;
+    let mut progress = progress_printer("catching up projections");
+    let keys = (verifier_keys, witnesses);
+    let (opened, check) = Store::verify_tlog_checkpoint_in(dir, log, note, keys, &mut progress).map_err(named)?;
+    print_scan(&check.log, log, out)?;
     let root = lineage_schema::tlog::base64(&opened.root);
     if !check.matches {
         bail!(

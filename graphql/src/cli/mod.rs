@@ -7,6 +7,7 @@ mod accounting;
 pub mod admin;
 mod import;
 mod log;
+mod progress;
 mod serve;
 mod tokens;
 
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use accounting::*;
 use import::*;
 use log::*;
+use progress::*;
 use serve::*;
 use tokens::*;
 
@@ -507,28 +509,4 @@ pub(super) fn open_existing(dir: &Path, log: Option<&str>) -> Result<Store> {
         );
     }
     open(dir, log)
-}
-
-/// Progress on a terminal for long replays; silent when piped.
-pub(super) fn progress_printer(what: &'static str) -> impl FnMut(u64, u64) {
-    progress_printer_of(what, "events")
-}
-
-/// Progress on a terminal, counting `unit`s: a bar, the count and the percentage.
-pub(super) fn progress_printer_of(what: &'static str, unit: &'static str) -> impl FnMut(u64, u64) {
-    let terminal = std::io::stderr().is_terminal();
-    move |done, total| {
-        if terminal && total > 0 {
-            let filled = (done * 30 / total) as usize;
-            eprint!(
-                "\r{what} [{}{}] {done}/{total} {unit} ({}%)",
-                "#".repeat(filled),
-                " ".repeat(30 - filled),
-                done * 100 / total
-            );
-            if done == total {
-                eprintln!();
-            }
-        }
-    }
 }

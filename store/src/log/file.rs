@@ -78,6 +78,17 @@ impl FileLog {
 
     /// As [`FileLog::open`], with every file operation going through `disk`.
     pub fn open_on(dir: &Path, max_segment_bytes: u64, disk: Arc<dyn Disk>) -> Result<(FileLog, OpenReport)> {
+        Self::open_reporting(dir, max_segment_bytes, disk, &mut |_, _| {})
+    }
+
+    /// As [`FileLog::open_on`], telling `progress` how many bytes of the log's files the
+    /// opening scan has checked, and of how many.
+    pub fn open_reporting(
+        dir: &Path,
+        max_segment_bytes: u64,
+        disk: Arc<dyn Disk>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(FileLog, OpenReport)> {
         assert!(
             max_segment_bytes > HEADER_LEN,
             "a segment must hold more than its header"
@@ -88,7 +99,7 @@ impl FileLog {
                 sync_dir(parent)?;
             }
         }
-        let scanned = scan_marking(dir, disk.as_ref())?;
+        let scanned = scan_marking(dir, disk.as_ref(), progress, &mut |_| {})?;
         let scan = scanned.report;
         let mut segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
         let cut_bytes = scan.torn_tail_bytes;

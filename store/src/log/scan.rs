@@ -24,7 +24,17 @@ pub fn scan(dir: &Path) -> Result<ScanReport> {
 
 /// As [`scan`], reading through `disk`.
 pub fn scan_on(dir: &Path, disk: &dyn Disk) -> Result<ScanReport> {
-    Ok(scan_marking(dir, disk)?.report)
+    Ok(scan_marking(dir, disk, &mut |_, _| {}, &mut |_| {})?.report)
+}
+
+/// As [`scan`], telling `progress` the bytes of the log's files checked so far and in all,
+/// and `hashes` each record's hash in order once it is checked.
+pub fn scan_reporting(
+    dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+    hashes: &mut dyn FnMut(&Digest),
+) -> Result<ScanReport> {
+    Ok(scan_marking(dir, &RealDisk, progress, hashes)?.report)
 }
 
 /// What the scan that opens a log finds: the report, where every
@@ -35,11 +45,23 @@ pub(crate) struct Scanned {
     pub prior: Option<Prior>,
 }
 
-/// As [`scan_on`], with the marks and the last record's prior.
-pub(crate) fn scan_marking(dir: &Path, disk: &dyn Disk) -> Result<Scanned> {
+/// As [`scan_on`], with the marks and the last record's prior; `progress` hears the
+/// bytes checked so far and the files' total, last with the two equal, and `hashes` each
+/// record's hash once checked.
+pub(crate) fn scan_marking(
+    dir: &Path,
+    disk: &dyn Disk,
+    progress: &mut dyn FnMut(u64, u64),
+    hashes: &mut dyn FnMut(&Digest),
+) -> Result<Scanned> {
     let mut marks = Vec::new();
     let mut prior = None;
     let segments = segment::list(dir).map_err(Error::io("listing the log", dir))?;
+    // Sizes for the display only: a file that cannot be measured is read (and fails) below.
+    let total: u64 = segments
+        .iter()
+        .map(|segment| std::fs::metadata(&segment.path).map_or(0, |meta| meta.len()))
+        .sum();
     let mut report = ScanReport {
         head: Head::EMPTY,
         records: 0,
@@ -52,10 +74,19 @@ pub(crate) fn scan_marking(dir: &Path, disk: &dyn Disk) -> Result<Scanned> {
         let bytes = disk
             .read_all(&segment.path)
             .map_err(Error::io("reading a segment", &segment.path))?;
+        let before = report.bytes;
         report.bytes += bytes.len() as u64;
-        let end = scan_segment(segment, &bytes, is_last, &mut report, &mut marks, &mut prior)?;
+        let mut checked = |offset: u64| progress((before + offset).min(total), total);
+        let found = Found {
+            report: &mut report,
+            marks: &mut marks,
+            prior: &mut prior,
+            hashes: &mut *hashes,
+        };
+        let end = scan_segment(segment, &bytes, is_last, found, &mut checked)?;
         report.torn_tail_bytes += bytes.len() as u64 - end;
     }
+    progress(total, total);
     Ok(Scanned { report, marks, prior })
 }
 
@@ -68,16 +99,31 @@ pub(super) fn corruption(segment: &SegmentFile, seq: u64, offset: u64, reason: i
     }
 }
 
+/// What a scan has found so far, which each segment's records add to.
+struct Found<'a> {
+    report: &'a mut ScanReport,
+    marks: &'a mut Vec<(u64, Location)>,
+    prior: &'a mut Option<Prior>,
+    /// Told each record's hash once it is checked.
+    hashes: &'a mut dyn FnMut(&Digest),
+}
+
 /// Checks one segment's records against the chain so far; returns where its valid
-/// records end. Damage is an error, except a torn tail in the last segment.
+/// records end, telling `checked` how far it is after each window of records. Damage is
+/// an error, except a torn tail in the last segment.
 fn scan_segment(
     segment: &SegmentFile,
     bytes: &[u8],
     is_last: bool,
-    report: &mut ScanReport,
-    marks: &mut Vec<(u64, Location)>,
-    prior: &mut Option<Prior>,
+    found: Found,
+    checked: &mut dyn FnMut(u64),
 ) -> Result<u64> {
+    let Found {
+        report,
+        marks,
+        prior,
+        hashes,
+    } = found;
     // A segment starts with a whole record: nothing carries over from the one before.
     *prior = None;
     let head = &mut report.head;
@@ -121,6 +167,7 @@ fn scan_segment(
             match frame {
                 ChainFrame::Record { fields, hash, next } => {
                     check_chain(&fields, hash, head).map_err(|reason| corruption(segment, seq, offset, reason))?;
+                    hashes(&fields.hash);
                     *head = Head {
                         seq: fields.seq,
                         hash: fields.hash,
@@ -153,6 +200,7 @@ fn scan_segment(
                 }
             }
         }
+        checked(offset);
     }
     Ok(offset)
 }

@@ -11,6 +11,7 @@ use crate::derived::overlay::{TreeId, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{self, LogRead};
+use crate::progress::{Progress, Reporter, Stage, Unit};
 use lineage_schema::merkle::{self, Frontier, Subtrees};
 use lineage_schema::{Digest, Envelope, Rejection};
 use std::path::Path;
@@ -143,35 +144,91 @@ pub struct CheckpointCheck {
     pub matches: bool,
 }
 
-/// A root over the first `size` records a reader holds, computed from the log alone.
-pub(crate) type PrefixRoot = fn(&dyn LogRead, u64) -> Result<Digest>;
+/// Which tree a checkpoint's root is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Root {
+    /// The blake3 tree over the events' hashes (JSON checkpoints).
+    Merkle,
+    /// The SHA-256 tree over the export's lines (C2SP checkpoint notes).
+    Tlog,
+}
 
-/// Recomputes, from the log files alone, the root at `size` (and checks every record).
-pub(crate) fn root_from_log(log_dir: &Path, size: u64, root: PrefixRoot) -> Result<(log::ScanReport, Option<Digest>)> {
-    let report = log::scan(log_dir)?;
+impl Root {
+    /// The root over the first `size` records `reader` holds, telling `progress` how
+    /// many it has taken in.
+    fn of_prefix(self, reader: &dyn LogRead, size: u64, progress: &mut dyn FnMut(u64)) -> Result<Digest> {
+        match self {
+            Root::Merkle => root_of_prefix(reader, size, progress),
+            Root::Tlog => crate::projections::tlog::root_of_prefix(reader, size, progress),
+        }
+    }
+}
+
+/// Recomputes, from the log files alone, the root at `size` (and checks every record),
+/// telling `progress` how far each stage is. The blake3 tree is built from the hashes
+/// the check computes, in the same pass; the other needs each event decoded, after.
+pub(crate) fn root_from_log(
+    log_dir: &Path,
+    size: u64,
+    root: Root,
+    progress: Reporter,
+) -> Result<(log::ScanReport, Option<Digest>)> {
+    let checking = Progress::of(Stage::CheckingLog, Unit::Bytes);
+    let mut frontier = Frontier::default();
+    let mut leaves = |hash: &Digest| {
+        if root == Root::Merkle && frontier.size < size {
+            frontier.push(hash);
+        }
+    };
+    let report = log::scan_reporting(log_dir, &mut |done, total| progress(checking(done, total)), &mut leaves)?;
     if report.head.seq < size {
         return Ok((report, None));
     }
-    let root = root(&log::FileLogReader::open(log_dir)?, size)?;
-    Ok((report, Some(root)))
+    let digest = match root {
+        Root::Merkle => frontier.root(),
+        Root::Tlog => recompute(&log::FileLogReader::open(log_dir)?, size, root, progress)?,
+    };
+    Ok((report, Some(digest)))
 }
 
 /// As [`root_from_log`], from the PostgreSQL log at `url`.
-pub(crate) fn root_from_postgres(url: &str, size: u64, root: PrefixRoot) -> Result<(log::ScanReport, Option<Digest>)> {
+pub(crate) fn root_from_postgres(
+    url: &str,
+    size: u64,
+    root: Root,
+    progress: Reporter,
+) -> Result<(log::ScanReport, Option<Digest>)> {
     let reader = log::postgres::PgLogReader::connect(url)?;
-    let report = reader.verify()?;
+    let checking = Progress::of(Stage::CheckingLog, Unit::Events);
+    let report = reader.verify(&mut |done, total| progress(checking(done, total)))?;
     if report.head.seq < size {
         return Ok((report, None));
     }
-    Ok((report, Some(root(&reader, size)?)))
+    Ok((report, Some(recompute(&reader, size, root, progress)?)))
 }
 
+/// `root` at `size`, reported every so many records and once done.
+fn recompute(reader: &dyn LogRead, size: u64, root: Root, progress: Reporter) -> Result<Digest> {
+    let recomputing = Progress::of(Stage::RecomputingRoot, Unit::Events);
+    let digest = root.of_prefix(reader, size, &mut |done| {
+        if done.is_multiple_of(REPORT_EVERY) {
+            progress(recomputing(done, size));
+        }
+    })?;
+    progress(recomputing(size, size));
+    Ok(digest)
+}
+
+/// Records between two reports of a root being recomputed.
+const REPORT_EVERY: u64 = 16_384;
+
 /// The root of the tree of the first `size` records `reader` holds.
-pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64) -> Result<Digest> {
+pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64, progress: &mut dyn FnMut(u64)) -> Result<Digest> {
     let mut frontier = Frontier::default();
     if size > 0 {
         reader.scan_from(1, &mut |envelope, _| {
             frontier.push(&envelope.hash);
+            progress(frontier.size);
             Ok(frontier.size < size)
         })?;
     }

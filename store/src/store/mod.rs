@@ -16,6 +16,7 @@ use crate::derived::overlay::{decode, Trees};
 use crate::derived::pending::Overlay;
 use crate::error::{Error, Result};
 use crate::log::{self, EventLog, FileLog, Head, LogRead, OpenReport, ScanReport};
+use crate::progress::{Progress, Reporter, Stage, Unit};
 use crate::projections;
 use crate::projections::index;
 use crate::projections::state;
@@ -179,13 +180,15 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`: checks the log, cuts a torn tail,
     /// brings projections level with the log, and starts the writer.
     pub fn open(dir: &Path, options: &Options) -> Result<Store> {
-        Self::open_with_progress(dir, options, &mut |_, _| {})
+        Self::open_with_progress(dir, options, &mut |_| {})
     }
 
-    pub fn open_with_progress(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
+    /// As [`Store::open`], telling `progress` how far the log's check and the
+    /// projections' catching up are.
+    pub fn open_with_progress(dir: &Path, options: &Options, progress: Reporter) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating the data directory", dir))?;
         let (db, derived_set_aside) = open_db_or_set_aside(dir, options)?;
-        let (event_log, log_report) = open_log(dir, &db, options)?;
+        let (event_log, log_report) = open_log(dir, &db, options, progress)?;
         let head = event_log.head();
         let journal = dir.join(crate::derived::journal::FILE);
         if projections::ensure_format(&db)? {
@@ -205,7 +208,10 @@ impl Store {
             }
         }
         let reader = event_log.reader();
-        let caught_up = projections::catch_up(reader.as_ref(), &view, head, progress)?;
+        let catching_up = Progress::of(Stage::CatchingUp, Unit::Events);
+        let caught_up = projections::catch_up(reader.as_ref(), &view, head, &mut |done, total| {
+            progress(catching_up(done, total))
+        })?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
             head: Mutex::new(head),
@@ -562,7 +568,7 @@ impl Store {
     }
 
     /// Drops every derived tree and replays the whole log into it.
-    pub fn rebuild(dir: &Path, options: &Options, progress: &mut dyn FnMut(u64, u64)) -> Result<Store> {
+    pub fn rebuild(dir: &Path, options: &Options, progress: Reporter) -> Result<Store> {
         {
             // Damaged trees are set aside here too: a rebuild is what they need.
             let (db, _) = open_db_or_set_aside(dir, options)?;
@@ -571,20 +577,6 @@ impl Store {
             crate::derived::journal::remove(&dir.join(crate::derived::journal::FILE))?;
         }
         Self::open_with_progress(dir, options, progress)
-    }
-
-    /// Checks every record of the log in `dir` — checksum, seq and hash chain — without
-    /// changing anything; the error names the first bad position.
-    pub fn verify(dir: &Path) -> Result<ScanReport> {
-        log::scan(&log_dir(dir))
-    }
-
-    /// As [`Store::verify`], for the log `log_url` names (PostgreSQL) when given.
-    pub fn verify_log(dir: &Path, log_url: Option<&str>) -> Result<ScanReport> {
-        match log_url {
-            Some(url) => log::postgres::PgLogReader::connect(url)?.verify(),
-            None => Self::verify(dir),
-        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! What the store proves about its log: Merkle roots, inclusion and consistency proofs,
-//! and checkpoints signed with the store's own key.
+//! What the store proves about its log: every record checked, Merkle roots, inclusion
+//! and consistency proofs, and checkpoints signed with the store's own key.
 
 use super::*;
 
@@ -39,6 +39,31 @@ impl Store {
         ))
     }
 
+    /// Checks every record of the log in `dir` — checksum, seq and hash chain — without
+    /// changing anything; the error names the first bad position.
+    pub fn verify(dir: &Path) -> Result<ScanReport> {
+        log::scan(&log_dir(dir))
+    }
+
+    /// As [`Store::verify`], for the log `log_url` names (PostgreSQL) when given,
+    /// telling `progress` how far it is: bytes of the files, or the table's records.
+    pub fn verify_log(dir: &Path, log_url: Option<&str>, progress: Reporter) -> Result<ScanReport> {
+        match log_url {
+            Some(url) => {
+                let checking = Progress::of(Stage::CheckingLog, Unit::Events);
+                log::postgres::PgLogReader::connect(url)?.verify(&mut |done, total| progress(checking(done, total)))
+            }
+            None => {
+                let checking = Progress::of(Stage::CheckingLog, Unit::Bytes);
+                log::scan_reporting(
+                    &log_dir(dir),
+                    &mut |done, total| progress(checking(done, total)),
+                    &mut |_| {},
+                )
+            }
+        }
+    }
+
     /// Checks the log in `dir` offline against a checkpoint saved earlier: every record,
     /// the signature (against `trusted_key` if given), and that the first `size` events
     /// still have the checkpoint's root.
@@ -47,15 +72,17 @@ impl Store {
         checkpoint: &lineage_schema::checkpoint::Checkpoint,
         trusted_key: Option<&str>,
     ) -> Result<crate::projections::merkle::CheckpointCheck> {
-        Self::verify_checkpoint_in(dir, None, checkpoint, trusted_key)
+        Self::verify_checkpoint_in(dir, None, checkpoint, trusted_key, &mut |_| {})
     }
 
-    /// As [`Store::verify_checkpoint`], against the PostgreSQL log `log_url` when given.
+    /// As [`Store::verify_checkpoint`], against the PostgreSQL log `log_url` when given,
+    /// telling `progress` how far the log's check and the root's recomputing are.
     pub fn verify_checkpoint_in(
         dir: &Path,
         log_url: Option<&str>,
         checkpoint: &lineage_schema::checkpoint::Checkpoint,
         trusted_key: Option<&str>,
+        progress: Reporter,
     ) -> Result<crate::projections::merkle::CheckpointCheck> {
         if let Some(key) = trusted_key.filter(|key| lineage_schema::checkpoint::unhex::<32>(key).is_none()) {
             return Err(Rejection::invalid(
@@ -72,7 +99,8 @@ impl Store {
             log_url,
             checkpoint.size,
             &checkpoint.root,
-            crate::projections::merkle::root_of_prefix,
+            crate::projections::merkle::Root::Merkle,
+            progress,
         )
     }
 }
@@ -83,11 +111,12 @@ pub(super) fn check_root_in_log(
     log_url: Option<&str>,
     size: u64,
     expected: &Digest,
-    root: crate::projections::merkle::PrefixRoot,
+    root: crate::projections::merkle::Root,
+    progress: Reporter,
 ) -> Result<crate::projections::merkle::CheckpointCheck> {
     let (log, root) = match log_url {
-        Some(url) => crate::projections::merkle::root_from_postgres(url, size, root)?,
-        None => crate::projections::merkle::root_from_log(&log_dir(dir), size, root)?,
+        Some(url) => crate::projections::merkle::root_from_postgres(url, size, root, progress)?,
+        None => crate::projections::merkle::root_from_log(&log_dir(dir), size, root, progress)?,
     };
     let Some(root) = root else {
         return Err(Rejection::invalid(

@@ -5,9 +5,21 @@ use super::*;
 
 /// The log `options` name: the data directory's files, or PostgreSQL (whose id the
 /// projections in `db` are then tied to).
-pub(super) fn open_log(dir: &Path, db: &sled::Db, options: &Options) -> Result<(Box<dyn EventLog>, OpenReport)> {
+/// `progress` hears how far the file log's opening scan is.
+pub(super) fn open_log(
+    dir: &Path,
+    db: &sled::Db,
+    options: &Options,
+    progress: Reporter,
+) -> Result<(Box<dyn EventLog>, OpenReport)> {
     let Some(url) = &options.log_url else {
-        let (file_log, report) = FileLog::open_on(&log_dir(dir), options.max_segment_bytes, Arc::clone(&options.disk))?;
+        let checking = Progress::of(Stage::CheckingLog, Unit::Bytes);
+        let (file_log, report) = FileLog::open_reporting(
+            &log_dir(dir),
+            options.max_segment_bytes,
+            Arc::clone(&options.disk),
+            &mut |done, total| progress(checking(done, total)),
+        )?;
         return Ok((Box::new(file_log), report));
     };
     let pg = log::postgres::PgLog::open(url)?;

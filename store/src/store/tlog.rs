@@ -221,13 +221,14 @@ impl Store {
     /// Checks a C2SP checkpoint note offline: its signature against the verifier keys
     /// given (or the data directory's own key) and the cosignatures of the witnesses
     /// given, every record of the log, and that the
-    /// first `size` entries still have the checkpoint's root.
+    /// first `size` entries still have the checkpoint's root; `progress` hears how far
+    /// the log's check and the root's recomputing are.
     pub fn verify_tlog_checkpoint_in(
         dir: &Path,
         log_url: Option<&str>,
         note: &str,
-        verifier_keys: &[String],
-        witnesses: &[String],
+        (verifier_keys, witnesses): (&[String], &[String]),
+        progress: Reporter,
     ) -> Result<(OpenCheckpoint, crate::projections::merkle::CheckpointCheck)> {
         let own;
         let keys = if verifier_keys.is_empty() {
@@ -242,7 +243,8 @@ impl Store {
             log_url,
             opened.size,
             &opened.root,
-            crate::projections::tlog::root_of_prefix,
+            crate::projections::merkle::Root::Tlog,
+            progress,
         )?;
         Ok((opened, check))
     }

@@ -143,8 +143,9 @@ impl PgLogReader {
     }
 
     /// Checks every record, as the file log's scan does: the report's head, record count
-    /// and bytes (`segments` is 0: a table has none).
-    pub fn verify(&self) -> Result<ScanReport> {
+    /// and bytes (`segments` is 0: a table has none). `progress` hears the records checked
+    /// so far and the head when the check began, last with the two equal.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ScanReport> {
         let mut report = ScanReport {
             head: Head::EMPTY,
             records: 0,
@@ -152,6 +153,8 @@ impl PgLogReader {
             bytes: 0,
             torn_tail_bytes: 0,
         };
+        // Records appended during the check are checked too; the display stops at the head.
+        let total = self.head()?.seq;
         self.scan_checked(1, Some(Digest::ZERO), &mut |envelope, _| {
             report.records += 1;
             report.bytes += envelope.encode().len() as u64;
@@ -160,8 +163,12 @@ impl PgLogReader {
                 hash: envelope.hash,
                 recorded_at: envelope.recorded_at,
             };
+            if report.records.is_multiple_of(SCAN_BATCH as u64) {
+                progress(report.records.min(total), total);
+            }
             Ok(true)
         })?;
+        progress(total, total);
         Ok(report)
     }
 
