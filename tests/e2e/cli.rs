@@ -373,8 +373,9 @@ fn the_scale_benchmark_measures_every_size_and_the_growth() {
     assert_eq!(growth.matches('×').count(), 8, "{growth}");
 }
 
-/// `bench --writers 0` measures batch append, rebuild, verify and the hashing bound under
-/// verify without the concurrent appends, each figure a real one.
+/// `bench --writers 0` measures batch append, rebuild, verify (alone and with each kind of
+/// checkpoint) and the hashing bound under verify without the concurrent appends, each
+/// figure a real one.
 #[test]
 fn the_plain_benchmark_without_writers_measures_the_rest() {
     let table = bench(&["--events", "500", "--writers", "0", "--repeat", "1"]);
@@ -384,6 +385,8 @@ fn the_plain_benchmark_without_writers_measures_the_rest() {
         "| rebuild",
         "| verify (checksums",
         "| verify, MB of log",
+        "| verify a JSON checkpoint",
+        "| verify a checkpoint note",
         "| blake3 alone",
         "| log bytes",
         "| derived (sled)",

@@ -199,6 +199,7 @@ struct Sizes {
     rebuild_events_per_second: f64,
     verify_events_per_second: f64,
     verify_bytes_per_second: f64,
+    checkpoints: CheckpointChecks,
     hashing_records_per_second: f64,
     history_events_per_second: f64,
     log_bytes_per_event: f64,
@@ -239,13 +240,16 @@ fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<S
             .len();
     }
     let history_rate = read as f64 / started.elapsed().as_secs_f64();
+    let signed = (rebuilt.checkpoint()?, rebuilt.tlog_checkpoint(None)?);
     rebuilt.close()?;
     drop(rebuilt);
     let started = Instant::now();
     let report = Store::verify(&scratch.0)?;
     let verify_seconds = started.elapsed().as_secs_f64();
     let hashing_rate = bound::hashing_records_per_second(&scratch.0.join("log"))?;
+    let checkpoints = checkpoint_checks(&scratch.0, signed)?;
     Ok(Sizes {
+        checkpoints,
         verify_bytes_per_second: stats.log_bytes as f64 / verify_seconds,
         hashing_records_per_second: hashing_rate,
         batch_events_per_second: batch_rate,
@@ -254,6 +258,28 @@ fn batch_rebuild_and_sizes(base: &Path, events: usize, batch: usize) -> Result<S
         verify_events_per_second: report.records as f64 / verify_seconds,
         log_bytes_per_event: stats.log_bytes as f64 / stats.head as f64,
         derived_bytes_per_event: stats.derived_bytes as f64 / stats.head as f64,
+    })
+}
+
+/// Checking a checkpoint of the whole log offline, records/s: a JSON one, a note.
+struct CheckpointChecks {
+    json: f64,
+    note: f64,
+}
+
+/// Times `lineage verify --checkpoint`'s work for each kind of checkpoint in `signed`.
+fn checkpoint_checks(dir: &Path, signed: (lineage_schema::checkpoint::Checkpoint, String)) -> Result<CheckpointChecks> {
+    let (json, note) = signed;
+    let started = Instant::now();
+    let check = Store::verify_checkpoint(dir, &json, None)?;
+    anyhow::ensure!(check.matches, "the bench's own checkpoint does not hold");
+    let json_rate = json.size as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (opened, check) = Store::verify_tlog_checkpoint_in(dir, None, &note, (&[], &[]), &mut |_| {})?;
+    anyhow::ensure!(check.matches, "the bench's own checkpoint note does not hold");
+    Ok(CheckpointChecks {
+        json: json_rate,
+        note: opened.size as f64 / started.elapsed().as_secs_f64(),
     })
 }
 
@@ -341,6 +367,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!(
         "| verify, MB of log per second | {:.0} |",
         median(runs.iter().map(|run| run.verify_bytes_per_second / 1e6).collect())
+    );
+    println!(
+        "| verify a JSON checkpoint of the whole log (every record and the blake3 root), records/s | {:.0} |",
+        median(runs.iter().map(|run| run.checkpoints.json).collect())
+    );
+    println!(
+        "| verify a checkpoint note of the whole log (every record and the SHA-256 root over the entries), records/s | {:.0} |",
+        median(runs.iter().map(|run| run.checkpoints.note).collect())
     );
     println!(
         "| blake3 alone over every record's whole body on both cores (what any verifier must do), records/s | {:.0} |",
