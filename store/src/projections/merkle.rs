@@ -225,12 +225,10 @@ const REPORT_EVERY: u64 = 16_384;
 /// The root of the tree of the first `size` records `reader` holds.
 pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64, progress: &mut dyn FnMut(u64)) -> Result<Digest> {
     let mut frontier = Frontier::default();
-    if size > 0 {
-        reader.scan_from(1, &mut |envelope, _| {
-            frontier.push(&envelope.hash);
-            progress(frontier.size);
-            Ok(frontier.size < size)
-        })?;
-    }
+    super::scan_ahead(reader, 1, size, &mut |envelope| {
+        frontier.push(&envelope.hash);
+        progress(frontier.size);
+        Ok(frontier.size < size)
+    })?;
     Ok(frontier.root())
 }

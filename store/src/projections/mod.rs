@@ -171,6 +171,37 @@ pub fn catch_up(reader: &dyn LogRead, view: &Trees, head: Head, progress: &mut d
 
 type Chunk = Vec<(Envelope, Position)>;
 
+/// Visits records `from` through `last` in order, read, checked and decoded on another
+/// thread while `visit` takes the ones before: on two cores, reading is no longer added
+/// to what `visit` costs. `visit` answers whether to go on.
+pub(crate) fn scan_ahead(
+    reader: &dyn LogRead,
+    from: u64,
+    last: u64,
+    visit: &mut dyn FnMut(Envelope) -> Result<bool>,
+) -> Result<()> {
+    if from > last {
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+        let reading = scope.spawn(move || read_ahead(reader, from, last, &sender));
+        let visited = (|| {
+            for (envelope, _) in receiver.into_iter().flatten() {
+                if !visit(envelope)? {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        // Dropping the receiver (above, on leaving the loop) stops the reader early.
+        reading
+            .join()
+            .unwrap_or_else(|_| Err(Error::Derived("the thread reading the log panicked".into())))?;
+        visited
+    })
+}
+
 /// Reads records `from` through `last` in chunks; stops when the folding side has gone.
 fn read_ahead(reader: &dyn LogRead, from: u64, last: u64, sender: &std::sync::mpsc::SyncSender<Chunk>) -> Result<()> {
     let mut chunk = Vec::with_capacity(READ_AHEAD);

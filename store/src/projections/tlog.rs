@@ -241,12 +241,10 @@ impl tlog_tiles::HashReader for StoredTlog<'_> {
 /// straight from the log (for checking a checkpoint without the projections).
 pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64, progress: &mut dyn FnMut(u64)) -> Result<Digest> {
     let mut frontier = Frontier::default();
-    if size > 0 {
-        reader.scan_from(1, &mut |envelope, _| {
-            tlog::push(&mut frontier, &tlog::entry(&envelope));
-            progress(frontier.size);
-            Ok(frontier.size < size)
-        })?;
-    }
+    crate::projections::scan_ahead(reader, 1, size, &mut |envelope| {
+        tlog::push(&mut frontier, &tlog::entry(&envelope));
+        progress(frontier.size);
+        Ok(frontier.size < size)
+    })?;
     Ok(tlog::root(&frontier))
 }
