@@ -29,18 +29,22 @@ pub fn export(
     filter: &EventFilter,
     since: u64,
     out: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
-    export_upto(store, filter, since, store.head().seq, out)
+    export_upto(store, filter, since, store.head().seq, out, progress)
 }
 
 /// As [`export`], up to `upto` (a position the caller took from the head, to announce it
-/// before the export begins).
+/// before the export begins). `progress` hears how far through the log it is — the
+/// records after `since` passed, of those up to `upto` — after each page written. Pages
+/// are read and decoded on another thread while the ones before are written out.
 pub fn export_upto(
     store: &Store,
     filter: &EventFilter,
     since: u64,
     upto: u64,
     out: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
     let mut needed = match &filter.account {
         Some(_) if since == 0 && filter.stream.is_none() => prerequisites(store, filter, upto)?,
@@ -48,7 +52,6 @@ pub fn export_upto(
     }
     .into_iter()
     .peekable();
-    let mut position = since;
     let mut written = 0;
     let mut write = |page: &[Envelope]| -> Result<()> {
         let mut lines = String::new();
@@ -63,20 +66,40 @@ pub fn export_upto(
             source,
         })
     };
-    loop {
-        let page = events_upto(store, position, filter, upto)?;
-        let Some(last) = page.last() else { break };
-        position = last.seq;
-        let mut merged = Vec::with_capacity(page.len());
-        for envelope in page {
-            while let Some(before) = needed.next_if(|needed| needed.seq < envelope.seq) {
-                merged.push(before);
+    let total = upto.saturating_sub(since);
+    std::thread::scope(|scope| {
+        let (sender, pages) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(2);
+        let reading = scope.spawn(move || -> Result<()> {
+            let mut position = since;
+            loop {
+                let page = events_upto(store, position, filter, upto)?;
+                let Some(last) = page.last() else { return Ok(()) };
+                position = last.seq;
+                if sender.send(page).is_err() {
+                    // The writing side stopped (its output failed): its error is the one.
+                    return Ok(());
+                }
             }
-            merged.push(envelope);
-        }
-        write(&merged)?;
-    }
-    write(&needed.collect::<Vec<_>>())?;
+        });
+        let writing = (|| -> Result<()> {
+            for page in pages {
+                let reached = page.last().map_or(since, |last| last.seq);
+                let mut merged = Vec::with_capacity(page.len());
+                for envelope in page {
+                    while let Some(before) = needed.next_if(|needed| needed.seq < envelope.seq) {
+                        merged.push(before);
+                    }
+                    merged.push(envelope);
+                }
+                write(&merged)?;
+                progress(reached - since, total);
+            }
+            write(&needed.collect::<Vec<_>>())
+        })();
+        let read = reading.join().expect("the thread reading the log does not panic");
+        writing.and(read)
+    })?;
+    progress(total, total);
     Ok(Exported { events: written, upto })
 }
 

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod crash;
 mod explorer;
+mod export;
 mod faults;
 mod fuzz;
 mod golden;

@@ -77,8 +77,13 @@ pub(super) fn run_export(
         account: account.map(AccountId::new).transpose()?,
         stream: None,
     };
-    let exported =
-        lineage_importer::lineage_format::export(store, &filter, since, &mut |lines| out.write_all(lines.as_bytes()))?;
+    let exported = lineage_importer::lineage_format::export(
+        store,
+        &filter,
+        since,
+        &mut |lines| out.write_all(lines.as_bytes()),
+        &mut count_printer("exporting", "events of the log"),
+    )?;
     out.flush()?;
     // Beside the export (stderr), which stays pure NDJSON.
     writeln!(

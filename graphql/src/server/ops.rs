@@ -119,7 +119,9 @@ pub(super) async fn export(
                 .blocking_send(Ok(lines.to_string()))
                 .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
         };
-        if let Err(error) = lineage_importer::lineage_format::export_upto(&store, &filter, since, upto, &mut send) {
+        if let Err(error) =
+            lineage_importer::lineage_format::export_upto(&store, &filter, since, upto, &mut send, &mut |_, _| {})
+        {
             // Cut the body short: a client sees an unfinished transfer, not a whole file.
             let _ = sender.blocking_send(Err(std::io::Error::other(error.to_string())));
         }
