@@ -344,12 +344,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let runs = (0..repeat)
         .map(|_| batch_rebuild_and_sizes(&base, args.events, args.batch.max(1)))
         .collect::<Result<Vec<_>>>()?;
+    print_sizes(&runs, args.batch);
+    Ok(())
+}
+
+/// The table of the batch store's figures, each the median of `runs`.
+fn print_sizes(runs: &[Sizes], batch: usize) {
     println!();
     println!("| measurement | median |");
     println!("|---|---:|");
     println!(
         "| batch append ({} per batch), events/s | {:.0} |",
-        args.batch,
+        batch,
         median(runs.iter().map(|run| run.batch_events_per_second).collect())
     );
     println!(
@@ -388,5 +394,4 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "| derived (sled) bytes per event | {:.1} |",
         median(runs.iter().map(|run| run.derived_bytes_per_event).collect())
     );
-    Ok(())
 }
