@@ -88,34 +88,47 @@ pub enum Format {
 }
 
 /// Writes every event passing `filter` that `allowed` lets through, page by page, to
-/// `out` (at most `limit`).
+/// `out` (at most `limit`), the next page read on another thread while one is written;
+/// `progress` hears how far through the log it is (the last seq read, of the head when
+/// it began).
 pub fn write(
     store: &Store,
     filter: &AuditFilter,
     allowed: &dyn Fn(&Envelope) -> bool,
-    format: Format,
-    limit: usize,
+    (format, limit): (Format, usize),
     out: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<usize> {
     if format == Format::Csv {
         out(CSV_HEADER)?;
     }
+    let head = store.head().seq;
     let mut after = 0;
+    let mut next = || -> anyhow::Result<Option<Vec<Envelope>>> {
+        let page = store.audit(filter, after, limit.min(1000))?;
+        Ok(page.last().map(|last| last.seq).map(|last| {
+            after = last;
+            page
+        }))
+    };
     let mut written = 0;
-    while written < limit {
-        let page = store.audit(filter, after, (limit - written).min(1000))?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        let mut text = String::new();
-        for envelope in page.iter().filter(|envelope| allowed(envelope)).take(limit - written) {
-            text.push_str(&match format {
-                Format::Csv => csv_row(envelope),
-                Format::Ndjson => ndjson_row(envelope),
-            });
-            written += 1;
-        }
-        out(&text)?;
+    if limit > 0 {
+        lineage_store::ahead::pages(&mut next, &mut |page: Vec<Envelope>| {
+            let reached = page.last().map_or(0, |last| last.seq);
+            let mut text = String::new();
+            for envelope in page.iter().filter(|envelope| allowed(envelope)).take(limit - written) {
+                text.push_str(&match format {
+                    Format::Csv => csv_row(envelope),
+                    Format::Ndjson => ndjson_row(envelope),
+                });
+                written += 1;
+            }
+            out(&text)?;
+            progress(reached.min(head), head);
+            Ok(written < limit)
+        })?;
     }
+    progress(head, head);
     Ok(written)
 }
 

@@ -67,38 +67,28 @@ pub fn export_upto(
         })
     };
     let total = upto.saturating_sub(since);
-    std::thread::scope(|scope| {
-        let (sender, pages) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(2);
-        let reading = scope.spawn(move || -> Result<()> {
-            let mut position = since;
-            loop {
-                let page = events_upto(store, position, filter, upto)?;
-                let Some(last) = page.last() else { return Ok(()) };
-                position = last.seq;
-                if sender.send(page).is_err() {
-                    // The writing side stopped (its output failed): its error is the one.
-                    return Ok(());
-                }
+    let mut position = since;
+    let mut next = || -> Result<Option<Vec<Envelope>>> {
+        let page = events_upto(store, position, filter, upto)?;
+        Ok(page.last().map(|last| last.seq).map(|last| {
+            position = last;
+            page
+        }))
+    };
+    lineage_store::ahead::pages(&mut next, &mut |page: Vec<Envelope>| {
+        let reached = page.last().map_or(since, |last| last.seq);
+        let mut merged = Vec::with_capacity(page.len());
+        for envelope in page {
+            while let Some(before) = needed.next_if(|needed| needed.seq < envelope.seq) {
+                merged.push(before);
             }
-        });
-        let writing = (|| -> Result<()> {
-            for page in pages {
-                let reached = page.last().map_or(since, |last| last.seq);
-                let mut merged = Vec::with_capacity(page.len());
-                for envelope in page {
-                    while let Some(before) = needed.next_if(|needed| needed.seq < envelope.seq) {
-                        merged.push(before);
-                    }
-                    merged.push(envelope);
-                }
-                write(&merged)?;
-                progress(reached - since, total);
-            }
-            write(&needed.collect::<Vec<_>>())
-        })();
-        let read = reading.join().expect("the thread reading the log does not panic");
-        writing.and(read)
+            merged.push(envelope);
+        }
+        write(&merged)?;
+        progress(reached - since, total);
+        Ok(true)
     })?;
+    write(&needed.collect::<Vec<_>>())?;
     progress(total, total);
     Ok(Exported { events: written, upto })
 }

@@ -14,12 +14,14 @@
 //! - [`store`]: `Store`, the one handle users hold; [`view`]: `View`, the store as one
 //!   principal may read it, through which every answer passes; [`demo`]: the schema
 //!   crate's demo story appended to a store; [`progress`]: what long opens, rebuilds and
-//!   verifies report as they go.
+//!   verifies report as they go; [`ahead`]: pages made on one thread while the ones before
+//!   are taken on another.
 //!
 //! Architecture invariant: the log is the source of truth and sled holds only what can be
 //! rebuilt from it. sled is written after the log is synced, never before, so derived
 //! data never runs ahead of the log.
 
+pub mod ahead;
 pub mod demo;
 mod derived;
 pub mod error;

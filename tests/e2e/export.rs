@@ -1,5 +1,6 @@
-//! `export` page by page: how far it is through the log, and an output that fails
-//! part way stopping it (the thread reading ahead with it) with that failure.
+//! `export` and the audit trail page by page: how far through the log they are, a limit,
+//! and an output that fails part way stopping it (the thread reading ahead with it) with
+//! that failure.
 
 use crate::shared_log::metric;
 use lineage_importer::lineage_format::export;
@@ -70,4 +71,53 @@ fn an_output_that_fails_part_way_stops_the_export_with_its_error() {
     assert_eq!(reports, 1, "only the page written before it reported");
     // The store is still whole and usable: the reading thread let go.
     assert!(store.events(0, 10, &EventFilter::default()).unwrap().len() == 10);
+}
+
+/// The audit trail page by page: every event once, in order, how far through the log it
+/// is, and a limit that ends it early.
+#[test]
+fn the_audit_trail_reports_how_far_it_is_and_stops_at_its_limit() {
+    use lineage_graphql::export::{filter, write, Format};
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled(dir.path());
+    let head = store.head().seq;
+    let everything = filter(None, None, None, None, None, None, None).unwrap();
+    let mut reports = Vec::new();
+    let mut seqs = Vec::new();
+    let written = write(
+        &store,
+        &everything,
+        &|_| true,
+        (Format::Ndjson, usize::MAX),
+        &mut |text| {
+            for line in text.lines() {
+                let row: serde_json::Value = serde_json::from_str(line).unwrap();
+                seqs.push(row["seq"].as_u64().unwrap());
+            }
+            Ok(())
+        },
+        &mut |done, total| reports.push((done, total)),
+    )
+    .unwrap();
+    assert_eq!(written as u64, head);
+    assert_eq!(seqs, (1..=head).collect::<Vec<_>>());
+    assert!(reports.len() > 3, "a report a page: {reports:?}");
+    assert!(reports.windows(2).all(|pair| pair[0].0 <= pair[1].0), "{reports:?}");
+    assert_eq!(reports.last(), Some(&(head, head)));
+
+    let mut lines = 0;
+    let written = write(
+        &store,
+        &everything,
+        &|envelope| envelope.seq % 2 == 0,
+        (Format::Csv, 1_500),
+        &mut |text| {
+            lines += text.lines().count();
+            Ok(())
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(written, 1_500);
+    assert_eq!(lines, 1_501, "the header and the rows the limit allows");
 }

@@ -46,10 +46,14 @@ pub(super) fn run_audit(store: &Store, args: AuditArgs, out: &mut dyn Write) -> 
         store.known_account(&AccountId::new(account.as_str())?)?;
     }
     // The command line runs on the store's own machine, with its files: it sees everything.
-    crate::export::write(store, &filter, &|_| true, args.format, args.limit, &mut |text| {
-        write!(out, "{text}")?;
-        Ok(())
-    })?;
+    crate::export::write(
+        store,
+        &filter,
+        &|_| true,
+        (args.format, args.limit),
+        &mut |text| write!(out, "{text}"),
+        &mut count_printer("writing the audit trail", "events of the log"),
+    )?;
     out.flush()?;
     Ok(())
 }

@@ -66,12 +66,12 @@ pub(super) async fn audit_export(
             &store,
             &filter,
             &|event| access.can_audit(event),
-            format,
-            limit,
+            (format, limit),
             &mut |text| {
                 body.push_str(text);
                 Ok(())
             },
+            &mut |_, _| {},
         )
         .map(|_| body)
     })
