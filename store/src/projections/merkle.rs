@@ -164,6 +164,30 @@ impl Root {
     }
 }
 
+/// The blake3 tree over the first `size` hashes a check hands it, when that is the tree
+/// asked for: built in the check's own pass.
+struct Leaves {
+    frontier: Frontier,
+    size: u64,
+    wanted: bool,
+}
+
+impl Leaves {
+    fn new(root: Root, size: u64) -> Leaves {
+        Leaves {
+            frontier: Frontier::default(),
+            size,
+            wanted: root == Root::Merkle,
+        }
+    }
+
+    fn take(&mut self, hash: &Digest) {
+        if self.wanted && self.frontier.size < self.size {
+            self.frontier.push(hash);
+        }
+    }
+}
+
 /// Recomputes, from the log files alone, the root at `size` (and checks every record),
 /// telling `progress` how far each stage is. The blake3 tree is built from the hashes
 /// the check computes, in the same pass; the other needs each event decoded, after.
@@ -174,18 +198,17 @@ pub(crate) fn root_from_log(
     progress: Reporter,
 ) -> Result<(log::ScanReport, Option<Digest>)> {
     let checking = Progress::of(Stage::CheckingLog, Unit::Bytes);
-    let mut frontier = Frontier::default();
-    let mut leaves = |hash: &Digest| {
-        if root == Root::Merkle && frontier.size < size {
-            frontier.push(hash);
-        }
-    };
-    let report = log::scan_reporting(log_dir, &mut |done, total| progress(checking(done, total)), &mut leaves)?;
+    let mut leaves = Leaves::new(root, size);
+    let report = log::scan_reporting(
+        log_dir,
+        &mut |done, total| progress(checking(done, total)),
+        &mut |hash| leaves.take(hash),
+    )?;
     if report.head.seq < size {
         return Ok((report, None));
     }
     let digest = match root {
-        Root::Merkle => frontier.root(),
+        Root::Merkle => leaves.frontier.root(),
         Root::Tlog => recompute(&log::FileLogReader::open(log_dir)?, size, root, progress)?,
     };
     Ok((report, Some(digest)))
@@ -200,11 +223,18 @@ pub(crate) fn root_from_postgres(
 ) -> Result<(log::ScanReport, Option<Digest>)> {
     let reader = log::postgres::PgLogReader::connect(url)?;
     let checking = Progress::of(Stage::CheckingLog, Unit::Events);
-    let report = reader.verify(&mut |done, total| progress(checking(done, total)))?;
+    let mut leaves = Leaves::new(root, size);
+    let report = reader.verify(&mut |done, total| progress(checking(done, total)), &mut |hash| {
+        leaves.take(hash)
+    })?;
     if report.head.seq < size {
         return Ok((report, None));
     }
-    Ok((report, Some(recompute(&reader, size, root, progress)?)))
+    let digest = match root {
+        Root::Merkle => leaves.frontier.root(),
+        Root::Tlog => recompute(&reader, size, root, progress)?,
+    };
+    Ok((report, Some(digest)))
 }
 
 /// `root` at `size`, reported every so many records and once done.

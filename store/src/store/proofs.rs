@@ -51,7 +51,8 @@ impl Store {
         match log_url {
             Some(url) => {
                 let checking = Progress::of(Stage::CheckingLog, Unit::Events);
-                log::postgres::PgLogReader::connect(url)?.verify(&mut |done, total| progress(checking(done, total)))
+                log::postgres::PgLogReader::connect(url)?
+                    .verify(&mut |done, total| progress(checking(done, total)), &mut |_| {})
             }
             None => {
                 let checking = Progress::of(Stage::CheckingLog, Unit::Bytes);

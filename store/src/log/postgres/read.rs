@@ -144,8 +144,9 @@ impl PgLogReader {
 
     /// Checks every record, as the file log's scan does: the report's head, record count
     /// and bytes (`segments` is 0: a table has none). `progress` hears the records checked
-    /// so far and the head when the check began, last with the two equal.
-    pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ScanReport> {
+    /// so far and the head when the check began, last with the two equal; `hashes` each
+    /// record's hash, in order, once it is checked.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64, u64), hashes: &mut dyn FnMut(&Digest)) -> Result<ScanReport> {
         let mut report = ScanReport {
             head: Head::EMPTY,
             records: 0,
@@ -158,6 +159,7 @@ impl PgLogReader {
         self.scan_checked(1, Some(Digest::ZERO), &mut |envelope, _| {
             report.records += 1;
             report.bytes += envelope.encode().len() as u64;
+            hashes(&envelope.hash);
             report.head = Head {
                 seq: envelope.seq,
                 hash: envelope.hash,
