@@ -255,7 +255,7 @@ const REPORT_EVERY: u64 = 16_384;
 /// The root of the tree of the first `size` records `reader` holds.
 pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64, progress: &mut dyn FnMut(u64)) -> Result<Digest> {
     let mut frontier = Frontier::default();
-    super::scan_ahead(reader, 1, size, &mut |envelope| {
+    super::scan_ahead(reader, 1, size, &mut |envelope, _| {
         frontier.push(&envelope.hash);
         progress(frontier.size);
         Ok(frontier.size < size)

@@ -153,20 +153,30 @@ pub fn catch_up(reader: &dyn LogRead, view: &Trees, head: Head, progress: &mut d
     if from > head.seq {
         return Ok(0);
     }
-    std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
-        let reading = scope.spawn(move || read_ahead(reader, from, head.seq, &sender));
-        let folded = fold(receiver, view, &checkpoints, head, progress);
-        // A read that failed ends the fold early: its error is the one to report, and
-        // nothing is committed as if the fold had reached the head.
-        reading
-            .join()
-            .unwrap_or_else(|_| Err(Error::Derived("the thread reading the log panicked".into())))?;
-        let (mut overlay, read) = folded?;
-        overlay.commit_to_sled(head.seq)?;
-        progress(head.seq, head.seq);
-        Ok(read)
-    })
+    let projections = all();
+    let mut overlay = Overlay::for_replay(view.clone());
+    let mut read = 0;
+    // A read that fails ends the fold early with its error, and nothing is committed as
+    // if the fold had reached the head.
+    scan_ahead(reader, from, head.seq, &mut |envelope, position| {
+        for (tree, projection) in projections.iter().enumerate() {
+            if checkpoints[tree] < envelope.seq {
+                projection.apply(&mut overlay, &envelope)?;
+            }
+        }
+        if checkpoints[index::TREE] < envelope.seq {
+            index::apply_position(&mut overlay, &envelope, position)?;
+        }
+        read += 1;
+        if read % CATCH_UP_BATCH == 0 {
+            overlay.commit_to_sled(envelope.seq)?;
+            progress(envelope.seq, head.seq);
+        }
+        Ok(true)
+    })?;
+    overlay.commit_to_sled(head.seq)?;
+    progress(head.seq, head.seq);
+    Ok(read)
 }
 
 type Chunk = Vec<(Envelope, Position)>;
@@ -178,7 +188,7 @@ pub(crate) fn scan_ahead(
     reader: &dyn LogRead,
     from: u64,
     last: u64,
-    visit: &mut dyn FnMut(Envelope) -> Result<bool>,
+    visit: &mut dyn FnMut(Envelope, Position) -> Result<bool>,
 ) -> Result<()> {
     if from > last {
         return Ok(());
@@ -187,8 +197,8 @@ pub(crate) fn scan_ahead(
         let (sender, receiver) = std::sync::mpsc::sync_channel(4);
         let reading = scope.spawn(move || read_ahead(reader, from, last, &sender));
         let visited = (|| {
-            for (envelope, _) in receiver.into_iter().flatten() {
-                if !visit(envelope)? {
+            for (envelope, position) in receiver.into_iter().flatten() {
+                if !visit(envelope, position)? {
                     break;
                 }
             }
@@ -220,34 +230,6 @@ fn read_ahead(reader: &dyn LogRead, from: u64, last: u64, sender: &std::sync::mp
         let _ = sender.send(chunk);
     }
     Ok(())
-}
-
-fn fold(
-    chunks: std::sync::mpsc::Receiver<Chunk>,
-    view: &Trees,
-    checkpoints: &[u64],
-    head: Head,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<(Overlay, u64)> {
-    let projections = all();
-    let mut overlay = Overlay::for_replay(view.clone());
-    let mut read = 0;
-    for (envelope, position) in chunks.into_iter().flatten() {
-        for (tree, projection) in projections.iter().enumerate() {
-            if checkpoints[tree] < envelope.seq {
-                projection.apply(&mut overlay, &envelope)?;
-            }
-        }
-        if checkpoints[index::TREE] < envelope.seq {
-            index::apply_position(&mut overlay, &envelope, position)?;
-        }
-        read += 1;
-        if read % CATCH_UP_BATCH == 0 {
-            overlay.commit_to_sled(envelope.seq)?;
-            progress(envelope.seq, head.seq);
-        }
-    }
-    Ok((overlay, read))
 }
 
 /// A digest of every projection's contents (checkpoints aside): equal digests, equal state.

@@ -241,7 +241,7 @@ impl tlog_tiles::HashReader for StoredTlog<'_> {
 /// straight from the log (for checking a checkpoint without the projections).
 pub(crate) fn root_of_prefix(reader: &dyn LogRead, size: u64, progress: &mut dyn FnMut(u64)) -> Result<Digest> {
     let mut frontier = Frontier::default();
-    crate::projections::scan_ahead(reader, 1, size, &mut |envelope| {
+    crate::projections::scan_ahead(reader, 1, size, &mut |envelope, _| {
         tlog::push(&mut frontier, &tlog::entry(&envelope));
         progress(frontier.size);
         Ok(frontier.size < size)
